@@ -1,0 +1,240 @@
+"""The schoolsync exception tree.
+
+Every exception schoolsync raises on purpose derives from :class:`SchoolsyncError`::
+
+    SchoolsyncError
+    ├── ValidationError (ValueError)          bad input; names the field and the value
+    │   ├── InvalidIdentifierError            UPN, ULN, URN, LAESTAB, postcode
+    │   ├── InvalidDateError                  academic years, birth dates out of range
+    │   └── FileFormatError                   a file read by a reader or an importer;
+    │                                         names the file, row (or XML path) and field
+    ├── ProblemsError (ExceptionGroup)        many problems reported at once (catalogue,
+    │                                         upload sheets, bulk imports)
+    ├── NotFoundError (LookupError)           a record that does not exist
+    ├── ConflictError                         a change that clashes with stored state
+    │   ├── DuplicateRecordError
+    │   ├── CapExceededError                  a role cap would be exceeded
+    │   └── ConcurrentWriteError              another writer holds the same school
+    ├── AccessDeniedError (PermissionError)   carries the denying ``Decision``
+    ├── StorageError                          a store could not be used
+    │   ├── SchemaVersionError                the database is newer than this library
+    │   └── CorruptRecordError                a stored row is invalid; names table and key
+    └── SyncError                             a sync refused to run or could not finish
+        ├── SyncGuardError                    the change-size guard refused a sync
+        └── SyncedRecordEditError             an app edit to a synced record
+
+Errors never echo more personal data than needed to find the problem: a field name, a row
+number and the offending value of an identifier, not whole records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "AccessDeniedError",
+    "CapExceededError",
+    "ConcurrentWriteError",
+    "ConflictError",
+    "CorruptRecordError",
+    "DuplicateRecordError",
+    "FileFormatError",
+    "InvalidDateError",
+    "InvalidIdentifierError",
+    "NotFoundError",
+    "ProblemsError",
+    "SchemaVersionError",
+    "SchoolsyncError",
+    "StorageError",
+    "SyncError",
+    "SyncGuardError",
+    "SyncedRecordEditError",
+    "ValidationError",
+]
+
+
+class SchoolsyncError(Exception):
+    """Base class of every exception raised by schoolsync."""
+
+
+class ValidationError(SchoolsyncError, ValueError):
+    """A value was refused.
+
+    Attributes:
+        field: the name of the field that was refused (e.g. ``"upn"``).
+        value: the refused value, as given (identifiers only; never whole records).
+        reason: a short human reason.
+        code: an optional machine-readable reason (e.g. a DfE census error code).
+    """
+
+    def __init__(self, field: str, value: object, reason: str, *, code: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.code = code
+        super().__init__(f"{field} {value!r}: {reason}")
+
+
+class InvalidIdentifierError(ValidationError):
+    """An identifier (UPN, ULN, URN, LAESTAB, postcode) failed validation."""
+
+
+class InvalidDateError(ValidationError):
+    """A date was missing, malformed or out of range."""
+
+
+class FileFormatError(ValidationError):
+    """A file could not be read as the format it claims to be.
+
+    Attributes:
+        file: the file's name or path (as given).
+        row: the 1-based row number (header is row 1), or ``None``.
+        path: an XML path (for XML input), or ``None``.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        reason: str,
+        *,
+        row: int | None = None,
+        field: str = "",
+        value: object = None,
+        path: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.path = path
+        where = file
+        if row is not None:
+            where += f", row {row}"
+        if path is not None:
+            where += f", at {path}"
+        if field:
+            where += f", field {field!r}"
+        ValidationError.__init__(self, field, value, reason, code=code)
+        # Replace the generic message with one that names the place first.
+        shown = "" if value is None else f" (value {value!r})"
+        self.args = (f"{where}: {reason}{shown}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ProblemsError(SchoolsyncError, ExceptionGroup[Exception]):
+    """Many problems reported together, e.g. by a catalogue build or a sheet validation.
+
+    ``exceptions`` holds one :class:`SchoolsyncError` per problem; :meth:`problems` lists them
+    as strings.
+    """
+
+    def __new__(cls, message: str, exceptions: Sequence[Exception]) -> ProblemsError:
+        return super().__new__(cls, message, list(exceptions))
+
+    def derive(self, excs: Sequence[Exception]) -> ProblemsError:  # type: ignore[override]
+        return type(self)(self.message, excs)
+
+    def problems(self) -> list[str]:
+        """Every problem as one line of text, in order."""
+        return [str(e) for e in self.exceptions]
+
+    def __str__(self) -> str:
+        lines = self.problems()
+        head = f"{self.message} ({len(lines)} problem{'s' if len(lines) != 1 else ''})"
+        return head + "".join(f"\n  - {line}" for line in lines)
+
+
+class NotFoundError(SchoolsyncError, LookupError):
+    """A record that was asked for does not exist.
+
+    Attributes:
+        kind: what was looked for (``"school"``, ``"account"``...).
+        key: the key that was looked up.
+    """
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"no {kind} with key {key!r}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ConflictError(SchoolsyncError):
+    """A change clashes with what is already stored."""
+
+
+class DuplicateRecordError(ConflictError):
+    """A record with the same key already exists."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"a {kind} with key {key!r} already exists")
+
+
+class CapExceededError(ConflictError):
+    """Assigning a role would exceed its cap; ``holders`` names the current holders."""
+
+    def __init__(self, role: str, cap: int, scope: str, holders: Sequence[str]) -> None:
+        self.role = role
+        self.cap = cap
+        self.scope = scope
+        self.holders = tuple(holders)
+        super().__init__(
+            f"role {role!r} allows at most {cap} holder(s) at {scope}; "
+            f"current holders: {', '.join(self.holders) or 'none'}"
+        )
+
+
+class ConcurrentWriteError(ConflictError):
+    """Another writer is changing the same school; try again later."""
+
+
+class AccessDeniedError(SchoolsyncError, PermissionError):
+    """An action was refused by an access decision; ``decision`` explains why."""
+
+    def __init__(self, message: str, decision: Any = None) -> None:
+        self.decision = decision
+        super().__init__(message)
+
+
+class StorageError(SchoolsyncError):
+    """A store could not be opened or used."""
+
+
+class SchemaVersionError(StorageError):
+    """The database schema is newer than this version of schoolsync understands."""
+
+    def __init__(self, found: int, supported: int) -> None:
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            f"database schema version {found} is newer than this library supports "
+            f"({supported}); upgrade schoolsync"
+        )
+
+
+class CorruptRecordError(StorageError):
+    """A stored record is invalid; names the table and key, never the record's contents."""
+
+    def __init__(self, table: str, key: object, reason: str) -> None:
+        self.table = table
+        self.key = key
+        self.reason = reason
+        super().__init__(f"table {table!r}, key {key!r}: {reason}")
+
+
+class SyncError(SchoolsyncError):
+    """A sync refused to run or could not finish; nothing was changed."""
+
+
+class SyncGuardError(SyncError):
+    """The change-size guard refused a sync that would remove too many synced records."""
+
+
+class SyncedRecordEditError(SyncError, ValidationError):
+    """An app-side edit to a field of a synced record (the MIS is the master record)."""

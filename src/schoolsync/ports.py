@@ -1,0 +1,225 @@
+"""Ports: what schoolsync needs from the outside world, as :class:`typing.Protocol` classes.
+
+A host app implements these for its own database, MIS connection, mail system and clock;
+schoolsync ships implementations (``schoolsync.testing.memory``, ``schoolsync.storage.sqlite``,
+``schoolsync.storage.postgres``) and a contract suite (``schoolsync.testing.contracts``) every
+implementation must pass.
+
+Records are attrs classes with a string ``id``. Records that belong to one school have a
+``school_id``; :meth:`Repository.list` filters on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+import attrs
+
+from schoolsync.access.accounts import Account, RoleAssignment
+from schoolsync.access.grants import Grant
+from schoolsync.audit import AuditEvent
+from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
+from schoolsync.trusts import Membership, School, Trust
+
+__all__ = [
+    "AuditLog",
+    "Clock",
+    "MisSnapshot",
+    "MisSource",
+    "Notifier",
+    "OutboundMessage",
+    "Repository",
+    "Store",
+    "UnitOfWork",
+]
+
+R = TypeVar("R")
+
+
+class Repository(Protocol[R]):
+    """Records of one kind, keyed by ``id``. Changes are visible within the unit of work at once
+    and to others only after :meth:`UnitOfWork.commit`."""
+
+    def get(self, id: str) -> R | None:
+        """The record with this id, or ``None``."""
+        ...
+
+    def require(self, id: str) -> R:
+        """The record with this id; raises :class:`~schoolsync.errors.NotFoundError` if absent."""
+        ...
+
+    def add(self, record: R) -> None:
+        """Insert a new record; raises :class:`~schoolsync.errors.DuplicateRecordError` if the id exists."""
+        ...
+
+    def put(self, record: R) -> None:
+        """Insert or replace the record with the same id."""
+        ...
+
+    def put_many(self, records: Iterable[R]) -> None:
+        """Insert or replace many records (adapters do this in bulk)."""
+        ...
+
+    def remove(self, id: str) -> None:
+        """Delete the record with this id; raises :class:`~schoolsync.errors.NotFoundError` if absent."""
+        ...
+
+    def list(self, *, school_id: str | None = None) -> list[R]:
+        """All records, or those of one school, ordered by id."""
+        ...
+
+    def count(self, *, school_id: str | None = None) -> int:
+        """How many records :meth:`list` would return."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The append-only audit log."""
+
+    def append(self, event: AuditEvent) -> None:
+        """Record an event. Events are never changed or removed."""
+        ...
+
+    def events(
+        self,
+        *,
+        account_id: str | None = None,
+        school_id: str | None = None,
+        trust_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """Events matching every given filter, oldest first (``since`` inclusive, ``until`` exclusive)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One all-or-nothing change. Leaving the ``with`` block without :meth:`commit` rolls back."""
+
+    trusts: Repository[Trust]
+    schools: Repository[School]
+    memberships: Repository[Membership]
+    grants: Repository[Grant]
+    accounts: Repository[Account]
+    assignments: Repository[RoleAssignment]
+    pupils: Repository[Pupil]
+    staff: Repository[StaffMember]
+    classes: Repository[SchoolClass]
+    year_groups: Repository[YearGroup]
+    sync_links: Repository[SyncLink]
+    backups: Repository[Backup]
+    deleted: Repository[DeletedRecord]
+    tombstones: Repository[Tombstone]
+    audit: AuditLog
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make every change in this unit of work durable and visible, at once."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change made since the unit of work began (or last committed)."""
+        ...
+
+    def lock_school(self, school_id: str) -> None:
+        """Take the school's write lock until the unit of work ends.
+
+        Two units of work changing the same school are serialised or the second is refused
+        with :class:`~schoolsync.errors.ConcurrentWriteError`; never interleaved.
+        """
+        ...
+
+
+class Store(Protocol):
+    """A place records live. Each :meth:`unit_of_work` call starts a new unit of work."""
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work, to be used as a context manager."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+class Clock(Protocol):
+    """Time as a port: the domain never reads the system clock itself."""
+
+    def now(self) -> datetime:
+        """The current time (timezone-aware)."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class OutboundMessage:
+    """A message the library asks the host to deliver (the library never sends email itself).
+
+    ``kind`` names the template (``"trust_invitation"``, ``"welcome"``, ``"activation_code"``);
+    ``data`` holds the values the template needs.
+    """
+
+    kind: str
+    to: str
+    subject: str
+    data: dict[str, str] = attrs.field(factory=dict)
+
+
+class Notifier(Protocol):
+    """Delivers outbound messages (email, in-app notices) on the host's behalf."""
+
+    def send(self, message: OutboundMessage) -> None:
+        """Deliver or queue *message*."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class MisSnapshot:
+    """What an MIS source read for one school, with the time the export was taken."""
+
+    school_id: str
+    taken_at: datetime | None
+    pupils: Sequence[Pupil]
+    staff: Sequence[StaffMember]
+    classes: Sequence[SchoolClass]
+    year_groups: Sequence[YearGroup]
+    warnings: Sequence[str] = ()
+
+
+class MisSource(Protocol):
+    """Reads one school's records from its MIS (an export file, an API...)."""
+
+    def snapshot_time(self) -> datetime | None:
+        """When the source's data was taken, if known."""
+        ...
+
+    def pupils(self) -> Iterator[Pupil]:
+        """Pupils, streamed."""
+        ...
+
+    def staff(self) -> Iterator[StaffMember]:
+        """Staff, streamed."""
+        ...
+
+    def classes(self) -> Iterator[SchoolClass]:
+        """Classes (with their year groups), streamed."""
+        ...
+
+    def year_groups(self) -> Iterator[YearGroup]:
+        """Year groups, streamed."""
+        ...
+
+    def warnings(self) -> list[str]:
+        """Everything tolerated while reading (unknown columns, lenient date formats...)."""
+        ...

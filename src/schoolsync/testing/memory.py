@@ -1,0 +1,239 @@
+"""An in-memory :class:`~schoolsync.ports.Store`: the fake other projects' tests use.
+
+It is a real implementation of the storage contract (all-or-nothing units of work, per-school
+locks), only without durability. Records are immutable attrs values, so a unit of work keeps
+copies of the dictionaries it changes and swaps them in on commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from schoolsync.access.accounts import Account, RoleAssignment
+from schoolsync.access.grants import Grant
+from schoolsync.audit import AuditEvent
+from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFoundError
+from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
+from schoolsync.trusts import Membership, School, Trust
+
+__all__ = ["MemoryStore"]
+
+R = TypeVar("R")
+
+TABLES: tuple[str, ...] = (
+    "trusts",
+    "schools",
+    "memberships",
+    "grants",
+    "accounts",
+    "assignments",
+    "pupils",
+    "staff",
+    "classes",
+    "year_groups",
+    "sync_links",
+    "backups",
+    "deleted",
+    "tombstones",
+)
+_KIND = {
+    "trusts": "trust",
+    "schools": "school",
+    "memberships": "membership",
+    "grants": "grant",
+    "accounts": "account",
+    "assignments": "role assignment",
+    "pupils": "pupil",
+    "staff": "staff member",
+    "classes": "class",
+    "year_groups": "year group",
+    "sync_links": "sync link",
+    "backups": "backup",
+    "deleted": "deleted record",
+    "tombstones": "tombstone",
+}
+
+_GONE: Any = object()
+
+
+class _MemoryRepository(Generic[R]):
+    """Reads see the unit of work's own changes over the committed rows (read committed)."""
+
+    def __init__(self, kind: str, base: dict[str, R]) -> None:
+        self._kind = kind
+        self._base = base
+        self.changes: dict[str, R] = {}
+
+    def get(self, id: str) -> R | None:
+        row = self.changes.get(id)
+        if row is _GONE:
+            return None
+        return row if row is not None else self._base.get(id)
+
+    def require(self, id: str) -> R:
+        row = self.get(id)
+        if row is None:
+            raise NotFoundError(self._kind, id)
+        return row
+
+    def add(self, record: R) -> None:
+        key = record.id  # type: ignore[attr-defined]
+        if self.get(key) is not None:
+            raise DuplicateRecordError(self._kind, key)
+        self.changes[key] = record
+
+    def put(self, record: R) -> None:
+        self.changes[record.id] = record  # type: ignore[attr-defined]
+
+    def put_many(self, records: Iterable[R]) -> None:
+        for record in records:
+            self.changes[record.id] = record  # type: ignore[attr-defined]
+
+    def remove(self, id: str) -> None:
+        if self.get(id) is None:
+            raise NotFoundError(self._kind, id)
+        self.changes[id] = _GONE
+
+    def _rows(self) -> list[R]:
+        if not self.changes:
+            return list(self._base.values())
+        merged = dict(self._base)
+        merged.update(self.changes)
+        return [r for r in merged.values() if r is not _GONE]
+
+    def list(self, *, school_id: str | None = None) -> list[R]:
+        rows = self._rows()
+        if school_id is not None:
+            rows = [r for r in rows if getattr(r, "school_id", None) == school_id]
+        return sorted(rows, key=lambda r: r.id)  # type: ignore[attr-defined]
+
+    def count(self, *, school_id: str | None = None) -> int:
+        return len(self.list(school_id=school_id))
+
+    def apply_to(self, base: dict[str, R]) -> None:
+        for key, row in self.changes.items():
+            if row is _GONE:
+                base.pop(key, None)
+            else:
+                base[key] = row
+
+
+class _MemoryAuditLog:
+    def __init__(self, committed: list[AuditEvent], new: list[AuditEvent]) -> None:
+        self._committed = committed
+        self._new = new
+
+    def append(self, event: AuditEvent) -> None:
+        self._new.append(event)
+
+    def events(
+        self,
+        *,
+        account_id: str | None = None,
+        school_id: str | None = None,
+        trust_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        return [
+            e
+            for e in [*self._committed, *self._new]
+            if (account_id is None or e.account_id == account_id)
+            and (school_id is None or e.school_id == school_id)
+            and (trust_id is None or e.trust_id == trust_id)
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
+        ]
+
+
+class _MemoryUnitOfWork:
+    trusts: _MemoryRepository[Trust]
+    schools: _MemoryRepository[School]
+    memberships: _MemoryRepository[Membership]
+    grants: _MemoryRepository[Grant]
+    accounts: _MemoryRepository[Account]
+    assignments: _MemoryRepository[RoleAssignment]
+    pupils: _MemoryRepository[Pupil]
+    staff: _MemoryRepository[StaffMember]
+    classes: _MemoryRepository[SchoolClass]
+    year_groups: _MemoryRepository[YearGroup]
+    sync_links: _MemoryRepository[SyncLink]
+    backups: _MemoryRepository[Backup]
+    deleted: _MemoryRepository[DeletedRecord]
+    tombstones: _MemoryRepository[Tombstone]
+    audit: _MemoryAuditLog
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._locks: list[str] = []
+        self._begin()
+
+    def _repositories(self) -> dict[str, _MemoryRepository[Any]]:
+        return {name: getattr(self, name) for name in TABLES}
+
+    def _begin(self) -> None:
+        for name in TABLES:
+            setattr(self, name, _MemoryRepository(_KIND[name], self._store._tables[name]))
+        self._new_events: list[AuditEvent] = []
+        self.audit = _MemoryAuditLog(self._store._events, self._new_events)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+        self._release()
+
+    def commit(self) -> None:
+        with self._store._mutex:
+            for name, repo in self._repositories().items():
+                repo.apply_to(self._store._tables[name])
+            self._store._events.extend(self._new_events)
+        self._begin()
+
+    def rollback(self) -> None:
+        self._begin()
+
+    def lock_school(self, school_id: str) -> None:
+        if school_id in self._locks:
+            return
+        with self._store._mutex:
+            if school_id in self._store._school_locks:
+                raise ConcurrentWriteError(
+                    f"school {school_id!r} is being changed by another writer"
+                )
+            self._store._school_locks.add(school_id)
+        self._locks.append(school_id)
+
+    def _release(self) -> None:
+        with self._store._mutex:
+            for school_id in self._locks:
+                self._store._school_locks.discard(school_id)
+        self._locks.clear()
+
+
+class MemoryStore:
+    """A :class:`~schoolsync.ports.Store` held in memory (thread-safe commits, no durability)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, Any]] = {name: {} for name in TABLES}
+        self._events: list[AuditEvent] = []
+        self._mutex = threading.Lock()
+        self._school_locks: set[str] = set()
+
+    def unit_of_work(self) -> _MemoryUnitOfWork:
+        """A new unit of work over a private copy of the store's state."""
+        return _MemoryUnitOfWork(self)
+
+    def close(self) -> None:
+        """Nothing to release."""
