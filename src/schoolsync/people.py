@@ -21,6 +21,7 @@ __all__ = [
     "SchoolClass",
     "StaffMember",
     "YearGroup",
+    "change_upn",
 ]
 
 
@@ -95,6 +96,32 @@ class Pupil:
         return (
             f"{self.preferred_forename or self.forename} {self.preferred_surname or self.surname}"
         )
+
+    def all_upns(self) -> tuple[Upn, ...]:
+        """Every UPN the pupil holds or held: the current one first, then the former ones."""
+        current = () if self.upn is None else (self.upn,)
+        return current + tuple(u for u in self.former_upns if u != self.upn)
+
+    def has_held_upn(self, upn: Upn) -> bool:
+        """True when *upn* is the pupil's current UPN or one of the former ones (for matching)."""
+        return upn == self.upn or upn in self.former_upns
+
+
+def change_upn(pupil: Pupil, new_upn: Upn | None) -> Pupil:
+    """A copy of *pupil* holding *new_upn*, with the UPN it replaces kept in ``former_upns``.
+
+    A UPN change from the MIS is a correction or a merge of the same pupil, never a new pupil
+    (e.g. a temporary UPN replaced by the permanent one from the previous school). The
+    replaced UPN is appended to the history once; a UPN that becomes current again leaves the
+    history. Passing the current UPN returns *pupil* unchanged; passing ``None`` (the MIS lost
+    the UPN) keeps the old one in the history.
+    """
+    if new_upn == pupil.upn:
+        return pupil
+    history = [u for u in pupil.former_upns if u != new_upn]
+    if pupil.upn is not None and pupil.upn not in history:
+        history.append(pupil.upn)
+    return attrs.evolve(pupil, upn=new_upn, former_upns=tuple(history))
 
 
 @attrs.frozen(kw_only=True)
