@@ -89,6 +89,8 @@ class Pupil:
     year_code: str | None = None
     class_ids: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     email: str | None = None
+    #: A key to match an existing directory account (Microsoft SDS ``activeDirectoryMatchId``).
+    directory_match_id: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -142,6 +144,8 @@ class StaffMember:
     email: str | None = None
     staff_code: str | None = None
     class_ids: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    #: A key to match an existing directory account (Microsoft SDS ``activeDirectoryMatchId``).
+    directory_match_id: str | None = None
 
     @property
     def display_name(self) -> str:
