@@ -1,1 +1,57 @@
-"""schoolsync.bulk."""
+"""Bulk user round-trips: the trust's users as a CSV/XLSX file, and edits back as a change set.
+
+Export writes the seed's "bulk-user-data" shape (Email, Name, Edited, one column per member
+school with its roles, Trust Roles) plus an Inactive column. Importing an edited file, or an
+"Edit Selected" action, gives a :class:`ChangeSet` a person previews; :func:`apply_change_set`
+makes it in one unit of work through the same checks as single edits, audited by id only.
+"""
+
+from schoolsync.bulk._apply import (
+    apply_change_set,
+    check_change_set,
+    edit_selection,
+    export_users,
+    import_users,
+)
+from schoolsync.bulk._cells import neutralise, restore
+from schoolsync.bulk._changes import (
+    ApplyResult,
+    BulkImportError,
+    BulkProblem,
+    BulkRowError,
+    Change,
+    ChangeKind,
+    ChangeSet,
+    ProblemCode,
+)
+from schoolsync.bulk._files import BulkSheet, read_sheet, write_sheet
+from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
+from schoolsync.bulk._rules import AccountAction, AssignmentChecks, RoleScope
+
+__all__ = [
+    "AccountAction",
+    "ApplyResult",
+    "AssignmentChecks",
+    "BulkImportError",
+    "BulkProblem",
+    "BulkRowError",
+    "BulkSheet",
+    "Change",
+    "ChangeKind",
+    "ChangeSet",
+    "ProblemCode",
+    "RoleScope",
+    "TrustUsers",
+    "apply_change_set",
+    "bulk_rows",
+    "check_change_set",
+    "edit_selection",
+    "export_users",
+    "import_users",
+    "neutralise",
+    "plan_import",
+    "plan_selection",
+    "read_sheet",
+    "restore",
+    "write_sheet",
+]

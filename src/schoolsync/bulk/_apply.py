@@ -1,0 +1,446 @@
+"""Checking and applying change sets in one unit of work; file-level import and export."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import attrs
+
+from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.audit import AuditEvent
+from schoolsync.bulk._cells import normalise_email
+from schoolsync.bulk._changes import (
+    ApplyResult,
+    BulkImportError,
+    BulkProblem,
+    Change,
+    ChangeKind,
+    ChangeSet,
+    ProblemCode,
+)
+from schoolsync.bulk._files import read_sheet, write_sheet
+from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
+from schoolsync.bulk._rules import AccountAction, AssignmentChecks
+from schoolsync.errors import AccessDeniedError, CapExceededError, SchoolsyncError
+from schoolsync.ports import Store, UnitOfWork
+
+__all__ = [
+    "apply_change_set",
+    "check_change_set",
+    "edit_selection",
+    "export_users",
+    "import_users",
+]
+
+IdFactory = Callable[[], str]
+
+
+def _uuid() -> str:
+    return uuid.uuid4().hex
+
+
+def _problem_for(change: Change, exc: SchoolsyncError) -> BulkProblem:
+    if isinstance(exc, CapExceededError):
+        code = ProblemCode.CAP_EXCEEDED
+    elif isinstance(exc, AccessDeniedError):
+        code = ProblemCode.NOT_ALLOWED
+    else:
+        code = ProblemCode.REFUSED
+    what = change.kind.value + (f" {change.role!r}" if change.role else "")
+    return BulkProblem(
+        code=code, message=f"cannot {what}: {exc}", row=change.row, column=change.column
+    )
+
+
+class _Run:
+    """Writes a change set's changes into a unit of work, checking each one first."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        change_set: ChangeSet,
+        checks: AssignmentChecks,
+        at: datetime,
+        new_id: IdFactory,
+    ) -> None:
+        self.uow = uow
+        self.cs = change_set
+        self.checks = checks
+        self.at = at
+        self.new_id = new_id
+        self.problems: list[BulkProblem] = []
+        self.created: dict[str, str] = {}
+        self.failed_creates: set[str] = set()
+        self.events: list[AuditEvent] = []
+        self.applied = 0
+        users = TrustUsers.load(uow, change_set.trust_id)
+        self.accounts = {a.id: a for a in users.accounts}
+        self.emails = {normalise_email(a.email) for a in users.accounts}
+        self.assignments: dict[tuple[str, str, str | None], str] = {
+            (a.account_id, a.role, a.school_id): a.id for a in users.assignments
+        }
+
+    def _audit(
+        self,
+        action: str,
+        subject_kind: str,
+        subject_id: str,
+        *,
+        account_id: str,
+        school_id: str | None = None,
+        before: object = None,
+        after: object = None,
+    ) -> None:
+        event = AuditEvent(
+            id=self.new_id(),
+            at=self.at,
+            actor_id=self.cs.actor_id,
+            action=action,
+            subject_kind=subject_kind,
+            subject_id=subject_id,
+            trust_id=self.cs.trust_id,
+            school_id=school_id,
+            account_id=account_id,
+            before=before,
+            after=after,
+        )
+        self.uow.audit.append(event)
+        self.events.append(event)
+
+    def _touch(self, account: Account, **changes: object) -> None:
+        updated = attrs.evolve(account, edited_after_sync=True, **changes)  # type: ignore[arg-type]
+        self.uow.accounts.put(updated)
+        self.accounts[account.id] = updated
+
+    def _account_id(self, change: Change) -> str | None:
+        if change.account_id is not None:
+            return change.account_id
+        return self.created.get(normalise_email(change.email))
+
+    def run(self) -> None:
+        for change in sorted(self.cs.changes, key=Change.sort_key):
+            try:
+                done = self._one(change)
+            except SchoolsyncError as exc:
+                self.problems.append(_problem_for(change, exc))
+                if change.kind is ChangeKind.CREATE_USER:
+                    self.failed_creates.add(normalise_email(change.email))
+                continue
+            if done:
+                self.applied += 1
+        if self.applied:
+            self.uow.audit.append(
+                AuditEvent(
+                    id=self.new_id(),
+                    at=self.at,
+                    actor_id=self.cs.actor_id,
+                    action="bulk.change_set.applied",
+                    subject_kind="trust",
+                    subject_id=self.cs.trust_id,
+                    trust_id=self.cs.trust_id,
+                    after={k: v for k, v in self.cs.summary().items() if v},
+                )
+            )
+
+    def _one(self, change: Change) -> bool:
+        """Check and write one change; False if there was nothing to do."""
+        kind = change.kind
+        if kind is ChangeKind.CREATE_USER:
+            return self._create(change)
+        account_id = self._account_id(change)
+        if account_id is None:
+            if normalise_email(change.email) in self.failed_creates:
+                return False  # the create was refused; that problem is already listed
+            self.problems.append(
+                BulkProblem(
+                    code=ProblemCode.UNKNOWN_ACCOUNT,
+                    message="the account no longer exists",
+                    row=change.row,
+                    column=change.column,
+                )
+            )
+            return False
+        account = self.accounts.get(account_id)
+        if account is None:
+            self.problems.append(
+                BulkProblem(
+                    code=ProblemCode.UNKNOWN_ACCOUNT,
+                    message=f"no account {account_id!r} in this trust",
+                    row=change.row,
+                    column=change.column,
+                )
+            )
+            return False
+        if kind is ChangeKind.ADD_ROLE or kind is ChangeKind.REMOVE_ROLE:
+            return self._role(change, account)
+        action = {
+            ChangeKind.RENAME: AccountAction.RENAME,
+            ChangeKind.DEACTIVATE: AccountAction.DEACTIVATE,
+            ChangeKind.REACTIVATE: AccountAction.REACTIVATE,
+        }[kind]
+        if kind is ChangeKind.RENAME:
+            if change.name is None or change.name == account.name:
+                return False
+        elif (kind is ChangeKind.DEACTIVATE and account.status is AccountStatus.INACTIVE) or (
+            kind is ChangeKind.REACTIVATE and account.status is not AccountStatus.INACTIVE
+        ):
+            return False
+        self.checks.check_account(
+            self.uow, actor_id=self.cs.actor_id, account_id=account.id, action=action, at=self.at
+        )
+        if kind is ChangeKind.RENAME:
+            self._touch(account, name=change.name)
+            self._audit("account.renamed", "account", account.id, account_id=account.id)
+        else:
+            status = (
+                AccountStatus.INACTIVE
+                if action is AccountAction.DEACTIVATE
+                else AccountStatus.ACTIVE
+            )
+            self._touch(account, status=status)
+            self._audit(
+                f"account.{action.value}d",
+                "account",
+                account.id,
+                account_id=account.id,
+                before={"status": account.status.value},
+                after={"status": status.value},
+            )
+        return True
+
+    def _create(self, change: Change) -> bool:
+        key = normalise_email(change.email)
+        if key in self.emails:
+            self.problems.append(
+                BulkProblem(
+                    code=ProblemCode.DUPLICATE_EMAIL,
+                    message="an account with this email now exists; export again",
+                    row=change.row,
+                    column=change.column,
+                )
+            )
+            self.failed_creates.add(key)
+            return False
+        account_id = self.new_id()
+        self.checks.check_account(
+            self.uow,
+            actor_id=self.cs.actor_id,
+            account_id=account_id,
+            action=AccountAction.CREATE,
+            at=self.at,
+        )
+        account = Account(
+            id=account_id,
+            trust_id=self.cs.trust_id,
+            email=change.email,
+            name=change.name or "",
+            status=AccountStatus.PENDING,
+            created_at=self.at,
+        )
+        self.uow.accounts.add(account)
+        self.accounts[account_id] = account
+        self.emails.add(key)
+        self.created[key] = account_id
+        self._audit(
+            "account.created",
+            "account",
+            account_id,
+            account_id=account_id,
+            after={"status": account.status.value},
+        )
+        return True
+
+    def _role(self, change: Change, account: Account) -> bool:
+        assert change.role is not None
+        key = (account.id, change.role, change.school_id)
+        existing = self.assignments.get(key)
+        if change.kind is ChangeKind.REMOVE_ROLE:
+            if existing is None:
+                return False
+            self.checks.check_unassign(
+                self.uow,
+                actor_id=self.cs.actor_id,
+                account_id=account.id,
+                role=change.role,
+                school_id=change.school_id,
+                at=self.at,
+            )
+            self.uow.assignments.remove(existing)
+            del self.assignments[key]
+            self._audit(
+                "role.removed",
+                "role_assignment",
+                existing,
+                account_id=account.id,
+                school_id=change.school_id,
+                before={"role": change.role, "school_id": change.school_id},
+            )
+            return True
+        if existing is not None:
+            return False
+        self.checks.check_assign(
+            self.uow,
+            actor_id=self.cs.actor_id,
+            account_id=account.id,
+            role=change.role,
+            school_id=change.school_id,
+            at=self.at,
+        )
+        assignment = RoleAssignment(
+            id=self.new_id(),
+            account_id=account.id,
+            trust_id=self.cs.trust_id,
+            role=change.role,
+            school_id=change.school_id,
+            assigned_by=self.cs.actor_id,
+            assigned_at=self.at,
+        )
+        self.uow.assignments.add(assignment)
+        self.assignments[key] = assignment.id
+        self._audit(
+            "role.assigned",
+            "role_assignment",
+            assignment.id,
+            account_id=account.id,
+            school_id=change.school_id,
+            after={"role": change.role, "school_id": change.school_id},
+        )
+        if account.staff_ids and not account.edited_after_sync:
+            self._touch(account)
+        return True
+
+
+def check_change_set(
+    store: Store, change_set: ChangeSet, *, checks: AssignmentChecks, at: datetime
+) -> ChangeSet:
+    """Run every change through the same checks as a single edit, and change nothing.
+
+    The changes are tried in order inside a unit of work that is then rolled back, so caps are
+    counted as they would be after the earlier changes (a swap of two admins is fine). Returns
+    the change set with the problems found added to its own.
+    """
+    with store.unit_of_work() as uow:
+        run = _Run(uow, change_set, checks, at, _uuid)
+        run.run()
+        uow.rollback()
+    if not run.problems:
+        return change_set
+    return attrs.evolve(change_set, problems=(*change_set.problems, *run.problems))
+
+
+def apply_change_set(
+    store: Store,
+    change_set: ChangeSet,
+    *,
+    checks: AssignmentChecks,
+    at: datetime,
+    new_id: IdFactory | None = None,
+) -> ApplyResult:
+    """Make every change of *change_set* in one unit of work, or none of them.
+
+    Each change goes through the same checks as a single edit (against the store as it is now,
+    which may have moved on since the preview); every write is an audit event holding ids only,
+    plus one ``bulk.change_set.applied`` event with the counts. Changes already made since the
+    preview (a role already held, an account already inactive) are skipped.
+
+    Args:
+        new_id: makes ids for new accounts, assignments and audit events (default: UUID4 hex).
+
+    Raises:
+        BulkImportError: the change set has problems, or a check refused a change now; nothing
+            was changed.
+    """
+    if change_set.problems:
+        raise BulkImportError.from_problems(
+            "the change set has problems; fix the file and import it again", change_set.problems
+        )
+    with store.unit_of_work() as uow:
+        run = _Run(uow, change_set, checks, at, new_id or _uuid)
+        run.run()
+        if run.problems:
+            uow.rollback()
+            raise BulkImportError.from_problems(
+                "the changes were refused; nothing was changed", run.problems
+            )
+        uow.commit()
+    return ApplyResult(
+        created_account_ids=tuple(run.created.values()),
+        changes_applied=run.applied,
+        audit_event_ids=tuple(e.id for e in run.events),
+    )
+
+
+def export_users(store: Store, trust_id: str, path: str | Path) -> Path:
+    """Write the trust's users to *path* as a bulk-user-data file (XLSX for ``.xlsx``, else CSV).
+
+    Columns: Email, Name, Edited, one per member school holding that school's roles, Trust
+    Roles, and Inactive. Values are neutralised so none can run as a spreadsheet formula.
+
+    Raises:
+        NotFoundError: no trust with this id.
+        OSError: the file cannot be written.
+    """
+    with store.unit_of_work() as uow:
+        users = TrustUsers.load(uow, trust_id)
+    header, rows = bulk_rows(users)
+    return write_sheet(path, header, rows)
+
+
+def import_users(
+    store: Store,
+    trust_id: str,
+    path: str | Path,
+    *,
+    checks: AssignmentChecks,
+    at: datetime,
+    actor_id: str | None = None,
+) -> ChangeSet:
+    """Read an edited bulk file and return the :class:`ChangeSet` it asks for. Changes nothing.
+
+    The result lists every problem (file, columns, emails, roles, caps, delegation) with its
+    row and column; pass it to :func:`apply_change_set` once it has none.
+
+    Raises:
+        FileFormatError: the file is not a readable CSV/XLSX file.
+        NotFoundError: no trust with this id.
+        OSError: the file cannot be opened.
+    """
+    sheet = read_sheet(path)
+    with store.unit_of_work() as uow:
+        users = TrustUsers.load(uow, trust_id)
+    planned = plan_import(sheet, users, checks=checks, actor_id=actor_id)
+    return check_change_set(store, planned, checks=checks, at=at)
+
+
+def edit_selection(
+    store: Store,
+    trust_id: str,
+    account_ids: Iterable[str],
+    *,
+    checks: AssignmentChecks,
+    at: datetime,
+    add: Sequence[tuple[str, str | None]] = (),
+    remove: Sequence[tuple[str, str | None]] = (),
+    make_inactive: bool = False,
+    actor_id: str | None = None,
+) -> ChangeSet:
+    """The checked :class:`ChangeSet` of an "Edit Selected" action; changes nothing.
+
+    *add*/*remove* are ``(role, school_id)`` pairs (``None`` for a trust role). Apply the result
+    with :func:`apply_change_set`, the same path as a file import.
+    """
+    with store.unit_of_work() as uow:
+        users = TrustUsers.load(uow, trust_id)
+    planned = plan_selection(
+        users,
+        account_ids,
+        checks=checks,
+        add=add,
+        remove=remove,
+        make_inactive=make_inactive,
+        actor_id=actor_id,
+    )
+    return check_change_set(store, planned, checks=checks, at=at)

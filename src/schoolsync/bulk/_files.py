@@ -1,0 +1,143 @@
+"""Reading and writing the bulk-user-data file as CSV or XLSX (the only I/O in bulk/)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+import attrs
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+
+from schoolsync.bulk._cells import neutralise, restore
+from schoolsync.errors import FileFormatError
+
+__all__ = ["BulkSheet", "read_sheet", "write_sheet"]
+
+_XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+_SHEET_TITLE = "bulk-user-data"
+
+
+@attrs.frozen(kw_only=True)
+class BulkSheet:
+    """A bulk file's cells as text: the header and the data rows.
+
+    ``rows[i]`` is spreadsheet row ``i + 2`` (the header is row 1). Cells are already restored
+    from their spreadsheet-safe form (see :func:`schoolsync.bulk.neutralise`).
+    """
+
+    name: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def row_number(self, index: int) -> int:
+        """The spreadsheet row number of ``rows[index]``."""
+        return index + 2
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _is_xlsx(path: Path) -> bool:
+    return path.suffix.lower() in _XLSX_SUFFIXES
+
+
+def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
+    """Write *header* and *rows* to *path* (XLSX for ``.xlsx``, CSV otherwise), neutralised.
+
+    Every cell goes through :func:`~schoolsync.bulk.neutralise`, so no value can run as a
+    formula when the file is opened in a spreadsheet. CSV files are UTF-8 with a byte-order
+    mark (Excel then reads accents correctly).
+    """
+    target = Path(path)
+    safe_header = [neutralise(h) for h in header]
+    safe_rows = [[neutralise(c) for c in row] for row in rows]
+    if _is_xlsx(target):
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        assert sheet is not None
+        sheet.title = _SHEET_TITLE
+        sheet.append(safe_header)
+        for row in safe_rows:
+            sheet.append(row)
+        for line in sheet.iter_rows():
+            for cell in line:
+                # Text cells, never formulas, even if a value slipped past neutralise().
+                cell.data_type = "s"
+        sheet.freeze_panes = "B2"
+        workbook.save(target)
+        return target
+    with target.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(safe_header)
+        writer.writerows(safe_rows)
+    return target
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(str(path), "not UTF-8 text; save the file as CSV UTF-8") from exc
+    try:
+        return [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:
+        raise FileFormatError(str(path), f"not a readable CSV file ({exc})") from exc
+
+
+def _read_xlsx(path: Path) -> list[list[str]]:
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise FileFormatError(str(path), f"not a readable XLSX workbook ({exc})") from exc
+    except Exception as exc:  # zipfile.BadZipFile and friends
+        raise FileFormatError(str(path), "not a readable XLSX workbook") from exc
+    try:
+        sheet = (
+            workbook[_SHEET_TITLE]
+            if _SHEET_TITLE in workbook.sheetnames
+            else workbook.worksheets[0]
+        )
+        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def read_sheet(path: str | Path) -> BulkSheet:
+    """Read a bulk file (CSV, or XLSX by suffix) into a :class:`BulkSheet`.
+
+    Trailing empty rows and columns are dropped; every cell is restored with
+    :func:`~schoolsync.bulk.restore`.
+
+    Raises:
+        FileFormatError: the file is not readable as CSV/XLSX, or has no header row.
+        OSError: the file cannot be opened.
+    """
+    source = Path(path)
+    raw = _read_xlsx(source) if _is_xlsx(source) else _read_csv(source)
+    while raw and not any(c.strip() for c in raw[-1]):
+        raw.pop()
+    if not raw:
+        raise FileFormatError(str(source), "the file is empty; expected a header row", row=1)
+    header = [restore(c).strip() for c in raw[0]]
+    while header and not header[-1]:
+        header.pop()
+    width = len(header)
+    rows: list[tuple[str, ...]] = []
+    for line in raw[1:]:
+        cells = [restore(c) for c in line[:width]]
+        cells += [""] * (width - len(cells))
+        rows.append(tuple(cells))
+    return BulkSheet(name=source.name, header=tuple(header), rows=tuple(rows))

@@ -1,0 +1,568 @@
+"""Turning a trust's users into bulk rows, and an edited file into a :class:`ChangeSet` (pure)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.bulk._cells import (
+    format_roles,
+    is_valid_email,
+    normalise_email,
+    parse_bool,
+    split_roles,
+)
+from schoolsync.bulk._changes import BulkProblem, Change, ChangeKind, ChangeSet, ProblemCode
+from schoolsync.bulk._files import BulkSheet
+from schoolsync.bulk._rules import AssignmentChecks, RoleScope
+from schoolsync.ports import UnitOfWork
+from schoolsync.trusts import School
+
+__all__ = [
+    "EDITED",
+    "EMAIL",
+    "INACTIVE",
+    "NAME",
+    "TRUST_ROLES",
+    "TrustUsers",
+    "bulk_rows",
+    "plan_import",
+    "plan_selection",
+]
+
+EMAIL = "Email"
+NAME = "Name"
+EDITED = "Edited"
+TRUST_ROLES = "Trust Roles"
+#: schoolsync's addition to the seed's columns: ``true`` for an inactive account.
+INACTIVE = "Inactive"
+_FIXED = (EMAIL, NAME, EDITED, TRUST_ROLES, INACTIVE)
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+@attrs.frozen(kw_only=True)
+class TrustUsers:
+    """A trust's accounts, their role assignments and its member schools, as read at one moment.
+
+    ``schools`` are the trust's accepted member schools in column order (by name).
+    """
+
+    trust_id: str
+    schools: tuple[School, ...]
+    accounts: tuple[Account, ...]
+    assignments: tuple[RoleAssignment, ...]
+
+    @classmethod
+    def load(cls, uow: UnitOfWork, trust_id: str) -> TrustUsers:
+        """Read the trust's users from a unit of work.
+
+        Raises:
+            NotFoundError: there is no trust with this id.
+        """
+        uow.trusts.require(trust_id)
+        member_ids = {
+            m.school_id for m in uow.memberships.list() if m.trust_id == trust_id and m.is_member
+        }
+        schools = sorted(
+            (s for s in uow.schools.list() if s.id in member_ids), key=lambda s: (s.name, s.id)
+        )
+        accounts = tuple(a for a in uow.accounts.list() if a.trust_id == trust_id)
+        assignments = tuple(a for a in uow.assignments.list() if a.trust_id == trust_id)
+        return cls(
+            trust_id=trust_id, schools=tuple(schools), accounts=accounts, assignments=assignments
+        )
+
+    def school_labels(self) -> dict[str, str]:
+        """Each school's column heading: its name, with its URN (or id) if names clash."""
+        counts: dict[str, int] = defaultdict(int)
+        for s in self.schools:
+            counts[_key(s.name)] += 1
+        labels: dict[str, str] = {}
+        for s in self.schools:
+            clash = counts[_key(s.name)] > 1 or _key(s.name) in {_key(f) for f in _FIXED}
+            labels[s.id] = f"{s.name} ({s.urn or s.id})" if clash else s.name
+        return labels
+
+    def roles_by_account(self) -> dict[str, dict[str | None, set[str]]]:
+        """``{account_id: {school_id or None: {role, ...}}}`` for the member schools and the trust."""
+        schools = {s.id for s in self.schools}
+        result: dict[str, dict[str | None, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for a in self.assignments:
+            if a.school_id is None or a.school_id in schools:
+                result[a.account_id][a.school_id].add(a.role)
+        return result
+
+
+def bulk_rows(users: TrustUsers) -> tuple[list[str], list[list[str]]]:
+    """The bulk-user-data header and rows for *users* (plain text, not yet neutralised).
+
+    Columns: Email, Name, Edited, one per member school (its roles), Trust Roles, Inactive.
+    Rows are ordered by name, then email.
+    """
+    labels = users.school_labels()
+    header = [EMAIL, NAME, EDITED, *(labels[s.id] for s in users.schools), TRUST_ROLES, INACTIVE]
+    roles = users.roles_by_account()
+    rows: list[list[str]] = []
+    for account in sorted(users.accounts, key=lambda a: (a.name, normalise_email(a.email), a.id)):
+        held = roles.get(account.id, {})
+        rows.append(
+            [
+                account.email,
+                account.name,
+                "true" if account.edited_after_sync else "false",
+                *(format_roles(held.get(s.id, ())) for s in users.schools),
+                format_roles(held.get(None, ())),
+                "true" if account.status is AccountStatus.INACTIVE else "false",
+            ]
+        )
+    return header, rows
+
+
+class _RoleReader:
+    """Resolves role names in cells against the catalogue, collecting problems."""
+
+    def __init__(self, checks: AssignmentChecks) -> None:
+        self._checks = checks
+        self._names = list(checks.role_names())
+        self._by_key = {_key(n): n for n in self._names}
+
+    def read(
+        self,
+        cell: str,
+        scope: RoleScope,
+        *,
+        held: set[str],
+        row: int | None,
+        column: str | None,
+        problems: list[BulkProblem],
+    ) -> set[str]:
+        wanted: set[str] = set()
+        for raw in split_roles(cell):
+            if raw in held:
+                wanted.add(raw)
+                continue
+            name = self._by_key.get(_key(raw))
+            if name is None:
+                close = difflib.get_close_matches(raw, self._names, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(
+                    BulkProblem(
+                        code=ProblemCode.UNKNOWN_ROLE,
+                        message=f"unknown role {raw!r}{hint}",
+                        row=row,
+                        column=column,
+                    )
+                )
+                continue
+            actual = self._checks.role_scope(name)
+            if name not in held and actual is not scope:
+                where = (
+                    f"the {TRUST_ROLES!r} column"
+                    if actual is RoleScope.TRUST
+                    else "a school's column"
+                )
+                problems.append(
+                    BulkProblem(
+                        code=ProblemCode.WRONG_SCOPE,
+                        message=f"{name!r} is a {actual} role; put it in {where}",
+                        row=row,
+                        column=column,
+                    )
+                )
+                continue
+            wanted.add(name)
+        return wanted
+
+
+def _role_diff(
+    *,
+    email: str,
+    account_id: str | None,
+    school_id: str | None,
+    held: set[str],
+    wanted: set[str],
+    row: int | None,
+    column: str | None,
+) -> list[Change]:
+    changes = [
+        Change(
+            kind=ChangeKind.REMOVE_ROLE,
+            email=email,
+            account_id=account_id,
+            role=role,
+            school_id=school_id,
+            row=row,
+            column=column,
+        )
+        for role in sorted(held - wanted)
+    ]
+    changes += [
+        Change(
+            kind=ChangeKind.ADD_ROLE,
+            email=email,
+            account_id=account_id,
+            role=role,
+            school_id=school_id,
+            row=row,
+            column=column,
+        )
+        for role in sorted(wanted - held)
+    ]
+    return changes
+
+
+def _read_header(
+    sheet: BulkSheet,
+    labels: Mapping[str, str],
+    urns: Mapping[str, str],
+    problems: list[BulkProblem],
+) -> dict[str, int] | None:
+    """Column positions: fixed names and school ids. ``None`` if the file cannot be read on."""
+    by_label = {_key(label): school_id for school_id, label in labels.items()}
+    by_urn_or_name: dict[str, str] = {}
+    for school_id in labels:
+        by_urn_or_name[_key(school_id)] = school_id
+    for school_id, urn in urns.items():
+        by_urn_or_name[_key(urn)] = school_id
+    positions: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    fixed = {_key(f): f for f in _FIXED}
+    for index, heading in enumerate(sheet.header):
+        k = _key(heading)
+        if not k:
+            if any(row[index].strip() for row in sheet.rows):
+                problems.append(
+                    BulkProblem(
+                        code=ProblemCode.UNKNOWN_SCHOOL_COLUMN,
+                        message=f"column {index + 1} has values but no heading",
+                        row=1,
+                    )
+                )
+            continue
+        if k in seen:
+            problems.append(
+                BulkProblem(
+                    code=ProblemCode.DUPLICATE_COLUMN,
+                    message=f"the same column appears twice (also column {seen[k] + 1})",
+                    row=1,
+                    column=heading,
+                )
+            )
+            continue
+        seen[k] = index
+        if k in fixed:
+            positions[fixed[k]] = index
+        elif k in by_label:
+            positions[by_label[k]] = index
+        elif k in by_urn_or_name:
+            positions[by_urn_or_name[k]] = index
+        else:
+            close = difflib.get_close_matches(heading, list(labels.values()), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                BulkProblem(
+                    code=ProblemCode.UNKNOWN_SCHOOL_COLUMN,
+                    message=f"no school of this trust is called {heading!r}{hint}",
+                    row=1,
+                    column=heading,
+                )
+            )
+    for required in (EMAIL, NAME):
+        if required not in positions:
+            problems.append(
+                BulkProblem(
+                    code=ProblemCode.MISSING_COLUMN,
+                    message=f"the file has no {required!r} column",
+                    row=1,
+                    column=required,
+                )
+            )
+    return positions if EMAIL in positions and NAME in positions else None
+
+
+def plan_import(
+    sheet: BulkSheet,
+    users: TrustUsers,
+    *,
+    checks: AssignmentChecks,
+    actor_id: str | None = None,
+) -> ChangeSet:
+    """Compare an edited bulk file with the trust's users and list the changes it asks for.
+
+    Pure: reads nothing and changes nothing. The result holds the changes and every problem
+    found in the file itself (columns, emails, role names, role scopes); caps and delegation
+    are checked by :func:`schoolsync.bulk.check_change_set`, which
+    :func:`schoolsync.bulk.import_users` calls for you.
+
+    Rows are matched to accounts by email, ignoring case. A row whose email is not in the trust
+    creates a user. A blank cell in a school's column removes that school's roles; a school
+    with no column in the file is left alone, as are accounts with no row (leaving a row out
+    never makes anyone inactive: use the Inactive column). A blank Name keeps the name.
+    """
+    labels = users.school_labels()
+    problems: list[BulkProblem] = []
+    urns = {s.id: str(s.urn) for s in users.schools if s.urn is not None}
+    positions = _read_header(sheet, labels, urns, problems)
+    if positions is None:
+        return ChangeSet(
+            trust_id=users.trust_id,
+            actor_id=actor_id,
+            changes=(),
+            problems=problems,
+            source=sheet.name,
+            school_names=labels,
+        )
+    by_email: dict[str, list[Account]] = defaultdict(list)
+    for known in users.accounts:
+        by_email[normalise_email(known.email)].append(known)
+    held_by_account = users.roles_by_account()
+    roles = _RoleReader(checks)
+    school_columns = [(s.id, labels[s.id]) for s in users.schools if s.id in positions]
+    changes: list[Change] = []
+    first_row: dict[str, int] = {}
+
+    for index, cells in enumerate(sheet.rows):
+        if not any(c.strip() for c in cells):
+            continue
+        row = sheet.row_number(index)
+        email = cells[positions[EMAIL]].strip()
+        name = cells[positions[NAME]].strip()
+        if not is_valid_email(email):
+            problems.append(
+                BulkProblem(
+                    code=ProblemCode.MALFORMED_EMAIL,
+                    message="the email is blank" if not email else "not a valid email address",
+                    row=row,
+                    column=EMAIL,
+                )
+            )
+            continue
+        key = normalise_email(email)
+        if key in first_row:
+            problems.append(
+                BulkProblem(
+                    code=ProblemCode.DUPLICATE_EMAIL,
+                    message=f"the same email as row {first_row[key]}",
+                    row=row,
+                    column=EMAIL,
+                )
+            )
+            continue
+        first_row[key] = row
+        matches = by_email.get(key, [])
+        if len(matches) > 1:
+            problems.append(
+                BulkProblem(
+                    code=ProblemCode.DUPLICATE_EMAIL,
+                    message=f"{len(matches)} accounts in the trust have this email; fix them one by one",
+                    row=row,
+                    column=EMAIL,
+                )
+            )
+            continue
+        account = matches[0] if matches else None
+        account_id = account.id if account else None
+        inactive: bool | None = None
+        if INACTIVE in positions:
+            text = cells[positions[INACTIVE]]
+            inactive = parse_bool(text)
+            if inactive is None and text.strip():
+                problems.append(
+                    BulkProblem(
+                        code=ProblemCode.BAD_VALUE,
+                        message=f"expected true or false, found {text.strip()!r}",
+                        row=row,
+                        column=INACTIVE,
+                    )
+                )
+        row_changes: list[Change] = []
+        if account is None:
+            if not name:
+                problems.append(
+                    BulkProblem(
+                        code=ProblemCode.MISSING_NAME,
+                        message="a new user needs a name",
+                        row=row,
+                        column=NAME,
+                    )
+                )
+                continue
+            if inactive:
+                problems.append(
+                    BulkProblem(
+                        code=ProblemCode.BAD_VALUE,
+                        message="a new user cannot be created inactive; leave the cell blank",
+                        row=row,
+                        column=INACTIVE,
+                    )
+                )
+            row_changes.append(
+                Change(kind=ChangeKind.CREATE_USER, email=email, name=name, row=row, column=EMAIL)
+            )
+            held: dict[str | None, set[str]] = {}
+        else:
+            held = held_by_account.get(account.id, {})
+            if name and name != account.name.strip():
+                row_changes.append(
+                    Change(
+                        kind=ChangeKind.RENAME,
+                        email=account.email,
+                        account_id=account.id,
+                        name=name,
+                        row=row,
+                        column=NAME,
+                    )
+                )
+            if inactive is True and account.status is not AccountStatus.INACTIVE:
+                row_changes.append(
+                    Change(
+                        kind=ChangeKind.DEACTIVATE,
+                        email=account.email,
+                        account_id=account.id,
+                        row=row,
+                        column=INACTIVE,
+                    )
+                )
+            elif inactive is False and account.status is AccountStatus.INACTIVE:
+                row_changes.append(
+                    Change(
+                        kind=ChangeKind.REACTIVATE,
+                        email=account.email,
+                        account_id=account.id,
+                        row=row,
+                        column=INACTIVE,
+                    )
+                )
+        shown_email = account.email if account else email
+        places: list[tuple[str | None, str, RoleScope]] = [
+            (school_id, label, RoleScope.SCHOOL) for school_id, label in school_columns
+        ]
+        if TRUST_ROLES in positions:
+            places.append((None, TRUST_ROLES, RoleScope.TRUST))
+        for school_id, label, scope in places:
+            column_key: str = TRUST_ROLES if school_id is None else school_id
+            current = set(held.get(school_id, ()))
+            wanted = roles.read(
+                cells[positions[column_key]],
+                scope,
+                held=current,
+                row=row,
+                column=label,
+                problems=problems,
+            )
+            row_changes += _role_diff(
+                email=shown_email,
+                account_id=account_id,
+                school_id=school_id,
+                held=current,
+                wanted=wanted,
+                row=row,
+                column=label,
+            )
+        changes += row_changes
+
+    return ChangeSet(
+        trust_id=users.trust_id,
+        actor_id=actor_id,
+        changes=sorted(changes, key=Change.sort_key),
+        problems=problems,
+        source=sheet.name,
+        school_names=labels,
+    )
+
+
+def plan_selection(
+    users: TrustUsers,
+    account_ids: Iterable[str],
+    *,
+    checks: AssignmentChecks,
+    add: Sequence[tuple[str, str | None]] = (),
+    remove: Sequence[tuple[str, str | None]] = (),
+    make_inactive: bool = False,
+    actor_id: str | None = None,
+) -> ChangeSet:
+    """The change set of an "Edit Selected" action on several accounts (pure).
+
+    *add* and *remove* are ``(role, school_id)`` pairs (``school_id`` ``None``: trust-wide).
+    Roles an account already holds (or lacks, for removal) are skipped, so the result lists only
+    real changes. Caps and delegation are checked by :func:`schoolsync.bulk.check_change_set`.
+    """
+    labels = users.school_labels()
+    problems: list[BulkProblem] = []
+    accounts = {a.id: a for a in users.accounts}
+    roles = _RoleReader(checks)
+    held_by_account = users.roles_by_account()
+
+    def resolve(pairs: Sequence[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+        resolved: list[tuple[str, str | None]] = []
+        for role, school_id in pairs:
+            if school_id is not None and school_id not in labels:
+                problems.append(
+                    BulkProblem(
+                        code=ProblemCode.UNKNOWN_SCHOOL,
+                        message=f"school {school_id!r} is not a member of this trust",
+                    )
+                )
+                continue
+            scope = RoleScope.TRUST if school_id is None else RoleScope.SCHOOL
+            column = TRUST_ROLES if school_id is None else labels[school_id]
+            found = roles.read(role, scope, held=set(), row=None, column=column, problems=problems)
+            resolved += [(r, school_id) for r in sorted(found)]
+        return resolved
+
+    to_add = resolve(add)
+    to_remove = resolve(remove)
+    changes: list[Change] = []
+    for account_id in dict.fromkeys(account_ids):
+        account = accounts.get(account_id)
+        if account is None:
+            problems.append(
+                BulkProblem(
+                    code=ProblemCode.UNKNOWN_ACCOUNT,
+                    message=f"no account {account_id!r} in this trust",
+                )
+            )
+            continue
+        held = held_by_account.get(account_id, {})
+        for role, school_id in to_remove:
+            if role in held.get(school_id, ()):
+                changes.append(
+                    Change(
+                        kind=ChangeKind.REMOVE_ROLE,
+                        email=account.email,
+                        account_id=account_id,
+                        role=role,
+                        school_id=school_id,
+                    )
+                )
+        for role, school_id in to_add:
+            if role not in held.get(school_id, ()):
+                changes.append(
+                    Change(
+                        kind=ChangeKind.ADD_ROLE,
+                        email=account.email,
+                        account_id=account_id,
+                        role=role,
+                        school_id=school_id,
+                    )
+                )
+        if make_inactive and account.status is not AccountStatus.INACTIVE:
+            changes.append(
+                Change(kind=ChangeKind.DEACTIVATE, email=account.email, account_id=account_id)
+            )
+    return ChangeSet(
+        trust_id=users.trust_id,
+        actor_id=actor_id,
+        changes=sorted(changes, key=Change.sort_key),
+        problems=problems,
+        source="selection",
+        school_names=labels,
+    )
