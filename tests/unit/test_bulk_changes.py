@@ -496,3 +496,39 @@ class TestEditSelection:
         assert [ProblemCode.UNKNOWN_ACCOUNT, ProblemCode.CAP_EXCEEDED] == [
             p.code for p in change_set.problems
         ]
+
+
+class TestFiles:
+    def test_xlsx_export_drops_control_characters_it_cannot_hold(self, tmp_path: Path) -> None:
+        """A name with a bell character exports to XLSX (without it) instead of failing."""
+        store = make_store()
+        with store.unit_of_work() as uow:
+            uow.accounts.put(
+                Account(id="a2", trust_id="t1", email="ben@oak.example", name="Ben\x07")
+            )
+            uow.commit()
+        path = export_users(store, "t1", tmp_path / "users.xlsx")
+        assert "Ben" == row_of([list(r) for r in read_sheet(path).rows], "ben@oak.example")[1]
+
+    def test_xlsx_cells_are_text_not_formulas(self, tmp_path: Path) -> None:
+        """Every exported XLSX cell is stored as text, so nothing runs when the file is opened."""
+        import openpyxl
+
+        path = write_sheet(tmp_path / "x.xlsx", ["Email", "Name"], [["a@b.example", "=1+1"]])
+        sheet = openpyxl.load_workbook(path).active
+        assert sheet is not None
+        assert {"s"} == {cell.data_type for row in sheet.iter_rows() for cell in row}
+        assert "'=1+1" == sheet["B2"].value
+
+    def test_unreadable_files_raise_file_format_errors(self, tmp_path: Path) -> None:
+        """A non-XLSX file named .xlsx and an empty CSV give FileFormatError naming the file."""
+        from schoolsync.errors import FileFormatError
+
+        bad = tmp_path / "bad.xlsx"
+        bad.write_text("not a zip")
+        with pytest.raises(FileFormatError, match=r"bad\.xlsx"):
+            read_sheet(bad)
+        empty = tmp_path / "empty.csv"
+        empty.write_text("")
+        with pytest.raises(FileFormatError, match="empty"):
+            read_sheet(empty)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import attrs
 import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolsync.bulk._cells import neutralise, restore
@@ -58,7 +59,8 @@ def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence
     """Write *header* and *rows* to *path* (XLSX for ``.xlsx``, CSV otherwise), neutralised.
 
     Every cell goes through :func:`~schoolsync.bulk.neutralise`, so no value can run as a
-    formula when the file is opened in a spreadsheet. CSV files are UTF-8 with a byte-order
+    formula when the file is opened in a spreadsheet. XLSX files cannot hold control characters
+    (other than tab and new lines), so those are dropped there. CSV files are UTF-8 with a byte-order
     mark (Excel then reads accents correctly).
     """
     target = Path(path)
@@ -69,9 +71,10 @@ def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence
         sheet = workbook.active
         assert sheet is not None
         sheet.title = _SHEET_TITLE
-        sheet.append(safe_header)
+        # XLSX cannot hold most control characters: they are dropped (CSV keeps them).
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", h) for h in safe_header])
         for row in safe_rows:
-            sheet.append(row)
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", c) for c in row])
         for line in sheet.iter_rows():
             for cell in line:
                 # Text cells, never formulas, even if a value slipped past neutralise().

@@ -335,7 +335,9 @@ def plan_import(
         row = sheet.row_number(index)
         email = cells[positions[EMAIL]].strip()
         name = cells[positions[NAME]].strip()
-        if not is_valid_email(email):
+        key = normalise_email(email)
+        matches = by_email.get(key, [])
+        if not matches and not is_valid_email(email):
             problems.append(
                 BulkProblem(
                     code=ProblemCode.MALFORMED_EMAIL,
@@ -345,7 +347,6 @@ def plan_import(
                 )
             )
             continue
-        key = normalise_email(email)
         if key in first_row:
             problems.append(
                 BulkProblem(
@@ -357,7 +358,6 @@ def plan_import(
             )
             continue
         first_row[key] = row
-        matches = by_email.get(key, [])
         if len(matches) > 1:
             problems.append(
                 BulkProblem(
