@@ -35,6 +35,7 @@ from typing import Any
 __all__ = [
     "AccessDeniedError",
     "CapExceededError",
+    "CatalogueError",
     "ConcurrentWriteError",
     "ConflictError",
     "CorruptRecordError",
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidIdentifierError",
     "NotFoundError",
     "ProblemsError",
+    "RoleRequirementError",
     "SchemaVersionError",
     "SchoolsyncError",
     "StorageError",
@@ -238,3 +240,11 @@ class SyncGuardError(SyncError):
 
 class SyncedRecordEditError(SyncError, ValidationError):
     """An app-side edit to a field of a synced record (the MIS is the master record)."""
+
+
+class CatalogueError(ProblemsError):
+    """A role catalogue could not be built; ``exceptions`` holds one problem per mistake."""
+
+
+class RoleRequirementError(ConflictError):
+    """A role change would break a role's requirement (``requires``) or its "exactly one" rule."""

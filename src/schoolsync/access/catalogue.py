@@ -1,0 +1,454 @@
+"""Permissions, roles and the validated :class:`RoleCatalogue`.
+
+A host declares its role model as data (Python, TOML or JSON). :meth:`RoleCatalogue.build`
+checks the whole declaration and reports **every** problem at once as a
+:class:`~schoolsync.errors.CatalogueError`: unknown names (with "did you mean" suggestions),
+implication cycles, impossible caps, a school role reaching a trust-level permission.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+import attrs
+import cattrs
+from rapidfuzz import process
+
+from schoolsync.errors import CatalogueError, ValidationError
+from schoolsync.serialisation import make_converter
+
+__all__ = [
+    "Permission",
+    "PermissionLevel",
+    "Role",
+    "RoleCatalogue",
+    "RoleScope",
+]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+class PermissionLevel(StrEnum):
+    """Where a permission is exercised: at a school, or at the trust itself (no school)."""
+
+    SCHOOL = "school"
+    TRUST = "trust"
+
+
+class RoleScope(StrEnum):
+    """Where a role is held: at one school, or across a trust."""
+
+    SCHOOL = "school"
+    TRUST = "trust"
+
+
+def _frozen_names(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset((value,))
+    return frozenset(str(v) for v in value)
+
+
+@attrs.frozen(kw_only=True)
+class Permission:
+    """A namespaced permission such as ``reports.school.view``.
+
+    ``needs_grant`` decides how a *trust* role may use it at a school: only through the
+    school's live grant (``True``, the default) or by the school's membership alone.
+    ``level`` is ``TRUST`` for permissions exercised at the trust itself (checked with
+    ``school=None``); school roles may never hold those.
+    """
+
+    name: str
+    description: str = ""
+    needs_grant: bool = True
+    level: PermissionLevel = attrs.field(default=PermissionLevel.SCHOOL, converter=PermissionLevel)
+
+
+@attrs.frozen(kw_only=True)
+class Role:
+    """A named bundle of permissions held at a school or across a trust.
+
+    ``implies`` names roles whose permissions this role also carries (an admin implies
+    "manage data"); ``requires`` names roles the holder must already hold at the same scope.
+    ``max_per_school`` / ``max_per_trust`` cap the holders (holders include those who hold
+    the role through an implying role); ``exactly_one`` means one holder per school (school
+    roles) or per trust (trust roles), no more, and the last one cannot simply be removed.
+    """
+
+    name: str
+    scope: RoleScope = attrs.field(converter=RoleScope)
+    permissions: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_names)
+    implies: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_names)
+    requires: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_names)
+    max_per_school: int | None = None
+    max_per_trust: int | None = None
+    exactly_one: bool = False
+    description: str = ""
+
+    def cap_at(self, level: RoleScope) -> int | None:
+        """The cap on holders per school (``SCHOOL``) or per trust (``TRUST``), if any."""
+        cap = self.max_per_school if level is RoleScope.SCHOOL else self.max_per_trust
+        if self.exactly_one and level is self.scope:
+            cap = 1 if cap is None else min(cap, 1)
+        return cap
+
+
+def _cap_problems(role: Role) -> list[Exception]:
+    where = f"roles[{role.name!r}]"
+    found: list[Exception] = []
+    if role.scope is RoleScope.TRUST and role.max_per_school is not None:
+        found.append(
+            ValidationError(
+                f"{where}.max_per_school", role.max_per_school, "a trust role has no per-school cap"
+            )
+        )
+    for field, cap in (
+        ("max_per_school", role.max_per_school),
+        ("max_per_trust", role.max_per_trust),
+    ):
+        if cap is not None and cap < 1:
+            found.append(
+                ValidationError(
+                    f"{where}.{field}", cap, "impossible cap: no one could hold the role"
+                )
+            )
+    own = role.max_per_school if role.scope is RoleScope.SCHOOL else role.max_per_trust
+    if role.exactly_one and own is not None and own > 1:
+        found.append(
+            ValidationError(
+                f"{where}.exactly_one",
+                own,
+                "impossible cap: 'exactly one' conflicts with a cap above 1",
+            )
+        )
+    if (
+        role.scope is RoleScope.SCHOOL
+        and role.max_per_school is not None
+        and role.max_per_trust is not None
+        and role.max_per_trust < role.max_per_school
+    ):
+        found.append(
+            ValidationError(
+                f"{where}.max_per_trust",
+                role.max_per_trust,
+                f"impossible cap: below the per-school cap of {role.max_per_school}",
+            )
+        )
+    return found
+
+
+@attrs.frozen(kw_only=True)
+class _CatalogueSpec:
+    permissions: tuple[Permission, ...] = ()
+    roles: tuple[Role, ...] = ()
+    manage_permission: str | None = "users.manage"
+    grant_permission: str | None = "grants.manage"
+    name: str = ""
+
+
+def _suggest(name: str, choices: Iterable[str]) -> str:
+    found = process.extractOne(name, list(choices), score_cutoff=60)
+    return "" if found is None else f"; did you mean {found[0]!r}?"
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class RoleCatalogue:
+    """A validated set of permissions and roles. Create it with :meth:`build` (never directly).
+
+    ``manage_permission`` is the permission that lets an account give roles at a scope
+    (``users.manage``); ``grant_permission`` the school permission held by whoever can grant
+    the trust access (the Access Coordinator), used to say who can fix a denial.
+    """
+
+    name: str
+    permissions: Mapping[str, Permission]
+    roles: Mapping[str, Role]
+    manage_permission: str | None
+    grant_permission: str | None
+    _effective: Mapping[str, frozenset[str]]
+    _implied_roles: Mapping[str, frozenset[str]]
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        permissions: Iterable[Permission | str],
+        roles: Iterable[Role],
+        *,
+        manage_permission: str | None = "users.manage",
+        grant_permission: str | None = "grants.manage",
+        name: str = "",
+    ) -> RoleCatalogue:
+        """Validate a declaration; raise :class:`~schoolsync.errors.CatalogueError` listing every problem.
+
+        A permission may be given as a bare name (a school permission that needs a grant).
+        """
+        perms = [p if isinstance(p, Permission) else Permission(name=p) for p in permissions]
+        role_list = list(roles)
+        problems: list[Exception] = []
+        perm_map: dict[str, Permission] = {}
+        for p in perms:
+            if not _NAME.match(p.name):
+                problems.append(
+                    ValidationError(
+                        "permissions",
+                        p.name,
+                        "a permission name is dotted lower-case words, e.g. 'reports.school.view'",
+                    )
+                )
+            if p.name in perm_map:
+                problems.append(ValidationError("permissions", p.name, "declared twice"))
+            perm_map[p.name] = p
+        role_map: dict[str, Role] = {}
+        for r in role_list:
+            if r.name in role_map:
+                problems.append(ValidationError("roles", r.name, "declared twice"))
+            role_map[r.name] = r
+
+        for r in role_list:
+            where = f"roles[{r.name!r}]"
+            for pname in sorted(r.permissions):
+                if pname not in perm_map:
+                    problems.append(
+                        ValidationError(
+                            f"{where}.permissions",
+                            pname,
+                            "unknown permission" + _suggest(pname, perm_map),
+                        )
+                    )
+                elif r.scope is RoleScope.SCHOOL and perm_map[pname].level is PermissionLevel.TRUST:
+                    problems.append(
+                        ValidationError(
+                            f"{where}.permissions",
+                            pname,
+                            "a school role cannot hold a trust-level permission",
+                        )
+                    )
+            for field, names in (("implies", r.implies), ("requires", r.requires)):
+                for rname in sorted(names):
+                    if rname not in role_map:
+                        problems.append(
+                            ValidationError(
+                                f"{where}.{field}",
+                                rname,
+                                "unknown role" + _suggest(rname, role_map),
+                            )
+                        )
+                    elif r.scope is RoleScope.SCHOOL and role_map[rname].scope is RoleScope.TRUST:
+                        problems.append(
+                            ValidationError(
+                                f"{where}.{field}",
+                                rname,
+                                "a school role cannot imply or require a trust role",
+                            )
+                        )
+                    elif field == "requires" and role_map[rname].scope is not r.scope:
+                        problems.append(
+                            ValidationError(
+                                f"{where}.requires",
+                                rname,
+                                "a role can only require roles of its own scope",
+                            )
+                        )
+            problems.extend(_cap_problems(r))
+
+        for key in ("manage_permission", "grant_permission"):
+            value = manage_permission if key == "manage_permission" else grant_permission
+            if value is not None and value not in perm_map:
+                problems.append(
+                    ValidationError(key, value, "unknown permission" + _suggest(value, perm_map))
+                )
+
+        # Implication cycles: depth-first search, each cycle reported once.
+        cycles: list[tuple[str, ...]] = []
+        seen_cycles: set[frozenset[str]] = set()
+        state: dict[str, int] = {}
+
+        def visit(node: str, stack: list[str]) -> None:
+            state[node] = 1
+            stack.append(node)
+            for nxt in sorted(role_map[node].implies):
+                if nxt not in role_map:
+                    continue
+                if state.get(nxt) == 1:
+                    cycle = (*stack[stack.index(nxt) :], nxt)
+                    key = frozenset(cycle)
+                    if key not in seen_cycles:
+                        seen_cycles.add(key)
+                        cycles.append(cycle)
+                elif nxt not in state:
+                    visit(nxt, stack)
+            stack.pop()
+            state[node] = 2
+
+        for rname in sorted(role_map):
+            if rname not in state:
+                visit(rname, [])
+        for cycle in cycles:
+            problems.append(
+                ValidationError(
+                    f"roles[{cycle[0]!r}].implies",
+                    " -> ".join(cycle),
+                    "roles imply each other in a cycle",
+                )
+            )
+
+        # Closure of implied roles (cycle-safe) and effective permissions.
+        implied: dict[str, frozenset[str]] = {}
+        for rname in role_map:
+            todo = [rname]
+            found: set[str] = set()
+            while todo:
+                cur = todo.pop()
+                for nxt in role_map[cur].implies:
+                    if nxt in role_map and nxt not in found:
+                        found.add(nxt)
+                        todo.append(nxt)
+            found.discard(rname)
+            implied[rname] = frozenset(found)
+        effective = {
+            rname: frozenset(
+                p
+                for n in (rname, *implied[rname])
+                for p in role_map[n].permissions
+                if p in perm_map
+            )
+            for rname in role_map
+        }
+        for rname, role in sorted(role_map.items()):
+            if role.scope is not RoleScope.SCHOOL:
+                continue
+            bad = sorted(
+                p
+                for n in implied[rname]
+                for p in role_map[n].permissions
+                if p in perm_map and perm_map[p].level is PermissionLevel.TRUST
+            )
+            for bad_name in bad:
+                problems.append(
+                    ValidationError(
+                        f"roles[{rname!r}].implies",
+                        bad_name,
+                        "a school role cannot reach a trust-level permission through implication",
+                    )
+                )
+        # An implying role's holders hold the implied role too: caps must nest.
+        for rname, role in sorted(role_map.items()):
+            for other in sorted(implied[rname]):
+                for scope in (RoleScope.SCHOOL, RoleScope.TRUST):
+                    mine, theirs = role.cap_at(scope), role_map[other].cap_at(scope)
+                    if theirs is not None and mine is not None and mine > theirs:
+                        problems.append(
+                            ValidationError(
+                                f"roles[{rname!r}]",
+                                mine,
+                                f"impossible cap: it implies {other!r}, capped at {theirs} per "
+                                f"{scope.value}, but allows {mine} holders",
+                            )
+                        )
+        if problems:
+            raise CatalogueError(
+                f"role catalogue {name!r} is invalid" if name else "role catalogue is invalid",
+                problems,
+            )
+        return cls(
+            name=name,
+            permissions=perm_map,
+            roles=role_map,
+            manage_permission=manage_permission,
+            grant_permission=grant_permission,
+            effective=effective,
+            implied_roles=implied,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoleCatalogue:
+        """Build from plain data (``permissions`` and ``roles`` lists, as in TOML or JSON)."""
+        converter = make_converter()
+        try:
+            spec = converter.structure(dict(data), _CatalogueSpec)
+        except cattrs.BaseValidationError as exc:
+            lines = cattrs.transform_error(exc)
+            raise CatalogueError(
+                "role catalogue data is malformed",
+                [ValidationError("catalogue", None, line) for line in lines],
+            ) from None
+        return cls.build(
+            spec.permissions,
+            spec.roles,
+            manage_permission=spec.manage_permission,
+            grant_permission=spec.grant_permission,
+            name=spec.name,
+        )
+
+    @classmethod
+    def from_toml(cls, text: str) -> RoleCatalogue:
+        """Build from TOML text with ``[[permissions]]`` and ``[[roles]]`` tables."""
+        return cls.from_dict(tomllib.loads(text))
+
+    @classmethod
+    def from_json(cls, text: str) -> RoleCatalogue:
+        """Build from JSON text (the shape :meth:`to_dict` writes)."""
+        return cls.from_dict(json.loads(text))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as plain data (round-trips through :meth:`from_dict`)."""
+        converter = make_converter()
+        spec = _CatalogueSpec(
+            permissions=tuple(self.permissions[n] for n in sorted(self.permissions)),
+            roles=tuple(self.roles[n] for n in sorted(self.roles)),
+            manage_permission=self.manage_permission,
+            grant_permission=self.grant_permission,
+            name=self.name,
+        )
+        result: dict[str, Any] = converter.unstructure(spec)
+        return result
+
+    # -- queries ------------------------------------------------------------------------
+
+    def role(self, name: str) -> Role:
+        """The role called *name*; raises :class:`~schoolsync.errors.ValidationError` if unknown."""
+        try:
+            return self.roles[name]
+        except KeyError:
+            raise ValidationError(
+                "role", name, "unknown role" + _suggest(name, self.roles)
+            ) from None
+
+    def permission(self, name: str) -> Permission:
+        """The permission called *name*; raises :class:`~schoolsync.errors.ValidationError` if unknown."""
+        try:
+            return self.permissions[name]
+        except KeyError:
+            raise ValidationError(
+                "permission", name, "unknown permission" + _suggest(name, self.permissions)
+            ) from None
+
+    def effective_permissions(self, role: str) -> frozenset[str]:
+        """Every permission *role* carries, its own and its implied roles'."""
+        self.role(role)
+        return self._effective[role]
+
+    def implied_roles(self, role: str) -> frozenset[str]:
+        """Every role *role* implies, directly or transitively (not itself)."""
+        self.role(role)
+        return self._implied_roles[role]
+
+    def roles_granting(self, permission: str, scope: RoleScope | None = None) -> tuple[str, ...]:
+        """Roles (of *scope*, if given) whose effective permissions include *permission*, smallest first."""
+        found = [
+            n
+            for n, r in self.roles.items()
+            if permission in self._effective[n] and (scope is None or r.scope is scope)
+        ]
+        return tuple(sorted(found, key=lambda n: (len(self._effective[n]), n)))
+
+    def holders_of(self, role: str, held: Iterable[str]) -> bool:
+        """True if someone holding the roles *held* (at one scope) counts as a holder of *role*."""
+        return any(h == role or role in self._implied_roles.get(h, ()) for h in held)

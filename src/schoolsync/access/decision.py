@@ -1,0 +1,190 @@
+"""Access decisions that explain themselves: :class:`Decision`, :class:`DenialReason`, paths and diffs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from schoolsync.errors import AccessDeniedError
+from schoolsync.tables import Tabular
+
+__all__ = [
+    "AccessChange",
+    "AccessDiff",
+    "AccessPath",
+    "AccessTable",
+    "Decision",
+    "DenialReason",
+    "MissingFact",
+]
+
+
+class DenialReason(StrEnum):
+    """Why a check was denied (a closed set: hosts may switch on it)."""
+
+    INACTIVE = "inactive"
+    NO_ROLE = "no_role"
+    NO_GRANT = "no_grant"
+    GRANT_REVOKED = "grant_revoked"
+    GRANT_EXPIRED = "grant_expired"
+    OUTSIDE_GRANT_SCOPE = "outside_grant_scope"
+    SCHOOL_NOT_IN_TRUST = "school_not_in_trust"
+    UNKNOWN_SCHOOL = "unknown_school"
+
+
+@attrs.frozen(kw_only=True)
+class AccessPath:
+    """One derivation of an allowed permission: role -> (trust -> grant or membership) -> school.
+
+    ``grant_id`` is set when a trust role reached the school through that school's grant;
+    ``via_membership`` when the permission needs no grant and the school's membership sufficed.
+    """
+
+    role: str
+    scope: str
+    assignment_id: str
+    school_id: str | None
+    trust_id: str | None = None
+    grant_id: str | None = None
+    via_membership: bool = False
+
+    def __str__(self) -> str:
+        if self.scope == "school":
+            return f"school role {self.role!r} at {self.school_id}"
+        head = f"trust role {self.role!r} in {self.trust_id}"
+        if self.school_id is None:
+            return head
+        if self.grant_id is not None:
+            return f"{head} -> grant {self.grant_id} -> {self.school_id}"
+        return f"{head} -> membership -> {self.school_id}"
+
+
+@attrs.frozen(kw_only=True)
+class MissingFact:
+    """The smallest fact that would flip a denial, and who can supply it.
+
+    ``kind`` is ``"role"``, ``"grant"``, ``"membership"`` or ``"activation"``; ``roles`` names
+    the roles that could supply it and ``accounts`` the accounts holding them now.
+    """
+
+    kind: str
+    text: str
+    roles: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """The answer to ``check(account, permission, school)``; truthy when allowed.
+
+    On allow, ``paths`` lists every derivation; on deny, ``reason`` and ``missing`` say why and
+    what would change it. ``visible`` says whether the school may be revealed to the account
+    (``False``: answer 404 rather than 403).
+    """
+
+    allowed: bool
+    account_id: str
+    permission: str
+    school_id: str | None
+    reason: DenialReason | None = None
+    paths: tuple[AccessPath, ...] = ()
+    missing: MissingFact | None = None
+    visible: bool = True
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def explain(self) -> str:
+        """One readable paragraph: the paths of an allow, or the reason and fix of a denial."""
+        where = "the trust" if self.school_id is None else self.school_id
+        if self.allowed:
+            lines = "; ".join(str(p) for p in self.paths)
+            return f"{self.account_id} may use {self.permission} at {where}: {lines}"
+        assert self.reason is not None
+        text = f"{self.account_id} may not use {self.permission} at {where} ({self.reason.value})"
+        if self.missing is not None:
+            text += f": {self.missing.text}"
+        return text
+
+    def raise_if_denied(self) -> None:
+        """Raise :class:`~schoolsync.errors.AccessDeniedError` carrying this decision if denied."""
+        if not self.allowed:
+            raise AccessDeniedError(self.explain(), self)
+
+
+@attrs.frozen(kw_only=True)
+class AccessChange:
+    """One (account, school, permission) triple gained or lost; ``school_id`` ``None`` is the trust."""
+
+    account_id: str
+    school_id: str | None
+    permission: str
+
+
+@attrs.frozen(kw_only=True)
+class AccessDiff(Tabular):
+    """Who gains and who loses what if a change is made (see ``AccessIndex.preview``)."""
+
+    gained: tuple[AccessChange, ...] = ()
+    lost: tuple[AccessChange, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.gained or self.lost)
+
+    def by_account(self) -> Mapping[str, Mapping[str, tuple[AccessChange, ...]]]:
+        """``{account: {"gained": (...), "lost": (...)}}`` for accounts that change."""
+        out: dict[str, dict[str, list[AccessChange]]] = {}
+        for label, items in (("gained", self.gained), ("lost", self.lost)):
+            for c in items:
+                out.setdefault(c.account_id, {"gained": [], "lost": []})[label].append(c)
+        return {a: {k: tuple(v) for k, v in d.items()} for a, d in out.items()}
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One row per change: change (gained/lost), account, school, permission."""
+        return [
+            {
+                "change": label,
+                "account": c.account_id,
+                "school": c.school_id or "(trust)",
+                "permission": c.permission,
+            }
+            for label, items in (("gained", self.gained), ("lost", self.lost))
+            for c in items
+        ]
+
+    def table_caption(self) -> str | None:
+        """A caption counting gains and losses."""
+        return f"{len(self.gained)} gained, {len(self.lost)} lost"
+
+
+@attrs.frozen(kw_only=True)
+class AccessTable(Tabular):
+    """An account's whole access: one row per (school, permission) with the roles behind it."""
+
+    account_id: str
+    entries: tuple[tuple[str | None, str, tuple[AccessPath, ...]], ...]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One row per school and permission: school, permission, via (the paths)."""
+        return [
+            {
+                "account": self.account_id,
+                "school": school or "(trust)",
+                "permission": perm,
+                "via": "; ".join(str(p) for p in paths),
+            }
+            for school, perm, paths in self.entries
+        ]
+
+    def table_caption(self) -> str | None:
+        """A caption naming the account."""
+        return f"Access of {self.account_id}"

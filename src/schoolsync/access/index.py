@@ -1,0 +1,841 @@
+"""The access index: exact, fast, explainable decisions over a trust's access records.
+
+:class:`AccessIndex` precomputes, for every active account, the permissions it holds at each
+school (and at its trust) with the paths that give them, so :meth:`AccessIndex.check` is a dict
+lookup. Denials are worked out on demand with the reason, the smallest missing fact and who can
+supply it. Changes arrive as audit events (:meth:`AccessIndex.apply`) and update only the
+accounts they touch; ``at=`` answers as of a past moment by undoing later events.
+
+The grant rule: a trust account may use at a school exactly the permissions of its trust roles
+that lie inside that school's live grants (for permissions that need a grant; the rest need
+only the school's accepted membership of the trust). School roles act at their own school.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.access.catalogue import PermissionLevel, RoleCatalogue, RoleScope
+from schoolsync.access.decision import (
+    AccessChange,
+    AccessDiff,
+    AccessPath,
+    AccessTable,
+    Decision,
+    DenialReason,
+    MissingFact,
+)
+from schoolsync.access.grants import Grant
+from schoolsync.access.records import AccessRecords, _kind_of
+from schoolsync.audit import AuditEvent
+from schoolsync.trusts import Membership
+
+if TYPE_CHECKING:
+    from schoolsync.ports import Clock, UnitOfWork
+
+__all__ = ["AccessIndex", "AccessRequest"]
+
+_Cell = dict[str, tuple[AccessPath, ...]]
+_Access = dict[str | None, _Cell]
+
+
+@attrs.frozen
+class AccessRequest:
+    """One question for :meth:`AccessIndex.check_many`: may *account_id* use *permission* at *school_id*."""
+
+    account_id: str
+    permission: str
+    school_id: str | None = None
+
+
+class _View:
+    """Records plus the lookups the evaluator needs; the one place the access rules live."""
+
+    def __init__(self, catalogue: RoleCatalogue, records: AccessRecords) -> None:
+        self.catalogue = catalogue
+        self.records = records
+        self.by_account: dict[str, dict[str, RoleAssignment]] = {}
+        self.trust_accounts: dict[str, set[str]] = {}
+        self.school_accounts: dict[str, set[str]] = {}
+        self.grants_by_school: dict[str, dict[str, Grant]] = {}
+        self.memberships_by_school: dict[str, dict[str, Membership]] = {}
+        #: While set, ``holders`` answers from the index's precomputed holders (same moment).
+        self.lookup: Callable[[str | None, str], Iterable[str]] | None = None
+        for a in records.assignments.values():
+            self._add_assignment(a)
+        for g in records.grants.values():
+            self.grants_by_school.setdefault(g.school_id, {})[g.id] = g
+        for m in records.memberships.values():
+            self.memberships_by_school.setdefault(m.school_id, {})[m.id] = m
+
+    # -- incremental maintenance --------------------------------------------------------
+
+    def _add_assignment(self, a: RoleAssignment) -> None:
+        self.by_account.setdefault(a.account_id, {})[a.id] = a
+        if a.school_id is None:
+            self.trust_accounts.setdefault(a.trust_id, set()).add(a.account_id)
+        else:
+            self.school_accounts.setdefault(a.school_id, set()).add(a.account_id)
+
+    def _drop_assignment(self, a: RoleAssignment) -> None:
+        mine = self.by_account.get(a.account_id, {})
+        mine.pop(a.id, None)
+        still_trust = any(x.school_id is None and x.trust_id == a.trust_id for x in mine.values())
+        if a.school_id is None and not still_trust:
+            self.trust_accounts.get(a.trust_id, set()).discard(a.account_id)
+        if a.school_id is not None and not any(x.school_id == a.school_id for x in mine.values()):
+            self.school_accounts.get(a.school_id, set()).discard(a.account_id)
+
+    def update(self, kind: str, before: Any, after: Any) -> set[str]:
+        """Reflect one record change (already made in ``records``); return the accounts affected."""
+        affected: set[str] = set()
+        for rec in (before, after):
+            if rec is None:
+                continue
+            if kind == "account":
+                affected.add(rec.id)
+            elif kind == "assignment":
+                affected.add(rec.account_id)
+            elif kind in ("grant", "membership"):
+                affected |= self.trust_accounts.get(rec.trust_id, set())
+            elif kind == "school":
+                affected |= self.school_accounts.get(rec.id, set())
+                for accounts in self.trust_accounts.values():
+                    affected |= accounts
+        if kind == "assignment":
+            if before is not None:
+                self._drop_assignment(before)
+            if after is not None:
+                self._add_assignment(after)
+        elif kind == "grant":
+            if before is not None:
+                self.grants_by_school.get(before.school_id, {}).pop(before.id, None)
+            if after is not None:
+                self.grants_by_school.setdefault(after.school_id, {})[after.id] = after
+        elif kind == "membership":
+            if before is not None:
+                self.memberships_by_school.get(before.school_id, {}).pop(before.id, None)
+            if after is not None:
+                self.memberships_by_school.setdefault(after.school_id, {})[after.id] = after
+        return affected
+
+    # -- the rules ----------------------------------------------------------------------
+
+    def is_member(self, trust_id: str, school_id: str) -> bool:
+        """True if *school_id* is an accepted member of *trust_id*."""
+        return any(
+            m.trust_id == trust_id and m.is_member
+            for m in self.memberships_by_school.get(school_id, {}).values()
+        )
+
+    def member_schools(self, trust_id: str) -> list[str]:
+        """Schools that are accepted members of the trust, sorted."""
+        return sorted(
+            s
+            for s, ms in self.memberships_by_school.items()
+            if s in self.records.schools
+            and any(m.trust_id == trust_id and m.is_member for m in ms.values())
+        )
+
+    def active_account(self, account_id: str) -> Account | None:
+        """The account if it exists and is active."""
+        acct = self.records.accounts.get(account_id)
+        return acct if acct is not None and acct.status is AccountStatus.ACTIVE else None
+
+    def trust_roles(self, account: Account) -> list[RoleAssignment]:
+        """The account's trust-role assignments in its own trust (known roles only)."""
+        roles = self.catalogue.roles
+        return [
+            a
+            for a in self.by_account.get(account.id, {}).values()
+            if a.school_id is None
+            and a.trust_id == account.trust_id
+            and a.role in roles
+            and roles[a.role].scope is RoleScope.TRUST
+        ]
+
+    def access(self, account_id: str, at: datetime) -> _Access:
+        """Everything *account_id* holds at *at*: ``{school or None: {permission: paths}}``."""
+        acct = self.active_account(account_id)
+        if acct is None:
+            return {}
+        cat = self.catalogue
+        perms = cat.permissions
+        out: dict[str | None, dict[str, list[AccessPath]]] = {}
+        trust_asgs: list[RoleAssignment] = []
+        for a in sorted(self.by_account.get(account_id, {}).values(), key=lambda x: x.id):
+            role = cat.roles.get(a.role)
+            if role is None:
+                continue
+            if a.school_id is not None:
+                if role.scope is not RoleScope.SCHOOL or a.school_id not in self.records.schools:
+                    continue
+                path = AccessPath(
+                    role=a.role, scope="school", assignment_id=a.id, school_id=a.school_id
+                )
+                cell = out.setdefault(a.school_id, {})
+                for p in cat._effective[a.role]:
+                    cell.setdefault(p, []).append(path)
+            elif role.scope is RoleScope.TRUST and a.trust_id == acct.trust_id:
+                trust_asgs.append(a)
+        if trust_asgs:
+            top = out.setdefault(None, {})
+            for a in trust_asgs:
+                path = AccessPath(
+                    role=a.role,
+                    scope="trust",
+                    assignment_id=a.id,
+                    school_id=None,
+                    trust_id=a.trust_id,
+                )
+                for p in cat._effective[a.role]:
+                    top.setdefault(p, []).append(path)
+            for school_id in self.member_schools(acct.trust_id):
+                live = [
+                    g
+                    for g in self.grants_by_school.get(school_id, {}).values()
+                    if g.trust_id == acct.trust_id
+                    and g.is_live(at)
+                    and (g.account_ids is None or account_id in g.account_ids)
+                ]
+                live.sort(key=lambda g: g.id)
+                cell = out.setdefault(school_id, {})
+                for a in trust_asgs:
+                    for p in sorted(cat._effective[a.role]):
+                        perm = perms[p]
+                        if perm.level is PermissionLevel.TRUST:
+                            continue
+                        if not perm.needs_grant:
+                            cell.setdefault(p, []).append(
+                                AccessPath(
+                                    role=a.role,
+                                    scope="trust",
+                                    assignment_id=a.id,
+                                    school_id=school_id,
+                                    trust_id=a.trust_id,
+                                    via_membership=True,
+                                )
+                            )
+                            continue
+                        for g in live:
+                            if p in g.permissions:
+                                cell.setdefault(p, []).append(
+                                    AccessPath(
+                                        role=a.role,
+                                        scope="trust",
+                                        assignment_id=a.id,
+                                        school_id=school_id,
+                                        trust_id=a.trust_id,
+                                        grant_id=g.id,
+                                    )
+                                )
+                if not cell:
+                    del out[school_id]
+        return {s: {p: tuple(paths) for p, paths in cell.items()} for s, cell in out.items()}
+
+    def boundaries(self) -> list[datetime]:
+        """Every moment at which some grant starts, expires or is revoked, sorted."""
+        found: set[datetime] = set()
+        for g in self.records.grants.values():
+            for t in (g.granted_at, g.expires_at, g.revoked_at):
+                if t is not None:
+                    found.add(t)
+        return sorted(found)
+
+    def holders(self, permission: str, school_id: str, at: datetime) -> list[str]:
+        """Active accounts holding *permission* at *school_id* at *at* (for explanations)."""
+        if self.lookup is not None:
+            return sorted(self.lookup(school_id, permission))
+        candidates = set(self.school_accounts.get(school_id, set()))
+        for accounts in self.trust_accounts.values():
+            candidates |= accounts
+        return sorted(a for a in candidates if permission in self.access(a, at).get(school_id, {}))
+
+    def decide(
+        self, account_id: str, permission: str, school_id: str | None, at: datetime
+    ) -> Decision:
+        """The full decision, computed from the records (no precomputed cells)."""
+        self.catalogue.permission(permission)
+        access = self.access(account_id, at)
+        paths = access.get(school_id, {}).get(permission)
+        if paths:
+            return Decision(
+                allowed=True,
+                account_id=account_id,
+                permission=permission,
+                school_id=school_id,
+                paths=paths,
+            )
+        return self.deny(account_id, permission, school_id, at, access)
+
+    def deny(
+        self,
+        account_id: str,
+        permission: str,
+        school_id: str | None,
+        at: datetime,
+        access: _Access,
+    ) -> Decision:
+        """Why *account_id* lacks *permission* at *school_id*, and the smallest fix."""
+        cat = self.catalogue
+        school = None if school_id is None else self.records.schools.get(school_id)
+
+        def denied(reason: DenialReason, missing: MissingFact | None, visible: bool) -> Decision:
+            return Decision(
+                allowed=False,
+                account_id=account_id,
+                permission=permission,
+                school_id=school_id,
+                reason=reason,
+                missing=missing,
+                visible=visible,
+            )
+
+        if school_id is not None and school is None:
+            return denied(DenialReason.UNKNOWN_SCHOOL, None, False)
+        acct = self.records.accounts.get(account_id)
+        if acct is None or acct.status is not AccountStatus.ACTIVE:
+            status = "unknown" if acct is None else acct.status.value
+            managers = (
+                ()
+                if acct is None or cat.manage_permission is None
+                else tuple(self._trust_managers(acct.trust_id, at))
+            )
+            return denied(
+                DenialReason.INACTIVE,
+                MissingFact(
+                    kind="activation",
+                    text=f"account {account_id} is {status}; it must be active first",
+                    roles=cat.roles_granting(cat.manage_permission)
+                    if cat.manage_permission
+                    else (),
+                    accounts=managers,
+                ),
+                False,
+            )
+        trust_id = acct.trust_id
+        trust = self.records.trusts.get(trust_id)
+        trust_name = trust.name if trust is not None else trust_id
+        trust_asgs = self.trust_roles(acct)
+        trust_roles_with = sorted(
+            {a.role for a in trust_asgs if permission in cat._effective[a.role]}
+        )
+        if school_id is None or school is None:
+            roles = cat.roles_granting(permission, RoleScope.TRUST)
+            return denied(
+                DenialReason.NO_ROLE,
+                MissingFact(
+                    kind="role",
+                    text=(
+                        f"{account_id} holds no trust role with `{permission}`"
+                        + (f"; a trust role such as {roles[0]!r} gives it" if roles else "")
+                        + self._who_assigns(trust_id, None, at)
+                    ),
+                    roles=roles,
+                    accounts=tuple(self._trust_managers(trust_id, at)),
+                ),
+                True,
+            )
+        member = self.is_member(trust_id, school_id)
+        visible = bool(access.get(school_id)) or (member and bool(trust_asgs))
+        perm = cat.permissions[permission]
+        if trust_roles_with and perm.level is PermissionLevel.SCHOOL:
+            if not member:
+                coordinators = self._grant_holders(school_id, at)
+                return denied(
+                    DenialReason.SCHOOL_NOT_IN_TRUST,
+                    MissingFact(
+                        kind="membership",
+                        text=(
+                            f"{school.name} is not an accepted member of trust {trust_name}"
+                            + self._supplier_text(coordinators, "accept the trust's invitation")
+                        ),
+                        roles=self._grant_roles(),
+                        accounts=tuple(coordinators),
+                    ),
+                    visible,
+                )
+            grants = sorted(
+                (
+                    g
+                    for g in self.grants_by_school.get(school_id, {}).values()
+                    if g.trust_id == trust_id
+                ),
+                key=lambda g: g.id,
+            )
+            covering = [g for g in grants if g.covers(account_id, permission)]
+            revoked = [g for g in covering if g.revoked_at is not None and g.revoked_at <= at]
+            expired = [
+                g
+                for g in covering
+                if g.expires_at is not None
+                and g.expires_at <= at
+                and not (g.revoked_at is not None and g.revoked_at <= at)
+            ]
+            live_for_me = [
+                g
+                for g in grants
+                if g.is_live(at) and (g.account_ids is None or account_id in g.account_ids)
+            ]
+            coordinators = self._grant_holders(school_id, at)
+            if revoked and len(revoked) + len(expired) == len(covering):
+                g = max(revoked, key=lambda x: (x.revoked_at, x.id))
+                reason, text = (
+                    DenialReason.GRANT_REVOKED,
+                    f"{school.name} revoked grant {g.id} giving trust {trust_name} "
+                    f"`{permission}` for {account_id}",
+                )
+            elif expired and len(revoked) + len(expired) == len(covering):
+                g = max(expired, key=lambda x: (x.expires_at, x.id))
+                reason, text = (
+                    DenialReason.GRANT_EXPIRED,
+                    f"{school.name}'s grant {g.id} giving trust {trust_name} `{permission}` "
+                    f"for {account_id} has expired",
+                )
+            elif live_for_me and not covering:
+                reason, text = (
+                    DenialReason.OUTSIDE_GRANT_SCOPE,
+                    f"{school.name}'s grant to trust {trust_name} does not include "
+                    f"`{permission}` for {account_id}",
+                )
+            else:
+                reason, text = (
+                    DenialReason.NO_GRANT,
+                    f"{school.name} has not granted trust {trust_name} `{permission}` "
+                    f"for {account_id}",
+                )
+            return denied(
+                reason,
+                MissingFact(
+                    kind="grant",
+                    text=text + self._supplier_text(coordinators, "grant it"),
+                    roles=self._grant_roles(),
+                    accounts=tuple(coordinators),
+                ),
+                visible,
+            )
+        roles = cat.roles_granting(permission, RoleScope.SCHOOL) or cat.roles_granting(permission)
+        assigners = (
+            self.holders(cat.manage_permission, school_id, at) if cat.manage_permission else []
+        )
+        return denied(
+            DenialReason.NO_ROLE,
+            MissingFact(
+                kind="role",
+                text=(
+                    f"{account_id} holds no role with `{permission}` at {school.name}"
+                    + (f"; the role {roles[0]!r} gives it" if roles else "")
+                    + self._who_assigns(trust_id, school_id, at)
+                ),
+                roles=roles,
+                accounts=tuple(assigners),
+            ),
+            visible,
+        )
+
+    def _grant_roles(self) -> tuple[str, ...]:
+        gp = self.catalogue.grant_permission
+        return () if gp is None else self.catalogue.roles_granting(gp, RoleScope.SCHOOL)
+
+    def _grant_holders(self, school_id: str, at: datetime) -> list[str]:
+        gp = self.catalogue.grant_permission
+        if gp is None:
+            return []
+        if self.lookup is not None:
+            return sorted(
+                a
+                for a in self.lookup(school_id, gp)
+                if a in self.school_accounts.get(school_id, ())
+            )
+        return [
+            a
+            for a in sorted(self.school_accounts.get(school_id, set()))
+            if gp in self.access(a, at).get(school_id, {})
+        ]
+
+    def _supplier_text(self, holders: list[str], what: str) -> str:
+        roles = self._grant_roles()
+        if not roles:
+            return ""
+        who = " or ".join(roles)
+        return f"; its {who} can {what}" + (
+            f" ({', '.join(holders)})" if holders else " (no one holds that role yet)"
+        )
+
+    def _trust_managers(self, trust_id: str, at: datetime) -> list[str]:
+        mp = self.catalogue.manage_permission
+        if mp is None:
+            return []
+        if self.lookup is not None:
+            return sorted(
+                a for a in self.lookup(None, mp) if a in self.trust_accounts.get(trust_id, ())
+            )
+        return [
+            a
+            for a in sorted(self.trust_accounts.get(trust_id, set()))
+            if mp in self.access(a, at).get(None, {})
+        ]
+
+    def _who_assigns(self, trust_id: str, school_id: str | None, at: datetime) -> str:
+        mp = self.catalogue.manage_permission
+        if mp is None:
+            return ""
+        holders = (
+            self._trust_managers(trust_id, at)
+            if school_id is None
+            else self.holders(mp, school_id, at)
+        )
+        where = "the trust" if school_id is None else "the school"
+        if not holders:
+            return f"; an account with `{mp}` at {where} can assign it (none yet)"
+        return f"; an account with `{mp}` at {where} can assign it ({', '.join(holders)})"
+
+
+class AccessIndex:
+    """Precomputed access for a trust's accounts; answers checks, lists, history and previews.
+
+    Build it with :meth:`build` (from records) or :meth:`from_unit_of_work` (from a store). The
+    index is evaluated at ``now``; pass a :class:`~schoolsync.ports.Clock` to follow real time,
+    or call :meth:`advance` (the domain never reads the system clock itself).
+    """
+
+    def __init__(
+        self,
+        catalogue: RoleCatalogue,
+        records: AccessRecords,
+        *,
+        now: datetime,
+        clock: Clock | None = None,
+        history: Sequence[AuditEvent] = (),
+    ) -> None:
+        self.catalogue = catalogue
+        self._view = _View(catalogue, records)
+        self._clock = clock
+        self._history: list[AuditEvent] = sorted(history, key=lambda e: e.at)
+        self._history_times: list[datetime] = [e.at for e in self._history]
+        self._cells: dict[tuple[str, str | None], _Cell] = {}
+        self._keys_of: dict[str, list[str | None]] = {}
+        self._schools_of: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._holders: dict[tuple[str | None, str], set[str]] = {}
+        self._cache: dict[tuple[str, str, str | None], Decision] = {}
+        self._past: tuple[datetime, _View] | None = None
+        self._now = now
+        self._set_window()
+        for account_id in records.accounts:
+            self._compute(account_id)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        catalogue: RoleCatalogue,
+        records: AccessRecords,
+        *,
+        now: datetime,
+        clock: Clock | None = None,
+        history: Iterable[AuditEvent] = (),
+    ) -> AccessIndex:
+        """An index over *records* (the index keeps and updates them), evaluated at *now*.
+
+        *history* is the audit log (events of access records) that ``at=`` questions undo.
+        """
+        return cls(catalogue, records, now=now, clock=clock, history=list(history))
+
+    @classmethod
+    def from_unit_of_work(
+        cls,
+        catalogue: RoleCatalogue,
+        uow: UnitOfWork,
+        *,
+        now: datetime,
+        clock: Clock | None = None,
+    ) -> AccessIndex:
+        """An index over the records and the audit log of a unit of work (a store's state)."""
+        return cls(
+            catalogue,
+            AccessRecords.from_unit_of_work(uow),
+            now=now,
+            clock=clock,
+            history=uow.audit.events(),
+        )
+
+    @property
+    def records(self) -> AccessRecords:
+        """The records the index answers from (read them; change them only through :meth:`apply`)."""
+        return self._view.records
+
+    @property
+    def now(self) -> datetime:
+        """The moment ``at=None`` questions are answered for."""
+        return self._now
+
+    @property
+    def history(self) -> tuple[AuditEvent, ...]:
+        """The access audit events the index knows, oldest first."""
+        return tuple(self._history)
+
+    # -- maintenance --------------------------------------------------------------------
+
+    def _set_window(self) -> None:
+        bounds = self._view.boundaries()
+        i = bisect.bisect_right(bounds, self._now)
+        self._window_start = bounds[i - 1] if i > 0 else None
+        self._window_end = bounds[i] if i < len(bounds) else None
+
+    def _in_window(self, at: datetime) -> bool:
+        return (self._window_start is None or at >= self._window_start) and (
+            self._window_end is None or at < self._window_end
+        )
+
+    def _forget(self, account_id: str) -> None:
+        for school_id in self._keys_of.pop(account_id, ()):
+            cell = self._cells.pop((account_id, school_id))
+            for p in cell:
+                holders = self._holders.get((school_id, p))
+                if holders is not None:
+                    holders.discard(account_id)
+        self._schools_of.pop(account_id, None)
+
+    def _compute(self, account_id: str) -> None:
+        self._forget(account_id)
+        access = self._view.access(account_id, self._now)
+        if not access:
+            return
+        by_perm: dict[str, list[str]] = {}
+        for school_id, cell in access.items():
+            self._cells[(account_id, school_id)] = cell
+            for p in cell:
+                self._holders.setdefault((school_id, p), set()).add(account_id)
+                if school_id is not None:
+                    by_perm.setdefault(p, []).append(school_id)
+        self._keys_of[account_id] = list(access)
+        self._schools_of[account_id] = {p: tuple(sorted(s)) for p, s in by_perm.items()}
+
+    def advance(self, now: datetime) -> None:
+        """Answer ``at=None`` questions for *now* from here on (grants start and expire)."""
+        self._now = now
+        if self._in_window(now):
+            return
+        self._set_window()
+        self._cache.clear()
+        trust_accounts: set[str] = set()
+        for accounts in self._view.trust_accounts.values():
+            trust_accounts |= accounts
+        for account_id in trust_accounts:
+            self._compute(account_id)
+
+    def _sync_clock(self) -> None:
+        if self._clock is not None:
+            now = self._clock.now()
+            if now != self._now:
+                self.advance(now)
+
+    def apply(self, events: AuditEvent | Iterable[AuditEvent]) -> None:
+        """Apply audit events (record changes) and update the accounts they affect."""
+        if isinstance(events, AuditEvent):
+            events = (events,)
+        affected: set[str] = set()
+        records = self._view.records
+        for event in events:
+            kind = _kind_of(event.subject_kind)
+            if kind is None:
+                continue
+            before = records.table(kind).get(event.subject_id)
+            records.apply_event(event)
+            after = records.table(kind).get(event.subject_id)
+            affected |= self._view.update(kind, before, after)
+            pos = bisect.bisect_right(self._history_times, event.at)
+            self._history.insert(pos, event)
+            self._history_times.insert(pos, event.at)
+            if kind == "grant":
+                self._set_window()
+        self._cache.clear()
+        self._past = None
+        for account_id in affected:
+            self._compute(account_id)
+
+    # -- decisions ----------------------------------------------------------------------
+
+    def _view_at(self, at: datetime) -> _View:
+        """The view as of *at*: the live one, or one rebuilt by undoing later events."""
+        if not self._history_times or at >= self._history_times[-1]:
+            return self._view
+        if self._past is not None and self._past[0] == at:
+            return self._past[1]
+        records = self._view.records.copy()
+        i = bisect.bisect_right(self._history_times, at)
+        for event in reversed(self._history[i:]):
+            records.undo_event(event)
+        view = _View(self.catalogue, records)
+        self._past = (at, view)
+        return view
+
+    def check(
+        self,
+        account_id: str,
+        permission: str,
+        school_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Decision:
+        """May *account_id* use *permission* at *school_id* (``None``: at the trust itself)?
+
+        Without *at*, answers for :attr:`now` from the precomputed index; with *at*, as of that
+        moment (past moments replay the audit log backwards).
+        """
+        if at is not None:
+            return self._check_at(account_id, permission, school_id, at)
+        if self._clock is not None:
+            self._sync_clock()
+        key = (account_id, permission, school_id)
+        decision = self._cache.get(key)
+        if decision is not None:
+            return decision
+        cell = self._cells.get((account_id, school_id))
+        paths = None if cell is None else cell.get(permission)
+        if paths is not None:
+            decision = Decision(
+                allowed=True,
+                account_id=account_id,
+                permission=permission,
+                school_id=school_id,
+                paths=paths,
+            )
+        else:
+            access: _Access = {} if cell is None else {school_id: cell}
+            self.catalogue.permission(permission)
+            self._view.lookup = self._lookup
+            try:
+                decision = self._view.deny(account_id, permission, school_id, self._now, access)
+            finally:
+                self._view.lookup = None
+        if len(self._cache) > 1_000_000:
+            self._cache.clear()
+        self._cache[key] = decision
+        return decision
+
+    def _lookup(self, school_id: str | None, permission: str) -> Iterable[str]:
+        return self._holders.get((school_id, permission), ())
+
+    def _check_at(
+        self, account_id: str, permission: str, school_id: str | None, at: datetime
+    ) -> Decision:
+        view = self._view_at(at)
+        if view is self._view and self._in_window(at):
+            cell = self._cells.get((account_id, school_id))
+            if cell is not None and permission in cell:
+                return Decision(
+                    allowed=True,
+                    account_id=account_id,
+                    permission=permission,
+                    school_id=school_id,
+                    paths=cell[permission],
+                )
+        return view.decide(account_id, permission, school_id, at)
+
+    def check_many(
+        self,
+        requests: Iterable[AccessRequest | tuple[str, str, str | None]],
+        at: datetime | None = None,
+    ) -> list[Decision]:
+        """One decision per request, in order (duplicates answered each time)."""
+        out = []
+        for r in requests:
+            if isinstance(r, AccessRequest):
+                out.append(self.check(r.account_id, r.permission, r.school_id, at))
+            else:
+                out.append(self.check(r[0], r[1], r[2], at))
+        return out
+
+    # -- lists --------------------------------------------------------------------------
+
+    def schools_with(
+        self, account_id: str, permission: str, at: datetime | None = None
+    ) -> tuple[str, ...]:
+        """Every school (sorted ids) where *account_id* holds *permission*; exact, never truncated."""
+        self.catalogue.permission(permission)
+        if at is None:
+            if self._clock is not None:
+                self._sync_clock()
+            return self._schools_of.get(account_id, {}).get(permission, ())
+        access = self._view_at(at).access(account_id, at)
+        return tuple(
+            sorted(s for s, cell in access.items() if s is not None and permission in cell)
+        )
+
+    def accounts_with(
+        self, permission: str, school_id: str | None, at: datetime | None = None
+    ) -> tuple[str, ...]:
+        """Every account (sorted ids) holding *permission* at *school_id* (``None``: the trust)."""
+        self.catalogue.permission(permission)
+        if at is None:
+            if self._clock is not None:
+                self._sync_clock()
+            return tuple(sorted(self._holders.get((school_id, permission), ())))
+        view = self._view_at(at)
+        return tuple(
+            sorted(
+                a
+                for a in view.records.accounts
+                if permission in view.access(a, at).get(school_id, {})
+            )
+        )
+
+    def access_table(self, account_id: str, at: datetime | None = None) -> AccessTable:
+        """The account's whole access, one row per (school, permission), for an admin screen."""
+        if at is None:
+            if self._clock is not None:
+                self._sync_clock()
+            access: _Access = {
+                s: self._cells[(account_id, s)] for s in self._keys_of.get(account_id, ())
+            }
+        else:
+            access = self._view_at(at).access(account_id, at)
+        entries = tuple(
+            (s, p, access[s][p])
+            for s in sorted(access, key=lambda x: (x is not None, x or ""))
+            for p in sorted(access[s])
+        )
+        return AccessTable(account_id=account_id, entries=entries)
+
+    def access_of(self, account_id: str) -> frozenset[tuple[str | None, str]]:
+        """Every (school or ``None``, permission) pair the account holds now."""
+        return frozenset(
+            (s, p) for s in self._keys_of.get(account_id, ()) for p in self._cells[(account_id, s)]
+        )
+
+    # -- previews -----------------------------------------------------------------------
+
+    def preview(self, events: AuditEvent | Iterable[AuditEvent]) -> AccessDiff:
+        """The access diff the events would cause now, without applying them."""
+        if isinstance(events, AuditEvent):
+            events = (events,)
+        events = list(events)
+        records = self._view.records.copy()
+        view = _View(self.catalogue, records)
+        affected: set[str] = set()
+        for event in events:
+            kind = _kind_of(event.subject_kind)
+            if kind is None:
+                continue
+            before = records.table(kind).get(event.subject_id)
+            records.apply_event(event)
+            after = records.table(kind).get(event.subject_id)
+            affected |= view.update(kind, before, after)
+        gained: list[AccessChange] = []
+        lost: list[AccessChange] = []
+        for account_id in sorted(affected):
+            old = self.access_of(account_id)
+            new_access = view.access(account_id, self._now)
+            new = frozenset((s, p) for s, cell in new_access.items() for p in cell)
+            for s, p in sorted(new - old, key=lambda x: (x[0] or "", x[1])):
+                gained.append(AccessChange(account_id=account_id, school_id=s, permission=p))
+            for s, p in sorted(old - new, key=lambda x: (x[0] or "", x[1])):
+                lost.append(AccessChange(account_id=account_id, school_id=s, permission=p))
+        return AccessDiff(gained=tuple(gained), lost=tuple(lost))

@@ -1,0 +1,218 @@
+"""The access records an index reads, and the audit events that change them.
+
+Every change to an account, a role assignment, a grant, a membership or a school is an
+:class:`~schoolsync.audit.AuditEvent` whose ``before`` and ``after`` hold the record unstructured
+by :data:`schoolsync.serialisation.converter` (``None`` for "did not exist"). Account events drop
+the name and email (no personal data in the audit log). Replaying events forwards
+(:meth:`AccessRecords.apply_event`) or undoing them backwards (:meth:`AccessRecords.undo_event`)
+reproduces the records at any moment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from schoolsync.access.accounts import Account, RoleAssignment
+from schoolsync.access.grants import Grant
+from schoolsync.audit import AuditEvent
+from schoolsync.serialisation import converter
+from schoolsync.trusts import Membership, School, Trust
+
+if TYPE_CHECKING:
+    from schoolsync.ports import UnitOfWork
+
+__all__ = ["RECORD_KINDS", "AccessRecords", "record_event", "write_events"]
+
+#: The audit ``subject_kind`` of each access record type.
+RECORD_KINDS: dict[str, type[Any]] = {
+    "trust": Trust,
+    "school": School,
+    "membership": Membership,
+    "account": Account,
+    "assignment": RoleAssignment,
+    "grant": Grant,
+}
+_ALIASES = {
+    "trusts": "trust",
+    "schools": "school",
+    "memberships": "membership",
+    "accounts": "account",
+    "assignments": "assignment",
+    "role_assignment": "assignment",
+    "grants": "grant",
+}
+_TABLE = {
+    "trust": "trusts",
+    "school": "schools",
+    "membership": "memberships",
+    "account": "accounts",
+    "assignment": "assignments",
+    "grant": "grants",
+}
+_PERSONAL = ("name", "email")
+
+
+def _kind_of(subject_kind: str) -> str | None:
+    kind = _ALIASES.get(subject_kind, subject_kind)
+    return kind if kind in RECORD_KINDS else None
+
+
+def _unstructure(record: Any) -> Any:
+    if record is None:
+        return None
+    data: dict[str, Any] = converter.unstructure(record)
+    if isinstance(record, Account):
+        for key in _PERSONAL:
+            data.pop(key, None)
+    return data
+
+
+def record_event(
+    kind: str,
+    before: Any,
+    after: Any,
+    *,
+    at: datetime,
+    actor_id: str | None,
+    action: str | None = None,
+    event_id: str | None = None,
+) -> AuditEvent:
+    """An audit event for a change of one access record (``before``/``after`` ``None`` = absent).
+
+    ``kind`` is one of :data:`RECORD_KINDS`. Names and emails of accounts are left out.
+    """
+    if kind not in RECORD_KINDS:
+        raise ValueError(f"unknown record kind {kind!r}")
+    record = after if after is not None else before
+    if record is None:
+        raise ValueError("an event needs a before or an after record")
+    if action is None:
+        action = (
+            f"{kind}.{'added' if before is None else 'removed' if after is None else 'changed'}"
+        )
+    school_id = record.id if isinstance(record, School) else getattr(record, "school_id", None)
+    trust_id = record.id if isinstance(record, Trust) else getattr(record, "trust_id", None)
+    account_id = record.id if isinstance(record, Account) else getattr(record, "account_id", None)
+    return AuditEvent(
+        id=event_id or uuid.uuid4().hex,
+        at=at,
+        actor_id=actor_id,
+        action=action,
+        subject_kind=kind,
+        subject_id=record.id,
+        trust_id=trust_id,
+        school_id=school_id,
+        account_id=account_id,
+        before=_unstructure(before),
+        after=_unstructure(after),
+    )
+
+
+@attrs.define(kw_only=True)
+class AccessRecords:
+    """Every record an access decision depends on, keyed by id (a mutable working set)."""
+
+    trusts: dict[str, Trust] = attrs.field(factory=dict)
+    schools: dict[str, School] = attrs.field(factory=dict)
+    memberships: dict[str, Membership] = attrs.field(factory=dict)
+    accounts: dict[str, Account] = attrs.field(factory=dict)
+    assignments: dict[str, RoleAssignment] = attrs.field(factory=dict)
+    grants: dict[str, Grant] = attrs.field(factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        trusts: Iterable[Trust] = (),
+        schools: Iterable[School] = (),
+        memberships: Iterable[Membership] = (),
+        accounts: Iterable[Account] = (),
+        assignments: Iterable[RoleAssignment] = (),
+        grants: Iterable[Grant] = (),
+    ) -> AccessRecords:
+        """Records from iterables of each kind."""
+        return cls(
+            trusts={r.id: r for r in trusts},
+            schools={r.id: r for r in schools},
+            memberships={r.id: r for r in memberships},
+            accounts={r.id: r for r in accounts},
+            assignments={r.id: r for r in assignments},
+            grants={r.id: r for r in grants},
+        )
+
+    @classmethod
+    def from_unit_of_work(cls, uow: UnitOfWork) -> AccessRecords:
+        """Read every access record from a unit of work."""
+        return cls.of(
+            trusts=uow.trusts.list(),
+            schools=uow.schools.list(),
+            memberships=uow.memberships.list(),
+            accounts=uow.accounts.list(),
+            assignments=uow.assignments.list(),
+            grants=uow.grants.list(),
+        )
+
+    def copy(self) -> AccessRecords:
+        """An independent copy (records are immutable, so the dicts are copied shallowly)."""
+        return AccessRecords(
+            trusts=dict(self.trusts),
+            schools=dict(self.schools),
+            memberships=dict(self.memberships),
+            accounts=dict(self.accounts),
+            assignments=dict(self.assignments),
+            grants=dict(self.grants),
+        )
+
+    def table(self, kind: str) -> dict[str, Any]:
+        """The dict holding records of *kind* (``"grant"``, ``"account"``...)."""
+        table: dict[str, Any] = getattr(self, _TABLE[kind])
+        return table
+
+    def _set(self, kind: str, subject_id: str, data: Any) -> None:
+        table = self.table(kind)
+        if data is None:
+            table.pop(subject_id, None)
+            return
+        data = dict(data)
+        if kind == "account":
+            old = table.get(subject_id)
+            for key in _PERSONAL:
+                data.setdefault(key, "" if old is None else getattr(old, key))
+        table[subject_id] = converter.structure(data, RECORD_KINDS[kind])
+
+    def apply_event(self, event: AuditEvent) -> str | None:
+        """Apply an event's ``after``; returns the record kind, or ``None`` if not an access record."""
+        kind = _kind_of(event.subject_kind)
+        if kind is not None:
+            self._set(kind, event.subject_id, event.after)
+        return kind
+
+    def undo_event(self, event: AuditEvent) -> str | None:
+        """Restore an event's ``before``; returns the record kind, or ``None`` if not an access record."""
+        kind = _kind_of(event.subject_kind)
+        if kind is not None:
+            self._set(kind, event.subject_id, event.before)
+        return kind
+
+
+def write_events(uow: UnitOfWork, events: Iterable[AuditEvent], records: AccessRecords) -> None:
+    """Write the records changed by *events* (as they are in *records*) and the events to *uow*.
+
+    The caller commits. Removed records are removed; others are put.
+    """
+    for event in events:
+        kind = _kind_of(event.subject_kind)
+        if kind is not None:
+            repo: Any = getattr(uow, _TABLE[kind])
+            current = records.table(kind).get(event.subject_id)
+            if current is None:
+                if repo.get(event.subject_id) is not None:
+                    repo.remove(event.subject_id)
+            else:
+                repo.put(current)
+        uow.audit.append(event)
