@@ -134,10 +134,12 @@ class UnitOfWork(Protocol):
         ...
 
     def lock_school(self, school_id: str) -> None:
-        """Take the school's write lock until the unit of work ends.
+        """Take the school's write lock until the unit of work commits, rolls back or ends.
 
         Two units of work changing the same school are serialised or the second is refused
-        with :class:`~schoolsync.errors.ConcurrentWriteError`; never interleaved.
+        with :class:`~schoolsync.errors.ConcurrentWriteError`; never interleaved. Take the lock
+        before reading what you are about to change. Adapters may lock more than the school
+        (the SQLite store serialises all writers).
         """
         ...
 

@@ -18,6 +18,7 @@ from schoolsync.access.grants import Grant
 from schoolsync.audit import AuditEvent
 from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFoundError
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.ports import AuditLog, Repository
 from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
 from schoolsync.trusts import Membership, School, Trust
 
@@ -140,7 +141,7 @@ class _MemoryAuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[AuditEvent]:
-        return [
+        found = [
             e
             for e in [*self._committed, *self._new]
             if (account_id is None or e.account_id == account_id)
@@ -149,24 +150,25 @@ class _MemoryAuditLog:
             and (since is None or e.at >= since)
             and (until is None or e.at < until)
         ]
+        return sorted(found, key=lambda e: e.at)  # stable: equal times keep append order
 
 
 class _MemoryUnitOfWork:
-    trusts: _MemoryRepository[Trust]
-    schools: _MemoryRepository[School]
-    memberships: _MemoryRepository[Membership]
-    grants: _MemoryRepository[Grant]
-    accounts: _MemoryRepository[Account]
-    assignments: _MemoryRepository[RoleAssignment]
-    pupils: _MemoryRepository[Pupil]
-    staff: _MemoryRepository[StaffMember]
-    classes: _MemoryRepository[SchoolClass]
-    year_groups: _MemoryRepository[YearGroup]
-    sync_links: _MemoryRepository[SyncLink]
-    backups: _MemoryRepository[Backup]
-    deleted: _MemoryRepository[DeletedRecord]
-    tombstones: _MemoryRepository[Tombstone]
-    audit: _MemoryAuditLog
+    trusts: Repository[Trust]
+    schools: Repository[School]
+    memberships: Repository[Membership]
+    grants: Repository[Grant]
+    accounts: Repository[Account]
+    assignments: Repository[RoleAssignment]
+    pupils: Repository[Pupil]
+    staff: Repository[StaffMember]
+    classes: Repository[SchoolClass]
+    year_groups: Repository[YearGroup]
+    sync_links: Repository[SyncLink]
+    backups: Repository[Backup]
+    deleted: Repository[DeletedRecord]
+    tombstones: Repository[Tombstone]
+    audit: AuditLog
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -192,7 +194,6 @@ class _MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.rollback()
-        self._release()
 
     def commit(self) -> None:
         with self._store._mutex:
@@ -200,11 +201,14 @@ class _MemoryUnitOfWork:
                 repo.apply_to(self._store._tables[name])
             self._store._events.extend(self._new_events)
         self._begin()
+        self._release()
 
     def rollback(self) -> None:
         self._begin()
+        self._release()
 
     def lock_school(self, school_id: str) -> None:
+        """Take the school's lock until commit or rollback; a second writer is refused."""
         if school_id in self._locks:
             return
         with self._store._mutex:
@@ -223,7 +227,11 @@ class _MemoryUnitOfWork:
 
 
 class MemoryStore:
-    """A :class:`~schoolsync.ports.Store` held in memory (thread-safe commits, no durability)."""
+    """A :class:`~schoolsync.ports.Store` held in memory (thread-safe commits, no durability).
+
+    :meth:`~schoolsync.ports.UnitOfWork.lock_school` refuses a second writer to the same school
+    with :class:`~schoolsync.errors.ConcurrentWriteError` rather than waiting.
+    """
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[str, Any]] = {name: {} for name in TABLES}

@@ -1,0 +1,694 @@
+"""The storage contract: tests every :class:`~schoolsync.ports.Store` must pass.
+
+schoolsync runs this suite unchanged against :class:`~schoolsync.testing.memory.MemoryStore`,
+:class:`~schoolsync.storage.sqlite.SqliteStore` and
+:class:`~schoolsync.storage.postgres.PostgresStore`. A host app that implements the ports for
+its own database runs it too: subclass :class:`StoreContract` in a test module and override the
+``store`` fixture so that it yields a new, empty store::
+
+    import pytest
+    from schoolsync.testing.contracts import StoreContract
+
+    class TestMyStore(StoreContract):
+        serialises_all_writers = False  # True if lock_school locks every school at once
+
+        @pytest.fixture
+        def store(self, tmp_path):
+            store = MyStore(tmp_path / "db")
+            yield store
+            store.close()
+
+The suite needs ``pytest`` and ``hypothesis`` (the ``dev`` extra). It also ships two helpers for
+PostgreSQL test runs: :func:`postgres_admin_dsn` and :func:`throwaway_postgres_database`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.access.grants import Grant
+from schoolsync.audit import AuditEvent
+from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFoundError
+from schoolsync.identifiers import Laestab, Postcode, Upn, Urn, upn_check_letter
+from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.ports import Store, UnitOfWork
+from schoolsync.sync.records import (
+    Backup,
+    DeletedRecord,
+    RecordKind,
+    SyncLink,
+    SyncState,
+    Tombstone,
+)
+from schoolsync.trusts import Country, Membership, MembershipStatus, School, Trust, TrustKind
+
+__all__ = [
+    "StoreContract",
+    "postgres_admin_dsn",
+    "sample_records",
+    "throwaway_postgres_database",
+]
+
+_WAIT = 0.5  # seconds a test holds a lock to see whether another writer waits
+
+
+def _upn(body: str) -> Upn:
+    return Upn.parse(upn_check_letter(body) + body)
+
+
+def sample_records(school_id: str = "school-1", trust_id: str = "trust-1") -> dict[str, list[Any]]:
+    """One or two realistic records of every kind, keyed by unit-of-work attribute name.
+
+    Fields that need care in storage are filled in: identifiers, dates and aware datetimes
+    (UTC and British Summer Time), frozensets, enums, tuples, non-ASCII names and JSON blobs.
+    """
+    at = datetime(2024, 9, 2, 8, 30, tzinfo=UTC)
+    bst = timezone(timedelta(hours=1))
+    upns = [_upn("801200001001"), _upn("820100012345")]
+    pupil = Pupil(
+        id=f"{school_id}-pupil-1",
+        school_id=school_id,
+        forename="Zoë",
+        surname="Ó Súilleabháin",
+        mis_id="1001",
+        upn=upns[0],
+        former_upns=(upns[1],),
+        preferred_forename="Zo",
+        date_of_birth=date(2015, 3, 14),
+        gender=Gender.FEMALE,
+        pupil_premium=True,
+        intake_year=2019,
+        year_code="5",
+        class_ids=("5A", "5-maths"),
+        email="zoe@example.org",
+    )
+    return {
+        "trusts": [
+            Trust(
+                id=trust_id,
+                name="Northern Lights Academy Trust",
+                kind=TrustKind.MULTI_ACADEMY_TRUST,
+                designated_academy_trust=True,
+            )
+        ],
+        "schools": [
+            School(
+                id=school_id,
+                name="St Mary's C of E Primary",
+                postcode=Postcode.parse("LS1 4AP"),
+                country=Country.ENGLAND,
+                urn=Urn.parse("100000"),
+                former_urns=(Urn.parse("100001"),),
+                laestab=Laestab.parse("3832001"),
+            )
+        ],
+        "memberships": [
+            Membership(
+                id=f"{school_id}-membership",
+                trust_id=trust_id,
+                school_id=school_id,
+                status=MembershipStatus.ACCEPTED,
+                invited_at=at,
+                responded_at=at.astimezone(bst),
+            )
+        ],
+        "grants": [
+            Grant(
+                id=f"{school_id}-grant",
+                trust_id=trust_id,
+                school_id=school_id,
+                permissions=frozenset({"pupils.view", "staff.view"}),
+                account_ids=frozenset({"acc-2", "acc-1"}),
+                granted_at=at,
+            )
+        ],
+        "accounts": [
+            Account(
+                id=f"{school_id}-account",
+                trust_id=trust_id,
+                email="head@example.org",
+                name="Siân Jones",
+                status=AccountStatus.ACTIVE,
+                staff_ids=("st-1",),
+                created_at=at,
+            )
+        ],
+        "assignments": [
+            RoleAssignment(
+                id=f"{school_id}-assignment",
+                account_id=f"{school_id}-account",
+                trust_id=trust_id,
+                role="headteacher",
+                school_id=school_id,
+                assigned_at=at,
+            )
+        ],
+        "pupils": [
+            pupil,
+            Pupil(id=f"{school_id}-pupil-2", school_id=school_id, forename="Al", surname="Li"),
+        ],
+        "staff": [
+            StaffMember(
+                id=f"{school_id}-staff-1",
+                school_id=school_id,
+                forename="Gareth",
+                surname="Evans",
+                title="Mr",
+                staff_code="GEV",
+                class_ids=("5A",),
+            )
+        ],
+        "classes": [
+            SchoolClass(
+                id=f"{school_id}-class-5A",
+                school_id=school_id,
+                name="5A",
+                year_group_ids=("y5", "y6"),
+                subject="Mathematics",
+            )
+        ],
+        "year_groups": [
+            YearGroup(
+                id=f"{school_id}-y5",
+                school_id=school_id,
+                name="Year 5",
+                nc_year="5",
+                intake_year=2019,
+            )
+        ],
+        "sync_links": [
+            SyncLink(
+                id=f"{school_id}-link",
+                school_id=school_id,
+                kind=RecordKind.PUPIL,
+                app_id=pupil.id,
+                mis_id="1001",
+                state=SyncState.OUT_OF_SYNC,
+                linked_at=at,
+            )
+        ],
+        "backups": [
+            Backup(
+                id=f"{school_id}-backup",
+                school_id=school_id,
+                kind=RecordKind.PUPIL,
+                record_id=pupil.id,
+                taken_at=at,
+                data={"forename": "Zoë", "class_ids": ["5A"], "nested": {"n": 1.5, "b": None}},
+            )
+        ],
+        "deleted": [
+            DeletedRecord(
+                id=f"{school_id}-deleted",
+                school_id=school_id,
+                kind=RecordKind.STAFF,
+                record_id="st-9",
+                deleted_at=at,
+                purge_after=at + timedelta(days=30),
+                data={"forename": "X"},
+            )
+        ],
+        "tombstones": [
+            Tombstone(
+                id=f"{school_id}-tombstone",
+                school_id=school_id,
+                kind=RecordKind.PUPIL,
+                key_hash="9f86d081884c7d659a2feaa0c55ad015",
+                erased_at=at,
+            )
+        ],
+    }
+
+
+def _pupil(id: str, school_id: str = "school-1", surname: str = "Smith") -> Pupil:
+    return Pupil(id=id, school_id=school_id, forename="Sam", surname=surname)
+
+
+def _event(id: str, at: datetime, **kw: Any) -> AuditEvent:
+    return AuditEvent(
+        id=id,
+        at=at,
+        actor_id="acc-1",
+        action="pupil.update",
+        subject_kind="pupil",
+        subject_id="p1",
+        **kw,
+    )
+
+
+def _repo(uow: UnitOfWork, name: str) -> Any:
+    return getattr(uow, name)
+
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "add", "remove", "commit", "rollback"]),
+        st.integers(min_value=0, max_value=5),
+        st.text(alphabet="abcdefgh", min_size=1, max_size=4),
+    ),
+    max_size=25,
+)
+
+
+class StoreContract:
+    """The storage contract as pytest tests; subclass it and override the ``store`` fixture.
+
+    Set :attr:`serialises_all_writers` to True if the adapter's ``lock_school`` locks every
+    school at once (as SQLite does); the test for different schools then checks that the
+    second writer waits instead of proceeding.
+    """
+
+    serialises_all_writers: bool = False
+
+    @pytest.fixture
+    def store(self) -> Store:
+        """A new, empty store (override this fixture in your subclass)."""
+        pytest.fail("override the `store` fixture to return a new, empty store")
+
+    # --- records round-trip -------------------------------------------------------------------
+
+    def test_every_record_kind_round_trips_unchanged(self, store: Store) -> None:
+        """Each kind of record reads back equal to what was stored, after commit."""
+        samples = sample_records()
+        with store.unit_of_work() as uow:
+            for name, records in samples.items():
+                _repo(uow, name).put_many(records)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            for name, records in samples.items():
+                repo = _repo(uow, name)
+                for record in records:
+                    assert repo.get(record.id) == record, name
+                    assert repo.require(record.id) == record, name
+                assert repo.list() == sorted(records, key=lambda r: r.id), name
+                assert repo.count() == len(records), name
+
+    def test_missing_records(self, store: Store) -> None:
+        """get() of an unknown id is None; require() and remove() raise NotFoundError."""
+        with store.unit_of_work() as uow:
+            for name in sample_records():
+                repo = _repo(uow, name)
+                assert repo.get("nope") is None
+                with pytest.raises(NotFoundError):
+                    repo.require("nope")
+                with pytest.raises(NotFoundError):
+                    repo.remove("nope")
+
+    def test_add_refuses_an_existing_id(self, store: Store) -> None:
+        """add() raises DuplicateRecordError for a committed or pending id and changes nothing."""
+        with store.unit_of_work() as uow:
+            uow.pupils.add(_pupil("p1"))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            with pytest.raises(DuplicateRecordError):
+                uow.pupils.add(_pupil("p1", surname="Other"))
+            uow.pupils.add(_pupil("p2"))
+            with pytest.raises(DuplicateRecordError):
+                uow.pupils.add(_pupil("p2", surname="Other"))
+            assert uow.pupils.require("p1").surname == "Smith"
+            assert uow.pupils.require("p2").surname == "Smith"
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert [p.id for p in uow.pupils.list()] == ["p1", "p2"]
+
+    def test_put_inserts_or_replaces(self, store: Store) -> None:
+        """put() replaces the record with the same id; put_many() too, the last one winning."""
+        with store.unit_of_work() as uow:
+            uow.pupils.put(_pupil("p1"))
+            uow.pupils.put(_pupil("p1", surname="Jones"))
+            uow.pupils.put_many(
+                [_pupil("p2"), _pupil("p3"), _pupil("p2", surname="Brown"), _pupil("p1")]
+            )
+            uow.pupils.put_many([])
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert [(p.id, p.surname) for p in uow.pupils.list()] == [
+                ("p1", "Smith"),
+                ("p2", "Brown"),
+                ("p3", "Smith"),
+            ]
+
+    def test_put_many_accepts_any_iterable(self, store: Store) -> None:
+        """put_many() takes a generator and stores thousands of records in one call."""
+        with store.unit_of_work() as uow:
+            uow.pupils.put_many(_pupil(f"p{i:05d}", f"s{i % 3}") for i in range(3000))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.pupils.count() == 3000
+            assert uow.pupils.count(school_id="s1") == 1000
+            ids = [p.id for p in uow.pupils.list(school_id="s1")]
+            assert ids == [f"p{i:05d}" for i in range(1, 3000, 3)]
+
+    def test_list_filters_by_school_and_orders_by_id(self, store: Store) -> None:
+        """list(school_id=) returns only that school's records, ordered by id; count agrees."""
+        with store.unit_of_work() as uow:
+            for school in ("a", "b"):
+                for name, records in sample_records(school_id=school).items():
+                    _repo(uow, name).put_many(records)
+            uow.pupils.put_many([_pupil("z", "a"), _pupil("B", "a"), _pupil("é", "a")])
+            uow.commit()
+        with store.unit_of_work() as uow:
+            ids = [p.id for p in uow.pupils.list(school_id="a")]
+            assert ids == sorted(["a-pupil-1", "a-pupil-2", "z", "B", "é"])
+            assert uow.pupils.count(school_id="a") == 5
+            assert uow.pupils.count(school_id="nowhere") == 0
+            assert uow.pupils.list(school_id="nowhere") == []
+            for name in ("staff", "classes", "year_groups", "sync_links", "grants"):
+                listed = _repo(uow, name).list(school_id="b")
+                assert [r.school_id for r in listed] == ["b"] * len(listed)
+                assert len(listed) == 1, name
+            # Records without a school_id match no school.
+            assert uow.trusts.list(school_id="a") == []
+            assert uow.accounts.count(school_id="a") == 0
+
+    def test_remove_deletes(self, store: Store) -> None:
+        """remove() deletes the record for good once committed."""
+        with store.unit_of_work() as uow:
+            uow.pupils.put_many([_pupil("p1"), _pupil("p2")])
+            uow.commit()
+        with store.unit_of_work() as uow:
+            uow.pupils.remove("p1")
+            assert uow.pupils.get("p1") is None
+            assert uow.pupils.count() == 1
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert [p.id for p in uow.pupils.list()] == ["p2"]
+            uow.pupils.add(_pupil("p1", surname="Again"))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.pupils.require("p1").surname == "Again"
+
+    # --- units of work ------------------------------------------------------------------------
+
+    def test_changes_are_visible_inside_the_unit_at_once(self, store: Store) -> None:
+        """A unit of work reads its own uncommitted changes through get, list and count."""
+        with store.unit_of_work() as uow:
+            uow.pupils.put(_pupil("p1"))
+            uow.pupils.put(_pupil("p2", "other"))
+            assert uow.pupils.require("p1") == _pupil("p1")
+            assert [p.id for p in uow.pupils.list(school_id="school-1")] == ["p1"]
+            assert uow.pupils.count() == 2
+            uow.pupils.remove("p2")
+            assert uow.pupils.count() == 1
+
+    def test_uncommitted_changes_are_invisible_to_others(self, store: Store) -> None:
+        """Another unit of work sees nothing of an uncommitted one, then everything at commit."""
+        with store.unit_of_work() as writer:
+            writer.pupils.put(_pupil("p1"))
+            writer.audit.append(_event("e1", datetime(2024, 1, 1, tzinfo=UTC)))
+            with store.unit_of_work() as reader:
+                assert reader.pupils.get("p1") is None
+                assert reader.audit.events() == []
+            writer.commit()
+            with store.unit_of_work() as reader:
+                assert reader.pupils.get("p1") == _pupil("p1")
+                assert [e.id for e in reader.audit.events()] == ["e1"]
+
+    def test_leaving_without_commit_rolls_back(self, store: Store) -> None:
+        """Leaving the with block without commit, normally or by an exception, keeps nothing."""
+        with store.unit_of_work() as uow:
+            uow.pupils.put(_pupil("p1"))
+            uow.schools.put(sample_records()["schools"][0])
+
+        def fail_midway() -> None:
+            with store.unit_of_work() as uow:
+                uow.pupils.put(_pupil("p2"))
+                uow.audit.append(_event("e1", datetime(2024, 1, 1, tzinfo=UTC)))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            fail_midway()
+        with store.unit_of_work() as uow:
+            assert uow.pupils.count() == 0
+            assert uow.schools.count() == 0
+            assert uow.audit.events() == []
+
+    def test_rollback_discards_and_the_unit_goes_on(self, store: Store) -> None:
+        """rollback() discards changes since the last commit; the unit of work stays usable."""
+        with store.unit_of_work() as uow:
+            uow.pupils.put(_pupil("kept"))
+            uow.commit()
+            uow.pupils.put(_pupil("dropped"))
+            uow.pupils.remove("kept")
+            uow.rollback()
+            assert [p.id for p in uow.pupils.list()] == ["kept"]
+            uow.pupils.put(_pupil("later"))
+            uow.commit()
+            uow.pupils.put(_pupil("never"))
+        with store.unit_of_work() as uow:
+            assert [p.id for p in uow.pupils.list()] == ["kept", "later"]
+
+    def test_a_failed_write_keeps_the_unit_usable(self, store: Store) -> None:
+        """After DuplicateRecordError the unit of work's earlier changes still commit."""
+        with store.unit_of_work() as uow:
+            uow.pupils.put(_pupil("p1"))
+            with pytest.raises(DuplicateRecordError):
+                uow.pupils.add(_pupil("p1"))
+            with pytest.raises(NotFoundError):
+                uow.pupils.remove("nope")
+            uow.pupils.put(_pupil("p2"))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.pupils.count() == 2
+
+    # Each subclass runs this with its own store: differing executors are intended.
+    @settings(
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ]
+    )
+    @given(ops=_ops)
+    def test_behaves_like_a_dictionary_with_transactions(
+        self, store: Store, ops: list[tuple[str, int, str]]
+    ) -> None:
+        """Any sequence of put/add/remove/commit/rollback leaves what a dict model predicts."""
+        school = f"s-{uuid.uuid4().hex}"
+        committed: dict[str, str] = {}
+        pending: dict[str, str] = {}
+        with store.unit_of_work() as uow:
+            for op, n, surname in ops:
+                key = f"{school}-{n}"
+                if op == "put":
+                    uow.pupils.put(_pupil(key, school, surname))
+                    pending[key] = surname
+                elif op == "add":
+                    if key in pending:
+                        with pytest.raises(DuplicateRecordError):
+                            uow.pupils.add(_pupil(key, school, surname))
+                    else:
+                        uow.pupils.add(_pupil(key, school, surname))
+                        pending[key] = surname
+                elif op == "remove":
+                    if key in pending:
+                        uow.pupils.remove(key)
+                        del pending[key]
+                    else:
+                        with pytest.raises(NotFoundError):
+                            uow.pupils.remove(key)
+                elif op == "commit":
+                    uow.commit()
+                    committed = dict(pending)
+                else:
+                    uow.rollback()
+                    pending = dict(committed)
+                listed = [(p.id, p.surname) for p in uow.pupils.list(school_id=school)]
+                assert listed == sorted(pending.items())
+        with store.unit_of_work() as uow:
+            listed = [(p.id, p.surname) for p in uow.pupils.list(school_id=school)]
+            assert listed == sorted(committed.items())
+
+    # --- audit log ----------------------------------------------------------------------------
+
+    def test_audit_events_filter_and_order(self, store: Store) -> None:
+        """events() filters by account, school, trust and [since, until), oldest first."""
+        t0 = datetime(2024, 9, 1, 9, 0, tzinfo=UTC)
+        bst = timezone(timedelta(hours=1))
+        events = [
+            _event("e3", t0 + timedelta(hours=2), school_id="s1", trust_id="t1"),
+            _event("e1", t0, account_id="a1", school_id="s1", trust_id="t1"),
+            # 10:30 BST is 09:30 UTC: between e1 and e3.
+            _event(
+                "e2",
+                datetime(2024, 9, 1, 10, 30, tzinfo=bst),
+                account_id="a2",
+                school_id="s2",
+                trust_id="t1",
+                before={"surname": "Smith"},
+                after={"surname": "Smyth", "tags": ["x", 1, None, True]},
+            ),
+            _event("e4", t0 + timedelta(days=1), account_id="a1", trust_id="t2"),
+        ]
+        with store.unit_of_work() as uow:
+            for event in events:
+                uow.audit.append(event)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            log = uow.audit
+            assert log.events() == sorted(events, key=lambda e: e.at)
+            assert [e.id for e in log.events(account_id="a1")] == ["e1", "e4"]
+            assert [e.id for e in log.events(school_id="s1")] == ["e1", "e3"]
+            assert [e.id for e in log.events(trust_id="t1")] == ["e1", "e2", "e3"]
+            assert [e.id for e in log.events(since=t0 + timedelta(minutes=30))] == [
+                "e2",
+                "e3",
+                "e4",
+            ]
+            assert [e.id for e in log.events(until=t0 + timedelta(minutes=30))] == ["e1"]
+            assert [e.id for e in log.events(since=t0, until=t0 + timedelta(hours=2))] == [
+                "e1",
+                "e2",
+            ]
+            assert [e.id for e in log.events(trust_id="t1", account_id="a2")] == ["e2"]
+            assert log.events(school_id="s9") == []
+
+    def test_audit_events_at_the_same_time_keep_append_order(self, store: Store) -> None:
+        """Events with equal timestamps come back in the order they were appended."""
+        at = datetime(2024, 9, 1, 9, 0, tzinfo=UTC)
+        with store.unit_of_work() as uow:
+            for i in (3, 1, 2):
+                uow.audit.append(_event(f"e{i}", at))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            uow.audit.append(_event("e0", at))
+            assert [e.id for e in uow.audit.events()] == ["e3", "e1", "e2", "e0"]
+
+    # --- concurrent writers -------------------------------------------------------------------
+
+    def test_writers_to_the_same_school_never_interleave(self, store: Store) -> None:
+        """A second writer locking the same school is refused or waits until the first ends."""
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def second() -> None:
+            try:
+                with store.unit_of_work() as uow:
+                    uow.lock_school("school-1")
+                    outcome["locked_at"] = time.monotonic()
+                    outcome["saw"] = uow.pupils.get("p1")
+                    uow.pupils.put(_pupil("p2"))
+                    uow.commit()
+            except ConcurrentWriteError:
+                outcome["refused"] = True
+            except BaseException as exc:  # reported by the main thread
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        with store.unit_of_work() as first:
+            first.lock_school("school-1")
+            first.pupils.put(_pupil("p1"))
+            thread = threading.Thread(target=second)
+            thread.start()
+            done.wait(_WAIT)
+            assert "locked_at" not in outcome, "the second writer got the lock while held"
+            released_at = time.monotonic()
+            first.commit()
+        thread.join(60)
+        assert done.is_set()
+        assert "error" not in outcome, outcome.get("error")
+        if "refused" not in outcome:
+            assert outcome["locked_at"] >= released_at
+            assert outcome["saw"] == _pupil("p1"), "the second writer must see the first's work"
+
+    def test_the_school_lock_ends_with_the_transaction(self, store: Store) -> None:
+        """After commit (or rollback) another unit of work can lock the same school."""
+        with store.unit_of_work() as first:
+            first.lock_school("school-1")
+            first.commit()
+            with store.unit_of_work() as second:
+                second.lock_school("school-1")
+                second.rollback()
+            first.lock_school("school-1")
+            first.lock_school("school-1")  # taking a lock you hold is harmless
+            first.rollback()
+        with store.unit_of_work() as third:
+            third.lock_school("school-1")
+
+    def test_writers_to_different_schools(self, store: Store) -> None:
+        """A writer to another school proceeds while the first holds its lock (or, for
+        adapters with one writer at a time, waits and then proceeds)."""
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def second() -> None:
+            try:
+                with store.unit_of_work() as uow:
+                    uow.lock_school("school-2")
+                    uow.pupils.put(_pupil("p2", "school-2"))
+                    uow.commit()
+                    outcome["done_at"] = time.monotonic()
+            except BaseException as exc:  # reported by the main thread
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        with store.unit_of_work() as first:
+            first.lock_school("school-1")
+            first.pupils.put(_pupil("p1"))
+            thread = threading.Thread(target=second)
+            thread.start()
+            if self.serialises_all_writers:
+                done.wait(_WAIT)
+                assert not done.is_set(), "the second writer did not wait"
+            else:
+                assert done.wait(30), "the second writer was blocked by another school's lock"
+            released_at = time.monotonic()
+            first.commit()
+        thread.join(60)
+        assert "error" not in outcome, outcome.get("error")
+        if self.serialises_all_writers:
+            assert outcome["done_at"] >= released_at
+        else:
+            assert outcome["done_at"] < released_at
+        with store.unit_of_work() as uow:
+            assert [p.id for p in uow.pupils.list()] == ["p1", "p2"]
+
+
+def postgres_admin_dsn() -> str:
+    """The DSN in ``SCHOOLSYNC_TEST_POSTGRES_DSN``, or skip the test; with
+    ``SCHOOLSYNC_REQUIRE_POSTGRES=1`` a missing DSN fails instead of skipping."""
+    dsn = os.environ.get("SCHOOLSYNC_TEST_POSTGRES_DSN", "")
+    if dsn:
+        return dsn
+    reason = (
+        "PostgreSQL tests need a server: set SCHOOLSYNC_TEST_POSTGRES_DSN to a DSN allowed "
+        "to CREATE DATABASE (e.g. postgresql://postgres@127.0.0.1:54329/postgres)"
+    )
+    if os.environ.get("SCHOOLSYNC_REQUIRE_POSTGRES") == "1":
+        pytest.fail(reason + " (SCHOOLSYNC_REQUIRE_POSTGRES=1)")
+    pytest.skip(reason)
+
+
+@contextmanager
+def throwaway_postgres_database(admin_dsn: str) -> Iterator[str]:
+    """Create a database with a random name, yield its DSN, drop it afterwards."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"schoolsync_test_{secrets.token_hex(6)}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        params = conninfo_to_dict(admin_dsn)
+        params["dbname"] = name
+        yield make_conninfo("", **params)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
