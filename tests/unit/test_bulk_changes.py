@@ -426,6 +426,30 @@ class TestApply:
             store, "t1", export_users(store, "t1", tmp_path / "again.xlsx"), checks=CHECKS, at=AT
         ).is_empty
 
+    def test_audit_events_replay_to_the_access_records(self, tmp_path: Path) -> None:
+        """The events of an apply, replayed over the records before it, give the records after."""
+        from schoolsync.access import AccessRecords
+
+        store = make_store()
+        with store.unit_of_work() as uow:
+            replayed = AccessRecords.from_unit_of_work(uow)
+        header, rows = export_rows(store, tmp_path)
+        row_of(rows, "cy@river.example")[4] = "Staff"
+        row_of(rows, "cy@river.example")[6] = "true"
+        rows.append(["dee@oak.example", "Dee Dee", "", "Staff", "", "Trust Report Viewer", ""])
+        change_set = import_users(
+            store, "t1", write_edit(tmp_path, header, rows), checks=CHECKS, at=AT
+        )
+        apply_change_set(store, change_set, checks=CHECKS, at=AT)
+        with store.unit_of_work() as uow:
+            for event in uow.audit.events():
+                replayed.apply_event(event)
+            actual = AccessRecords.from_unit_of_work(uow)
+        assert actual.assignments == replayed.assignments
+        assert {k: a.status for k, a in actual.accounts.items()} == {
+            k: a.status for k, a in replayed.accounts.items()
+        }
+
     def test_change_set_with_problems_is_refused_whole(self, tmp_path: Path) -> None:
         """A change set with any problem raises BulkImportError and changes nothing."""
         store = make_store()

@@ -10,6 +10,7 @@ from pathlib import Path
 import attrs
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.access.records import record_event
 from schoolsync.audit import AuditEvent
 from schoolsync.bulk._cells import normalise_email
 from schoolsync.bulk._changes import (
@@ -79,41 +80,29 @@ class _Run:
         users = TrustUsers.load(uow, change_set.trust_id)
         self.accounts = {a.id: a for a in users.accounts}
         self.emails = {normalise_email(a.email) for a in users.accounts}
-        self.assignments: dict[tuple[str, str, str | None], str] = {
-            (a.account_id, a.role, a.school_id): a.id for a in users.assignments
+        self.assignments: dict[tuple[str, str, str | None], RoleAssignment] = {
+            (a.account_id, a.role, a.school_id): a for a in users.assignments
         }
 
-    def _audit(
-        self,
-        action: str,
-        subject_kind: str,
-        subject_id: str,
-        *,
-        account_id: str,
-        school_id: str | None = None,
-        before: object = None,
-        after: object = None,
-    ) -> None:
-        event = AuditEvent(
-            id=self.new_id(),
+    def _audit(self, kind: str, before: object, after: object, action: str | None = None) -> None:
+        event = record_event(
+            kind,
+            before,
+            after,
             at=self.at,
             actor_id=self.cs.actor_id,
             action=action,
-            subject_kind=subject_kind,
-            subject_id=subject_id,
-            trust_id=self.cs.trust_id,
-            school_id=school_id,
-            account_id=account_id,
-            before=before,
-            after=after,
+            event_id=self.new_id(),
         )
         self.uow.audit.append(event)
         self.events.append(event)
 
-    def _touch(self, account: Account, **changes: object) -> None:
+    def _touch(self, account: Account, action: str | None = None, **changes: object) -> Account:
         updated = attrs.evolve(account, edited_after_sync=True, **changes)  # type: ignore[arg-type]
         self.uow.accounts.put(updated)
         self.accounts[account.id] = updated
+        self._audit("account", account, updated, action)
+        return updated
 
     def _account_id(self, change: Change) -> str | None:
         if change.account_id is not None:
@@ -138,7 +127,7 @@ class _Run:
                     at=self.at,
                     actor_id=self.cs.actor_id,
                     action="bulk.change_set.applied",
-                    subject_kind="trust",
+                    subject_kind="change_set",
                     subject_id=self.cs.trust_id,
                     trust_id=self.cs.trust_id,
                     after={k: v for k, v in self.cs.summary().items() if v},
@@ -192,23 +181,14 @@ class _Run:
             self.uow, actor_id=self.cs.actor_id, account_id=account.id, action=action, at=self.at
         )
         if kind is ChangeKind.RENAME:
-            self._touch(account, name=change.name)
-            self._audit("account.renamed", "account", account.id, account_id=account.id)
+            self._touch(account, "account.renamed", name=change.name)
         else:
             status = (
                 AccountStatus.INACTIVE
                 if action is AccountAction.DEACTIVATE
                 else AccountStatus.ACTIVE
             )
-            self._touch(account, status=status)
-            self._audit(
-                f"account.{action.value}d",
-                "account",
-                account.id,
-                account_id=account.id,
-                before={"status": account.status.value},
-                after={"status": status.value},
-            )
+            self._touch(account, f"account.{action.value}d", status=status)
         return True
 
     def _create(self, change: Change) -> bool:
@@ -244,13 +224,7 @@ class _Run:
         self.accounts[account_id] = account
         self.emails.add(key)
         self.created[key] = account_id
-        self._audit(
-            "account.created",
-            "account",
-            account_id,
-            account_id=account_id,
-            after={"status": account.status.value},
-        )
+        self._audit("account", None, account, "account.created")
         return True
 
     def _role(self, change: Change, account: Account) -> bool:
@@ -268,16 +242,9 @@ class _Run:
                 school_id=change.school_id,
                 at=self.at,
             )
-            self.uow.assignments.remove(existing)
+            self.uow.assignments.remove(existing.id)
             del self.assignments[key]
-            self._audit(
-                "role.removed",
-                "role_assignment",
-                existing,
-                account_id=account.id,
-                school_id=change.school_id,
-                before={"role": change.role, "school_id": change.school_id},
-            )
+            self._audit("assignment", existing, None, "role.removed")
             return True
         if existing is not None:
             return False
@@ -299,15 +266,8 @@ class _Run:
             assigned_at=self.at,
         )
         self.uow.assignments.add(assignment)
-        self.assignments[key] = assignment.id
-        self._audit(
-            "role.assigned",
-            "role_assignment",
-            assignment.id,
-            account_id=account.id,
-            school_id=change.school_id,
-            after={"role": change.role, "school_id": change.school_id},
-        )
+        self.assignments[key] = assignment
+        self._audit("assignment", None, assignment, "role.assigned")
         if account.staff_ids and not account.edited_after_sync:
             self._touch(account)
         return True

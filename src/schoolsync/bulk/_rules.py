@@ -13,16 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from schoolsync.access.catalogue import RoleScope
 from schoolsync.ports import UnitOfWork
 
 __all__ = ["AccountAction", "AssignmentChecks", "RoleScope"]
-
-
-class RoleScope(StrEnum):
-    """Where a role applies: at one school, or across the trust."""
-
-    SCHOOL = "school"
-    TRUST = "trust"
 
 
 class AccountAction(StrEnum):
