@@ -1,0 +1,1086 @@
+"""The trust lifecycle service: set-up, trust admins, school membership and school-to-trust grants.
+
+Every operation is one unit of work on a :class:`~schoolsync.ports.Store`: it reads the records,
+applies the pure rules of :mod:`schoolsync.trusts`, writes the changed records and an
+:class:`~schoolsync.audit.AuditEvent` per membership, grant and trust change (identifiers only;
+``before``/``after`` are records unstructured by :data:`schoolsync.serialisation.converter`),
+and commits. Only after the commit are :class:`GrantChanged` events published to the
+:class:`GrantListener` objects the host registered, so a host drops a cached view only once the
+change is visible to everyone.
+
+What revocation does, and does not do: revoking or narrowing a grant (and a school leaving or
+being removed from its trust) takes effect at once for every decision made through schoolsync
+afterwards, and a :class:`GrantChanged` event tells the host to drop cached views and reports.
+It cannot reach data already shown or downloaded: a report a trust admin downloaded before the
+revocation stays on their computer.
+
+Consent comes from the school: accepting or declining an invitation, leaving a trust and giving,
+narrowing or revoking a grant must be done by an active account holding one of
+:attr:`TrustPolicy.acceptor_roles` at that school (its Access Coordinator or Administrator).
+Trust-side steps (creating a trust, nominating admins, adding schools, sending invitations,
+removing a school) are recorded with the acting account, and are the host's to authorise.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+import attrs
+
+from schoolsync.access.accounts import AccountStatus, RoleAssignment
+from schoolsync.access.grants import Grant
+from schoolsync.audit import AuditEvent
+from schoolsync.errors import (
+    AccessDeniedError,
+    CapExceededError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
+from schoolsync.identifiers import Urn
+from schoolsync.ports import Clock, Notifier, OutboundMessage, Store, UnitOfWork
+from schoolsync.serialisation import converter
+from schoolsync.trusts import (
+    ENDED_STATUSES,
+    Membership,
+    MembershipStatus,
+    PlannedSchool,
+    School,
+    SchoolUploadPlan,
+    SchoolUploadRow,
+    Trust,
+    TrustAdminNomination,
+    TrustAdminTokenError,
+    TrustKind,
+    TrustPolicy,
+    accept_invitation,
+    decline_invitation,
+    end_membership,
+    expire_invitation,
+    hash_token,
+    invitation_has_expired,
+    plan_school_upload,
+    record_urn_change,
+    send_invitation,
+    token_matches,
+    validate_school,
+)
+
+__all__ = [
+    "GrantChangeKind",
+    "GrantChanged",
+    "GrantListener",
+    "RecordingGrantListener",
+    "ReplayedState",
+    "SchoolUploadResult",
+    "TrustLifecycle",
+    "narrowed_scope",
+    "replay_memberships_and_grants",
+]
+
+
+class GrantChangeKind(StrEnum):
+    """Why a grant changed."""
+
+    GRANTED = "granted"
+    NARROWED = "narrowed"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    ENDED = "ended"  # the school left or was removed from the trust
+
+
+@attrs.frozen(kw_only=True)
+class GrantChanged:
+    """A grant changed: hosts drop cached views of ``school_id`` for ``trust_id`` on receipt.
+
+    ``account_ids`` are the trust accounts the old grant named (``None``: the whole trust);
+    ``permissions_removed`` what the trust can no longer do there through this grant;
+    ``replaced_by`` the id of the narrower grant that replaced a narrowed one.
+    """
+
+    kind: GrantChangeKind
+    at: datetime
+    trust_id: str
+    school_id: str
+    grant_id: str
+    account_ids: frozenset[str] | None = None
+    permissions_removed: frozenset[str] = frozenset()
+    replaced_by: str | None = None
+
+
+class GrantListener(Protocol):
+    """Told about every grant change after it is committed (e.g. to drop cached views)."""
+
+    def grant_changed(self, event: GrantChanged) -> None:
+        """React to *event*; must not raise (the change is already committed)."""
+        ...
+
+
+@attrs.define
+class RecordingGrantListener:
+    """A :class:`GrantListener` that keeps every event in ``events`` (for tests and demos)."""
+
+    events: list[GrantChanged] = attrs.field(factory=list)
+
+    def grant_changed(self, event: GrantChanged) -> None:
+        """Record *event*."""
+        self.events.append(event)
+
+
+@attrs.frozen(kw_only=True)
+class SchoolUploadResult:
+    """What :meth:`TrustLifecycle.add_schools_from_upload` did.
+
+    ``schools`` the schools created, ``memberships`` the memberships created for this trust,
+    ``skipped`` the rows naming schools already in (or invited to) the trust, ``plan`` the full
+    validation result (its ``problems`` are the rows left out when valid rows were accepted).
+    """
+
+    schools: tuple[School, ...]
+    memberships: tuple[Membership, ...]
+    skipped: tuple[PlannedSchool, ...]
+    plan: SchoolUploadPlan
+
+
+def _default_new_id(kind: str) -> str:
+    return f"{kind}-{uuid.uuid4().hex[:16]}"
+
+
+def _default_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def narrowed_scope(
+    grant: Grant,
+    *,
+    permissions: Collection[str] | None = None,
+    account_ids: Collection[str] | None = None,
+) -> tuple[frozenset[str], frozenset[str] | None]:
+    """The scope of *grant* narrowed to *permissions* and/or *account_ids* (``None``: keep).
+
+    Raises:
+        ValidationError: if the new scope is not inside the old one (narrowing never widens).
+    """
+    new_permissions = grant.permissions if permissions is None else frozenset(permissions)
+    extra = new_permissions - grant.permissions
+    if extra:
+        raise ValidationError(
+            "permissions", sorted(extra), "narrowing cannot add permissions; grant them anew"
+        )
+    if not new_permissions:
+        raise ValidationError("permissions", [], "a narrowed grant keeps at least one permission")
+    if account_ids is None:
+        new_accounts = grant.account_ids
+    else:
+        new_accounts = frozenset(account_ids)
+        if not new_accounts:
+            raise ValidationError("account_ids", [], "name at least one account, or revoke")
+        if grant.account_ids is not None and not new_accounts <= grant.account_ids:
+            raise ValidationError(
+                "account_ids",
+                sorted(new_accounts - grant.account_ids),
+                "narrowing cannot add accounts; grant them anew",
+            )
+    return new_permissions, new_accounts
+
+
+@attrs.frozen(kw_only=True)
+class ReplayedState:
+    """Memberships and grants rebuilt from the audit log, by id."""
+
+    memberships: dict[str, Membership]
+    grants: dict[str, Grant]
+
+
+def replay_memberships_and_grants(events: Iterable[AuditEvent]) -> ReplayedState:
+    """Rebuild every membership and grant from audit events, oldest first.
+
+    Each ``membership`` or ``grant`` event's ``after`` is the record's new state (``None`` when
+    it was deleted), so folding the events from empty gives the current records.
+    """
+    memberships: dict[str, Membership] = {}
+    grants: dict[str, Grant] = {}
+    for event in events:
+        if event.subject_kind == "membership":
+            if event.after is None:
+                memberships.pop(event.subject_id, None)
+            else:
+                memberships[event.subject_id] = converter.structure(event.after, Membership)
+        elif event.subject_kind == "grant":
+            if event.after is None:
+                grants.pop(event.subject_id, None)
+            else:
+                grants[event.subject_id] = converter.structure(event.after, Grant)
+    return ReplayedState(memberships=memberships, grants=grants)
+
+
+def _unstructure_trust(trust: Trust) -> Any:
+    data = converter.unstructure(trust)
+    for nomination in data.get("admin_nominations", []):
+        nomination.pop("token_hash", None)  # a secret's hash never goes to the audit log
+    return data
+
+
+@attrs.define
+class TrustLifecycle:
+    """Trust set-up, trust admins, memberships and grants as one consistent, audited service.
+
+    Args:
+        store: where records live; each operation is one unit of work.
+        clock: the time source (``now`` is read once per operation).
+        notifier: delivers invitations and admin nominations (the library sends no email).
+        policy: the host's switches (:class:`~schoolsync.trusts.TrustPolicy`).
+        listeners: told about every committed :class:`GrantChanged`.
+        trust_admin_role: the trust role an accepted trust admin is assigned.
+        new_id: makes record ids, given the record kind.
+        new_token: makes acceptance tokens (256 random bits by default).
+    """
+
+    store: Store
+    clock: Clock
+    notifier: Notifier
+    policy: TrustPolicy = attrs.field(factory=TrustPolicy)
+    listeners: list[GrantListener] = attrs.field(factory=list)
+    trust_admin_role: str = "trust_admin"
+    new_id: Callable[[str], str] = _default_new_id
+    new_token: Callable[[], str] = _default_token
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        uow: UnitOfWork,
+        *,
+        at: datetime,
+        actor: str | None,
+        action: str,
+        kind: str,
+        subject_id: str,
+        trust_id: str | None,
+        school_id: str | None = None,
+        account_id: str | None = None,
+        before: Any = None,
+        after: Any = None,
+    ) -> None:
+        uow.audit.append(
+            AuditEvent(
+                id=self.new_id("audit"),
+                at=at,
+                actor_id=actor,
+                action=action,
+                subject_kind=kind,
+                subject_id=subject_id,
+                trust_id=trust_id,
+                school_id=school_id,
+                account_id=account_id,
+                before=before,
+                after=after,
+            )
+        )
+
+    def _put_membership(
+        self,
+        uow: UnitOfWork,
+        before: Membership | None,
+        after: Membership,
+        *,
+        action: str,
+        actor: str | None,
+        at: datetime,
+    ) -> None:
+        uow.memberships.put(after)
+        self._audit(
+            uow,
+            at=at,
+            actor=actor,
+            action=action,
+            kind="membership",
+            subject_id=after.id,
+            trust_id=after.trust_id,
+            school_id=after.school_id,
+            before=None if before is None else converter.unstructure(before),
+            after=converter.unstructure(after),
+        )
+
+    def _put_grant(
+        self,
+        uow: UnitOfWork,
+        before: Grant | None,
+        after: Grant,
+        *,
+        action: str,
+        actor: str | None,
+        at: datetime,
+    ) -> None:
+        uow.grants.put(after)
+        self._audit(
+            uow,
+            at=at,
+            actor=actor,
+            action=action,
+            kind="grant",
+            subject_id=after.id,
+            trust_id=after.trust_id,
+            school_id=after.school_id,
+            before=None if before is None else converter.unstructure(before),
+            after=converter.unstructure(after),
+        )
+
+    def _put_trust(
+        self,
+        uow: UnitOfWork,
+        before: Trust | None,
+        after: Trust,
+        *,
+        action: str,
+        actor: str | None,
+        at: datetime,
+        account_id: str | None = None,
+    ) -> None:
+        uow.trusts.put(after)
+        self._audit(
+            uow,
+            at=at,
+            actor=actor,
+            action=action,
+            kind="trust",
+            subject_id=after.id,
+            trust_id=after.id,
+            account_id=account_id,
+            before=None if before is None else _unstructure_trust(before),
+            after=_unstructure_trust(after),
+        )
+
+    def _publish(self, events: Sequence[GrantChanged]) -> None:
+        for event in events:
+            for listener in self.listeners:
+                listener.grant_changed(event)
+
+    def _require_school_consent(self, uow: UnitOfWork, account_id: str, school_id: str) -> None:
+        """Only an active acceptor (Access Coordinator / Administrator) of the school consents."""
+        account = uow.accounts.get(account_id)
+        if account is None or account.status is not AccountStatus.ACTIVE:
+            raise AccessDeniedError(
+                f"account {account_id!r} is not an active account; it cannot act for "
+                f"school {school_id!r}"
+            )
+        roles = {
+            a.role for a in uow.assignments.list(school_id=school_id) if a.account_id == account_id
+        }
+        if not roles & self.policy.acceptor_roles:
+            raise AccessDeniedError(
+                f"account {account_id!r} holds none of the roles "
+                f"{sorted(self.policy.acceptor_roles)} at school {school_id!r}; only the "
+                "school's Access Coordinator or Administrator can do this"
+            )
+
+    def _membership_of(self, uow: UnitOfWork, trust_id: str, school_id: str) -> Membership | None:
+        for m in uow.memberships.list(school_id=school_id):
+            if m.trust_id == trust_id:
+                return m
+        return None
+
+    def _end_grants(
+        self,
+        uow: UnitOfWork,
+        trust_id: str,
+        school_id: str,
+        *,
+        at: datetime,
+        actor: str | None,
+        action: str,
+    ) -> list[GrantChanged]:
+        changes: list[GrantChanged] = []
+        for grant in uow.grants.list(school_id=school_id):
+            if grant.trust_id != trust_id or grant.revoked_at is not None:
+                continue
+            ended = attrs.evolve(grant, revoked_at=at)
+            self._put_grant(uow, grant, ended, action=action, actor=actor, at=at)
+            changes.append(
+                GrantChanged(
+                    kind=GrantChangeKind.ENDED,
+                    at=at,
+                    trust_id=trust_id,
+                    school_id=school_id,
+                    grant_id=grant.id,
+                    account_ids=grant.account_ids,
+                    permissions_removed=grant.permissions,
+                )
+            )
+        return changes
+
+    # -- trusts and trust admins -----------------------------------------------------------
+
+    def create_trust(
+        self,
+        *,
+        name: str,
+        kind: TrustKind = TrustKind.MULTI_ACADEMY_TRUST,
+        organisation_type: str | None = None,
+        designated_academy_trust: bool = False,
+        max_trust_admins: int = 2,
+        by: str | None = None,
+        trust_id: str | None = None,
+    ) -> Trust:
+        """Create a trust (or school group) with no schools and no admins yet.
+
+        Raises:
+            ValidationError: for a blank name or a cap below one.
+        """
+        if not name.strip():
+            raise ValidationError("name", name, "a trust needs a name")
+        if max_trust_admins < 1:
+            raise ValidationError("max_trust_admins", max_trust_admins, "must be at least 1")
+        at = self.clock.now()
+        trust = Trust(
+            id=trust_id or self.new_id("trust"),
+            name=" ".join(name.split()),
+            kind=kind,
+            organisation_type=organisation_type,
+            designated_academy_trust=designated_academy_trust,
+            max_trust_admins=max_trust_admins,
+        )
+        with self.store.unit_of_work() as uow:
+            uow.trusts.add(trust)
+            self._put_trust(uow, None, trust, action="trust.created", actor=by, at=at)
+            uow.commit()
+        return trust
+
+    def nominate_trust_admin(self, trust_id: str, account_id: str, *, by: str | None = None) -> str:
+        """Nominate *account_id* as a trust admin and email it a single-use acceptance link.
+
+        Returns the token (also in the outbound message's ``data["token"]``); only its hash is
+        stored. Open nominations and accepted admins together are capped at
+        :attr:`Trust.max_trust_admins`; nominating the same account again replaces its open
+        nomination (a fresh link).
+
+        Raises:
+            NotFoundError: unknown trust or account.
+            CapExceededError: the trust already has its maximum of admins and open nominations.
+            ConflictError: the account is already a trust admin.
+        """
+        at = self.clock.now()
+        token = self.new_token()
+        with self.store.unit_of_work() as uow:
+            trust = uow.trusts.require(trust_id)
+            account = uow.accounts.require(account_id)
+            if account_id in trust.admin_account_ids():
+                raise ConflictError(f"account {account_id!r} is already an admin of {trust_id!r}")
+            others = tuple(n for n in trust.admin_nominations if n.account_id != account_id)
+            taken = [n for n in others if n.accepted_at is not None or n.is_pending(at)]
+            if len(taken) >= trust.max_trust_admins:
+                raise CapExceededError(
+                    "trust admin",
+                    trust.max_trust_admins,
+                    f"trust {trust_id}",
+                    [n.account_id for n in taken],
+                )
+            nomination = TrustAdminNomination(
+                account_id=account_id,
+                nominated_at=at,
+                expires_at=at + self.policy.admin_token_valid_for,
+                token_hash=hash_token(token),
+                nominated_by=by,
+            )
+            updated = attrs.evolve(trust, admin_nominations=(*others, nomination))
+            self._put_trust(
+                uow,
+                trust,
+                updated,
+                action="trust.admin_nominated",
+                actor=by,
+                at=at,
+                account_id=account_id,
+            )
+            uow.commit()
+        self.notifier.send(
+            OutboundMessage(
+                kind="trust_admin_nomination",
+                to=account.email,
+                subject=f"Accept the trust admin role for {trust.name}",
+                data={
+                    "trust_id": trust_id,
+                    "account_id": account_id,
+                    "token": token,
+                    "expires_at": nomination.expires_at.isoformat(),
+                },
+            )
+        )
+        return token
+
+    def accept_trust_admin(self, trust_id: str, token: str) -> str:
+        """Accept a trust-admin nomination with its token; returns the new admin's account id.
+
+        The token works once and only before it expires. The account is given the trust role
+        :attr:`trust_admin_role` across the trust.
+
+        Raises:
+            TrustAdminTokenError: the token is wrong, used or expired (nothing changes).
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            trust = uow.trusts.require(trust_id)
+            match = None
+            for nomination in trust.admin_nominations:
+                if token_matches(token, nomination.token_hash):
+                    match = nomination
+            if match is None:
+                raise TrustAdminTokenError("token", None, "this acceptance link is not valid")
+            if match.accepted_at is not None:
+                raise TrustAdminTokenError("token", None, "this acceptance link was already used")
+            if at >= match.expires_at:
+                raise TrustAdminTokenError("token", None, "this acceptance link has expired")
+            accepted = attrs.evolve(match, accepted_at=at)
+            updated = attrs.evolve(
+                trust,
+                admin_nominations=tuple(
+                    accepted if n is match else n for n in trust.admin_nominations
+                ),
+            )
+            self._put_trust(
+                uow,
+                trust,
+                updated,
+                action="trust.admin_accepted",
+                actor=match.account_id,
+                at=at,
+                account_id=match.account_id,
+            )
+            assignment = RoleAssignment(
+                id=self.new_id("assignment"),
+                account_id=match.account_id,
+                trust_id=trust_id,
+                role=self.trust_admin_role,
+                school_id=None,
+                assigned_by=match.nominated_by,
+                assigned_at=at,
+            )
+            uow.assignments.add(assignment)
+            self._audit(
+                uow,
+                at=at,
+                actor=match.account_id,
+                action="assignment.created",
+                kind="assignment",
+                subject_id=assignment.id,
+                trust_id=trust_id,
+                account_id=match.account_id,
+                after=converter.unstructure(assignment),
+            )
+            uow.commit()
+        return match.account_id
+
+    # -- schools and membership ------------------------------------------------------------
+
+    def add_school(self, trust_id: str, school: School, *, by: str | None = None) -> Membership:
+        """Add *school* to the trust (creating the school record if new): invitation not sent.
+
+        A school that was in the trust before (declined, expired, left, removed) gets its
+        membership back as "invitation not sent".
+
+        Raises:
+            ValidationError: the school breaks the URN rule (see :func:`validate_school`).
+            ConflictError: the school is already an accepted member of another trust, or is
+                already in (or invited to) this one.
+        """
+        validate_school(school, self.policy)
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            uow.trusts.require(trust_id)
+            membership = self._add_school(uow, trust_id, school, at=at, by=by)
+            uow.commit()
+        return membership
+
+    def _add_school(
+        self, uow: UnitOfWork, trust_id: str, school: School, *, at: datetime, by: str | None
+    ) -> Membership:
+        if uow.schools.get(school.id) is None:
+            uow.schools.add(school)
+            self._audit(
+                uow,
+                at=at,
+                actor=by,
+                action="school.created",
+                kind="school",
+                subject_id=school.id,
+                trust_id=trust_id,
+                school_id=school.id,
+                after={"id": school.id, "urn": None if school.urn is None else str(school.urn)},
+            )
+        others = [
+            m
+            for m in uow.memberships.list(school_id=school.id)
+            if m.trust_id != trust_id and m.status is MembershipStatus.ACCEPTED
+        ]
+        if others:
+            raise ConflictError(f"school {school.id!r} is already in trust {others[0].trust_id!r}")
+        existing = self._membership_of(uow, trust_id, school.id)
+        if existing is not None and existing.status not in ENDED_STATUSES:
+            raise ConflictError(
+                f"school {school.id!r} is already in trust {trust_id!r} ({existing.status.value})"
+            )
+        if existing is not None:
+            membership = Membership(id=existing.id, trust_id=trust_id, school_id=school.id)
+        else:
+            membership = Membership(
+                id=self.new_id("membership"), trust_id=trust_id, school_id=school.id
+            )
+        self._put_membership(
+            uow, existing, membership, action="membership.created", actor=by, at=at
+        )
+        return membership
+
+    def add_schools_from_upload(
+        self,
+        trust_id: str,
+        rows: Sequence[SchoolUploadRow],
+        *,
+        file: str = "School Upload",
+        accept_valid_rows: bool = False,
+        by: str | None = None,
+    ) -> SchoolUploadResult:
+        """Add the schools of a School Upload sheet to the trust, all or nothing.
+
+        Every row is validated first (:func:`~schoolsync.trusts.plan_school_upload`). If any
+        row is bad nothing is created and every problem is raised at once, unless
+        *accept_valid_rows* is true: then the valid rows are added and the bad ones are left in
+        ``result.plan.problems``. Rows naming schools already in the trust are skipped.
+
+        Raises:
+            ProblemsError: one :class:`~schoolsync.errors.FileFormatError` per bad row.
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            uow.trusts.require(trust_id)
+            plan = plan_school_upload(
+                rows,
+                file=file,
+                trust_id=trust_id,
+                schools=uow.schools.list(),
+                memberships=uow.memberships.list(),
+                policy=self.policy,
+                new_id=lambda: self.new_id("school"),
+            )
+            if not plan.ok and not accept_valid_rows:
+                plan.raise_for_problems()
+            created: list[School] = []
+            memberships: list[Membership] = []
+            skipped: list[PlannedSchool] = []
+            for planned in plan.valid:
+                if planned.already_in_trust:
+                    skipped.append(planned)
+                    continue
+                if planned.is_new:
+                    created.append(planned.school)
+                memberships.append(self._add_school(uow, trust_id, planned.school, at=at, by=by))
+            uow.commit()
+        return SchoolUploadResult(
+            schools=tuple(created),
+            memberships=tuple(memberships),
+            skipped=tuple(skipped),
+            plan=plan,
+        )
+
+    def send_invitation(self, membership_id: str, *, by: str | None = None) -> Membership:
+        """Send (or re-send) the membership invitation to the school's Access Coordinator(s).
+
+        One :class:`~schoolsync.ports.OutboundMessage` of kind ``"trust_invitation"`` goes to
+        each active account holding an acceptor role at the school.
+
+        Raises:
+            MembershipStateError: the school is already a member.
+            NotFoundError: the school has no active Access Coordinator/Administrator to invite.
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            before = uow.memberships.require(membership_id)
+            trust = uow.trusts.require(before.trust_id)
+            after = send_invitation(before, at=at, valid_for=self.policy.invitation_valid_for)
+            recipients = []
+            for a in uow.assignments.list(school_id=before.school_id):
+                if a.role not in self.policy.acceptor_roles:
+                    continue
+                account = uow.accounts.get(a.account_id)
+                if account is not None and account.status is AccountStatus.ACTIVE:
+                    recipients.append(account)
+            if not recipients:
+                raise NotFoundError("access coordinator of school", before.school_id)
+            resend = before.status is MembershipStatus.INVITATION_SENT
+            self._put_membership(
+                uow,
+                before,
+                after,
+                action="membership.invitation_resent" if resend else "membership.invitation_sent",
+                actor=by,
+                at=at,
+            )
+            uow.commit()
+        assert after.invitation_expires_at is not None
+        for account in {r.id: r for r in recipients}.values():
+            self.notifier.send(
+                OutboundMessage(
+                    kind="trust_invitation",
+                    to=account.email,
+                    subject=f"{trust.name} invites your school to join",
+                    data={
+                        "trust_id": trust.id,
+                        "school_id": after.school_id,
+                        "membership_id": after.id,
+                        "account_id": account.id,
+                        "expires_at": after.invitation_expires_at.isoformat(),
+                    },
+                )
+            )
+        return after
+
+    def accept_invitation(self, membership_id: str, *, by: str) -> Membership:
+        """The school's Access Coordinator (or Administrator) *by* accepts the invitation.
+
+        Raises:
+            AccessDeniedError: *by* is not an active acceptor at the school.
+            MembershipStateError: no invitation is open (not sent, already answered, expired).
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            before = uow.memberships.require(membership_id)
+            self._require_school_consent(uow, by, before.school_id)
+            after = accept_invitation(before, by=by, at=at)
+            self._put_membership(uow, before, after, action="membership.accepted", actor=by, at=at)
+            uow.commit()
+        return after
+
+    def decline_invitation(self, membership_id: str, *, by: str) -> Membership:
+        """The school's Access Coordinator (or Administrator) *by* declines the invitation.
+
+        Raises:
+            AccessDeniedError: *by* is not an active acceptor at the school.
+            MembershipStateError: no invitation is open.
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            before = uow.memberships.require(membership_id)
+            self._require_school_consent(uow, by, before.school_id)
+            after = decline_invitation(before, at=at)
+            self._put_membership(uow, before, after, action="membership.declined", actor=by, at=at)
+            uow.commit()
+        return after
+
+    def expire_invitations(self, trust_id: str | None = None) -> list[Membership]:
+        """Mark every sent invitation past its expiry as expired; returns the changed memberships."""
+        at = self.clock.now()
+        changed: list[Membership] = []
+        with self.store.unit_of_work() as uow:
+            for before in uow.memberships.list():
+                if trust_id is not None and before.trust_id != trust_id:
+                    continue
+                if invitation_has_expired(before, at):
+                    after = expire_invitation(before, at=at)
+                    self._put_membership(
+                        uow, before, after, action="membership.expired", actor=None, at=at
+                    )
+                    changed.append(after)
+            uow.commit()
+        return changed
+
+    def leave_trust(self, membership_id: str, *, by: str) -> Membership:
+        """The school leaves its trust; every grant it gave the trust ends at once.
+
+        Raises:
+            AccessDeniedError: *by* is not an active acceptor at the school.
+            MembershipStateError: the school is not a member.
+        """
+        return self._end(membership_id, MembershipStatus.LEFT, by=by)
+
+    def remove_school(self, membership_id: str, *, by: str | None = None) -> Membership:
+        """The trust removes a school (or withdraws its invitation); every grant it gave ends.
+
+        Raises:
+            MembershipStateError: the membership has already ended.
+        """
+        return self._end(membership_id, MembershipStatus.REMOVED, by=by)
+
+    def _end(self, membership_id: str, status: MembershipStatus, *, by: str | None) -> Membership:
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            before = uow.memberships.require(membership_id)
+            if status is MembershipStatus.LEFT:
+                assert by is not None
+                self._require_school_consent(uow, by, before.school_id)
+            after = end_membership(before, at=at, status=status)
+            action = "membership.left" if status is MembershipStatus.LEFT else "membership.removed"
+            self._put_membership(uow, before, after, action=action, actor=by, at=at)
+            changes = self._end_grants(
+                uow, before.trust_id, before.school_id, at=at, actor=by, action="grant.ended"
+            )
+            uow.commit()
+        self._publish(changes)
+        return after
+
+    # -- grants --------------------------------------------------------------------------------
+
+    def grant(
+        self,
+        trust_id: str,
+        school_id: str,
+        permissions: Collection[str],
+        *,
+        by: str,
+        account_ids: Collection[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> Grant:
+        """The school grants its trust *permissions*: to the whole trust, or to named accounts.
+
+        A grant to the whole trust covers trust accounts added later; a grant to named accounts
+        does not (a trust admin added later holds nothing until the school grants it too).
+
+        Raises:
+            AccessDeniedError: *by* is not an active acceptor at the school.
+            ConflictError: the school is not an accepted member of the trust.
+            ValidationError: no permissions, no accounts named, an account of another trust,
+                or an expiry in the past.
+        """
+        at = self.clock.now()
+        perms = frozenset(permissions)
+        if not perms:
+            raise ValidationError("permissions", [], "a grant needs at least one permission")
+        if expires_at is not None and expires_at <= at:
+            raise ValidationError("expires_at", expires_at.isoformat(), "already in the past")
+        with self.store.unit_of_work() as uow:
+            self._require_school_consent(uow, by, school_id)
+            membership = self._membership_of(uow, trust_id, school_id)
+            if membership is None or membership.status is not MembershipStatus.ACCEPTED:
+                raise ConflictError(
+                    f"school {school_id!r} is not an accepted member of trust {trust_id!r}"
+                )
+            accounts: frozenset[str] | None = None
+            if account_ids is not None:
+                accounts = frozenset(account_ids)
+                if not accounts:
+                    raise ValidationError("account_ids", [], "name at least one account")
+                for account_id in sorted(accounts):
+                    account = uow.accounts.require(account_id)
+                    if account.trust_id != trust_id:
+                        raise ValidationError(
+                            "account_ids", account_id, "not an account of this trust"
+                        )
+            grant = Grant(
+                id=self.new_id("grant"),
+                trust_id=trust_id,
+                school_id=school_id,
+                permissions=perms,
+                account_ids=accounts,
+                granted_by=by,
+                granted_at=at,
+                expires_at=expires_at,
+            )
+            self._put_grant(uow, None, grant, action="grant.created", actor=by, at=at)
+            uow.commit()
+        self._publish(
+            [
+                GrantChanged(
+                    kind=GrantChangeKind.GRANTED,
+                    at=at,
+                    trust_id=trust_id,
+                    school_id=school_id,
+                    grant_id=grant.id,
+                    account_ids=accounts,
+                )
+            ]
+        )
+        return grant
+
+    def narrow_grant(
+        self,
+        grant_id: str,
+        *,
+        by: str,
+        permissions: Collection[str] | None = None,
+        account_ids: Collection[str] | None = None,
+    ) -> Grant:
+        """Narrow a live grant at once: the old grant is revoked and a narrower one replaces it.
+
+        Returns the replacement (or the grant itself if the scope is unchanged).
+
+        Raises:
+            AccessDeniedError: *by* is not an active acceptor at the school.
+            ConflictError: the grant is no longer live.
+            ValidationError: the new scope is not inside the old one.
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            old = uow.grants.require(grant_id)
+            self._require_school_consent(uow, by, old.school_id)
+            if not old.is_live(at):
+                raise ConflictError(f"grant {grant_id!r} is no longer live")
+            new_permissions, new_accounts = narrowed_scope(
+                old, permissions=permissions, account_ids=account_ids
+            )
+            if new_permissions == old.permissions and new_accounts == old.account_ids:
+                return old
+            revoked = attrs.evolve(old, revoked_at=at)
+            replacement = attrs.evolve(
+                old,
+                id=self.new_id("grant"),
+                permissions=new_permissions,
+                account_ids=new_accounts,
+                granted_by=by,
+                granted_at=at,
+                revoked_at=None,
+            )
+            self._put_grant(uow, old, revoked, action="grant.narrowed", actor=by, at=at)
+            self._put_grant(uow, None, replacement, action="grant.created", actor=by, at=at)
+            uow.commit()
+        removed = old.permissions - new_permissions
+        if new_accounts != old.account_ids:
+            removed = old.permissions  # some accounts lost everything this grant gave them
+        self._publish(
+            [
+                GrantChanged(
+                    kind=GrantChangeKind.NARROWED,
+                    at=at,
+                    trust_id=old.trust_id,
+                    school_id=old.school_id,
+                    grant_id=old.id,
+                    account_ids=old.account_ids,
+                    permissions_removed=removed,
+                    replaced_by=replacement.id,
+                )
+            ]
+        )
+        return replacement
+
+    def revoke_grant(self, grant_id: str, *, by: str) -> Grant:
+        """Revoke a grant at once; decisions from now on deny and listeners are told.
+
+        Revoking a grant that is already revoked changes nothing.
+
+        Raises:
+            AccessDeniedError: *by* is not an active acceptor at the school.
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            old = uow.grants.require(grant_id)
+            self._require_school_consent(uow, by, old.school_id)
+            if old.revoked_at is not None:
+                return old
+            revoked = attrs.evolve(old, revoked_at=at)
+            self._put_grant(uow, old, revoked, action="grant.revoked", actor=by, at=at)
+            uow.commit()
+        self._publish(
+            [
+                GrantChanged(
+                    kind=GrantChangeKind.REVOKED,
+                    at=at,
+                    trust_id=old.trust_id,
+                    school_id=old.school_id,
+                    grant_id=old.id,
+                    account_ids=old.account_ids,
+                    permissions_removed=old.permissions,
+                )
+            ]
+        )
+        return revoked
+
+    def expire_grants(self) -> list[GrantChanged]:
+        """Report every grant whose expiry has passed since the last call.
+
+        An expired grant already denies by itself (:meth:`Grant.is_live`); this sweep writes
+        one ``grant.expired`` audit event per grant and tells the listeners, so hosts drop
+        cached views. Returns the events published.
+        """
+        at = self.clock.now()
+        changes: list[GrantChanged] = []
+        with self.store.unit_of_work() as uow:
+            for grant in uow.grants.list():
+                if grant.revoked_at is not None or grant.expires_at is None:
+                    continue
+                if grant.expires_at > at:
+                    continue
+                reported = any(
+                    e.subject_id == grant.id and e.action == "grant.expired"
+                    for e in uow.audit.events(school_id=grant.school_id, since=grant.expires_at)
+                )
+                if reported:
+                    continue
+                snapshot = converter.unstructure(grant)
+                self._audit(
+                    uow,
+                    at=at,
+                    actor=None,
+                    action="grant.expired",
+                    kind="grant",
+                    subject_id=grant.id,
+                    trust_id=grant.trust_id,
+                    school_id=grant.school_id,
+                    before=snapshot,
+                    after=snapshot,
+                )
+                changes.append(
+                    GrantChanged(
+                        kind=GrantChangeKind.EXPIRED,
+                        at=at,
+                        trust_id=grant.trust_id,
+                        school_id=grant.school_id,
+                        grant_id=grant.id,
+                        account_ids=grant.account_ids,
+                        permissions_removed=grant.permissions,
+                    )
+                )
+            uow.commit()
+        self._publish(changes)
+        return changes
+
+    # -- schools changing identity ---------------------------------------------------------
+
+    def record_urn_change(self, school_id: str, new_urn: Urn, *, by: str | None = None) -> School:
+        """Record a school's new URN (e.g. an academy conversion), keeping its former URNs.
+
+        Memberships and grants hang on the school's id, so they carry on unchanged.
+
+        Raises:
+            ConflictError: another school already holds *new_urn* as its current URN.
+        """
+        at = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            school = uow.schools.require(school_id)
+            for other in uow.schools.list():
+                if other.id != school_id and other.urn == new_urn:
+                    raise ConflictError(f"URN {new_urn} is held by school {other.id!r}")
+            updated = record_urn_change(school, new_urn)
+            if updated != school:
+                uow.schools.put(updated)
+                self._audit(
+                    uow,
+                    at=at,
+                    actor=by,
+                    action="school.urn_changed",
+                    kind="school",
+                    subject_id=school_id,
+                    school_id=school_id,
+                    trust_id=None,
+                    before={"urn": None if school.urn is None else str(school.urn)},
+                    after={"urn": str(new_urn)},
+                )
+            uow.commit()
+        return updated
+
+    def follow_urn_changes(
+        self, current_urn: Callable[[Urn], Urn], *, by: str | None = None
+    ) -> list[School]:
+        """Move every school whose URN has a successor to that successor (e.g. from GIAS links).
+
+        *current_urn* maps a URN to the URN the establishment holds now (itself if unchanged),
+        e.g. :meth:`schoolsync.sources.gias.GiasLinks.current_urn`. Returns the changed schools.
+        """
+        with self.store.unit_of_work() as uow:
+            moves = [
+                (s.id, current_urn(s.urn))
+                for s in uow.schools.list()
+                if s.urn is not None and current_urn(s.urn) != s.urn
+            ]
+        return [self.record_urn_change(school_id, urn, by=by) for school_id, urn in moves]

@@ -1,0 +1,178 @@
+"""Read (and write) the "School Upload" spreadsheet: one row per school with name, postcode, URN.
+
+The reader only reads cells into :class:`~schoolsync.trusts.SchoolUploadRow` values (keeping
+each row's sheet row number); validation is the pure
+:func:`~schoolsync.trusts.plan_school_upload`, and
+:meth:`~schoolsync.access.lifecycle.TrustLifecycle.add_schools_from_upload` applies it.
+
+Both ``.xlsx`` (openpyxl) and ``.csv`` (UTF-8, with or without BOM, or Windows-1252) are read.
+The header row may sit below a title row or two; its columns are found by name, in any order
+(``School name``/``Name``, ``Postcode``/``Post code``, ``URN``); other columns are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import openpyxl
+
+from schoolsync.errors import FileFormatError
+from schoolsync.trusts import SchoolUploadRow
+
+__all__ = [
+    "SchoolUploadSheet",
+    "read_school_upload",
+    "write_school_upload",
+]
+
+_HEADERS: dict[str, frozenset[str]] = {
+    "name": frozenset({"name", "school name", "school", "establishment name"}),
+    "postcode": frozenset({"postcode", "post code", "postal code", "zip code"}),
+    "urn": frozenset({"urn", "school urn", "unique reference number"}),
+}
+#: How many rows from the top are searched for the header row.
+HEADER_SEARCH_ROWS = 10
+
+
+@attrs.frozen(kw_only=True)
+class SchoolUploadSheet:
+    """The rows of a School Upload file, as text, with the file's name for error messages."""
+
+    file: str
+    rows: tuple[SchoolUploadRow, ...]
+
+
+def _norm(value: object) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", str(value).lower()).strip()
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text: whole floats lose their ``.0`` (URNs typed as numbers into Excel)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _rows_from(file: str, raw_rows: Iterable[tuple[int, Sequence[Any]]]) -> SchoolUploadSheet:
+    iterator = iter(raw_rows)
+    columns: dict[str, int] | None = None
+    for seen, (_number, cells) in enumerate(iterator, start=1):
+        found: dict[str, int] = {}
+        for index, cell in enumerate(cells):
+            text = _norm(cell) if cell is not None else ""
+            for key, names in _HEADERS.items():
+                if text in names and key not in found:
+                    found[key] = index
+        if len(found) == len(_HEADERS):
+            columns = found
+            break
+        if seen >= HEADER_SEARCH_ROWS:
+            break
+    if columns is None:
+        raise FileFormatError(
+            file,
+            "no header row with the columns School name, Postcode and URN was found "
+            f"in the first {HEADER_SEARCH_ROWS} rows",
+            code="header_missing",
+        )
+    rows: list[SchoolUploadRow] = []
+    for number, cells in iterator:
+        values = {
+            key: _cell_text(cells[index]) if index < len(cells) else ""
+            for key, index in columns.items()
+        }
+        if not any(values.values()):
+            continue  # a blank line
+        rows.append(
+            SchoolUploadRow(
+                row=number, name=values["name"], postcode=values["postcode"], urn=values["urn"]
+            )
+        )
+    return SchoolUploadSheet(file=file, rows=tuple(rows))
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for cells in reader:
+        yield reader.line_num, cells
+
+
+def _xlsx_rows(path: Path, sheet: str | None) -> list[tuple[int, tuple[Any, ...]]]:
+    """Every row of the sheet (upload sheets are small; the workbook is closed at once)."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet is not None and sheet not in workbook.sheetnames:
+            raise FileFormatError(
+                path.name, f"no sheet named {sheet!r}", field="sheet", value=sheet
+            )
+        ws = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        return list(enumerate(ws.iter_rows(values_only=True), start=1))
+    finally:
+        workbook.close()
+
+
+def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolUploadSheet:
+    """Read a School Upload file (``.xlsx`` or ``.csv``) into rows of text.
+
+    Args:
+        path: the file.
+        sheet: for ``.xlsx``, the worksheet to read (default: the first).
+
+    Raises:
+        FileFormatError: the file is not a readable spreadsheet or has no header row with
+            the three columns.
+    """
+    path = Path(path)
+    file = path.name
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            return _rows_from(file, _xlsx_rows(path, sheet))
+        if suffix in (".csv", ".txt"):
+            return _rows_from(file, _csv_rows(_decode(path.read_bytes())))
+    except FileFormatError:
+        raise
+    except (OSError, ValueError, KeyError, csv.Error) as exc:
+        raise FileFormatError(file, f"cannot read the file: {exc}", code="unreadable") from exc
+    raise FileFormatError(
+        file, "a School Upload must be an .xlsx or .csv file", value=suffix, code="file_type"
+    )
+
+
+def write_school_upload(path: str | Path, rows: Iterable[tuple[str, str, str]]) -> Path:
+    """Write a School Upload file (``.xlsx`` or ``.csv``): a header, then (name, postcode, URN) rows.
+
+    Hosts use it to hand out a filled-in or empty template; tests use it to make files.
+    """
+    path = Path(path)
+    header = ("School name", "Postcode", "URN")
+    if path.suffix.lower() == ".csv":
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
+        return path
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.title = "School Upload"
+    ws.append(header)
+    for row in rows:
+        ws.append(list(row))
+    workbook.save(path)
+    return path

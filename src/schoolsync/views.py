@@ -1,0 +1,445 @@
+"""Trust-wide views: which schools a trust account may see, and reports that only ask those.
+
+The rule (pure, in :func:`view_from_records`): a trust account sees a school for a permission
+only if
+
+1. the trust offers trust-wide views at all (the host's academy-designation switch),
+2. the account is active and belongs to the trust,
+3. the school is an accepted member of the trust,
+4. the account holds the permission through its trust roles, and
+5. where the permission needs one, a live grant from that school covers the permission for this
+   account (a grant to the whole trust, or one naming the account).
+
+Every school of the trust the account cannot see is returned beside the view with the reason
+(:class:`ExclusionReason`). :func:`trust_report` calls the host's per-school data providers for
+the schools in view only; :func:`comparison_report` additionally never includes a school that has
+not granted, whatever the permission.
+
+A host with a role catalogue and access index (``schoolsync.access``) passes its ``check`` as
+*check*; the view then also requires that check to allow each school (both must agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+
+from schoolsync.access.accounts import Account, AccountStatus
+from schoolsync.access.grants import Grant
+from schoolsync.ports import UnitOfWork
+from schoolsync.tables import Tabular
+from schoolsync.trusts import (
+    PENDING_STATUSES,
+    Membership,
+    MembershipStatus,
+    Trust,
+    TrustPolicy,
+    offers_trust_wide_views,
+)
+
+__all__ = [
+    "AccessCheck",
+    "Exclusion",
+    "ExclusionReason",
+    "TrustReport",
+    "TrustView",
+    "comparison_report",
+    "gather",
+    "grant_allows",
+    "grant_gap",
+    "schools_in_view",
+    "trust_permissions_of",
+    "trust_report",
+    "view_from_records",
+]
+
+T = TypeVar("T")
+
+
+class ExclusionReason(StrEnum):
+    """Why a school is left out of a trust-wide view."""
+
+    VIEWS_NOT_OFFERED = "views_not_offered"
+    ACCOUNT_NOT_ACTIVE = "account_not_active"
+    NOT_A_MEMBER = "not_a_member"
+    INVITATION_PENDING = "invitation_pending"
+    NO_ROLE = "no_role"
+    NO_GRANT = "no_grant"
+    DENIED = "denied"
+    NO_DATA = "no_data"
+
+
+@attrs.frozen(kw_only=True)
+class Exclusion:
+    """A school left out of a view or report, with the reason and a short explanation."""
+
+    school_id: str
+    reason: ExclusionReason
+    detail: str = ""
+
+
+class AccessCheck(Protocol):
+    """A host's access decision: truthy when *account_id* may use *permission* at *school_id*."""
+
+    def __call__(self, account_id: str, permission: str, school_id: str, at: datetime) -> object:
+        """Decide (any truthy value, such as an allowing ``Decision``, allows)."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class TrustView(Tabular):
+    """The schools *account_id* may see for *permission* at *at*, and those left out and why."""
+
+    account_id: str
+    trust_id: str
+    permission: str
+    at: datetime
+    school_ids: tuple[str, ...]
+    excluded: tuple[Exclusion, ...]
+
+    def includes(self, school_id: str) -> bool:
+        """True if the school is in view."""
+        return school_id in self.school_ids
+
+    def reason_for(self, school_id: str) -> ExclusionReason | None:
+        """Why the school is left out (``None`` if it is in view or unknown to the trust)."""
+        for exclusion in self.excluded:
+            if exclusion.school_id == school_id:
+                return exclusion.reason
+        return None
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One row per school: ``school_id``, ``in_view``, ``reason``, ``detail``."""
+        rows: list[dict[str, Any]] = [
+            {"school_id": s, "in_view": True, "reason": None, "detail": ""} for s in self.school_ids
+        ]
+        rows.extend(
+            {
+                "school_id": e.school_id,
+                "in_view": False,
+                "reason": e.reason.value,
+                "detail": e.detail,
+            }
+            for e in self.excluded
+        )
+        return rows
+
+    def table_caption(self) -> str | None:
+        """Names the account and permission."""
+        return f"Schools {self.account_id} may see for {self.permission}"
+
+
+def grant_allows(grants: Iterable[Grant], account_id: str, permission: str, at: datetime) -> bool:
+    """True if some grant is live at *at* and covers *permission* for *account_id*."""
+    return any(g.is_live(at) and g.covers(account_id, permission) for g in grants)
+
+
+def grant_gap(grants: Iterable[Grant], account_id: str, permission: str, at: datetime) -> str:
+    """Why no grant covers the request: the most specific of "revoked", "expired", "not yet
+    given", "outside the grant's scope" and "no grant"."""
+    covering = [g for g in grants if g.covers(account_id, permission)]
+    if not covering:
+        for g in grants:
+            if g.is_live(at):
+                return "outside the scope of the school's grant"
+        return "the school has not granted this"
+    if any(g.revoked_at is not None and g.revoked_at <= at for g in covering):
+        return "the school's grant was revoked"
+    if any(g.expires_at is not None and g.expires_at <= at for g in covering):
+        return "the school's grant has expired"
+    return "the school's grant starts later"
+
+
+def view_from_records(
+    account: Account,
+    permission: str,
+    *,
+    trust: Trust,
+    memberships: Iterable[Membership],
+    grants: Iterable[Grant],
+    at: datetime,
+    trust_permissions: Collection[str] | None,
+    needs_grant: bool = True,
+    policy: TrustPolicy | None = None,
+    check: AccessCheck | None = None,
+) -> TrustView:
+    """The pure view rule over records (see the module docstring).
+
+    Args:
+        trust_permissions: the permissions *account* holds through its trust roles; ``None``
+            leaves the role question to *check* (then *check* is required).
+        needs_grant: whether *permission* needs the school's grant (``False``: membership and
+            role alone are enough).
+        check: a host access check that must also allow each school.
+
+    Raises:
+        ValueError: neither *trust_permissions* nor *check* was given.
+    """
+    if trust_permissions is None and check is None:
+        raise ValueError("give trust_permissions, check, or both")
+    policy = policy or TrustPolicy()
+    by_school: dict[str, Membership] = {}
+    for m in memberships:
+        if m.trust_id == trust.id:
+            by_school[m.school_id] = m
+    grants_by_school: dict[str, list[Grant]] = {}
+    for g in grants:
+        if g.trust_id == trust.id:
+            grants_by_school.setdefault(g.school_id, []).append(g)
+
+    included: list[str] = []
+    excluded: list[Exclusion] = []
+    blanket: tuple[ExclusionReason, str] | None = None
+    if not offers_trust_wide_views(trust, policy):
+        blanket = (
+            ExclusionReason.VIEWS_NOT_OFFERED,
+            "trust-wide views are only offered to organisations designated as academy trusts",
+        )
+    elif account.status is not AccountStatus.ACTIVE:
+        blanket = (ExclusionReason.ACCOUNT_NOT_ACTIVE, f"the account is {account.status.value}")
+    elif account.trust_id != trust.id:
+        blanket = (ExclusionReason.NOT_A_MEMBER, "the account belongs to another trust")
+
+    for school_id in sorted(by_school):
+        m = by_school[school_id]
+        if blanket is not None:
+            excluded.append(Exclusion(school_id=school_id, reason=blanket[0], detail=blanket[1]))
+            continue
+        if m.status in PENDING_STATUSES:
+            detail = (
+                "the invitation has not been sent"
+                if m.status is MembershipStatus.INVITATION_NOT_SENT
+                else "the school has not accepted the invitation yet"
+            )
+            if m.invitation_expires_at is not None and m.invitation_expires_at <= at:
+                excluded.append(
+                    Exclusion(
+                        school_id=school_id,
+                        reason=ExclusionReason.NOT_A_MEMBER,
+                        detail="the invitation expired",
+                    )
+                )
+                continue
+            excluded.append(
+                Exclusion(
+                    school_id=school_id, reason=ExclusionReason.INVITATION_PENDING, detail=detail
+                )
+            )
+            continue
+        if m.status is not MembershipStatus.ACCEPTED:
+            excluded.append(
+                Exclusion(
+                    school_id=school_id,
+                    reason=ExclusionReason.NOT_A_MEMBER,
+                    detail=f"membership {m.status.value}",
+                )
+            )
+            continue
+        if trust_permissions is not None and permission not in trust_permissions:
+            excluded.append(
+                Exclusion(
+                    school_id=school_id,
+                    reason=ExclusionReason.NO_ROLE,
+                    detail=f"no trust role of the account includes {permission}",
+                )
+            )
+            continue
+        school_grants = grants_by_school.get(school_id, [])
+        if needs_grant and not grant_allows(school_grants, account.id, permission, at):
+            excluded.append(
+                Exclusion(
+                    school_id=school_id,
+                    reason=ExclusionReason.NO_GRANT,
+                    detail=grant_gap(school_grants, account.id, permission, at),
+                )
+            )
+            continue
+        if check is not None:
+            decision = check(account.id, permission, school_id, at)
+            if not decision:
+                excluded.append(
+                    Exclusion(
+                        school_id=school_id, reason=ExclusionReason.DENIED, detail=str(decision)
+                    )
+                )
+                continue
+        included.append(school_id)
+    return TrustView(
+        account_id=account.id,
+        trust_id=trust.id,
+        permission=permission,
+        at=at,
+        school_ids=tuple(included),
+        excluded=tuple(excluded),
+    )
+
+
+def trust_permissions_of(
+    uow: UnitOfWork, account_id: str, trust_id: str, role_permissions: Mapping[str, Collection[str]]
+) -> frozenset[str]:
+    """The permissions *account_id* holds through its trust-wide role assignments.
+
+    *role_permissions* maps each trust role name to its permissions (implied roles already
+    expanded); roles it does not list give nothing.
+    """
+    held: set[str] = set()
+    for a in uow.assignments.list():
+        if a.account_id == account_id and a.trust_id == trust_id and a.school_id is None:
+            held.update(role_permissions.get(a.role, ()))
+    return frozenset(held)
+
+
+def schools_in_view(
+    account: Account | str,
+    permission: str,
+    *,
+    uow: UnitOfWork,
+    at: datetime,
+    role_permissions: Mapping[str, Collection[str]] | None = None,
+    grant_free_permissions: Collection[str] = (),
+    check: AccessCheck | None = None,
+    policy: TrustPolicy | None = None,
+) -> TrustView:
+    """The schools of the account's trust it may see for *permission* at *at*, read from *uow*.
+
+    Args:
+        account: the account or its id.
+        role_permissions: trust role name to permissions (see :func:`trust_permissions_of`).
+        grant_free_permissions: permissions a trust role may use by membership alone; every
+            other permission needs the school's grant.
+        check: a host access check that must also allow each school (e.g. the role
+            catalogue's ``check``); required when *role_permissions* is not given.
+        policy: the host's switches (academy designation).
+    """
+    acct = uow.accounts.require(account) if isinstance(account, str) else account
+    trust = uow.trusts.require(acct.trust_id)
+    trust_permissions = (
+        None
+        if role_permissions is None
+        else trust_permissions_of(uow, acct.id, trust.id, role_permissions)
+    )
+    memberships = [m for m in uow.memberships.list() if m.trust_id == trust.id]
+    grants = [g for g in uow.grants.list() if g.trust_id == trust.id]
+    return view_from_records(
+        acct,
+        permission,
+        trust=trust,
+        memberships=memberships,
+        grants=grants,
+        at=at,
+        trust_permissions=trust_permissions,
+        needs_grant=permission not in grant_free_permissions,
+        policy=policy,
+        check=check,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class TrustReport(Tabular, Generic[T]):
+    """A trust-wide report: each visible school's data, and every school left out and why."""
+
+    view: TrustView
+    results: Mapping[str, T]
+    excluded: tuple[Exclusion, ...]
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One row per included school: ``school_id`` then the provider's mapping (or ``value``)."""
+        rows: list[dict[str, Any]] = []
+        for school_id, value in self.results.items():
+            if isinstance(value, Mapping):
+                rows.append({"school_id": school_id, **value})
+            else:
+                rows.append({"school_id": school_id, "value": value})
+        return rows
+
+    def excluded_rows(self) -> list[dict[str, Any]]:
+        """One row per school left out: ``school_id``, ``reason``, ``detail``."""
+        return [
+            {"school_id": e.school_id, "reason": e.reason.value, "detail": e.detail}
+            for e in self.excluded
+        ]
+
+
+def gather(
+    view: TrustView, providers: Mapping[str, Callable[[], T]] | Callable[[str], T]
+) -> TrustReport[T]:
+    """Call the data providers of the schools in *view*, and no others.
+
+    *providers* is either a mapping of school id to a no-argument callable, or one callable
+    taking the school id. A school in view without a provider is left out as ``NO_DATA``.
+    """
+    results: dict[str, T] = {}
+    excluded = list(view.excluded)
+    for school_id in view.school_ids:
+        if isinstance(providers, Mapping):
+            provider = providers.get(school_id)
+            if provider is None:
+                excluded.append(
+                    Exclusion(
+                        school_id=school_id,
+                        reason=ExclusionReason.NO_DATA,
+                        detail="no data provider for this school",
+                    )
+                )
+                continue
+            results[school_id] = provider()
+        else:
+            results[school_id] = providers(school_id)
+    return TrustReport(view=view, results=results, excluded=tuple(excluded))
+
+
+def trust_report(
+    account: Account | str,
+    permission: str,
+    providers: Mapping[str, Callable[[], T]] | Callable[[str], T],
+    *,
+    uow: UnitOfWork,
+    at: datetime,
+    role_permissions: Mapping[str, Collection[str]] | None = None,
+    grant_free_permissions: Collection[str] = (),
+    check: AccessCheck | None = None,
+    policy: TrustPolicy | None = None,
+) -> TrustReport[T]:
+    """:func:`schools_in_view` then :func:`gather`: a report over the schools the account may see."""
+    view = schools_in_view(
+        account,
+        permission,
+        uow=uow,
+        at=at,
+        role_permissions=role_permissions,
+        grant_free_permissions=grant_free_permissions,
+        check=check,
+        policy=policy,
+    )
+    return gather(view, providers)
+
+
+def comparison_report(
+    account: Account | str,
+    permission: str,
+    providers: Mapping[str, Callable[[], T]] | Callable[[str], T],
+    *,
+    uow: UnitOfWork,
+    at: datetime,
+    role_permissions: Mapping[str, Collection[str]] | None = None,
+    check: AccessCheck | None = None,
+    policy: TrustPolicy | None = None,
+) -> TrustReport[T]:
+    """A comparison report across schools: like :func:`trust_report`, but a school is included
+    only with a live grant covering *permission* for the account, even if the host treats the
+    permission as needing no grant elsewhere."""
+    return trust_report(
+        account,
+        permission,
+        providers,
+        uow=uow,
+        at=at,
+        role_permissions=role_permissions,
+        grant_free_permissions=(),
+        check=check,
+        policy=policy,
+    )

@@ -1,0 +1,433 @@
+"""The trust lifecycle service: set-up, trust admins, membership, grants, audit and events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import pytest
+
+from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.access.lifecycle import (
+    GrantChangeKind,
+    RecordingGrantListener,
+    TrustLifecycle,
+    narrowed_scope,
+    replay_memberships_and_grants,
+)
+from schoolsync.clock import FixedClock
+from schoolsync.errors import (
+    AccessDeniedError,
+    CapExceededError,
+    ConflictError,
+    NotFoundError,
+    ProblemsError,
+    ValidationError,
+)
+from schoolsync.identifiers import Postcode, Urn
+from schoolsync.testing.memory import MemoryStore
+from schoolsync.testing.notifier import RecordingNotifier
+from schoolsync.trusts import (
+    Country,
+    MembershipStateError,
+    MembershipStatus,
+    School,
+    SchoolUploadRow,
+    TrustAdminTokenError,
+    TrustPolicy,
+)
+
+
+@attrs.define
+class World:
+    store: MemoryStore
+    clock: FixedClock
+    notifier: RecordingNotifier
+    listener: RecordingGrantListener
+    life: TrustLifecycle
+    trust_id: str = ""
+
+    def account(self, account_id: str, *, trust_id: str | None = None, active: bool = True) -> str:
+        with self.store.unit_of_work() as uow:
+            uow.accounts.add(
+                Account(
+                    id=account_id,
+                    trust_id=trust_id or self.trust_id,
+                    email=f"{account_id}@example.org",
+                    name=account_id,
+                    status=AccountStatus.ACTIVE if active else AccountStatus.PENDING,
+                )
+            )
+            uow.commit()
+        return account_id
+
+    def school_role(
+        self, account_id: str, school_id: str, role: str = "access_coordinator"
+    ) -> None:
+        with self.store.unit_of_work() as uow:
+            uow.assignments.add(
+                RoleAssignment(
+                    id=f"as-{account_id}-{school_id}-{role}",
+                    account_id=account_id,
+                    trust_id=self.trust_id,
+                    role=role,
+                    school_id=school_id,
+                )
+            )
+            uow.commit()
+
+    def member_school(self, school_id: str, urn: str) -> tuple[str, str]:
+        """A school with an Access Coordinator, invited and accepted; returns (membership, ac)."""
+        school = School(id=school_id, name=f"School {school_id}", urn=Urn.parse(urn))
+        membership = self.life.add_school(self.trust_id, school)
+        ac = self.account(f"ac-{school_id}")
+        self.school_role(ac, school_id)
+        self.life.send_invitation(membership.id)
+        self.life.accept_invitation(membership.id, by=ac)
+        return membership.id, ac
+
+
+@pytest.fixture
+def world() -> World:
+    store = MemoryStore()
+    clock = FixedClock()
+    notifier = RecordingNotifier()
+    listener = RecordingGrantListener()
+    life = TrustLifecycle(store, clock, notifier, listeners=[listener])
+    w = World(store, clock, notifier, listener, life)
+    w.trust_id = life.create_trust(name="Oak Trust", designated_academy_trust=True).id
+    return w
+
+
+class TestTrustAdmins:
+    def test_nominee_accepts_once_with_the_emailed_token(self, world: World) -> None:
+        """A nominee accepts with the token from the email; the token then stops working."""
+        alice = world.account("alice")
+        world.life.nominate_trust_admin(world.trust_id, alice)
+        token = world.notifier.of_kind("trust_admin_nomination")[0].data["token"]
+
+        assert alice == world.life.accept_trust_admin(world.trust_id, token)
+        with world.store.unit_of_work() as uow:
+            trust = uow.trusts.require(world.trust_id)
+            roles = [a.role for a in uow.assignments.list() if a.account_id == alice]
+        assert ("alice",) == trust.admin_account_ids()
+        assert ["trust_admin"] == roles
+        assert token not in str(trust.admin_nominations[0])
+        with pytest.raises(TrustAdminTokenError, match="already used"):
+            world.life.accept_trust_admin(world.trust_id, token)
+
+    def test_expired_or_wrong_token_is_refused(self, world: World) -> None:
+        """A token past its expiry, or one never issued, is refused and changes nothing."""
+        token = world.life.nominate_trust_admin(world.trust_id, world.account("alice"))
+        world.clock.advance(TrustPolicy().admin_token_valid_for)
+
+        with pytest.raises(TrustAdminTokenError, match="expired"):
+            world.life.accept_trust_admin(world.trust_id, token)
+        with pytest.raises(TrustAdminTokenError, match="not valid"):
+            world.life.accept_trust_admin(world.trust_id, "nonsense")
+
+    def test_cap_counts_admins_and_open_nominations(self, world: World) -> None:
+        """The seed's cap of two: a third nomination is refused naming the holders."""
+        world.life.nominate_trust_admin(world.trust_id, world.account("alice"))
+        world.life.nominate_trust_admin(world.trust_id, world.account("bob"))
+
+        with pytest.raises(CapExceededError) as info:
+            world.life.nominate_trust_admin(world.trust_id, world.account("carol"))
+        assert ("alice", "bob") == info.value.holders
+
+    def test_expired_nomination_frees_its_place(self, world: World) -> None:
+        """A nomination nobody accepted in time no longer counts towards the cap."""
+        world.life.nominate_trust_admin(world.trust_id, world.account("alice"))
+        world.life.nominate_trust_admin(world.trust_id, world.account("bob"))
+        world.clock.advance(timedelta(days=8))
+
+        world.life.nominate_trust_admin(world.trust_id, world.account("carol"))
+
+
+class TestMembership:
+    def test_invitation_goes_to_the_access_coordinator(self, world: World) -> None:
+        """Sending an invitation emails each Access Coordinator through the Notifier port."""
+        membership = world.life.add_school(world.trust_id, School(id="s1", name="Oakfield"))
+        world.school_role(world.account("ac1"), "s1")
+
+        sent = world.life.send_invitation(membership.id)
+
+        assert MembershipStatus.INVITATION_SENT == sent.status
+        [message] = world.notifier.of_kind("trust_invitation")
+        assert "ac1@example.org" == message.to
+        assert membership.id == message.data["membership_id"]
+
+    def test_no_access_coordinator_means_no_invitation(self, world: World) -> None:
+        """Without an Access Coordinator there is nobody to invite; the status stays unsent."""
+        membership = world.life.add_school(world.trust_id, School(id="s1", name="Oakfield"))
+
+        with pytest.raises(NotFoundError):
+            world.life.send_invitation(membership.id)
+        with world.store.unit_of_work() as uow:
+            assert (
+                MembershipStatus.INVITATION_NOT_SENT
+                == uow.memberships.require(membership.id).status
+            )
+
+    def test_only_an_acceptor_of_that_school_accepts(self, world: World) -> None:
+        """A teacher, or another school's coordinator, cannot accept for the school."""
+        membership = world.life.add_school(world.trust_id, School(id="s1", name="Oakfield"))
+        world.school_role(world.account("ac1"), "s1")
+        world.school_role(world.account("teacher"), "s1", role="staff")
+        world.school_role(world.account("ac2"), "s2")
+        world.life.send_invitation(membership.id)
+
+        for intruder in ("teacher", "ac2", "nobody"):
+            with pytest.raises(AccessDeniedError):
+                world.life.accept_invitation(membership.id, by=intruder)
+        accepted = world.life.accept_invitation(membership.id, by="ac1")
+        assert "ac1" == accepted.accepted_by
+
+    def test_expired_invitation_cannot_be_accepted_but_can_be_resent(self, world: World) -> None:
+        """After the expiry the sweep marks it expired; a re-send opens it again."""
+        membership = world.life.add_school(world.trust_id, School(id="s1", name="Oakfield"))
+        world.school_role(world.account("ac1"), "s1")
+        world.life.send_invitation(membership.id)
+        world.clock.advance(timedelta(days=15))
+
+        with pytest.raises(MembershipStateError):
+            world.life.accept_invitation(membership.id, by="ac1")
+        assert [membership.id] == [m.id for m in world.life.expire_invitations()]
+        world.life.send_invitation(membership.id)
+        assert (
+            MembershipStatus.ACCEPTED
+            == world.life.accept_invitation(membership.id, by="ac1").status
+        )
+
+    def test_declined_school_is_not_a_member(self, world: World) -> None:
+        """Declining ends the invitation; granting is then refused."""
+        membership = world.life.add_school(world.trust_id, School(id="s1", name="Oakfield"))
+        world.school_role(world.account("ac1"), "s1")
+        world.life.send_invitation(membership.id)
+
+        world.life.decline_invitation(membership.id, by="ac1")
+
+        with pytest.raises(ConflictError):
+            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by="ac1")
+
+    def test_school_in_another_trust_cannot_be_added(self, world: World) -> None:
+        """A school belongs to at most one trust at a time."""
+        world.member_school("s1", "100001")
+        other = world.life.create_trust(name="Elm Trust")
+        with world.store.unit_of_work() as uow:
+            school = uow.schools.require("s1")
+
+        with pytest.raises(ConflictError, match="already in trust"):
+            world.life.add_school(other.id, school)
+
+    def test_urn_rule_applies_when_the_host_requires_it(self, world: World) -> None:
+        """An English state school without a URN is refused under the host's rule; overseas is fine."""
+        strict = attrs.evolve(
+            world.life, policy=TrustPolicy(require_urn_for_english_state_schools=True)
+        )
+
+        with pytest.raises(ValidationError) as info:
+            strict.add_school(world.trust_id, School(id="s1", name="Oakfield"))
+        assert "urn" == info.value.field
+        strict.add_school(
+            world.trust_id, School(id="s2", name="British School of Rome", country=Country.OVERSEAS)
+        )
+
+
+class TestGrants:
+    def test_leaving_ends_every_grant_and_tells_listeners(self, world: World) -> None:
+        """A school leaving its trust revokes all its grants at once, with an event per grant."""
+        membership_id, ac = world.member_school("s1", "100001")
+        g1 = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        g2 = world.life.grant(world.trust_id, "s1", {"users.manage"}, by=ac, account_ids=[ac])
+        world.listener.events.clear()
+
+        world.life.leave_trust(membership_id, by=ac)
+
+        with world.store.unit_of_work() as uow:
+            grants = uow.grants.list()
+        assert all(not g.is_live(world.clock.now()) for g in grants)
+        assert {g1.id, g2.id} == {e.grant_id for e in world.listener.events}
+        assert {GrantChangeKind.ENDED} == {e.kind for e in world.listener.events}
+
+    def test_removal_by_the_trust_also_ends_grants(self, world: World) -> None:
+        """Removing a school ends its grants too."""
+        membership_id, ac = world.member_school("s1", "100001")
+        world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+
+        world.life.remove_school(membership_id)
+
+        with world.store.unit_of_work() as uow:
+            assert all(g.revoked_at is not None for g in uow.grants.list())
+
+    def test_narrowing_replaces_the_grant_and_emits_an_event(self, world: World) -> None:
+        """Narrowing revokes the old grant and creates a narrower one, immediately."""
+        _, ac = world.member_school("s1", "100001")
+        grant = world.life.grant(
+            world.trust_id, "s1", {"reports.school.view", "users.manage"}, by=ac
+        )
+        world.clock.advance(timedelta(minutes=1))
+
+        narrower = world.life.narrow_grant(grant.id, by=ac, permissions={"reports.school.view"})
+
+        now = world.clock.now()
+        with world.store.unit_of_work() as uow:
+            assert not uow.grants.require(grant.id).is_live(now)
+            assert uow.grants.require(narrower.id).is_live(now)
+        event = world.listener.events[-1]
+        assert (GrantChangeKind.NARROWED, frozenset({"users.manage"}), narrower.id) == (
+            event.kind,
+            event.permissions_removed,
+            event.replaced_by,
+        )
+
+    def test_narrowing_never_widens(self) -> None:
+        """A narrowed scope must lie inside the old one."""
+        from schoolsync.access.grants import Grant
+
+        grant = Grant(id="g", trust_id="t", school_id="s", permissions={"a"}, account_ids={"x"})
+
+        with pytest.raises(ValidationError):
+            narrowed_scope(grant, permissions={"a", "b"})
+        with pytest.raises(ValidationError):
+            narrowed_scope(grant, account_ids={"x", "y"})
+        assert (frozenset({"a"}), frozenset({"x"})) == narrowed_scope(grant)
+
+    def test_only_the_school_gives_or_revokes_grants(self, world: World) -> None:
+        """A trust admin cannot grant itself access, nor revoke the school's grant."""
+        _, ac = world.member_school("s1", "100001")
+        world.account("alice")
+
+        with pytest.raises(AccessDeniedError):
+            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by="alice")
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        with pytest.raises(AccessDeniedError):
+            world.life.revoke_grant(grant.id, by="alice")
+
+    def test_grant_names_only_accounts_of_the_trust(self, world: World) -> None:
+        """A grant to named accounts refuses an account of another trust."""
+        _, ac = world.member_school("s1", "100001")
+        world.account("mallory", trust_id="other-trust")
+
+        with pytest.raises(ValidationError):
+            world.life.grant(world.trust_id, "s1", {"users.manage"}, by=ac, account_ids=["mallory"])
+
+    def test_expiry_sweep_reports_each_expired_grant_once(self, world: World) -> None:
+        """Expired grants are reported to listeners once, and audited."""
+        _, ac = world.member_school("s1", "100001")
+        grant = world.life.grant(
+            world.trust_id,
+            "s1",
+            {"reports.school.view"},
+            by=ac,
+            expires_at=world.clock.now() + timedelta(days=1),
+        )
+        world.clock.advance(timedelta(days=2))
+
+        first = world.life.expire_grants()
+        second = world.life.expire_grants()
+
+        assert [grant.id] == [e.grant_id for e in first]
+        assert [] == second
+
+
+class TestAuditAndReplay:
+    def test_every_change_is_audited_with_ids_only(self, world: World) -> None:
+        """Membership and grant events name ids and hold no names or emails."""
+        membership_id, ac = world.member_school("s1", "100001")
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        world.life.revoke_grant(grant.id, by=ac)
+
+        with world.store.unit_of_work() as uow:
+            events = uow.audit.events(school_id="s1")
+        actions = [e.action for e in events]
+        assert [
+            "membership.invitation_sent",
+            "membership.accepted",
+            "grant.created",
+            "grant.revoked",
+        ] == [a for a in actions if a.startswith(("membership.inv", "membership.acc", "grant."))]
+        assert "example.org" not in repr(events)
+
+    def test_replay_reproduces_memberships_and_grants(self, world: World) -> None:
+        """Folding the audit log from empty gives exactly the stored memberships and grants."""
+        membership_id, ac = world.member_school("s1", "100001")
+        world.member_school("s2", "100002")
+        grant = world.life.grant(world.trust_id, "s1", {"a", "b"}, by=ac)
+        world.life.narrow_grant(grant.id, by=ac, permissions={"a"})
+        world.life.leave_trust(membership_id, by=ac)
+
+        with world.store.unit_of_work() as uow:
+            state = replay_memberships_and_grants(uow.audit.events())
+            assert {m.id: m for m in uow.memberships.list()} == state.memberships
+            assert {g.id: g for g in uow.grants.list()} == state.grants
+
+
+class TestUploadAndUrns:
+    def test_upload_is_all_or_nothing(self, world: World) -> None:
+        """One bad row means nothing is created, and every bad row is reported."""
+        rows = [
+            SchoolUploadRow(row=2, name="Oakfield", postcode="SW1A 1AA", urn="100001"),
+            SchoolUploadRow(row=3, name="", postcode="SW1A 1AA", urn="100002"),
+            SchoolUploadRow(row=4, name="Elm", postcode="NOT A CODE", urn="12"),
+        ]
+
+        with pytest.raises(ProblemsError) as info:
+            world.life.add_schools_from_upload(world.trust_id, rows, file="up.xlsx")
+        assert 3 == len(info.value.exceptions)
+        with world.store.unit_of_work() as uow:
+            assert 0 == uow.schools.count()
+
+    def test_upload_accepting_valid_rows_adds_only_those(self, world: World) -> None:
+        """With accept_valid_rows the good rows are added and the bad ones reported back."""
+        rows = [
+            SchoolUploadRow(row=2, name="Oakfield", postcode="SW1A 1AA", urn="100001"),
+            SchoolUploadRow(row=3, name="", postcode="SW1A 1AA", urn="100002"),
+        ]
+
+        result = world.life.add_schools_from_upload(world.trust_id, rows, accept_valid_rows=True)
+
+        assert ["Oakfield"] == [s.name for s in result.schools]
+        assert [3] == [p.row for p in result.plan.problems]
+        assert [MembershipStatus.INVITATION_NOT_SENT] == [m.status for m in result.memberships]
+
+    def test_a_fresh_upload_skips_schools_already_in_the_trust(self, world: World) -> None:
+        """Re-uploading the sheet with one new school adds just the new school."""
+        first = [SchoolUploadRow(row=2, name="Oakfield", postcode="SW1A 1AA", urn="100001")]
+        world.life.add_schools_from_upload(world.trust_id, first)
+
+        result = world.life.add_schools_from_upload(
+            world.trust_id,
+            [*first, SchoolUploadRow(row=3, name="Elm", postcode="M1 1AE", urn="100002")],
+        )
+
+        assert ["Elm"] == [s.name for s in result.schools]
+        assert [2] == [p.row for p in result.skipped]
+
+    def test_urn_change_keeps_memberships_and_grants(self, world: World) -> None:
+        """An academy conversion gives a new URN; the grant still applies to the same school."""
+        _, ac = world.member_school("s1", "100001")
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+
+        school = world.life.record_urn_change("s1", Urn.parse("140001"))
+
+        assert (Urn.parse("140001"), (Urn.parse("100001"),)) == (school.urn, school.former_urns)
+        with world.store.unit_of_work() as uow:
+            assert uow.grants.require(grant.id).is_live(world.clock.now())
+            assert "s1" == uow.grants.require(grant.id).school_id
+
+    def test_follow_urn_changes_moves_schools_to_successor_urns(self, world: World) -> None:
+        """A host follows successor URNs from a mapping (e.g. GIAS links)."""
+        world.life.add_school(
+            world.trust_id,
+            School(
+                id="s1", name="Oak", urn=Urn.parse("100001"), postcode=Postcode.parse("SW1A1AA")
+            ),
+        )
+        successor = {"100001": "140001"}
+
+        changed = world.life.follow_urn_changes(
+            lambda u: Urn.parse(successor.get(u.value, u.value))
+        )
+
+        assert ["140001"] == [str(s.urn) for s in changed]
