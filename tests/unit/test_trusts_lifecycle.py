@@ -334,7 +334,7 @@ class TestGrants:
 class TestAuditAndReplay:
     def test_every_change_is_audited_with_ids_only(self, world: World) -> None:
         """Membership and grant events name ids and hold no names or emails."""
-        membership_id, ac = world.member_school("s1", "100001")
+        _membership_id, ac = world.member_school("s1", "100001")
         grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
         world.life.revoke_grant(grant.id, by=ac)
 
