@@ -5,7 +5,22 @@ from __future__ import annotations
 import pytest
 
 from schoolsync.errors import InvalidIdentifierError, SchoolsyncError
-from schoolsync.identifiers import Laestab, Postcode, Uln, Upn, UpnProblem, Urn
+from schoolsync.identifiers import (
+    ULN_FORMAT_CODE,
+    Laestab,
+    Postcode,
+    Uln,
+    Upn,
+    UpnProblem,
+    Urn,
+    check_la_code,
+    duplicate_upns,
+    find_duplicate_upns,
+    upn_check_letter,
+    upn_problem,
+)
+from schoolsync.la_codes import DEFAULT_VERSION, la_code_versions
+from schoolsync.people import Pupil, change_upn
 
 
 class TestUpn:
@@ -57,3 +72,189 @@ def test_urn_laestab_postcode() -> None:
     assert "SW1A 1AA" == Postcode.parse("sw1a1aa").value
     with pytest.raises(InvalidIdentifierError):
         Postcode.parse("not a postcode")
+
+
+class TestUpnCensusCodes:
+    @pytest.mark.parametrize(
+        ("text", "problem"),
+        [
+            ("", UpnProblem.MISSING),
+            ("UN3", UpnProblem.MISSING),
+            ("A801200005001", UpnProblem.CHECK_LETTER),
+            ("Z801200001001", UpnProblem.CHECK_LETTER),
+            ("B80120000500", UpnProblem.NOT_NUMERIC),
+            ("B8012000050011", UpnProblem.NOT_NUMERIC),
+            ("B8012X0005001", UpnProblem.NOT_NUMERIC),
+            ("G80120000101I", UpnProblem.CHARACTER_13),
+            ("G80120000101*", UpnProblem.CHARACTER_13),
+        ],
+    )
+    def test_parse_reports_the_census_code(self, text: str, problem: UpnProblem) -> None:
+        """Each refusal carries the census error code and names the field and the value."""
+        with pytest.raises(InvalidIdentifierError) as info:
+            Upn.parse(text)
+        assert problem.value == info.value.code
+        assert "upn" == info.value.field
+        assert problem == upn_problem(text)
+        assert repr(text) in str(info.value)
+
+    def test_check_letters_are_computed_not_copied(self) -> None:
+        """R1.8/R1.10: J and T take the values 8 and 16, and the vendor sum 266 gives P."""
+        assert "P" == upn_check_letter("207000016049")
+        assert "V" == upn_check_letter("80120000101J")
+        assert "G" == upn_check_letter("80120000101A")
+        assert upn_problem("P207000016049") is None
+
+    def test_unknown_la_code_is_a_warning_unless_strict(self) -> None:
+        """An LA code off the list parses (with a warning) and is refused only when strict."""
+        body = "999123456789"
+        text = upn_check_letter(body) + body
+        upn = Upn.parse(text)
+        warning = upn.la_code_warning()
+        assert warning is not None
+        assert "999" in warning
+        assert "1530" in warning
+        assert warning == check_la_code(upn)
+        with pytest.raises(InvalidIdentifierError) as info:
+            Upn.parse(text, strict=True)
+        assert UpnProblem.LA_CODE.value == info.value.code
+        assert Upn.parse("B801200005001").la_code_warning() is None
+
+    def test_la_code_list_versions_differ(self) -> None:
+        """940-943 are only on the reorganisations version of the list."""
+        body = "940123456789"
+        upn = Upn.parse(upn_check_letter(body) + body)
+        assert upn.la_code_warning("2024-dfe-census") is not None
+        assert upn.la_code_warning("2024-dfe-census+reorganisations") is None
+        assert {"2024-dfe-census", DEFAULT_VERSION} <= set(la_code_versions())
+
+    def test_placeholder_is_missing_for_parse_and_none_for_parse_optional(self) -> None:
+        """UN1-UN5 are "no UPN": parse reports 1500, parse_optional gives None."""
+        for n in range(1, 6):
+            assert Upn.parse_optional(f"UN{n}") is None
+            assert UpnProblem.MISSING == upn_problem(f"un{n}")
+
+    def test_masked_hides_the_last_four_characters(self) -> None:
+        """A UPN is personal data: logs use the masked form."""
+        assert "B80120000****" == Upn.parse("B801200005001").masked
+
+    def test_problem_descriptions(self) -> None:
+        """Every census code has a human description."""
+        assert all(p.description for p in UpnProblem)
+        assert "1520" == UpnProblem.DUPLICATE.value
+
+
+class TestDuplicates:
+    def test_duplicate_upns_in_a_plain_collection(self) -> None:
+        """Only the repeated UPNs are reported; blanks are ignored."""
+        a, b = Upn.parse("B801200005001"), Upn.parse("H801200001001")
+        assert frozenset({a}) == duplicate_upns([a, b, None, a, None])
+
+    def test_duplicates_are_found_trust_wide_across_schools(self) -> None:
+        """Census 1520 across a trust: the same UPN at two schools is reported, not merged."""
+        upn = Upn.parse("B801200005001")
+        other = Upn.parse("H801200001001")
+        pupils = [
+            Pupil(id="p1", school_id="s1", forename="Ann", surname="Lee", upn=upn),
+            Pupil(id="p2", school_id="s2", forename="Ann", surname="Lee", upn=upn),
+            Pupil(id="p3", school_id="s2", forename="Bo", surname="Ng", upn=other),
+        ]
+        (found,) = find_duplicate_upns(pupils)
+        assert upn == found.upn
+        assert (("s1", "p1"), ("s2", "p2")) == found.holders
+        assert found.across_schools
+        assert UpnProblem.DUPLICATE == found.problem
+
+    def test_former_upns_count_only_when_asked(self) -> None:
+        """A UPN one pupil gave up and another now holds is a duplicate with include_former."""
+        upn = Upn.parse("B801200005001")
+        pupils = [
+            Pupil(id="p1", school_id="s1", forename="A", surname="B", former_upns=(upn,)),
+            Pupil(id="p2", school_id="s1", forename="C", surname="D", upn=upn),
+        ]
+        assert () == find_duplicate_upns(pupils)
+        (found,) = find_duplicate_upns(pupils, include_former=True)
+        assert not found.across_schools
+
+    def test_one_record_is_never_its_own_duplicate(self) -> None:
+        """The same record listed twice (or holding a UPN as current and former) is not 1520."""
+        upn = Upn.parse("B801200005001")
+        pupil = Pupil(id="p1", school_id="s1", forename="A", surname="B", upn=upn)
+        assert () == find_duplicate_upns([pupil, pupil])
+
+
+class TestUpnHistory:
+    def test_change_keeps_the_former_upn(self) -> None:
+        """A temporary UPN replaced by the permanent one stays in the history."""
+        temporary = Upn.parse("G80120000101A")
+        permanent = Upn.parse("B801200005001")
+        pupil = Pupil(id="p", school_id="s", forename="A", surname="B", upn=temporary)
+        changed = change_upn(pupil, permanent)
+        assert permanent == changed.upn
+        assert (temporary,) == changed.former_upns
+        assert (permanent, temporary) == changed.all_upns()
+        assert changed.has_held_upn(temporary)
+        assert pupil.upn == temporary  # the original record is unchanged
+
+    def test_reverting_to_a_former_upn_removes_it_from_history(self) -> None:
+        """R1.13: keep the first UPN; going back to it moves the other one into history."""
+        first = Upn.parse("B801200005001")
+        second = Upn.parse("H801200001001")
+        pupil = Pupil(id="p", school_id="s", forename="A", surname="B", upn=first)
+        back = change_upn(change_upn(pupil, second), first)
+        assert first == back.upn
+        assert (second,) == back.former_upns
+
+    def test_same_upn_is_no_change_and_none_keeps_history(self) -> None:
+        """Setting the current UPN again changes nothing; losing it keeps it as former."""
+        upn = Upn.parse("B801200005001")
+        pupil = Pupil(id="p", school_id="s", forename="A", surname="B", upn=upn)
+        assert pupil is change_upn(pupil, upn)
+        lost = change_upn(pupil, None)
+        assert lost.upn is None
+        assert (upn,) == lost.all_upns()
+
+
+class TestOtherIdentifiers:
+    @pytest.mark.parametrize("text", ["2000000001", "9276308686"])
+    def test_valid_ulns(self, text: str) -> None:
+        """Weighted sum mod 11 equal to 10 (the HESA example and a computed one)."""
+        assert text == str(Uln.parse(text))
+
+    @pytest.mark.parametrize("text", ["0276308686", "927630868", "92763086861", "92763O8686"])
+    def test_bad_ulns_carry_census_1575(self, text: str) -> None:
+        """Wrong length, leading zero or non-digits are refused with code 1575."""
+        with pytest.raises(InvalidIdentifierError) as info:
+            Uln.parse(text)
+        assert ULN_FORMAT_CODE == info.value.code
+        assert "uln" == info.value.field
+
+    def test_uln_is_optional(self) -> None:
+        """Most primary pupils have no ULN: blank reads as None."""
+        assert Uln.parse_optional("  ") is None
+        assert Uln.parse_optional(None) is None
+
+    def test_laestab_from_an_integer_keeps_the_leading_zeros(self) -> None:
+        """A spreadsheet number 11234 is LAESTAB 001/1234."""
+        parsed = Laestab.parse(11234)
+        assert ("001", "1234") == (parsed.la, parsed.establishment)
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("ec1a1bb", "EC1A 1BB"),
+            ("  M1 1AE ", "M1 1AE"),
+            ("cr2 6xh", "CR2 6XH"),
+            ("bt7 1nn", "BT7 1NN"),
+        ],
+    )
+    def test_postcodes_are_normalised(self, text: str, expected: str) -> None:
+        """Case and spacing are normalised to one space before the inward code."""
+        assert expected == Postcode.parse(text).value
+
+    @pytest.mark.parametrize("text", ["", "SW1A", "SW1A 1CA", "12345"])
+    def test_bad_postcodes_are_refused(self, text: str) -> None:
+        """Text that is not a UK postcode is refused naming the field."""
+        with pytest.raises(InvalidIdentifierError) as info:
+            Postcode.parse(text)
+        assert "postcode" == info.value.field
