@@ -34,6 +34,7 @@ from schoolsync.errors import (
 )
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import AuditLog, Repository
+from schoolsync.storage import migrations
 from schoolsync.storage.codec import (
     AUDIT_TABLE,
     TABLES,
@@ -44,7 +45,6 @@ from schoolsync.storage.codec import (
     encode_event,
     utc_key,
 )
-from schoolsync.storage.migrations import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
 from schoolsync.trusts import Membership, School, Trust
 
@@ -369,7 +369,7 @@ class SqliteStore:
 
 
 def _current_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()
+    row = conn.execute(f"SELECT max(version) FROM {migrations.VERSION_TABLE}").fetchone()
     return int(row[0] or 0)
 
 
@@ -379,19 +379,19 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER PRIMARY KEY, "
+                f"CREATE TABLE IF NOT EXISTS {migrations.VERSION_TABLE} (version INTEGER PRIMARY KEY, "
                 "description TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
             current = _current_version(conn)
-            if current > SCHEMA_VERSION:
-                raise SchemaVersionError(current, SCHEMA_VERSION)
-            for migration in MIGRATIONS:
+            if current > migrations.SCHEMA_VERSION:
+                raise SchemaVersionError(current, migrations.SCHEMA_VERSION)
+            for migration in migrations.MIGRATIONS:
                 if migration.version <= current:
                     continue
                 for statement in migration.sqlite:
                     conn.execute(statement)
                 conn.execute(
-                    f"INSERT INTO {VERSION_TABLE} (version, description, applied_at) "
+                    f"INSERT INTO {migrations.VERSION_TABLE} (version, description, applied_at) "
                     "VALUES (?, ?, ?)",
                     (migration.version, migration.description, datetime.now(UTC).isoformat()),
                 )

@@ -1,0 +1,446 @@
+"""The PostgreSQL store (psycopg 3, the ``postgres`` extra): for hosts that outgrow one process.
+
+``PostgresStore(dsn)`` connects, creates its schema (``schoolsync`` by default) and applies any
+pending migrations, serialised between processes by an advisory lock. The tables are those of
+:class:`~schoolsync.storage.sqlite.SqliteStore` (records as ``jsonb``, audit times as
+``timestamptz``). Each unit of work is one transaction on its own pooled connection.
+
+:meth:`lock_school` takes a transaction-scoped advisory lock for the school
+(``pg_advisory_xact_lock``): a second writer to the same school *waits* until the first commits
+or rolls back, and gets :class:`~schoolsync.errors.ConcurrentWriteError` only if it waited longer
+than ``lock_timeout`` seconds (or PostgreSQL detected a deadlock). Writers to different schools
+proceed concurrently. psycopg is imported when a store is opened, not when this module is.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+from schoolsync.access.accounts import Account, RoleAssignment
+from schoolsync.access.grants import Grant
+from schoolsync.audit import AuditEvent
+from schoolsync.errors import (
+    ConcurrentWriteError,
+    DuplicateRecordError,
+    NotFoundError,
+    SchemaVersionError,
+    StorageError,
+)
+from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.ports import AuditLog, Repository
+from schoolsync.storage import migrations
+from schoolsync.storage.codec import (
+    AUDIT_TABLE,
+    TABLES,
+    TableSpec,
+    decode,
+    decode_event,
+    encode,
+    encode_event,
+    utc_key,
+)
+from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
+from schoolsync.trusts import Membership, School, Trust
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from schoolsync.ports import Store
+
+__all__ = ["PostgresStore"]
+
+R = TypeVar("R")
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise StorageError(
+            "PostgresStore needs psycopg 3: pip install 'schoolsync[postgres]'"
+        ) from exc
+    return psycopg
+
+
+@contextmanager
+def _translate() -> Iterator[None]:
+    """Turn psycopg exceptions into schoolsync's."""
+    import psycopg
+    from psycopg import errors
+
+    try:
+        yield
+    except (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure) as exc:
+        raise ConcurrentWriteError(
+            f"another writer holds the lock ({type(exc).__name__}); try again later"
+        ) from exc
+    except psycopg.Error as exc:
+        raise StorageError(f"PostgreSQL error: {type(exc).__name__}: {exc}") from exc
+
+
+class _PostgresRepository(Generic[R]):
+    def __init__(self, uow: _PostgresUnitOfWork, spec: TableSpec[R]) -> None:
+        self._uow = uow
+        self._spec = spec
+        t = spec.name
+        cols = ("id", *spec.columns, "data")
+        values = ", ".join(["%s"] * (len(cols) - 1) + ["%s::jsonb"])
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[1:])
+        insert = f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({values})"
+        self._get = f"SELECT data FROM {t} WHERE id = %s"
+        self._insert = f"{insert} ON CONFLICT (id) DO NOTHING"
+        self._upsert = f"{insert} ON CONFLICT (id) DO UPDATE SET {updates}"
+        self._delete = f"DELETE FROM {t} WHERE id = %s"
+        self._list_all = f"SELECT id, data FROM {t} ORDER BY id"
+        self._list_school = f"SELECT id, data FROM {t} WHERE school_id = %s ORDER BY id"
+        self._count_all = f"SELECT count(*) FROM {t}"
+        self._count_school = f"SELECT count(*) FROM {t} WHERE school_id = %s"
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        return self._uow._connection()
+
+    def get(self, id: str) -> R | None:
+        with _translate():
+            row = self._conn().execute(self._get, (id,)).fetchone()
+        return None if row is None else decode(self._spec, id, row[0])
+
+    def require(self, id: str) -> R:
+        record = self.get(id)
+        if record is None:
+            raise NotFoundError(self._spec.kind, id)
+        return record
+
+    def add(self, record: R) -> None:
+        row = encode(self._spec, record)
+        with _translate():
+            cursor = self._conn().execute(self._insert, row)
+        if cursor.rowcount == 0:
+            raise DuplicateRecordError(self._spec.kind, row[0])
+
+    def put(self, record: R) -> None:
+        row = encode(self._spec, record)
+        with _translate():
+            self._conn().execute(self._upsert, row)
+
+    def put_many(self, records: Iterable[R]) -> None:
+        spec = self._spec
+        # One row per id, the last one winning (as if put() were called in order).
+        rows = {row[0]: row for row in (encode(spec, r) for r in records)}
+        if not rows:
+            return
+        with _translate(), self._conn().cursor() as cursor:
+            cursor.executemany(self._upsert, list(rows.values()))
+
+    def remove(self, id: str) -> None:
+        with _translate():
+            cursor = self._conn().execute(self._delete, (id,))
+        if cursor.rowcount == 0:
+            raise NotFoundError(self._spec.kind, id)
+
+    def list(self, *, school_id: str | None = None) -> list[R]:
+        if school_id is not None and not self._spec.has_school_id:
+            return []
+        with _translate():
+            if school_id is None:
+                rows = self._conn().execute(self._list_all).fetchall()
+            else:
+                rows = self._conn().execute(self._list_school, (school_id,)).fetchall()
+        spec = self._spec
+        return [decode(spec, key, data) for key, data in rows]
+
+    def count(self, *, school_id: str | None = None) -> int:
+        if school_id is not None and not self._spec.has_school_id:
+            return 0
+        with _translate():
+            if school_id is None:
+                row = self._conn().execute(self._count_all).fetchone()
+            else:
+                row = self._conn().execute(self._count_school, (school_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+class _PostgresAuditLog:
+    def __init__(self, uow: _PostgresUnitOfWork) -> None:
+        self._uow = uow
+
+    def append(self, event: AuditEvent) -> None:
+        id_, account_id, school_id, trust_id, data = encode_event(event)
+        with _translate():
+            self._uow._connection().execute(
+                f"INSERT INTO {AUDIT_TABLE} (id, at, account_id, school_id, trust_id, data) "
+                "VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
+                (id_, utc_key(event.at), account_id, school_id, trust_id, data),
+            )
+
+    def events(
+        self,
+        *,
+        account_id: str | None = None,
+        school_id: str | None = None,
+        trust_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("account_id", account_id),
+            ("school_id", school_id),
+            ("trust_id", trust_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = %s")
+                args.append(value)
+        if since is not None:
+            where.append("at >= %s")
+            args.append(utc_key(since))
+        if until is not None:
+            where.append("at < %s")
+            args.append(utc_key(until))
+        sql = f"SELECT seq, data FROM {AUDIT_TABLE}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY at, seq"
+        with _translate():
+            rows = self._uow._connection().execute(sql, args).fetchall()
+        return [decode_event(seq, data) for seq, data in rows]
+
+
+class _PostgresUnitOfWork:
+    """One transaction on its own connection (see the module docstring)."""
+
+    trusts: Repository[Trust]
+    schools: Repository[School]
+    memberships: Repository[Membership]
+    grants: Repository[Grant]
+    accounts: Repository[Account]
+    assignments: Repository[RoleAssignment]
+    pupils: Repository[Pupil]
+    staff: Repository[StaffMember]
+    classes: Repository[SchoolClass]
+    year_groups: Repository[YearGroup]
+    sync_links: Repository[SyncLink]
+    backups: Repository[Backup]
+    deleted: Repository[DeletedRecord]
+    tombstones: Repository[Tombstone]
+    audit: AuditLog
+
+    def __init__(self, store: PostgresStore, conn: psycopg.Connection[Any]) -> None:
+        self._store = store
+        self._conn: psycopg.Connection[Any] | None = conn
+        for spec in TABLES:
+            setattr(self, spec.name, _PostgresRepository[Any](self, spec))
+        self.audit = _PostgresAuditLog(self)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            raise StorageError("this unit of work has ended; start a new one")
+        return self._conn
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._store._release(conn)
+
+    def commit(self) -> None:
+        """Make every change durable and visible at once (ends the transaction)."""
+        with _translate():
+            self._connection().commit()
+
+    def rollback(self) -> None:
+        """Discard every change since the transaction began."""
+        with _translate():
+            self._connection().rollback()
+
+    def lock_school(self, school_id: str) -> None:
+        """Wait (up to the store's ``lock_timeout``) for the school's advisory lock; it is
+        held until the transaction commits or rolls back."""
+        conn = self._connection()
+        with _translate():
+            row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+            assert row is not None
+            conn.execute("SAVEPOINT schoolsync_lock_school")
+            try:
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, true)",
+                    (f"{max(1, round(self._store.lock_timeout * 1000))}ms",),
+                )
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
+                    (self._store._lock_namespace, school_id),
+                )
+            except BaseException:
+                # Undo the failed wait (and the setting) but keep the unit of work's changes.
+                conn.execute("ROLLBACK TO SAVEPOINT schoolsync_lock_school")
+                raise
+            conn.execute("RELEASE SAVEPOINT schoolsync_lock_school")
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (row[0],))
+
+
+class PostgresStore:
+    """A :class:`~schoolsync.ports.Store` in a PostgreSQL database.
+
+    Args:
+        dsn: a libpq connection string or URL
+            (``"postgresql://app@db.example.org/app"``).
+        schema: the PostgreSQL schema holding schoolsync's tables (created if missing), so
+            they never clash with the host's own tables.
+        lock_timeout: seconds :meth:`~schoolsync.ports.UnitOfWork.lock_school` waits for
+            another writer to the same school before
+            :class:`~schoolsync.errors.ConcurrentWriteError`.
+        max_idle: how many idle connections the store keeps for reuse.
+
+    Raises:
+        SchemaVersionError: the schema was written by a newer schoolsync.
+        StorageError: psycopg is not installed or the server cannot be reached.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "schoolsync",
+        lock_timeout: float = 30.0,
+        max_idle: int = 4,
+    ) -> None:
+        _psycopg()
+        self.schema = schema
+        self.lock_timeout = lock_timeout
+        self._dsn = dsn
+        self._max_idle = max_idle
+        self._lock_namespace = f"schoolsync:{schema}"
+        self._mutex = threading.Lock()
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._closed = False
+        conn = self._connect()
+        try:
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._idle.append(conn)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg
+        from psycopg import sql
+
+        with _translate():
+            conn = psycopg.connect(self._dsn, autocommit=False)
+            try:
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        """Apply every pending migration in one transaction; refuse a newer schema."""
+        from psycopg import sql
+
+        version_table = migrations.VERSION_TABLE
+        with _translate():
+            try:
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('schoolsync:migrate'), hashtext(%s))",
+                    (self.schema,),
+                )
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {version_table} (version integer PRIMARY KEY, "
+                    "description text NOT NULL, applied_at timestamptz NOT NULL)"
+                )
+                current = self._version(conn)
+                if current > migrations.SCHEMA_VERSION:
+                    raise SchemaVersionError(current, migrations.SCHEMA_VERSION)
+                for migration in migrations.MIGRATIONS:
+                    if migration.version <= current:
+                        continue
+                    for statement in migration.postgres:
+                        conn.execute(statement.encode())
+                    conn.execute(
+                        f"INSERT INTO {version_table} (version, description, applied_at) "
+                        "VALUES (%s, %s, %s)",
+                        (migration.version, migration.description, datetime.now(UTC)),
+                    )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    @staticmethod
+    def _version(conn: psycopg.Connection[Any]) -> int:
+        row = conn.execute(f"SELECT max(version) FROM {migrations.VERSION_TABLE}").fetchone()
+        return int(row[0] or 0) if row is not None else 0
+
+    def schema_version(self) -> int:
+        """The schema's version (after the migrations applied on open)."""
+        with self.unit_of_work() as uow, _translate():
+            return self._version(uow._connection())
+
+    def _release(self, conn: psycopg.Connection[Any]) -> None:
+        from psycopg import pq
+
+        try:
+            if not conn.closed:
+                conn.rollback()
+        except Exception:  # a broken connection is simply dropped
+            conn.close()
+            return
+        with self._mutex:
+            if (
+                not self._closed
+                and not conn.closed
+                and conn.info.transaction_status == pq.TransactionStatus.IDLE
+                and len(self._idle) < self._max_idle
+            ):
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def unit_of_work(self) -> _PostgresUnitOfWork:
+        """A new unit of work (one transaction on its own connection)."""
+        with self._mutex:
+            if self._closed:
+                raise StorageError("the store is closed")
+            conn = self._idle.pop() if self._idle else None
+        return _PostgresUnitOfWork(self, conn if conn is not None else self._connect())
+
+    def close(self) -> None:
+        """Close the idle connections; units of work still open close theirs when they end."""
+        with self._mutex:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self.schema!r})"
+
+
+if TYPE_CHECKING:
+
+    def _conforms(store: PostgresStore) -> Store:
+        return store
