@@ -1,0 +1,712 @@
+"""Person matching (pupils and staff): identifier ladder, blocking, scoring, assignment.
+
+The pipeline, all pure:
+
+1. **Identifier ladder.** MIS id (scoped to the school), then UPN and former UPNs, then email.
+   A key links two records only when it is unique on both sides; an MIS-id or email link is
+   refused when both records carry UPNs that disagree (a new MIS reusing id numbers). A link
+   whose name and birth-date evidence scores below ``identifier_name_floor`` is May match.
+2. **Blocking.** The records left over get several candidate keys each: birth date (day and
+   month in either order) plus the first two letters of each name token; the exact normalised
+   surname token with the forename (or its preferred-name group), in either order; for staff
+   (often without birth dates) three letters of one name and the initial of the other. Keys are
+   joined with numpy, so the number of candidate pairs grows with the number of records, not
+   its square. A key shared by more than ``max_block_pairs`` pairs is skipped.
+3. **Scoring.** rapidfuzz ``process.cpdist`` (element-wise batch similarity) over all candidate
+   pairs at once: Jaro-Winkler on compact names, token sets for parts of double-barrelled
+   names, legal and preferred names both ways, the preferred-name table, swapped forename and
+   surname, birth dates (equal, day/month swapped, one part different), gender, middle names.
+   The score is the weighted mean over the fields present on both sides.
+4. **Assignment.** Greedy by score (ties broken by record ids, so input order never matters):
+   a pair is Matched when it reaches ``match_threshold`` and every still-free competitor of
+   either record scores at least ``ambiguity_margin`` lower; otherwise May match if it reaches
+   ``may_match_threshold``. A pair involving a record with a same-side twin (same surname and
+   birth date) is Matched only when forenames agree exactly; a pair whose genders disagree is
+   never more than May match.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler
+
+from schoolsync.matching._normalise import normalise_name
+from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus
+from schoolsync.matching._settings import MatchSettings
+from schoolsync.people import Gender, Pupil, StaffMember
+
+__all__ = ["match_people", "score_pair"]
+
+P = TypeVar("P", Pupil, StaffMember)
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+# note codes per field
+_MISSING = 0
+_EQUAL = 1
+_SIMILAR = 2
+_PREFERRED = 3
+_PART = 4
+_SWAPPED = 5
+_MIDDLE = 6
+_NICKNAME = 7
+_DM_SWAP = 8
+_NEAR = 9
+_DIFFERENT = 10
+
+_FIELDS = ("surname", "forename", "date_of_birth", "gender", "middle_names")
+
+
+class _Features:
+    """Column-wise compare keys of one side's records."""
+
+    def __init__(self, records: Sequence[Pupil | StaffMember]) -> None:
+        cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+
+        def norm(text: str | None) -> tuple[str, str, tuple[str, ...]]:
+            if not text:
+                return ("", "", ())
+            hit = cache.get(text)
+            if hit is None:
+                spaced = normalise_name(text)
+                tokens = tuple(spaced.split())
+                hit = (spaced.replace(" ", ""), spaced, tokens)
+                cache[text] = hit
+            return hit
+
+        n = len(records)
+        self.n = n
+        self.ids: list[str] = []
+        self.fn_c: list[str] = []
+        self.fn_s: list[str] = []
+        self.fn_t: list[tuple[str, ...]] = []
+        self.pfn_c: list[str] = []
+        self.pfn_t: list[tuple[str, ...]] = []
+        self.sn_c: list[str] = []
+        self.sn_s: list[str] = []
+        self.sn_t: list[tuple[str, ...]] = []
+        self.psn_c: list[str] = []
+        self.psn_t: list[tuple[str, ...]] = []
+        self.mid_c: list[str] = []
+        self.gender = np.zeros(n, dtype=np.int8)
+        self.dob_y = np.full(n, -1, dtype=np.int64)
+        self.dob_m = np.zeros(n, dtype=np.int64)
+        self.dob_d = np.zeros(n, dtype=np.int64)
+        gender_code = {Gender.UNKNOWN: 0, Gender.MALE: 1, Gender.FEMALE: 2, Gender.OTHER: 3}
+        for k, r in enumerate(records):
+            self.ids.append(r.id)
+            fc, fs, ft = norm(r.forename)
+            sc, ss, st = norm(r.surname)
+            self.fn_c.append(fc)
+            self.fn_s.append(fs)
+            self.fn_t.append(ft)
+            self.sn_c.append(sc)
+            self.sn_s.append(ss)
+            self.sn_t.append(st)
+            if r.preferred_forename:
+                pc, _, pt = norm(r.preferred_forename)
+                self.pfn_c.append(pc or fc)
+                self.pfn_t.append(pt or ft)
+            else:
+                self.pfn_c.append(fc)
+                self.pfn_t.append(ft)
+            if r.preferred_surname:
+                pc, _, pt = norm(r.preferred_surname)
+                self.psn_c.append(pc or sc)
+                self.psn_t.append(pt or st)
+            else:
+                self.psn_c.append(sc)
+                self.psn_t.append(st)
+            self.mid_c.append(norm(r.middle_names)[0])
+            self.gender[k] = gender_code[r.gender]
+            dob = r.date_of_birth
+            if dob is not None:
+                self.dob_y[k] = dob.year
+                self.dob_m[k] = dob.month
+                self.dob_d[k] = dob.day
+
+    def take(self, column: list[str], idx: IntArray) -> list[str]:
+        arr = np.asarray(column, dtype=object)
+        return arr[idx].tolist()  # type: ignore[no-any-return]
+
+
+class _Scores:
+    """Field similarities, note codes and totals of candidate pairs (i, j)."""
+
+    def __init__(
+        self,
+        fm: _Features,
+        fa: _Features,
+        pi: IntArray,
+        pj: IntArray,
+        settings: MatchSettings,
+    ) -> None:
+        self.pi = pi
+        self.pj = pj
+        n = len(pi)
+        jw = JaroWinkler.normalized_similarity
+
+        def cp(a: list[str], b: list[str], scorer: Callable[..., Any] = jw) -> FloatArray:
+            if n == 0:
+                return np.zeros(0, dtype=np.float64)
+            out = process.cpdist(a, b, scorer=scorer, workers=1, dtype=np.float64)
+            return np.asarray(out, dtype=np.float64).reshape(n)
+
+        def col(f: _Features, name: str, idx: IntArray) -> list[str]:
+            values: list[str] = getattr(f, name)
+            return f.take(values, idx)
+
+        # --- surname
+        sn_m, sn_a = col(fm, "sn_c", pi), col(fa, "sn_c", pj)
+        psn_m, psn_a = col(fm, "psn_c", pi), col(fa, "psn_c", pj)
+        s_legal = cp(sn_m, sn_a)
+        s_pref = np.maximum.reduce([cp(psn_m, sn_a), cp(sn_m, psn_a), cp(psn_m, psn_a)])
+        s_tokens = cp(col(fm, "sn_s", pi), col(fa, "sn_s", pj), fuzz.token_set_ratio) / 100.0
+        s_sim = np.maximum(s_legal, s_pref)
+        s_note = np.where(s_legal >= 1.0, _EQUAL, np.where(s_pref >= 1.0, _PREFERRED, _SIMILAR))
+        part = (s_tokens >= 1.0) & (s_sim < settings.name_part_similarity)
+        s_sim = np.where(part, settings.name_part_similarity, s_sim)
+        s_note = np.where(part, _PART, s_note)
+        s_present = _filled(sn_m) & _filled(sn_a)
+
+        # --- forename
+        fn_m, fn_a = col(fm, "fn_c", pi), col(fa, "fn_c", pj)
+        pfn_m, pfn_a = col(fm, "pfn_c", pi), col(fa, "pfn_c", pj)
+        f_legal = cp(fn_m, fn_a)
+        f_pref = np.maximum.reduce([cp(pfn_m, fn_a), cp(fn_m, pfn_a), cp(pfn_m, pfn_a)])
+        f_tokens = cp(col(fm, "fn_s", pi), col(fa, "fn_s", pj), fuzz.token_set_ratio) / 100.0
+        f_sim = np.maximum(f_legal, f_pref)
+        f_note = np.where(f_legal >= 1.0, _EQUAL, np.where(f_pref >= 1.0, _PREFERRED, _SIMILAR))
+        part = (f_tokens >= 1.0) & (f_sim < settings.name_part_similarity)
+        f_sim = np.where(part, settings.name_part_similarity, f_sim)
+        f_note = np.where(part, _PART, f_note)
+        # preferred-name table (Alex / Alexander) where the strings alone are not convincing
+        nick_sim = settings.preferred_name_similarity
+        low = np.flatnonzero(f_sim < nick_sim)
+        if len(low):
+            same = settings.nicknames.same_person_name
+            ft_m, pt_m, ft_a, pt_a = fm.fn_t, fm.pfn_t, fa.fn_t, fa.pfn_t
+            hits = [
+                k
+                for k in low.tolist()
+                if _nick(same, ft_m[pi[k]], pt_m[pi[k]], ft_a[pj[k]], pt_a[pj[k]])
+            ]
+            if hits:
+                h = np.asarray(hits, dtype=np.int64)
+                f_sim[h] = nick_sim
+                f_note[h] = _NICKNAME
+        # known by a middle name
+        mid_m, mid_a = col(fm, "mid_c", pi), col(fa, "mid_c", pj)
+        mid_present = _filled(mid_m) & _filled(mid_a)
+        f_mid = np.maximum(
+            cp(fn_m, mid_a) * _filled(mid_a),
+            cp(mid_m, fn_a) * _filled(mid_m),
+        )
+        use_mid = (f_mid >= 1.0) & (f_sim < settings.name_part_similarity)
+        f_sim = np.where(use_mid, settings.name_part_similarity, f_sim)
+        f_note = np.where(use_mid, _MIDDLE, f_note)
+        f_present = _filled(fn_m) & _filled(fn_a)
+
+        # --- swapped forename and surname
+        ws, wf = settings.surname_weight, settings.forename_weight
+        x_fs = cp(fn_m, sn_a)
+        x_sf = cp(sn_m, fn_a)
+        factor = settings.swapped_names_factor
+        straight = ws * s_sim + wf * f_sim
+        swapped = (ws * x_sf + wf * x_fs) * factor
+        use_swap = (swapped > straight) & f_present & s_present
+        s_sim = np.where(use_swap, x_sf * factor, s_sim)
+        f_sim = np.where(use_swap, x_fs * factor, f_sim)
+        s_note = np.where(use_swap, _SWAPPED, s_note)
+        f_note = np.where(use_swap, _SWAPPED, f_note)
+
+        s_sim = np.where(s_present, s_sim, 0.0)
+        f_sim = np.where(f_present, f_sim, 0.0)
+
+        # --- date of birth
+        ym, ya = fm.dob_y[pi], fa.dob_y[pj]
+        mm, ma = fm.dob_m[pi], fa.dob_m[pj]
+        dm, da = fm.dob_d[pi], fa.dob_d[pj]
+        d_present = (ym >= 0) & (ya >= 0)
+        same_y = ym == ya
+        equal = same_y & (mm == ma) & (dm == da)
+        dm_swap = same_y & (mm == da) & (dm == ma) & ~equal
+        near = (
+            ~equal
+            & ~dm_swap
+            & (
+                (same_y & ((mm == ma) | (dm == da)))
+                | ((np.abs(ym - ya) == 1) & (mm == ma) & (dm == da))
+            )
+        )
+        d_sim = np.where(
+            equal,
+            1.0,
+            np.where(
+                dm_swap,
+                settings.day_month_swap_similarity,
+                np.where(near, settings.near_date_similarity, 0.0),
+            ),
+        )
+        d_note = np.where(
+            equal, _EQUAL, np.where(dm_swap, _DM_SWAP, np.where(near, _NEAR, _DIFFERENT))
+        )
+        d_sim = np.where(d_present, d_sim, 0.0)
+
+        # --- gender and middle names
+        gm, ga = fm.gender[pi], fa.gender[pj]
+        g_present = (gm > 0) & (ga > 0)
+        g_sim = np.where(gm == ga, 1.0, 0.0)
+        g_note = np.where(gm == ga, _EQUAL, _DIFFERENT)
+        mid_sim = np.where(mid_present, cp(mid_m, mid_a), 0.0)
+        mid_note = np.where(mid_sim >= 1.0, _EQUAL, _SIMILAR)
+
+        self.sim = np.stack([s_sim, f_sim, d_sim, g_sim, mid_sim])
+        self.note = np.stack([s_note, f_note, d_note, g_note, mid_note]).astype(np.int8)
+        present = np.stack([s_present, f_present, d_present, g_present, mid_present])
+        self.note[~present] = _MISSING
+        weights = np.asarray(
+            [
+                settings.surname_weight,
+                settings.forename_weight,
+                settings.date_of_birth_weight,
+                settings.gender_weight,
+                settings.middle_names_weight,
+            ],
+            dtype=np.float64,
+        )
+        self.weights = weights
+        w = present * weights[:, None]
+        total_w = w.sum(axis=0)
+        self.total: FloatArray = np.where(
+            total_w > 0, (self.sim * w).sum(axis=0) / np.maximum(total_w, 1e-12), 0.0
+        )
+        self.gender_differs = g_present & (gm != ga)
+        self.forename_exact = f_note[:] == _EQUAL
+        self.forename_exact |= f_note == _PREFERRED
+
+    def breakdown(self, k: int) -> tuple[FieldScore, ...]:
+        """The per-field evidence of pair *k*."""
+        out = []
+        for f in range(len(_FIELDS)):
+            code = int(self.note[f, k])
+            sim = round(float(self.sim[f, k]), 2) if code != _MISSING else 0.0
+            weight = float(self.weights[f]) if code != _MISSING else 0.0
+            out.append(_field_score(_FIELDS[f], code, sim, weight))
+        return tuple(out)
+
+
+def _filled(values: list[str]) -> npt.NDArray[np.bool_]:
+    return np.fromiter((bool(x) for x in values), dtype=bool, count=len(values))
+
+
+def _nick(
+    same: Callable[[str, str], bool],
+    ft_m: tuple[str, ...],
+    pt_m: tuple[str, ...],
+    ft_a: tuple[str, ...],
+    pt_a: tuple[str, ...],
+) -> bool:
+    firsts_m = {t[0] for t in (ft_m, pt_m) if t}
+    firsts_a = {t[0] for t in (ft_a, pt_a) if t}
+    return any(same(a, b) for a in firsts_m for b in firsts_a)
+
+
+_NOTE_TEXT = {
+    _MISSING: "missing",
+    _EQUAL: "equal",
+    _PREFERRED: "equal to the preferred name",
+    _PART: "one part of a multi-part name",
+    _SWAPPED: "matches with forename and surname swapped",
+    _MIDDLE: "matches a middle name",
+    _NICKNAME: "preferred-name form (nickname table)",
+    _DM_SWAP: "day/month swapped",
+    _NEAR: "one part differs",
+    _DIFFERENT: "different",
+}
+
+
+@functools.lru_cache(maxsize=8192)
+def _field_score(field: str, code: int, sim: float, weight: float) -> FieldScore:
+    if code == _SIMILAR:
+        note = f"{sim:.2f} Jaro-Winkler"
+    elif code == _SWAPPED:
+        note = f"{_NOTE_TEXT[code]} ({sim:.2f})"
+    else:
+        note = _NOTE_TEXT[code]
+    return FieldScore(field=field, similarity=sim, weight=weight, note=note)
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+def _date_key(y: int, m: int, d: int) -> str:
+    lo, hi = (m, d) if m <= d else (d, m)
+    return f"{y}{lo:02d}{hi:02d}"
+
+
+def _keys(
+    f: _Features, k: int, staff: bool, nick_groups: Callable[[str], Iterable[str]]
+) -> set[str]:
+    keys: set[str] = set()
+    tokens = set(f.fn_t[k]) | set(f.sn_t[k]) | set(f.pfn_t[k]) | set(f.psn_t[k])
+    y = int(f.dob_y[k])
+    if y >= 0:
+        dk = _date_key(y, int(f.dob_m[k]), int(f.dob_d[k]))
+        for t in tokens:
+            keys.add("D" + dk + t[:2])
+    firsts: set[str] = set()
+    for given in (f.fn_t[k], f.pfn_t[k]):
+        if given:
+            firsts.add(given[0])
+            firsts.update(nick_groups(given[0]))
+    surnames = set(f.sn_t[k]) | set(f.psn_t[k])
+    for s in surnames:
+        for fn in firsts:
+            a, b = (s, fn) if s <= fn else (fn, s)
+            keys.add("N" + a + "|" + b)
+    if staff:
+        for s in surnames:
+            for given in (f.fn_t[k], f.pfn_t[k]):
+                if given:
+                    keys.add("S" + s[:3] + "|" + given[0][:1])
+                    keys.add("S" + given[0][:3] + "|" + s[:1])
+    return keys
+
+
+def _key_codes(
+    f: _Features,
+    rows: IntArray,
+    staff: bool,
+    settings: MatchSettings,
+    table: dict[str, int],
+    add: bool,
+) -> tuple[IntArray, IntArray]:
+    groups = settings.nicknames.groups_of
+    codes: list[int] = []
+    owners: list[int] = []
+    for k in rows.tolist():
+        for key in _keys(f, k, staff, groups):
+            code = table.get(key)
+            if code is None:
+                if not add:
+                    continue
+                code = len(table)
+                table[key] = code
+            codes.append(code)
+            owners.append(k)
+    return np.asarray(codes, dtype=np.int64), np.asarray(owners, dtype=np.int64)
+
+
+def _join(
+    mk: IntArray, mi: IntArray, ak: IntArray, ai: IntArray, max_pairs: int
+) -> tuple[IntArray, IntArray]:
+    """All (mis, app) owner pairs sharing a key code, vectorised (blocks over the cap skipped)."""
+    if len(mk) == 0 or len(ak) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    mo = np.argsort(mk, kind="stable")
+    ao = np.argsort(ak, kind="stable")
+    mk_s, mi_s = mk[mo], mi[mo]
+    ak_s, ai_s = ak[ao], ai[ao]
+    common = np.intersect1d(mk_s, ak_s, assume_unique=False)
+    m_start = np.searchsorted(mk_s, common, side="left")
+    m_count = np.searchsorted(mk_s, common, side="right") - m_start
+    a_start = np.searchsorted(ak_s, common, side="left")
+    a_count = np.searchsorted(ak_s, common, side="right") - a_start
+    size = m_count * a_count
+    keep = size <= max_pairs
+    m_start, m_count, a_start, a_count, size = (
+        m_start[keep],
+        m_count[keep],
+        a_start[keep],
+        a_count[keep],
+        size[keep],
+    )
+    total = int(size.sum())
+    if total == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    block = np.repeat(np.arange(len(size)), size)
+    offsets = np.arange(total) - np.repeat(np.cumsum(size) - size, size)
+    ac = a_count[block]
+    pi = mi_s[m_start[block] + offsets // ac]
+    pj = ai_s[a_start[block] + offsets % ac]
+    return pi, pj
+
+
+# --------------------------------------------------------------------------- ladder
+
+
+def _norm_email(text: str | None) -> str | None:
+    if not text:
+        return None
+    e = text.strip().casefold()
+    return e or None
+
+
+def _unique_index(keys: Iterable[tuple[int, str | None]]) -> dict[str, int]:
+    """key -> row for keys held by exactly one row."""
+    seen: dict[str, int] = {}
+    dup: set[str] = set()
+    for row, key in keys:
+        if key is None:
+            continue
+        if key in seen and seen[key] != row:
+            dup.add(key)
+        else:
+            seen[key] = row
+    for key in dup:
+        del seen[key]
+    return seen
+
+
+def _upns(r: Pupil | StaffMember) -> tuple[str | None, tuple[str, ...]]:
+    if isinstance(r, Pupil):
+        return (None if r.upn is None else r.upn.value, tuple(u.value for u in r.former_upns))
+    return (None, ())
+
+
+def _all_upns(r: Pupil | StaffMember) -> tuple[str, ...]:
+    cur, former = _upns(r)
+    return former if cur is None else (cur, *former)
+
+
+def _upns_conflict(a: Pupil | StaffMember, b: Pupil | StaffMember) -> bool:
+    ua, fa = _upns(a)
+    ub, fb = _upns(b)
+    if ua is None or ub is None:
+        return False
+    return ua != ub and ua not in fb and ub not in fa
+
+
+def _ladder(
+    mis: Sequence[P], app: Sequence[P], settings: MatchSettings
+) -> list[tuple[int, int, MatchRule]]:
+    links: list[tuple[int, int, MatchRule]] = []
+    used_m: set[int] = set()
+    used_a: set[int] = set()
+
+    def link(pairs: Iterable[tuple[int, int]], rule: MatchRule, check_upn: bool) -> None:
+        for i, j in pairs:
+            if i in used_m or j in used_a:
+                continue
+            if check_upn and _upns_conflict(mis[i], app[j]):
+                continue
+            used_m.add(i)
+            used_a.add(j)
+            links.append((i, j, rule))
+
+    if settings.use_mis_id:
+        a_idx = _unique_index(
+            (j, None if r.mis_id is None else f"{r.school_id}\x00{r.mis_id}")
+            for j, r in enumerate(app)
+        )
+        m_idx = _unique_index(
+            (i, None if r.mis_id is None else f"{r.school_id}\x00{r.mis_id}")
+            for i, r in enumerate(mis)
+        )
+        link(((i, a_idx[k]) for k, i in m_idx.items() if k in a_idx), MatchRule.MIS_ID, True)
+    if settings.use_upn:
+        a_cur = _unique_index((j, _upns(r)[0]) for j, r in enumerate(app))
+        m_cur = _unique_index((i, _upns(r)[0]) for i, r in enumerate(mis))
+        link(((i, a_cur[k]) for k, i in m_cur.items() if k in a_cur), MatchRule.UPN, False)
+        # former UPNs: an MIS current or former UPN equal to an app current or former UPN
+        a_any = _unique_index((j, u) for j, rec in enumerate(app) for u in _all_upns(rec))
+        pairs: list[tuple[int, int]] = []
+        for i, rec in enumerate(mis):
+            for u in _all_upns(rec):
+                if u in a_any:
+                    pairs.append((i, a_any[u]))
+                    break
+        link(pairs, MatchRule.FORMER_UPN, False)
+    if settings.use_email:
+        a_em = _unique_index((j, _norm_email(r.email)) for j, r in enumerate(app))
+        m_em = _unique_index((i, _norm_email(r.email)) for i, r in enumerate(mis))
+        link(((i, a_em[k]) for k, i in m_em.items() if k in a_em), MatchRule.EMAIL, True)
+    return links
+
+
+# --------------------------------------------------------------------------- assignment
+
+
+def _twins(f: _Features) -> npt.NDArray[np.bool_]:
+    """Records sharing surname and birth date with another record on the same side."""
+    counts: dict[tuple[str, int, int, int], int] = {}
+    keys: list[tuple[str, int, int, int] | None] = []
+    for k in range(f.n):
+        y = int(f.dob_y[k])
+        if y < 0 or not f.sn_c[k]:
+            keys.append(None)
+            continue
+        key = (f.sn_c[k], y, int(f.dob_m[k]), int(f.dob_d[k]))
+        keys.append(key)
+        counts[key] = counts.get(key, 0) + 1
+    return np.asarray([key is not None and counts[key] > 1 for key in keys], dtype=bool)
+
+
+def match_people(
+    mis: Sequence[P],
+    app: Sequence[P],
+    settings: MatchSettings,
+    *,
+    staff: bool,
+) -> list[MatchResult[P]]:
+    """Match two populations of people; one result per record or pair (see module docs)."""
+    fm = _Features(mis)
+    fa = _Features(app)
+    links = _ladder(mis, app, settings)
+    free_m = np.ones(fm.n, dtype=bool)
+    free_a = np.ones(fa.n, dtype=bool)
+    for i, j, _ in links:
+        free_m[i] = False
+        free_a[j] = False
+
+    # candidate pairs among the records the ladder left
+    table: dict[str, int] = {}
+    mk, mi = _key_codes(fm, np.flatnonzero(free_m), staff, settings, table, add=True)
+    ak, ai = _key_codes(fa, np.flatnonzero(free_a), staff, settings, table, add=False)
+    ci, cj = _join(mk, mi, ak, ai, settings.max_block_pairs)
+    if len(ci):
+        code = np.unique(ci * max(fa.n, 1) + cj)
+        ci, cj = code // max(fa.n, 1), code % max(fa.n, 1)
+
+    li = np.asarray([i for i, _, _ in links], dtype=np.int64)
+    lj = np.asarray([j for _, j, _ in links], dtype=np.int64)
+    all_i = np.concatenate([li, ci])
+    all_j = np.concatenate([lj, cj])
+    scores = _Scores(fm, fa, all_i, all_j, settings)
+    results: list[MatchResult[P]] = []
+
+    # identifier links
+    for k, (i, j, rule) in enumerate(links):
+        total = float(scores.total[k])
+        flags: tuple[str, ...] = ()
+        status = MatchStatus.MATCHED
+        if total < settings.identifier_name_floor:
+            status = MatchStatus.MAY_MATCH
+            flags = ("identifier agrees but names and birth date do not",)
+        results.append(
+            MatchResult(
+                status=status,
+                mis=mis[i],
+                app=app[j],
+                score=round(total, 4),
+                rule=rule,
+                breakdown=scores.breakdown(k),
+                flags=flags,
+            )
+        )
+
+    # fuzzy candidates
+    n_links = len(links)
+    fuzzy_total = scores.total[n_links:]
+    keep = np.flatnonzero(fuzzy_total >= settings.may_match_threshold)
+    twins_m = _twins(fm)
+    twins_a = _twins(fa)
+    if len(keep):
+        rank_m = _rank(fm.ids)
+        rank_a = _rank(fa.ids)
+        kp_i, kp_j, kp_s = ci[keep], cj[keep], fuzzy_total[keep]
+        order = np.lexsort((rank_a[kp_j], rank_m[kp_i], -kp_s))
+        exact = scores.forename_exact[n_links:][keep]
+        guarded = (twins_m[kp_i] | twins_a[kp_j]) & ~exact
+        cand_m: dict[int, list[tuple[float, int, bool]]] = {}
+        cand_a: dict[int, list[tuple[float, int, bool]]] = {}
+        for i, j, s, g in zip(
+            kp_i.tolist(), kp_j.tolist(), kp_s.tolist(), guarded.tolist(), strict=True
+        ):
+            cand_m.setdefault(i, []).append((s, j, g))
+            cand_a.setdefault(j, []).append((s, i, g))
+        for lst in (*cand_m.values(), *cand_a.values()):
+            lst.sort(key=lambda t: -t[0])
+        margin = settings.ambiguity_margin
+
+        def best_other(lst: list[tuple[float, int, bool]], skip: int, free: BoolArray) -> float:
+            for s3, x, _ in lst:
+                if x != skip and free[x]:
+                    return s3
+            return -1.0
+
+        def competitor(
+            mine: list[tuple[float, int, bool]],
+            partner: int,
+            me: int,
+            free_other: BoolArray,
+            free_mine: BoolArray,
+            theirs: dict[int, list[tuple[float, int, bool]]],
+            pair_exact: bool,
+        ) -> float | None:
+            """Best free rival of a record (its candidates other than *partner*) that could
+            really be it: not one clearly taken by a better pair, not a twin of the partner."""
+            for s2, other, g in mine:
+                if other == partner or not free_other[other]:
+                    continue
+                if g and pair_exact:
+                    continue
+                if best_other(theirs[other], me, free_mine) >= s2 + margin:
+                    continue
+                return s2
+            return None
+
+        for o in order.tolist():
+            i, j, s = int(kp_i[o]), int(kp_j[o]), float(kp_s[o])
+            if not (free_m[i] and free_a[j]):
+                continue
+            pair_exact = bool(exact[o])
+            r1 = competitor(cand_m[i], j, i, free_a, free_m, cand_a, pair_exact)
+            r2 = competitor(cand_a[j], i, j, free_m, free_a, cand_m, pair_exact)
+            rivals = [x for x in (r1, r2) if x is not None]
+            runner: float | None = max(rivals) if rivals else None
+            k = n_links + int(keep[o])
+            flags_l: list[str] = []
+            if runner is not None and s - runner < settings.ambiguity_margin:
+                flags_l.append(f"ambiguous: another candidate scores {runner:.2f}")
+            if (twins_m[i] or twins_a[j]) and not scores.forename_exact[k]:
+                flags_l.append("possible twin: forenames differ")
+            if scores.gender_differs[k]:
+                flags_l.append("gender differs")
+            matched = s >= settings.match_threshold and not flags_l
+            free_m[i] = False
+            free_a[j] = False
+            results.append(
+                MatchResult(
+                    status=MatchStatus.MATCHED if matched else MatchStatus.MAY_MATCH,
+                    mis=mis[i],
+                    app=app[j],
+                    score=round(s, 4),
+                    rule=MatchRule.NAME_DOB if scores.note[2, k] != _MISSING else MatchRule.NAME,
+                    breakdown=scores.breakdown(k),
+                    runner_up=None if runner is None else round(runner, 4),
+                    flags=tuple(flags_l),
+                )
+            )
+    for i in np.flatnonzero(free_m).tolist():
+        results.append(MatchResult(status=MatchStatus.NEW, mis=mis[i]))
+    for j in np.flatnonzero(free_a).tolist():
+        results.append(MatchResult(status=MatchStatus.NOT_MATCHED, app=app[j]))
+    return results
+
+
+def _rank(ids: list[str]) -> IntArray:
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
+    return rank
+
+
+def score_pair(mis: P, app: P, settings: MatchSettings) -> tuple[float, tuple[FieldScore, ...]]:
+    """The score and per-field breakdown of one pair (used for pairs matched by hand)."""
+    fm = _Features([mis])
+    fa = _Features([app])
+    zero = np.zeros(1, dtype=np.int64)
+    s = _Scores(fm, fa, zero, zero, settings)
+    return round(float(s.total[0]), 4), s.breakdown(0)

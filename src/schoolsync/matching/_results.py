@@ -1,0 +1,157 @@
+"""Match statuses, per-field evidence and one result per record (or pair of records)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+import attrs
+
+from schoolsync.errors import ValidationError
+from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+
+__all__ = [
+    "FieldScore",
+    "MatchResult",
+    "MatchRule",
+    "MatchStatus",
+    "R",
+]
+
+R = TypeVar("R", Pupil, StaffMember, SchoolClass, YearGroup)
+
+
+class MatchStatus(StrEnum):
+    """The four review statuses, in the order a person should review them."""
+
+    NOT_MATCHED = "not_matched"
+    """An app record with no clear MIS match (often a leaver never deleted)."""
+    NEW = "new"
+    """An MIS record with no clear app match: imported unless matched by hand."""
+    MAY_MATCH = "may_match"
+    """A very close candidate pair that a person must confirm or unmatch."""
+    MATCHED = "matched"
+    """The same record with reasonable certainty (still worth a look)."""
+
+    @property
+    def review_order(self) -> int:
+        """0 for Not matched ... 3 for Matched."""
+        return _ORDER[self]
+
+    @property
+    def label(self) -> str:
+        """The label a person sees ("May match")."""
+        return _LABELS[self]
+
+
+_ORDER = {
+    MatchStatus.NOT_MATCHED: 0,
+    MatchStatus.NEW: 1,
+    MatchStatus.MAY_MATCH: 2,
+    MatchStatus.MATCHED: 3,
+}
+_LABELS = {
+    MatchStatus.NOT_MATCHED: "Not matched",
+    MatchStatus.NEW: "New",
+    MatchStatus.MAY_MATCH: "May match",
+    MatchStatus.MATCHED: "Matched",
+}
+
+
+_QUIET_WHEN_MISSING = frozenset({"gender", "middle_names"})
+
+
+class MatchRule(StrEnum):
+    """Which rung of the identifier ladder (or which person) made a pair."""
+
+    MIS_ID = "mis_id"
+    UPN = "upn"
+    FORMER_UPN = "former_upn"
+    EMAIL = "email"
+    NAME_DOB = "name_dob"
+    NAME = "name"
+    NC_YEAR = "nc_year"
+    MANUAL = "manual"
+    NONE = "none"
+
+
+@attrs.frozen(kw_only=True)
+class FieldScore:
+    """The evidence one field gave: its similarity (0-1), its weight and a short note.
+
+    ``weight`` is 0 when the field was missing on either side (it then does not count).
+    """
+
+    field: str
+    similarity: float
+    weight: float
+    note: str
+
+    def describe(self) -> str:
+        """E.g. ``"forename 0.91 Jaro-Winkler"`` or ``"date of birth day/month swapped"``."""
+        return f"{self.field.replace('_', ' ')} {self.note}"
+
+
+@attrs.frozen(kw_only=True)
+class MatchResult(Generic[R]):
+    """One line of a review: an MIS record, an app record, or a pair, with its status.
+
+    ``mis`` is set for New, May match and Matched; ``app`` for Not matched, May match and
+    Matched. ``score`` (0-1) and ``breakdown`` explain a pair; ``runner_up`` is the best score
+    of a competing candidate (``None`` when there was none); ``flags`` name the safety rules
+    that held a pair back at May match (``"ambiguous"``, ``"possible twin"``...);
+    ``confirmed`` is true once a person matched or accepted the pair.
+    """
+
+    status: MatchStatus
+    mis: R | None = None
+    app: R | None = None
+    score: float = 0.0
+    rule: MatchRule = MatchRule.NONE
+    breakdown: tuple[FieldScore, ...] = ()
+    runner_up: float | None = None
+    flags: tuple[str, ...] = ()
+    confirmed: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        needs_mis = self.status is not MatchStatus.NOT_MATCHED
+        needs_app = self.status is not MatchStatus.NEW
+        if (self.mis is not None) != needs_mis or (self.app is not None) != needs_app:
+            raise ValidationError(
+                "status",
+                self.status.value,
+                f"a {self.status.label} result needs mis={needs_mis} and app={needs_app}",
+            )
+
+    @property
+    def is_pair(self) -> bool:
+        """True for May match and Matched (both records present)."""
+        return self.mis is not None and self.app is not None
+
+    @property
+    def explanation(self) -> str:
+        """The breakdown as one sentence: ``"surname equal, forename 0.91 Jaro-Winkler"``."""
+        parts = [
+            f.describe()
+            for f in self.breakdown
+            if not (f.weight == 0.0 and f.field in _QUIET_WHEN_MISSING)
+        ]
+        parts.extend(self.flags)
+        return ", ".join(parts)
+
+    @property
+    def record(self) -> R:
+        """The MIS record if there is one, else the app record."""
+        rec = self.mis if self.mis is not None else self.app
+        assert rec is not None
+        return rec
+
+    @property
+    def mis_key(self) -> str | None:
+        """The MIS record's ``id`` (``None`` for Not matched)."""
+        return None if self.mis is None else self.mis.id
+
+    @property
+    def app_key(self) -> str | None:
+        """The app record's ``id`` (``None`` for New)."""
+        return None if self.app is None else self.app.id

@@ -1,0 +1,330 @@
+"""``MatchReview``: the value a person reviews, edits, saves and resumes before a sync."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic
+
+import attrs
+
+from schoolsync.errors import NotFoundError, ValidationError
+from schoolsync.matching._normalise import normalise_name
+from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus, R
+from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.sync.records import RecordKind
+from schoolsync.tables import Tabular
+
+__all__ = ["MatchReview", "MixedYearClass", "record_name"]
+
+_TYPES: dict[RecordKind, type[Any]] = {
+    RecordKind.PUPIL: Pupil,
+    RecordKind.STAFF: StaffMember,
+    RecordKind.CLASS: SchoolClass,
+    RecordKind.YEAR_GROUP: YearGroup,
+}
+
+
+def record_name(record: Pupil | StaffMember | SchoolClass | YearGroup) -> str:
+    """The name a person knows a record by (display name for people, name for groups)."""
+    if isinstance(record, Pupil | StaffMember):
+        return f"{record.forename} {record.surname}"
+    return record.name
+
+
+def _search_text(record: Pupil | StaffMember | SchoolClass | YearGroup) -> str:
+    if isinstance(record, Pupil | StaffMember):
+        parts = [
+            record.forename,
+            record.surname,
+            record.preferred_forename or "",
+            record.preferred_surname or "",
+            record.forename,
+        ]
+        return normalise_name(" ".join(parts))
+    return normalise_name(record.name)
+
+
+def _sort_key(result: MatchResult[Any]) -> tuple[int, str, str, str]:
+    rec = result.record
+    if isinstance(rec, Pupil | StaffMember):
+        name = normalise_name(f"{rec.surname} {rec.forename}")
+    else:
+        name = normalise_name(rec.name)
+    return (
+        result.status.review_order,
+        name,
+        result.mis_key or "",
+        result.app_key or "",
+    )
+
+
+def _ordered(results: Any) -> tuple[MatchResult[Any], ...]:
+    return tuple(sorted(results, key=_sort_key))
+
+
+def _frozen(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
+@attrs.frozen(kw_only=True)
+class MixedYearClass:
+    """An MIS class spanning several year groups where the app has one class per year.
+
+    The seed's procedure: create an app class mirroring ``mis_class`` and match it one-to-one;
+    pupils are then re-allocated to it from ``app_classes`` automatically.
+    """
+
+    mis_class: SchoolClass
+    nc_years: tuple[str, ...]
+    app_classes: tuple[SchoolClass, ...]
+
+
+@attrs.frozen(kw_only=True)
+class MatchReview(Tabular, Generic[R]):
+    """The outcome of matching, as a person reviews it; every edit returns a new review.
+
+    ``results`` are ordered as the review should be done: Not matched, New, May match, Matched
+    (then by name). Every MIS record and every app record appears in exactly one result.
+    ``selected`` holds the ``id`` of each New MIS record chosen for import (pupils are selected
+    by default, staff are not); ``locked`` holds MIS ids that cannot be deselected (year groups
+    the app already has). ``excluded`` lists MIS records left out of matching altogether (the
+    Nursery year group) and ``mixed_year_classes`` the MIS classes needing the mixed-year
+    procedure.
+    """
+
+    kind: RecordKind
+    results: tuple[MatchResult[R], ...] = attrs.field(converter=_ordered)
+    selected: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
+    locked: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
+    select_new_by_default: bool = True
+    excluded: tuple[R, ...] = ()
+    mixed_year_classes: tuple[MixedYearClass, ...] = ()
+
+    # ------------------------------------------------------------------ reading
+
+    def __iter__(self) -> Iterator[MatchResult[R]]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def by_status(self, status: MatchStatus) -> tuple[MatchResult[R], ...]:
+        """The results with *status*, in review order."""
+        return tuple(r for r in self.results if r.status is status)
+
+    def counts(self) -> dict[MatchStatus, int]:
+        """How many results have each status (all four keys present)."""
+        out = dict.fromkeys(MatchStatus, 0)
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+    def pairs(self) -> tuple[MatchResult[R], ...]:
+        """Matched and May match results (both records present), in review order."""
+        return tuple(r for r in self.results if r.is_pair)
+
+    def filter(self, text: str) -> tuple[MatchResult[R], ...]:
+        """Results where either record's name contains *text* (normalised: case, accents...)."""
+        needle = normalise_name(text)
+        return tuple(
+            r
+            for r in self.results
+            if any(needle in _search_text(x) for x in (r.mis, r.app) if x is not None)
+        )
+
+    def result_for(
+        self, *, mis: R | str | None = None, app: R | str | None = None
+    ) -> MatchResult[R]:
+        """The result holding MIS record *mis* (or app record *app*), given as a record or id."""
+        if (mis is None) == (app is None):
+            raise ValidationError("mis", mis, "give exactly one of mis= and app=")
+        key = _key(mis if mis is not None else app)
+        for r in self.results:
+            if (r.mis_key if mis is not None else r.app_key) == key:
+                return r
+        raise NotFoundError("mis record" if mis is not None else "app record", key)
+
+    def is_selected(self, mis: R | str) -> bool:
+        """True when New MIS record *mis* will be imported."""
+        return _key(mis) in self.selected
+
+    def to_import(self) -> tuple[R, ...]:
+        """The New MIS records selected for import, in review order."""
+        out = []
+        for r in self.results:
+            if r.status is MatchStatus.NEW and r.mis is not None and r.mis.id in self.selected:
+                out.append(r.mis)
+        return tuple(out)
+
+    # ------------------------------------------------------------------ editing
+
+    def match(
+        self,
+        mis: R | str,
+        app: R | str,
+        *,
+        scorer: Callable[[R, R], tuple[float, tuple[FieldScore, ...]]] | None = None,
+    ) -> MatchReview[R]:
+        """Match MIS record *mis* with app record *app* by hand (records or ids).
+
+        Any pair either record was in is broken up: its other record becomes New or Not matched.
+        The new pair is Matched, ``confirmed``, rule ``MANUAL``; *scorer* (for example
+        :func:`schoolsync.matching.score_pair`) fills in its score and breakdown.
+        """
+        rm = self.result_for(mis=mis)
+        ra = self.result_for(app=app)
+        assert rm.mis is not None
+        assert ra.app is not None
+        score, breakdown = (0.0, ()) if scorer is None else scorer(rm.mis, ra.app)
+        new = MatchResult(
+            status=MatchStatus.MATCHED,
+            mis=rm.mis,
+            app=ra.app,
+            score=score,
+            rule=MatchRule.MANUAL,
+            breakdown=breakdown,
+            confirmed=True,
+        )
+        rest: list[MatchResult[R]] = [r for r in self.results if r is not rm and r is not ra]
+        added: set[str] = set()
+        for r in {id(rm): rm, id(ra): ra}.values():
+            if r.app is not None and r.app is not ra.app:
+                rest.append(MatchResult(status=MatchStatus.NOT_MATCHED, app=r.app))
+            if r.mis is not None and r.mis is not rm.mis:
+                rest.append(MatchResult(status=MatchStatus.NEW, mis=r.mis))
+                if self.select_new_by_default:
+                    added.add(r.mis.id)
+        rest.append(new)
+        return self._with(rest, added=added, dropped={rm.mis.id})
+
+    def unmatch(self, *, mis: R | str | None = None, app: R | str | None = None) -> MatchReview[R]:
+        """Break the pair holding *mis* (or *app*): the MIS record becomes New, the app record
+        Not matched."""
+        r = self.result_for(mis=mis, app=app)
+        if not r.is_pair:
+            raise ValidationError("status", r.status.value, "only a matched pair can be unmatched")
+        assert r.mis is not None
+        assert r.app is not None
+        rest = [x for x in self.results if x is not r]
+        rest.append(MatchResult(status=MatchStatus.NEW, mis=r.mis))
+        rest.append(MatchResult(status=MatchStatus.NOT_MATCHED, app=r.app))
+        added = {r.mis.id} if self.select_new_by_default else set()
+        return self._with(rest, added=added)
+
+    def confirm(self, mis: R | str) -> MatchReview[R]:
+        """Accept the May match (or Matched) pair holding MIS record *mis*."""
+        r = self.result_for(mis=mis)
+        if not r.is_pair:
+            raise ValidationError("status", r.status.value, "only a pair can be confirmed")
+        rest = [x for x in self.results if x is not r]
+        rest.append(attrs.evolve(r, status=MatchStatus.MATCHED, confirmed=True))
+        return self._with(rest)
+
+    def accept_all_may_match(self) -> MatchReview[R]:
+        """Every May match becomes a confirmed Matched pair."""
+        return self._with(
+            [
+                attrs.evolve(r, status=MatchStatus.MATCHED, confirmed=True)
+                if r.status is MatchStatus.MAY_MATCH
+                else r
+                for r in self.results
+            ]
+        )
+
+    def select(self, *mis: R | str) -> MatchReview[R]:
+        """Choose New MIS records for import."""
+        keys = {_key(m) for m in mis}
+        news = {r.mis_key for r in self.results if r.status is MatchStatus.NEW}
+        unknown = keys - news
+        if unknown:
+            raise NotFoundError("new MIS record", sorted(unknown)[0])
+        return attrs.evolve(self, selected=self.selected | keys)
+
+    def deselect(self, *mis: R | str) -> MatchReview[R]:
+        """Leave New MIS records out of the import (locked ones cannot be left out)."""
+        keys = {_key(m) for m in mis}
+        locked = keys & self.locked
+        if locked:
+            raise ValidationError(
+                "selected", sorted(locked)[0], "already in the app; it cannot be unticked"
+            )
+        return attrs.evolve(self, selected=self.selected - keys)
+
+    def select_all_new(self) -> MatchReview[R]:
+        """Select every New MIS record."""
+        return attrs.evolve(
+            self,
+            selected=self.selected
+            | {r.mis.id for r in self.results if r.status is MatchStatus.NEW and r.mis},
+        )
+
+    def deselect_all_new(self) -> MatchReview[R]:
+        """Deselect every New MIS record (except locked ones)."""
+        return attrs.evolve(self, selected=self.selected & self.locked)
+
+    def _with(
+        self,
+        results: list[MatchResult[R]],
+        *,
+        added: set[str] | frozenset[str] = frozenset(),
+        dropped: set[str] | frozenset[str] = frozenset(),
+    ) -> MatchReview[R]:
+        new_keys = {r.mis.id for r in results if r.status is MatchStatus.NEW and r.mis is not None}
+        selected = ((self.selected | added) - dropped) & (new_keys | self.locked)
+        return attrs.evolve(self, results=results, selected=selected)
+
+    # ------------------------------------------------------------------ views and saving
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One row per result: status, both records' ids and names, score and explanation."""
+        rows = []
+        for r in self.results:
+            rows.append(
+                {
+                    "status": r.status.label,
+                    "mis_id": r.mis_key,
+                    "mis_name": None if r.mis is None else record_name(r.mis),
+                    "app_id": r.app_key,
+                    "app_name": None if r.app is None else record_name(r.app),
+                    "score": r.score if r.is_pair else None,
+                    "rule": r.rule.value if r.is_pair else None,
+                    "explanation": r.explanation,
+                    "selected": (r.mis_key in self.selected)
+                    if r.status is MatchStatus.NEW
+                    else None,
+                }
+            )
+        return rows
+
+    def table_caption(self) -> str | None:
+        """E.g. ``"pupil matching: 2 Not matched, 3 New, 1 May match, 1494 Matched"``."""
+        c = self.counts()
+        return f"{self.kind.value} matching: " + ", ".join(f"{c[s]} {s.label}" for s in MatchStatus)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (through the shared cattrs converter) for saving the review."""
+        from schoolsync.serialisation import converter
+
+        data: dict[str, Any] = converter.unstructure(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MatchReview[Any]:
+        """Resume a review saved with :meth:`to_dict`."""
+        from schoolsync.serialisation import converter
+
+        try:
+            kind = RecordKind(data["kind"])
+        except (KeyError, ValueError) as exc:
+            raise ValidationError("kind", data.get("kind"), "not a record kind") from exc
+        review: MatchReview[Any] = converter.structure(data, MatchReview[_TYPES[kind]])  # type: ignore[valid-type]
+        return review
+
+
+def _key(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    key = getattr(value, "id", None)
+    if not isinstance(key, str):
+        raise ValidationError("record", type(value).__name__, "expected a record or an id")
+    return key

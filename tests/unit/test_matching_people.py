@@ -1,0 +1,235 @@
+"""Person matching: the identifier ladder, the name pitfalls of UK school data, and safety rules."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from schoolsync.errors import DuplicateRecordError
+from schoolsync.identifiers import Upn, upn_check_letter
+from schoolsync.matching import MatchRule, MatchSettings, MatchStatus, match_pupils, match_staff
+from schoolsync.people import Gender, Pupil, StaffMember
+
+
+def upn(n: int) -> Upn:
+    body = f"{820:03d}{n:08d}0"
+    return Upn.parse(upn_check_letter(body) + body)
+
+
+def pupil(
+    pid: str, forename: str, surname: str, dob: date | None = date(2016, 3, 14), **kw: object
+) -> Pupil:
+    return Pupil(
+        id=pid,
+        school_id="s1",
+        forename=forename,
+        surname=surname,
+        date_of_birth=dob,
+        gender=kw.pop("gender", Gender.UNKNOWN),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def status_of(review: object, mis_id: str) -> tuple[MatchStatus, str | None]:
+    r = review.result_for(mis=mis_id)  # type: ignore[attr-defined]
+    return r.status, r.app_key
+
+
+def test_mis_id_links_first() -> None:
+    """Records sharing the school's MIS id are Matched by rule MIS_ID even when names differ a lot."""
+    review = match_pupils(
+        [pupil("m", "Jo", "Bloggs", mis_id="123")],
+        [pupil("a", "Joanne", "Bloggs", mis_id="123")],
+    )
+    r = review.result_for(mis="m")
+    assert (r.status, r.app_key, r.rule) == (MatchStatus.MATCHED, "a", MatchRule.MIS_ID)
+
+
+def test_rematch_after_mis_change_uses_upn() -> None:
+    """A school that changed MIS (all new MIS ids, same UPNs) re-matches every pupil by UPN."""
+    mis = [pupil(f"m{k}", f"Name{k}", "Same", mis_id=f"new{k}", upn=upn(k)) for k in range(5)]
+    app = [pupil(f"a{k}", f"Name{k}", "Same", mis_id=f"old{k}", upn=upn(k)) for k in range(5)]
+    review = match_pupils(mis, app)
+    assert {(r.mis_key, r.app_key, r.rule) for r in review} == {
+        (f"m{k}", f"a{k}", MatchRule.UPN) for k in range(5)
+    }
+
+
+def test_former_upn_links() -> None:
+    """A pupil whose UPN was corrected matches through the former UPN the app still holds."""
+    review = match_pupils(
+        [pupil("m", "Amy", "Khan", upn=upn(2), former_upns=[upn(1)])],
+        [pupil("a", "Amy", "Khan", upn=upn(1))],
+    )
+    assert review.result_for(mis="m").rule is MatchRule.FORMER_UPN
+
+
+def test_reused_mis_id_with_conflicting_upn_is_not_linked() -> None:
+    """An MIS id shared by two different pupils (different UPNs) does not link them."""
+    review = match_pupils(
+        [pupil("m", "Amy", "Khan", mis_id="7", upn=upn(1), dob=date(2015, 1, 1))],
+        [pupil("a", "Tom", "Reed", mis_id="7", upn=upn(2), dob=date(2012, 6, 9))],
+    )
+    assert status_of(review, "m") == (MatchStatus.NEW, None)
+
+
+def test_identifier_link_with_contradicting_names_is_may_match() -> None:
+    """A UPN link whose names and birth date disagree is held at May match for a person."""
+    review = match_pupils(
+        [pupil("m", "Amy", "Khan", upn=upn(1), dob=date(2015, 1, 1))],
+        [pupil("a", "Tom", "Reed", upn=upn(1), dob=date(2012, 6, 9))],
+    )
+    assert status_of(review, "m") == (MatchStatus.MAY_MATCH, "a")
+
+
+@pytest.mark.parametrize(
+    ("mis_names", "app_names", "note"),
+    [
+        (("Jonathon", "Smith"), ("Jonathan", "Smith"), "Jaro-Winkler"),
+        (("Wei", "Zhang"), ("Zhang", "Wei"), "swapped"),
+        (("Amelia", "Smith-Jones"), ("Amelia", "Jones"), "part"),
+        (("Amelia", "Smith Jones"), ("Amelia", "Smith-Jones"), "equal"),
+        (("Alexander", "Brown"), ("Alex", "Brown"), "preferred-name"),
+        (("Zoë", "O'Neill"), ("Zoe", "ONeill"), "equal"),
+        (("Siobhán", "Ó Briain"), ("Siobhan", "O'Briain"), "equal"),
+    ],
+)
+def test_name_pitfalls_still_match(
+    mis_names: tuple[str, str], app_names: tuple[str, str], note: str
+) -> None:
+    """Typos, swapped names, double-barrelled parts, nicknames, accents and apostrophes match."""
+    review = match_pupils([pupil("m", *mis_names)], [pupil("a", *app_names)])
+    r = review.result_for(mis="m")
+    assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a")
+    assert note in r.explanation
+
+
+def test_preferred_name_on_record_matches() -> None:
+    """An app record holding the MIS pupil's preferred forename matches the legal one."""
+    review = match_pupils(
+        [pupil("m", "Margaret", "Ellis", preferred_forename="Daisy")],
+        [pupil("a", "Daisy", "Ellis")],
+    )
+    r = review.result_for(mis="m")
+    assert r.status is MatchStatus.MATCHED
+    assert "forename equal to the preferred name" in r.explanation
+
+
+def test_day_month_transposed_birth_date() -> None:
+    """A birth date with day and month swapped still matches and says so in the breakdown."""
+    review = match_pupils(
+        [pupil("m", "Ava", "Patel", dob=date(2015, 4, 7))],
+        [pupil("a", "Ava", "Patel", dob=date(2015, 7, 4))],
+    )
+    r = review.result_for(mis="m")
+    assert r.status is MatchStatus.MATCHED
+    assert "date of birth day/month swapped" in r.explanation
+
+
+def test_twins_are_not_cross_matched() -> None:
+    """Twins with the same surname and birth date pair by forename and gender, never crosswise."""
+    dob = date(2015, 9, 1)
+    mis = [
+        pupil("m1", "Harry", "Lee", dob, gender=Gender.MALE),
+        pupil("m2", "Harvey", "Lee", dob, gender=Gender.MALE),
+        pupil("m3", "Oliver", "Ng", dob, gender=Gender.MALE),
+        pupil("m4", "Olivia", "Ng", dob, gender=Gender.FEMALE),
+    ]
+    app = [
+        pupil("a2", "Harvey", "Lee", dob, gender=Gender.MALE),
+        pupil("a1", "Harry", "Lee", dob, gender=Gender.MALE),
+        pupil("a4", "Olivia", "Ng", dob, gender=Gender.FEMALE),
+        pupil("a3", "Oliver", "Ng", dob, gender=Gender.MALE),
+    ]
+    review = match_pupils(mis, app)
+    for r in review.pairs():
+        assert r.mis_key is not None
+        assert r.app_key is not None
+        assert r.mis_key[1:] == r.app_key[1:]
+    assert {status_of(review, f"m{k}")[0] for k in range(1, 5)} == {MatchStatus.MATCHED}
+
+
+def test_twin_whose_sibling_is_missing_is_not_matched_silently() -> None:
+    """When only one twin is in the app, the other MIS twin is never a silent Matched to it."""
+    dob = date(2015, 9, 1)
+    mis = [
+        pupil("m1", "Harry", "Lee", dob, gender=Gender.MALE),
+        pupil("m2", "Harvey", "Lee", dob, gender=Gender.MALE),
+    ]
+    review = match_pupils(mis, [pupil("a2", "Harvey", "Lee", dob, gender=Gender.MALE)])
+    assert status_of(review, "m2") == (MatchStatus.MATCHED, "a2")
+    assert status_of(review, "m1")[0] is MatchStatus.NEW
+
+
+def test_ambiguous_candidates_give_may_match() -> None:
+    """Two app records equally close to one MIS record: May match, never a silent Matched."""
+    mis = [pupil("m", "Jack", "Smith", dob=None)]
+    app = [pupil("a1", "Jack", "Smith", dob=None), pupil("a2", "Jack", "Smith", dob=None)]
+    review = match_pupils(mis, app)
+    r = review.result_for(mis="m")
+    assert r.status is MatchStatus.MAY_MATCH
+    assert "ambiguous" in r.explanation
+    assert review.counts()[MatchStatus.NOT_MATCHED] == 1
+
+
+def test_leavers_and_joiners() -> None:
+    """An app-only pupil is Not matched; an MIS-only pupil is New (and selected for import)."""
+    review = match_pupils(
+        [pupil("m", "New", "Joiner", dob=date(2017, 1, 1))],
+        [pupil("a", "Old", "Leaver", dob=date(2010, 5, 5))],
+    )
+    assert [r.status for r in review] == [MatchStatus.NOT_MATCHED, MatchStatus.NEW]
+    assert review.is_selected("m")
+
+
+def test_staff_without_birth_dates_match_on_names_and_email() -> None:
+    """Staff without birth dates match by email, else by name; New staff are not selected."""
+    mis = [
+        StaffMember(
+            id="m1", school_id="s1", forename="Ruth", surname="Okafor", email="R.Okafor@x.sch.uk"
+        ),
+        StaffMember(id="m2", school_id="s1", forename="Daniel", surname="Hughes"),
+        StaffMember(id="m3", school_id="s1", forename="Priya", surname="Shah"),
+    ]
+    app = [
+        StaffMember(
+            id="a1", school_id="s1", forename="Ruth", surname="Adeyemi", email="r.okafor@x.sch.uk"
+        ),
+        StaffMember(id="a2", school_id="s1", forename="Dan", surname="Hughes"),
+    ]
+    review = match_staff(mis, app)
+    assert review.result_for(mis="m1").rule is MatchRule.EMAIL
+    assert status_of(review, "m2") == (MatchStatus.MATCHED, "a2")
+    assert status_of(review, "m3") == (MatchStatus.NEW, None)
+    assert not review.is_selected("m3")
+
+
+def test_breakdown_explains_the_score() -> None:
+    """Each pair carries a per-field breakdown whose weighted mean is its score."""
+    review = match_pupils(
+        [pupil("m", "Jonathon", "Smith", gender=Gender.MALE)],
+        [pupil("a", "Jonathan", "Smith", gender=Gender.MALE)],
+    )
+    r = review.result_for(mis="m")
+    fields = {f.field: f for f in r.breakdown}
+    assert fields["surname"].note == "equal"
+    assert fields["forename"].note.endswith("Jaro-Winkler")
+    weighted = sum(f.similarity * f.weight for f in r.breakdown) / sum(
+        f.weight for f in r.breakdown
+    )
+    assert r.score == pytest.approx(weighted, abs=0.01)
+
+
+def test_thresholds_are_configurable() -> None:
+    """Raising match_threshold turns a borderline Matched pair into May match."""
+    mis, app = [pupil("m", "Jonathon", "Smyth")], [pupil("a", "Jonathan", "Smith")]
+    assert match_pupils(mis, app).result_for(mis="m").status is MatchStatus.MATCHED
+    strict = MatchSettings(match_threshold=0.99)
+    assert match_pupils(mis, app, strict).result_for(mis="m").status is MatchStatus.MAY_MATCH
+
+
+def test_duplicate_ids_on_one_side_are_refused() -> None:
+    """Two MIS records with the same id are refused with DuplicateRecordError."""
+    with pytest.raises(DuplicateRecordError):
+        match_pupils([pupil("m", "A", "B"), pupil("m", "C", "D")], [])

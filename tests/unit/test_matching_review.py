@@ -1,0 +1,128 @@
+"""MatchReview: review order, filtering, manual edits, import selection, saving and resuming."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from schoolsync.errors import NotFoundError, ValidationError
+from schoolsync.matching import (
+    MatchReview,
+    MatchRule,
+    MatchStatus,
+    match_pupils,
+    match_staff,
+    score_pair,
+)
+from schoolsync.people import Pupil, StaffMember
+
+
+def pupil(pid: str, forename: str, surname: str, dob: date | None = date(2016, 3, 14)) -> Pupil:
+    return Pupil(id=pid, school_id="s1", forename=forename, surname=surname, date_of_birth=dob)
+
+
+@pytest.fixture
+def review() -> MatchReview[Pupil]:
+    mis = [
+        pupil("m1", "Amara", "Okoye"),
+        pupil("m2", "Jack", "Smith", None),
+        pupil("m3", "Noah", "Williams", date(2015, 2, 2)),
+        pupil("m4", "Freya", "Campbell", date(2014, 6, 30)),
+    ]
+    app = [
+        pupil("a1", "Amara", "Okoye"),
+        pupil("a2", "Jack", "Smith", None),
+        pupil("a2b", "Jack", "Smith", None),
+        pupil("a5", "Lily", "Evans", date(2013, 8, 8)),
+    ]
+    return match_pupils(mis, app)
+
+
+def test_results_are_in_review_order(review: MatchReview[Pupil]) -> None:
+    """Results list Not matched, then New, then May match, then Matched."""
+    orders = [r.status.review_order for r in review]
+    assert orders == sorted(orders)
+    assert next(r.status for r in review) is MatchStatus.NOT_MATCHED
+    assert [r.status for r in review][-1] is MatchStatus.MATCHED
+
+
+def test_every_record_appears_once(review: MatchReview[Pupil]) -> None:
+    """Each MIS and each app record is in exactly one result."""
+    mis = [r.mis_key for r in review if r.mis_key]
+    app = [r.app_key for r in review if r.app_key]
+    assert sorted(mis) == ["m1", "m2", "m3", "m4"]
+    assert sorted(app) == ["a1", "a2", "a2b", "a5"]
+
+
+def test_filter_by_partial_name(review: MatchReview[Pupil]) -> None:
+    """filter() finds results by a partial, case- and accent-insensitive name on either side."""
+    assert [r.mis_key for r in review.filter("OKO")] == ["m1"]
+    assert [r.app_key for r in review.filter("evan")] == ["a5"]
+
+
+def test_match_by_hand_breaks_up_old_pairs(review: MatchReview[Pupil]) -> None:
+    """match(a, b) pairs two records; their former partners become New / Not matched."""
+    edited = review.match("m1", "a5", scorer=score_pair)
+    r = edited.result_for(mis="m1")
+    assert (r.status, r.app_key, r.rule, r.confirmed) == (
+        MatchStatus.MATCHED,
+        "a5",
+        MatchRule.MANUAL,
+        True,
+    )
+    assert edited.result_for(app="a1").status is MatchStatus.NOT_MATCHED
+    assert len(edited) == len(review)
+    assert r.breakdown
+
+
+def test_unmatch_splits_a_pair(review: MatchReview[Pupil]) -> None:
+    """unmatch() turns a pair into a New MIS record (selected) and a Not matched app record."""
+    edited = review.unmatch(app="a1")
+    assert edited.result_for(mis="m1").status is MatchStatus.NEW
+    assert edited.result_for(app="a1").status is MatchStatus.NOT_MATCHED
+    assert edited.is_selected("m1")
+    with pytest.raises(ValidationError):
+        edited.unmatch(mis="m1")
+
+
+def test_accept_all_may_match(review: MatchReview[Pupil]) -> None:
+    """accept_all_may_match() confirms every May match as Matched."""
+    assert review.counts()[MatchStatus.MAY_MATCH] == 1
+    accepted = review.accept_all_may_match()
+    assert accepted.counts()[MatchStatus.MAY_MATCH] == 0
+    assert accepted.result_for(mis="m2").confirmed
+
+
+def test_selection_of_new_records(review: MatchReview[Pupil]) -> None:
+    """New pupils start selected; they can be deselected and selected again."""
+    assert review.is_selected("m3")
+    off = review.deselect_all_new()
+    assert off.to_import() == ()
+    on = off.select("m4")
+    assert [p.id for p in on.to_import()] == ["m4"]
+    with pytest.raises(NotFoundError):
+        on.select("m1")
+
+
+def test_new_staff_are_deselected_by_default() -> None:
+    """New staff are not selected for import until a person selects them."""
+    review = match_staff([StaffMember(id="m", school_id="s", forename="A", surname="B")], [])
+    assert review.to_import() == ()
+    assert [s.id for s in review.select_all_new().to_import()] == ["m"]
+
+
+def test_save_and_resume(review: MatchReview[Pupil]) -> None:
+    """A review saved with to_dict (JSON-able) and loaded with from_dict is the same review."""
+    edited = review.unmatch(mis="m1").deselect("m3")
+    data = json.loads(json.dumps(edited.to_dict()))
+    assert MatchReview.from_dict(data) == edited
+
+
+def test_rows_and_html(review: MatchReview[Pupil]) -> None:
+    """to_rows() gives one row per result; the HTML view has a caption with the counts."""
+    rows = review.to_rows()
+    assert len(rows) == len(review)
+    assert rows[0]["status"] == "Not matched"
+    assert "1 May match" in review._repr_html_()
