@@ -79,12 +79,14 @@ class TrustAdminNomination:
     """An account nominated as a trust admin, who accepts through a single-use, expiring token.
 
     Only the token's hash is kept (:func:`hash_token`); ``accepted_at`` is set once it is used.
+    Audit events leave the hash out (a replayed nomination has ``token_hash == ""``, which no
+    token matches).
     """
 
     account_id: str
     nominated_at: datetime
     expires_at: datetime
-    token_hash: str
+    token_hash: str = ""
     nominated_by: str | None = None
     accepted_at: datetime | None = None
 
@@ -249,8 +251,8 @@ def hash_token(token: str) -> str:
 
 
 def token_matches(token: str, token_hash: str) -> bool:
-    """Compare *token* with a stored hash in constant time."""
-    return hmac.compare_digest(hash_token(token), token_hash)
+    """Compare *token* with a stored hash in constant time (an empty hash matches nothing)."""
+    return bool(token_hash) and hmac.compare_digest(hash_token(token), token_hash)
 
 
 def validate_school(school: School, policy: TrustPolicy | None = None) -> None:

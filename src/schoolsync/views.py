@@ -29,6 +29,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 
 from schoolsync.access.accounts import Account, AccountStatus
+from schoolsync.access.catalogue import RoleCatalogue, RoleScope
 from schoolsync.access.grants import Grant
 from schoolsync.ports import UnitOfWork
 from schoolsync.tables import Tabular
@@ -47,6 +48,7 @@ __all__ = [
     "ExclusionReason",
     "TrustReport",
     "TrustView",
+    "catalogue_rules",
     "comparison_report",
     "gather",
     "grant_allows",
@@ -152,6 +154,39 @@ def grant_gap(grants: Iterable[Grant], account_id: str, permission: str, at: dat
     if any(g.expires_at is not None and g.expires_at <= at for g in covering):
         return "the school's grant has expired"
     return "the school's grant starts later"
+
+
+_DENIAL_TO_EXCLUSION = {
+    "inactive": ExclusionReason.ACCOUNT_NOT_ACTIVE,
+    "no_role": ExclusionReason.NO_ROLE,
+    "no_grant": ExclusionReason.NO_GRANT,
+    "grant_revoked": ExclusionReason.NO_GRANT,
+    "grant_expired": ExclusionReason.NO_GRANT,
+    "outside_grant_scope": ExclusionReason.NO_GRANT,
+    "school_not_in_trust": ExclusionReason.NOT_A_MEMBER,
+    "unknown_school": ExclusionReason.NOT_A_MEMBER,
+}
+
+
+def _exclusion_from_decision(school_id: str, decision: object) -> Exclusion:
+    """A denial of the host's check as an exclusion (a ``Decision``'s reason is mapped)."""
+    reason = getattr(decision, "reason", None)
+    mapped = _DENIAL_TO_EXCLUSION.get(str(getattr(reason, "value", reason)), ExclusionReason.DENIED)
+    explain = getattr(decision, "explain", None)
+    detail = explain() if callable(explain) else str(decision)
+    return Exclusion(school_id=school_id, reason=mapped, detail=str(detail))
+
+
+def catalogue_rules(catalogue: RoleCatalogue) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """From a role catalogue: each trust role's effective permissions, and the permissions a
+    trust role may use without a grant (``needs_grant=False``)."""
+    role_permissions = {
+        name: catalogue.effective_permissions(name)
+        for name, role in catalogue.roles.items()
+        if role.scope is RoleScope.TRUST
+    }
+    grant_free = frozenset(p.name for p in catalogue.permissions.values() if not p.needs_grant)
+    return role_permissions, grant_free
 
 
 def view_from_records(
@@ -261,11 +296,7 @@ def view_from_records(
         if check is not None:
             decision = check(account.id, permission, school_id, at)
             if not decision:
-                excluded.append(
-                    Exclusion(
-                        school_id=school_id, reason=ExclusionReason.DENIED, detail=str(decision)
-                    )
-                )
+                excluded.append(_exclusion_from_decision(school_id, decision))
                 continue
         included.append(school_id)
     return TrustView(
@@ -303,6 +334,7 @@ def schools_in_view(
     grant_free_permissions: Collection[str] = (),
     check: AccessCheck | None = None,
     policy: TrustPolicy | None = None,
+    catalogue: RoleCatalogue | None = None,
 ) -> TrustView:
     """The schools of the account's trust it may see for *permission* at *at*, read from *uow*.
 
@@ -314,7 +346,18 @@ def schools_in_view(
         check: a host access check that must also allow each school (e.g. the role
             catalogue's ``check``); required when *role_permissions* is not given.
         policy: the host's switches (academy designation).
+        catalogue: a role catalogue to take *role_permissions* and *grant_free_permissions*
+            from (see :func:`catalogue_rules`) when they are not given.
+
+    Only access through the trust counts: a school the account can reach through a school
+    role of its own is still left out unless the trust route allows it.
     """
+    if catalogue is not None:
+        from_catalogue, free = catalogue_rules(catalogue)
+        if role_permissions is None:
+            role_permissions = from_catalogue
+        if not grant_free_permissions:
+            grant_free_permissions = free
     acct = uow.accounts.require(account) if isinstance(account, str) else account
     trust = uow.trusts.require(acct.trust_id)
     trust_permissions = (
@@ -403,6 +446,7 @@ def trust_report(
     grant_free_permissions: Collection[str] = (),
     check: AccessCheck | None = None,
     policy: TrustPolicy | None = None,
+    catalogue: RoleCatalogue | None = None,
 ) -> TrustReport[T]:
     """:func:`schools_in_view` then :func:`gather`: a report over the schools the account may see."""
     view = schools_in_view(
@@ -414,6 +458,7 @@ def trust_report(
         grant_free_permissions=grant_free_permissions,
         check=check,
         policy=policy,
+        catalogue=catalogue,
     )
     return gather(view, providers)
 
@@ -428,14 +473,16 @@ def comparison_report(
     role_permissions: Mapping[str, Collection[str]] | None = None,
     check: AccessCheck | None = None,
     policy: TrustPolicy | None = None,
+    catalogue: RoleCatalogue | None = None,
 ) -> TrustReport[T]:
     """A comparison report across schools: like :func:`trust_report`, but a school is included
     only with a live grant covering *permission* for the account, even if the host treats the
     permission as needing no grant elsewhere."""
-    return trust_report(
+    if catalogue is not None and role_permissions is None:
+        role_permissions = catalogue_rules(catalogue)[0]
+    view = schools_in_view(
         account,
         permission,
-        providers,
         uow=uow,
         at=at,
         role_permissions=role_permissions,
@@ -443,3 +490,4 @@ def comparison_report(
         check=check,
         policy=policy,
     )
+    return gather(view, providers)

@@ -610,7 +610,7 @@ class TrustLifecycle:
                 subject_id=school.id,
                 trust_id=trust_id,
                 school_id=school.id,
-                after={"id": school.id, "urn": None if school.urn is None else str(school.urn)},
+                after=converter.unstructure(school),
             )
         others = [
             m
@@ -1063,8 +1063,8 @@ class TrustLifecycle:
                     subject_id=school_id,
                     school_id=school_id,
                     trust_id=None,
-                    before={"urn": None if school.urn is None else str(school.urn)},
-                    after={"urn": str(new_urn)},
+                    before=converter.unstructure(school),
+                    after=converter.unstructure(updated),
                 )
             uow.commit()
         return updated
