@@ -24,6 +24,7 @@ from schoolsync.bulk._changes import (
     ChangeSet,
     ProblemCode,
 )
+from schoolsync.bulk._checks import CatalogueChecks
 from schoolsync.bulk._files import BulkSheet, read_sheet, write_sheet
 from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
 from schoolsync.bulk._rules import AccountAction, AssignmentChecks, RoleScope
@@ -36,6 +37,7 @@ __all__ = [
     "BulkProblem",
     "BulkRowError",
     "BulkSheet",
+    "CatalogueChecks",
     "Change",
     "ChangeKind",
     "ChangeSet",

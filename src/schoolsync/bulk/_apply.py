@@ -110,16 +110,38 @@ class _Run:
         return self.created.get(normalise_email(change.email))
 
     def run(self) -> None:
+        # Role additions refused on the first try are retried after the others, so that a role
+        # whose requirement is given in the same change set does not depend on column order.
+        deferred: list[tuple[Change, SchoolsyncError]] = []
         for change in sorted(self.cs.changes, key=Change.sort_key):
             try:
                 done = self._one(change)
             except SchoolsyncError as exc:
+                if change.kind is ChangeKind.ADD_ROLE:
+                    deferred.append((change, exc))
+                    continue
                 self.problems.append(_problem_for(change, exc))
                 if change.kind is ChangeKind.CREATE_USER:
                     self.failed_creates.add(normalise_email(change.email))
                 continue
             if done:
                 self.applied += 1
+        progress = True
+        while deferred and progress:
+            progress = False
+            still: list[tuple[Change, SchoolsyncError]] = []
+            for change, _ in deferred:
+                try:
+                    done = self._one(change)
+                except SchoolsyncError as exc:
+                    still.append((change, exc))
+                    continue
+                progress = True
+                if done:
+                    self.applied += 1
+            deferred = still
+        self.problems += [_problem_for(change, exc) for change, exc in deferred]
+        self.problems.sort(key=lambda p: (p.row or 0, p.column or ""))
         if self.applied:
             self.uow.audit.append(
                 AuditEvent(
