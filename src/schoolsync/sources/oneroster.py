@@ -1,0 +1,1154 @@
+"""OneRoster 1.1 and 1.2 CSV bundles (and the roster engine the SDS readers share).
+
+A bundle is a zip file or a folder of CSV files with a ``manifest.csv``. :class:`OneRosterSource`
+reads one school's staff, pupils, classes, year groups and enrolments from it, streaming the
+large files (``users.csv``, ``enrollments.csv``) so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+import attrs
+
+from schoolsync.errors import FileFormatError
+from schoolsync.identifiers import Upn
+from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.ports import MisSnapshot
+from schoolsync.sources._csv import (
+    CsvFile,
+    FileSpec,
+    Opener,
+    Row,
+    SourceWarning,
+    Warnings,
+    parse_date,
+    parse_datetime,
+    parse_upn,
+    split_list,
+)
+
+__all__ = [
+    "Deletion",
+    "Enrolment",
+    "FileMode",
+    "GradeMapping",
+    "OneRosterSource",
+    "RosterSource",
+    "nc_year_for_grade",
+    "read_oneroster",
+    "year_group_name",
+]
+
+
+class FileMode(StrEnum):
+    """How a manifest says a file is sent: all records (bulk), changes only (delta), or not."""
+
+    BULK = "bulk"
+    DELTA = "delta"
+    ABSENT = "absent"
+
+
+class GradeMapping(StrEnum):
+    """How OneRoster/CEDS grade codes become National Curriculum years.
+
+    ``UK`` (the default) reads the code as UK exporters write it: ``"07"`` is Year 7, ``"KG"``
+    and ``"TK"`` are Reception, ``"PK"`` is Nursery 2 (N2), ``"PR"`` Nursery 1 (N1). ``US_AGE``
+    maps a US grade to the English year of the same age: ``"KG"`` is Year 1, ``"07"`` Year 8,
+    ``"PK"`` Reception, ``"PR"`` N2, ``"IT"`` N1. Both accept the NC codes themselves (``"R"``,
+    ``"N1"``, ``"Y7"``, ``"Year 7"``).
+    """
+
+    UK = "uk"
+    US_AGE = "us_age"
+
+
+_NC_CODES = {"E1", "E2", "N1", "N2", "R", "X", *(str(n) for n in range(1, 15))}
+_UK_CEDS = {"PR": "N1", "PK": "N2", "TK": "R", "KG": "R"}
+_US_CEDS = {"IT": "N1", "PR": "N2", "PK": "R", "TK": "R", "KG": "1"}
+
+
+def nc_year_for_grade(grade: str, mapping: GradeMapping = GradeMapping.UK) -> str | None:
+    """The NC year code (``"R"``, ``"7"``, ``"N2"``...) for a grade code, or ``None`` when the
+    code has no NC year (``"UG"`` ungraded, ``"PS"`` post-secondary, ``"Other"``, unknown).
+
+    >>> nc_year_for_grade("07"), nc_year_for_grade("KG"), nc_year_for_grade("07", GradeMapping.US_AGE)
+    ('7', 'R', '8')
+    """
+    g = grade.strip().upper()
+    if g.startswith("YEAR"):
+        g = g[4:].strip()
+    elif g.startswith("Y") and g[1:].isdigit():
+        g = g[1:]
+    if g.isdigit():
+        n = int(g)
+        if mapping is GradeMapping.US_AGE:
+            n += 1
+        return str(n) if 1 <= n <= 14 else None
+    table = _UK_CEDS if mapping is GradeMapping.UK else _US_CEDS
+    if g in table:
+        return table[g]
+    return g if g in _NC_CODES else None
+
+
+def year_group_name(nc_year: str) -> str:
+    """A display name for an NC year code: ``"Reception"``, ``"Nursery 2"``, ``"Year 7"``."""
+    names = {
+        "R": "Reception",
+        "N1": "Nursery 1",
+        "N2": "Nursery 2",
+        "E1": "Early years 1",
+        "E2": "Early years 2",
+        "X": "National Curriculum not followed",
+    }
+    return names.get(nc_year, f"Year {nc_year}")
+
+
+_NC_ORDER = {
+    c: i for i, c in enumerate(("E1", "E2", "N1", "N2", "R", *map(str, range(1, 15)), "X"))
+}
+
+
+def _grade_order(grade: str) -> tuple[int, str]:
+    nc = nc_year_for_grade(grade)
+    return (_NC_ORDER.get(nc, 99) if nc else 99, grade)
+
+
+@attrs.frozen(kw_only=True)
+class Enrolment:
+    """A user's membership of a class, as the source lists it (``role`` is the source's word)."""
+
+    id: str
+    school_id: str
+    class_id: str
+    user_id: str
+    role: str
+
+
+@attrs.frozen(kw_only=True)
+class Deletion:
+    """A record the source marks for deletion (OneRoster ``status=tobedeleted``).
+
+    ``kind`` is ``"user"``, ``"class"``, ``"enrolment"`` or ``"org"``.
+    """
+
+    kind: str
+    id: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Files of a bundle: a folder or a zip.
+
+
+class _Bundle:
+    """The files of a folder or a zip, found by name ignoring case."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.label = self.path.name or str(self.path)
+        self._members: dict[str, str] = {}
+        self._zip = False
+        if self.path.is_dir():
+            for p in self.path.iterdir():
+                if p.is_file():
+                    self._members.setdefault(p.name.lower(), p.name)
+        elif self.path.is_file():
+            self._zip = True
+            try:
+                with zipfile.ZipFile(self.path) as z:
+                    names = [n for n in z.namelist() if not n.endswith("/")]
+            except (zipfile.BadZipFile, OSError, ValueError) as e:
+                raise FileFormatError(str(self.path), f"not a zip file or a folder ({e})") from None
+            for n in names:
+                base = n.rsplit("/", 1)[-1]
+                if base and not n.startswith("__MACOSX/"):
+                    self._members.setdefault(base.lower(), n)
+        else:
+            raise FileFormatError(str(self.path), "no such file or folder")
+
+    def names(self) -> list[str]:
+        return sorted(n.rsplit("/", 1)[-1] for n in self._members.values())
+
+    def find(self, name: str) -> str | None:
+        return self._members.get(name.lower())
+
+    def display(self, member: str) -> str:
+        return f"{self.label}/{member.rsplit('/', 1)[-1]}"
+
+    def opener(self, member: str) -> Opener:
+        if not self._zip:
+            target = self.path / member
+
+            def open_file() -> AbstractContextManager[IO[bytes]]:
+                return target.open("rb")
+
+            return open_file
+        path = self.path
+
+        class _ZipMember:
+            def __enter__(self) -> IO[bytes]:
+                try:
+                    self._zip = zipfile.ZipFile(path)
+                    self._file: IO[bytes] = self._zip.open(member)
+                except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
+                    raise FileFormatError(
+                        f"{path.name}/{member}", f"cannot be unzipped ({e})"
+                    ) from None
+                return self._file
+
+            def __exit__(self, *exc: object) -> None:
+                self._file.close()
+                self._zip.close()
+
+        return _ZipMember
+
+
+# ---------------------------------------------------------------------------------------------
+# The roster engine, configured by a dialect (OneRoster 1.1/1.2, SDS v2/v2.1, SDS classic).
+
+PUPIL_ROLES = frozenset({"student", "learner"})
+STAFF_ROLES = frozenset(
+    {
+        "teacher",
+        "aide",
+        "administrator",
+        "proctor",
+        "siteadministrator",
+        "systemadministrator",
+        "districtadministrator",
+        "principal",
+        "professor",
+        "staff",
+        "faculty",
+        "teacheraide",
+        "instructor",
+    }
+)
+OTHER_ROLES = frozenset({"parent", "guardian", "relative", "contact"})
+_STATUSES = frozenset({"", "active", "tobedeleted", "inactive", "deleted"})
+_TRUE = frozenset({"true", "1", "yes", "y"})
+
+
+@attrs.frozen(kw_only=True)
+class _Part:
+    """One file of a dialect: its spec and the role every row has (for per-role files)."""
+
+    spec: FileSpec
+    role: str | None = None
+    required: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class _Dialect:
+    label: str
+    orgs: _Part | None
+    users: tuple[_Part, ...]
+    classes: _Part | None
+    enrolments: tuple[_Part, ...]
+    roles: _Part | None = None
+    demographics: _Part | None = None
+    day_first: bool = True
+
+
+@attrs.frozen
+class _ClassInfo:
+    title: str
+    grades: tuple[str, ...]
+    subject: str | None
+    code: str | None
+
+
+def _kind_of(role: str) -> str | None:
+    r = role.strip().lower().replace(" ", "")
+    if r in PUPIL_ROLES:
+        return "p"
+    if r in STAFF_ROLES:
+        return "s"
+    return None
+
+
+class RosterSource:
+    """The shared engine of the roster readers (OneRoster, SDS). Implements ``MisSource``.
+
+    Use :class:`OneRosterSource`, :class:`~schoolsync.sources.sds.SdsSource` or
+    :class:`~schoolsync.sources.sds.SdsClassicSource` rather than this class.
+
+    The first call of any stream method reads the small files (orgs, classes, roles) and makes
+    one pass over the users and enrolments files to check them and build two indexes: which
+    users belong to the school, and each member's class ids. The stream methods then read the
+    users file once more, one row at a time.
+    """
+
+    def __init__(
+        self,
+        bundle: _Bundle,
+        dialect: _Dialect,
+        *,
+        school_org: str | None,
+        school_id: str | None,
+        grade_mapping: GradeMapping,
+        taken_at: datetime | None,
+        modes: Mapping[str, FileMode] | None = None,
+        day_first: bool | None = None,
+    ) -> None:
+        self._bundle = bundle
+        self._dialect = dialect
+        self._school_org = school_org
+        self._school_id_arg = school_id
+        self._grade_mapping = grade_mapping
+        self._taken_at = taken_at
+        self._modes = dict(modes or {})
+        self._day_first = dialect.day_first if day_first is None else day_first
+        self._w = Warnings()
+        self._prepared = False
+        # Filled by _prepare():
+        self._org: str = ""
+        self._org_set: set[str] = set()
+        self._classes: dict[str, _ClassInfo] = {}
+        self._roles: dict[str, tuple[str, str]] = {}
+        self._members: dict[str, str] = {}
+        self._memberships: dict[str, list[str]] = {}
+        self._demographics: dict[str, tuple[date | None, Gender]] = {}
+        self._deletions: list[Deletion] = []
+        self._latest: datetime | None = None
+        self._grades: set[str] = set()
+        self._all_class_ids: set[str] | None = None
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _file(self, part: _Part) -> CsvFile | None:
+        member = self._bundle.find(part.spec.name)
+        mode = self._modes.get(part.spec.name.lower())
+        if mode is FileMode.ABSENT:
+            if member is not None:
+                self._w.add(
+                    self._bundle.display(member),
+                    "the manifest says this file is absent; it was not read",
+                )
+            return None
+        if member is None:
+            if mode is not None or part.required:
+                raise FileFormatError(
+                    self._bundle.display(part.spec.name),
+                    "the file is missing from the bundle"
+                    + (f" (the manifest lists it as {mode.value})" if mode is not None else ""),
+                )
+            return None
+        return CsvFile(
+            self._bundle.opener(member), self._bundle.display(member), part.spec, self._w
+        )
+
+    def _is_delta(self, part: _Part | None) -> bool:
+        return part is not None and self._modes.get(part.spec.name.lower()) is FileMode.DELTA
+
+    @property
+    def is_delta(self) -> bool:
+        """True when the manifest sends users, classes or enrolments as a delta (changes only)."""
+        parts = (*self._dialect.users, self._dialect.classes, *self._dialect.enrolments)
+        return any(self._is_delta(p) for p in parts)
+
+    # -- row helpers ---------------------------------------------------------------------------
+
+    def _status(self, f: CsvFile, row: Row) -> str:
+        s = row.get("status").lower()
+        if s not in _STATUSES:
+            raise FileFormatError(
+                f.name,
+                "status must be active or tobedeleted",
+                row=row.number,
+                field="status",
+                value=row.get("status"),
+            )
+        if s in {"inactive", "deleted"}:
+            self._w.add(
+                f.name,
+                f"status {s!r} (OneRoster 1.0) read as tobedeleted",
+                row=row.number,
+                field="status",
+                kind="status inactive",
+            )
+            return "tobedeleted"
+        return s or "active"
+
+    def _need(self, f: CsvFile, row: Row, column: str) -> str:
+        v = row.get(column)
+        if not v:
+            raise FileFormatError(f.name, "a value is required", row=row.number, field=column)
+        return v
+
+    def _modified(self, f: CsvFile, row: Row) -> None:
+        v = row.get("dateLastModified")
+        if v:
+            t = parse_datetime(
+                v,
+                file=f.name,
+                field="dateLastModified",
+                warnings=self._w,
+                row=row.number,
+                day_first=self._day_first,
+            )
+            if self._latest is None or t > self._latest:
+                self._latest = t
+
+    # -- preparation ---------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        if self._prepared:
+            return
+        self._read_orgs()
+        self._read_classes()
+        self._read_roles()
+        all_users = self._scan_users()
+        self._read_enrolments(all_users)
+        del all_users
+        self._read_demographics()
+        self._prepared = True
+
+    def _read_orgs(self) -> None:
+        part = self._dialect.orgs
+        f = None if part is None else self._file(part)
+        parents: dict[str, str] = {}
+        orgs: dict[str, tuple[str, str]] = {}
+        if f is not None:
+            for row in f.rows():
+                oid = self._need(f, row, "sourcedId")
+                if oid in orgs:
+                    raise FileFormatError(
+                        f.name, "duplicate id", row=row.number, field="sourcedId", value=oid
+                    )
+                status = self._status(f, row)
+                self._modified(f, row)
+                if status == "tobedeleted":
+                    self._deletions.append(Deletion(kind="org", id=oid))
+                    continue
+                orgs[oid] = (row.get("type").lower(), row.get("name"))
+                parent = row.get("parentSourcedId")
+                if parent:
+                    parents[oid] = parent
+        where = f.name if f is not None else self._bundle.label
+        if self._school_org is not None:
+            if f is not None and self._school_org not in orgs:
+                raise FileFormatError(
+                    where,
+                    "the school org is not in the orgs file",
+                    field="sourcedId",
+                    value=self._school_org,
+                )
+            self._org = self._school_org
+        else:
+            schools = [o for o, (t, _) in orgs.items() if t in {"school", ""}]
+            if len(schools) == 1:
+                self._org = schools[0]
+            elif not schools and len(orgs) == 1:
+                self._org = next(iter(orgs))
+                self._w.add(
+                    where,
+                    f"the only org, {self._org!r}, is a {orgs[self._org][0]!r}, not a school; "
+                    "it was used as the school",
+                )
+            elif not orgs:
+                raise FileFormatError(where, "no org to read; pass school_org=")
+            else:
+                shown = ", ".join(sorted(schools or orgs)[:10])
+                raise FileFormatError(
+                    where,
+                    f"the bundle holds {len(schools or orgs)} schools ({shown}); "
+                    "pass school_org= to choose one",
+                )
+        children: dict[str, list[str]] = {}
+        for child, parent in parents.items():
+            children.setdefault(parent, []).append(child)
+        todo = [self._org]
+        while todo:
+            o = todo.pop()
+            if o not in self._org_set:
+                self._org_set.add(o)
+                todo.extend(children.get(o, ()))
+
+    @property
+    def school_id(self) -> str:
+        """The ``school_id`` given to every record: the caller's, else the school org's id."""
+        self._prepare()
+        return self._school_id_arg or self._org
+
+    def _read_classes(self) -> None:
+        part = self._dialect.classes
+        f = None if part is None else self._file(part)
+        if f is None:
+            return
+        seen: set[str] = set()
+        for row in f.rows():
+            cid = self._need(f, row, "sourcedId")
+            if cid in seen:
+                raise FileFormatError(
+                    f.name, "duplicate id", row=row.number, field="sourcedId", value=cid
+                )
+            seen.add(cid)
+            status = self._status(f, row)
+            self._modified(f, row)
+            if status == "tobedeleted":
+                self._deletions.append(Deletion(kind="class", id=cid))
+                continue
+            school = row.get("schoolSourcedId")
+            if school not in self._org_set:
+                continue
+            grades = tuple(split_list(row.get("grades")))
+            subjects = split_list(row.get("subjects"))
+            self._classes[cid] = _ClassInfo(
+                title=row.get("title") or cid,
+                grades=grades,
+                subject=subjects[0] if subjects else None,
+                code=row.get("classCode") or None,
+            )
+            self._grades.update(grades)
+        self._all_class_ids = seen
+
+    def _read_roles(self) -> None:
+        part = self._dialect.roles
+        f = None if part is None else self._file(part)
+        if f is None:
+            return
+        for row in f.rows():
+            user = self._need(f, row, "userSourcedId")
+            role = self._need(f, row, "role")
+            if self._status(f, row) == "tobedeleted":
+                continue
+            if row.get("orgSourcedId") not in self._org_set:
+                continue
+            kind = _kind_of(role)
+            if kind is None:
+                self._check_role(f, row, role)
+                continue
+            primary = (
+                row.get("roleType").lower() == "primary" or row.get("isPrimary").lower() in _TRUE
+            )
+            if user not in self._roles or primary:
+                self._roles[user] = (kind, row.get("grades"))
+
+    def _check_role(self, f: CsvFile, row: Row, role: str) -> None:
+        r = role.strip().lower()
+        if r in OTHER_ROLES or r.startswith("ext:"):
+            self._w.add(
+                f.name, f"users with role {r!r} are not read", field="role", kind=f"role {r}"
+            )
+            return
+        raise FileFormatError(f.name, "unknown role", row=row.number, field="role", value=role)
+
+    def _user_files(self) -> Iterator[tuple[_Part, CsvFile]]:
+        for part in self._dialect.users:
+            f = self._file(part)
+            if f is not None:
+                yield part, f
+
+    def _membership(self, part: _Part, f: CsvFile, row: Row, uid: str) -> str | None:
+        """'p' or 's' when the user belongs to the school, else None."""
+        if uid in self._roles:
+            return self._roles[uid][0]
+        if self._dialect.roles is not None and not row.has("role") and part.role is None:
+            return None
+        role = part.role or row.get("role")
+        if not role:
+            if not row.has("role"):
+                return None
+            raise FileFormatError(f.name, "a value is required", row=row.number, field="role")
+        orgs = split_list(row.get("orgSourcedIds")) or split_list(row.get("primaryOrgSourcedId"))
+        if not orgs and self._dialect.orgs is None:
+            orgs = [self._org]
+        if not any(o in self._org_set for o in orgs):
+            return None
+        kind = _kind_of(role)
+        if kind is None:
+            self._check_role(f, row, role)
+        return kind
+
+    def _scan_users(self) -> set[str]:
+        all_users: set[str] = set()
+        for part, f in self._user_files():
+            for row in f.rows():
+                uid = self._need(f, row, "sourcedId")
+                if uid in all_users:
+                    raise FileFormatError(
+                        f.name, "duplicate id", row=row.number, field="sourcedId", value=uid
+                    )
+                all_users.add(uid)
+                status = self._status(f, row)
+                self._modified(f, row)
+                if status == "tobedeleted":
+                    self._deletions.append(Deletion(kind="user", id=uid))
+                    continue
+                kind = self._membership(part, f, row, uid)
+                if kind is not None:
+                    self._members[uid] = kind
+                    g = self._user_grade(row, uid)
+                    if g:
+                        self._grades.add(g)
+        return all_users
+
+    def _user_grade(self, row: Row, uid: str) -> str:
+        grades = split_list(row.get("grades"))
+        if grades:
+            return grades[0]
+        role = self._roles.get(uid)
+        return role[1] if role else ""
+
+    def _read_enrolments(self, all_users: set[str]) -> None:
+        all_classes = self._all_class_ids
+        deleted_classes = {d.id for d in self._deletions if d.kind == "class"}
+        for part in self._dialect.enrolments:
+            f = self._file(part)
+            if f is None:
+                continue
+            delta = self._is_delta(part)
+            seen: set[str] = set()
+            for row in f.rows():
+                cid = self._need(f, row, "classSourcedId")
+                uid = self._need(f, row, "userSourcedId")
+                eid = row.get("sourcedId")
+                if row.has("sourcedId") and not eid:
+                    raise FileFormatError(
+                        f.name, "a value is required", row=row.number, field="sourcedId"
+                    )
+                key = eid or f"{cid}\x00{uid}"
+                if key in seen:
+                    if eid:
+                        raise FileFormatError(
+                            f.name, "duplicate id", row=row.number, field="sourcedId", value=eid
+                        )
+                    self._w.add(
+                        f.name,
+                        "the same enrolment is listed twice",
+                        row=row.number,
+                        kind="dup enrolment",
+                    )
+                    continue
+                seen.add(key)
+                status = self._status(f, row)
+                self._modified(f, row)
+                if status == "tobedeleted":
+                    self._deletions.append(Deletion(kind="enrolment", id=eid or f"{cid}:{uid}"))
+                    continue
+                if not delta:
+                    if all_classes is not None and cid not in all_classes:
+                        raise FileFormatError(
+                            f.name,
+                            "the enrolment names a class that is not in the classes file",
+                            row=row.number,
+                            field="classSourcedId",
+                            value=cid,
+                        )
+                    if uid not in all_users:
+                        raise FileFormatError(
+                            f.name,
+                            "the enrolment names a user who is not in the users file",
+                            row=row.number,
+                            field="userSourcedId",
+                            value=uid,
+                        )
+                if cid not in self._classes:
+                    if cid in deleted_classes:
+                        self._w.add(
+                            f.name,
+                            "enrolment in a class marked tobedeleted skipped",
+                            row=row.number,
+                            field="classSourcedId",
+                            kind="enrolment deleted class",
+                        )
+                    continue
+                if uid not in self._members:
+                    if uid in all_users:
+                        self._w.add(
+                            f.name,
+                            "enrolment of a user who is not a pupil or staff member of this school skipped",
+                            row=row.number,
+                            field="userSourcedId",
+                            kind="enrolment non-member",
+                        )
+                    continue
+                lst = self._memberships.setdefault(uid, [])
+                if cid not in lst:
+                    lst.append(cid)
+
+    def _read_demographics(self) -> None:
+        part = self._dialect.demographics
+        f = None if part is None else self._file(part)
+        if f is None:
+            return
+        seen: set[str] = set()
+        for row in f.rows():
+            uid = self._need(f, row, "sourcedId")
+            if uid in seen:
+                raise FileFormatError(
+                    f.name, "duplicate id", row=row.number, field="sourcedId", value=uid
+                )
+            seen.add(uid)
+            if self._status(f, row) == "tobedeleted" or uid not in self._members:
+                continue
+            dob_text = row.get("birthDate")
+            dob = (
+                parse_date(
+                    dob_text,
+                    file=f.name,
+                    field="birthDate",
+                    warnings=self._w,
+                    row=row.number,
+                    day_first=self._day_first,
+                )
+                if dob_text
+                else None
+            )
+            self._demographics[uid] = (dob, Gender.parse(row.get("sex")))
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _names(self, f: CsvFile, row: Row) -> tuple[str, str]:
+        given, family = row.get("givenName"), row.get("familyName")
+        if not given or not family:
+            self._w.add(
+                f.name,
+                "a name is blank",
+                row=row.number,
+                kind="blank name",
+                field="givenName" if not given else "familyName",
+            )
+        return given, family
+
+    def _upn(self, f: CsvFile, row: Row) -> Upn | None:
+        for item in split_list(row.get("userIds")):
+            body = item.strip("{}")
+            kind, _, value = body.partition(":")
+            if kind.strip().upper() == "UPN":
+                return parse_upn(value.strip(), file=f.name, field="userIds", row=row.number)
+        return None
+
+    def _dob_gender(self, f: CsvFile, row: Row, uid: str) -> tuple[date | None, Gender]:
+        if uid in self._demographics:
+            return self._demographics[uid]
+        text = row.get("birthDate")
+        dob = (
+            parse_date(
+                text,
+                file=f.name,
+                field="birthDate",
+                warnings=self._w,
+                row=row.number,
+                day_first=self._day_first,
+            )
+            if text
+            else None
+        )
+        return dob, Gender.parse(row.get("sex"))
+
+    def _people(self, want: str) -> Iterator[tuple[CsvFile, Row, str]]:
+        self._prepare()
+        for _part, f in self._user_files():
+            for row in f.rows():
+                uid = row.get("sourcedId")
+                if self._members.get(uid) == want:
+                    yield f, row, uid
+
+    def pupils(self) -> Iterator[Pupil]:
+        """The school's pupils (role ``student``), streamed, with their class ids."""
+        school = self.school_id
+        for f, row, uid in self._people("p"):
+            given, family = self._names(f, row)
+            dob, gender = self._dob_gender(f, row, uid)
+            grade = self._user_grade(row, uid)
+            yield Pupil(
+                id=uid,
+                school_id=school,
+                forename=given,
+                surname=family,
+                mis_id=uid,
+                upn=self._upn(f, row),
+                preferred_forename=row.get("preferredGivenName") or None,
+                preferred_surname=row.get("preferredFamilyName") or None,
+                middle_names=row.get("middleName") or None,
+                date_of_birth=dob,
+                gender=gender,
+                year_code=nc_year_for_grade(grade, self._grade_mapping) if grade else None,
+                class_ids=tuple(self._memberships.get(uid, ())),
+                email=row.get("email") or None,
+                directory_match_id=row.get("activeDirectoryMatchId") or None,
+            )
+
+    def staff(self) -> Iterator[StaffMember]:
+        """The school's staff (teachers, aides, administrators...), streamed, with class ids."""
+        school = self.school_id
+        for f, row, uid in self._people("s"):
+            given, family = self._names(f, row)
+            dob, gender = self._dob_gender(f, row, uid)
+            yield StaffMember(
+                id=uid,
+                school_id=school,
+                forename=given,
+                surname=family,
+                mis_id=uid,
+                title=row.get("title") or None,
+                preferred_forename=row.get("preferredGivenName") or None,
+                preferred_surname=row.get("preferredFamilyName") or None,
+                middle_names=row.get("middleName") or None,
+                date_of_birth=dob,
+                gender=gender,
+                email=row.get("email") or None,
+                class_ids=tuple(self._memberships.get(uid, ())),
+                directory_match_id=row.get("activeDirectoryMatchId") or None,
+            )
+
+    def _year_group_id(self, nc: str) -> str:
+        return f"{self.school_id}:year:{nc}"
+
+    def classes(self) -> Iterator[SchoolClass]:
+        """The school's classes, with the year groups their grades map to."""
+        self._prepare()
+        school = self.school_id
+        for cid, info in self._classes.items():
+            years = [nc_year_for_grade(g, self._grade_mapping) for g in info.grades]
+            yield SchoolClass(
+                id=cid,
+                school_id=school,
+                name=info.title,
+                year_group_ids=tuple(
+                    dict.fromkeys(self._year_group_id(y) for y in years if y is not None)
+                ),
+                description=info.code,
+                mis_id=cid,
+                subject=info.subject,
+            )
+
+    def year_groups(self) -> Iterator[YearGroup]:
+        """One year group per NC year found in the school's pupils' and classes' grades.
+
+        A grade with no NC year (``"UG"``, ``"Other"``...) gives a warning, not a year group.
+        """
+        self._prepare()
+        school = self.school_id
+        years: dict[str, str] = {}
+        for g in sorted(self._grades, key=_grade_order):
+            nc = nc_year_for_grade(g, self._grade_mapping)
+            if nc is None:
+                self._w.add(
+                    self._bundle.label,
+                    f"grade {g!r} has no NC year; no year group made",
+                    field="grades",
+                    kind=f"grade {g}",
+                )
+            else:
+                years.setdefault(nc, g)
+        for nc, g in years.items():
+            yield YearGroup(
+                id=self._year_group_id(nc),
+                school_id=school,
+                name=year_group_name(nc),
+                nc_year=nc,
+                mis_id=g,
+            )
+
+    def enrolments(self) -> Iterator[Enrolment]:
+        """The school's class memberships (only classes and users of the school), streamed."""
+        self._prepare()
+        school = self.school_id
+        for uid, class_ids in self._memberships.items():
+            role = "student" if self._members[uid] == "p" else "teacher"
+            for cid in class_ids:
+                yield Enrolment(
+                    id=f"{cid}:{uid}", school_id=school, class_id=cid, user_id=uid, role=role
+                )
+
+    def deletions(self) -> list[Deletion]:
+        """Records marked ``tobedeleted`` (in a delta: the deletions to apply)."""
+        self._prepare()
+        return list(self._deletions)
+
+    def snapshot_time(self) -> datetime | None:
+        """The ``taken_at`` given, else the latest ``dateLastModified`` in the bundle, if any."""
+        if self._taken_at is not None:
+            return self._taken_at
+        self._prepare()
+        return self._latest
+
+    def warnings(self) -> list[str]:
+        """Everything tolerated so far (complete once every stream has been read)."""
+        return self._w.messages()
+
+    def warning_details(self) -> list[SourceWarning]:
+        """The warnings as structured records (file, row, field, message, count)."""
+        return self._w.details()
+
+    def read(self) -> MisSnapshot:
+        """Read everything into a :class:`~schoolsync.ports.MisSnapshot` (raises on any problem,
+        so a snapshot is never half-read)."""
+        return snapshot_of(self)
+
+
+def snapshot_of(source: RosterSource) -> MisSnapshot:
+    """Read every stream of *source* into a :class:`MisSnapshot`."""
+    year_groups = list(source.year_groups())
+    classes = list(source.classes())
+    staff = list(source.staff())
+    pupils = list(source.pupils())
+    return MisSnapshot(
+        school_id=source.school_id,
+        taken_at=source.snapshot_time(),
+        pupils=pupils,
+        staff=staff,
+        classes=classes,
+        year_groups=year_groups,
+        warnings=tuple(source.warnings()),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# OneRoster
+
+
+_COMMON = ("status", "dateLastModified")
+_ORGS = FileSpec(
+    name="orgs.csv",
+    required=("sourcedId", "name", "type"),
+    optional=(*_COMMON, "parentSourcedId"),
+    known=("identifier", "metadata.classification", "metadata.gender", "metadata.boarding"),
+    aliases={"parentSourceId": "parentSourcedId"},
+)
+_USER_KNOWN = (
+    "username",
+    "userIds",
+    "identifier",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "password",
+    "userMasterIdentifier",
+    "preferredMiddleName",
+    "pronouns",
+    "enabledUser",
+)
+_USERS_11 = FileSpec(
+    name="users.csv",
+    required=("sourcedId", "orgSourcedIds", "role", "givenName", "familyName"),
+    optional=(
+        *_COMMON,
+        "middleName",
+        "email",
+        "grades",
+        "userIds",
+        "preferredGivenName",
+        "preferredFamilyName",
+        "primaryOrgSourcedId",
+    ),
+    known=_USER_KNOWN,
+    aliases={"userId": "userIds", "grade": "grades", "agents": "agentSourcedIds"},
+)
+_USERS_12 = FileSpec(
+    name="users.csv",
+    required=("sourcedId", "givenName", "familyName"),
+    optional=(
+        *_COMMON,
+        "middleName",
+        "email",
+        "grades",
+        "userIds",
+        "preferredGivenName",
+        "preferredFamilyName",
+        "primaryOrgSourcedId",
+        "orgSourcedIds",
+        "role",
+    ),
+    known=_USER_KNOWN,
+    aliases={"userId": "userIds", "grade": "grades"},
+)
+_ROLES_12 = FileSpec(
+    name="roles.csv",
+    required=("userSourcedId", "role", "orgSourcedId"),
+    optional=(*_COMMON, "roleType"),
+    known=("sourcedId", "beginDate", "endDate", "userProfileSourcedId"),
+)
+_CLASSES = FileSpec(
+    name="classes.csv",
+    required=("sourcedId", "title", "schoolSourcedId"),
+    optional=(*_COMMON, "grades", "classCode", "subjects"),
+    known=(
+        "courseSourcedId",
+        "classType",
+        "location",
+        "termSourcedIds",
+        "subjectCodes",
+        "periods",
+        "resources",
+    ),
+    aliases={"grade": "grades"},
+)
+_ENROLMENTS = FileSpec(
+    name="enrollments.csv",
+    required=("sourcedId", "classSourcedId", "userSourcedId", "role"),
+    optional=_COMMON,
+    known=("schoolSourcedId", "primary", "beginDate", "endDate"),
+)
+_DEMOGRAPHICS = FileSpec(
+    name="demographics.csv",
+    required=("sourcedId",),
+    optional=(*_COMMON, "birthDate", "sex"),
+    known=(
+        "americanIndianOrAlaskaNative",
+        "asian",
+        "blackOrAfricanAmerican",
+        "nativeHawaiianOrOtherPacificIslander",
+        "white",
+        "demographicRaceTwoOrMoreRaces",
+        "hispanicOrLatinoEthnicity",
+        "countryOfBirthCode",
+        "stateOfBirthAbbreviation",
+        "cityOfBirth",
+        "publicSchoolResidenceStatus",
+    ),
+    aliases={"userSourcedId": "sourcedId"},
+)
+
+
+def _oneroster_dialect(version: str) -> _Dialect:
+    v12 = version == "1.2"
+    return _Dialect(
+        label=f"OneRoster {version}",
+        orgs=_Part(spec=_ORGS),
+        users=(_Part(spec=_USERS_12 if v12 else _USERS_11),),
+        roles=_Part(spec=_ROLES_12, required=False) if v12 else None,
+        classes=_Part(spec=_CLASSES, required=False),
+        enrolments=(_Part(spec=_ENROLMENTS, required=False),),
+        demographics=_Part(spec=_DEMOGRAPHICS, required=False),
+    )
+
+
+_FILE_KEYS = ("orgs", "users", "roles", "classes", "enrollments", "demographics")
+
+
+class OneRosterSource(RosterSource):
+    """A OneRoster 1.1 or 1.2 CSV bundle (a zip or a folder), read as one school's records.
+
+    Args:
+        path: the zip file or the folder.
+        school_org: the ``sourcedId`` of the school's org. When omitted, the bundle's only org
+            of type ``school`` is used (or its only org, with a warning); a bundle with several
+            schools needs it. Classes and users of the org's descendants (departments) count.
+        school_id: the ``school_id`` written on every record (default: *school_org*).
+        grade_mapping: how grade codes become NC years (see :class:`GradeMapping`).
+        taken_at: the export time, if known (else the latest ``dateLastModified``).
+        day_first: read slash dates as d/m/yyyy (default) or m/d/yyyy; either is warned.
+
+    Raises (on first use):
+        FileFormatError: a missing manifest or required file, an unsupported version, and every
+            problem of the files (see the module documentation in ``docs/sources.md``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        school_org: str | None = None,
+        school_id: str | None = None,
+        grade_mapping: GradeMapping = GradeMapping.UK,
+        taken_at: datetime | None = None,
+        day_first: bool = True,
+    ) -> None:
+        bundle = _Bundle(path)
+        warnings = Warnings()
+        version, modes = _read_manifest(bundle, warnings)
+        super().__init__(
+            bundle,
+            _oneroster_dialect(version),
+            school_org=school_org,
+            school_id=school_id,
+            grade_mapping=grade_mapping,
+            taken_at=taken_at,
+            modes=modes,
+            day_first=day_first,
+        )
+        for w in warnings.details():
+            self._w.add(w.file, w.message, row=w.row, field=w.field)
+        self.version = version
+        """The OneRoster version the manifest declares (``"1.1"`` or ``"1.2"``)."""
+
+    @property
+    def modes(self) -> dict[str, FileMode]:
+        """Each file's mode from the manifest (``users.csv`` -> bulk/delta/absent)."""
+        return dict(self._modes)
+
+
+def _read_manifest(bundle: _Bundle, warnings: Warnings) -> tuple[str, dict[str, FileMode]]:
+    member = bundle.find("manifest.csv")
+    if member is None:
+        raise FileFormatError(
+            bundle.display("manifest.csv"), "a OneRoster bundle needs a manifest.csv"
+        )
+    spec = FileSpec(name="manifest.csv", required=("propertyName", "value"))
+    f = CsvFile(bundle.opener(member), bundle.display(member), spec, warnings)
+    props: dict[str, tuple[str, int]] = {}
+    for row in f.rows():
+        name = row.get("propertyName")
+        if name:
+            props[name] = (row.get("value"), row.number)
+    version, vrow = props.get("oneroster.version", ("", None))
+    if version == "1.0":
+        warnings.add(f.name, "OneRoster 1.0 read as 1.1", field="oneroster.version")
+        version = "1.1"
+    if version not in {"1.1", "1.2"}:
+        raise FileFormatError(
+            f.name,
+            "oneroster.version must be 1.1 or 1.2",
+            row=vrow,
+            field="oneroster.version",
+            value=version or None,
+        )
+    modes: dict[str, FileMode] = {}
+    for key, (value, number) in props.items():
+        if not key.startswith("file."):
+            continue
+        fname = key[5:].lower() + ".csv"
+        v = value.lower()
+        if v in {"bulk", "delta", "absent"}:
+            modes[fname] = FileMode(v)
+        elif not v:
+            warnings.add(
+                f.name, "blank file mode read as absent", row=number, field=key, kind="blank mode"
+            )
+            modes[fname] = FileMode.ABSENT
+        else:
+            raise FileFormatError(
+                f.name,
+                "a file mode must be bulk, delta or absent",
+                row=number,
+                field=key,
+                value=value,
+            )
+    if modes.get("users.csv", FileMode.ABSENT) is FileMode.ABSENT:
+        raise FileFormatError(
+            f.name, "the manifest must send users.csv (bulk or delta)", field="file.users"
+        )
+    return version, modes
+
+
+def read_oneroster(
+    path: str | Path,
+    *,
+    school_org: str | None = None,
+    school_id: str | None = None,
+    grade_mapping: GradeMapping = GradeMapping.UK,
+    taken_at: datetime | None = None,
+) -> MisSnapshot:
+    """Read a whole OneRoster bundle into a snapshot (see :class:`OneRosterSource`).
+
+    Raises:
+        FileFormatError: on any problem; nothing is returned half-read.
+    """
+    source = OneRosterSource(
+        path,
+        school_org=school_org,
+        school_id=school_id,
+        grade_mapping=grade_mapping,
+        taken_at=taken_at,
+    )
+    return source.read()

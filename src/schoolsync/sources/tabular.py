@@ -1,0 +1,421 @@
+"""Plain CSV and XLSX exports with a column mapping: the host says which column is which.
+
+:class:`TabularSource` reads a pupils file and/or a staff file (each CSV or XLSX, told by the
+file name's ending). Classes come from a "classes" column (names separated by ``;``) and year
+groups from a "year" column, so a one-sheet export is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO
+
+import attrs
+
+from schoolsync.errors import FileFormatError, InvalidIdentifierError
+from schoolsync.identifiers import Upn
+from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.ports import MisSnapshot
+from schoolsync.sources._csv import (
+    CsvFile,
+    FileSpec,
+    Row,
+    SourceWarning,
+    Warnings,
+    parse_date,
+    parse_upn,
+)
+from schoolsync.sources.oneroster import _NC_ORDER, nc_year_for_grade, year_group_name
+
+__all__ = ["PupilColumns", "StaffColumns", "TabularSource", "read_tabular"]
+
+
+@attrs.frozen(kw_only=True)
+class PupilColumns:
+    """Which header holds each pupil field (``None``: the file has no such column).
+
+    ``id`` is the MIS's own key (admission number, MIS id); it becomes ``id`` and ``mis_id``.
+    """
+
+    id: str
+    forename: str
+    surname: str
+    upn: str | None = None
+    former_upns: str | None = None
+    preferred_forename: str | None = None
+    preferred_surname: str | None = None
+    middle_names: str | None = None
+    date_of_birth: str | None = None
+    gender: str | None = None
+    year: str | None = None
+    classes: str | None = None
+    email: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StaffColumns:
+    """Which header holds each staff field (``None``: the file has no such column)."""
+
+    id: str
+    forename: str
+    surname: str
+    title: str | None = None
+    preferred_forename: str | None = None
+    preferred_surname: str | None = None
+    middle_names: str | None = None
+    date_of_birth: str | None = None
+    gender: str | None = None
+    email: str | None = None
+    staff_code: str | None = None
+    classes: str | None = None
+
+
+def _spec(name: str, columns: PupilColumns | StaffColumns) -> FileSpec:
+    mapped = attrs.asdict(columns)
+    required = tuple(mapped[k] for k in ("id", "forename", "surname"))
+    optional = tuple(
+        v for k, v in mapped.items() if v is not None and k not in {"id", "forename", "surname"}
+    )
+    return FileSpec(
+        name=name,
+        required=required,
+        optional=optional,
+        extension_prefixes=(),
+        summarise_unknown=True,
+    )
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class _XlsxFile(CsvFile):
+    """An XLSX sheet read like a CSV file (openpyxl read-only mode: rows stream)."""
+
+    def __init__(self, path: Path, sheet: str | None, spec: FileSpec, warnings: Warnings) -> None:
+        super().__init__(_no_opener, path.name, spec, warnings)
+        self.path = path
+        self.sheet = sheet
+
+    def _cells(self) -> Iterator[list[str]]:
+        import openpyxl
+
+        number = 0
+        try:
+            wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except Exception as e:  # openpyxl raises many types on a broken file
+            raise FileFormatError(
+                self.name, f"cannot be read as XLSX ({type(e).__name__})"
+            ) from None
+        try:
+            if self.sheet is not None and self.sheet not in wb.sheetnames:
+                raise FileFormatError(
+                    self.name, f"no sheet named {self.sheet!r}", value=", ".join(wb.sheetnames)
+                )
+            ws = wb[self.sheet] if self.sheet is not None else wb.worksheets[0]
+            rows = ws.iter_rows(values_only=True)
+            while True:
+                try:
+                    values = next(rows)
+                except StopIteration:
+                    return
+                except Exception as e:  # a broken sheet part
+                    raise FileFormatError(
+                        self.name, f"broken XLSX sheet ({type(e).__name__})", row=number + 1
+                    ) from None
+                number += 1
+                yield [_cell_text(v) for v in values]
+        finally:
+            wb.close()
+
+
+def _no_opener() -> IO[bytes]:  # pragma: no cover - never called for XLSX
+    raise AssertionError("an XLSX file is not opened as text")
+
+
+class TabularSource:
+    """Pupils and staff from plain CSV or XLSX files with a column mapping (``MisSource``).
+
+    Args:
+        school_id: the ``school_id`` on every record.
+        pupils: the pupils file (``.csv`` or ``.xlsx``), with *pupil_columns*.
+        staff: the staff file, with *staff_columns*.
+        sheet: the XLSX sheet to read (default: the first).
+        class_separator: what separates class names in a classes column.
+        day_first: read slash dates as d/m/yyyy (default) or m/d/yyyy (either is warned).
+        taken_at: the export time, if known.
+
+    Class ids are ``"<school_id>:class:<name>"`` and year group ids
+    ``"<school_id>:year:<NC year>"``. A malformed UPN, a bad date, a blank or duplicated id is
+    an error naming file, row and column; a year the NC code list does not know and a malformed
+    former UPN are warnings.
+    """
+
+    def __init__(
+        self,
+        *,
+        school_id: str,
+        pupils: str | Path | None = None,
+        pupil_columns: PupilColumns | None = None,
+        staff: str | Path | None = None,
+        staff_columns: StaffColumns | None = None,
+        sheet: str | None = None,
+        class_separator: str = ";",
+        day_first: bool = True,
+        taken_at: datetime | None = None,
+    ) -> None:
+        if (pupils is None) != (pupil_columns is None) or (staff is None) != (
+            staff_columns is None
+        ):
+            raise FileFormatError(
+                str(pupils or staff or "?"), "pass each file with its column mapping"
+            )
+        self.school_id = school_id
+        self._w = Warnings()
+        self._sep = class_separator
+        self._day_first = day_first
+        self._taken_at = taken_at
+        self._pupil_cols = pupil_columns
+        self._staff_cols = staff_columns
+        self._pupil_file = self._make(pupils, pupil_columns, sheet)
+        self._staff_file = self._make(staff, staff_columns, sheet)
+
+    def _make(
+        self,
+        path: str | Path | None,
+        columns: PupilColumns | StaffColumns | None,
+        sheet: str | None,
+    ) -> CsvFile | None:
+        if path is None or columns is None:
+            return None
+        p = Path(path)
+        spec = _spec(p.name, columns)
+        if p.suffix.lower() in {".xlsx", ".xlsm"}:
+            return _XlsxFile(p, sheet, spec, self._w)
+
+        def opener() -> IO[bytes]:
+            try:
+                return p.open("rb")
+            except OSError as e:
+                raise FileFormatError(str(p), f"cannot be read: {e.strerror or e}") from None
+
+        return CsvFile(opener, p.name, spec, self._w)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _get(self, row: Row, column: str | None) -> str:
+        return row.get(column) if column is not None else ""
+
+    def _id(self, f: CsvFile, row: Row, column: str, seen: set[str]) -> str:
+        v = row.get(column)
+        if not v:
+            raise FileFormatError(f.name, "a value is required", row=row.number, field=column)
+        if v in seen:
+            raise FileFormatError(f.name, "duplicate id", row=row.number, field=column, value=v)
+        seen.add(v)
+        return v
+
+    def _name(self, f: CsvFile, row: Row, column: str) -> str:
+        v = row.get(column)
+        if not v:
+            raise FileFormatError(f.name, "a name is required", row=row.number, field=column)
+        return v
+
+    def _date(self, f: CsvFile, row: Row, column: str | None) -> date | None:
+        v = self._get(row, column)
+        if not v or column is None:
+            return None
+        return parse_date(
+            v,
+            file=f.name,
+            field=column,
+            warnings=self._w,
+            row=row.number,
+            day_first=self._day_first,
+        )
+
+    def _class_names(self, row: Row, column: str | None) -> list[str]:
+        v = self._get(row, column)
+        return list(dict.fromkeys(p.strip() for p in v.split(self._sep) if p.strip()))
+
+    def _class_id(self, name: str) -> str:
+        return f"{self.school_id}:class:{name}"
+
+    def _year(self, f: CsvFile, row: Row, column: str | None) -> str | None:
+        v = self._get(row, column)
+        if not v or column is None:
+            return None
+        nc = nc_year_for_grade(v)
+        if nc is None:
+            self._w.add(
+                f.name,
+                f"year {v!r} is not an NC year code; left blank",
+                row=row.number,
+                field=column,
+                kind=f"year {v}",
+            )
+        return nc
+
+    # -- MisSource -----------------------------------------------------------------------------
+
+    def pupils(self) -> Iterator[Pupil]:
+        """The pupils file's rows as pupils, streamed."""
+        f, c = self._pupil_file, self._pupil_cols
+        if f is None or c is None:
+            return
+        seen: set[str] = set()
+        for row in f.rows():
+            pid = self._id(f, row, c.id, seen)
+            upn = parse_upn(self._get(row, c.upn), file=f.name, field=c.upn or "", row=row.number)
+            former: list[Upn] = []
+            for text in self._class_names(row, c.former_upns):
+                try:
+                    former.append(Upn.parse(text))
+                except InvalidIdentifierError as e:
+                    self._w.add(
+                        f.name,
+                        f"former UPN dropped: {e.reason}",
+                        row=row.number,
+                        field=c.former_upns,
+                        kind="former upn",
+                    )
+            yield Pupil(
+                id=pid,
+                school_id=self.school_id,
+                forename=self._name(f, row, c.forename),
+                surname=self._name(f, row, c.surname),
+                mis_id=pid,
+                upn=upn,
+                former_upns=tuple(former),
+                preferred_forename=self._get(row, c.preferred_forename) or None,
+                preferred_surname=self._get(row, c.preferred_surname) or None,
+                middle_names=self._get(row, c.middle_names) or None,
+                date_of_birth=self._date(f, row, c.date_of_birth),
+                gender=Gender.parse(self._get(row, c.gender)),
+                year_code=self._year(f, row, c.year),
+                class_ids=tuple(self._class_id(n) for n in self._class_names(row, c.classes)),
+                email=self._get(row, c.email) or None,
+            )
+
+    def staff(self) -> Iterator[StaffMember]:
+        """The staff file's rows as staff members, streamed."""
+        f, c = self._staff_file, self._staff_cols
+        if f is None or c is None:
+            return
+        seen: set[str] = set()
+        for row in f.rows():
+            sid = self._id(f, row, c.id, seen)
+            yield StaffMember(
+                id=sid,
+                school_id=self.school_id,
+                forename=self._name(f, row, c.forename),
+                surname=self._name(f, row, c.surname),
+                mis_id=sid,
+                title=self._get(row, c.title) or None,
+                preferred_forename=self._get(row, c.preferred_forename) or None,
+                preferred_surname=self._get(row, c.preferred_surname) or None,
+                middle_names=self._get(row, c.middle_names) or None,
+                date_of_birth=self._date(f, row, c.date_of_birth),
+                gender=Gender.parse(self._get(row, c.gender)),
+                email=self._get(row, c.email) or None,
+                staff_code=self._get(row, c.staff_code) or None,
+                class_ids=tuple(self._class_id(n) for n in self._class_names(row, c.classes)),
+            )
+
+    def _class_years(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for p in self.pupils():
+            for cid in p.class_ids:
+                years = found.setdefault(cid, set())
+                if p.year_code is not None:
+                    years.add(p.year_code)
+        for s in self.staff():
+            for cid in s.class_ids:
+                found.setdefault(cid, set())
+        return found
+
+    def classes(self) -> Iterator[SchoolClass]:
+        """One class per name in the classes columns, with its pupils' year groups."""
+        prefix = f"{self.school_id}:class:"
+        for cid, years in self._class_years().items():
+            yield SchoolClass(
+                id=cid,
+                school_id=self.school_id,
+                name=cid[len(prefix) :],
+                year_group_ids=tuple(
+                    f"{self.school_id}:year:{y}"
+                    for y in sorted(years, key=lambda y: _NC_ORDER.get(y, 99))
+                ),
+            )
+
+    def year_groups(self) -> Iterator[YearGroup]:
+        """One year group per NC year in the pupils' year column."""
+        years = {p.year_code for p in self.pupils() if p.year_code is not None}
+        for y in sorted(years, key=lambda y: _NC_ORDER.get(y, 99)):
+            yield YearGroup(
+                id=f"{self.school_id}:year:{y}",
+                school_id=self.school_id,
+                name=year_group_name(y),
+                nc_year=y,
+                mis_id=y,
+            )
+
+    def snapshot_time(self) -> datetime | None:
+        """The ``taken_at`` given (plain exports carry no export time)."""
+        return self._taken_at
+
+    def warnings(self) -> list[str]:
+        """Everything tolerated so far."""
+        return self._w.messages()
+
+    def warning_details(self) -> list[SourceWarning]:
+        """The warnings as structured records."""
+        return self._w.details()
+
+    def read(self) -> MisSnapshot:
+        """Read everything into a snapshot (raises on any problem; never half-read)."""
+        pupils = list(self.pupils())
+        staff = list(self.staff())
+        classes = list(self.classes())
+        years = list(self.year_groups())
+        return MisSnapshot(
+            school_id=self.school_id,
+            taken_at=self._taken_at,
+            pupils=pupils,
+            staff=staff,
+            classes=classes,
+            year_groups=years,
+            warnings=tuple(self.warnings()),
+        )
+
+
+def read_tabular(
+    *,
+    school_id: str,
+    pupils: str | Path | None = None,
+    pupil_columns: PupilColumns | None = None,
+    staff: str | Path | None = None,
+    staff_columns: StaffColumns | None = None,
+    sheet: str | None = None,
+    taken_at: datetime | None = None,
+) -> MisSnapshot:
+    """Read mapped CSV/XLSX files into a snapshot (see :class:`TabularSource`)."""
+    return TabularSource(
+        school_id=school_id,
+        pupils=pupils,
+        pupil_columns=pupil_columns,
+        staff=staff,
+        staff_columns=staff_columns,
+        sheet=sheet,
+        taken_at=taken_at,
+    ).read()
