@@ -1,0 +1,163 @@
+"""Properties of the UPN check letter and of the identifier strategies in schoolsync.testing."""
+
+from __future__ import annotations
+
+import string
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schoolsync.errors import InvalidIdentifierError
+from schoolsync.identifiers import (
+    UPN_CHECK_ALPHABET,
+    Laestab,
+    Postcode,
+    Uln,
+    Upn,
+    Urn,
+    find_duplicate_upns,
+    upn_problem,
+)
+from schoolsync.people import Pupil, change_upn
+from schoolsync.testing.strategies import (
+    invalid_upns,
+    laestabs,
+    postcodes,
+    pupils,
+    temporary_upns,
+    ulns,
+    upn_texts,
+    urns,
+    valid_upns,
+)
+
+_CHARACTERS = string.digits + string.ascii_uppercase
+
+
+def _value(char: str) -> int:
+    return int(char) if char.isdigit() else UPN_CHECK_ALPHABET.index(char)
+
+
+@given(valid_upns(temporary=None))
+def test_generated_upns_validate_strictly(upn: Upn) -> None:
+    """Every UPN the strategies generate parses, strictly, to itself."""
+    assert upn == Upn.parse(upn.value, strict=True)
+    assert upn_problem(upn.value, strict=True) is None
+
+
+@given(temporary_upns())
+def test_temporary_upns_are_flagged(upn: Upn) -> None:
+    """A temporary UPN ends in one of the 23 letters and is flagged as temporary."""
+    assert upn.temporary
+    assert upn.value[12] in UPN_CHECK_ALPHABET
+
+
+@given(upn_texts())
+def test_mis_spellings_normalise(text: str) -> None:
+    """Surrounding spaces and lower case do not stop a valid UPN parsing."""
+    assert text.strip().upper() == Upn.parse(text).value
+
+
+@given(valid_upns(temporary=None), st.data())
+def test_every_single_substitution_is_caught(upn: Upn, data: st.DataObject) -> None:
+    """Changing any one character of a valid UPN gives text that is rejected, except one case.
+
+    Precisely: the weighted sum mod 23 changes for every substitution in characters 2-12
+    (weights 2..12, digit changes of 1..9, 23 is prime), and a changed check letter never
+    matches. The only change that still validates is character 13 swapping a digit d for the
+    letter of value d (A=0 ... K=9) or back, which keeps the sum but turns a permanent UPN into
+    a temporary one (or the reverse), so it never yields another valid UPN of the same kind.
+    """
+    position = data.draw(st.integers(0, 12), label="position")
+    for char in _CHARACTERS:
+        if char == upn.value[position]:
+            continue
+        changed = upn.value[:position] + char + upn.value[position + 1 :]
+        try:
+            parsed = Upn.parse(changed)
+        except InvalidIdentifierError:
+            continue
+        assert 12 == position
+        assert _value(char) == _value(upn.value[12])
+        assert parsed.temporary != upn.temporary
+
+
+@given(valid_upns(temporary=None), st.integers(1, 11))
+def test_adjacent_transpositions_are_caught(upn: Upn, position: int) -> None:
+    """Swapping two different adjacent characters among characters 2-13 is always rejected."""
+    text = upn.value
+    a, b = text[position], text[position + 1]
+    if a == b:
+        return
+    swapped = text[:position] + b + a + text[position + 2 :]
+    assert upn_problem(swapped) is not None
+
+
+@given(st.data())
+def test_invalid_upns_report_their_problem(data: st.DataObject) -> None:
+    """Each invalid UPN from the strategy is refused with the census code it is paired with."""
+    strict = data.draw(st.booleans(), label="strict")
+    text, problem = data.draw(invalid_upns(strict=strict), label="case")
+    assert problem == upn_problem(text, strict=strict)
+    with pytest.raises(InvalidIdentifierError) as info:
+        Upn.parse(text, strict=strict)
+    assert problem.value == info.value.code
+
+
+@given(ulns(), urns(), laestabs(), postcodes())
+def test_other_generated_identifiers_round_trip(
+    uln: Uln, urn: Urn, laestab: Laestab, postcode: Postcode
+) -> None:
+    """Generated ULNs, URNs, LAESTABs and postcodes re-parse from their string forms."""
+    assert uln == Uln.parse(str(uln))
+    assert urn == Urn.parse(str(urn))
+    assert laestab == Laestab.parse(str(laestab))
+    assert postcode == Postcode.parse(str(postcode).lower().replace(" ", ""))
+
+
+@given(ulns(), st.integers(0, 9), st.integers(0, 9))
+def test_uln_single_digit_changes_are_caught(uln: Uln, position: int, digit: int) -> None:
+    """Any change of one ULN digit breaks the mod-11 check (weights 1..10 are units mod 11)."""
+    if str(digit) == uln.value[position]:
+        return
+    changed = uln.value[:position] + str(digit) + uln.value[position + 1 :]
+    try:
+        Uln.parse(changed)
+    except InvalidIdentifierError:
+        return
+    raise AssertionError(f"{changed} accepted")
+
+
+@given(
+    st.lists(valid_upns(temporary=None), min_size=1, max_size=3, unique=True),
+    st.lists(st.tuples(st.sampled_from(["s1", "s2"]), st.integers(0, 3)), max_size=10),
+    pupils(),
+)
+def test_duplicates_across_schools_agree_with_a_count(
+    pool: list[Upn], slots: list[tuple[str, int]], template: Pupil
+) -> None:
+    """find_duplicate_upns reports exactly the UPNs held by more than one distinct record."""
+    everyone = [
+        attrs.evolve(template, id=f"p{n}", school_id=school, upn=pool[i] if i < len(pool) else None)
+        for n, (school, i) in enumerate(slots)
+    ]
+    counts: dict[Upn, set[tuple[str, str]]] = {}
+    for pupil in everyone:
+        if pupil.upn is not None:
+            counts.setdefault(pupil.upn, set()).add((pupil.school_id, pupil.id))
+    found = {d.upn: d for d in find_duplicate_upns(everyone)}
+    assert {u for u, keys in counts.items() if len(keys) > 1} == set(found)
+    for upn, duplicate in found.items():
+        schools = {school for school, _ in counts[upn]}
+        assert (len(schools) > 1) == duplicate.across_schools
+
+
+@given(pupils(with_upn=True), valid_upns(temporary=None))
+def test_change_upn_never_loses_a_upn(pupil: Pupil, new: Upn) -> None:
+    """After a UPN change the pupil still holds every UPN it held before, plus the new one."""
+    changed = change_upn(pupil, new)
+    assert set(pupil.all_upns()) | {new} == set(changed.all_upns())
+    assert new == changed.upn
+    assert new not in changed.former_upns
