@@ -169,7 +169,7 @@ class AcademicYear:
     @property
     def label(self) -> str:
         """The usual label, ``YYYY/YY`` (e.g. ``2025/26``)."""
-        return f"{self.start_year}/{(self.start_year + 1) % 100:02d}"
+        return f"{self.start_year:04d}/{(self.start_year + 1) % 100:02d}"
 
     @property
     def start_date(self) -> date:
