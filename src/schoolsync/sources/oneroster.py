@@ -517,6 +517,7 @@ class RosterSource:
         for row in f.rows():
             user = self._need(f, row, "userSourcedId")
             role = self._need(f, row, "role")
+            self._modified(f, row)
             if self._status(f, row) == "tobedeleted":
                 continue
             if row.get("orgSourcedId") not in self._org_set:
@@ -687,6 +688,7 @@ class RosterSource:
                     f.name, "duplicate id", row=row.number, field="sourcedId", value=uid
                 )
             seen.add(uid)
+            self._modified(f, row)
             if self._status(f, row) == "tobedeleted" or uid not in self._members:
                 continue
             dob_text = row.get("birthDate")
