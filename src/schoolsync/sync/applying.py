@@ -1,0 +1,339 @@
+"""Apply a :class:`~schoolsync.sync.planning.SyncPlan`, all or nothing, and undo a match.
+
+:func:`apply` is the thin imperative shell around the pure plan:
+
+1. refuses unless the MIS connection is authorised, and (unless forced) when the change-size
+   guard is exceeded;
+2. in one unit of work, with the school's write lock: checks that every record the plan will
+   write is still as the plan saw it (else :class:`~schoolsync.errors.SyncError`, "plan is
+   stale"); takes a :class:`~schoolsync.sync.records.Backup` of every record it will touch,
+   **before** writing; writes records and links; appends one audit event (ids and counts only);
+   commits;
+3. only after the commit, sends newly imported staff a welcome
+   :class:`~schoolsync.ports.OutboundMessage` through the :class:`~schoolsync.ports.Notifier`.
+
+Any failure before the commit leaves the store as it was. :func:`unmatch` undoes a match: the app
+record gets its original data back from the backup taken when it was first linked, and the MIS
+record shows as New again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from schoolsync.audit import AuditEvent
+from schoolsync.errors import SyncError, SyncGuardError
+from schoolsync.ports import Notifier, OutboundMessage, Store, UnitOfWork
+from schoolsync.serialisation import converter
+from schoolsync.sync.connection import MisConnection, require_active
+from schoolsync.sync.leavers import RetentionPolicy, soft_delete_in
+from schoolsync.sync.planning import Action, PlannedChange, SyncPlan
+from schoolsync.sync.records import Backup, RecordKind, SyncLink
+from schoolsync.sync.report import Outcome, ReportEntry, SyncReport
+from schoolsync.sync.state import link_id_for, open_unit, record_type, repository
+
+__all__ = ["apply", "original_backup_id", "report_for", "unmatch"]
+
+_OUTCOME = {
+    Action.CREATE: Outcome.CREATED,
+    Action.LINK: Outcome.LINKED,
+    Action.UPDATE: Outcome.UPDATED,
+    Action.RESYNC: Outcome.RESYNCED,
+    Action.RESTORE: Outcome.RESTORED,
+    Action.MARK_OUT_OF_SYNC: Outcome.OUT_OF_SYNC,
+    Action.MARK_LEAVER: Outcome.LEAVER,
+    Action.NONE: Outcome.UNCHANGED,
+    Action.SKIP: Outcome.SKIPPED,
+    Action.NEEDS_REVIEW: Outcome.NEEDS_REVIEW,
+    Action.BLOCKED_ERASED: Outcome.BLOCKED_ERASED,
+}
+
+
+def original_backup_id(kind: RecordKind, app_id: str) -> str:
+    """The id of the backup taken when app record *app_id* was first linked (used by undo)."""
+    return f"original:{kind.value}:{app_id}"
+
+
+def report_for(
+    plan: SyncPlan, *, at: datetime, committed: bool, messages_sent: int = 0
+) -> SyncReport:
+    """The report of *plan*: one entry per planned change."""
+    return SyncReport(
+        sync_id=plan.sync_id,
+        school_id=plan.school_id,
+        mode=plan.mode,
+        at=at,
+        entries=tuple(
+            ReportEntry(
+                kind=c.kind,
+                outcome=_OUTCOME[c.action],
+                reason=c.reason,
+                app_id=c.app_id,
+                mis_id=c.mis_id,
+                label=c.label,
+                fields=tuple(fc.field for fc in c.changes),
+            )
+            for c in plan.changes
+        ),
+        notes=plan.notes,
+        committed=committed,
+        messages_sent=messages_sent,
+    )
+
+
+def _check_current(uow: UnitOfWork, c: PlannedChange) -> None:
+    assert c.app_id is not None
+    repo = repository(uow, c.kind)
+    now = repo.get(c.app_id)
+    stale = SyncError(
+        f"the plan is stale: {c.kind.value} {c.app_id!r} changed since it was planned; plan again"
+    )
+    if c.action is Action.CREATE:
+        if now is not None or uow.sync_links.get(link_id_for(c.kind, c.app_id)) is not None:
+            raise stale
+    elif c.action is Action.RESTORE:
+        if now is not None or c.deleted_id is None or uow.deleted.get(c.deleted_id) is None:
+            raise stale
+    elif c.action in (Action.MARK_OUT_OF_SYNC, Action.MARK_LEAVER):
+        if uow.sync_links.get(link_id_for(c.kind, c.app_id)) is None:
+            raise stale
+    else:
+        if now != c.before:
+            raise stale
+        link = uow.sync_links.get(link_id_for(c.kind, c.app_id))
+        if (c.action is Action.LINK) != (link is None):
+            raise stale
+
+
+def _backup(sync_id: str, school_id: str, c: PlannedChange, at: datetime, *, bid: str) -> Backup:
+    assert c.before is not None
+    assert c.app_id is not None
+    return Backup(
+        id=bid,
+        school_id=school_id,
+        kind=c.kind,
+        record_id=c.app_id,
+        taken_at=at,
+        data=converter.unstructure(c.before),
+        sync_id=sync_id,
+    )
+
+
+def _write(uow: UnitOfWork, plan: SyncPlan, at: datetime, actor_id: str | None) -> None:
+    writes = plan.writes
+    for c in writes:
+        _check_current(uow, c)
+    # 1. Backups of every record this sync touches, before anything is written.
+    backups: list[Backup] = []
+    for c in writes:
+        if c.before is None or c.app_id is None:
+            continue
+        if c.action is Action.LINK or c.action is Action.RESTORE:
+            bid = original_backup_id(c.kind, c.app_id)
+            backups.append(_backup(plan.sync_id, plan.school_id, c, at, bid=bid))
+        if c.action is not Action.RESTORE and c.changes:
+            bid = f"{plan.sync_id}:{c.kind.value}:{c.app_id}"
+            backups.append(_backup(plan.sync_id, plan.school_id, c, at, bid=bid))
+    if backups:
+        uow.backups.put_many(backups)
+    # 2. Records, per kind, in bulk.
+    by_kind: dict[RecordKind, list[Any]] = {}
+    restored: list[str] = []
+    for c in writes:
+        if c.action is Action.RESTORE and c.deleted_id is not None:
+            restored.append(c.deleted_id)
+        if c.after is not None and (c.action in (Action.CREATE, Action.RESTORE) or c.changes):
+            by_kind.setdefault(c.kind, []).append(c.after)
+    for deleted_id in restored:
+        uow.deleted.remove(deleted_id)
+    for kind in (RecordKind.YEAR_GROUP, RecordKind.CLASS, RecordKind.STAFF, RecordKind.PUPIL):
+        if by_kind.get(kind):
+            repository(uow, kind).put_many(by_kind[kind])
+    # 3. Links.
+    links: list[SyncLink] = []
+    for c in writes:
+        if c.link is None:
+            continue
+        if c.action in (Action.CREATE, Action.LINK, Action.RESTORE):
+            links.append(attrs.evolve(c.link, linked_at=at, last_synced_at=at))
+        elif c.action in (Action.MARK_OUT_OF_SYNC, Action.MARK_LEAVER):
+            links.append(c.link)
+        else:
+            links.append(attrs.evolve(c.link, last_synced_at=at))
+    if links:
+        uow.sync_links.put_many(links)
+    counts: dict[str, int] = {}
+    for c in writes:
+        counts[f"{c.kind.value}.{c.action.value}"] = (
+            counts.get(f"{c.kind.value}.{c.action.value}", 0) + 1
+        )
+    uow.audit.append(
+        AuditEvent(
+            id=str(uuid.uuid4()),
+            at=at,
+            actor_id=actor_id,
+            action=f"mis_sync.{plan.mode}",
+            subject_kind="school",
+            subject_id=plan.school_id,
+            school_id=plan.school_id,
+            account_id=actor_id,
+            after={"sync_id": plan.sync_id, "counts": counts},
+        )
+    )
+
+
+def _welcome(plan: SyncPlan, school_name: str | None) -> Iterable[OutboundMessage]:
+    for c in plan.of(Action.CREATE, RecordKind.STAFF):
+        after = c.after
+        email = getattr(after, "email", None)
+        if not c.welcome or after is None or not email:
+            continue
+        yield OutboundMessage(
+            kind="welcome",
+            to=email,
+            subject=f"Welcome to {school_name}" if school_name else "Welcome",
+            data={
+                "staff_id": after.id,
+                "school_id": plan.school_id,
+                "name": getattr(after, "display_name", ""),
+                "action": "set_password",
+            },
+        )
+
+
+def apply(
+    plan: SyncPlan,
+    target: Store | UnitOfWork,
+    *,
+    connection: MisConnection,
+    at: datetime,
+    notifier: Notifier | None = None,
+    actor_id: str | None = None,
+    force: bool = False,
+) -> SyncReport:
+    """Apply *plan* in one unit of work: all of it, or (on any failure) none of it.
+
+    Args:
+        plan: from :func:`~schoolsync.sync.planning.plan` (or an incremental/rollover plan).
+        target: a :class:`~schoolsync.ports.Store` (a unit of work is opened and committed) or
+            an open :class:`~schoolsync.ports.UnitOfWork` (committed here; rolled back on error).
+        connection: the school's MIS connection; must be authorised.
+        at: the time of the sync (backups, links, audit).
+        notifier: receives a ``"welcome"`` message per newly imported member of staff, after
+            the commit.
+        actor_id: the account running the sync, for the audit log.
+        force: apply even if the change-size guard is exceeded.
+
+    Raises:
+        SyncError: the connection is not authorised, or the plan is stale.
+        SyncGuardError: the plan would mark too many synced records Out of sync.
+    """
+    require_active(connection, plan.school_id)
+    if plan.guard_exceeded and not force:
+        raise SyncGuardError(
+            "refused: "
+            + "; ".join(g.describe() for g in plan.guard if g.exceeded)
+            + ". A broken or half-empty MIS feed looks like this; check the feed, or pass "
+            "force=True if the change is real"
+        )
+    school_name: str | None = None
+    if plan.writes:
+        with open_unit(target) as uow:
+            try:
+                uow.lock_school(plan.school_id)
+                school = uow.schools.get(plan.school_id)
+                school_name = school.name if school is not None else None
+                _write(uow, plan, at, actor_id)
+                uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
+    sent = 0
+    if notifier is not None:
+        for message in _welcome(plan, school_name):
+            notifier.send(message)
+            sent += 1
+    return report_for(plan, at=at, committed=True, messages_sent=sent)
+
+
+def unmatch(
+    target: Store | UnitOfWork,
+    kind: RecordKind,
+    app_id: str,
+    *,
+    at: datetime,
+    actor_id: str | None = None,
+    retention: RetentionPolicy | None = None,
+) -> SyncReport:
+    """Undo the match of app record *app_id*: restore its original data, drop its link.
+
+    The record gets back exactly the data it had before the sync first overwrote it (from the
+    backup taken then); the MIS record is unlinked, so the next review shows it as New. A
+    record the sync *created* has no earlier state: it is soft-deleted (recoverable).
+
+    Raises:
+        SyncError: the record is not linked to an MIS record.
+    """
+    with open_unit(target) as uow:
+        try:
+            link = uow.sync_links.get(link_id_for(kind, app_id))
+            if link is None:
+                raise SyncError(f"{kind.value} {app_id!r} is not linked to an MIS record")
+            uow.lock_school(link.school_id)
+            backup = uow.backups.get(original_backup_id(kind, app_id))
+            repo = repository(uow, kind)
+            if backup is not None:
+                original = converter.structure(backup.data, record_type(kind))
+                uow.sync_links.remove(link.id)
+                repo.put(original)
+                uow.backups.remove(backup.id)
+                reason = "unmatched: original data restored from the backup; the MIS record is New"
+                outcome = Outcome.UNLINKED
+                label = getattr(original, "display_name", getattr(original, "name", ""))
+            else:
+                current = repo.require(app_id)
+                label = getattr(current, "display_name", getattr(current, "name", ""))
+                soft_delete_in(uow, kind, app_id, at=at, retention=retention, actor_id=actor_id)
+                reason = (
+                    "unmatched: the record was imported by the sync, so it was soft-deleted "
+                    "(recoverable); the MIS record is New"
+                )
+                outcome = Outcome.UNLINKED
+            uow.audit.append(
+                AuditEvent(
+                    id=str(uuid.uuid4()),
+                    at=at,
+                    actor_id=actor_id,
+                    action="mis_sync.unmatched",
+                    subject_kind=kind.value,
+                    subject_id=app_id,
+                    school_id=link.school_id,
+                    account_id=actor_id,
+                    after={"restored_from_backup": backup is not None},
+                )
+            )
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
+    return SyncReport(
+        sync_id=str(uuid.uuid4()),
+        school_id=link.school_id,
+        mode="unmatch",
+        at=at,
+        entries=(
+            ReportEntry(
+                kind=kind,
+                outcome=outcome,
+                reason=reason,
+                app_id=app_id,
+                mis_id=link.mis_id,
+                label=str(label),
+            ),
+        ),
+    )

@@ -1,0 +1,243 @@
+"""The MIS connection: scopes, authorisation and who may change it.
+
+A school's connection to its MIS (through an integration service) is authorised with the
+provider's **required scopes** and any **optional scopes** the school ticks (e.g. uploading
+assessment data back). Deauthorising stops all syncing: every sync entry point calls
+:func:`require_active` and refuses with :class:`~schoolsync.errors.SyncError`.
+
+Only an account holding :data:`CONFIGURE_PERMISSION` at the school (the Access Co-ordinator in the
+seed) may change the connection. schoolsync does not assume how the host decides that: pass a
+:class:`PermissionCheck` (for instance a small function over the ``schoolsync.access`` checker).
+
+The connection is a value; the host stores it (it round-trips through
+:data:`schoolsync.serialisation.converter`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+import attrs
+
+from schoolsync.audit import AuditEvent
+from schoolsync.errors import AccessDeniedError, SyncError, ValidationError
+from schoolsync.ports import AuditLog
+
+__all__ = [
+    "CONFIGURE_PERMISSION",
+    "ConnectionStatus",
+    "DataSharing",
+    "MisConnection",
+    "PermissionCheck",
+    "authorise",
+    "deauthorise",
+    "require_active",
+    "set_data_sharing",
+]
+
+#: The permission an account needs at a school to change its MIS connection.
+CONFIGURE_PERMISSION = "mis_sync.configure"
+
+
+class PermissionCheck(Protocol):
+    """Answers whether *account_id* holds *permission* at *school_id* (the host's access check)."""
+
+    def __call__(self, account_id: str, permission: str, school_id: str) -> bool: ...
+
+
+class ConnectionStatus(StrEnum):
+    """Where a connection is in its life."""
+
+    NOT_CONNECTED = "not_connected"
+    AUTHORISED = "authorised"
+    DEAUTHORISED = "deauthorised"
+
+
+@attrs.frozen(kw_only=True)
+class DataSharing:
+    """What the school shares back to the MIS (needs the optional scope that allows it)."""
+
+    share_results: bool = False
+    share_historical: bool = False
+
+
+def _frozen(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
+@attrs.frozen(kw_only=True)
+class MisConnection:
+    """One school's connection to its MIS.
+
+    ``required_scopes`` must all be granted to authorise; ``optional_scopes`` may be.
+    ``granted_scopes`` holds what the school granted at the last authorisation.
+    """
+
+    school_id: str
+    provider: str
+    required_scopes: frozenset[str] = attrs.field(converter=_frozen)
+    optional_scopes: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
+    granted_scopes: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
+    status: ConnectionStatus = ConnectionStatus.NOT_CONNECTED
+    changed_at: datetime | None = None
+    changed_by: str | None = None
+    data_sharing: DataSharing = DataSharing()
+    sharing_scope: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """True while the connection is authorised (syncing may run)."""
+        return self.status is ConnectionStatus.AUTHORISED
+
+    def has_scope(self, scope: str) -> bool:
+        """True if the connection is active and *scope* was granted."""
+        return self.is_active and scope in self.granted_scopes
+
+
+def _check_permission(
+    connection: MisConnection, account_id: str, can_configure: PermissionCheck, action: str
+) -> None:
+    if not can_configure(account_id, CONFIGURE_PERMISSION, connection.school_id):
+        raise AccessDeniedError(
+            f"account {account_id!r} may not {action} the MIS connection of school "
+            f"{connection.school_id!r}: it needs {CONFIGURE_PERMISSION!r}"
+        )
+
+
+def _audit(
+    audit: AuditLog | None, connection: MisConnection, action: str, account_id: str, at: datetime
+) -> None:
+    if audit is None:
+        return
+    audit.append(
+        AuditEvent(
+            id=str(uuid.uuid4()),
+            at=at,
+            actor_id=account_id,
+            action=action,
+            subject_kind="mis_connection",
+            subject_id=connection.school_id,
+            school_id=connection.school_id,
+            account_id=account_id,
+            after={
+                "status": connection.status.value,
+                "granted_scopes": sorted(connection.granted_scopes),
+            },
+        )
+    )
+
+
+def authorise(
+    connection: MisConnection,
+    *,
+    account_id: str,
+    granted_scopes: Iterable[str],
+    at: datetime,
+    can_configure: PermissionCheck,
+    audit: AuditLog | None = None,
+) -> MisConnection:
+    """Authorise the connection with *granted_scopes*; returns the authorised connection.
+
+    Raises:
+        AccessDeniedError: *account_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
+        ValidationError: a required scope is missing, or a scope is unknown to the provider.
+    """
+    _check_permission(connection, account_id, can_configure, "authorise")
+    granted = frozenset(granted_scopes)
+    missing = sorted(connection.required_scopes - granted)
+    if missing:
+        raise ValidationError("granted_scopes", missing, "required scope(s) not granted")
+    unknown = sorted(granted - connection.required_scopes - connection.optional_scopes)
+    if unknown:
+        raise ValidationError("granted_scopes", unknown, "scope(s) the provider does not offer")
+    sharing = connection.data_sharing
+    if connection.sharing_scope is not None and connection.sharing_scope not in granted:
+        sharing = DataSharing()
+    result = attrs.evolve(
+        connection,
+        granted_scopes=granted,
+        status=ConnectionStatus.AUTHORISED,
+        changed_at=at,
+        changed_by=account_id,
+        data_sharing=sharing,
+    )
+    _audit(audit, result, "mis_connection.authorised", account_id, at)
+    return result
+
+
+def deauthorise(
+    connection: MisConnection,
+    *,
+    account_id: str,
+    at: datetime,
+    can_configure: PermissionCheck,
+    audit: AuditLog | None = None,
+) -> MisConnection:
+    """Deauthorise the connection: every later sync refuses until it is authorised again.
+
+    Raises:
+        AccessDeniedError: *account_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
+    """
+    _check_permission(connection, account_id, can_configure, "deauthorise")
+    result = attrs.evolve(
+        connection,
+        granted_scopes=frozenset(),
+        status=ConnectionStatus.DEAUTHORISED,
+        changed_at=at,
+        changed_by=account_id,
+        data_sharing=DataSharing(),
+    )
+    _audit(audit, result, "mis_connection.deauthorised", account_id, at)
+    return result
+
+
+def set_data_sharing(
+    connection: MisConnection,
+    sharing: DataSharing,
+    *,
+    account_id: str,
+    at: datetime,
+    can_configure: PermissionCheck,
+    audit: AuditLog | None = None,
+) -> MisConnection:
+    """Choose which results are shared back to the MIS.
+
+    Raises:
+        AccessDeniedError: *account_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
+        SyncError: sharing is asked for but the connection lacks the optional scope for it.
+    """
+    _check_permission(connection, account_id, can_configure, "change data sharing of")
+    wants = sharing.share_results or sharing.share_historical
+    if wants and connection.sharing_scope is not None:
+        if not connection.has_scope(connection.sharing_scope):
+            raise SyncError(
+                f"sharing results needs the optional scope {connection.sharing_scope!r}; "
+                "authorise the connection with it first"
+            )
+    elif wants and not connection.is_active:
+        raise SyncError("the MIS connection is not authorised")
+    result = attrs.evolve(connection, data_sharing=sharing, changed_at=at, changed_by=account_id)
+    _audit(audit, result, "mis_connection.data_sharing_changed", account_id, at)
+    return result
+
+
+def require_active(connection: MisConnection, school_id: str | None = None) -> None:
+    """Raise :class:`~schoolsync.errors.SyncError` unless the connection may sync now.
+
+    Args:
+        connection: the school's connection.
+        school_id: if given, the school the sync is for (must be the connection's school).
+    """
+    if school_id is not None and connection.school_id != school_id:
+        raise SyncError(
+            f"the MIS connection belongs to school {connection.school_id!r}, not {school_id!r}"
+        )
+    if not connection.is_active:
+        raise SyncError(
+            f"the MIS connection of school {connection.school_id!r} is "
+            f"{connection.status.value.replace('_', ' ')}; syncing is stopped"
+        )

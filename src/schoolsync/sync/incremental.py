@@ -1,0 +1,278 @@
+"""The nightly sync: keep already-synced records in step with the MIS.
+
+:func:`incremental_sync` reads the school's MIS (a :class:`~schoolsync.ports.MisSource`) and,
+without a person reviewing matches, pairs MIS records with app records through the existing
+sync links only:
+
+* linked records whose MIS fields changed are updated (the MIS wins); Out of sync records back
+  in the MIS become Synced again;
+* new pupils in classes that are already synced are imported automatically (or restored, if
+  they were soft-deleted within the retention period; never if they were erased);
+* new staff, new classes and new year groups are **listed** for a person to import (staff get a
+  welcome email only when a person imports them);
+* linked records gone from the MIS become Out of sync, subject to the change-size guard: a
+  broken or half-empty feed is refused with :class:`~schoolsync.errors.SyncGuardError` instead
+  of deactivating a school.
+
+Running it twice on the same feed changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+
+import attrs
+
+from schoolsync.errors import SyncError
+from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.ports import MisSnapshot, MisSource, Notifier, Store, UnitOfWork
+from schoolsync.sync.applying import apply, report_for
+from schoolsync.sync.connection import MisConnection, require_active
+from schoolsync.sync.planning import (
+    Pairing,
+    PairStatus,
+    PlanOptions,
+    SyncPlan,
+    is_nursery,
+    plan_pairings,
+)
+from schoolsync.sync.records import RecordKind, SyncState
+from schoolsync.sync.report import SyncReport
+from schoolsync.sync.state import Record, SchoolRecords, mis_key, open_unit
+
+__all__ = [
+    "SnapshotSource",
+    "incremental_plan",
+    "incremental_sync",
+    "read_snapshot",
+]
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotSource:
+    """A :class:`~schoolsync.ports.MisSource` over a :class:`~schoolsync.ports.MisSnapshot`
+    already in memory (tests, replays, or a host that reads its MIS itself)."""
+
+    snapshot: MisSnapshot
+
+    def snapshot_time(self) -> datetime | None:
+        """When the snapshot was taken."""
+        return self.snapshot.taken_at
+
+    def pupils(self) -> Iterator[Pupil]:
+        """The snapshot's pupils."""
+        return iter(self.snapshot.pupils)
+
+    def staff(self) -> Iterator[StaffMember]:
+        """The snapshot's staff."""
+        return iter(self.snapshot.staff)
+
+    def classes(self) -> Iterator[SchoolClass]:
+        """The snapshot's classes."""
+        return iter(self.snapshot.classes)
+
+    def year_groups(self) -> Iterator[YearGroup]:
+        """The snapshot's year groups."""
+        return iter(self.snapshot.year_groups)
+
+    def warnings(self) -> list[str]:
+        """The snapshot's reader warnings."""
+        return list(self.snapshot.warnings)
+
+
+def read_snapshot(source: MisSource, school_id: str) -> MisSnapshot:
+    """Read everything *source* holds for one school into a :class:`~schoolsync.ports.MisSnapshot`."""
+    if isinstance(source, SnapshotSource):
+        return source.snapshot
+    return MisSnapshot(
+        school_id=school_id,
+        taken_at=source.snapshot_time(),
+        pupils=tuple(source.pupils()),
+        staff=tuple(source.staff()),
+        classes=tuple(source.classes()),
+        year_groups=tuple(source.year_groups()),
+        warnings=tuple(source.warnings()),
+    )
+
+
+def _pairings(
+    snapshot: MisSnapshot,
+    current: SchoolRecords,
+    *,
+    import_new_groups: bool,
+) -> list[Pairing]:
+    out: list[Pairing] = []
+    seen: dict[RecordKind, set[str]] = {k: set() for k in RecordKind}
+    new_groups: dict[RecordKind, set[str]] = {RecordKind.CLASS: set(), RecordKind.YEAR_GROUP: set()}
+
+    def linked(kind: RecordKind, mis: Record) -> Record | None:
+        link = current.link_of_mis(kind, mis_key(mis))
+        if link is None:
+            return None
+        app: Record | None = current.records(kind).get(link.app_id)
+        return app
+
+    groups: list[tuple[RecordKind, Sequence[Record]]] = [
+        (RecordKind.YEAR_GROUP, snapshot.year_groups),
+        (RecordKind.CLASS, snapshot.classes),
+    ]
+    for kind, records in groups:
+        for mis in records:
+            seen[kind].add(mis_key(mis))
+            app = linked(kind, mis)
+            if app is not None:
+                out.append(Pairing(kind=kind, status=PairStatus.MATCHED, mis=mis, app=app))
+            elif isinstance(mis, YearGroup) and is_nursery(mis):
+                out.append(Pairing(kind=kind, status=PairStatus.NEW, mis=mis))
+            elif import_new_groups:
+                out.append(Pairing(kind=kind, status=PairStatus.NEW, mis=mis))
+                new_groups[kind].add(mis.id)
+                new_groups[kind].add(mis_key(mis))
+            else:
+                out.append(
+                    Pairing(
+                        kind=kind,
+                        status=PairStatus.NEW,
+                        mis=mis,
+                        hold_reason=f"new {kind.value.replace('_', ' ')} in the MIS: "
+                        "a person decides whether to sync it",
+                    )
+                )
+    synced_classes = {
+        lk.mis_id for lk in current.links_of(RecordKind.CLASS) if lk.state is SyncState.SYNCED
+    }
+    ready_classes = synced_classes | new_groups[RecordKind.CLASS]
+    for mis_staff in snapshot.staff:
+        seen[RecordKind.STAFF].add(mis_key(mis_staff))
+        app = linked(RecordKind.STAFF, mis_staff)
+        if app is not None:
+            out.append(
+                Pairing(kind=RecordKind.STAFF, status=PairStatus.MATCHED, mis=mis_staff, app=app)
+            )
+        else:
+            out.append(
+                Pairing(
+                    kind=RecordKind.STAFF,
+                    status=PairStatus.NEW,
+                    mis=mis_staff,
+                    hold_reason="new member of staff: listed for a person to import "
+                    "(staff are never imported automatically)",
+                )
+            )
+    for pupil in snapshot.pupils:
+        seen[RecordKind.PUPIL].add(mis_key(pupil))
+        app = linked(RecordKind.PUPIL, pupil)
+        if app is not None:
+            out.append(
+                Pairing(kind=RecordKind.PUPIL, status=PairStatus.MATCHED, mis=pupil, app=app)
+            )
+        elif any(c in ready_classes for c in pupil.class_ids):
+            out.append(Pairing(kind=RecordKind.PUPIL, status=PairStatus.NEW, mis=pupil))
+        else:
+            out.append(
+                Pairing(
+                    kind=RecordKind.PUPIL,
+                    status=PairStatus.NEW,
+                    mis=pupil,
+                    hold_reason="new pupil not in a synced class: listed for a person",
+                )
+            )
+    for link in current.links:
+        if link.mis_id in seen[link.kind]:
+            continue
+        app = current.records(link.kind).get(link.app_id)
+        if app is not None:
+            out.append(Pairing(kind=link.kind, status=PairStatus.NOT_MATCHED, app=app))
+    return out
+
+
+def incremental_plan(
+    snapshot: MisSnapshot,
+    current: SchoolRecords,
+    *,
+    at: datetime,
+    since: datetime | None = None,
+    options: PlanOptions | None = None,
+    mode: str = "incremental",
+    import_new_groups: bool = False,
+    expected_leavers: Collection[str] = (),
+    guard_exempt: Collection[RecordKind] = (),
+    notes: Sequence[str] = (),
+    sync_id: str | None = None,
+) -> SyncPlan:
+    """Plan a nightly sync of *snapshot* against the app's *current* records (pure).
+
+    Args:
+        since: the previous sync's time; a snapshot taken before it is refused as stale.
+        import_new_groups: import new classes and year groups too (the rollover does).
+
+    Raises:
+        SyncError: the snapshot is older than *since*.
+    """
+    if since is not None and snapshot.taken_at is not None and snapshot.taken_at < since:
+        raise SyncError(
+            f"the MIS data was taken at {snapshot.taken_at.isoformat()}, before the last sync "
+            f"({since.isoformat()}); refusing to go back in time"
+        )
+    pairs = _pairings(snapshot, current, import_new_groups=import_new_groups)
+    all_notes = list(notes) + [f"MIS warning: {w}" for w in snapshot.warnings]
+    return plan_pairings(
+        pairs,
+        current,
+        at=at,
+        options=options,
+        mode=mode,
+        sync_id=sync_id,
+        expected_leavers=expected_leavers,
+        guard_exempt=guard_exempt,
+        notes=all_notes,
+    )
+
+
+def incremental_sync(
+    source: MisSource,
+    since: datetime | None,
+    target: Store | UnitOfWork,
+    *,
+    school_id: str,
+    connection: MisConnection,
+    at: datetime,
+    notifier: Notifier | None = None,
+    options: PlanOptions | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    actor_id: str | None = None,
+) -> SyncReport:
+    """Run the nightly sync of one school: plan from the links, then apply, in one unit of work.
+
+    Args:
+        source: the school's MIS.
+        since: when the last sync ran (``None`` for the first).
+        target: the store (or an open unit of work).
+        connection: must be authorised (else :class:`~schoolsync.errors.SyncError`).
+        at: the time of this sync.
+        dry_run: plan and report without writing.
+        force: apply even if the change-size guard is exceeded.
+
+    Raises:
+        SyncError: the connection is not authorised, or the feed is older than *since*.
+        SyncGuardError: too many synced records would go Out of sync.
+    """
+    require_active(connection, school_id)
+    snapshot = read_snapshot(source, school_id)
+    with open_unit(target) as uow:
+        uow.lock_school(school_id)
+        current = SchoolRecords.load(uow, school_id)
+        sync_plan = incremental_plan(snapshot, current, at=at, since=since, options=options)
+        if dry_run:
+            return report_for(sync_plan, at=at, committed=False)
+        return apply(
+            sync_plan,
+            uow,
+            connection=connection,
+            at=at,
+            notifier=notifier,
+            actor_id=actor_id,
+            force=force,
+        )
