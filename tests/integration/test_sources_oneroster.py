@@ -224,7 +224,9 @@ class TestValidBundle:
             "r2,active,,p3,primary,student,,,sch2,\n"
             "r3,active,,t1,primary,teacher,,,sch1,\n"
         )
-        files["enrollments.csv"] = ENROLMENTS.replace("e2,active,2024-09-01T08:00:00Z,c2,sch1,p2,student,false,,\n", "")
+        files["enrollments.csv"] = ENROLMENTS.replace(
+            "e2,active,2024-09-01T08:00:00Z,c2,sch1,p2,student,false,,\n", ""
+        )
         snap = read_oneroster(write_bundle(tmp_path, files), school_org="sch1")
         assert (["p1"], ["t1"]) == ([p.id for p in snap.pupils], [s.id for s in snap.staff])
         assert "Amy" == snap.pupils[0].preferred_forename
@@ -234,9 +236,7 @@ class TestStatusAndDelta:
     def test_tobedeleted_rows_are_left_out_and_listed_as_deletions(self, tmp_path):
         """In a bulk file a tobedeleted user is not read as a record; deletions() lists it."""
         files = bundle_files()
-        files["users.csv"] = files["users.csv"].replace(
-            "p2,active,", "p2,tobedeleted,"
-        )
+        files["users.csv"] = files["users.csv"].replace("p2,active,", "p2,tobedeleted,")
         files["enrollments.csv"] = files["enrollments.csv"].replace("e2,active", "e2,tobedeleted")
         source = OneRosterSource(write_bundle(tmp_path, files), school_org="sch1")
         assert ["p1"] == [p.id for p in source.pupils()]
@@ -267,8 +267,12 @@ class TestTolerated:
     def test_misspelt_optional_header_is_read_with_did_you_mean(self, tmp_path):
         """A header close to an expected column (prefferedGivenName) is read as that column."""
         files = bundle_files()
-        files["users.csv"] = files["users.csv"].replace("password\n", "password,prefferedGivenName\n", 1)
-        files["users.csv"] = files["users.csv"].replace("amara@oak.example,,,,07,", "amara@oak.example,,,,07,,Amy")
+        files["users.csv"] = files["users.csv"].replace(
+            "password\n", "password,prefferedGivenName\n", 1
+        )
+        files["users.csv"] = files["users.csv"].replace(
+            "amara@oak.example,,,,07,", "amara@oak.example,,,,07,,Amy"
+        )
         snap = read_oneroster(write_bundle(tmp_path, files), school_org="sch1")
         assert "Amy" == snap.pupils[0].preferred_forename
         assert any("did you mean 'preferredGivenName'" in w for w in snap.warnings)
@@ -290,7 +294,8 @@ class TestTolerated:
         assert [date(2013, 10, 2), date(2020, 3, 15)] == [p.date_of_birth for p in snap.pupils]
         dated = [w for w in snap.warnings if "d/m/yyyy" in w]
         assert 1 == len(dated)
-        assert "row 2" in dated[0] and "2 rows like this" in dated[0]
+        assert "row 2" in dated[0]
+        assert "2 rows like this" in dated[0]
 
     def test_utf8_with_bom_is_read(self, tmp_path):
         """A UTF-8 file with a byte-order mark reads like one without."""
@@ -327,7 +332,9 @@ class TestBadInput:
     def test_bad_date_last_modified(self, tmp_path):
         """dateLastModified must be a date-time."""
         files: dict[str, str | bytes] = dict(bundle_files())
-        files["classes.csv"] = CLASSES.replace("c2,active,2024-09-01T08:00:00Z", "c2,active,last week")
+        files["classes.csv"] = CLASSES.replace(
+            "c2,active,2024-09-01T08:00:00Z", "c2,active,last week"
+        )
         err = read_error(tmp_path, files, school_org="sch1")
         assert (3, "dateLastModified") == (err.row, err.field)
 
@@ -365,7 +372,8 @@ class TestBadInput:
         files: dict[str, str | bytes] = dict(bundle_files())
         files["users.csv"] = USERS.encode("utf-16")
         err = read_error(tmp_path, files, school_org="sch1")
-        assert "UTF-16" in str(err) and err.file.endswith("users.csv")
+        assert "UTF-16" in str(err)
+        assert err.file.endswith("users.csv")
 
     def test_latin1_is_refused_clearly(self, tmp_path):
         """A file in another 8-bit encoding is refused, naming the row where it breaks."""
@@ -384,7 +392,8 @@ class TestBadInput:
     def test_several_schools_need_school_org(self, tmp_path):
         """A bundle with two schools and no school_org names the choices."""
         err = read_error(tmp_path, dict(bundle_files()))
-        assert "sch1, sch2" in str(err) and "school_org" in str(err)
+        assert "sch1, sch2" in str(err)
+        assert "school_org" in str(err)
 
     def test_unknown_school_org(self, tmp_path):
         """A school_org that is not in orgs.csv is an error."""
@@ -408,7 +417,8 @@ class TestBadInput:
         files: dict[str, str | bytes] = dict(bundle_files())
         del files["classes.csv"]
         err = read_error(tmp_path, files, school_org="sch1")
-        assert err.file.endswith("classes.csv") and "bulk" in str(err)
+        assert err.file.endswith("classes.csv")
+        assert "bulk" in str(err)
 
     def test_unknown_role(self, tmp_path):
         """A role outside the OneRoster vocabulary is an error."""
@@ -456,7 +466,8 @@ class TestRealBundles:
     def test_moodle_minimal_has_blank_optional_values(self):
         """The minimal bundle (blank status, dates and grades) reads without a snapshot time."""
         snap = read_oneroster(MOODLE / "Test_minimal_data_set")
-        assert 3 == len(snap.pupils) and 2 == len(snap.classes)
+        assert 3 == len(snap.pupils)
+        assert 2 == len(snap.classes)
         assert snap.taken_at is None
 
     def test_moodle_12_full_with_typos_and_dmy_dates(self):
