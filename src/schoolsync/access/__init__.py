@@ -5,6 +5,13 @@ work), and ask :meth:`AccessIndex.check` for a :class:`Decision`.
 """
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.access.activation import (
+    ActivationChallenge,
+    ActivationOutcome,
+    redeem_activation,
+    start_activation,
+)
+from schoolsync.access.admin import AccessAdmin
 from schoolsync.access.catalogue import (
     Permission,
     PermissionLevel,
@@ -27,6 +34,7 @@ from schoolsync.access.records import RECORD_KINDS, AccessRecords, record_event,
 
 __all__ = [
     "RECORD_KINDS",
+    "AccessAdmin",
     "AccessChange",
     "AccessDiff",
     "AccessIndex",
@@ -36,6 +44,8 @@ __all__ = [
     "AccessTable",
     "Account",
     "AccountStatus",
+    "ActivationChallenge",
+    "ActivationOutcome",
     "Decision",
     "DenialReason",
     "Grant",
@@ -47,5 +57,7 @@ __all__ = [
     "RoleCatalogue",
     "RoleScope",
     "record_event",
+    "redeem_activation",
+    "start_activation",
     "write_events",
 ]

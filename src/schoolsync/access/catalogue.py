@@ -369,7 +369,10 @@ class RoleCatalogue:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoleCatalogue:
-        """Build from plain data (``permissions`` and ``roles`` lists, as in TOML or JSON)."""
+        """Build from plain data (``permissions`` and ``roles`` lists, as in TOML or JSON).
+
+        An empty ``manage_permission`` or ``grant_permission`` means "none".
+        """
         converter = make_converter()
         try:
             spec = converter.structure(dict(data), _CatalogueSpec)
@@ -382,8 +385,8 @@ class RoleCatalogue:
         return cls.build(
             spec.permissions,
             spec.roles,
-            manage_permission=spec.manage_permission,
-            grant_permission=spec.grant_permission,
+            manage_permission=spec.manage_permission or None,
+            grant_permission=spec.grant_permission or None,
             name=spec.name,
         )
 
@@ -403,8 +406,8 @@ class RoleCatalogue:
         spec = _CatalogueSpec(
             permissions=tuple(self.permissions[n] for n in sorted(self.permissions)),
             roles=tuple(self.roles[n] for n in sorted(self.roles)),
-            manage_permission=self.manage_permission,
-            grant_permission=self.grant_permission,
+            manage_permission=self.manage_permission or "",
+            grant_permission=self.grant_permission or "",
             name=self.name,
         )
         result: dict[str, Any] = converter.unstructure(spec)

@@ -1,0 +1,118 @@
+"""Two-stage account activation: an emailed link plus a one-time code handed over out of band.
+
+The codes are random (:mod:`secrets`), single-use, expiring and limited in attempts. Only a
+salted :func:`hashlib.scrypt` hash of the link token and of the code is stored; comparisons use
+:func:`hmac.compare_digest`. Pure: the time is passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import attrs
+
+__all__ = [
+    "ActivationChallenge",
+    "ActivationOutcome",
+    "redeem_activation",
+    "start_activation",
+]
+
+#: Code characters: no 0/O, 1/I/L, so a code read aloud or copied from paper is unambiguous.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+class ActivationOutcome(StrEnum):
+    """The result of one activation attempt."""
+
+    ACTIVATED = "activated"
+    WRONG_CODE = "wrong_code"
+    EXPIRED = "expired"
+    ALREADY_USED = "already_used"
+    LOCKED = "locked"
+
+
+def _hash(secret: str, salt: bytes, n: int) -> str:
+    return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=8, p=1, dklen=32).hex()
+
+
+@attrs.frozen(kw_only=True)
+class ActivationChallenge:
+    """What the host stores for a pending activation: hashes only, never the link or code."""
+
+    account_id: str
+    salt: str
+    link_hash: str
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+    max_attempts: int = 5
+    attempts: int = 0
+    used_at: datetime | None = None
+    work_factor: int = 2**14
+
+    @property
+    def locked(self) -> bool:
+        """True once the attempts are used up."""
+        return self.attempts >= self.max_attempts
+
+
+def start_activation(
+    account_id: str,
+    *,
+    now: datetime,
+    valid_for: timedelta = timedelta(days=7),
+    code_length: int = 8,
+    max_attempts: int = 5,
+    work_factor: int = 2**14,
+) -> tuple[ActivationChallenge, str, str]:
+    """A new challenge, the link token (for the email) and the code (handed over separately).
+
+    Store the challenge; send the token and the code; forget both.
+    """
+    if code_length < 6:
+        raise ValueError("activation codes need at least 6 characters")
+    token = secrets.token_urlsafe(32)
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(code_length))
+    salt = secrets.token_bytes(16)
+    challenge = ActivationChallenge(
+        account_id=account_id,
+        salt=salt.hex(),
+        link_hash=_hash(token, salt, work_factor),
+        code_hash=_hash(code, salt, work_factor),
+        created_at=now,
+        expires_at=now + valid_for,
+        max_attempts=max_attempts,
+        work_factor=work_factor,
+    )
+    return challenge, token, code
+
+
+def redeem_activation(
+    challenge: ActivationChallenge, *, link_token: str, code: str, now: datetime
+) -> tuple[ActivationOutcome, ActivationChallenge]:
+    """Check a link token and code; returns the outcome and the challenge to store back.
+
+    A wrong pair counts an attempt; success marks the challenge used (single use). The code is
+    compared case-insensitively, ignoring spaces and dashes.
+    """
+    if challenge.used_at is not None:
+        return ActivationOutcome.ALREADY_USED, challenge
+    if now >= challenge.expires_at:
+        return ActivationOutcome.EXPIRED, challenge
+    if challenge.locked:
+        return ActivationOutcome.LOCKED, challenge
+    salt = bytes.fromhex(challenge.salt)
+    cleaned = code.replace(" ", "").replace("-", "").upper()
+    link_ok = hmac.compare_digest(
+        _hash(link_token, salt, challenge.work_factor), challenge.link_hash
+    )
+    code_ok = hmac.compare_digest(_hash(cleaned, salt, challenge.work_factor), challenge.code_hash)
+    if link_ok and code_ok:
+        return ActivationOutcome.ACTIVATED, attrs.evolve(challenge, used_at=now)
+    after = attrs.evolve(challenge, attempts=challenge.attempts + 1)
+    return (ActivationOutcome.LOCKED if after.locked else ActivationOutcome.WRONG_CODE), after

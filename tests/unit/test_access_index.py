@@ -1,0 +1,300 @@
+"""AccessIndex: decisions, denial reasons, visibility, lists, history and previews."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+
+from schoolsync.access import (
+    AccessIndex,
+    AccessRecords,
+    AccessRequest,
+    DenialReason,
+    Permission,
+    Role,
+    RoleCatalogue,
+    record_event,
+)
+from schoolsync.errors import AccessDeniedError, ValidationError
+from schoolsync.testing.assertions import assert_allowed, assert_denied
+from schoolsync.testing.world import World, world
+from schoolsync.trusts import MembershipStatus
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+CATALOGUE = RoleCatalogue.build(
+    [
+        "users.manage",
+        "grants.manage",
+        "reports.pupil_level.view",
+        Permission(name="reports.school.view", needs_grant=False),
+        Permission(name="trust.reports.compare", level="trust"),
+    ],
+    [
+        Role(
+            name="Access Coordinator",
+            scope="school",
+            permissions={"grants.manage", "users.manage", "reports.school.view"},
+            exactly_one=True,
+        ),
+        Role(name="Teacher", scope="school", permissions={"reports.school.view"}),
+        Role(
+            name="Trust Admin",
+            scope="trust",
+            permissions={
+                "users.manage",
+                "reports.school.view",
+                "reports.pupil_level.view",
+                "trust.reports.compare",
+            },
+            max_per_trust=2,
+        ),
+    ],
+)
+
+
+def oak() -> World:
+    return (
+        world(CATALOGUE, now=NOW)
+        .trust("T", name="Oak Trust")
+        .school("S1", name="Oakfield Primary", in_trust="T")
+        .school("S2", name="Elm Academy", in_trust="T")
+        .school("S3", name="Ash School", in_trust="T", status=MembershipStatus.INVITATION_SENT)
+        .account("alice")
+        .account("bob")
+        .account("carol")
+        .account("dan", status="pending")
+        .role("alice", "Trust Admin")
+        .role("bob", "Access Coordinator", at="S1")
+        .role("carol", "Teacher", at="S2")
+        .role("dan", "Teacher", at="S1")
+    )
+
+
+def test_school_role_allows_at_its_school_only() -> None:
+    """A school role gives its permissions at its own school, with the path, and nowhere else."""
+    index = oak().index()
+
+    decision = assert_allowed(index, "carol", "reports.school.view", "S2")
+    assert_denied(index, "carol", "reports.school.view", "S1", reason="no_role", visible=False)
+
+    assert "school role 'Teacher' at S2" == str(decision.paths[0])
+
+
+def test_trust_role_needs_the_schools_grant() -> None:
+    """A trust role reaches a grant-only permission at a school only through a live grant."""
+    index = oak().grant("S1", ["users.manage"], accounts=["alice"], grant_id="g1").index()
+
+    allowed = assert_allowed(index, "alice", "users.manage", "S1")
+    denied = assert_denied(index, "alice", "users.manage", "S2", reason=DenialReason.NO_GRANT)
+
+    assert "g1" == allowed.paths[0].grant_id
+    assert denied.visible
+    assert denied.missing is not None
+    assert "grant" == denied.missing.kind
+    assert (
+        "Elm Academy has not granted trust Oak Trust `users.manage` for alice; "
+        "its Access Coordinator can grant it (no one holds that role yet)"
+    ) == denied.missing.text
+
+
+def test_denial_names_who_can_grant() -> None:
+    """The missing fact names the school's Access Coordinator account that can supply it."""
+    index = oak().index()
+
+    denied = assert_denied(index, "alice", "users.manage", "S1", reason="no_grant")
+
+    assert denied.missing is not None
+    assert ("bob",) == denied.missing.accounts
+    assert ("Access Coordinator",) == denied.missing.roles
+    assert denied.explain().endswith("its Access Coordinator can grant it (bob)")
+
+
+def test_membership_alone_suffices_for_permissions_without_grant() -> None:
+    """A permission that needs no grant is used at every accepted member school, not others."""
+    index = oak().index()
+
+    decision = assert_allowed(index, "alice", "reports.school.view", "S2")
+    assert_denied(index, "alice", "reports.school.view", "S3", reason="school_not_in_trust")
+
+    assert decision.paths[0].via_membership
+
+
+def test_grant_scope_revocation_and_expiry_reasons() -> None:
+    """Outside the scope, revoked and expired grants each give their own reason."""
+    hour = timedelta(hours=1)
+    w = (
+        oak()
+        .at(NOW + hour)
+        .grant("S1", ["reports.pupil_level.view"], grant_id="g1")
+        .grant("S2", ["users.manage"], grant_id="g2", expires_at=NOW + 2 * hour)
+        .at(NOW + 3 * hour)
+        .revoke("g1")
+    )
+    index = w.index(now=NOW + 4 * hour)
+    w2 = oak().grant("S1", ["reports.pupil_level.view"], grant_id="g3")
+
+    assert_denied(index, "alice", "reports.pupil_level.view", "S1", reason="grant_revoked")
+    assert_denied(index, "alice", "users.manage", "S2", reason="grant_expired")
+    assert_denied(w2.index(), "alice", "users.manage", "S1", reason="outside_grant_scope")
+    assert_allowed(index, "alice", "reports.pupil_level.view", "S1", at=NOW + 2.5 * hour)
+    assert_allowed(index, "alice", "users.manage", "S2", at=NOW + 1.5 * hour)
+    assert_denied(index, "alice", "users.manage", "S2", at=NOW, reason="no_grant")
+
+
+def test_inactive_pending_and_unknown() -> None:
+    """Pending and unknown accounts are denied everything; unknown schools are invisible."""
+    index = oak().index()
+
+    assert_denied(index, "dan", "reports.school.view", "S1", reason="inactive", visible=False)
+    assert_denied(index, "nobody", "reports.school.view", "S1", reason="inactive")
+    assert_denied(
+        index, "alice", "reports.school.view", "S9", reason="unknown_school", visible=False
+    )
+
+
+def test_unknown_permission_is_an_error() -> None:
+    """Asking about an undeclared permission is a mistake, not a denial."""
+    index = oak().index()
+
+    with pytest.raises(ValidationError, match=r"did you mean 'users\.manage'"):
+        index.check("alice", "users.manag", "S1")
+
+
+def test_trust_level_permissions() -> None:
+    """A trust-level permission is checked with school None and held only through trust roles."""
+    index = oak().index()
+
+    assert_allowed(index, "alice", "trust.reports.compare")
+    assert_denied(index, "bob", "trust.reports.compare", reason="no_role")
+    assert_denied(index, "alice", "trust.reports.compare", "S1", reason="no_role")
+
+
+def test_check_many_equals_single_checks_with_duplicates() -> None:
+    """check_many answers each request in order, duplicates included."""
+    index = oak().index()
+    requests = [
+        AccessRequest("alice", "users.manage", "S1"),
+        ("carol", "reports.school.view", "S2"),
+        AccessRequest("alice", "users.manage", "S1"),
+    ]
+
+    many = index.check_many(requests)
+
+    assert [
+        index.check("alice", "users.manage", "S1"),
+        index.check("carol", "reports.school.view", "S2"),
+        index.check("alice", "users.manage", "S1"),
+    ] == many
+
+
+def test_lists_are_exact() -> None:
+    """Schools where an account holds a permission, and accounts holding one at a school."""
+    index = oak().grant("S2", ["users.manage"]).index()
+
+    assert ("S1", "S2") == index.schools_with("alice", "reports.school.view")
+    assert ("S2",) == index.schools_with("alice", "users.manage")
+    assert ("bob",) == index.accounts_with("users.manage", "S1")
+    assert ("alice",) == index.accounts_with("users.manage", "S2")
+    assert ("alice",) == index.accounts_with("trust.reports.compare", None)
+
+
+def test_access_table_rows() -> None:
+    """The access table lists every (school, permission) with the roles behind it."""
+    table = oak().index().access_table("carol")
+
+    assert [
+        {
+            "account": "carol",
+            "school": "S2",
+            "permission": "reports.school.view",
+            "via": "school role 'Teacher' at S2",
+        }
+    ] == table.to_rows()
+    assert "<table" in table._repr_html_()
+
+
+def test_past_answers_replay_the_audit_log() -> None:
+    """at= answers as of a past moment, even after a role was removed."""
+    w = oak().at(NOW + timedelta(hours=1)).unrole("carol", "Teacher", at="S2")
+    index = w.index(now=NOW + timedelta(hours=2))
+
+    assert_denied(index, "carol", "reports.school.view", "S2", reason="no_role")
+    assert_allowed(index, "carol", "reports.school.view", "S2", at=NOW + timedelta(minutes=30))
+    assert ("S2",) == index.schools_with("carol", "reports.school.view", at=NOW)
+    assert ("alice", "carol") == index.accounts_with("reports.school.view", "S2", at=NOW)
+    assert ("alice",) == index.accounts_with("reports.school.view", "S2")
+
+
+def test_apply_and_advance_follow_time() -> None:
+    """Applied events take effect at once; advancing past an expiry removes access."""
+    index = oak().index()
+    grant = oak().grant("S2", ["users.manage"], grant_id="g9", expires_at=NOW + timedelta(hours=1))
+    event = grant.events[-1]
+
+    index.apply(event)
+    assert_allowed(index, "alice", "users.manage", "S2")
+    index.advance(NOW + timedelta(hours=2))
+
+    assert_denied(index, "alice", "users.manage", "S2", reason="grant_expired")
+    assert () == index.schools_with("alice", "users.manage")
+
+
+def test_preview_shows_who_loses_what() -> None:
+    """preview returns the access diff of a change without applying it."""
+    w = oak().grant("S1", ["users.manage"], grant_id="g1")
+    index = w.index()
+    grant = index.records.grants["g1"]
+    revoke = record_event(
+        "grant", grant, attrs.evolve(grant, revoked_at=NOW), at=NOW, actor_id="bob"
+    )
+
+    diff = index.preview(revoke)
+
+    assert [("alice", "S1", "users.manage")] == [
+        (c.account_id, c.school_id, c.permission) for c in diff.lost
+    ]
+    assert () == diff.gained
+    assert_allowed(index, "alice", "users.manage", "S1")
+
+
+def test_raise_if_denied_carries_decision() -> None:
+    """raise_if_denied raises AccessDeniedError holding the decision."""
+    decision = oak().index().check("carol", "users.manage", "S2")
+
+    with pytest.raises(AccessDeniedError) as info:
+        decision.raise_if_denied()
+
+    assert decision is info.value.decision
+
+
+def test_index_from_store_answers_like_the_live_one() -> None:
+    """An index rebuilt from a MemoryStore answers exactly like the one built in memory."""
+    w = oak().grant("S1", ["users.manage"], accounts=["alice"])
+    live = w.index()
+    with w.store().unit_of_work() as uow:
+        rebuilt = AccessIndex.from_unit_of_work(CATALOGUE, uow, now=NOW)
+
+    for account in ("alice", "bob", "carol", "dan"):
+        for school in ("S1", "S2", "S3", None):
+            for perm in CATALOGUE.permissions:
+                assert live.check(account, perm, school) == rebuilt.check(account, perm, school)
+
+
+def test_records_hold_no_personal_data_in_events() -> None:
+    """Account audit events leave out names and emails."""
+    w = oak()
+
+    account_events = [e for e in w.events if e.subject_kind == "account"]
+
+    assert account_events
+    assert all("email" not in e.after and "name" not in e.after for e in account_events)
+
+
+def test_empty_records_build() -> None:
+    """An index over no records denies everything without error."""
+    index = AccessIndex.build(CATALOGUE, AccessRecords(), now=NOW)
+
+    assert_denied(index, "x", "users.manage", None, reason="inactive")
