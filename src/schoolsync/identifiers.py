@@ -239,7 +239,7 @@ def check_la_code(upn: Upn, version: str | None = None) -> str | None:
     """Census 1530 as a warning: a message when *upn*'s LA code is unknown, else ``None``.
 
     Raises:
-        KeyError: for an unknown list *version*.
+        NotFoundError: for an unknown list *version*.
     """
     from schoolsync.la_codes import DEFAULT_VERSION, is_known_la_code
 
