@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +26,8 @@ def _pupil(id: str = "p1") -> Pupil:
     return Pupil(id=id, school_id="s1", forename="Zoë", surname="Secret-Surname")
 
 
-def _raw(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path, isolation_level=None)
+def _raw(path: Path) -> closing[sqlite3.Connection]:
+    return closing(sqlite3.connect(path, isolation_level=None))
 
 
 def test_committed_records_survive_reopening(tmp_path: Path) -> None:
