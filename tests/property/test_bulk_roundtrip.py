@@ -68,7 +68,8 @@ class OpenChecks:
         uow: UnitOfWork,
         *,
         actor_id: str | None,
-        account_id: str,
+        before: Account | None,
+        after: Account,
         action: AccountAction,
         at: datetime,
     ) -> None:

@@ -89,7 +89,8 @@ class FakeChecks:
         uow: UnitOfWork,
         *,
         actor_id: str | None,
-        account_id: str,
+        before: Account | None,
+        after: Account,
         action: AccountAction,
         at: datetime,
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from schoolsync.access import (
     Account,
@@ -15,7 +16,14 @@ from schoolsync.access import (
     RoleCatalogue,
     RoleScope,
 )
-from schoolsync.bulk import CatalogueChecks, ChangeKind, ProblemCode, edit_selection
+from schoolsync.bulk import (
+    CatalogueChecks,
+    ChangeKind,
+    ProblemCode,
+    edit_selection,
+    import_users,
+    write_sheet,
+)
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.trusts import Membership, MembershipStatus, School, Trust
 
@@ -119,9 +127,7 @@ class TestCaps:
         )
         [problem] = change_set.problems
         assert ProblemCode.CAP_EXCEEDED == problem.code
-        assert (
-            "at most 2 holder(s) at school School s1; current holders: AD1, X1" in problem.message
-        )
+        assert "at most 2 holder(s) at school s1; current holders: ad1, x1" in problem.message
 
     def test_trust_cap(self) -> None:
         """Trust Admin is capped at 2 across the trust."""
@@ -205,3 +211,18 @@ class TestRequires:
         assert [ProblemCode.WRONG_SCOPE] == problems(
             make_store(), ["x2"], actor=None, add=[("Trust Admin", "s1")]
         )
+
+
+class TestEditRules:
+    def test_only_the_system_renames_other_users(self, tmp_path: Path) -> None:
+        """A changed Name from an admin is refused (the user changes it); the system may fix it."""
+        store = make_store()
+        path = write_sheet(
+            tmp_path / "names.csv", ["Email", "Name"], [["x1@s.example", "Xavier One"]]
+        )
+        refused = import_users(store, "t", path, checks=CHECKS, at=AT, actor_id="ad1")
+        assert [ProblemCode.NOT_ALLOWED] == [p.code for p in refused.problems]
+        assert "cannot change another user's name" in refused.problems[0].message
+        allowed = import_users(store, "t", path, checks=CHECKS, at=AT)
+        assert allowed.ok
+        assert [ChangeKind.RENAME] == [c.kind for c in allowed.changes]

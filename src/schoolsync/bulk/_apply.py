@@ -97,12 +97,10 @@ class _Run:
         self.uow.audit.append(event)
         self.events.append(event)
 
-    def _touch(self, account: Account, action: str | None = None, **changes: object) -> Account:
-        updated = attrs.evolve(account, edited_after_sync=True, **changes)  # type: ignore[arg-type]
-        self.uow.accounts.put(updated)
-        self.accounts[account.id] = updated
-        self._audit("account", account, updated, action)
-        return updated
+    def _write_account(self, before: Account, after: Account, action: str | None = None) -> None:
+        self.uow.accounts.put(after)
+        self.accounts[after.id] = after
+        self._audit("account", before, after, action)
 
     def _account_id(self, change: Change) -> str | None:
         if change.account_id is not None:
@@ -199,18 +197,26 @@ class _Run:
             kind is ChangeKind.REACTIVATE and account.status is not AccountStatus.INACTIVE
         ):
             return False
-        self.checks.check_account(
-            self.uow, actor_id=self.cs.actor_id, account_id=account.id, action=action, at=self.at
-        )
         if kind is ChangeKind.RENAME:
-            self._touch(account, "account.renamed", name=change.name)
+            updated = attrs.evolve(
+                account, name=change.name or account.name, edited_after_sync=True
+            )
         else:
             status = (
                 AccountStatus.INACTIVE
                 if action is AccountAction.DEACTIVATE
                 else AccountStatus.ACTIVE
             )
-            self._touch(account, f"account.{action.value}d", status=status)
+            updated = attrs.evolve(account, status=status, edited_after_sync=True)
+        self.checks.check_account(
+            self.uow,
+            actor_id=self.cs.actor_id,
+            before=account,
+            after=updated,
+            action=action,
+            at=self.at,
+        )
+        self._write_account(account, updated, f"account.{action.value}d")
         return True
 
     def _create(self, change: Change) -> bool:
@@ -227,13 +233,6 @@ class _Run:
             self.failed_creates.add(key)
             return False
         account_id = self.new_id()
-        self.checks.check_account(
-            self.uow,
-            actor_id=self.cs.actor_id,
-            account_id=account_id,
-            action=AccountAction.CREATE,
-            at=self.at,
-        )
         account = Account(
             id=account_id,
             trust_id=self.cs.trust_id,
@@ -241,6 +240,14 @@ class _Run:
             name=change.name or "",
             status=AccountStatus.PENDING,
             created_at=self.at,
+        )
+        self.checks.check_account(
+            self.uow,
+            actor_id=self.cs.actor_id,
+            before=None,
+            after=account,
+            action=AccountAction.CREATE,
+            at=self.at,
         )
         self.uow.accounts.add(account)
         self.accounts[account_id] = account
@@ -291,7 +298,7 @@ class _Run:
         self.assignments[key] = assignment
         self._audit("assignment", None, assignment, "role.assigned")
         if account.staff_ids and not account.edited_after_sync:
-            self._touch(account)
+            self._write_account(account, attrs.evolve(account, edited_after_sync=True))
         return True
 
 

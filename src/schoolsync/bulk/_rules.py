@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from schoolsync.access.accounts import Account
 from schoolsync.access.catalogue import RoleScope
 from schoolsync.ports import UnitOfWork
 
@@ -78,9 +79,14 @@ class AssignmentChecks(Protocol):
         uow: UnitOfWork,
         *,
         actor_id: str | None,
-        account_id: str,
+        before: Account | None,
+        after: Account,
         action: AccountAction,
         at: datetime,
     ) -> None:
-        """May *actor_id* make this account edit (create, rename, deactivate, reactivate)?"""
+        """May *actor_id* change the account from *before* to *after*?
+
+        ``before`` is ``None`` for a new account (``CREATE``); otherwise *after* differs in its
+        name (``RENAME``) or status (``DEACTIVATE``/``REACTIVATE``).
+        """
         ...
