@@ -1,0 +1,178 @@
+"""Plain CSV and XLSX exports read with a column mapping."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from schoolsync.errors import FileFormatError
+from schoolsync.identifiers import Upn
+from schoolsync.people import Gender
+from schoolsync.sources import PupilColumns, StaffColumns, TabularSource, read_tabular
+
+PUPIL_COLUMNS = PupilColumns(
+    id="Adno",
+    forename="Legal Forename",
+    surname="Legal Surname",
+    upn="UPN",
+    preferred_forename="Preferred Forename",
+    date_of_birth="DOB",
+    gender="Sex",
+    year="Year",
+    classes="Classes",
+)
+STAFF_COLUMNS = StaffColumns(
+    id="Staff ID",
+    forename="Forename",
+    surname="Surname",
+    title="Title",
+    staff_code="Code",
+    classes="Classes",
+)
+PUPILS_CSV = """Adno,Legal Forename,Legal Surname,Preferred Forename,UPN,DOB,Sex,Year,Classes,House
+001,Amara,Okafor,Amy,C820123424001,2013-10-02,F,Year 6,6A;6 Maths,Kestrel
+002,Zofia,Nowak,,,2019-02-28,F,R,Robins,Owl
+"""
+STAFF_CSV = """Staff ID,Title,Forename,Surname,Code,Classes
+s1,Ms,Jane,Smith,JSM,6A;Robins
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    """Write a text file; return its path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def xlsx(tmp_path: Path, rows: list[list[object]], sheet: str = "Pupils") -> Path:
+    """Write an XLSX workbook with one sheet of rows; return its path."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = sheet
+    for r in rows:
+        ws.append(r)
+    path = tmp_path / "export.xlsx"
+    wb.save(path)
+    return path
+
+
+class TestCsv:
+    def test_reads_pupils_staff_classes_and_year_groups(self, tmp_path):
+        """Mapped columns become fields; class names become classes with their pupils' years."""
+        snap = read_tabular(
+            school_id="oak",
+            pupils=write(tmp_path, "pupils.csv", PUPILS_CSV),
+            pupil_columns=PUPIL_COLUMNS,
+            staff=write(tmp_path, "staff.csv", STAFF_CSV),
+            staff_columns=STAFF_COLUMNS,
+        )
+        amara = snap.pupils[0]
+        assert ("001", "Amara", "Okafor", "Amy") == (
+            amara.id,
+            amara.forename,
+            amara.surname,
+            amara.preferred_forename,
+        )
+        assert (Upn.parse("C820123424001"), date(2013, 10, 2), Gender.FEMALE, "6") == (
+            amara.upn,
+            amara.date_of_birth,
+            amara.gender,
+            amara.year_code,
+        )
+        assert ("oak:class:6A", "oak:class:6 Maths") == amara.class_ids
+        assert ("Ms", "JSM", ("oak:class:6A", "oak:class:Robins")) == (
+            snap.staff[0].title,
+            snap.staff[0].staff_code,
+            snap.staff[0].class_ids,
+        )
+        classes = {c.name: c.year_group_ids for c in snap.classes}
+        assert {"6A": ("oak:year:6",), "6 Maths": ("oak:year:6",), "Robins": ("oak:year:R",)} == (
+            classes
+        )
+        assert ["R", "6"] == [y.nc_year for y in snap.year_groups]
+
+    def test_unmapped_columns_are_summarised_in_one_warning(self, tmp_path):
+        """Columns the mapping does not name are listed in one warning."""
+        snap = read_tabular(
+            school_id="oak",
+            pupils=write(tmp_path, "pupils.csv", PUPILS_CSV),
+            pupil_columns=PUPIL_COLUMNS,
+        )
+        assert ["pupils.csv: columns not mapped, not read: House"] == list(snap.warnings)
+
+    def test_missing_mapped_column(self, tmp_path):
+        """A required mapped column absent from the file names file, row 1 and the column."""
+        with pytest.raises(FileFormatError) as info:
+            read_tabular(
+                school_id="oak",
+                pupils=write(tmp_path, "p.csv", PUPILS_CSV.replace("Legal Surname", "Family")),
+                pupil_columns=PUPIL_COLUMNS,
+            )
+        assert ("p.csv", 1, "Legal Surname") == (info.value.file, info.value.row, info.value.field)
+
+    def test_bad_upn_and_duplicate_id(self, tmp_path):
+        """A malformed UPN and a repeated id are errors naming the row and column."""
+        with pytest.raises(FileFormatError) as info:
+            read_tabular(
+                school_id="oak",
+                pupils=write(tmp_path, "p.csv", PUPILS_CSV.replace("C8201", "A8201")),
+                pupil_columns=PUPIL_COLUMNS,
+            )
+        assert (2, "UPN") == (info.value.row, info.value.field)
+        dup = PUPILS_CSV + "001,X,Y,,,,,,,\n"
+        with pytest.raises(FileFormatError) as info:
+            read_tabular(
+                school_id="oak", pupils=write(tmp_path, "d.csv", dup), pupil_columns=PUPIL_COLUMNS
+            )
+        assert (4, "Adno", "001") == (info.value.row, info.value.field, info.value.value)
+
+    def test_mapping_needs_its_file(self):
+        """A file without its mapping (or the reverse) is refused."""
+        with pytest.raises(FileFormatError):
+            TabularSource(school_id="oak", pupils="p.csv")
+
+
+class TestXlsx:
+    def test_reads_a_sheet_with_real_dates_and_numbers(self, tmp_path):
+        """XLSX cells keep their types: dates become dates and whole numbers lose '.0'."""
+        path = xlsx(
+            tmp_path,
+            [
+                ["Adno", "Legal Forename", "Legal Surname", "DOB", "Year"],
+                [1001, "Amara", "Okafor", datetime(2013, 10, 2), 6],
+                [1002, "Zofia", "Nowak", "28/02/2019", "R"],
+            ],
+        )
+        cols = PupilColumns(
+            id="Adno",
+            forename="Legal Forename",
+            surname="Legal Surname",
+            date_of_birth="DOB",
+            year="Year",
+        )
+        source = TabularSource(school_id="oak", pupils=path, pupil_columns=cols, sheet="Pupils")
+        snap = source.read()
+        assert [("1001", date(2013, 10, 2), "6"), ("1002", date(2019, 2, 28), "R")] == [
+            (p.id, p.date_of_birth, p.year_code) for p in snap.pupils
+        ]
+        assert any("d/m/yyyy" in w for w in snap.warnings)
+
+    def test_missing_sheet(self, tmp_path):
+        """Asking for a sheet the workbook lacks is an error listing the sheets."""
+        path = xlsx(tmp_path, [["Adno", "Legal Forename", "Legal Surname"]])
+        cols = PupilColumns(id="Adno", forename="Legal Forename", surname="Legal Surname")
+        with pytest.raises(FileFormatError, match="no sheet"):
+            read_tabular(school_id="oak", pupils=path, pupil_columns=cols, sheet="Staff")
+
+    def test_broken_xlsx(self, tmp_path):
+        """A file named .xlsx that is not a workbook is a FileFormatError."""
+        path = tmp_path / "bad.xlsx"
+        path.write_bytes(b"PK\x03\x04 not really")
+        cols = PupilColumns(id="Adno", forename="F", surname="S")
+        with pytest.raises(FileFormatError, match="XLSX"):
+            read_tabular(school_id="oak", pupils=path, pupil_columns=cols)
