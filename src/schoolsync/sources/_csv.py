@@ -123,6 +123,15 @@ class FileSpec:
         return self.required + self.optional
 
 
+def _no_nul(lines: Iterator[str], name: str) -> Iterator[str]:
+    for number, line in enumerate(lines, start=1):
+        if "\x00" in line:
+            raise FileFormatError(
+                name, "the file holds a NUL byte; it is not a text CSV", row=number
+            )
+        yield line
+
+
 def _no_warning(
     file: str,
     message: str,
@@ -260,7 +269,7 @@ class CsvFile:
         try:
             with self.opener() as raw:
                 text = _decode(raw, self.name)
-                for cells in csv.reader(text, strict=True):
+                for cells in csv.reader(_no_nul(text, self.name), strict=True):
                     number += 1
                     yield cells
         except UnicodeDecodeError:
