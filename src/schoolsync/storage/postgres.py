@@ -56,6 +56,8 @@ __all__ = ["PostgresStore"]
 
 R = TypeVar("R")
 
+_COPY_FROM = 500  # put_many switches from executemany to COPY at this many records
+
 
 def _psycopg() -> Any:
     try:
@@ -96,6 +98,17 @@ class _PostgresRepository(Generic[R]):
         self._insert = f"{insert} ON CONFLICT (id) DO NOTHING"
         self._upsert = f"{insert} ON CONFLICT (id) DO UPDATE SET {updates}"
         self._delete = f"DELETE FROM {t} WHERE id = %s"
+        load = f"schoolsync_load_{t}"
+        self._create_load = (
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {load} "
+            f"(LIKE {t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        self._copy = f"COPY {load} ({', '.join(cols)}) FROM STDIN"
+        self._merge = (
+            f"INSERT INTO {t} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {load} "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}"
+        )
+        self._truncate_load = f"TRUNCATE {load}"
         self._list_all = f"SELECT id, data FROM {t} ORDER BY id"
         self._list_school = f"SELECT id, data FROM {t} WHERE school_id = %s ORDER BY id"
         self._count_all = f"SELECT count(*) FROM {t}"
@@ -133,8 +146,18 @@ class _PostgresRepository(Generic[R]):
         rows = {row[0]: row for row in (encode(spec, r) for r in records)}
         if not rows:
             return
-        with _translate(), self._conn().cursor() as cursor:
-            cursor.executemany(self._upsert, list(rows.values()))
+        conn = self._conn()
+        with _translate(), conn.cursor() as cursor:
+            if len(rows) < _COPY_FROM:
+                cursor.executemany(self._upsert, list(rows.values()))
+                return
+            # Large batches: COPY into a temporary table, then one INSERT ... ON CONFLICT.
+            cursor.execute(self._create_load)
+            with cursor.copy(self._copy) as copy:
+                for row in rows.values():
+                    copy.write_row(row)
+            cursor.execute(self._merge)
+            cursor.execute(self._truncate_load)
 
     def remove(self, id: str) -> None:
         with _translate():

@@ -342,7 +342,8 @@ class StoreContract:
             ]
 
     def test_put_many_accepts_any_iterable(self, store: Store) -> None:
-        """put_many() takes a generator and stores thousands of records in one call."""
+        """put_many() takes a generator, stores thousands of records in one call and replaces
+        stored ones in bulk, the last of a repeated id winning."""
         with store.unit_of_work() as uow:
             uow.pupils.put_many(_pupil(f"p{i:05d}", f"s{i % 3}") for i in range(3000))
             uow.commit()
@@ -351,6 +352,16 @@ class StoreContract:
             assert uow.pupils.count(school_id="s1") == 1000
             ids = [p.id for p in uow.pupils.list(school_id="s1")]
             assert ids == [f"p{i:05d}" for i in range(1, 3000, 3)]
+            # A large batch replacing stored records, with repeated ids: the last one wins.
+            uow.pupils.put_many(
+                [_pupil(f"p{i:05d}", "s1", "Old") for i in range(2000, 4000)]
+                + [_pupil(f"p{i:05d}", "s1", "New") for i in range(2000, 4000)]
+            )
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.pupils.count() == 4000
+            assert {p.surname for p in uow.pupils.list()[2000:]} == {"New"}
+            assert uow.pupils.require("p01999").surname == "Smith"
 
     def test_list_filters_by_school_and_orders_by_id(self, store: Store) -> None:
         """list(school_id=) returns only that school's records, ordered by id; count agrees."""
