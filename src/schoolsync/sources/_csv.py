@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
@@ -280,6 +282,8 @@ class CsvFile:
             ) from None
         except csv.Error as e:
             raise FileFormatError(self.name, f"broken CSV: {e}", row=number + 1) from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+            raise FileFormatError(self.name, f"cannot be unzipped ({e})", row=number + 1) from None
         except OSError as e:
             raise FileFormatError(self.name, f"cannot be read: {e.strerror or e}") from None
 

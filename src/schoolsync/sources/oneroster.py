@@ -8,6 +8,7 @@ large files (``users.csv``, ``enrollments.csv``) so memory stays bounded.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import date, datetime
@@ -146,6 +147,18 @@ class Deletion:
 # Files of a bundle: a folder or a zip.
 
 
+#: What zipfile raises on a damaged or unsupported archive (encrypted members: RuntimeError).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    EOFError,
+    RuntimeError,
+    zlib.error,
+)
+
+
 class _Bundle:
     """The files of a folder or a zip, found by name ignoring case."""
 
@@ -163,7 +176,7 @@ class _Bundle:
             try:
                 with zipfile.ZipFile(self.path) as z:
                     names = [n for n in z.namelist() if not n.endswith("/")]
-            except (zipfile.BadZipFile, OSError, ValueError) as e:
+            except _ZIP_ERRORS as e:
                 raise FileFormatError(str(self.path), f"not a zip file or a folder ({e})") from None
             for n in names:
                 base = n.rsplit("/", 1)[-1]
@@ -195,8 +208,14 @@ class _Bundle:
             def __enter__(self) -> IO[bytes]:
                 try:
                     self._zip = zipfile.ZipFile(path)
+                except _ZIP_ERRORS as e:
+                    raise FileFormatError(
+                        f"{path.name}/{member}", f"cannot be unzipped ({e})"
+                    ) from None
+                try:
                     self._file: IO[bytes] = self._zip.open(member)
-                except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
+                except _ZIP_ERRORS as e:
+                    self._zip.close()
                     raise FileFormatError(
                         f"{path.name}/{member}", f"cannot be unzipped ({e})"
                     ) from None

@@ -16,6 +16,8 @@ matching to existing accounts. Every record's ``id`` and ``mis_id`` is the SDS `
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from datetime import datetime
 from pathlib import Path
 
@@ -334,8 +336,18 @@ class SdsClassicSource(RosterSource):
 
 
 def _header_has(bundle: _Bundle, member: str, column: str) -> bool:
-    with bundle.opener(member)() as raw:
-        head = raw.read(4096)
+    try:
+        with bundle.opener(member)() as raw:
+            head = raw.read(4096)
+    except (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
+        raise FileFormatError(bundle.display(member), f"cannot be read ({e})") from None
     try:
         text = head.decode("utf-8-sig", errors="strict")
     except UnicodeDecodeError:

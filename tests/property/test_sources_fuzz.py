@@ -1,0 +1,234 @@
+"""Fuzzing the readers with broken files: the only exception they may raise is SchoolsyncError."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from tests.integration.test_sources_oneroster import bundle_files
+
+from schoolsync.errors import SchoolsyncError
+from schoolsync.sources import (
+    PupilColumns,
+    read_ctf,
+    read_oneroster,
+    read_sds,
+    read_sds_classic,
+    read_tabular,
+)
+
+CTF_FILE = Path(__file__).parents[1] / "data" / "ctf" / "8201234_CTF_3802093_001.xml"
+INTERESTING = [
+    "",
+    ",",
+    '"',
+    "\n",
+    "\r",
+    "\x00",
+    "\ufeff",
+    "é",
+    "{UPN:",
+    "tobedeleted",
+    "\\",
+    "<",
+    ">",
+    "&",
+    "/",
+    "13",
+    "0000-00-00",
+]
+
+edits = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=1),
+        st.sampled_from(["insert", "delete", "replace"]),
+        st.one_of(st.sampled_from(INTERESTING), st.text(max_size=4)),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def mutate(text: str, ops: list[tuple[float, str, str]]) -> str:
+    """Apply insertions, deletions and replacements at relative positions."""
+    for where, op, piece in ops:
+        i = int(where * len(text))
+        if op == "insert":
+            text = text[:i] + piece + text[i:]
+        elif op == "delete":
+            text = text[:i] + text[i + 1 + len(piece) :]
+        else:
+            text = text[:i] + piece + text[i + len(piece) :]
+    return text
+
+
+def must_not_crash(read, *args, **kwargs) -> None:
+    """Call a reader; any exception other than SchoolsyncError fails the test."""
+    with contextlib.suppress(SchoolsyncError):
+        read(*args, **kwargs)
+
+
+@given(
+    name=st.sampled_from(sorted(bundle_files())),
+    ops=edits,
+    mode=st.sampled_from(["bulk", "delta"]),
+    version=st.sampled_from(["1.1", "1.2"]),
+)
+def test_oneroster_broken_text(name, ops, mode, version):
+    """A OneRoster bundle with one file mangled reads or raises SchoolsyncError."""
+    files = bundle_files(version=version, mode=mode)
+    files[name] = mutate(files[name], ops)
+    with tempfile.TemporaryDirectory() as d:
+        for fname, text in files.items():
+            (Path(d) / fname).write_bytes(text.encode("utf-8", errors="surrogatepass"))
+        must_not_crash(read_oneroster, d, school_org="sch1")
+
+
+@given(name=st.sampled_from(sorted(bundle_files())), data=st.binary(max_size=300))
+def test_oneroster_random_bytes(name, data):
+    """A OneRoster file of arbitrary bytes reads or raises SchoolsyncError."""
+    files: dict[str, bytes] = {k: v.encode() for k, v in bundle_files().items()}
+    files[name] = data
+    with tempfile.TemporaryDirectory() as d:
+        for fname, raw in files.items():
+            (Path(d) / fname).write_bytes(raw)
+        must_not_crash(read_oneroster, d)
+
+
+@given(data=st.binary(max_size=400))
+def test_oneroster_random_zip(data):
+    """A .zip file of arbitrary bytes is refused with SchoolsyncError."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "bundle.zip"
+        path.write_bytes(b"PK\x03\x04" + data)
+        must_not_crash(read_oneroster, path)
+
+
+SDS21 = {
+    "orgs.csv": "sourcedId,name,type,parentSourcedId\no1,Oak,school,\n",
+    "users.csv": "sourcedId,username,givenName,familyName,activeDirectoryMatchId\nu1,amy,Amy,Ng,amy@x\nt1,jo,Jo,Li,\n",
+    "roles.csv": "userSourcedId,orgSourcedId,role,grade,isPrimary\nu1,o1,student,07,TRUE\nt1,o1,teacher,,TRUE\n",
+    "classes.csv": "sourcedId,orgSourcedId,title\nc1,o1,7A\n",
+    "enrollments.csv": "classSourcedId,userSourcedId,role\nc1,u1,student\nc1,t1,teacher\n",
+    "demographics.csv": "userSourcedId,sex,birthDate\nu1,female,2013-10-02\n",
+}
+CLASSIC = {
+    "School.csv": "DfE Number,Name\n8201234,Oak\n",
+    "Section.csv": "ID,School DfE Number,Section Name\nc1,8201234,7A\n",
+    "Student.csv": "ID,School DfE Number,Username,First Name,Last Name,Birthdate,Grade\ns1,8201234,amy,Amy,Ng,10/2/2013,7\n",
+    "Teacher.csv": "ID,School DfE Number,Username,First Name,Last Name\nt1,8201234,jo,Jo,Li\n",
+    "StudentEnrollment.csv": "Section ID,ID\nc1,s1\n",
+    "TeacherRoster.csv": "Section ID,ID\nc1,t1\n",
+}
+
+
+@given(name=st.sampled_from(sorted(SDS21)), ops=edits)
+def test_sds_broken_text(name, ops):
+    """An SDS v2.1 folder with one file mangled reads or raises SchoolsyncError."""
+    files = dict(SDS21)
+    files[name] = mutate(files[name], ops)
+    with tempfile.TemporaryDirectory() as d:
+        for fname, text in files.items():
+            (Path(d) / fname).write_bytes(text.encode("utf-8", errors="surrogatepass"))
+        must_not_crash(read_sds, d)
+
+
+@given(name=st.sampled_from(sorted(CLASSIC)), ops=edits)
+def test_sds_classic_broken_text(name, ops):
+    """A classic SDS folder with one file mangled reads or raises SchoolsyncError."""
+    files = dict(CLASSIC)
+    files[name] = mutate(files[name], ops)
+    with tempfile.TemporaryDirectory() as d:
+        for fname, text in files.items():
+            (Path(d) / fname).write_bytes(text.encode("utf-8", errors="surrogatepass"))
+        must_not_crash(read_sds_classic, d)
+
+
+@given(ops=edits)
+def test_ctf_broken_xml(ops):
+    """A mangled CTF reads or raises SchoolsyncError."""
+    text = mutate(CTF_FILE.read_text(encoding="utf-8"), ops)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "ctf.xml"
+        path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
+        must_not_crash(read_ctf, path)
+
+
+@given(data=st.binary(max_size=400))
+def test_ctf_random_bytes(data):
+    """A CTF of arbitrary bytes raises SchoolsyncError (or reads, if it happens to be valid)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "ctf.xml"
+        path.write_bytes(data)
+        must_not_crash(read_ctf, path)
+
+
+TABLE = "Adno,Forename,Surname,UPN,DOB,Year,Classes\n1,Amy,Ng,C820123424001,2013-10-02,6,6A;Maths\n2,Jo,Li,,1/9/2019,R,Robins\n"
+COLUMNS = PupilColumns(
+    id="Adno",
+    forename="Forename",
+    surname="Surname",
+    upn="UPN",
+    date_of_birth="DOB",
+    year="Year",
+    classes="Classes",
+)
+
+
+@given(ops=edits)
+def test_tabular_broken_csv(ops):
+    """A mangled mapped CSV reads or raises SchoolsyncError."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "pupils.csv"
+        path.write_bytes(mutate(TABLE, ops).encode("utf-8", errors="surrogatepass"))
+        must_not_crash(read_tabular, school_id="s", pupils=path, pupil_columns=COLUMNS)
+
+
+@given(data=st.binary(max_size=400))
+def test_tabular_random_xlsx(data):
+    """An .xlsx file of arbitrary bytes raises SchoolsyncError."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "pupils.xlsx"
+        path.write_bytes(b"PK\x03\x04" + data)
+        must_not_crash(read_tabular, school_id="s", pupils=path, pupil_columns=COLUMNS)
+
+
+@given(where=st.floats(min_value=0.3, max_value=0.9), junk=st.binary(min_size=1, max_size=8))
+def test_oneroster_corrupt_zip_member(where, junk):
+    """A zip whose compressed data is damaged raises SchoolsyncError, never zlib/zipfile errors."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for fname, text in bundle_files().items():
+            z.writestr(fname, text * 20)
+    raw = bytearray(buf.getvalue())
+    i = int(where * len(raw))
+    raw[i : i + len(junk)] = junk
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "bundle.zip"
+        path.write_bytes(bytes(raw))
+        must_not_crash(read_oneroster, path, school_org="sch1")
+
+
+@given(where=st.floats(min_value=0.0, max_value=1.0), junk=st.binary(min_size=1, max_size=8))
+def test_sds_classic_corrupt_zip(where, junk):
+    """A damaged zip of classic SDS files raises SchoolsyncError only."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for fname, text in CLASSIC.items():
+            z.writestr(fname, text * 10)
+    raw = bytearray(buf.getvalue())
+    i = int(where * len(raw))
+    raw[i : i + len(junk)] = junk
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "sds.zip"
+        path.write_bytes(bytes(raw))
+        must_not_crash(read_sds_classic, path)
