@@ -224,6 +224,8 @@ class TrustPolicy:
         admin_token_valid_for: how long a trust-admin acceptance link works.
         acceptor_roles: the school roles that may accept a membership invitation (the school's
             Access Coordinator or Administrator).
+        admins_must_be_registered_with_a_school: a trust-admin nominee must already hold a
+            role at some school (the Boost Insights prerequisite).
     """
 
     views_need_academy_designation: bool = False
@@ -234,6 +236,7 @@ class TrustPolicy:
     acceptor_roles: frozenset[str] = attrs.field(
         default=frozenset({"access_coordinator", "administrator"}), converter=frozenset
     )
+    admins_must_be_registered_with_a_school: bool = False
 
 
 def offers_trust_wide_views(trust: Trust, policy: TrustPolicy) -> bool:

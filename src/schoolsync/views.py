@@ -346,15 +346,16 @@ def schools_in_view(
         check: a host access check that must also allow each school (e.g. the role
             catalogue's ``check``); required when *role_permissions* is not given.
         policy: the host's switches (academy designation).
-        catalogue: a role catalogue to take *role_permissions* and *grant_free_permissions*
-            from (see :func:`catalogue_rules`) when they are not given.
+        catalogue: a role catalogue to take *grant_free_permissions* (and, without *check*,
+            *role_permissions*) from (see :func:`catalogue_rules`) when they are not given.
+            With *check* the role question is left to the check, so no assignment is scanned.
 
     Only access through the trust counts: a school the account can reach through a school
     role of its own is still left out unless the trust route allows it.
     """
     if catalogue is not None:
         from_catalogue, free = catalogue_rules(catalogue)
-        if role_permissions is None:
+        if role_permissions is None and check is None:  # with a check, it judges the roles
             role_permissions = from_catalogue
         if not grant_free_permissions:
             grant_free_permissions = free
@@ -478,7 +479,7 @@ def comparison_report(
     """A comparison report across schools: like :func:`trust_report`, but a school is included
     only with a live grant covering *permission* for the account, even if the host treats the
     permission as needing no grant elsewhere."""
-    if catalogue is not None and role_permissions is None:
+    if catalogue is not None and role_permissions is None and check is None:
         role_permissions = catalogue_rules(catalogue)[0]
     view = schools_in_view(
         account,

@@ -96,6 +96,7 @@ class TrustMachine(RuleBasedStateMachine):
         self.members: set[str] = set()
         self.live: dict[str, ModelGrant] = {}
         self.role_holders: set[str] = set()
+        self.inactive: set[str] = set()
         for account_id in ("a1", "a2"):
             self.assign(account_id)
 
@@ -271,12 +272,29 @@ class TrustMachine(RuleBasedStateMachine):
         self.write_assignment(before, None)
         self.role_holders.discard(account_id)
 
+    @rule(account_id=st.sampled_from(ADMINS), active=st.booleans())
+    def set_status(self, account_id: str, active: bool) -> None:
+        status = AccountStatus.ACTIVE if active else AccountStatus.INACTIVE
+        with self.store.unit_of_work() as uow:
+            before = uow.accounts.require(account_id)
+            after = attrs.evolve(before, status=status)
+            uow.accounts.put(after)
+            uow.audit.append(
+                record_event("account", before, after, at=self.clock.now(), actor_id=None)
+            )
+            uow.commit()
+        if active:
+            self.inactive.discard(account_id)
+        else:
+            self.inactive.add(account_id)
+
     # -- invariants ------------------------------------------------------------------------
 
     def allowed_by_model(self, account_id: str, permission: str, school: str) -> bool:
         now = self.clock.now()
         return (
             account_id in self.role_holders
+            and account_id not in self.inactive
             and school in self.members
             and any(
                 g.school_id == school

@@ -143,6 +143,18 @@ class TestTrustAdmins:
 
         world.life.nominate_trust_admin(world.trust_id, world.account("carol"))
 
+    def test_nominee_must_be_registered_with_a_school_when_required(self, world: World) -> None:
+        """Under the Boost prerequisite, only an account with a school role can be nominated."""
+        strict = attrs.evolve(
+            world.life, policy=TrustPolicy(admins_must_be_registered_with_a_school=True)
+        )
+        world.account("alice")
+
+        with pytest.raises(ValidationError):
+            strict.nominate_trust_admin(world.trust_id, "alice")
+        world.school_role("alice", "s1", role="staff")
+        strict.nominate_trust_admin(world.trust_id, "alice")
+
 
 class TestMembership:
     def test_invitation_goes_to_the_access_coordinator(self, world: World) -> None:
@@ -348,6 +360,37 @@ class TestAuditAndReplay:
             "grant.revoked",
         ] == [a for a in actions if a.startswith(("membership.inv", "membership.acc", "grant."))]
         assert "example.org" not in repr(events)
+
+    def test_access_index_reads_the_lifecycle_history(self, world: World) -> None:
+        """The roles issue's AccessIndex answers at= questions from these audit events."""
+        from schoolsync.access import AccessIndex, Role, RoleCatalogue
+
+        catalogue = RoleCatalogue.build(
+            ["reports.school.view", "grants.manage", "users.manage"],
+            [
+                Role(name="trust_admin", scope="trust", permissions={"reports.school.view"}),
+                Role(name="access_coordinator", scope="school", permissions={"grants.manage"}),
+            ],
+        )
+        alice = world.account("alice")
+        world.life.accept_trust_admin(
+            world.trust_id, world.life.nominate_trust_admin(world.trust_id, alice)
+        )
+        _, ac = world.member_school("s1", "100001")
+        before_grant = world.clock.now()
+        world.clock.advance(timedelta(hours=1))
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        granted = world.clock.advance(timedelta(hours=1))
+        world.life.record_urn_change("s1", Urn.parse("140001"))
+        world.clock.advance(timedelta(hours=1))
+        world.life.revoke_grant(grant.id, by=ac)
+
+        with world.store.unit_of_work() as uow:
+            index = AccessIndex.from_unit_of_work(catalogue, uow, now=world.clock.now())
+
+        assert not index.check(alice, "reports.school.view", "s1")
+        assert index.check(alice, "reports.school.view", "s1", at=granted)
+        assert not index.check(alice, "reports.school.view", "s1", at=before_grant)
 
     def test_replay_reproduces_memberships_and_grants(self, world: World) -> None:
         """Folding the audit log from empty gives exactly the stored memberships and grants."""

@@ -463,6 +463,8 @@ class TrustLifecycle:
             NotFoundError: unknown trust or account.
             CapExceededError: the trust already has its maximum of admins and open nominations.
             ConflictError: the account is already a trust admin.
+            ValidationError: the policy requires nominees registered with a school and this
+                account holds no school role.
         """
         at = self.clock.now()
         token = self.new_token()
@@ -471,6 +473,15 @@ class TrustLifecycle:
             account = uow.accounts.require(account_id)
             if account_id in trust.admin_account_ids():
                 raise ConflictError(f"account {account_id!r} is already an admin of {trust_id!r}")
+            if self.policy.admins_must_be_registered_with_a_school and not any(
+                a.account_id == account_id and a.school_id is not None
+                for a in uow.assignments.list()
+            ):
+                raise ValidationError(
+                    "account_id",
+                    account_id,
+                    "a trust admin must already be registered with a school",
+                )
             others = tuple(n for n in trust.admin_nominations if n.account_id != account_id)
             taken = [n for n in others if n.accepted_at is not None or n.is_pending(at)]
             if len(taken) >= trust.max_trust_admins:
