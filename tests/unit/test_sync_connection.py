@@ -147,3 +147,32 @@ class TestDataSharing:
 
         conn = authorised()
         assert conn == converter.structure(converter.unstructure(conn), MisConnection)
+
+
+class TestWithAccessIndex:
+    def test_access_co_ordinator_role_from_the_hodder_preset(self) -> None:
+        """The access index's check plugs in: the Access Co-ordinator may, a Teacher may not."""
+        from schoolsync.access.presets import hodder_admin_hub
+        from schoolsync.testing.world import world
+
+        index = (
+            world(hodder_admin_hub(), now=NOW)
+            .trust("T")
+            .school("s1", in_trust="T")
+            .account("coord")
+            .role("coord", "Access Co-ordinator", at="s1")
+            .account("teacher")
+            .role("teacher", "Teacher", at="s1")
+            .index()
+        )
+        scopes = {"students.read", "staff.read", "classes.read"}
+        conn = authorise(
+            connection(),
+            account_id="coord",
+            granted_scopes=scopes,
+            at=NOW,
+            can_configure=index.check,
+        )
+        assert conn.is_active
+        with pytest.raises(AccessDeniedError):
+            deauthorise(conn, account_id="teacher", at=NOW, can_configure=index.check)

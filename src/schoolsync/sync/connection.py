@@ -44,9 +44,13 @@ CONFIGURE_PERMISSION = "mis_sync.configure"
 
 
 class PermissionCheck(Protocol):
-    """Answers whether *account_id* holds *permission* at *school_id* (the host's access check)."""
+    """Answers whether *account_id* holds *permission* at *school_id* (the host's access check).
 
-    def __call__(self, account_id: str, permission: str, school_id: str) -> bool: ...
+    The result is read as a truth value, so ``schoolsync.access.AccessIndex.check`` (which
+    returns a ``Decision``) can be passed as it is, or any function returning ``bool``.
+    """
+
+    def __call__(self, account_id: str, permission: str, school_id: str) -> object: ...
 
 
 class ConnectionStatus(StrEnum):
@@ -101,7 +105,7 @@ class MisConnection:
 def _check_permission(
     connection: MisConnection, account_id: str, can_configure: PermissionCheck, action: str
 ) -> None:
-    if not can_configure(account_id, CONFIGURE_PERMISSION, connection.school_id):
+    if not bool(can_configure(account_id, CONFIGURE_PERMISSION, connection.school_id)):
         raise AccessDeniedError(
             f"account {account_id!r} may not {action} the MIS connection of school "
             f"{connection.school_id!r}: it needs {CONFIGURE_PERMISSION!r}"
