@@ -337,6 +337,7 @@ class AccessAdmin:
         apply: bool = True,
     ) -> list[AuditEvent]:
         """Make an account active or inactive ("Make User Inactive")."""
+        status = AccountStatus(status)
         account = self._account(account_id)
         if actor_id is not None and not self._may_manage(actor_id, account):
             raise AccessDeniedError(f"{actor_id} cannot manage account {account_id}")

@@ -411,6 +411,9 @@ class RoleCatalogue:
             name=self.name,
         )
         result: dict[str, Any] = converter.unstructure(spec)
+        for role in result["roles"]:
+            for key in ("permissions", "implies", "requires"):
+                role[key] = sorted(role[key])
         return result
 
     # -- queries ------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -94,11 +94,23 @@ class Decision:
     school_id: str | None
     reason: DenialReason | None = None
     paths: tuple[AccessPath, ...] = ()
-    missing: MissingFact | None = None
     visible: bool = True
+    _given_missing: MissingFact | None = attrs.field(default=None, alias="missing", eq=False)
+    _explainer: Callable[[], MissingFact | None] | None = attrs.field(
+        default=None, alias="explainer", eq=False, repr=False
+    )
+    _memo: list[MissingFact | None] = attrs.field(factory=list, init=False, eq=False, repr=False)
 
     def __bool__(self) -> bool:
         return self.allowed
+
+    @property
+    def missing(self) -> MissingFact | None:
+        """On deny, the smallest missing fact and who can supply it (worked out on first read,
+        from the records as they are then)."""
+        if self._given_missing is not None or self._explainer is None:
+            return self._given_missing
+        return self._explainer()
 
     def explain(self) -> str:
         """One readable paragraph: the paths of an allow, or the reason and fix of a denial."""

@@ -14,6 +14,7 @@ only the school's accepted membership of the trust). School roles act at their o
 from __future__ import annotations
 
 import bisect
+import gc
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -274,6 +275,66 @@ class _View:
             )
         return self.deny(account_id, permission, school_id, at, access)
 
+    def _grant_analysis(
+        self, account_id: str, permission: str, school_id: str, trust_id: str, at: datetime
+    ) -> tuple[DenialReason, Grant | None]:
+        grants = sorted(
+            (
+                g
+                for g in self.grants_by_school.get(school_id, {}).values()
+                if g.trust_id == trust_id
+            ),
+            key=lambda g: g.id,
+        )
+        covering = [g for g in grants if g.covers(account_id, permission)]
+        revoked = [g for g in covering if g.revoked_at is not None and g.revoked_at <= at]
+        expired = [
+            g
+            for g in covering
+            if g.expires_at is not None
+            and g.expires_at <= at
+            and not (g.revoked_at is not None and g.revoked_at <= at)
+        ]
+        ended = len(revoked) + len(expired) == len(covering)
+        if revoked and ended:
+            return DenialReason.GRANT_REVOKED, max(revoked, key=lambda x: (x.revoked_at, x.id))
+        if expired and ended:
+            return DenialReason.GRANT_EXPIRED, max(expired, key=lambda x: (x.expires_at, x.id))
+        live_for_me = any(
+            g.is_live(at) and (g.account_ids is None or account_id in g.account_ids) for g in grants
+        )
+        if live_for_me and not covering:
+            return DenialReason.OUTSIDE_GRANT_SCOPE, None
+        return DenialReason.NO_GRANT, None
+
+    def classify(
+        self,
+        account_id: str,
+        permission: str,
+        school_id: str | None,
+        at: datetime,
+        access: _Access,
+    ) -> tuple[DenialReason, bool]:
+        """The denial reason and visibility for a request that is not allowed (cheap)."""
+        if school_id is not None and school_id not in self.records.schools:
+            return DenialReason.UNKNOWN_SCHOOL, False
+        acct = self.active_account(account_id)
+        if acct is None:
+            return DenialReason.INACTIVE, False
+        if school_id is None:
+            return DenialReason.NO_ROLE, True
+        cat = self.catalogue
+        trust_asgs = self.trust_roles(acct)
+        member = bool(trust_asgs) and self.is_member(acct.trust_id, school_id)
+        visible = bool(access.get(school_id)) or member
+        held = any(permission in cat._effective[a.role] for a in trust_asgs)
+        if held and cat.permissions[permission].level is PermissionLevel.SCHOOL:
+            if not member:
+                return DenialReason.SCHOOL_NOT_IN_TRUST, visible
+            reason, _ = self._grant_analysis(account_id, permission, school_id, acct.trust_id, at)
+            return reason, visible
+        return DenialReason.NO_ROLE, visible
+
     def deny(
         self,
         account_id: str,
@@ -281,162 +342,132 @@ class _View:
         school_id: str | None,
         at: datetime,
         access: _Access,
+        lookup: Callable[[], Callable[[str | None, str], Iterable[str]] | None] | None = None,
     ) -> Decision:
-        """Why *account_id* lacks *permission* at *school_id*, and the smallest fix."""
+        """A denial: reason and visibility now, the missing fact worked out when first read.
+
+        *lookup* returns the index's precomputed holders while they are still current.
+        """
+        reason, visible = self.classify(account_id, permission, school_id, at, access)
+
+        memo: list[MissingFact | None] = []
+
+        def explain() -> MissingFact | None:
+            if memo:
+                return memo[0]
+            self.lookup = None if lookup is None else lookup()
+            try:
+                memo.append(self.missing(account_id, permission, school_id, at, reason))
+            finally:
+                self.lookup = None
+            return memo[0]
+
+        return Decision(
+            allowed=False,
+            account_id=account_id,
+            permission=permission,
+            school_id=school_id,
+            reason=reason,
+            visible=visible,
+            explainer=explain,
+        )
+
+    def missing(
+        self,
+        account_id: str,
+        permission: str,
+        school_id: str | None,
+        at: datetime,
+        reason: DenialReason,
+    ) -> MissingFact | None:
+        """The smallest fact that would flip a denial, and who can supply it."""
         cat = self.catalogue
-        school = None if school_id is None else self.records.schools.get(school_id)
-
-        def denied(reason: DenialReason, missing: MissingFact | None, visible: bool) -> Decision:
-            return Decision(
-                allowed=False,
-                account_id=account_id,
-                permission=permission,
-                school_id=school_id,
-                reason=reason,
-                missing=missing,
-                visible=visible,
-            )
-
-        if school_id is not None and school is None:
-            return denied(DenialReason.UNKNOWN_SCHOOL, None, False)
+        if reason is DenialReason.UNKNOWN_SCHOOL:
+            return None
         acct = self.records.accounts.get(account_id)
-        if acct is None or acct.status is not AccountStatus.ACTIVE:
+        if reason is DenialReason.INACTIVE:
             status = "unknown" if acct is None else acct.status.value
             managers = (
                 ()
                 if acct is None or cat.manage_permission is None
                 else tuple(self._trust_managers(acct.trust_id, at))
             )
-            return denied(
-                DenialReason.INACTIVE,
-                MissingFact(
-                    kind="activation",
-                    text=f"account {account_id} is {status}; it must be active first",
-                    roles=cat.roles_granting(cat.manage_permission)
-                    if cat.manage_permission
-                    else (),
-                    accounts=managers,
-                ),
-                False,
+            return MissingFact(
+                kind="activation",
+                text=f"account {account_id} is {status}; it must be active first",
+                roles=cat.roles_granting(cat.manage_permission) if cat.manage_permission else (),
+                accounts=managers,
             )
+        assert acct is not None
         trust_id = acct.trust_id
         trust = self.records.trusts.get(trust_id)
         trust_name = trust.name if trust is not None else trust_id
-        trust_asgs = self.trust_roles(acct)
-        trust_roles_with = sorted(
-            {a.role for a in trust_asgs if permission in cat._effective[a.role]}
-        )
+        school = None if school_id is None else self.records.schools.get(school_id)
         if school_id is None or school is None:
             roles = cat.roles_granting(permission, RoleScope.TRUST)
-            return denied(
-                DenialReason.NO_ROLE,
-                MissingFact(
-                    kind="role",
-                    text=(
-                        f"{account_id} holds no trust role with `{permission}`"
-                        + (f"; a trust role such as {roles[0]!r} gives it" if roles else "")
-                        + self._who_assigns(trust_id, None, at)
-                    ),
-                    roles=roles,
-                    accounts=tuple(self._trust_managers(trust_id, at)),
+            return MissingFact(
+                kind="role",
+                text=(
+                    f"{account_id} holds no trust role with `{permission}`"
+                    + (f"; a trust role such as {roles[0]!r} gives it" if roles else "")
+                    + self._who_assigns(trust_id, None, at)
                 ),
-                True,
+                roles=roles,
+                accounts=tuple(self._trust_managers(trust_id, at)),
             )
-        member = self.is_member(trust_id, school_id)
-        visible = bool(access.get(school_id)) or (member and bool(trust_asgs))
-        perm = cat.permissions[permission]
-        if trust_roles_with and perm.level is PermissionLevel.SCHOOL:
-            if not member:
-                coordinators = self._grant_holders(school_id, at)
-                return denied(
-                    DenialReason.SCHOOL_NOT_IN_TRUST,
-                    MissingFact(
-                        kind="membership",
-                        text=(
-                            f"{school.name} is not an accepted member of trust {trust_name}"
-                            + self._supplier_text(coordinators, "accept the trust's invitation")
-                        ),
-                        roles=self._grant_roles(),
-                        accounts=tuple(coordinators),
-                    ),
-                    visible,
-                )
-            grants = sorted(
-                (
-                    g
-                    for g in self.grants_by_school.get(school_id, {}).values()
-                    if g.trust_id == trust_id
-                ),
-                key=lambda g: g.id,
-            )
-            covering = [g for g in grants if g.covers(account_id, permission)]
-            revoked = [g for g in covering if g.revoked_at is not None and g.revoked_at <= at]
-            expired = [
-                g
-                for g in covering
-                if g.expires_at is not None
-                and g.expires_at <= at
-                and not (g.revoked_at is not None and g.revoked_at <= at)
-            ]
-            live_for_me = [
-                g
-                for g in grants
-                if g.is_live(at) and (g.account_ids is None or account_id in g.account_ids)
-            ]
+        if reason is DenialReason.SCHOOL_NOT_IN_TRUST:
             coordinators = self._grant_holders(school_id, at)
-            if revoked and len(revoked) + len(expired) == len(covering):
-                g = max(revoked, key=lambda x: (x.revoked_at, x.id))
-                reason, text = (
-                    DenialReason.GRANT_REVOKED,
+            return MissingFact(
+                kind="membership",
+                text=(
+                    f"{school.name} is not an accepted member of trust {trust_name}"
+                    + self._supplier_text(coordinators, "accept the trust's invitation")
+                ),
+                roles=self._grant_roles(),
+                accounts=tuple(coordinators),
+            )
+        if reason is not DenialReason.NO_ROLE:
+            _, g = self._grant_analysis(account_id, permission, school_id, trust_id, at)
+            if reason is DenialReason.GRANT_REVOKED and g is not None:
+                text = (
                     f"{school.name} revoked grant {g.id} giving trust {trust_name} "
-                    f"`{permission}` for {account_id}",
+                    f"`{permission}` for {account_id}"
                 )
-            elif expired and len(revoked) + len(expired) == len(covering):
-                g = max(expired, key=lambda x: (x.expires_at, x.id))
-                reason, text = (
-                    DenialReason.GRANT_EXPIRED,
+            elif reason is DenialReason.GRANT_EXPIRED and g is not None:
+                text = (
                     f"{school.name}'s grant {g.id} giving trust {trust_name} `{permission}` "
-                    f"for {account_id} has expired",
+                    f"for {account_id} has expired"
                 )
-            elif live_for_me and not covering:
-                reason, text = (
-                    DenialReason.OUTSIDE_GRANT_SCOPE,
+            elif reason is DenialReason.OUTSIDE_GRANT_SCOPE:
+                text = (
                     f"{school.name}'s grant to trust {trust_name} does not include "
-                    f"`{permission}` for {account_id}",
+                    f"`{permission}` for {account_id}"
                 )
             else:
-                reason, text = (
-                    DenialReason.NO_GRANT,
+                text = (
                     f"{school.name} has not granted trust {trust_name} `{permission}` "
-                    f"for {account_id}",
+                    f"for {account_id}"
                 )
-            return denied(
-                reason,
-                MissingFact(
-                    kind="grant",
-                    text=text + self._supplier_text(coordinators, "grant it"),
-                    roles=self._grant_roles(),
-                    accounts=tuple(coordinators),
-                ),
-                visible,
+            coordinators = self._grant_holders(school_id, at)
+            return MissingFact(
+                kind="grant",
+                text=text + self._supplier_text(coordinators, "grant it"),
+                roles=self._grant_roles(),
+                accounts=tuple(coordinators),
             )
         roles = cat.roles_granting(permission, RoleScope.SCHOOL) or cat.roles_granting(permission)
         assigners = (
             self.holders(cat.manage_permission, school_id, at) if cat.manage_permission else []
         )
-        return denied(
-            DenialReason.NO_ROLE,
-            MissingFact(
-                kind="role",
-                text=(
-                    f"{account_id} holds no role with `{permission}` at {school.name}"
-                    + (f"; the role {roles[0]!r} gives it" if roles else "")
-                    + self._who_assigns(trust_id, school_id, at)
-                ),
-                roles=roles,
-                accounts=tuple(assigners),
+        return MissingFact(
+            kind="role",
+            text=(
+                f"{account_id} holds no role with `{permission}` at {school.name}"
+                + (f"; the role {roles[0]!r} gives it" if roles else "")
+                + self._who_assigns(trust_id, school_id, at)
             ),
-            visible,
+            roles=roles,
+            accounts=tuple(assigners),
         )
 
     def _grant_roles(self) -> tuple[str, ...]:
@@ -525,10 +556,19 @@ class AccessIndex:
         self._holders: dict[tuple[str | None, str], set[str]] = {}
         self._cache: dict[tuple[str, str, str | None], Decision] = {}
         self._past: tuple[datetime, _View] | None = None
+        self._version = 0
+        self._active: set[str] = set()
         self._now = now
         self._set_window()
-        for account_id in records.accounts:
-            self._compute(account_id)
+        # Building creates many long-lived objects: pause the cyclic collector meanwhile.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for account_id in records.accounts:
+                self._compute(account_id)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     # -- construction -------------------------------------------------------------------
 
@@ -602,9 +642,12 @@ class AccessIndex:
                 if holders is not None:
                     holders.discard(account_id)
         self._schools_of.pop(account_id, None)
+        self._active.discard(account_id)
 
     def _compute(self, account_id: str) -> None:
         self._forget(account_id)
+        if self._view.active_account(account_id) is not None:
+            self._active.add(account_id)
         access = self._view.access(account_id, self._now)
         if not access:
             return
@@ -625,6 +668,7 @@ class AccessIndex:
             return
         self._set_window()
         self._cache.clear()
+        self._version += 1
         trust_accounts: set[str] = set()
         for accounts in self._view.trust_accounts.values():
             trust_accounts |= accounts
@@ -657,6 +701,7 @@ class AccessIndex:
             if kind == "grant":
                 self._set_window()
         self._cache.clear()
+        self._version += 1
         self._past = None
         for account_id in affected:
             self._compute(account_id)
@@ -708,20 +753,80 @@ class AccessIndex:
                 paths=paths,
             )
         else:
-            access: _Access = {} if cell is None else {school_id: cell}
-            self.catalogue.permission(permission)
-            self._view.lookup = self._lookup
-            try:
-                decision = self._view.deny(account_id, permission, school_id, self._now, access)
-            finally:
-                self._view.lookup = None
+            decision = self._deny_now(account_id, permission, school_id, cell)
         if len(self._cache) > 1_000_000:
             self._cache.clear()
         self._cache[key] = decision
         return decision
 
+    def _deny_now(
+        self, account_id: str, permission: str, school_id: str | None, cell: _Cell | None
+    ) -> Decision:
+        perm = self.catalogue.permissions.get(permission)
+        if perm is None:
+            self.catalogue.permission(permission)  # raises, naming the nearest permission
+        view = self._view
+        trust_cell = self._cells.get((account_id, None))
+        if (
+            school_id is not None
+            and account_id in self._active
+            and school_id in view.records.schools
+            and (
+                trust_cell is None
+                or permission not in trust_cell
+                or perm is None
+                or perm.level is PermissionLevel.TRUST
+            )
+        ):
+            # The common case: no role gives the permission here (no grant question arises).
+            visible = cell is not None or (
+                trust_cell is not None
+                and view.is_member(view.records.accounts[account_id].trust_id, school_id)
+            )
+            provide = self._lookup_provider()
+            now = self._now
+
+            memo: list[MissingFact | None] = []
+
+            def explain() -> MissingFact | None:
+                if not memo:
+                    view.lookup = provide()
+                    try:
+                        memo.append(
+                            view.missing(
+                                account_id, permission, school_id, now, DenialReason.NO_ROLE
+                            )
+                        )
+                    finally:
+                        view.lookup = None
+                return memo[0]
+
+            return Decision(
+                allowed=False,
+                account_id=account_id,
+                permission=permission,
+                school_id=school_id,
+                reason=DenialReason.NO_ROLE,
+                visible=visible,
+                explainer=explain,
+            )
+        access: _Access = {} if cell is None else {school_id: cell}
+        return view.deny(
+            account_id, permission, school_id, self._now, access, self._lookup_provider()
+        )
+
     def _lookup(self, school_id: str | None, permission: str) -> Iterable[str]:
         return self._holders.get((school_id, permission), ())
+
+    def _lookup_provider(
+        self,
+    ) -> Callable[[], Callable[[str | None, str], Iterable[str]] | None]:
+        version = self._version
+
+        def provide() -> Callable[[str | None, str], Iterable[str]] | None:
+            return self._lookup if self._version == version else None
+
+        return provide
 
     def _check_at(
         self, account_id: str, permission: str, school_id: str | None, at: datetime
