@@ -474,3 +474,35 @@ class TestUploadAndUrns:
         )
 
         assert ["140001"] == [str(s.urn) for s in changed]
+
+    def test_urn_held_by_another_school_is_refused(self, world: World) -> None:
+        """Two schools never share a current URN."""
+        world.member_school("s1", "100001")
+        world.member_school("s2", "100002")
+
+        with pytest.raises(ConflictError, match="held by school 's2'"):
+            world.life.record_urn_change("s1", Urn.parse("100002"))
+
+    def test_clashing_moves_change_nothing_and_are_all_listed(self, world: World) -> None:
+        """A merge (two URNs, one successor) is left for a person: nothing moves."""
+        world.member_school("s1", "100001")
+        world.member_school("s2", "100002")
+        world.member_school("s3", "100003")
+        successor = {"100001": "140001", "100002": "140001", "100003": "140003"}
+
+        with pytest.raises(ProblemsError) as info:
+            world.life.follow_urn_changes(lambda u: Urn.parse(successor[u.value]))
+
+        assert 1 == len(info.value.exceptions)
+        with world.store.unit_of_work() as uow:
+            assert ["100001", "100002", "100003"] == [str(s.urn) for s in uow.schools.list()]
+
+    def test_schools_may_swap_urns_in_one_batch(self, world: World) -> None:
+        """A school moving onto a URN another school is leaving at the same time is fine."""
+        world.member_school("s1", "100001")
+        world.member_school("s2", "100002")
+        successor = {"100001": "100002", "100002": "140002"}
+
+        changed = world.life.follow_urn_changes(lambda u: Urn.parse(successor[u.value]))
+
+        assert ["100002", "140002"] == [str(s.urn) for s in changed]

@@ -40,6 +40,7 @@ from schoolsync.errors import (
     CapExceededError,
     ConflictError,
     NotFoundError,
+    ProblemsError,
     ValidationError,
 )
 from schoolsync.identifiers import Urn
@@ -1056,14 +1057,66 @@ class TrustLifecycle:
         Raises:
             ConflictError: another school already holds *new_urn* as its current URN.
         """
-        at = self.clock.now()
+        [school] = self._move_urns({school_id: new_urn}, by=by, return_all=True)
+        return school
+
+    def follow_urn_changes(
+        self, current_urn: Callable[[Urn], Urn], *, by: str | None = None
+    ) -> list[School]:
+        """Move every school whose URN has a successor to that successor (e.g. from GIAS links).
+
+        *current_urn* maps a URN to the URN the establishment holds now (itself if unchanged),
+        e.g. :meth:`schoolsync.sources.gias.GiasLinks.current_urn`. All moves are one unit of
+        work. Returns the changed schools.
+
+        Raises:
+            ProblemsError: some moves clash (two schools would share a URN, or another school
+                holds it); every clash is listed and nothing changes.
+        """
         with self.store.unit_of_work() as uow:
-            school = uow.schools.require(school_id)
-            for other in uow.schools.list():
-                if other.id != school_id and other.urn == new_urn:
-                    raise ConflictError(f"URN {new_urn} is held by school {other.id!r}")
-            updated = record_urn_change(school, new_urn)
-            if updated != school:
+            moves = {
+                s.id: current_urn(s.urn)
+                for s in uow.schools.list()
+                if s.urn is not None and current_urn(s.urn) != s.urn
+            }
+        return self._move_urns(moves, by=by, return_all=False)
+
+    def _move_urns(
+        self, moves: dict[str, Urn], *, by: str | None, return_all: bool
+    ) -> list[School]:
+        at = self.clock.now()
+        changed: list[School] = []
+        with self.store.unit_of_work() as uow:
+            schools = {s.id: s for s in uow.schools.list()}
+            for school_id in moves:
+                if school_id not in schools:
+                    raise NotFoundError("school", school_id)
+            holder = {s.urn.value: s.id for s in schools.values() if s.urn is not None}
+            clashes: list[ConflictError] = []
+            claimed: dict[str, str] = {}
+            for school_id, urn in sorted(moves.items()):
+                other = holder.get(urn.value)
+                if other is not None and other != school_id and other not in moves:
+                    clashes.append(ConflictError(f"URN {urn} is held by school {other!r}"))
+                elif urn.value in claimed:
+                    clashes.append(
+                        ConflictError(
+                            f"URN {urn} would be held by schools {claimed[urn.value]!r} "
+                            f"and {school_id!r}"
+                        )
+                    )
+                claimed.setdefault(urn.value, school_id)
+            if len(clashes) == 1 and len(moves) == 1:
+                raise clashes[0]
+            if clashes:
+                raise ProblemsError("URN changes clash", clashes)
+            for school_id, urn in sorted(moves.items()):
+                school = schools[school_id]
+                updated = record_urn_change(school, urn)
+                if updated == school:
+                    if return_all:
+                        changed.append(school)
+                    continue
                 uow.schools.put(updated)
                 self._audit(
                     uow,
@@ -1077,21 +1130,6 @@ class TrustLifecycle:
                     before=converter.unstructure(school),
                     after=converter.unstructure(updated),
                 )
+                changed.append(updated)
             uow.commit()
-        return updated
-
-    def follow_urn_changes(
-        self, current_urn: Callable[[Urn], Urn], *, by: str | None = None
-    ) -> list[School]:
-        """Move every school whose URN has a successor to that successor (e.g. from GIAS links).
-
-        *current_urn* maps a URN to the URN the establishment holds now (itself if unchanged),
-        e.g. :meth:`schoolsync.sources.gias.GiasLinks.current_urn`. Returns the changed schools.
-        """
-        with self.store.unit_of_work() as uow:
-            moves = [
-                (s.id, current_urn(s.urn))
-                for s in uow.schools.list()
-                if s.urn is not None and current_urn(s.urn) != s.urn
-            ]
-        return [self.record_urn_change(school_id, urn, by=by) for school_id, urn in moves]
+        return changed
