@@ -58,6 +58,15 @@ def test_the_store_module_imports_without_psycopg() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_an_unreachable_server_is_a_storage_error() -> None:
+    """A server that cannot be reached raises StorageError, not a psycopg exception."""
+    from schoolsync.errors import StorageError
+    from schoolsync.storage.postgres import PostgresStore
+
+    with pytest.raises(StorageError, match="PostgreSQL error"):
+        PostgresStore("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
+
+
 @pytest.mark.postgres
 def test_records_survive_reopening_and_schemas_are_separate(postgres_dsn: str, schema: str) -> None:
     """Committed records are there after reopening; another schema is another store."""
@@ -244,3 +253,18 @@ def test_two_processes_on_different_schools_run_at_once(postgres_dsn: str, schem
     with PostgresStore(postgres_dsn, schema=schema) as store, store.unit_of_work() as uow:
         assert uow.pupils.require("s1-counter").surname == "8"
         assert uow.pupils.require("s2-counter").surname == "8"
+
+
+@pytest.mark.postgres
+def test_text_postgresql_cannot_hold_is_a_storage_error(postgres_dsn: str, schema: str) -> None:
+    """A NUL character, which PostgreSQL text and jsonb cannot hold, raises StorageError."""
+    from schoolsync.errors import StorageError
+    from schoolsync.storage.postgres import PostgresStore
+
+    with PostgresStore(postgres_dsn, schema=schema) as store:
+        with store.unit_of_work() as uow, pytest.raises(StorageError):
+            uow.pupils.put(_pupil(surname="a\x00b"))
+        with store.unit_of_work() as uow, pytest.raises(StorageError):
+            uow.pupils.put_many([_pupil(f"p{i}", surname="a\x00b") for i in range(600)])
+        with store.unit_of_work() as uow:
+            assert uow.pupils.count() == 0

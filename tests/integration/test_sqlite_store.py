@@ -254,3 +254,10 @@ def test_a_record_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
         with pytest.raises(TypeError, match="Pupil"):
             uow.pupils.put(school)
         assert uow.pupils.count() == 0
+
+
+@pytest.mark.parametrize("path", [":memory:", ""])
+def test_an_in_memory_database_is_refused_with_advice(path: str) -> None:
+    """SqliteStore(":memory:") raises StorageError pointing to MemoryStore."""
+    with pytest.raises(StorageError, match="MemoryStore"):
+        SqliteStore(path)

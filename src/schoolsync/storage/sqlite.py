@@ -296,10 +296,16 @@ class SqliteStore:
 
     Raises:
         SchemaVersionError: the database was written by a newer schoolsync.
-        StorageError: the file cannot be opened as an SQLite database.
+        StorageError: the file cannot be opened as an SQLite database, or *path* is
+            ``":memory:"`` (use :class:`~schoolsync.testing.memory.MemoryStore`).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
+        if str(path) in {"", ":memory:"} or str(path).startswith("file:"):
+            raise StorageError(
+                "SqliteStore needs a database file (each unit of work opens its own "
+                "connection); use schoolsync.testing.memory.MemoryStore for a store in memory"
+            )
         self.path = Path(path)
         self._timeout = timeout
         self._mutex = threading.Lock()
