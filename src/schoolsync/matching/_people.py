@@ -8,8 +8,9 @@ The pipeline, all pure:
    whose name and birth-date evidence scores below ``identifier_name_floor`` is May match.
 2. **Blocking.** The records left over get several candidate keys each: birth date (day and
    month in either order) plus the first two letters of each name token; the exact normalised
-   surname token with the forename (or its preferred-name group), in either order; for staff
-   (often without birth dates) three letters of one name and the initial of the other. Keys are
+   surname token with the forename (or its preferred-name group), in either order, within the
+   same school; for staff (often without birth dates) three letters of one name and the
+   initial of the other, within the same school. Keys are
    joined with numpy, so the number of candidate pairs grows with the number of records, not
    its square. A key shared by more than ``max_block_pairs`` pairs is skipped.
 3. **Scoring.** rapidfuzz ``process.cpdist`` (element-wise batch similarity) over all candidate
@@ -28,6 +29,7 @@ The pipeline, all pure:
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -68,8 +70,12 @@ _FIELDS = ("surname", "forename", "date_of_birth", "gender", "middle_names")
 class _Features:
     """Column-wise compare keys of one side's records."""
 
-    def __init__(self, records: Sequence[Pupil | StaffMember]) -> None:
-        cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    def __init__(
+        self,
+        records: Sequence[Pupil | StaffMember],
+        cache: dict[str, tuple[str, str, tuple[str, ...]]] | None = None,
+    ) -> None:
+        cache = {} if cache is None else cache
 
         def norm(text: str | None) -> tuple[str, str, tuple[str, ...]]:
             if not text:
@@ -85,6 +91,7 @@ class _Features:
         n = len(records)
         self.n = n
         self.ids: list[str] = []
+        self.school: list[str] = []
         self.fn_c: list[str] = []
         self.fn_s: list[str] = []
         self.fn_t: list[tuple[str, ...]] = []
@@ -96,42 +103,66 @@ class _Features:
         self.psn_c: list[str] = []
         self.psn_t: list[tuple[str, ...]] = []
         self.mid_c: list[str] = []
-        self.gender = np.zeros(n, dtype=np.int8)
-        self.dob_y = np.full(n, -1, dtype=np.int64)
-        self.dob_m = np.zeros(n, dtype=np.int64)
-        self.dob_d = np.zeros(n, dtype=np.int64)
+        self.date_key: list[str] = []
+        genders: list[int] = []
+        ys: list[int] = []
+        ms: list[int] = []
+        ds: list[int] = []
         gender_code = {Gender.UNKNOWN: 0, Gender.MALE: 1, Gender.FEMALE: 2, Gender.OTHER: 3}
-        for k, r in enumerate(records):
-            self.ids.append(r.id)
-            fc, fs, ft = norm(r.forename)
-            sc, ss, st = norm(r.surname)
+        get = operator.attrgetter(
+            "id",
+            "school_id",
+            "forename",
+            "surname",
+            "preferred_forename",
+            "preferred_surname",
+            "middle_names",
+            "gender",
+            "date_of_birth",
+        )
+        for r in records:
+            rid, school, forename, surname, pref_f, pref_s, middle, gender, dob = get(r)
+            self.ids.append(rid)
+            self.school.append(school)
+            fc, fs, ft = norm(forename)
+            sc, ss, st = norm(surname)
             self.fn_c.append(fc)
             self.fn_s.append(fs)
             self.fn_t.append(ft)
             self.sn_c.append(sc)
             self.sn_s.append(ss)
             self.sn_t.append(st)
-            if r.preferred_forename:
-                pc, _, pt = norm(r.preferred_forename)
+            if pref_f:
+                pc, _, pt = norm(pref_f)
                 self.pfn_c.append(pc or fc)
                 self.pfn_t.append(pt or ft)
             else:
                 self.pfn_c.append(fc)
                 self.pfn_t.append(ft)
-            if r.preferred_surname:
-                pc, _, pt = norm(r.preferred_surname)
+            if pref_s:
+                pc, _, pt = norm(pref_s)
                 self.psn_c.append(pc or sc)
                 self.psn_t.append(pt or st)
             else:
                 self.psn_c.append(sc)
                 self.psn_t.append(st)
-            self.mid_c.append(norm(r.middle_names)[0])
-            self.gender[k] = gender_code[r.gender]
-            dob = r.date_of_birth
-            if dob is not None:
-                self.dob_y[k] = dob.year
-                self.dob_m[k] = dob.month
-                self.dob_d[k] = dob.day
+            self.mid_c.append(norm(middle)[0] if middle else "")
+            genders.append(gender_code[gender])
+            if dob is None:
+                ys.append(-1)
+                ms.append(0)
+                ds.append(0)
+                self.date_key.append("")
+            else:
+                y, m, d = dob.year, dob.month, dob.day
+                ys.append(y)
+                ms.append(m)
+                ds.append(d)
+                self.date_key.append(f"{y}{m:02d}{d:02d}" if m <= d else f"{y}{d:02d}{m:02d}")
+        self.gender = np.asarray(genders, dtype=np.int8)
+        self.dob_y = np.asarray(ys, dtype=np.int64)
+        self.dob_m = np.asarray(ms, dtype=np.int64)
+        self.dob_d = np.asarray(ds, dtype=np.int64)
 
     def take(self, column: list[str], idx: IntArray) -> list[str]:
         arr = np.asarray(column, dtype=object)
@@ -153,6 +184,12 @@ class _Scores:
         self.pj = pj
         n = len(pi)
         jw = JaroWinkler.normalized_similarity
+        floor = settings.name_similarity_floor
+
+        def cal(x: FloatArray) -> FloatArray:
+            """Jaro-Winkler rescaled: ``floor`` and below (unrelated names) count as 0."""
+            out: FloatArray = np.sqrt(np.clip((x - floor) / (1.0 - floor), 0.0, 1.0))
+            return out
 
         def cp(a: list[str], b: list[str], scorer: Callable[..., Any] = jw) -> FloatArray:
             if n == 0:
@@ -170,7 +207,8 @@ class _Scores:
         s_legal = cp(sn_m, sn_a)
         s_pref = np.maximum.reduce([cp(psn_m, sn_a), cp(sn_m, psn_a), cp(psn_m, psn_a)])
         s_tokens = cp(col(fm, "sn_s", pi), col(fa, "sn_s", pj), fuzz.token_set_ratio) / 100.0
-        s_sim = np.maximum(s_legal, s_pref)
+        s_raw = np.maximum(s_legal, s_pref)
+        s_sim = cal(s_raw)
         s_note = np.where(s_legal >= 1.0, _EQUAL, np.where(s_pref >= 1.0, _PREFERRED, _SIMILAR))
         part = (s_tokens >= 1.0) & (s_sim < settings.name_part_similarity)
         s_sim = np.where(part, settings.name_part_similarity, s_sim)
@@ -183,7 +221,8 @@ class _Scores:
         f_legal = cp(fn_m, fn_a)
         f_pref = np.maximum.reduce([cp(pfn_m, fn_a), cp(fn_m, pfn_a), cp(pfn_m, pfn_a)])
         f_tokens = cp(col(fm, "fn_s", pi), col(fa, "fn_s", pj), fuzz.token_set_ratio) / 100.0
-        f_sim = np.maximum(f_legal, f_pref)
+        f_raw = np.maximum(f_legal, f_pref)
+        f_sim = cal(f_raw)
         f_note = np.where(f_legal >= 1.0, _EQUAL, np.where(f_pref >= 1.0, _PREFERRED, _SIMILAR))
         part = (f_tokens >= 1.0) & (f_sim < settings.name_part_similarity)
         f_sim = np.where(part, settings.name_part_similarity, f_sim)
@@ -221,10 +260,12 @@ class _Scores:
         x_sf = cp(sn_m, fn_a)
         factor = settings.swapped_names_factor
         straight = ws * s_sim + wf * f_sim
-        swapped = (ws * x_sf + wf * x_fs) * factor
+        swapped = (ws * cal(x_sf) + wf * cal(x_fs)) * factor
         use_swap = (swapped > straight) & f_present & s_present
-        s_sim = np.where(use_swap, x_sf * factor, s_sim)
-        f_sim = np.where(use_swap, x_fs * factor, f_sim)
+        s_sim = np.where(use_swap, cal(x_sf) * factor, s_sim)
+        f_sim = np.where(use_swap, cal(x_fs) * factor, f_sim)
+        s_raw = np.where(use_swap, x_sf, s_raw)
+        f_raw = np.where(use_swap, x_fs, f_raw)
         s_note = np.where(use_swap, _SWAPPED, s_note)
         f_note = np.where(use_swap, _SWAPPED, f_note)
 
@@ -266,10 +307,12 @@ class _Scores:
         g_present = (gm > 0) & (ga > 0)
         g_sim = np.where(gm == ga, 1.0, 0.0)
         g_note = np.where(gm == ga, _EQUAL, _DIFFERENT)
-        mid_sim = np.where(mid_present, cp(mid_m, mid_a), 0.0)
-        mid_note = np.where(mid_sim >= 1.0, _EQUAL, _SIMILAR)
+        mid_raw = np.where(mid_present, cp(mid_m, mid_a), 0.0)
+        mid_sim = cal(mid_raw)
+        mid_note = np.where(mid_raw >= 1.0, _EQUAL, _SIMILAR)
 
         self.sim = np.stack([s_sim, f_sim, d_sim, g_sim, mid_sim])
+        self.raw = np.stack([s_raw, f_raw, d_sim, g_sim, mid_raw])
         self.note = np.stack([s_note, f_note, d_note, g_note, mid_note]).astype(np.int8)
         present = np.stack([s_present, f_present, d_present, g_present, mid_present])
         self.note[~present] = _MISSING
@@ -293,6 +336,37 @@ class _Scores:
         self.forename_exact = f_note[:] == _EQUAL
         self.forename_exact |= f_note == _PREFERRED
 
+    def breakdowns(self, ks: list[int]) -> list[tuple[FieldScore, ...]]:
+        """The per-field evidence of pairs *ks* (equal breakdowns share one tuple)."""
+        if not ks:
+            return []
+        idx = np.asarray(ks, dtype=np.int64)
+        notes = self.note[:, idx]
+        present = notes != _MISSING
+        sims = np.where(present, np.round(self.sim[:, idx], 2), 0.0)
+        raws = np.where(present, np.round(self.raw[:, idx], 2), 0.0)
+        rows = np.concatenate([notes.astype(np.float64), sims, raws]).T.tolist()
+        weights = self.weights.tolist()
+        cache: dict[tuple[float, ...], tuple[FieldScore, ...]] = {}
+        out = []
+        for row in rows:
+            key = tuple(row)
+            hit = cache.get(key)
+            if hit is None:
+                hit = tuple(
+                    _field_score(
+                        _FIELDS[f],
+                        int(row[f]),
+                        row[5 + f],
+                        weights[f] if row[f] != _MISSING else 0.0,
+                        row[10 + f],
+                    )
+                    for f in range(5)
+                )
+                cache[key] = hit
+            out.append(hit)
+        return out
+
     def breakdown(self, k: int) -> tuple[FieldScore, ...]:
         """The per-field evidence of pair *k*."""
         out = []
@@ -300,7 +374,8 @@ class _Scores:
             code = int(self.note[f, k])
             sim = round(float(self.sim[f, k]), 2) if code != _MISSING else 0.0
             weight = float(self.weights[f]) if code != _MISSING else 0.0
-            out.append(_field_score(_FIELDS[f], code, sim, weight))
+            raw = round(float(self.raw[f, k]), 2) if code != _MISSING else 0.0
+            out.append(_field_score(_FIELDS[f], code, sim, weight, raw))
         return tuple(out)
 
 
@@ -335,11 +410,11 @@ _NOTE_TEXT = {
 
 
 @functools.lru_cache(maxsize=8192)
-def _field_score(field: str, code: int, sim: float, weight: float) -> FieldScore:
+def _field_score(field: str, code: int, sim: float, weight: float, raw: float) -> FieldScore:
     if code == _SIMILAR:
-        note = f"{sim:.2f} Jaro-Winkler"
+        note = f"{raw:.2f} Jaro-Winkler"
     elif code == _SWAPPED:
-        note = f"{_NOTE_TEXT[code]} ({sim:.2f})"
+        note = f"{_NOTE_TEXT[code]} ({raw:.2f} Jaro-Winkler)"
     else:
         note = _NOTE_TEXT[code]
     return FieldScore(field=field, similarity=sim, weight=weight, note=note)
@@ -348,61 +423,51 @@ def _field_score(field: str, code: int, sim: float, weight: float) -> FieldScore
 # --------------------------------------------------------------------------- blocking
 
 
-def _date_key(y: int, m: int, d: int) -> str:
-    lo, hi = (m, d) if m <= d else (d, m)
-    return f"{y}{lo:02d}{hi:02d}"
-
-
-def _keys(
-    f: _Features, k: int, staff: bool, nick_groups: Callable[[str], Iterable[str]]
-) -> set[str]:
-    keys: set[str] = set()
-    tokens = set(f.fn_t[k]) | set(f.sn_t[k]) | set(f.pfn_t[k]) | set(f.psn_t[k])
-    y = int(f.dob_y[k])
-    if y >= 0:
-        dk = _date_key(y, int(f.dob_m[k]), int(f.dob_d[k]))
-        for t in tokens:
-            keys.add("D" + dk + t[:2])
-    firsts: set[str] = set()
-    for given in (f.fn_t[k], f.pfn_t[k]):
-        if given:
-            firsts.add(given[0])
-            firsts.update(nick_groups(given[0]))
-    surnames = set(f.sn_t[k]) | set(f.psn_t[k])
-    for s in surnames:
-        for fn in firsts:
-            a, b = (s, fn) if s <= fn else (fn, s)
-            keys.add("N" + a + "|" + b)
-    if staff:
-        for s in surnames:
-            for given in (f.fn_t[k], f.pfn_t[k]):
-                if given:
-                    keys.add("S" + s[:3] + "|" + given[0][:1])
-                    keys.add("S" + given[0][:3] + "|" + s[:1])
-    return keys
-
-
 def _key_codes(
-    f: _Features,
-    rows: IntArray,
-    staff: bool,
-    settings: MatchSettings,
-    table: dict[str, int],
-    add: bool,
+    f: _Features, rows: IntArray, staff: bool, settings: MatchSettings
 ) -> tuple[IntArray, IntArray]:
+    """Blocking key codes (hashes of the keys, stable within one process) and their owners."""
     groups = settings.nicknames.groups_of
+    nick_cache: dict[str, tuple[str, ...]] = {}
     codes: list[int] = []
     owners: list[int] = []
+    add_code = codes.append
+    add_owner = owners.append
+    fn_t, pfn_t, sn_t, psn_t, date_key = f.fn_t, f.pfn_t, f.sn_t, f.psn_t, f.date_key
+    schools = f.school
     for k in rows.tolist():
-        for key in _keys(f, k, staff, groups):
-            code = table.get(key)
-            if code is None:
-                if not add:
-                    continue
-                code = len(table)
-                table[key] = code
-            codes.append(code)
-            owners.append(k)
+        school = schools[k]
+        ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
+        surnames = st if qt is st else (*st, *qt)
+        dk = date_key[k]
+        if dk:
+            seen: set[str] = set()
+            for t in (*ft, *surnames, *pt):
+                p2 = t[:2]
+                if p2 not in seen:
+                    seen.add(p2)
+                    add_code(hash("D" + dk + p2))
+                    add_owner(k)
+        firsts: list[str] = []
+        for given in (ft, pt) if pt is not ft else (ft,):
+            if given:
+                first = given[0]
+                expanded = nick_cache.get(first)
+                if expanded is None:
+                    expanded = (first, *sorted(groups(first) - {first}))
+                    nick_cache[first] = expanded
+                firsts.extend(expanded)
+        for s in surnames:
+            for fn in firsts:
+                add_code(hash((school, s, fn) if s <= fn else (school, fn, s)))
+                add_owner(k)
+            if staff:
+                for given in (ft, pt):
+                    if given:
+                        add_code(hash((school, "S", s[:3], given[0][:1])))
+                        add_owner(k)
+                        add_code(hash((school, "S", given[0][:3], s[:1])))
+                        add_owner(k)
     return np.asarray(codes, dtype=np.int64), np.asarray(owners, dtype=np.int64)
 
 
@@ -561,8 +626,9 @@ def match_people(
     staff: bool,
 ) -> list[MatchResult[P]]:
     """Match two populations of people; one result per record or pair (see module docs)."""
-    fm = _Features(mis)
-    fa = _Features(app)
+    cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    fm = _Features(mis, cache)
+    fa = _Features(app, cache)
     links = _ladder(mis, app, settings)
     free_m = np.ones(fm.n, dtype=bool)
     free_a = np.ones(fa.n, dtype=bool)
@@ -571,9 +637,8 @@ def match_people(
         free_a[j] = False
 
     # candidate pairs among the records the ladder left
-    table: dict[str, int] = {}
-    mk, mi = _key_codes(fm, np.flatnonzero(free_m), staff, settings, table, add=True)
-    ak, ai = _key_codes(fa, np.flatnonzero(free_a), staff, settings, table, add=False)
+    mk, mi = _key_codes(fm, np.flatnonzero(free_m), staff, settings)
+    ak, ai = _key_codes(fa, np.flatnonzero(free_a), staff, settings)
     ci, cj = _join(mk, mi, ak, ai, settings.max_block_pairs)
     if len(ci):
         code = np.unique(ci * max(fa.n, 1) + cj)
@@ -584,53 +649,46 @@ def match_people(
     all_i = np.concatenate([li, ci])
     all_j = np.concatenate([lj, cj])
     scores = _Scores(fm, fa, all_i, all_j, settings)
-    results: list[MatchResult[P]] = []
 
-    # identifier links
+    # decisions: (i, j, k, status, rule, runner_up, flags)
+    decisions: list[tuple[int, int, int, MatchStatus, MatchRule, float | None, tuple[str, ...]]]
+    decisions = []
+    link_total = scores.total[: len(links)].tolist()
     for k, (i, j, rule) in enumerate(links):
-        total = float(scores.total[k])
-        flags: tuple[str, ...] = ()
-        status = MatchStatus.MATCHED
-        if total < settings.identifier_name_floor:
-            status = MatchStatus.MAY_MATCH
-            flags = ("identifier agrees but names and birth date do not",)
-        results.append(
-            MatchResult(
-                status=status,
-                mis=mis[i],
-                app=app[j],
-                score=round(total, 4),
-                rule=rule,
-                breakdown=scores.breakdown(k),
-                flags=flags,
-            )
-        )
+        if link_total[k] < settings.identifier_name_floor:
+            flags: tuple[str, ...] = ("identifier agrees but names and birth date do not",)
+            decisions.append((i, j, k, MatchStatus.MAY_MATCH, rule, None, flags))
+        else:
+            decisions.append((i, j, k, MatchStatus.MATCHED, rule, None, ()))
 
     # fuzzy candidates
     n_links = len(links)
     fuzzy_total = scores.total[n_links:]
     keep = np.flatnonzero(fuzzy_total >= settings.may_match_threshold)
-    twins_m = _twins(fm)
-    twins_a = _twins(fa)
+    fm_free: list[bool] = free_m.tolist()
+    fa_free: list[bool] = free_a.tolist()
     if len(keep):
+        twins_m = _twins(fm)
+        twins_a = _twins(fa)
         rank_m = _rank(fm.ids)
         rank_a = _rank(fa.ids)
         kp_i, kp_j, kp_s = ci[keep], cj[keep], fuzzy_total[keep]
         order = np.lexsort((rank_a[kp_j], rank_m[kp_i], -kp_s))
-        exact = scores.forename_exact[n_links:][keep]
-        guarded = (twins_m[kp_i] | twins_a[kp_j]) & ~exact
+        kk = keep + n_links
+        exact_a = scores.forename_exact[kk]
+        twin_a = twins_m[kp_i] | twins_a[kp_j]
+        guarded = twin_a & ~exact_a
         cand_m: dict[int, list[tuple[float, int, bool]]] = {}
         cand_a: dict[int, list[tuple[float, int, bool]]] = {}
-        for i, j, s, g in zip(
-            kp_i.tolist(), kp_j.tolist(), kp_s.tolist(), guarded.tolist(), strict=True
-        ):
+        li_, lj_, ls_ = kp_i.tolist(), kp_j.tolist(), kp_s.tolist()
+        for i, j, s, g in zip(li_, lj_, ls_, guarded.tolist(), strict=True):
             cand_m.setdefault(i, []).append((s, j, g))
             cand_a.setdefault(j, []).append((s, i, g))
         for lst in (*cand_m.values(), *cand_a.values()):
             lst.sort(key=lambda t: -t[0])
         margin = settings.ambiguity_margin
 
-        def best_other(lst: list[tuple[float, int, bool]], skip: int, free: BoolArray) -> float:
+        def best_other(lst: list[tuple[float, int, bool]], skip: int, free: list[bool]) -> float:
             for s3, x, _ in lst:
                 if x != skip and free[x]:
                     return s3
@@ -640,8 +698,8 @@ def match_people(
             mine: list[tuple[float, int, bool]],
             partner: int,
             me: int,
-            free_other: BoolArray,
-            free_mine: BoolArray,
+            free_other: list[bool],
+            free_mine: list[bool],
             theirs: dict[int, list[tuple[float, int, bool]]],
             pair_exact: bool,
         ) -> float | None:
@@ -657,42 +715,62 @@ def match_people(
                 return s2
             return None
 
+        exact_l: list[bool] = exact_a.tolist()
+        twin_l: list[bool] = twin_a.tolist()
+        gender_l: list[bool] = scores.gender_differs[kk].tolist()
+        dob_l: list[bool] = (scores.note[2, kk] != _MISSING).tolist()
+        kk_l: list[int] = kk.tolist()
+        threshold = settings.match_threshold
         for o in order.tolist():
-            i, j, s = int(kp_i[o]), int(kp_j[o]), float(kp_s[o])
-            if not (free_m[i] and free_a[j]):
+            i, j, s = li_[o], lj_[o], ls_[o]
+            if not (fm_free[i] and fa_free[j]):
                 continue
-            pair_exact = bool(exact[o])
-            r1 = competitor(cand_m[i], j, i, free_a, free_m, cand_a, pair_exact)
-            r2 = competitor(cand_a[j], i, j, free_m, free_a, cand_m, pair_exact)
-            rivals = [x for x in (r1, r2) if x is not None]
-            runner: float | None = max(rivals) if rivals else None
-            k = n_links + int(keep[o])
+            pair_exact = exact_l[o]
+            r1 = competitor(cand_m[i], j, i, fa_free, fm_free, cand_a, pair_exact)
+            r2 = competitor(cand_a[j], i, j, fm_free, fa_free, cand_m, pair_exact)
+            runner = r1 if r2 is None else (r2 if r1 is None else max(r1, r2))
             flags_l: list[str] = []
-            if runner is not None and s - runner < settings.ambiguity_margin:
+            if runner is not None and s - runner < margin:
                 flags_l.append(f"ambiguous: another candidate scores {runner:.2f}")
-            if (twins_m[i] or twins_a[j]) and not scores.forename_exact[k]:
+            if twin_l[o] and not pair_exact:
                 flags_l.append("possible twin: forenames differ")
-            if scores.gender_differs[k]:
+            if gender_l[o]:
                 flags_l.append("gender differs")
-            matched = s >= settings.match_threshold and not flags_l
-            free_m[i] = False
-            free_a[j] = False
-            results.append(
-                MatchResult(
-                    status=MatchStatus.MATCHED if matched else MatchStatus.MAY_MATCH,
-                    mis=mis[i],
-                    app=app[j],
-                    score=round(s, 4),
-                    rule=MatchRule.NAME_DOB if scores.note[2, k] != _MISSING else MatchRule.NAME,
-                    breakdown=scores.breakdown(k),
-                    runner_up=None if runner is None else round(runner, 4),
-                    flags=tuple(flags_l),
+            matched = s >= threshold and not flags_l
+            fm_free[i] = False
+            fa_free[j] = False
+            decisions.append(
+                (
+                    i,
+                    j,
+                    kk_l[o],
+                    MatchStatus.MATCHED if matched else MatchStatus.MAY_MATCH,
+                    MatchRule.NAME_DOB if dob_l[o] else MatchRule.NAME,
+                    None if runner is None else round(runner, 4),
+                    tuple(flags_l),
                 )
             )
-    for i in np.flatnonzero(free_m).tolist():
-        results.append(MatchResult(status=MatchStatus.NEW, mis=mis[i]))
-    for j in np.flatnonzero(free_a).tolist():
-        results.append(MatchResult(status=MatchStatus.NOT_MATCHED, app=app[j]))
+
+    breakdowns = scores.breakdowns([d[2] for d in decisions])
+    totals = np.round(scores.total, 4).tolist()
+    results: list[MatchResult[P]] = [
+        MatchResult(
+            status=status,
+            mis=mis[i],
+            app=app[j],
+            score=totals[k],
+            rule=rule,
+            breakdown=breakdown,
+            runner_up=runner_up,
+            flags=flags_d,
+        )
+        for (i, j, k, status, rule, runner_up, flags_d), breakdown in zip(
+            decisions, breakdowns, strict=True
+        )
+    ]
+    new, not_matched = MatchStatus.NEW, MatchStatus.NOT_MATCHED
+    results.extend(MatchResult(status=new, mis=mis[i]) for i, f in enumerate(fm_free) if f)
+    results.extend(MatchResult(status=not_matched, app=app[j]) for j, f in enumerate(fa_free) if f)
     return results
 
 

@@ -114,9 +114,12 @@ class MatchResult(Generic[R]):
     confirmed: bool = False
 
     def __attrs_post_init__(self) -> None:
-        needs_mis = self.status is not MatchStatus.NOT_MATCHED
-        needs_app = self.status is not MatchStatus.NEW
-        if (self.mis is not None) != needs_mis or (self.app is not None) != needs_app:
+        status = self.status
+        if (self.mis is None) is (status is not MatchStatus.NOT_MATCHED) or (self.app is None) is (
+            status is not MatchStatus.NEW
+        ):
+            needs_mis = status is not MatchStatus.NOT_MATCHED
+            needs_app = status is not MatchStatus.NEW
             raise ValidationError(
                 "status",
                 self.status.value,

@@ -16,6 +16,8 @@ from schoolsync.tables import Tabular
 
 __all__ = ["MatchReview", "MixedYearClass", "record_name"]
 
+_ORDER = {s: s.review_order for s in MatchStatus}
+
 _TYPES: dict[RecordKind, type[Any]] = {
     RecordKind.PUPIL: Pupil,
     RecordKind.STAFF: StaffMember,
@@ -44,17 +46,19 @@ def _search_text(record: Pupil | StaffMember | SchoolClass | YearGroup) -> str:
     return normalise_name(record.name)
 
 
-def _sort_key(result: MatchResult[Any]) -> tuple[int, str, str, str]:
-    rec = result.record
+def _sort_key(result: MatchResult[Any]) -> tuple[int, str, str, str, str]:
+    rec = result.mis if result.mis is not None else result.app
+    assert rec is not None
     if isinstance(rec, Pupil | StaffMember):
-        name = normalise_name(f"{rec.surname} {rec.forename}")
+        first, second = rec.surname.casefold(), rec.forename.casefold()
     else:
-        name = normalise_name(rec.name)
+        first, second = rec.name.casefold(), ""
     return (
-        result.status.review_order,
-        name,
-        result.mis_key or "",
-        result.app_key or "",
+        _ORDER[result.status],
+        first,
+        second,
+        "" if result.mis is None else result.mis.id,
+        "" if result.app is None else result.app.id,
     )
 
 

@@ -33,6 +33,8 @@ class MatchSettings:
     * ``identifier_name_floor``: an identifier link (MIS id, UPN, email) whose name and birth
       date evidence scores below this is held at May match (an MIS id reused by a new MIS, a
       UPN typed against the wrong pupil);
+    * ``name_similarity_floor``: name similarity is Jaro-Winkler rescaled so that this value
+      and below (unrelated names score 0.5-0.7) count as 0: ``sqrt((jw - floor) / (1 - floor))``;
     * ``max_block_pairs``: a blocking key shared by more pairs than this is skipped (other keys
       still find the pairs); it bounds the cost of very common keys.
 
@@ -52,6 +54,7 @@ class MatchSettings:
     near_date_similarity: float = attrs.field(default=0.6, validator=_unit)
     preferred_name_similarity: float = attrs.field(default=0.93, validator=_unit)
     name_part_similarity: float = attrs.field(default=0.93, validator=_unit)
+    name_similarity_floor: float = attrs.field(default=0.7, validator=_unit)
     swapped_names_factor: float = attrs.field(default=0.97, validator=_unit)
     max_block_pairs: int = 5000
     use_mis_id: bool = True
