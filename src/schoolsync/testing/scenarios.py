@@ -145,7 +145,7 @@ def _load_xlsx(path: Path, sheet: str | None) -> ScenarioTable:
     import openpyxl
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(path, data_only=True)  # small sheets: load fully
     except Exception as exc:  # openpyxl raises many kinds for a bad file
         raise FileFormatError(path.name, f"not a readable XLSX file: {exc}") from None
     try:
