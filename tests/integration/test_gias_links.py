@@ -15,12 +15,18 @@ from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.notifier import RecordingNotifier
 from schoolsync.trusts import School
 
-FIXTURE = Path("/work/shared/fixtures/gias-links-mastodonc/links_edubasealldata20250422.csv")
-if not FIXTURE.exists():  # the repository's own copy, when the shared fixtures are not mounted
-    FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gias" / FIXTURE.name
+# The shared fixtures folder sits beside the clone (../shared/fixtures).
+FIXTURE = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "fixtures"
+    / "gias-links-mastodonc"
+    / "links_edubasealldata20250422.csv"
+)
 
 needs_fixture = pytest.mark.skipif(
-    not FIXTURE.exists(), reason="the full GIAS links download is not available here"
+    not FIXTURE.exists(),
+    reason="the shared fixtures folder (../shared/fixtures beside the clone) is absent",
 )
 
 
