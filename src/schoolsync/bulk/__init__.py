@@ -13,7 +13,7 @@ from schoolsync.bulk._apply import (
     export_users,
     import_users,
 )
-from schoolsync.bulk._cells import neutralise, restore
+from schoolsync.bulk._cells import neutralise, normalise_email, restore
 from schoolsync.bulk._changes import (
     ApplyResult,
     BulkImportError,
@@ -51,6 +51,7 @@ __all__ = [
     "export_users",
     "import_users",
     "neutralise",
+    "normalise_email",
     "plan_import",
     "plan_selection",
     "read_sheet",

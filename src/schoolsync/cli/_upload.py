@@ -1,0 +1,68 @@
+"""``schoolsync check-upload``: validate a School Upload spreadsheet and list its problems."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import click
+
+from schoolsync.cli._common import open_store, pick_trust
+from schoolsync.sources.school_upload import read_school_upload
+from schoolsync.trusts import Membership, School, plan_school_upload
+
+__all__ = ["check_upload"]
+
+
+@click.command("check-upload")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--store",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also check against the schools and trusts in this SQLite store.",
+)
+@click.option("--trust", "trust_id", help="With --store: the trust the schools would join.")
+def check_upload(file: Path, store: Path | None, trust_id: str | None) -> None:
+    """Validate a School Upload FILE (.xlsx or .csv: school name, postcode, URN).
+
+    Lists every problem with its row and column and exits with status 1 if there is any.
+    With --store, a school already in another trust is a problem too.
+    """
+    sheet = read_school_upload(file)
+    schools: list[School] = []
+    memberships: list[Membership] = []
+    trust = trust_id or "(new trust)"
+    if store is not None:
+        db = open_store(store)
+        try:
+            with db.unit_of_work() as uow:
+                if trust_id is not None or uow.trusts.count() == 1:
+                    trust = pick_trust(uow, trust_id)
+                schools = uow.schools.list()
+                memberships = uow.memberships.list()
+        finally:
+            db.close()
+    counter = itertools.count(1)
+    plan = plan_school_upload(
+        sheet.rows,
+        file=sheet.file,
+        trust_id=trust,
+        schools=schools,
+        memberships=memberships,
+        new_id=lambda: f"new-{next(counter)}",
+    )
+    new = sum(1 for p in plan.valid if p.is_new)
+    known = sum(1 for p in plan.valid if not p.is_new and not p.already_in_trust)
+    already = sum(1 for p in plan.valid if p.already_in_trust)
+    click.echo(
+        f"{sheet.file}: {len(sheet.rows)} row(s); {len(plan.valid)} valid "
+        f"({new} new school(s), {known} known, {already} already in the trust)"
+    )
+    if plan.problems:
+        click.echo(f"Problems ({len(plan.problems)}):")
+        for problem in plan.problems:
+            click.echo(f"  {problem}")
+        raise click.ClickException(
+            f"{sheet.file} has {len(plan.problems)} problem(s); fix them and check again"
+        )
+    click.echo("No problems found.")

@@ -1,0 +1,123 @@
+"""``schoolsync users export|import``: the bulk-user-data round trip against an SQLite store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from schoolsync.bulk import (
+    CatalogueChecks,
+    ChangeSet,
+    apply_change_set,
+    export_users,
+    import_users,
+    normalise_email,
+)
+from schoolsync.cli._common import echo_table, load_catalogue, open_store, pick_trust
+from schoolsync.errors import NotFoundError
+
+__all__ = ["show_change_set", "users"]
+
+_STORE = click.argument(
+    "store", type=click.Path(dir_okay=False, path_type=Path), metavar="STORE.sqlite"
+)
+_TRUST = click.option(
+    "--trust", "trust_id", help="The trust's id (default: the store's only trust)."
+)
+
+
+@click.group()
+def users() -> None:
+    """Export a trust's users to a bulk file, or import an edited one."""
+
+
+@users.command("export")
+@_STORE
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@_TRUST
+def export_command(store: Path, out: Path, trust_id: str | None) -> None:
+    """Write the trust's users to OUT (.csv or .xlsx) in the bulk-user-data shape."""
+    db = open_store(store)
+    try:
+        with db.unit_of_work() as uow:
+            trust = pick_trust(uow, trust_id)
+            count = sum(1 for a in uow.accounts.list() if a.trust_id == trust)
+        path = export_users(db, trust, out)
+    finally:
+        db.close()
+    click.echo(f"Wrote {count} users to {path}")
+
+
+def show_change_set(change_set: ChangeSet, *, limit: int = 40) -> None:
+    """Print a change set: the one-line summary, the changes and every problem."""
+    click.echo(f"Change set: {change_set.describe()}")
+    changes = [r for r in change_set.to_rows() if r["change"] != "problem"]
+    echo_table(changes, ["change", "email", "name", "role", "where", "row"], limit=limit)
+    if change_set.problems:
+        click.echo(f"Problems ({len(change_set.problems)}):")
+        for problem in change_set.problems[:limit]:
+            click.echo(f"  {problem}")
+        if len(change_set.problems) > limit:
+            click.echo(f"  ... and {len(change_set.problems) - limit} more")
+
+
+@users.command("import")
+@_STORE
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_TRUST
+@click.option(
+    "--roles",
+    default="progress-teaching",
+    show_default=True,
+    help="The role model: a preset name or a .toml/.json catalogue file.",
+)
+@click.option("--as", "actor_email", help="Import as this account (its rights apply).")
+@click.option("--apply", "do_apply", is_flag=True, help="Make the changes (default: preview only).")
+def import_command(
+    store: Path,
+    file: Path,
+    trust_id: str | None,
+    roles: str,
+    actor_email: str | None,
+    do_apply: bool,
+) -> None:
+    """Preview (or with --apply, make) the changes an edited bulk FILE asks for.
+
+    Exits with status 1 if the file has problems; nothing is changed then.
+    """
+    checks = CatalogueChecks(load_catalogue(roles))
+    db = open_store(store)
+    try:
+        with db.unit_of_work() as uow:
+            trust = pick_trust(uow, trust_id)
+            actor_id = None
+            if actor_email is not None:
+                wanted = normalise_email(actor_email)
+                found = [
+                    a
+                    for a in uow.accounts.list()
+                    if a.trust_id == trust and normalise_email(a.email) == wanted
+                ]
+                if not found:
+                    raise NotFoundError("account", actor_email)
+                actor_id = found[0].id
+        now = datetime.now(UTC)
+        change_set = import_users(db, trust, file, checks=checks, at=now, actor_id=actor_id)
+        show_change_set(change_set)
+        if change_set.problems:
+            raise click.ClickException(
+                f"{file.name} has {len(change_set.problems)} problem(s); nothing was changed"
+            )
+        if not do_apply:
+            if change_set.changes:
+                click.echo("Preview only: run again with --apply to make these changes.")
+            return
+        result = apply_change_set(db, change_set, checks=checks, at=now)
+        click.echo(
+            f"Applied {result.changes_applied} change(s); "
+            f"{len(result.created_account_ids)} account(s) created."
+        )
+    finally:
+        db.close()

@@ -1,0 +1,149 @@
+"""`schoolsync users export|import` against an SQLite store, and the CLI's error handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.bulk import read_sheet, write_sheet
+from schoolsync.cli import main
+from schoolsync.storage.sqlite import SqliteStore
+from schoolsync.trusts import Membership, MembershipStatus, School, Trust
+
+
+def make_db(path: Path) -> Path:
+    """A trust with two member schools and three accounts, Progress Teaching roles."""
+    store = SqliteStore(path)
+    with store.unit_of_work() as uow:
+        uow.trusts.add(Trust(id="t1", name="Northern Lights Trust"))
+        for sid, name in (("s1", "Oakfield Primary"), ("s2", "Riverside Academy")):
+            uow.schools.add(School(id=sid, name=name))
+            uow.memberships.add(
+                Membership(
+                    id=f"m{sid}", trust_id="t1", school_id=sid, status=MembershipStatus.ACCEPTED
+                )
+            )
+        for aid, email, name in (
+            ("a1", "ada@oak.example", "Ada Lovelace"),
+            ("a2", "ben@oak.example", "Ben Okri"),
+            ("a3", "cy@river.example", "Cy Twombly"),
+        ):
+            uow.accounts.add(
+                Account(id=aid, trust_id="t1", email=email, name=name, status=AccountStatus.ACTIVE)
+            )
+        for rid, aid, role, sid in (
+            ("r1", "a1", "Trust Admin", None),
+            ("r2", "a2", "Staff", "s1"),
+            ("r3", "a3", "Admin", "s2"),
+        ):
+            uow.assignments.add(
+                RoleAssignment(id=rid, account_id=aid, trust_id="t1", role=role, school_id=sid)
+            )
+        uow.commit()
+    store.close()
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_export_writes_the_bulk_file(tmp_path: Path) -> None:
+    """`users export` writes the trust's users in the bulk-user-data shape."""
+    db = make_db(tmp_path / "s.sqlite")
+    code, output = run("users", "export", str(db), str(tmp_path / "users.xlsx"))
+    assert 0 == code, output
+    assert "Wrote 3 users" in output
+    sheet = read_sheet(tmp_path / "users.xlsx")
+    assert (
+        "Email",
+        "Name",
+        "Edited",
+        "Oakfield Primary",
+        "Riverside Academy",
+        "Trust Roles",
+        "Inactive",
+    ) == sheet.header
+
+
+def test_import_previews_then_applies(tmp_path: Path) -> None:
+    """`users import` only previews; --as applies that account's rights; --apply makes the
+    changes."""
+    db = make_db(tmp_path / "s.sqlite")
+    run("users", "export", str(db), str(tmp_path / "users.csv"))
+    sheet = read_sheet(tmp_path / "users.csv")
+    rows = [list(r) for r in sheet.rows]
+    rows.append(["dee@oak.example", "Dee Dee", "", "Staff", "", "", ""])
+    edited = write_sheet(tmp_path / "edited.csv", sheet.header, rows)
+
+    code, output = run("users", "import", str(db), str(edited))
+    assert 0 == code, output
+    assert "Change set: 1 create user, 1 add role" in output
+    assert "Preview only" in output
+    store = SqliteStore(db)
+    with store.unit_of_work() as uow:
+        assert 3 == uow.accounts.count()
+    store.close()
+
+    code, output = run("users", "import", str(db), str(edited), "--as", "ada@oak.example")
+    assert 1 == code
+    assert "a1 cannot give 'Staff': it carries `feedback.give`" in output  # no escalation
+
+    code, output = run("users", "import", str(db), str(edited), "--apply")
+    assert 0 == code, output
+    assert "Applied 2 change(s); 1 account(s) created." in output
+    store = SqliteStore(db)
+    with store.unit_of_work() as uow:
+        assert 4 == uow.accounts.count()
+    store.close()
+
+
+def test_import_with_problems_lists_them_and_exits_1(tmp_path: Path) -> None:
+    """Problems are listed with row and column; the exit status is 1 and nothing changes."""
+    db = make_db(tmp_path / "s.sqlite")
+    path = write_sheet(
+        tmp_path / "bad.csv",
+        ["Email", "Name", "Oakfeld Primary", "Riverside Academy"],
+        [["not-an-email", "X", "", "Staff"], ["new@oak.example", "New", "", "Staf"]],
+    )
+    code, output = run("users", "import", str(db), str(path), "--apply")
+    assert 1 == code
+    assert "row 1, column 'Oakfeld Primary': no school of this trust is called" in output
+    assert "row 2, column 'Email': not a valid email address" in output
+    assert (
+        "row 3, column 'Riverside Academy': unknown role 'Staf' (did you mean 'Staff'?)" in output
+    )
+    assert "Error: bad.csv has 3 problem(s); nothing was changed" in output
+    assert "Traceback" not in output
+
+
+def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
+    """A missing store, an unknown role model or an unknown trust: one line, exit 1."""
+    db = make_db(tmp_path / "s.sqlite")
+    code, output = run("users", "export", str(tmp_path / "missing.sqlite"), "out.csv")
+    assert 1 == code
+    assert output.startswith("Error: no SQLite store with key")
+    assert 1 == len(output.strip().splitlines())
+
+    (tmp_path / "f.csv").write_text("Email,Name\n")
+    code, output = run("users", "import", str(db), str(tmp_path / "f.csv"), "--roles", "nope")
+    assert 1 == code
+    assert "not a preset" in output
+    assert "Traceback" not in output
+
+    code, output = run("users", "export", str(db), "out.csv", "--trust", "zz")
+    assert (1, "Error: no trust with key 'zz'\n") == (code, output)
+
+
+def test_a_file_that_is_not_a_spreadsheet(tmp_path: Path) -> None:
+    """A text file named .xlsx is a readable error, not a traceback."""
+    db = make_db(tmp_path / "s.sqlite")
+    bad = tmp_path / "users.xlsx"
+    bad.write_text("hello")
+    code, output = run("users", "import", str(db), str(bad))
+    assert 1 == code
+    assert output.startswith("Error: ")
+    assert "users.xlsx: not a readable XLSX workbook" in output
