@@ -506,3 +506,22 @@ class TestUploadAndUrns:
         changed = world.life.follow_urn_changes(lambda u: Urn.parse(successor[u.value]))
 
         assert ["100002", "140002"] == [str(s.urn) for s in changed]
+
+
+class TestListeners:
+    def test_a_failing_listener_does_not_stop_the_others(self, world: World) -> None:
+        """Every listener hears about a committed change; the failure is raised afterwards."""
+
+        class Broken:
+            def grant_changed(self, event: object) -> None:
+                raise RuntimeError("cache server down")
+
+        _, ac = world.member_school("s1", "100001")
+        world.life.listeners.insert(0, Broken())
+
+        with pytest.raises(RuntimeError, match="cache server down"):
+            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+
+        assert [GrantChangeKind.GRANTED] == [e.kind for e in world.listener.events]
+        with world.store.unit_of_work() as uow:
+            assert 1 == uow.grants.count()

@@ -358,9 +358,20 @@ class TrustLifecycle:
         )
 
     def _publish(self, events: Sequence[GrantChanged]) -> None:
+        """Tell every listener about every event, even if one of them fails; then re-raise."""
+        failures: list[Exception] = []
         for event in events:
             for listener in self.listeners:
-                listener.grant_changed(event)
+                try:
+                    listener.grant_changed(event)
+                except Exception as exc:  # a listener's failure must not hide the others
+                    failures.append(exc)
+        if failures:
+            first = failures[0]
+            first.add_note(
+                f"the grant change was committed; {len(failures)} listener call(s) failed after it"
+            )
+            raise first
 
     def _require_school_consent(self, uow: UnitOfWork, account_id: str, school_id: str) -> None:
         """Only an active acceptor (Access Coordinator / Administrator) of the school consents."""
