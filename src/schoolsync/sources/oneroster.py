@@ -928,11 +928,12 @@ def snapshot_of(source: RosterSource) -> MisSnapshot:
 # OneRoster
 
 
+#: Every OneRoster file has these columns (values may be blank in a bulk file).
 _COMMON = ("status", "dateLastModified")
 _ORGS = FileSpec(
     name="orgs.csv",
-    required=("sourcedId", "name", "type"),
-    optional=(*_COMMON, "parentSourcedId"),
+    required=("sourcedId", *_COMMON, "name", "type"),
+    optional=("parentSourcedId",),
     known=("identifier", "metadata.classification", "metadata.gender", "metadata.boarding"),
     aliases={"parentSourceId": "parentSourcedId"},
 )
@@ -951,9 +952,17 @@ _USER_KNOWN = (
 )
 _USERS_11 = FileSpec(
     name="users.csv",
-    required=("sourcedId", "orgSourcedIds", "role", "givenName", "familyName"),
-    optional=(
+    required=(
+        "sourcedId",
         *_COMMON,
+        "enabledUser",
+        "orgSourcedIds",
+        "role",
+        "username",
+        "givenName",
+        "familyName",
+    ),
+    optional=(
         "middleName",
         "email",
         "grades",
@@ -967,9 +976,8 @@ _USERS_11 = FileSpec(
 )
 _USERS_12 = FileSpec(
     name="users.csv",
-    required=("sourcedId", "givenName", "familyName"),
+    required=("sourcedId", *_COMMON, "enabledUser", "username", "givenName", "familyName"),
     optional=(
-        *_COMMON,
         "middleName",
         "email",
         "grades",
@@ -985,19 +993,23 @@ _USERS_12 = FileSpec(
 )
 _ROLES_12 = FileSpec(
     name="roles.csv",
-    required=("userSourcedId", "role", "orgSourcedId"),
-    optional=(*_COMMON, "roleType"),
-    known=("sourcedId", "beginDate", "endDate", "userProfileSourcedId"),
+    required=("sourcedId", *_COMMON, "userSourcedId", "roleType", "role", "orgSourcedId"),
+    known=("beginDate", "endDate", "userProfileSourcedId"),
 )
 _CLASSES = FileSpec(
     name="classes.csv",
-    required=("sourcedId", "title", "schoolSourcedId"),
-    optional=(*_COMMON, "grades", "classCode", "subjects"),
-    known=(
+    required=(
+        "sourcedId",
+        *_COMMON,
+        "title",
         "courseSourcedId",
         "classType",
-        "location",
+        "schoolSourcedId",
         "termSourcedIds",
+    ),
+    optional=("grades", "classCode", "subjects"),
+    known=(
+        "location",
         "subjectCodes",
         "periods",
         "resources",
@@ -1006,14 +1018,20 @@ _CLASSES = FileSpec(
 )
 _ENROLMENTS = FileSpec(
     name="enrollments.csv",
-    required=("sourcedId", "classSourcedId", "userSourcedId", "role"),
-    optional=_COMMON,
-    known=("schoolSourcedId", "primary", "beginDate", "endDate"),
+    required=(
+        "sourcedId",
+        *_COMMON,
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+    ),
+    known=("primary", "beginDate", "endDate"),
 )
 _DEMOGRAPHICS = FileSpec(
     name="demographics.csv",
-    required=("sourcedId",),
-    optional=(*_COMMON, "birthDate", "sex"),
+    required=("sourcedId", *_COMMON),
+    optional=("birthDate", "sex"),
     known=(
         "americanIndianOrAlaskaNative",
         "asian",
