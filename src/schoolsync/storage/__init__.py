@@ -5,6 +5,7 @@ record tables, the JSON record codec and the versioned schema. :class:`PostgresS
 ``postgres`` extra (psycopg 3), imported only when a store is opened.
 """
 
+from schoolsync.storage.postgres import PostgresStore
 from schoolsync.storage.sqlite import SqliteStore
 
-__all__ = ["SqliteStore"]
+__all__ = ["PostgresStore", "SqliteStore"]
