@@ -332,7 +332,7 @@ class AccessAdmin:
         *,
         actor_id: str | None,
         account_id: str,
-        status: AccountStatus,
+        status: AccountStatus | str,
         at: datetime,
         apply: bool = True,
     ) -> list[AuditEvent]:

@@ -621,6 +621,24 @@ class AccessIndex:
         """The access audit events the index knows, oldest first."""
         return tuple(self._history)
 
+    def events(
+        self,
+        *,
+        account_id: str | None = None,
+        school_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """Access audit events matching every given filter, oldest first (``until`` exclusive)."""
+        return [
+            e
+            for e in self._history
+            if (account_id is None or e.account_id == account_id)
+            and (school_id is None or e.school_id == school_id)
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
+        ]
+
     # -- maintenance --------------------------------------------------------------------
 
     def _set_window(self) -> None:
@@ -918,10 +936,15 @@ class AccessIndex:
     # -- previews -----------------------------------------------------------------------
 
     def preview(self, events: AuditEvent | Iterable[AuditEvent]) -> AccessDiff:
-        """The access diff the events would cause now, without applying them."""
+        """The access diff the events would cause, without applying them.
+
+        Compared at :attr:`now`, or at the latest event's time if that is later (so a
+        revocation dated a moment from now shows what it removes).
+        """
         if isinstance(events, AuditEvent):
             events = (events,)
         events = list(events)
+        at = max([self._now, *(e.at for e in events)])
         records = self._view.records.copy()
         view = _View(self.catalogue, records)
         affected: set[str] = set()
@@ -935,9 +958,14 @@ class AccessIndex:
             affected |= view.update(kind, before, after)
         gained: list[AccessChange] = []
         lost: list[AccessChange] = []
+        same_moment = at == self._now
         for account_id in sorted(affected):
-            old = self.access_of(account_id)
-            new_access = view.access(account_id, self._now)
+            if same_moment:
+                old = self.access_of(account_id)
+            else:
+                old_access = self._view.access(account_id, at)
+                old = frozenset((s, p) for s, cell in old_access.items() for p in cell)
+            new_access = view.access(account_id, at)
             new = frozenset((s, p) for s, cell in new_access.items() for p in cell)
             for s, p in sorted(new - old, key=lambda x: (x[0] or "", x[1])):
                 gained.append(AccessChange(account_id=account_id, school_id=s, permission=p))

@@ -183,7 +183,12 @@ class AccessRecords:
             old = table.get(subject_id)
             for key in _PERSONAL:
                 data.setdefault(key, "" if old is None else getattr(old, key))
-        table[subject_id] = converter.structure(data, RECORD_KINDS[kind])
+        try:
+            table[subject_id] = converter.structure(data, RECORD_KINDS[kind])
+        except Exception:
+            if kind != "trust":
+                raise
+            # A trust record only names the trust in explanations; keep the one we have.
 
     def apply_event(self, event: AuditEvent) -> str | None:
         """Apply an event's ``after``; returns the record kind, or ``None`` if not an access record."""
