@@ -27,6 +27,7 @@ from schoolsync.sync import (
     rollover_sync,
     soft_delete,
     sync_state,
+    unmatch,
 )
 from schoolsync.sync.sample import evolve_snapshot, rolled_over, sample_snapshot
 from schoolsync.testing.memory import MemoryStore
@@ -328,3 +329,153 @@ class TestLeavers:
         assert Outcome.BLOCKED_ERASED is entry.outcome
         with store.unit_of_work() as uow:
             assert 69 == uow.pupils.count(school_id="s1")
+
+
+class _Failing:
+    """Wraps a store so that its Nth write raises (each record of a bulk write counts)."""
+
+    def __init__(self, inner: MemoryStore, fail_at: int | None) -> None:
+        self.inner, self.fail_at, self.writes = inner, fail_at, 0
+
+    def unit_of_work(self) -> Any:
+        return _UoW(self, self.inner.unit_of_work())
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def tick(self) -> None:
+        self.writes += 1
+        if self.fail_at == self.writes:
+            raise OSError(f"injected failure at write {self.writes}")
+
+
+class _Repo:
+    def __init__(self, owner: _Failing, inner: Any) -> None:
+        self._owner, self._inner = owner, inner
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if name == "put_many":
+
+            def each(records: Any) -> None:
+                for r in records:
+                    self._owner.tick()
+                    self._inner.put(r)
+
+            return each
+        if name in {"add", "put", "remove", "append"}:
+
+            def one(*args: Any, **kw: Any) -> Any:
+                self._owner.tick()
+                return target(*args, **kw)
+
+            return one
+        return target
+
+
+class _UoW:
+    def __init__(self, owner: _Failing, inner: Any) -> None:
+        self._owner, self._inner = owner, inner
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if name in (*TABLES, "audit", "schools"):
+            return _Repo(self._owner, target)
+        return target
+
+    def __enter__(self) -> _UoW:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._inner.__exit__(*exc)
+
+
+def _every_write_fails_cleanly(run: Any, pupils: int = 14, prepare: Any = None) -> int:
+    """Run *run(target, feed)* on a fresh synced school (after *prepare(store)*) once per
+    write, failing that write; the store must be unchanged each time. Returns how many writes
+    the run makes."""
+    store, feed = synced_school(pupils)
+    if prepare is not None:
+        prepare(store)
+    counting = _Failing(store, None)
+    run(counting, feed)
+    total = counting.writes
+    for fail_at in range(1, total + 1):
+        store, feed = synced_school(pupils)
+        if prepare is not None:
+            prepare(store)
+        before = state(store)
+        with pytest.raises(OSError, match="injected"):
+            run(_Failing(store, fail_at), feed)
+        assert before == state(store), f"write {fail_at} left changes behind"
+    return total
+
+
+class TestFailuresChangeNothing:
+    def test_nightly_sync(self) -> None:
+        """A nightly sync failing at any write leaves the store as it was."""
+
+        def run(target: Any, feed: MisSnapshot) -> None:
+            later = evolve_snapshot(feed, changed=2, joiners=2, leavers=1)
+            incremental_sync(
+                SnapshotSource(snapshot=later),
+                NOW,
+                target,
+                school_id="s1",
+                connection=connection(),
+                at=NOW,
+                options=PlanOptions(guard_share=0.5),
+            )
+
+        assert _every_write_fails_cleanly(run) > 5
+
+    def test_rollover(self) -> None:
+        """A new-year sync failing at any write leaves the store as it was."""
+        sept = datetime(2026, 9, 4, tzinfo=UTC)
+
+        def run(target: Any, feed: MisSnapshot) -> None:
+            rollover_sync(
+                SnapshotSource(snapshot=rolled_over(feed, academic_year=2026, taken_at=sept)),
+                target,
+                school_id="s1",
+                connection=connection(),
+                at=sept,
+            )
+
+        assert _every_write_fails_cleanly(run) > 10
+
+    def test_unmatch(self) -> None:
+        """Unmatch failing at any write leaves the store as it was."""
+
+        def run(target: Any, feed: MisSnapshot) -> None:
+            pid = app_id_of(target.inner, RecordKind.PUPIL, "P00001")
+            unmatch(target, RecordKind.PUPIL, pid, at=NOW)
+
+        assert _every_write_fails_cleanly(run) >= 3
+
+    def test_erase(self) -> None:
+        """Erasure failing at any write leaves the store as it was."""
+
+        def run(target: Any, feed: MisSnapshot) -> None:
+            pid = app_id_of(target.inner, RecordKind.PUPIL, "P00002")
+            erase(target, RecordKind.PUPIL, pid, key=KEY, at=NOW, school_id="s1")
+
+        assert _every_write_fails_cleanly(run) >= 4
+
+    def test_soft_delete_and_purge(self) -> None:
+        """Soft delete and purge failing at any write leave the store as it was."""
+
+        def prepare(store: MemoryStore) -> None:
+            pid = app_id_of(store, RecordKind.PUPIL, "P00003")
+            soft_delete(store, RecordKind.PUPIL, pid, at=NOW - timedelta(days=400))
+
+        def purge(target: Any, feed: MisSnapshot) -> None:
+            assert purge_expired(target, at=NOW).purged
+
+        def delete(target: Any, feed: MisSnapshot) -> None:
+            pid = app_id_of(target.inner, RecordKind.PUPIL, "P00004")
+            soft_delete(target, RecordKind.PUPIL, pid, at=NOW)
+
+        assert _every_write_fails_cleanly(purge, prepare=prepare) >= 2
+        assert _every_write_fails_cleanly(delete) >= 3
