@@ -268,3 +268,30 @@ def test_text_postgresql_cannot_hold_is_a_storage_error(postgres_dsn: str, schem
             uow.pupils.put_many([_pupil(f"p{i}", surname="a\x00b") for i in range(600)])
         with store.unit_of_work() as uow:
             assert uow.pupils.count() == 0
+
+
+@pytest.mark.postgres
+def test_a_role_without_create_on_the_database_uses_a_schema_made_for_it(
+    postgres_dsn: str, schema: str
+) -> None:
+    """A least-privilege role (no CREATE on the database) can open a store in a schema the
+    database owner created for it, and bulk-write through it."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from schoolsync.storage.postgres import PostgresStore
+
+    role = f"r_{secrets.token_hex(4)}"
+    _sql(postgres_dsn, f"CREATE ROLE {role} LOGIN")
+    try:
+        _sql(postgres_dsn, f"CREATE SCHEMA {schema} AUTHORIZATION {role}")
+        params = conninfo_to_dict(postgres_dsn)
+        params["user"] = role
+        with PostgresStore(make_conninfo("", **params), schema=schema) as store:
+            with store.unit_of_work() as uow:
+                uow.pupils.put_many(_pupil(f"p{i}") for i in range(1000))
+                uow.commit()
+            with store.unit_of_work() as uow:
+                assert uow.pupils.count(school_id="s1") == 1000
+    finally:
+        _sql(postgres_dsn, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        _sql(postgres_dsn, f"DROP ROLE {role}")

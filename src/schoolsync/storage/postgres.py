@@ -382,9 +382,11 @@ class PostgresStore:
                     "SELECT pg_advisory_xact_lock(hashtext('schoolsync:migrate'), hashtext(%s))",
                     (self.schema,),
                 )
-                conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-                )
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+                ).fetchone()
+                if exists is None:  # a role without CREATE on the database can use a given schema
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
                 conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {version_table} (version integer PRIMARY KEY, "
                     "description text NOT NULL, applied_at timestamptz NOT NULL)"

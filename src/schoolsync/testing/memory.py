@@ -19,6 +19,7 @@ from schoolsync.audit import AuditEvent
 from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFoundError
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import AuditLog, Repository
+from schoolsync.storage.codec import utc_key
 from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
 from schoolsync.trusts import Membership, School, Trust
 
@@ -147,10 +148,12 @@ class _MemoryAuditLog:
             if (account_id is None or e.account_id == account_id)
             and (school_id is None or e.school_id == school_id)
             and (trust_id is None or e.trust_id == trust_id)
-            and (since is None or e.at >= since)
-            and (until is None or e.at < until)
+            and (since is None or utc_key(e.at) >= utc_key(since))
+            and (until is None or utc_key(e.at) < utc_key(until))
         ]
-        return sorted(found, key=lambda e: e.at)  # stable: equal times keep append order
+        # Oldest first (naive times count as UTC, as in the SQL stores); sorted() is stable,
+        # so events at the same time keep their append order.
+        return sorted(found, key=lambda e: utc_key(e.at))
 
 
 class _MemoryUnitOfWork:
