@@ -92,7 +92,7 @@ def test_apply_then_unmatch_restores_the_staff_member_exactly(
         st.tuples(pupils(school_id="mis"), st.booleans(), st.booleans()),
         min_size=1,
         max_size=6,
-        unique_by=lambda t: (t[0].id, t[0].mis_id),
+        unique_by=(lambda t: t[0].id, lambda t: t[0].mis_id),
     )
 )
 def test_second_run_of_the_same_sync_changes_nothing(

@@ -307,3 +307,17 @@ class TestFromReview:
         with pytest.raises(ValueError, match="does not fit"):
             Pairing(kind=RecordKind.PUPIL, status=PairStatus.NEW, app=app_pupil())
         assert attrs.has(Pairing)
+
+
+class TestBrokenInput:
+    def test_duplicate_mis_ids_are_refused(self) -> None:
+        """A feed holding two records with one MIS id is refused before anything is planned."""
+        with pytest.raises(ValueError, match="share this id"):
+            plan_pairings(
+                [
+                    Pairing(kind=RecordKind.PUPIL, status="new", mis=mis_pupil()),
+                    Pairing(kind=RecordKind.PUPIL, status="new", mis=mis_pupil(id="m9")),
+                ],
+                records(),
+                at=NOW,
+            )

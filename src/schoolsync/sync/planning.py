@@ -899,6 +899,8 @@ def plan_pairings(
 
     Raises:
         SyncError: tombstones exist but no ``tombstone_key`` was given.
+        ValidationError: two lines hold the same MIS record (a broken feed) or the same app
+            record.
     """
     options = options or PlanOptions()
     planner = _Planner(
@@ -909,11 +911,25 @@ def plan_pairings(
         guard_exempt=guard_exempt,
     )
     by_kind: dict[RecordKind, list[Pairing]] = {k: [] for k in RecordKind}
+    seen_mis: set[tuple[RecordKind, str]] = set()
+    seen_app: set[tuple[RecordKind, str]] = set()
     for p in pairings:
         record = p.mis if p.mis is not None else p.app
         assert record is not None
         if kind_of(record) is not p.kind:
             raise ValidationError("kind", p.kind.value, "does not fit the records' type")
+        if p.mis is not None:
+            key = (p.kind, mis_key(p.mis))
+            if key in seen_mis:
+                raise ValidationError(
+                    "mis_id", key[1], f"two MIS {p.kind.value} records share this id"
+                )
+            seen_mis.add(key)
+        if p.app is not None:
+            key = (p.kind, p.app.id)
+            if key in seen_app:
+                raise ValidationError("id", key[1], f"app {p.kind.value} appears in two lines")
+            seen_app.add(key)
         by_kind[p.kind].append(p)
     for kind in _KIND_ORDER:
         # Pairs first, so that New records never take an id or email a pair needs.
