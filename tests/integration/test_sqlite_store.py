@@ -261,3 +261,41 @@ def test_an_in_memory_database_is_refused_with_advice(path: str) -> None:
     """SqliteStore(":memory:") raises StorageError pointing to MemoryStore."""
     with pytest.raises(StorageError, match="MemoryStore"):
         SqliteStore(path)
+
+
+_WORKER = """
+import sys, time
+from schoolsync.people import Pupil
+from schoolsync.storage.sqlite import SqliteStore
+
+path, school, rounds, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+with SqliteStore(path) as store:
+    time.sleep(max(0.0, start_at - time.time()))
+    for _ in range(rounds):
+        with store.unit_of_work() as uow:
+            uow.lock_school(school)
+            counter = uow.pupils.get("counter")
+            n = 0 if counter is None else int(counter.surname)
+            time.sleep(0.02)
+            uow.pupils.put(Pupil(id="counter", school_id=school, forename="c", surname=str(n + 1)))
+            uow.commit()
+"""
+
+
+def test_two_processes_writing_one_file_lose_no_update(tmp_path: Path) -> None:
+    """Two processes doing read-modify-write under lock_school on one file never interleave:
+    every increment survives."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "shared.db"
+    SqliteStore(path).close()
+    start_at = time.time() + 1.5
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WORKER, str(path), school, "10", str(start_at)])
+        for school in ("s1", "s2")
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    with SqliteStore(path) as store, store.unit_of_work() as uow:
+        assert uow.pupils.require("counter").surname == "20"
