@@ -222,8 +222,10 @@ class TrustPolicy:
             upload sheet's rule: leave the URN blank only outside the UK / overseas).
         invitation_valid_for: how long a membership invitation can be accepted.
         admin_token_valid_for: how long a trust-admin acceptance link works.
-        acceptor_roles: the school roles that may accept a membership invitation (the school's
-            Access Coordinator or Administrator).
+        acceptor_roles: the school roles that may accept a membership invitation and give
+            grants (the school's Access Coordinator or Administrator). Names are compared
+            ignoring case, spaces, hyphens and underscores, so ``"Access Co-ordinator"``
+            matches ``access_coordinator``.
         admins_must_be_registered_with_a_school: a trust-admin nominee must already hold a
             role at some school (the Boost Insights prerequisite).
     """
@@ -234,9 +236,19 @@ class TrustPolicy:
     invitation_valid_for: timedelta = timedelta(days=14)
     admin_token_valid_for: timedelta = timedelta(days=7)
     acceptor_roles: frozenset[str] = attrs.field(
-        default=frozenset({"access_coordinator", "administrator"}), converter=frozenset
+        default=frozenset({"access_coordinator", "administrator", "school_administrator"}),
+        converter=frozenset,
     )
+
+    def is_acceptor_role(self, role: str) -> bool:
+        """True if *role* is one of :attr:`acceptor_roles` (ignoring case and separators)."""
+        return _role_key(role) in {_role_key(r) for r in self.acceptor_roles}
+
     admins_must_be_registered_with_a_school: bool = False
+
+
+def _role_key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def offers_trust_wide_views(trust: Trust, policy: TrustPolicy) -> bool:

@@ -34,6 +34,7 @@ from schoolsync.trusts import (
     School,
     SchoolUploadRow,
     TrustAdminTokenError,
+    TrustKind,
     TrustPolicy,
 )
 
@@ -525,3 +526,51 @@ class TestListeners:
         assert [GrantChangeKind.GRANTED] == [e.kind for e in world.listener.events]
         with world.store.unit_of_work() as uow:
             assert 1 == uow.grants.count()
+
+
+class TestWithPresets:
+    def test_boost_insights_flow(self) -> None:
+        """Boost: the Access Coordinator accepts and ticks a group admin's user management;
+        a group admin added later holds nothing until the school ticks them too."""
+        from schoolsync.access import AccessIndex
+        from schoolsync.access.presets import boost_insights
+
+        catalogue = boost_insights()
+        store, clock = MemoryStore(), FixedClock()
+        life = TrustLifecycle(
+            store, clock, RecordingNotifier(), catalogue=catalogue, trust_admin_role="Group Admin"
+        )
+        trust = life.create_trust(name="Group", kind=TrustKind.SCHOOL_GROUP)
+        with store.unit_of_work() as uow:
+            for account_id in ("ga1", "ga2", "coord"):
+                uow.accounts.add(
+                    Account(
+                        id=account_id,
+                        trust_id=trust.id,
+                        email=f"{account_id}@x.org",
+                        name=account_id,
+                        status=AccountStatus.ACTIVE,
+                    )
+                )
+            uow.assignments.add(
+                RoleAssignment(
+                    id="ra",
+                    account_id="coord",
+                    trust_id=trust.id,
+                    role="Access Coordinator",
+                    school_id="s1",
+                )
+            )
+            uow.commit()
+        life.accept_trust_admin(trust.id, life.nominate_trust_admin(trust.id, "ga1"))
+        membership = life.add_school(trust.id, School(id="s1", name="Oak", urn=Urn("100001")))
+        life.send_invitation(membership.id)
+        life.accept_invitation(membership.id, by="coord")
+        life.grant(trust.id, "s1", {"users.manage"}, account_ids={"ga1"}, by="coord")
+        life.accept_trust_admin(trust.id, life.nominate_trust_admin(trust.id, "ga2"))
+
+        with store.unit_of_work() as uow:
+            index = AccessIndex.from_unit_of_work(catalogue, uow, now=clock.now())
+        assert index.check("ga1", "users.manage", "s1")
+        assert not index.check("ga2", "users.manage", "s1")
+        assert index.check("ga2", "reports.school.view", "s1")  # membership is enough in Boost

@@ -105,6 +105,15 @@ class TestSchoolRules:
         assert not token_matches("Secret", stored)
         assert not token_matches("", "")
 
+    def test_acceptor_role_names_ignore_case_and_separators(self) -> None:
+        """Preset display names ("Access Co-ordinator") match the policy's role keys."""
+        policy = TrustPolicy()
+
+        assert policy.is_acceptor_role("Access Co-ordinator")
+        assert policy.is_acceptor_role("access_coordinator")
+        assert policy.is_acceptor_role("School Administrator")
+        assert not policy.is_acceptor_role("Teacher")
+
 
 class TestMembershipTransitions:
     def test_happy_path(self) -> None:

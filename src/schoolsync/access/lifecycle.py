@@ -16,7 +16,9 @@ revocation stays on their computer.
 
 Consent comes from the school: accepting or declining an invitation, leaving a trust and giving,
 narrowing or revoking a grant must be done by an active account holding one of
-:attr:`TrustPolicy.acceptor_roles` at that school (its Access Coordinator or Administrator).
+:attr:`TrustPolicy.acceptor_roles` at that school (its Access Coordinator or Administrator),
+or, when the service has the host's role catalogue, a school role holding the catalogue's
+``grant_permission``.
 Trust-side steps (creating a trust, nominating admins, adding schools, sending invitations,
 removing a school) are recorded with the acting account, and are the host's to authorise.
 """
@@ -33,6 +35,7 @@ from typing import Any, Protocol
 import attrs
 
 from schoolsync.access.accounts import AccountStatus, RoleAssignment
+from schoolsync.access.catalogue import RoleCatalogue, RoleScope
 from schoolsync.access.grants import Grant
 from schoolsync.audit import AuditEvent
 from schoolsync.errors import (
@@ -237,7 +240,10 @@ class TrustLifecycle:
         notifier: delivers invitations and admin nominations (the library sends no email).
         policy: the host's switches (:class:`~schoolsync.trusts.TrustPolicy`).
         listeners: told about every committed :class:`GrantChanged`.
-        trust_admin_role: the trust role an accepted trust admin is assigned.
+        trust_admin_role: the trust role an accepted trust admin is assigned (e.g.
+            ``"Group Admin"`` with the Boost Insights preset).
+        catalogue: the host's role catalogue, if any: every school role holding its
+            ``grant_permission`` may then also accept invitations and give grants.
         new_id: makes record ids, given the record kind.
         new_token: makes acceptance tokens (256 random bits by default).
     """
@@ -248,6 +254,7 @@ class TrustLifecycle:
     policy: TrustPolicy = attrs.field(factory=TrustPolicy)
     listeners: list[GrantListener] = attrs.field(factory=list)
     trust_admin_role: str = "trust_admin"
+    catalogue: RoleCatalogue | None = None
     new_id: Callable[[str], str] = _default_new_id
     new_token: Callable[[], str] = _default_token
 
@@ -373,6 +380,21 @@ class TrustLifecycle:
             )
             raise first
 
+    def _acceptor_role_names(self) -> set[str]:
+        names = set(self.policy.acceptor_roles)
+        if self.catalogue is not None and self.catalogue.grant_permission is not None:
+            names.update(
+                self.catalogue.roles_granting(self.catalogue.grant_permission, RoleScope.SCHOOL)
+            )
+        return names
+
+    def _is_acceptor_role(self, role: str) -> bool:
+        """The policy's acceptor roles, plus (with a catalogue) every school role holding the
+        catalogue's ``grant_permission``."""
+        if self.policy.is_acceptor_role(role):
+            return True
+        return self.catalogue is not None and role in self._acceptor_role_names()
+
     def _require_school_consent(self, uow: UnitOfWork, account_id: str, school_id: str) -> None:
         """Only an active acceptor (Access Coordinator / Administrator) of the school consents."""
         account = uow.accounts.get(account_id)
@@ -384,10 +406,10 @@ class TrustLifecycle:
         roles = {
             a.role for a in uow.assignments.list(school_id=school_id) if a.account_id == account_id
         }
-        if not roles & self.policy.acceptor_roles:
+        if not any(self._is_acceptor_role(role) for role in roles):
             raise AccessDeniedError(
                 f"account {account_id!r} holds none of the roles "
-                f"{sorted(self.policy.acceptor_roles)} at school {school_id!r}; only the "
+                f"{sorted(self._acceptor_role_names())} at school {school_id!r}; only the "
                 "school's Access Coordinator or Administrator can do this"
             )
 
@@ -726,7 +748,7 @@ class TrustLifecycle:
             after = send_invitation(before, at=at, valid_for=self.policy.invitation_valid_for)
             recipients = []
             for a in uow.assignments.list(school_id=before.school_id):
-                if a.role not in self.policy.acceptor_roles:
+                if not self._is_acceptor_role(a.role):
                     continue
                 account = uow.accounts.get(a.account_id)
                 if account is not None and account.status is AccountStatus.ACTIVE:
