@@ -338,6 +338,10 @@ def schools_in_view(
 ) -> TrustView:
     """The schools of the account's trust it may see for *permission* at *at*, read from *uow*.
 
+    *at* is the moment the grants must be live at (pass the clock's now); memberships, roles
+    and accounts are read as stored now. For a past moment ask
+    ``AccessIndex.check(..., at=...)``, which replays the audit log.
+
     Args:
         account: the account or its id.
         role_permissions: trust role name to permissions (see :func:`trust_permissions_of`).
