@@ -44,6 +44,8 @@ __all__ = ["AccessIndex", "AccessRequest"]
 
 _Cell = dict[str, tuple[AccessPath, ...]]
 _Access = dict[str | None, _Cell]
+#: Precomputed allow decisions of one (account, school): permission -> Decision.
+_Allowed = dict[str, Decision]
 
 
 @attrs.frozen
@@ -528,6 +530,35 @@ class _View:
         return f"; an account with `{mp}` at {where} can assign it ({', '.join(holders)})"
 
 
+class _NoRoleExplainer:
+    """Works out a no-role denial's missing fact when first asked (one small object per denial)."""
+
+    __slots__ = ("_account", "_index", "_memo", "_now", "_permission", "_school", "_version")
+
+    def __init__(self, index: AccessIndex, account: str, permission: str, school: str) -> None:
+        self._index = index
+        self._version = index._version
+        self._now = index._now
+        self._account = account
+        self._permission = permission
+        self._school = school
+        self._memo: MissingFact | bool | None = False
+
+    def __call__(self) -> MissingFact | None:
+        if self._memo is False:
+            index = self._index
+            view = index._view
+            view.lookup = index._lookup if index._version == self._version else None
+            try:
+                self._memo = view.missing(
+                    self._account, self._permission, self._school, self._now, DenialReason.NO_ROLE
+                )
+            finally:
+                view.lookup = None
+        assert not isinstance(self._memo, bool)
+        return self._memo
+
+
 class AccessIndex:
     """Precomputed access for a trust's accounts; answers checks, lists, history and previews.
 
@@ -550,7 +581,7 @@ class AccessIndex:
         self._clock = clock
         self._history: list[AuditEvent] = sorted(history, key=lambda e: e.at)
         self._history_times: list[datetime] = [e.at for e in self._history]
-        self._cells: dict[tuple[str, str | None], _Cell] = {}
+        self._cells: dict[tuple[str, str | None], _Allowed] = {}
         self._keys_of: dict[str, list[str | None]] = {}
         self._schools_of: dict[str, dict[str, tuple[str, ...]]] = {}
         self._holders: dict[tuple[str | None, str], set[str]] = {}
@@ -671,7 +702,16 @@ class AccessIndex:
             return
         by_perm: dict[str, list[str]] = {}
         for school_id, cell in access.items():
-            self._cells[(account_id, school_id)] = cell
+            self._cells[(account_id, school_id)] = {
+                p: Decision(
+                    allowed=True,
+                    account_id=account_id,
+                    permission=p,
+                    school_id=school_id,
+                    paths=paths,
+                )
+                for p, paths in cell.items()
+            }
             for p in cell:
                 self._holders.setdefault((school_id, p), set()).add(account_id)
                 if school_id is not None:
@@ -756,29 +796,23 @@ class AccessIndex:
             return self._check_at(account_id, permission, school_id, at)
         if self._clock is not None:
             self._sync_clock()
+        cell = self._cells.get((account_id, school_id))
+        if cell is not None:
+            decision = cell.get(permission)
+            if decision is not None:
+                return decision
         key = (account_id, permission, school_id)
         decision = self._cache.get(key)
         if decision is not None:
             return decision
-        cell = self._cells.get((account_id, school_id))
-        paths = None if cell is None else cell.get(permission)
-        if paths is not None:
-            decision = Decision(
-                allowed=True,
-                account_id=account_id,
-                permission=permission,
-                school_id=school_id,
-                paths=paths,
-            )
-        else:
-            decision = self._deny_now(account_id, permission, school_id, cell)
+        decision = self._deny_now(account_id, permission, school_id, cell)
         if len(self._cache) > 1_000_000:
             self._cache.clear()
         self._cache[key] = decision
         return decision
 
     def _deny_now(
-        self, account_id: str, permission: str, school_id: str | None, cell: _Cell | None
+        self, account_id: str, permission: str, school_id: str | None, cell: _Allowed | None
     ) -> Decision:
         perm = self.catalogue.permissions.get(permission)
         if perm is None:
@@ -801,24 +835,7 @@ class AccessIndex:
                 trust_cell is not None
                 and view.is_member(view.records.accounts[account_id].trust_id, school_id)
             )
-            provide = self._lookup_provider()
-            now = self._now
-
-            memo: list[MissingFact | None] = []
-
-            def explain() -> MissingFact | None:
-                if not memo:
-                    view.lookup = provide()
-                    try:
-                        memo.append(
-                            view.missing(
-                                account_id, permission, school_id, now, DenialReason.NO_ROLE
-                            )
-                        )
-                    finally:
-                        view.lookup = None
-                return memo[0]
-
+            explain = _NoRoleExplainer(self, account_id, permission, school_id)
             return Decision(
                 allowed=False,
                 account_id=account_id,
@@ -828,7 +845,7 @@ class AccessIndex:
                 visible=visible,
                 explainer=explain,
             )
-        access: _Access = {} if cell is None else {school_id: cell}
+        access: _Access = {} if cell is None else {school_id: {p: d.paths for p, d in cell.items()}}
         return view.deny(
             account_id, permission, school_id, self._now, access, self._lookup_provider()
         )
@@ -853,13 +870,7 @@ class AccessIndex:
         if view is self._view and self._in_window(at):
             cell = self._cells.get((account_id, school_id))
             if cell is not None and permission in cell:
-                return Decision(
-                    allowed=True,
-                    account_id=account_id,
-                    permission=permission,
-                    school_id=school_id,
-                    paths=cell[permission],
-                )
+                return cell[permission]
         return view.decide(account_id, permission, school_id, at)
 
     def check_many(
@@ -916,7 +927,8 @@ class AccessIndex:
             if self._clock is not None:
                 self._sync_clock()
             access: _Access = {
-                s: self._cells[(account_id, s)] for s in self._keys_of.get(account_id, ())
+                s: {p: d.paths for p, d in self._cells[(account_id, s)].items()}
+                for s in self._keys_of.get(account_id, ())
             }
         else:
             access = self._view_at(at).access(account_id, at)

@@ -10,7 +10,9 @@
 ...     .role("ana", "Group Admin")
 ... )
 >>> bool(w.index().check("ana", "reports.school.view", "S1"))
-False
+True
+>>> w.index().check("ana", "users.manage", "S1").reason.value
+'no_grant'
 
 Every step is recorded as an audit event at the builder's current time (:meth:`World.at`), so
 an index built from the world can answer ``at=`` questions about earlier steps.
