@@ -321,3 +321,23 @@ class TestBrokenInput:
                 records(),
                 at=NOW,
             )
+
+
+class TestCohorts:
+    @pytest.mark.parametrize(("started_this_year", "expected"), [(True, 2025), (False, 2024)])
+    def test_started_this_year_sets_the_intake_cohort(
+        self, started_this_year: bool, expected: int
+    ) -> None:
+        """Planned in March 2026: if the MIS pupils started their school year last year
+        (2025/26), Year 1 entered Reception in 2024; if this year (2026/27), in 2025. The MIS's
+        own intake year is replaced."""
+        year1 = YearGroup(id="Y1", school_id="mis", name="Year 1", nc_year="1", intake_year=1999)
+        p = plan_pairings(
+            [Pairing(kind=RecordKind.YEAR_GROUP, status="new", mis=year1)],
+            records(),
+            at=NOW,
+            options=PlanOptions(started_this_year=started_this_year),
+        )
+        created = p.creates[0].after
+        assert isinstance(created, YearGroup)
+        assert expected == created.intake_year

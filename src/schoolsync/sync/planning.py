@@ -30,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from schoolsync.calendar import Jurisdiction, YearCode, intake_cohort
 from schoolsync.errors import SyncError, ValidationError
 from schoolsync.people import Gender, Pupil, StaffMember, YearGroup
 from schoolsync.serialisation import converter
@@ -248,6 +249,10 @@ class PlanOptions:
         tombstone_key: the host's secret for erasure tombstones (needed once any exist).
         reimport_erased: MIS ids of erased people the host decided to import again.
         new_id: makes the app id of a created record from (school id, kind, MIS id).
+        started_this_year: the year-group set-up question "did the pupils in the MIS start
+            their school year this calendar year or last year?". When given, each synced year
+            group's ``intake_year`` (its cohort) is computed from it and the plan's date;
+            when ``None``, the MIS's own ``intake_year`` is used.
     """
 
     guard_share: float = 0.10
@@ -259,6 +264,7 @@ class PlanOptions:
     tombstone_key: bytes | None = attrs.field(default=None, repr=False)
     reimport_erased: frozenset[str] = frozenset()
     new_id: Callable[[str, RecordKind, str], str] = _default_new_id
+    started_this_year: bool | None = None
 
     def __attrs_post_init__(self) -> None:
         if not 0.0 <= self.guard_share <= 1.0:
@@ -471,6 +477,14 @@ class _Planner:
             mis_email = getattr(mis, "email", None)
             if not app_email and mis_email and is_valid_email(mis_email):
                 values["email"] = mis_email
+        if isinstance(mis, YearGroup) and self.opt.started_this_year is not None:
+            jurisdiction = Jurisdiction.for_country(self.cur.school.country)
+            code = YearCode.parse_optional(mis.nc_year, jurisdiction)
+            if code is not None:
+                cohort = intake_cohort(
+                    code, self.at.date(), started_this_year=self.opt.started_this_year
+                )
+                values["intake_year"] = cohort.intake_year
         if kind is RecordKind.CLASS and (app is None or not getattr(app, "description", None)):
             desc = getattr(mis, "description", None)
             if desc:
