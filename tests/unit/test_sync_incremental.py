@@ -479,3 +479,31 @@ class TestFailuresChangeNothing:
 
         assert _every_write_fails_cleanly(purge, prepare=prepare) >= 2
         assert _every_write_fails_cleanly(delete) >= 3
+
+
+class TestBackupRotation:
+    def test_prune_keeps_what_undo_needs(self) -> None:
+        """Old per-sync backups go; a linked record's original backup stays for undo."""
+        from schoolsync.sync import Pairing, apply, original_backup_id, plan_pairings, prune_backups
+
+        store, feed = synced_school()
+        nightly(store, evolve_snapshot(feed, changed=3))
+        with store.unit_of_work() as uow:
+            current = SchoolRecords.load(uow, "s1")
+        # Link one hand-made app pupil so that it has an "original" backup.
+        hand_made = attrs.evolve(feed.pupils[0], id="hand", school_id="s1", mis_id=None)
+        with store.unit_of_work() as uow:
+            uow.pupils.add(hand_made)
+            uow.commit()
+        extra = attrs.evolve(feed.pupils[0], id="X", mis_id="X", upn=None)
+        with store.unit_of_work() as uow:
+            current = SchoolRecords.load(uow, "s1")
+        pairing = Pairing(kind=RecordKind.PUPIL, status="matched", mis=extra, app=hand_made)
+        apply(plan_pairings([pairing], current, at=NOW), store, connection=connection(), at=NOW)
+        with store.unit_of_work() as uow:
+            assert len(uow.backups.list()) == 3 + 2  # 3 updates, 1 link (original + this sync)
+        removed = prune_backups(store, before=NOW + timedelta(days=30))
+        assert 4 == removed
+        with store.unit_of_work() as uow:
+            (kept,) = uow.backups.list()
+        assert original_backup_id(RecordKind.PUPIL, "hand") == kept.id

@@ -31,7 +31,7 @@ from schoolsync.errors import SyncError, SyncGuardError
 from schoolsync.ports import Notifier, OutboundMessage, Store, UnitOfWork
 from schoolsync.serialisation import converter
 from schoolsync.sync.connection import MisConnection, require_active
-from schoolsync.sync.leavers import RetentionPolicy, soft_delete_in
+from schoolsync.sync.leavers import ORIGINAL_BACKUP_PREFIX, RetentionPolicy, soft_delete_in
 from schoolsync.sync.planning import Action, PlannedChange, SyncPlan
 from schoolsync.sync.records import Backup, RecordKind, SyncLink
 from schoolsync.sync.report import Outcome, ReportEntry, SyncReport
@@ -56,7 +56,7 @@ _OUTCOME = {
 
 def original_backup_id(kind: RecordKind, app_id: str) -> str:
     """The id of the backup taken when app record *app_id* was first linked (used by undo)."""
-    return f"original:{kind.value}:{app_id}"
+    return f"{ORIGINAL_BACKUP_PREFIX}{kind.value}:{app_id}"
 
 
 def report_for(

@@ -28,9 +28,11 @@ from schoolsync.sync.records import DeletedRecord, RecordKind, Tombstone
 from schoolsync.sync.state import link_id_for, open_unit, record_type, repository
 
 __all__ = [
+    "ORIGINAL_BACKUP_PREFIX",
     "PurgeResult",
     "RetentionPolicy",
     "erase",
+    "prune_backups",
     "purge_expired",
     "restore_deleted",
     "soft_delete",
@@ -60,6 +62,11 @@ class RetentionPolicy:
             deleted_at + relativedelta(months=self.months) + timedelta(days=self.days)
         )
         return result
+
+
+#: Backups whose id starts with this are the state of a record before it was first linked,
+#: kept while the link lasts so that :func:`schoolsync.sync.unmatch` can restore it.
+ORIGINAL_BACKUP_PREFIX = "original:"
 
 
 @attrs.frozen(kw_only=True)
@@ -245,6 +252,31 @@ def purge_expired(
             )
         uow.commit()
     return PurgeResult(purged=tuple(purged))
+
+
+def prune_backups(
+    target: Store | UnitOfWork,
+    *,
+    before: datetime,
+    school_id: str | None = None,
+) -> int:
+    """Remove the per-sync backups taken before *before* (backups age out on a rotation).
+
+    The backup of a record's state before it was first linked is kept while the record is
+    linked (undo needs it); once the link is gone it is pruned too. Returns how many went.
+    """
+    with open_unit(target) as uow:
+        linked = {(lk.kind, lk.app_id) for lk in uow.sync_links.list(school_id=school_id)}
+        gone = [
+            b.id
+            for b in uow.backups.list(school_id=school_id)
+            if b.taken_at < before
+            and not (b.id.startswith(ORIGINAL_BACKUP_PREFIX) and (b.kind, b.record_id) in linked)
+        ]
+        for bid in gone:
+            uow.backups.remove(bid)
+        uow.commit()
+    return len(gone)
 
 
 def erase(
