@@ -252,6 +252,18 @@ class TestStatusAndDelta:
         assert FileMode.DELTA == source.modes["users.csv"]
         assert ["p1", "p2"] == [p.id for p in source.pupils()]
         assert Deletion(kind="enrolment", id="e10") in source.deletions()
+        assert ("c1", "p-old", "student") in {
+            (e.class_id, e.user_id, e.role) for e in source.enrolments()
+        }
+
+    def test_delta_enrolment_in_a_class_sent_earlier_reaches_the_pupil(self, tmp_path):
+        """In a delta, an enrolment of a pupil in this delta in a class of the school sent
+        earlier is among the pupil's class ids."""
+        files = bundle_files(mode="delta")
+        files["enrollments.csv"] += "e11,active,,c-old,sch1,p1,student,false,,\n"
+        files["enrollments.csv"] += "e12,active,,c-other,sch2,p1,student,false,,\n"
+        source = OneRosterSource(write_bundle(tmp_path, files), school_org="sch1")
+        assert ("c1", "c-old") == next(source.pupils()).class_ids
 
     def test_inactive_status_is_read_as_tobedeleted_with_a_warning(self, tmp_path):
         """OneRoster 1.0's 'inactive' is tolerated as tobedeleted, with a warning."""

@@ -338,6 +338,7 @@ class RosterSource:
         self._latest: datetime | None = None
         self._grades: set[str] = set()
         self._all_class_ids: set[str] | None = None
+        self._delta_enrolments: list[tuple[str, str, str]] = []
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -679,12 +680,19 @@ class RosterSource:
                             field="classSourcedId",
                             kind="enrolment deleted class",
                         )
-                    continue
+                        continue
+                    earlier = all_classes is None or cid not in all_classes
+                    if not (delta and earlier and row.get("schoolSourcedId") in self._org_set):
+                        continue
                 if uid not in self._members:
-                    if uid in all_users:
+                    if delta and uid not in all_users:
+                        # A delta enrolment of a user sent earlier: a change to report.
+                        self._delta_enrolments.append((cid, uid, row.get("role").lower()))
+                    elif uid in all_users:
                         self._w.add(
                             f.name,
-                            "enrolment of a user who is not a pupil or staff member of this school skipped",
+                            "enrolment skipped: the user is not read as a pupil or staff member"
+                            " of this school (tobedeleted, another school or another role)",
                             row=row.number,
                             field="userSourcedId",
                             kind="enrolment non-member",
@@ -871,7 +879,11 @@ class RosterSource:
             )
 
     def enrolments(self) -> Iterator[Enrolment]:
-        """The school's class memberships (only classes and users of the school), streamed."""
+        """The school's class memberships (only classes and users of the school), streamed.
+
+        Ids are ``"<class id>:<user id>"``. In a delta this also lists the changed enrolments
+        of users and classes sent in an earlier file (their own records are not in the delta).
+        """
         self._prepare()
         school = self.school_id
         for uid, class_ids in self._memberships.items():
@@ -880,6 +892,10 @@ class RosterSource:
                 yield Enrolment(
                     id=f"{cid}:{uid}", school_id=school, class_id=cid, user_id=uid, role=role
                 )
+        for cid, uid, role in self._delta_enrolments:
+            yield Enrolment(
+                id=f"{cid}:{uid}", school_id=school, class_id=cid, user_id=uid, role=role
+            )
 
     def deletions(self) -> list[Deletion]:
         """Records marked ``tobedeleted`` (in a delta: the deletions to apply)."""

@@ -7,7 +7,7 @@ groups from a "year" column, so a one-sheet export is enough.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO
@@ -85,6 +85,10 @@ def _spec(name: str, columns: PupilColumns | StaffColumns) -> FileSpec:
         extension_prefixes=(),
         summarise_unknown=True,
     )
+
+
+def _in_nc_order(years: Iterable[str]) -> list[str]:
+    return sorted(years, key=lambda y: _NC_ORDER.get(y, 99))
 
 
 def _cell_text(value: object) -> str:
@@ -332,43 +336,49 @@ class TabularSource:
                 class_ids=tuple(self._class_id(n) for n in self._class_names(row, c.classes)),
             )
 
-    def _class_years(self) -> dict[str, set[str]]:
+    def _classes_of(
+        self, pupils: Iterable[Pupil], staff: Iterable[StaffMember]
+    ) -> list[SchoolClass]:
         found: dict[str, set[str]] = {}
-        for p in self.pupils():
+        for p in pupils:
             for cid in p.class_ids:
                 years = found.setdefault(cid, set())
                 if p.year_code is not None:
                     years.add(p.year_code)
-        for s in self.staff():
+        for s in staff:
             for cid in s.class_ids:
                 found.setdefault(cid, set())
-        return found
-
-    def classes(self) -> Iterator[SchoolClass]:
-        """One class per name in the classes columns, with its pupils' year groups."""
         prefix = f"{self.school_id}:class:"
-        for cid, years in self._class_years().items():
-            yield SchoolClass(
+        return [
+            SchoolClass(
                 id=cid,
                 school_id=self.school_id,
                 name=cid[len(prefix) :],
-                year_group_ids=tuple(
-                    f"{self.school_id}:year:{y}"
-                    for y in sorted(years, key=lambda y: _NC_ORDER.get(y, 99))
-                ),
+                year_group_ids=tuple(f"{self.school_id}:year:{y}" for y in _in_nc_order(years)),
             )
+            for cid, years in found.items()
+        ]
 
-    def year_groups(self) -> Iterator[YearGroup]:
-        """One year group per NC year in the pupils' year column."""
-        years = {p.year_code for p in self.pupils() if p.year_code is not None}
-        for y in sorted(years, key=lambda y: _NC_ORDER.get(y, 99)):
-            yield YearGroup(
+    def _year_groups_of(self, pupils: Iterable[Pupil]) -> list[YearGroup]:
+        years = {p.year_code for p in pupils if p.year_code is not None}
+        return [
+            YearGroup(
                 id=f"{self.school_id}:year:{y}",
                 school_id=self.school_id,
                 name=year_group_name(y),
                 nc_year=y,
                 mis_id=y,
             )
+            for y in _in_nc_order(years)
+        ]
+
+    def classes(self) -> Iterator[SchoolClass]:
+        """One class per name in the classes columns, with its pupils' year groups."""
+        return iter(self._classes_of(self.pupils(), self.staff()))
+
+    def year_groups(self) -> Iterator[YearGroup]:
+        """One year group per NC year in the pupils' year column."""
+        return iter(self._year_groups_of(self.pupils()))
 
     def snapshot_time(self) -> datetime | None:
         """The ``taken_at`` given (plain exports carry no export time)."""
@@ -386,8 +396,8 @@ class TabularSource:
         """Read everything into a snapshot (raises on any problem; never half-read)."""
         pupils = list(self.pupils())
         staff = list(self.staff())
-        classes = list(self.classes())
-        years = list(self.year_groups())
+        classes = self._classes_of(pupils, staff)
+        years = self._year_groups_of(pupils)
         return MisSnapshot(
             school_id=self.school_id,
             taken_at=self._taken_at,
