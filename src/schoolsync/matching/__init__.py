@@ -74,7 +74,7 @@ def match_pupils(
     """
     _check_unique("pupil", "MIS", mis)
     _check_unique("pupil", "app", app)
-    results = _match_people(mis, app, settings or MatchSettings(), staff=False)
+    results = _match_people(mis, app, settings or MatchSettings())
     return MatchReview(
         kind=RecordKind.PUPIL,
         results=results,
@@ -95,7 +95,7 @@ def match_staff(
     """
     _check_unique("staff member", "MIS", mis)
     _check_unique("staff member", "app", app)
-    results = _match_people(mis, app, settings or MatchSettings(), staff=True)
+    results = _match_people(mis, app, settings or MatchSettings())
     return MatchReview(kind=RecordKind.STAFF, results=results, select_new_by_default=False)
 
 

@@ -9,8 +9,8 @@ The pipeline, all pure:
 2. **Blocking.** The records left over get several candidate keys each: birth date (day and
    month in either order) plus the first two letters of each name token; the exact normalised
    surname token with the forename (or its preferred-name group), in either order, within the
-   same school; for staff (often without birth dates) three letters of one name and the
-   initial of the other, within the same school. Keys are
+   same school; three letters of one name and the initial of the other, within the same
+   school (for staff without birth dates and for a typo plus a wrong birth date). Keys are
    joined with numpy, so the number of candidate pairs grows with the number of records, not
    its square. A key shared by more than ``max_block_pairs`` pairs is skipped.
 3. **Scoring.** rapidfuzz ``process.cpdist`` (element-wise batch similarity) over all candidate
@@ -424,9 +424,13 @@ def _field_score(field: str, code: int, sim: float, weight: float, raw: float) -
 
 
 def _key_codes(
-    f: _Features, rows: IntArray, staff: bool, settings: MatchSettings
+    f: _Features, rows: IntArray, settings: MatchSettings, wide: bool
 ) -> tuple[IntArray, IntArray]:
-    """Blocking key codes (hashes of the keys, stable within one process) and their owners."""
+    """Blocking key codes (hashes of the keys, stable within one process) and their owners.
+
+    The first pass (``wide=False``) uses birth date + name prefixes and exact name tokens; the
+    second (``wide=True``, only for records the first pass left) name prefixes within a school.
+    """
     groups = settings.nicknames.groups_of
     nick_cache: dict[str, tuple[str, ...]] = {}
     codes: list[int] = []
@@ -439,6 +443,15 @@ def _key_codes(
         school = schools[k]
         ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
         surnames = st if qt is st else (*st, *qt)
+        if wide:
+            for s in surnames:
+                for given in (ft, pt) if pt is not ft else (ft,):
+                    if given:
+                        add_code(hash((school, "S", s[:3], given[0][:1])))
+                        add_owner(k)
+                        add_code(hash((school, "S", given[0][:3], s[:1])))
+                        add_owner(k)
+            continue
         dk = date_key[k]
         if dk:
             seen: set[str] = set()
@@ -461,13 +474,6 @@ def _key_codes(
             for fn in firsts:
                 add_code(hash((school, s, fn) if s <= fn else (school, fn, s)))
                 add_owner(k)
-            if staff:
-                for given in (ft, pt):
-                    if given:
-                        add_code(hash((school, "S", s[:3], given[0][:1])))
-                        add_owner(k)
-                        add_code(hash((school, "S", given[0][:3], s[:1])))
-                        add_owner(k)
     return np.asarray(codes, dtype=np.int64), np.asarray(owners, dtype=np.int64)
 
 
@@ -618,142 +624,72 @@ def _twins(f: _Features) -> npt.NDArray[np.bool_]:
     return np.asarray([key is not None and counts[key] > 1 for key in keys], dtype=bool)
 
 
+_Decision = tuple[int, int, int, MatchStatus, MatchRule, "float | None", tuple[str, ...]]
+
+
 def match_people(
     mis: Sequence[P],
     app: Sequence[P],
     settings: MatchSettings,
-    *,
-    staff: bool,
 ) -> list[MatchResult[P]]:
     """Match two populations of people; one result per record or pair (see module docs)."""
     cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
     fm = _Features(mis, cache)
     fa = _Features(app, cache)
     links = _ladder(mis, app, settings)
-    free_m = np.ones(fm.n, dtype=bool)
-    free_a = np.ones(fa.n, dtype=bool)
-    for i, j, _ in links:
-        free_m[i] = False
-        free_a[j] = False
+    fm_free = [True] * fm.n
+    fa_free = [True] * fa.n
+    results: list[MatchResult[P]] = []
+    if links:
+        li = np.asarray([i for i, _, _ in links], dtype=np.int64)
+        lj = np.asarray([j for _, j, _ in links], dtype=np.int64)
+        scores = _Scores(fm, fa, li, lj, settings)
+        link_total = scores.total.tolist()
+        decisions: list[_Decision] = []
+        for k, (i, j, rule) in enumerate(links):
+            fm_free[i] = fa_free[j] = False
+            if link_total[k] < settings.identifier_name_floor:
+                flags = ("identifier agrees but names and birth date do not",)
+                decisions.append((i, j, k, MatchStatus.MAY_MATCH, rule, None, flags))
+            else:
+                decisions.append((i, j, k, MatchStatus.MATCHED, rule, None, ()))
+        results.extend(_build(mis, app, scores, decisions))
 
-    # candidate pairs among the records the ladder left
-    mk, mi = _key_codes(fm, np.flatnonzero(free_m), staff, settings)
-    ak, ai = _key_codes(fa, np.flatnonzero(free_a), staff, settings)
-    ci, cj = _join(mk, mi, ak, ai, settings.max_block_pairs)
-    if len(ci):
-        code = np.unique(ci * max(fa.n, 1) + cj)
-        ci, cj = code // max(fa.n, 1), code % max(fa.n, 1)
+    twins_m = _twins(fm)
+    twins_a = _twins(fa)
+    rank_m = _rank(fm.ids)
+    rank_a = _rank(fa.ids)
+    for wide in (False, True):
+        rows_m = np.flatnonzero(np.asarray(fm_free, dtype=bool))
+        rows_a = np.flatnonzero(np.asarray(fa_free, dtype=bool))
+        if len(rows_m) == 0 or len(rows_a) == 0:
+            break
+        mk, mi = _key_codes(fm, rows_m, settings, wide)
+        ak, ai = _key_codes(fa, rows_a, settings, wide)
+        ci, cj = _join(mk, mi, ak, ai, settings.max_block_pairs)
+        if len(ci) == 0:
+            continue
+        width = max(fa.n, 1)
+        code = np.unique(ci * width + cj)
+        ci, cj = code // width, code % width
+        scores = _Scores(fm, fa, ci, cj, settings)
+        decisions = _assign(
+            scores, ci, cj, fm_free, fa_free, twins_m, twins_a, rank_m, rank_a, settings
+        )
+        results.extend(_build(mis, app, scores, decisions))
 
-    li = np.asarray([i for i, _, _ in links], dtype=np.int64)
-    lj = np.asarray([j for _, j, _ in links], dtype=np.int64)
-    all_i = np.concatenate([li, ci])
-    all_j = np.concatenate([lj, cj])
-    scores = _Scores(fm, fa, all_i, all_j, settings)
+    new, not_matched = MatchStatus.NEW, MatchStatus.NOT_MATCHED
+    results.extend(MatchResult(status=new, mis=mis[i]) for i, f in enumerate(fm_free) if f)
+    results.extend(MatchResult(status=not_matched, app=app[j]) for j, f in enumerate(fa_free) if f)
+    return results
 
-    # decisions: (i, j, k, status, rule, runner_up, flags)
-    decisions: list[tuple[int, int, int, MatchStatus, MatchRule, float | None, tuple[str, ...]]]
-    decisions = []
-    link_total = scores.total[: len(links)].tolist()
-    for k, (i, j, rule) in enumerate(links):
-        if link_total[k] < settings.identifier_name_floor:
-            flags: tuple[str, ...] = ("identifier agrees but names and birth date do not",)
-            decisions.append((i, j, k, MatchStatus.MAY_MATCH, rule, None, flags))
-        else:
-            decisions.append((i, j, k, MatchStatus.MATCHED, rule, None, ()))
 
-    # fuzzy candidates
-    n_links = len(links)
-    fuzzy_total = scores.total[n_links:]
-    keep = np.flatnonzero(fuzzy_total >= settings.may_match_threshold)
-    fm_free: list[bool] = free_m.tolist()
-    fa_free: list[bool] = free_a.tolist()
-    if len(keep):
-        twins_m = _twins(fm)
-        twins_a = _twins(fa)
-        rank_m = _rank(fm.ids)
-        rank_a = _rank(fa.ids)
-        kp_i, kp_j, kp_s = ci[keep], cj[keep], fuzzy_total[keep]
-        order = np.lexsort((rank_a[kp_j], rank_m[kp_i], -kp_s))
-        kk = keep + n_links
-        exact_a = scores.forename_exact[kk]
-        twin_a = twins_m[kp_i] | twins_a[kp_j]
-        guarded = twin_a & ~exact_a
-        cand_m: dict[int, list[tuple[float, int, bool]]] = {}
-        cand_a: dict[int, list[tuple[float, int, bool]]] = {}
-        li_, lj_, ls_ = kp_i.tolist(), kp_j.tolist(), kp_s.tolist()
-        for i, j, s, g in zip(li_, lj_, ls_, guarded.tolist(), strict=True):
-            cand_m.setdefault(i, []).append((s, j, g))
-            cand_a.setdefault(j, []).append((s, i, g))
-        for lst in (*cand_m.values(), *cand_a.values()):
-            lst.sort(key=lambda t: -t[0])
-        margin = settings.ambiguity_margin
-
-        def best_other(lst: list[tuple[float, int, bool]], skip: int, free: list[bool]) -> float:
-            for s3, x, _ in lst:
-                if x != skip and free[x]:
-                    return s3
-            return -1.0
-
-        def competitor(
-            mine: list[tuple[float, int, bool]],
-            partner: int,
-            me: int,
-            free_other: list[bool],
-            free_mine: list[bool],
-            theirs: dict[int, list[tuple[float, int, bool]]],
-            pair_exact: bool,
-        ) -> float | None:
-            """Best free rival of a record (its candidates other than *partner*) that could
-            really be it: not one clearly taken by a better pair, not a twin of the partner."""
-            for s2, other, g in mine:
-                if other == partner or not free_other[other]:
-                    continue
-                if g and pair_exact:
-                    continue
-                if best_other(theirs[other], me, free_mine) >= s2 + margin:
-                    continue
-                return s2
-            return None
-
-        exact_l: list[bool] = exact_a.tolist()
-        twin_l: list[bool] = twin_a.tolist()
-        gender_l: list[bool] = scores.gender_differs[kk].tolist()
-        dob_l: list[bool] = (scores.note[2, kk] != _MISSING).tolist()
-        kk_l: list[int] = kk.tolist()
-        threshold = settings.match_threshold
-        for o in order.tolist():
-            i, j, s = li_[o], lj_[o], ls_[o]
-            if not (fm_free[i] and fa_free[j]):
-                continue
-            pair_exact = exact_l[o]
-            r1 = competitor(cand_m[i], j, i, fa_free, fm_free, cand_a, pair_exact)
-            r2 = competitor(cand_a[j], i, j, fm_free, fa_free, cand_m, pair_exact)
-            runner = r1 if r2 is None else (r2 if r1 is None else max(r1, r2))
-            flags_l: list[str] = []
-            if runner is not None and s - runner < margin:
-                flags_l.append(f"ambiguous: another candidate scores {runner:.2f}")
-            if twin_l[o] and not pair_exact:
-                flags_l.append("possible twin: forenames differ")
-            if gender_l[o]:
-                flags_l.append("gender differs")
-            matched = s >= threshold and not flags_l
-            fm_free[i] = False
-            fa_free[j] = False
-            decisions.append(
-                (
-                    i,
-                    j,
-                    kk_l[o],
-                    MatchStatus.MATCHED if matched else MatchStatus.MAY_MATCH,
-                    MatchRule.NAME_DOB if dob_l[o] else MatchRule.NAME,
-                    None if runner is None else round(runner, 4),
-                    tuple(flags_l),
-                )
-            )
-
+def _build(
+    mis: Sequence[P], app: Sequence[P], scores: _Scores, decisions: list[_Decision]
+) -> list[MatchResult[P]]:
     breakdowns = scores.breakdowns([d[2] for d in decisions])
     totals = np.round(scores.total, 4).tolist()
-    results: list[MatchResult[P]] = [
+    return [
         MatchResult(
             status=status,
             mis=mis[i],
@@ -768,10 +704,113 @@ def match_people(
             decisions, breakdowns, strict=True
         )
     ]
-    new, not_matched = MatchStatus.NEW, MatchStatus.NOT_MATCHED
-    results.extend(MatchResult(status=new, mis=mis[i]) for i, f in enumerate(fm_free) if f)
-    results.extend(MatchResult(status=not_matched, app=app[j]) for j, f in enumerate(fa_free) if f)
-    return results
+
+
+def _assign(
+    scores: _Scores,
+    ci: IntArray,
+    cj: IntArray,
+    fm_free: list[bool],
+    fa_free: list[bool],
+    twins_m: BoolArray,
+    twins_a: BoolArray,
+    rank_m: IntArray,
+    rank_a: IntArray,
+    settings: MatchSettings,
+) -> list[_Decision]:
+    """Greedy one-to-one assignment of candidate pairs (marks assigned records not free)."""
+    keep = np.flatnonzero(scores.total >= settings.may_match_threshold)
+    if len(keep) == 0:
+        return []
+    kp_i, kp_j, kp_s = ci[keep], cj[keep], scores.total[keep]
+    order = np.lexsort((rank_a[kp_j], rank_m[kp_i], -kp_s))
+    exact_a = scores.forename_exact[keep]
+    twin_a = twins_m[kp_i] | twins_a[kp_j]
+    guarded = twin_a & ~exact_a
+    cand_m: dict[int, list[tuple[float, int, bool]]] = {}
+    cand_a: dict[int, list[tuple[float, int, bool]]] = {}
+    li_, lj_, ls_ = kp_i.tolist(), kp_j.tolist(), kp_s.tolist()
+    for i, j, s, g in zip(li_, lj_, ls_, guarded.tolist(), strict=True):
+        cand_m.setdefault(i, []).append((s, j, g))
+        cand_a.setdefault(j, []).append((s, i, g))
+    for lst in (*cand_m.values(), *cand_a.values()):
+        if len(lst) > 1:
+            lst.sort(key=lambda t: -t[0])
+    margin = settings.ambiguity_margin
+
+    def best_other(lst: list[tuple[float, int, bool]], skip: int, free: list[bool]) -> float:
+        for s3, x, _ in lst:
+            if x != skip and free[x]:
+                return s3
+        return -1.0
+
+    def competitor(
+        mine: list[tuple[float, int, bool]],
+        partner: int,
+        me: int,
+        free_other: list[bool],
+        free_mine: list[bool],
+        theirs: dict[int, list[tuple[float, int, bool]]],
+        pair_exact: bool,
+    ) -> float | None:
+        """Best free rival of a record (its candidates other than *partner*) that could
+        really be it: not one clearly taken by a better pair, not a twin of the partner."""
+        for s2, other, g in mine:
+            if other == partner or not free_other[other]:
+                continue
+            if g and pair_exact:
+                continue
+            if best_other(theirs[other], me, free_mine) >= s2 + margin:
+                continue
+            return s2
+        return None
+
+    exact_l: list[bool] = exact_a.tolist()
+    twin_l: list[bool] = twin_a.tolist()
+    gender_l: list[bool] = scores.gender_differs[keep].tolist()
+    dob_l: list[bool] = (scores.note[2, keep] != _MISSING).tolist()
+    keep_l: list[int] = keep.tolist()
+    threshold = settings.match_threshold
+    decisions: list[_Decision] = []
+    for o in order.tolist():
+        i, j, s = li_[o], lj_[o], ls_[o]
+        if not (fm_free[i] and fa_free[j]):
+            continue
+        pair_exact = exact_l[o]
+        mine_m, mine_a = cand_m[i], cand_a[j]
+        r1 = (
+            competitor(mine_m, j, i, fa_free, fm_free, cand_a, pair_exact)
+            if len(mine_m) > 1
+            else None
+        )
+        r2 = (
+            competitor(mine_a, i, j, fm_free, fa_free, cand_m, pair_exact)
+            if len(mine_a) > 1
+            else None
+        )
+        runner = r1 if r2 is None else (r2 if r1 is None else max(r1, r2))
+        flags_l: list[str] = []
+        if runner is not None and s - runner < margin:
+            flags_l.append(f"ambiguous: another candidate scores {runner:.2f}")
+        if twin_l[o] and not pair_exact:
+            flags_l.append("possible twin: forenames differ")
+        if gender_l[o]:
+            flags_l.append("gender differs")
+        matched = s >= threshold and not flags_l
+        fm_free[i] = False
+        fa_free[j] = False
+        decisions.append(
+            (
+                i,
+                j,
+                keep_l[o],
+                MatchStatus.MATCHED if matched else MatchStatus.MAY_MATCH,
+                MatchRule.NAME_DOB if dob_l[o] else MatchRule.NAME,
+                None if runner is None else round(runner, 4),
+                tuple(flags_l),
+            )
+        )
+    return decisions
 
 
 def _rank(ids: list[str]) -> IntArray:

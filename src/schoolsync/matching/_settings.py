@@ -42,7 +42,7 @@ class MatchSettings:
     """
 
     match_threshold: float = attrs.field(default=0.9, validator=_unit)
-    may_match_threshold: float = attrs.field(default=0.65, validator=_unit)
+    may_match_threshold: float = attrs.field(default=0.7, validator=_unit)
     ambiguity_margin: float = attrs.field(default=0.05, validator=_unit)
     identifier_name_floor: float = attrs.field(default=0.5, validator=_unit)
     surname_weight: float = attrs.field(default=0.3, validator=_non_negative)
