@@ -176,3 +176,22 @@ class TestXlsx:
         cols = PupilColumns(id="Adno", forename="F", surname="S")
         with pytest.raises(FileFormatError, match="XLSX"):
             read_tabular(school_id="oak", pupils=path, pupil_columns=cols)
+
+
+def test_hostile_xml_inside_xlsx_is_refused(tmp_path):
+    """An XLSX whose sheet XML declares entities (billion laughs) is refused, not expanded."""
+    import zipfile
+
+    path = xlsx(tmp_path, [["Adno", "F", "S"], ["1", "a", "b"]])
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    dtd = '<!DOCTYPE worksheet [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+    parts["xl/worksheets/sheet1.xml"] = (dtd + sheet.replace("<t>a</t>", "<t>&b;</t>")).encode()
+    evil = tmp_path / "evil.xlsx"
+    with zipfile.ZipFile(evil, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    cols = PupilColumns(id="Adno", forename="F", surname="S")
+    with pytest.raises(FileFormatError, match="hostile XML refused"):
+        read_tabular(school_id="oak", pupils=evil, pupil_columns=cols)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 
 import attrs
+from defusedxml import DefusedXmlException
 
 from schoolsync.errors import FileFormatError, InvalidIdentifierError
 from schoolsync.identifiers import Upn
@@ -118,9 +119,7 @@ class _XlsxFile(CsvFile):
         try:
             wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except Exception as e:  # openpyxl raises many types on a broken file
-            raise FileFormatError(
-                self.name, f"cannot be read as XLSX ({type(e).__name__})"
-            ) from None
+            raise FileFormatError(self.name, _xlsx_reason(e)) from None
         try:
             if self.sheet is not None and self.sheet not in wb.sheetnames:
                 raise FileFormatError(
@@ -134,13 +133,21 @@ class _XlsxFile(CsvFile):
                 except StopIteration:
                     return
                 except Exception as e:  # a broken sheet part
-                    raise FileFormatError(
-                        self.name, f"broken XLSX sheet ({type(e).__name__})", row=number + 1
-                    ) from None
+                    raise FileFormatError(self.name, _xlsx_reason(e), row=number + 1) from None
                 number += 1
                 yield [_cell_text(v) for v in values]
         finally:
             wb.close()
+
+
+def _xlsx_reason(error: BaseException) -> str:
+    """Why openpyxl failed: hostile XML (refused by defusedxml) or a broken workbook."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return f"hostile XML refused ({type(seen).__name__})"
+        seen = seen.__cause__ or seen.__context__
+    return f"cannot be read as XLSX ({type(error).__name__})"
 
 
 def _no_opener() -> IO[bytes]:  # pragma: no cover - never called for XLSX
