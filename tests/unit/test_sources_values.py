@@ -48,6 +48,12 @@ class TestGrades:
         assert uk == nc_year_for_grade(grade)
         assert us == nc_year_for_grade(grade, GradeMapping.US_AGE)
 
+    def test_long_or_non_ascii_digits_have_no_year(self):
+        """Digit strings that are not grade numbers give no NC year (and never raise)."""
+        assert nc_year_for_grade("7" * 5000) is None
+        assert nc_year_for_grade("\u0667") is None
+        assert nc_year_for_grade("00") is None
+
     def test_year_group_names(self):
         """Year group names read as schools write them."""
         assert ["Reception", "Nursery 2", "Year 7"] == [

@@ -87,7 +87,7 @@ def nc_year_for_grade(grade: str, mapping: GradeMapping = GradeMapping.UK) -> st
         g = g[4:].strip()
     elif g.startswith("Y") and g[1:].isdigit():
         g = g[1:]
-    if g.isdigit():
+    if g.isascii() and g.isdigit() and len(g) <= 3:
         n = int(g)
         if mapping is GradeMapping.US_AGE:
             n += 1
@@ -114,11 +114,6 @@ def year_group_name(nc_year: str) -> str:
 _NC_ORDER = {
     c: i for i, c in enumerate(("E1", "E2", "N1", "N2", "R", *map(str, range(1, 15)), "X"))
 }
-
-
-def _grade_order(grade: str) -> tuple[int, str]:
-    nc = nc_year_for_grade(grade)
-    return (_NC_ORDER.get(nc, 99) if nc else 99, grade)
 
 
 @attrs.frozen(kw_only=True)
@@ -388,7 +383,7 @@ class RosterSource:
         if s in {"inactive", "deleted"}:
             self._w.add(
                 f.name,
-                f"status {s!r} (OneRoster 1.0) read as tobedeleted",
+                f"status {s!r} read as tobedeleted (left; OneRoster 1.0 wording)",
                 row=row.number,
                 field="status",
                 kind="status inactive",
@@ -858,7 +853,7 @@ class RosterSource:
         self._prepare()
         school = self.school_id
         years: dict[str, str] = {}
-        for g in sorted(self._grades, key=_grade_order):
+        for g in sorted(self._grades):
             nc = nc_year_for_grade(g, self._grade_mapping)
             if nc is None:
                 self._w.add(
@@ -869,7 +864,7 @@ class RosterSource:
                 )
             else:
                 years.setdefault(nc, g)
-        for nc, g in years.items():
+        for nc, g in sorted(years.items(), key=lambda item: _NC_ORDER.get(item[0], 99)):
             yield YearGroup(
                 id=self._year_group_id(nc),
                 school_id=school,
