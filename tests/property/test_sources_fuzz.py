@@ -262,3 +262,127 @@ def test_sds_classic_corrupt_zip(where, junk):
         path = Path(d) / "sds.zip"
         path.write_bytes(bytes(raw))
         must_not_crash(read_sds_classic, path)
+
+
+@given(st.text(max_size=30))
+def test_grade_mapping_never_raises(text):
+    """Any grade text maps to an NC year code or None, under both mappings."""
+    from schoolsync.sources import GradeMapping, nc_year_for_grade
+
+    for mapping in GradeMapping:
+        got = nc_year_for_grade(text, mapping)
+        assert got is None or got in {"E1", "E2", "N1", "N2", "R", "X", *map(str, range(1, 15))}
+
+
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=12
+).filter(lambda s: s.strip() == s and s.strip())
+
+
+@st.composite
+def rosters(draw):
+    """A random valid roster: pupils, teachers, classes and enrolments of one school."""
+    n_pupils = draw(st.integers(min_value=0, max_value=8))
+    n_teachers = draw(st.integers(min_value=0, max_value=3))
+    n_classes = draw(st.integers(min_value=0, max_value=4))
+    people = [
+        (f"u{i}", "student" if i < n_pupils else "teacher", draw(names), draw(names))
+        for i in range(n_pupils + n_teachers)
+    ]
+    classes = [
+        (f"c{i}", draw(names), draw(st.sampled_from(["KG", "01", "06", "07", "11"])))
+        for i in range(n_classes)
+    ]
+    pairs = set()
+    if people and classes:
+        pairs = draw(
+            st.sets(
+                st.tuples(
+                    st.sampled_from([p[0] for p in people]),
+                    st.sampled_from([c[0] for c in classes]),
+                ),
+                max_size=12,
+            )
+        )
+    return people, classes, sorted(pairs)
+
+
+@given(rosters())
+def test_oneroster_round_trip(roster):
+    """Records written as a OneRoster bundle (names with commas, quotes, any script) read back
+    exactly: names, roles, and every enrolment in the person's class ids."""
+    import csv
+    import io
+
+    people, classes, pairs = roster
+
+    def table(header, rows):
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(header)
+        w.writerows(rows)
+        return out.getvalue()
+
+    files = {
+        "manifest.csv": "propertyName,value\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,bulk\n"
+        "file.classes,bulk\nfile.enrollments,bulk\n",
+        "orgs.csv": "sourcedId,status,dateLastModified,name,type\nsch,active,,S,school\n",
+        "users.csv": table(
+            [
+                "sourcedId",
+                "status",
+                "dateLastModified",
+                "enabledUser",
+                "orgSourcedIds",
+                "role",
+                "username",
+                "givenName",
+                "familyName",
+            ],
+            [
+                [u, "active", "", "true", "sch", role, u, given, family]
+                for u, role, given, family in people
+            ],
+        ),
+        "classes.csv": table(
+            [
+                "sourcedId",
+                "status",
+                "dateLastModified",
+                "title",
+                "grades",
+                "courseSourcedId",
+                "classType",
+                "schoolSourcedId",
+                "termSourcedIds",
+            ],
+            [
+                [c, "active", "", title, grade, "k", "scheduled", "sch", "t"]
+                for c, title, grade in classes
+            ],
+        ),
+        "enrollments.csv": table(
+            [
+                "sourcedId",
+                "status",
+                "dateLastModified",
+                "classSourcedId",
+                "schoolSourcedId",
+                "userSourcedId",
+                "role",
+            ],
+            [[f"e{i}", "active", "", c, "sch", u, "student"] for i, (u, c) in enumerate(pairs)],
+        ),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        for fname, text in files.items():
+            (Path(d) / fname).write_text(text, encoding="utf-8", newline="")
+        snap = read_oneroster(d)
+    read_people = {p.id: ("student", p.forename, p.surname, p.class_ids) for p in snap.pupils}
+    read_people |= {s.id: ("teacher", s.forename, s.surname, s.class_ids) for s in snap.staff}
+    expected = {
+        u: (role, given, family, tuple(c for uu, c in pairs if uu == u))
+        for u, role, given, family in people
+    }
+    assert expected == read_people
+    assert [(c, t) for c, t, _ in classes] == [(c.id, c.name) for c in snap.classes]
