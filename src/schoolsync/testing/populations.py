@@ -361,6 +361,7 @@ def _plain(text: str) -> str:
 
 
 def _upn(serial: int) -> Upn:
+    serial %= 10**8
     body = f"{820 + serial % 80:03d}{serial:08d}0"
     return Upn(value=upn_check_letter(body) + body)
 
@@ -476,7 +477,7 @@ def pupil_population(
     in_app = set(leavers) | set(shared)
     for p in people:
         school = f"school-{p.school:03d}"
-        upn = _upn(seed * 10_000_000 + p.key)
+        upn = _upn(seed * 1_000_003 + p.key)
         if p.key in in_mis:
             mis.append(
                 Pupil(
