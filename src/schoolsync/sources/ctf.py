@@ -304,7 +304,7 @@ class CtfSource:
             surname=surname,
             mis_id=upn.value,
             upn=upn,
-            former_upns=tuple(u for u in former if u != upn),
+            former_upns=tuple(dict.fromkeys(u for u in former if u != upn)),
             preferred_forename=field("PreferredForename")[0] or None,
             preferred_surname=field("PreferredSurname")[0] or None,
             middle_names=field("MiddleNames")[0] or None,

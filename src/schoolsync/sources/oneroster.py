@@ -1089,9 +1089,10 @@ class OneRosterSource(RosterSource):
         taken_at: the export time, if known (else the latest ``dateLastModified``).
         day_first: read slash dates as d/m/yyyy (default) or m/d/yyyy; either is warned.
 
-    Raises (on first use):
-        FileFormatError: a missing manifest or required file, an unsupported version, and every
-            problem of the files (see the module documentation in ``docs/sources.md``).
+    Raises:
+        FileFormatError: when built, for a path that is neither a folder nor a zip, a missing
+            or bad manifest or an unsupported version; on the first use of a stream, for a
+            missing required file and every problem of the files (see ``docs/sources.md``).
     """
 
     def __init__(
