@@ -341,3 +341,43 @@ class TestCohorts:
         created = p.creates[0].after
         assert isinstance(created, YearGroup)
         assert expected == created.intake_year
+
+
+class TestMixedYearClasses:
+    def test_pupils_move_to_the_class_mirroring_the_mis_class(self) -> None:
+        """The FAQ procedure: the app's "Swans" mirrors the MIS's mixed-year "Swans"; with
+        replace_app_classes the pupils leave "1Swans"/"2Swans" for it."""
+        y1 = YearGroup(id="ay1", school_id="s1", name="Year 1", nc_year="1")
+        y2 = YearGroup(id="ay2", school_id="s1", name="Year 2", nc_year="2")
+        old1 = SchoolClass(id="1swans", school_id="s1", name="1Swans", year_group_ids=("ay1",))
+        swans = SchoolClass(id="swans", school_id="s1", name="Swans", year_group_ids=("ay1",))
+        mis_y1 = YearGroup(id="MY1", school_id="mis", name="Year 1", nc_year="1")
+        mis_y2 = YearGroup(id="MY2", school_id="mis", name="Year 2", nc_year="2")
+        mis_swans = SchoolClass(
+            id="MC1", school_id="mis", name="Swans", year_group_ids=("MY1", "MY2")
+        )
+        app = app_pupil(class_ids=("1swans",))
+        current = records(
+            pupils={"a1": app},
+            classes={"1swans": old1, "swans": swans},
+            year_groups={"ay1": y1, "ay2": y2},
+        )
+        pairings = [
+            Pairing(kind=RecordKind.YEAR_GROUP, status="matched", mis=mis_y1, app=y1),
+            Pairing(kind=RecordKind.YEAR_GROUP, status="matched", mis=mis_y2, app=y2),
+            Pairing(kind=RecordKind.CLASS, status="matched", mis=mis_swans, app=swans),
+            Pairing(kind=RecordKind.PUPIL, status="matched", mis=mis_pupil(), app=app),
+        ]
+        keep = plan_pairings(pairings, current, at=NOW)
+        move = plan_pairings(
+            pairings, current, at=NOW, options=PlanOptions(replace_app_classes=True)
+        )
+        (linked_class,) = move.of(Action.LINK, RecordKind.CLASS)
+        assert isinstance(linked_class.after, SchoolClass)
+        assert ("ay1", "ay2") == linked_class.after.year_group_ids
+        kept_after = keep.of(Action.LINK, RecordKind.PUPIL)[0].after
+        moved_after = move.of(Action.LINK, RecordKind.PUPIL)[0].after
+        assert isinstance(kept_after, Pupil)
+        assert isinstance(moved_after, Pupil)
+        assert ("1swans", "swans") == kept_after.class_ids
+        assert ("swans",) == moved_after.class_ids

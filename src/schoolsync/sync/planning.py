@@ -253,6 +253,10 @@ class PlanOptions:
             their school year this calendar year or last year?". When given, each synced year
             group's ``intake_year`` (its cohort) is computed from it and the plan's date;
             when ``None``, the MIS's own ``intake_year`` is used.
+        replace_app_classes: by default a synced person keeps their app-only (unlinked)
+            classes and the MIS's classes replace only synced ones; ``True`` makes the MIS's
+            classes their only classes (the seed's mixed-year-class procedure: pupils move
+            from "1Swans"/"2Swans" to the class mirroring the MIS's "Swans").
     """
 
     guard_share: float = 0.10
@@ -265,6 +269,7 @@ class PlanOptions:
     reimport_erased: frozenset[str] = frozenset()
     new_id: Callable[[str, RecordKind, str], str] = _default_new_id
     started_this_year: bool | None = None
+    replace_app_classes: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not 0.0 <= self.guard_share <= 1.0:
@@ -460,7 +465,8 @@ class _Planner:
                 ref_kind = RecordKind.CLASS if field == "class_ids" else RecordKind.YEAR_GROUP
                 mapped = self.map_refs(ref_kind, getattr(mis, field))
                 old: tuple[str, ...] = getattr(app, field) if app is not None else ()
-                kept = {i for i in old if i not in self.owned[ref_kind]}
+                replace_all = self.opt.replace_app_classes and field == "class_ids"
+                kept = set() if replace_all else {i for i in old if i not in self.owned[ref_kind]}
                 new_set = kept | mapped
                 values[field] = old if set(old) == new_set else tuple(sorted(new_set))
                 continue
