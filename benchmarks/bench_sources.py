@@ -207,10 +207,6 @@ def zip_folder(folder: Path) -> Path:
 
 CHILD = """
 import json, resource, sys, time
-try:
-    import schoolsync.sync  # noqa: F401  (works around an import cycle while sync is in progress)
-except Exception:
-    pass
 from schoolsync.sources import OneRosterSource
 path, mode = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
