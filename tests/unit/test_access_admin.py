@@ -217,3 +217,29 @@ def test_preview_before_assigning() -> None:
         (c.account_id, c.school_id, c.permission) for c in diff.gained
     ]
     assert_denied(admin.index, "a1", "data.manage", "S1")
+
+
+def test_activation_makes_a_pending_account_active() -> None:
+    """Redeeming the link and code activates the invited account (an audited change)."""
+    from schoolsync.access import ActivationOutcome, start_activation
+
+    admin = fft_admin()
+    admin.invite(
+        actor_id="boss",
+        account=Account(id="new", trust_id="T", email="n@example.org", name="N"),
+        at=NOW,
+    )
+    admin.assign(actor_id="boss", account_id="new", role="Manage data", school_id="S1", at=NOW)
+    challenge, token, code = start_activation("new", now=NOW, work_factor=2**10)
+
+    wrong, challenge, none = admin.activate(
+        challenge=challenge, link_token=token, code="XXXXXXXX", at=NOW
+    )
+    outcome, challenge, events = admin.activate(
+        challenge=challenge, link_token=token, code=code, at=NOW
+    )
+
+    assert (ActivationOutcome.WRONG_CODE, []) == (wrong, none)
+    assert ActivationOutcome.ACTIVATED == outcome
+    assert ["account.activated"] == [e.action for e in events]
+    assert_allowed(admin.index, "new", "data.manage", "S1")

@@ -225,6 +225,27 @@ class TestSchoot:
         assert_denied(index, "boss", "course_progress.view", "S2", reason="no_grant")
         assert_denied(index, "mem", "course_progress.view", "S1", reason="no_role")
 
+    def test_undesignated_organisation_gets_no_trust_wide_view(self) -> None:
+        """Without the academy-trust designation no school's course progress is visible,
+        even with a grant; designating the trust turns the view on at once."""
+        w = (
+            world(schoot(), now=NOW)
+            .trust("O", designated=False)
+            .school("S1", in_trust="O")
+            .account("boss")
+            .role("boss", "Administrator")
+            .grant("S1", ["course_progress.view"])
+        )
+        index = w.index()
+
+        denied = assert_denied(index, "boss", "course_progress.view", "S1", reason="no_grant")
+        assert denied.missing is not None
+        assert "designation" == denied.missing.kind
+        assert () == index.schools_with("boss", "course_progress.view")
+        w.trust("O", designated=True)
+        index.apply(w.events[-1])
+        assert ("S1",) == index.schools_with("boss", "course_progress.view")
+
     def test_any_administrator_promotes_a_member(self) -> None:
         """An Administrator gives Admin rights to a Member; a Member cannot."""
         w = (

@@ -24,6 +24,11 @@ from datetime import datetime
 import attrs
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.access.activation import (
+    ActivationChallenge,
+    ActivationOutcome,
+    redeem_activation,
+)
 from schoolsync.access.catalogue import Role, RoleScope
 from schoolsync.access.index import AccessIndex
 from schoolsync.access.records import record_event
@@ -346,3 +351,36 @@ class AccessAdmin:
         after = attrs.evolve(account, status=status)
         events = [record_event("account", account, after, at=at, actor_id=actor_id)]
         return self._finish(events, apply, after)
+
+    def activate(
+        self,
+        *,
+        challenge: ActivationChallenge,
+        link_token: str,
+        code: str,
+        at: datetime,
+        apply: bool = True,
+    ) -> tuple[ActivationOutcome, ActivationChallenge, list[AuditEvent]]:
+        """Redeem a two-stage activation; on success a pending account becomes active.
+
+        Returns the outcome, the challenge to store back (attempts counted, or marked used) and
+        the audit events (the status change, made by the account itself).
+        """
+        outcome, after = redeem_activation(challenge, link_token=link_token, code=code, now=at)
+        events: list[AuditEvent] = []
+        if outcome is ActivationOutcome.ACTIVATED:
+            account = self._account(challenge.account_id)
+            if account.status is AccountStatus.PENDING:
+                active = attrs.evolve(account, status=AccountStatus.ACTIVE)
+                events = [
+                    record_event(
+                        "account",
+                        account,
+                        active,
+                        at=at,
+                        actor_id=account.id,
+                        action="account.activated",
+                    )
+                ]
+                self._finish(events, apply, active)
+        return outcome, after, events

@@ -149,6 +149,7 @@ class _CatalogueSpec:
     manage_permission: str | None = "users.manage"
     grant_permission: str | None = "grants.manage"
     name: str = ""
+    requires_designated_trust: bool = False
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
@@ -162,7 +163,9 @@ class RoleCatalogue:
 
     ``manage_permission`` is the permission that lets an account give roles at a scope
     (``users.manage``); ``grant_permission`` the school permission held by whoever can grant
-    the trust access (the Access Coordinator), used to say who can fix a denial.
+    the trust access (the Access Coordinator), used to say who can fix a denial. With
+    ``requires_designated_trust``, trust roles reach schools only while the trust is
+    designated as an academy trust (``Trust.designated_academy_trust``; the Schoot rule).
     """
 
     name: str
@@ -170,6 +173,7 @@ class RoleCatalogue:
     roles: Mapping[str, Role]
     manage_permission: str | None
     grant_permission: str | None
+    requires_designated_trust: bool
     _effective: Mapping[str, frozenset[str]]
     _implied_roles: Mapping[str, frozenset[str]]
 
@@ -184,6 +188,7 @@ class RoleCatalogue:
         manage_permission: str | None = "users.manage",
         grant_permission: str | None = "grants.manage",
         name: str = "",
+        requires_designated_trust: bool = False,
     ) -> RoleCatalogue:
         """Validate a declaration; raise :class:`~schoolsync.errors.CatalogueError` listing every problem.
 
@@ -365,6 +370,7 @@ class RoleCatalogue:
             grant_permission=grant_permission,
             effective=effective,
             implied_roles=implied,
+            requires_designated_trust=requires_designated_trust,
         )
 
     @classmethod
@@ -388,6 +394,7 @@ class RoleCatalogue:
             manage_permission=spec.manage_permission or None,
             grant_permission=spec.grant_permission or None,
             name=spec.name,
+            requires_designated_trust=spec.requires_designated_trust,
         )
 
     @classmethod
@@ -409,6 +416,7 @@ class RoleCatalogue:
             manage_permission=self.manage_permission or "",
             grant_permission=self.grant_permission or "",
             name=self.name,
+            requires_designated_trust=self.requires_designated_trust,
         )
         result: dict[str, Any] = converter.unstructure(spec)
         for role in result["roles"]:

@@ -66,7 +66,8 @@ class AccessPath:
 class MissingFact:
     """The smallest fact that would flip a denial, and who can supply it.
 
-    ``kind`` is ``"role"``, ``"grant"``, ``"membership"`` or ``"activation"``; ``roles`` names
+    ``kind`` is ``"role"``, ``"grant"``, ``"membership"``, ``"designation"`` or
+    ``"activation"``; ``roles`` names
     the roles that could supply it and ``accounts`` the accounts holding them now.
     """
 

@@ -38,7 +38,7 @@ from schoolsync.audit import AuditEvent
 from schoolsync.trusts import Membership
 
 if TYPE_CHECKING:
-    from schoolsync.ports import Clock, UnitOfWork
+    from schoolsync.ports import Clock, Store, UnitOfWork
 
 __all__ = ["AccessIndex", "AccessRequest"]
 
@@ -107,6 +107,8 @@ class _View:
                 affected.add(rec.account_id)
             elif kind in ("grant", "membership"):
                 affected |= self.trust_accounts.get(rec.trust_id, set())
+            elif kind == "trust":
+                affected |= self.trust_accounts.get(rec.id, set())
             elif kind == "school":
                 affected |= self.school_accounts.get(rec.id, set())
                 for accounts in self.trust_accounts.values():
@@ -145,6 +147,17 @@ class _View:
             if s in self.records.schools
             and any(m.trust_id == trust_id and m.is_member for m in ms.values())
         )
+
+    def designated(self, trust_id: str) -> bool:
+        """False if the catalogue needs a designated trust and this one is not designated."""
+        if not self.catalogue.requires_designated_trust:
+            return True
+        trust = self.records.trusts.get(trust_id)
+        return trust is not None and trust.designated_academy_trust
+
+    def reachable_schools(self, trust_id: str) -> list[str]:
+        """Schools the trust's roles can reach: accepted members (of a designated trust, if needed)."""
+        return self.member_schools(trust_id) if self.designated(trust_id) else []
 
     def active_account(self, account_id: str) -> Account | None:
         """The account if it exists and is active."""
@@ -199,7 +212,7 @@ class _View:
                 )
                 for p in cat._effective[a.role]:
                     top.setdefault(p, []).append(path)
-            for school_id in self.member_schools(acct.trust_id):
+            for school_id in self.reachable_schools(acct.trust_id):
                 live = [
                     g
                     for g in self.grants_by_school.get(school_id, {}).values()
@@ -333,6 +346,8 @@ class _View:
         if held and cat.permissions[permission].level is PermissionLevel.SCHOOL:
             if not member:
                 return DenialReason.SCHOOL_NOT_IN_TRUST, visible
+            if not self.designated(acct.trust_id):
+                return DenialReason.NO_GRANT, visible
             reason, _ = self._grant_analysis(account_id, permission, school_id, acct.trust_id, at)
             return reason, visible
         return DenialReason.NO_ROLE, visible
@@ -427,6 +442,14 @@ class _View:
                 ),
                 roles=self._grant_roles(),
                 accounts=tuple(coordinators),
+            )
+        if reason is DenialReason.NO_GRANT and not self.designated(trust_id):
+            return MissingFact(
+                kind="designation",
+                text=(
+                    f"trust {trust_name} is not designated as an academy trust, so "
+                    f"{school.name} cannot grant it access; the trust must be designated first"
+                ),
             )
         if reason is not DenialReason.NO_ROLE:
             _, g = self._grant_analysis(account_id, permission, school_id, trust_id, at)
@@ -636,6 +659,19 @@ class AccessIndex:
             clock=clock,
             history=uow.audit.events(),
         )
+
+    @classmethod
+    def from_store(
+        cls,
+        catalogue: RoleCatalogue,
+        store: Store,
+        *,
+        now: datetime,
+        clock: Clock | None = None,
+    ) -> AccessIndex:
+        """An index over a store's committed records and audit log (one read-only unit of work)."""
+        with store.unit_of_work() as uow:
+            return cls.from_unit_of_work(catalogue, uow, now=now, clock=clock)
 
     @property
     def records(self) -> AccessRecords:

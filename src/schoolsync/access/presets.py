@@ -13,7 +13,7 @@ products' help pages state. Use them as they are or as a starting point for your
 * :func:`boost_insights`: up to two Group Admins per trust; exactly one Access Coordinator per
   school, who ticks each Group Admin's user-management permissions (a per-account grant).
 * :func:`schoot`: Administrator and Member across an organisation; a school grants the MAT
-  its course progress.
+  its course progress; only organisations designated as academy trusts get trust-wide views.
 * :func:`hodder_admin_hub`: only the Access Co-ordinator configures the MIS sync.
 """
 
@@ -244,6 +244,7 @@ SCHOOT_TOML = """
 name = "Schoot"
 manage_permission = "users.manage"
 grant_permission = "grants.manage"
+requires_designated_trust = true  # only MAT/academy organisations get trust-wide views
 
 [[permissions]]
 name = "course_progress.view"
