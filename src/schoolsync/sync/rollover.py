@@ -35,7 +35,8 @@ from schoolsync.sync.state import SchoolRecords, mis_key, open_unit
 
 __all__ = ["RolloverAssessment", "assess_rollover", "rollover_plan", "rollover_sync"]
 
-#: Share of linked pupils whose year group changed above which the MIS counts as rolled over.
+#: Share of linked pupils whose year group changed above which the MIS counts as rolled over
+#: (it also counts as rolled over when some pupils moved and half the synced classes are gone).
 ROLLED_OVER_SHARE = 0.5
 
 
@@ -93,7 +94,17 @@ def assess_rollover(
     present = [(a, m) for a, m in synced if m is not None]
     moved = sum(1 for a, m in present if m is not None and a.year_code != m.year_code)
     stale_feed = snapshot.taken_at is not None and snapshot.taken_at < boundary
-    rolled = not stale_feed and bool(present) and moved / len(present) >= ROLLED_OVER_SHARE
+    mis_classes = {mis_key(c) for c in snapshot.classes}
+    synced_classes = [
+        lk.mis_id for lk in current.links_of(RecordKind.CLASS) if lk.state is SyncState.SYNCED
+    ]
+    gone_classes = sum(1 for c in synced_classes if c not in mis_classes)
+    class_turnover = bool(synced_classes) and gone_classes / len(synced_classes) >= 0.5
+    rolled = (
+        not stale_feed
+        and bool(present)
+        and (moved / len(present) >= ROLLED_OVER_SHARE or (class_turnover and moved > 0))
+    )
     if top_year is None:
         ranked = [
             (r, a.year_code)
