@@ -350,6 +350,15 @@ class TestBadInput:
         err = read_error(tmp_path, files, school_org="sch1")
         assert (3, "dateLastModified") == (err.row, err.field)
 
+    def test_error_names_the_files_own_misspelt_header(self, tmp_path):
+        """A bad value under a misspelt header names the header as the file spells it."""
+        files: dict[str, str | bytes] = dict(bundle_files())
+        files["orgs.csv"] = ORGS.replace("dateLastModified", "dataLastModified").replace(
+            "2024-09-01T08:00:00Z,Oak Primary,", "soon,Oak Primary,"
+        )
+        err = read_error(tmp_path, files, school_org="sch1")
+        assert (3, "dataLastModified", "soon") == (err.row, err.field, err.value)
+
     def test_bad_upn(self, tmp_path):
         """A UPN with a wrong check letter is an error with the census code 1510."""
         files: dict[str, str | bytes] = dict(bundle_files())

@@ -97,7 +97,8 @@ class TestSdsClassic:
 
 class TestBadInput:
     def test_classic_enrolment_of_unknown_student(self, tmp_path):
-        """A StudentEnrollment row naming a student not in Student.csv is an error."""
+        """A StudentEnrollment row naming a student not in Student.csv is an error naming the
+        file's own column (ID)."""
         (tmp_path / "School.csv").write_text("DfE Number,Name\n8201234,Oak\n")
         (tmp_path / "Section.csv").write_text("ID,School DfE Number,Section Name\n1,8201234,7A\n")
         (tmp_path / "Student.csv").write_text(
@@ -108,7 +109,7 @@ class TestBadInput:
         (tmp_path / "TeacherRoster.csv").write_text("Section ID,ID\n")
         with pytest.raises(FileFormatError) as info:
             read_sds_classic(tmp_path)
-        assert (3, "userSourcedId", "s2") == (info.value.row, info.value.field, info.value.value)
+        assert (3, "ID", "s2") == (info.value.row, info.value.field, info.value.value)
 
     def test_v21_missing_required_column(self, tmp_path):
         """users.csv without givenName is refused, naming the column."""

@@ -148,12 +148,23 @@ def _no_warning(
 class Row:
     """One data row of a :class:`CsvFile`: values by canonical column name, and the row number."""
 
-    __slots__ = ("_cells", "_index", "number")
+    __slots__ = ("_cells", "_header", "_index", "number")
 
-    def __init__(self, cells: list[str], index: Mapping[str, int], number: int) -> None:
+    def __init__(
+        self, cells: list[str], index: Mapping[str, int], number: int, header: Sequence[str] = ()
+    ) -> None:
         self._cells = cells
         self._index = index
+        self._header = header
         self.number = number
+
+    def header(self, column: str) -> str:
+        """The file's own header for *column* (e.g. ``"ID"`` read as ``userSourcedId``), for
+        naming the field in errors; *column* itself when the file has no such column."""
+        i = self._index.get(column)
+        if i is None or i >= len(self._header):
+            return column
+        return self._header[i].strip() or column
 
     def get(self, column: str) -> str:
         """The stripped value of *column*; ``""`` when the column or the cell is absent."""
@@ -312,7 +323,7 @@ class CsvFile:
                     f"the row has {len(cells)} values but the header has {width} columns",
                     row=number,
                 )
-            yield Row(cells, index, number)
+            yield Row(cells, index, number, header)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -377,7 +377,7 @@ class RosterSource:
                 f.name,
                 "status must be active or tobedeleted",
                 row=row.number,
-                field="status",
+                field=row.header("status"),
                 value=row.get("status"),
             )
         if s in {"inactive", "deleted"}:
@@ -385,7 +385,7 @@ class RosterSource:
                 f.name,
                 f"status {s!r} read as tobedeleted (left; OneRoster 1.0 wording)",
                 row=row.number,
-                field="status",
+                field=row.header("status"),
                 kind="status inactive",
             )
             return "tobedeleted"
@@ -394,7 +394,9 @@ class RosterSource:
     def _need(self, f: CsvFile, row: Row, column: str) -> str:
         v = row.get(column)
         if not v:
-            raise FileFormatError(f.name, "a value is required", row=row.number, field=column)
+            raise FileFormatError(
+                f.name, "a value is required", row=row.number, field=row.header(column)
+            )
         return v
 
     def _modified(self, f: CsvFile, row: Row) -> None:
@@ -403,7 +405,7 @@ class RosterSource:
             t = parse_datetime(
                 v,
                 file=f.name,
-                field="dateLastModified",
+                field=row.header("dateLastModified"),
                 warnings=self._w,
                 row=row.number,
                 day_first=self._day_first,
@@ -435,7 +437,11 @@ class RosterSource:
                 oid = self._need(f, row, "sourcedId")
                 if oid in orgs:
                     raise FileFormatError(
-                        f.name, "duplicate id", row=row.number, field="sourcedId", value=oid
+                        f.name,
+                        "duplicate id",
+                        row=row.number,
+                        field=row.header("sourcedId"),
+                        value=oid,
                     )
                 status = self._status(f, row)
                 self._modified(f, row)
@@ -502,7 +508,7 @@ class RosterSource:
             cid = self._need(f, row, "sourcedId")
             if cid in seen:
                 raise FileFormatError(
-                    f.name, "duplicate id", row=row.number, field="sourcedId", value=cid
+                    f.name, "duplicate id", row=row.number, field=row.header("sourcedId"), value=cid
                 )
             seen.add(cid)
             status = self._status(f, row)
@@ -551,10 +557,15 @@ class RosterSource:
         r = role.strip().lower()
         if r in OTHER_ROLES or r.startswith("ext:"):
             self._w.add(
-                f.name, f"users with role {r!r} are not read", field="role", kind=f"role {r}"
+                f.name,
+                f"users with role {r!r} are not read",
+                field=row.header("role"),
+                kind=f"role {r}",
             )
             return
-        raise FileFormatError(f.name, "unknown role", row=row.number, field="role", value=role)
+        raise FileFormatError(
+            f.name, "unknown role", row=row.number, field=row.header("role"), value=role
+        )
 
     def _user_files(self) -> Iterator[tuple[_Part, CsvFile]]:
         for part in self._dialect.users:
@@ -572,7 +583,9 @@ class RosterSource:
         if not role:
             if not row.has("role"):
                 return None
-            raise FileFormatError(f.name, "a value is required", row=row.number, field="role")
+            raise FileFormatError(
+                f.name, "a value is required", row=row.number, field=row.header("role")
+            )
         orgs = split_list(row.get("orgSourcedIds")) or split_list(row.get("primaryOrgSourcedId"))
         if not orgs and self._dialect.orgs is None:
             orgs = [self._org]
@@ -590,7 +603,11 @@ class RosterSource:
                 uid = self._need(f, row, "sourcedId")
                 if uid in all_users:
                     raise FileFormatError(
-                        f.name, "duplicate id", row=row.number, field="sourcedId", value=uid
+                        f.name,
+                        "duplicate id",
+                        row=row.number,
+                        field=row.header("sourcedId"),
+                        value=uid,
                     )
                 all_users.add(uid)
                 status = self._status(f, row)
@@ -628,13 +645,17 @@ class RosterSource:
                 eid = row.get("sourcedId")
                 if row.has("sourcedId") and not eid:
                     raise FileFormatError(
-                        f.name, "a value is required", row=row.number, field="sourcedId"
+                        f.name, "a value is required", row=row.number, field=row.header("sourcedId")
                     )
                 key = eid or f"{cid}\x00{uid}"
                 if key in seen:
                     if eid:
                         raise FileFormatError(
-                            f.name, "duplicate id", row=row.number, field="sourcedId", value=eid
+                            f.name,
+                            "duplicate id",
+                            row=row.number,
+                            field=row.header("sourcedId"),
+                            value=eid,
                         )
                     self._w.add(
                         f.name,
@@ -655,7 +676,7 @@ class RosterSource:
                             f.name,
                             "the enrolment names a class that is not in the classes file",
                             row=row.number,
-                            field="classSourcedId",
+                            field=row.header("classSourcedId"),
                             value=cid,
                         )
                     if uid not in all_users:
@@ -663,7 +684,7 @@ class RosterSource:
                             f.name,
                             "the enrolment names a user who is not in the users file",
                             row=row.number,
-                            field="userSourcedId",
+                            field=row.header("userSourcedId"),
                             value=uid,
                         )
                 if cid not in self._classes:
@@ -672,7 +693,7 @@ class RosterSource:
                             f.name,
                             "enrolment in a class marked tobedeleted skipped",
                             row=row.number,
-                            field="classSourcedId",
+                            field=row.header("classSourcedId"),
                             kind="enrolment deleted class",
                         )
                         continue
@@ -689,7 +710,7 @@ class RosterSource:
                             "enrolment skipped: the user is not read as a pupil or staff member"
                             " of this school (tobedeleted, another school or another role)",
                             row=row.number,
-                            field="userSourcedId",
+                            field=row.header("userSourcedId"),
                             kind="enrolment non-member",
                         )
                     continue
@@ -707,7 +728,7 @@ class RosterSource:
             uid = self._need(f, row, "sourcedId")
             if uid in seen:
                 raise FileFormatError(
-                    f.name, "duplicate id", row=row.number, field="sourcedId", value=uid
+                    f.name, "duplicate id", row=row.number, field=row.header("sourcedId"), value=uid
                 )
             seen.add(uid)
             self._modified(f, row)
@@ -718,7 +739,7 @@ class RosterSource:
                 parse_date(
                     dob_text,
                     file=f.name,
-                    field="birthDate",
+                    field=row.header("birthDate"),
                     warnings=self._w,
                     row=row.number,
                     day_first=self._day_first,
@@ -738,7 +759,7 @@ class RosterSource:
                 "a name is blank",
                 row=row.number,
                 kind="blank name",
-                field="givenName" if not given else "familyName",
+                field=row.header("givenName" if not given else "familyName"),
             )
         return given, family
 
@@ -747,7 +768,9 @@ class RosterSource:
             body = item.strip("{}")
             kind, _, value = body.partition(":")
             if kind.strip().upper() == "UPN":
-                return parse_upn(value.strip(), file=f.name, field="userIds", row=row.number)
+                return parse_upn(
+                    value.strip(), file=f.name, field=row.header("userIds"), row=row.number
+                )
         return None
 
     def _dob_gender(self, f: CsvFile, row: Row, uid: str) -> tuple[date | None, Gender]:
@@ -758,7 +781,7 @@ class RosterSource:
             parse_date(
                 text,
                 file=f.name,
-                field="birthDate",
+                field=row.header("birthDate"),
                 warnings=self._w,
                 row=row.number,
                 day_first=self._day_first,

@@ -230,16 +230,22 @@ class TabularSource:
     def _id(self, f: CsvFile, row: Row, column: str, seen: set[str]) -> str:
         v = row.get(column)
         if not v:
-            raise FileFormatError(f.name, "a value is required", row=row.number, field=column)
+            raise FileFormatError(
+                f.name, "a value is required", row=row.number, field=row.header(column)
+            )
         if v in seen:
-            raise FileFormatError(f.name, "duplicate id", row=row.number, field=column, value=v)
+            raise FileFormatError(
+                f.name, "duplicate id", row=row.number, field=row.header(column), value=v
+            )
         seen.add(v)
         return v
 
     def _name(self, f: CsvFile, row: Row, column: str) -> str:
         v = row.get(column)
         if not v:
-            raise FileFormatError(f.name, "a name is required", row=row.number, field=column)
+            raise FileFormatError(
+                f.name, "a name is required", row=row.number, field=row.header(column)
+            )
         return v
 
     def _date(self, f: CsvFile, row: Row, column: str | None) -> date | None:
@@ -249,7 +255,7 @@ class TabularSource:
         return parse_date(
             v,
             file=f.name,
-            field=column,
+            field=row.header(column),
             warnings=self._w,
             row=row.number,
             day_first=self._day_first,
@@ -272,7 +278,7 @@ class TabularSource:
                 f.name,
                 f"year {v!r} is not an NC year code; left blank",
                 row=row.number,
-                field=column,
+                field=row.header(column),
                 kind=f"year {v}",
             )
         return nc
@@ -287,7 +293,9 @@ class TabularSource:
         seen: set[str] = set()
         for row in f.rows():
             pid = self._id(f, row, c.id, seen)
-            upn = parse_upn(self._get(row, c.upn), file=f.name, field=c.upn or "", row=row.number)
+            upn = parse_upn(
+                self._get(row, c.upn), file=f.name, field=row.header(c.upn or ""), row=row.number
+            )
             former: list[Upn] = []
             for text in self._class_names(row, c.former_upns):
                 try:
