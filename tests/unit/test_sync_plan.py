@@ -381,3 +381,20 @@ class TestMixedYearClasses:
         assert isinstance(moved_after, Pupil)
         assert ("1swans", "swans") == kept_after.class_ids
         assert ("swans",) == moved_after.class_ids
+
+
+class TestPartialReview:
+    def test_review_of_part_of_the_school_leaves_other_synced_records_alone(self) -> None:
+        """A synced pupil listed as Not matched by a partial review stays Synced; a complete
+        review marks it Out of sync."""
+        app = app_pupil()
+        link = SyncLink(
+            id="pupil:a1", school_id="s1", kind=RecordKind.PUPIL, app_id="a1", mis_id="M1"
+        )
+        current = records(pupils={"a1": app}, links=(link,))
+        lines = [Pairing(kind=RecordKind.PUPIL, status="not_matched", app=app)]
+        partial = plan(lines, current, at=NOW)
+        assert Action.NONE is partial.changes[0].action
+        assert "not in this review" in partial.changes[0].reason
+        complete = plan(lines, current, at=NOW, complete=True)
+        assert Action.MARK_OUT_OF_SYNC is complete.changes[0].action

@@ -400,8 +400,10 @@ class _Planner:
         options: PlanOptions,
         expected_leavers: Collection[str],
         guard_exempt: Collection[RecordKind] = (),
+        complete: bool = True,
     ) -> None:
         self.cur = current
+        self.complete = complete
         self.guard_exempt = frozenset(guard_exempt)
         self.at = at
         self.opt = options
@@ -543,6 +545,21 @@ class _Planner:
                     mis_id=link.mis_id,
                     label=label,
                     reason="already Out of sync: no longer in the MIS",
+                )
+            )
+        elif not self.complete:
+            self.add(
+                PlannedChange(
+                    kind=kind,
+                    action=Action.NONE,
+                    app_id=app.id,
+                    mis_id=link.mis_id,
+                    label=label,
+                    reason=(
+                        "synced, but its MIS record is not in this review (a review may cover "
+                        "part of the school): left Synced; the nightly sync marks records gone "
+                        "from the MIS Out of sync"
+                    ),
                 )
             )
         else:
@@ -901,6 +918,7 @@ def plan_pairings(
     expected_leavers: Collection[str] = (),
     guard_exempt: Collection[RecordKind] = (),
     notes: Sequence[str] = (),
+    complete: bool = True,
 ) -> SyncPlan:
     """Plan a sync of *pairings* against the app's *current* records (pure).
 
@@ -916,6 +934,9 @@ def plan_pairings(
         guard_exempt: kinds whose departures the guard ignores (classes and year groups at
             the start of a new academic year).
         notes: school-level remarks to carry.
+        complete: the pairings cover the school's whole MIS feed, so a synced app record
+            paired with nothing (Not matched) is gone from the MIS and is marked Out of sync.
+            With ``False`` (a review of part of the school) such records are left Synced.
 
     Raises:
         SyncError: tombstones exist but no ``tombstone_key`` was given.
@@ -929,6 +950,7 @@ def plan_pairings(
         options=options,
         expected_leavers=expected_leavers,
         guard_exempt=guard_exempt,
+        complete=complete,
     )
     by_kind: dict[RecordKind, list[Pairing]] = {k: [] for k in RecordKind}
     seen_mis: set[tuple[RecordKind, str]] = set()
@@ -1013,6 +1035,7 @@ def plan(
     at: datetime,
     options: PlanOptions | None = None,
     sync_id: str | None = None,
+    complete: bool = False,
 ) -> SyncPlan:
     """Plan the sync a person reviewed: a thin adapter over :func:`plan_pairings`.
 
@@ -1023,6 +1046,13 @@ def plan(
         at: when the plan is made.
         options: :class:`PlanOptions`.
         sync_id: the id of this sync (default: a new UUID).
+        complete: the reviews cover the school's whole MIS feed, so synced records they list
+            as Not matched are gone from the MIS and marked Out of sync (subject to the
+            change-size guard). By default a review may cover part of the school (the seed
+            lets a person review a few year groups or classes at a time) and such records are
+            left Synced for the nightly sync to judge.
     """
     pairings = pairings_from_review(review)
-    return plan_pairings(pairings, current, at=at, options=options, sync_id=sync_id)
+    return plan_pairings(
+        pairings, current, at=at, options=options, sync_id=sync_id, complete=complete
+    )
