@@ -20,7 +20,11 @@ The pipeline, all pure:
    The score is the weighted mean over the fields present on both sides.
 4. **Assignment.** Greedy by score (ties broken by record ids, so input order never matters):
    a pair is Matched when it reaches ``match_threshold`` and every still-free competitor of
-   either record scores at least ``ambiguity_margin`` lower; otherwise May match if it reaches
+   either record scores at least ``ambiguity_margin`` lower (a competitor with a strictly
+   better partner of its own does not count, nor one with an equally good partner when the
+   pair is strictly better, nor a twin of the partner when the pair's forenames agree
+   exactly); ties in score are ranked by how many fields were present. Otherwise May match
+   if it reaches
    ``may_match_threshold``. A pair involving a record with a same-side twin (same surname and
    birth date) is Matched only when forenames agree exactly; a pair whose genders disagree is
    never more than May match.
@@ -329,6 +333,7 @@ class _Scores:
         self.weights = weights
         w = present * weights[:, None]
         total_w = w.sum(axis=0)
+        self.evidence: FloatArray = total_w / max(float(weights.sum()), 1e-12)
         self.total: FloatArray = np.where(
             total_w > 0, (self.sim * w).sum(axis=0) / np.maximum(total_w, 1e-12), 0.0
         )
@@ -722,20 +727,23 @@ def _assign(
     keep = np.flatnonzero(scores.total >= settings.may_match_threshold)
     if len(keep) == 0:
         return []
-    kp_i, kp_j, kp_s = ci[keep], cj[keep], scores.total[keep]
+    # rank by score, then by how much evidence there was (an exact pair with birth dates
+    # beats an exact pair where one birth date is missing), then by record ids
+    kp_i, kp_j = ci[keep], cj[keep]
+    kp_s = scores.total[keep] + 1e-3 * scores.evidence[keep]
     order = np.lexsort((rank_a[kp_j], rank_m[kp_i], -kp_s))
+    real_l: list[float] = scores.total[keep].tolist()
     exact_a = scores.forename_exact[keep]
     twin_a = twins_m[kp_i] | twins_a[kp_j]
     guarded = twin_a & ~exact_a
     cand_m: dict[int, list[tuple[float, int, bool]]] = {}
     cand_a: dict[int, list[tuple[float, int, bool]]] = {}
     li_, lj_, ls_ = kp_i.tolist(), kp_j.tolist(), kp_s.tolist()
-    for i, j, s, g in zip(li_, lj_, ls_, guarded.tolist(), strict=True):
+    gl: list[bool] = guarded.tolist()
+    for o in order.tolist():  # best first, ties by record ids: never by input order
+        i, j, s, g = li_[o], lj_[o], ls_[o], gl[o]
         cand_m.setdefault(i, []).append((s, j, g))
         cand_a.setdefault(j, []).append((s, i, g))
-    for lst in (*cand_m.values(), *cand_a.values()):
-        if len(lst) > 1:
-            lst.sort(key=lambda t: -t[0])
     margin = settings.ambiguity_margin
 
     def best_other(lst: list[tuple[float, int, bool]], skip: int, free: list[bool]) -> float:
@@ -752,15 +760,18 @@ def _assign(
         free_mine: list[bool],
         theirs: dict[int, list[tuple[float, int, bool]]],
         pair_exact: bool,
+        s_cur: float,
     ) -> float | None:
         """Best free rival of a record (its candidates other than *partner*) that could
-        really be it: not one clearly taken by a better pair, not a twin of the partner."""
+        really be it: not one with a strictly better partner of its own (or an equally good one
+        when the pair itself is strictly better), not a twin of the partner."""
         for s2, other, g in mine:
             if other == partner or not free_other[other]:
                 continue
             if g and pair_exact:
                 continue
-            if best_other(theirs[other], me, free_mine) >= s2 + margin:
+            alternative = best_other(theirs[other], me, free_mine)
+            if alternative > s2 or (alternative >= s2 and s_cur > s2):
                 continue
             return s2
         return None
@@ -774,29 +785,30 @@ def _assign(
     decisions: list[_Decision] = []
     for o in order.tolist():
         i, j, s = li_[o], lj_[o], ls_[o]
+        real = real_l[o]
         if not (fm_free[i] and fa_free[j]):
             continue
         pair_exact = exact_l[o]
         mine_m, mine_a = cand_m[i], cand_a[j]
         r1 = (
-            competitor(mine_m, j, i, fa_free, fm_free, cand_a, pair_exact)
+            competitor(mine_m, j, i, fa_free, fm_free, cand_a, pair_exact, s)
             if len(mine_m) > 1
             else None
         )
         r2 = (
-            competitor(mine_a, i, j, fm_free, fa_free, cand_m, pair_exact)
+            competitor(mine_a, i, j, fm_free, fa_free, cand_m, pair_exact, s)
             if len(mine_a) > 1
             else None
         )
         runner = r1 if r2 is None else (r2 if r1 is None else max(r1, r2))
         flags_l: list[str] = []
         if runner is not None and s - runner < margin:
-            flags_l.append(f"ambiguous: another candidate scores {runner:.2f}")
+            flags_l.append(f"ambiguous: another candidate scores {min(runner, 1.0):.2f}")
         if twin_l[o] and not pair_exact:
             flags_l.append("possible twin: forenames differ")
         if gender_l[o]:
             flags_l.append("gender differs")
-        matched = s >= threshold and not flags_l
+        matched = real >= threshold and not flags_l
         fm_free[i] = False
         fa_free[j] = False
         decisions.append(
@@ -806,7 +818,7 @@ def _assign(
                 keep_l[o],
                 MatchStatus.MATCHED if matched else MatchStatus.MAY_MATCH,
                 MatchRule.NAME_DOB if dob_l[o] else MatchRule.NAME,
-                None if runner is None else round(runner, 4),
+                None if runner is None else round(min(runner, 1.0), 4),
                 tuple(flags_l),
             )
         )
