@@ -18,7 +18,7 @@ Persist with :func:`schoolsync.access.records.write_events`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import attrs
@@ -79,11 +79,7 @@ class AccessAdmin:
         return events
 
     def _held_roles(self, account_id: str, school_id: str | None) -> list[RoleAssignment]:
-        return [
-            a
-            for a in self.index.records.assignments.values()
-            if a.account_id == account_id and a.school_id == school_id
-        ]
+        return [a for a in self.index.assignments_of(account_id) if a.school_id == school_id]
 
     def holders(self, role: str, trust_id: str, school_id: str | None) -> list[str]:
         """Accounts holding *role* (directly or through an implying role) at the scope.
@@ -91,13 +87,16 @@ class AccessAdmin:
         ``school_id=None`` counts across the whole trust.
         """
         cat = self.index.catalogue
+        if school_id is not None:
+            pool: Iterable[RoleAssignment] = self.index.assignments_at(school_id)
+        elif cat.role(role).scope is RoleScope.TRUST:
+            pool = self.index.assignments_at(None)  # only trust roles imply trust roles
+        else:
+            pool = self.index.records.assignments.values()
         found = {
             a.account_id
-            for a in self.index.records.assignments.values()
-            if a.trust_id == trust_id
-            and (school_id is None or a.school_id == school_id)
-            and a.role in cat.roles
-            and cat.holders_of(role, (a.role,))
+            for a in pool
+            if a.trust_id == trust_id and a.role in cat.roles and cat.holders_of(role, (a.role,))
         }
         return sorted(found)
 
@@ -288,9 +287,7 @@ class AccessAdmin:
         if self.index.check(actor_id, mp, None):
             return True
         schools = {
-            a.school_id
-            for a in self.index.records.assignments.values()
-            if a.account_id == account.id and a.school_id is not None
+            a.school_id for a in self.index.assignments_of(account.id) if a.school_id is not None
         }
         if not schools:
             # Not yet placed at any school: any school administrator of the trust may manage it.

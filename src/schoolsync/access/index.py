@@ -64,6 +64,8 @@ class _View:
         self.catalogue = catalogue
         self.records = records
         self.by_account: dict[str, dict[str, RoleAssignment]] = {}
+        #: Assignments by school (``None``: trust roles), for cap counts.
+        self.by_school: dict[str | None, dict[str, RoleAssignment]] = {}
         self.trust_accounts: dict[str, set[str]] = {}
         self.school_accounts: dict[str, set[str]] = {}
         self.grants_by_school: dict[str, dict[str, Grant]] = {}
@@ -81,6 +83,7 @@ class _View:
 
     def _add_assignment(self, a: RoleAssignment) -> None:
         self.by_account.setdefault(a.account_id, {})[a.id] = a
+        self.by_school.setdefault(a.school_id, {})[a.id] = a
         if a.school_id is None:
             self.trust_accounts.setdefault(a.trust_id, set()).add(a.account_id)
         else:
@@ -89,6 +92,7 @@ class _View:
     def _drop_assignment(self, a: RoleAssignment) -> None:
         mine = self.by_account.get(a.account_id, {})
         mine.pop(a.id, None)
+        self.by_school.get(a.school_id, {}).pop(a.id, None)
         still_trust = any(x.school_id is None and x.trust_id == a.trust_id for x in mine.values())
         if a.school_id is None and not still_trust:
             self.trust_accounts.get(a.trust_id, set()).discard(a.account_id)
@@ -677,6 +681,16 @@ class AccessIndex:
     def records(self) -> AccessRecords:
         """The records the index answers from (read them; change them only through :meth:`apply`)."""
         return self._view.records
+
+    def assignments_of(self, account_id: str) -> list[RoleAssignment]:
+        """The account's role assignments, by id."""
+        found = self._view.by_account.get(account_id, {})
+        return [found[k] for k in sorted(found)]
+
+    def assignments_at(self, school_id: str | None) -> list[RoleAssignment]:
+        """Role assignments at a school (``None``: trust roles), by id."""
+        found = self._view.by_school.get(school_id, {})
+        return [found[k] for k in sorted(found)]
 
     @property
     def now(self) -> datetime:
