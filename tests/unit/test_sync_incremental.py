@@ -507,3 +507,44 @@ class TestBackupRotation:
         with store.unit_of_work() as uow:
             (kept,) = uow.backups.list()
         assert original_backup_id(RecordKind.PUPIL, "hand") == kept.id
+
+
+@attrs.frozen(kw_only=True)
+class _DeltaSource(SnapshotSource):
+    """A delta feed: only changed records, plus deletions."""
+
+    deleted: tuple[Any, ...] = ()
+
+    @property
+    def is_delta(self) -> bool:
+        return True
+
+    def deletions(self) -> list[Any]:
+        return list(self.deleted)
+
+
+@attrs.frozen
+class _Deletion:
+    kind: str
+    id: str
+
+
+class TestDeltaFeeds:
+    def test_absent_records_are_unchanged_and_deletions_apply(self) -> None:
+        """In a delta, only changed records are sent: absent ones stay Synced, deleted ones go
+        Out of sync, and a changed pupil keeps the classes it already had."""
+        store, feed = synced_school()
+        changed = attrs.evolve(feed.pupils[3], preferred_forename="Bee", class_ids=())
+        delta = attrs.evolve(feed, pupils=(changed,), staff=(), classes=(), year_groups=())
+        source = _DeltaSource(snapshot=delta, deleted=(_Deletion("user", "P00005"),))
+        report = incremental_sync(
+            source, NOW, store, school_id="s1", connection=connection(), at=NOW
+        )
+        assert {"out_of_sync": 1, "updated": 1} == report.counts()
+        pid = app_id_of(store, RecordKind.PUPIL, "P00003")
+        with store.unit_of_work() as uow:
+            pupil = uow.pupils.require(pid)
+            assert "Bee" == pupil.preferred_forename
+            assert 1 == len(pupil.class_ids)  # kept from the last full export
+            gone = app_id_of(store, RecordKind.PUPIL, "P00005")
+            assert SyncState.OUT_OF_SYNC is sync_state(uow, RecordKind.PUPIL, gone)

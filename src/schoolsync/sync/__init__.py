@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     )
     from schoolsync.sync.identity import identity_hashes
     from schoolsync.sync.incremental import (
+        Delta,
         SnapshotSource,
+        delta_of,
         incremental_plan,
         incremental_sync,
         read_snapshot,
@@ -108,6 +110,7 @@ _LAZY: dict[str, str] = {
     "CONFIGURE_PERMISSION": "schoolsync.sync.connection",
     "ConnectionStatus": "schoolsync.sync.connection",
     "DataSharing": "schoolsync.sync.connection",
+    "Delta": "schoolsync.sync.incremental",
     "DeletedRecord": "schoolsync.sync.records",
     "EmailBatch": "schoolsync.sync.emails",
     "EmailFailure": "schoolsync.sync.emails",
@@ -139,6 +142,7 @@ _LAZY: dict[str, str] = {
     "authorise": "schoolsync.sync.connection",
     "check_app_edit": "schoolsync.sync.state",
     "deauthorise": "schoolsync.sync.connection",
+    "delta_of": "schoolsync.sync.incremental",
     "edit_record": "schoolsync.sync.state",
     "erase": "schoolsync.sync.leavers",
     "generate_emails": "schoolsync.sync.emails",
@@ -178,6 +182,7 @@ __all__ = [
     "Backup",
     "ConnectionStatus",
     "DataSharing",
+    "Delta",
     "DeletedRecord",
     "EmailBatch",
     "EmailFailure",
@@ -208,6 +213,7 @@ __all__ = [
     "authorise",
     "check_app_edit",
     "deauthorise",
+    "delta_of",
     "edit_record",
     "erase",
     "generate_emails",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 
@@ -42,7 +43,9 @@ from schoolsync.sync.report import SyncReport
 from schoolsync.sync.state import Record, SchoolRecords, mis_key, open_unit
 
 __all__ = [
+    "Delta",
     "SnapshotSource",
+    "delta_of",
     "incremental_plan",
     "incremental_sync",
     "read_snapshot",
@@ -96,11 +99,54 @@ def read_snapshot(source: MisSource, school_id: str) -> MisSnapshot:
     )
 
 
+@attrs.frozen(kw_only=True)
+class Delta:
+    """What a delta feed (changes only) says besides its records: the MIS ids of people and
+    classes it deletes.
+
+    In a delta, a linked record absent from the feed is unchanged, not gone: only the records
+    named here become Out of sync. A person's classes in a delta are added to the classes
+    they already have from the MIS (a removed enrolment is applied by the next full export).
+    """
+
+    deleted_people: frozenset[str] = frozenset()
+    deleted_classes: frozenset[str] = frozenset()
+
+
+def delta_of(source: object) -> Delta | None:
+    """The :class:`Delta` of *source* if it is a delta feed (``source.is_delta`` true, e.g. a
+    OneRoster bundle whose manifest says ``delta``), else ``None`` (a full export)."""
+    if not bool(getattr(source, "is_delta", False)):
+        return None
+    listed = getattr(source, "deletions", None)
+    items = list(listed()) if callable(listed) else []
+    return Delta(
+        deleted_people=frozenset(str(d.id) for d in items if getattr(d, "kind", "") == "user"),
+        deleted_classes=frozenset(str(d.id) for d in items if getattr(d, "kind", "") == "class"),
+    )
+
+
+_Person = TypeVar("_Person", Pupil, StaffMember)
+
+
+def _merge_classes(person: _Person, app: Record, current: SchoolRecords) -> _Person:
+    """In a delta: the person's MIS classes so far plus the delta's."""
+    by_app = {
+        lk.app_id: lk.mis_id
+        for lk in current.links_of(RecordKind.CLASS)
+        if lk.state is SyncState.SYNCED
+    }
+    old_refs: list[str] = [by_app[c] for c in getattr(app, "class_ids", ()) if c in by_app]
+    merged = tuple(dict.fromkeys([*old_refs, *person.class_ids]))
+    return attrs.evolve(person, class_ids=merged)
+
+
 def _pairings(
     snapshot: MisSnapshot,
     current: SchoolRecords,
     *,
     import_new_groups: bool,
+    delta: Delta | None = None,
 ) -> list[Pairing]:
     out: list[Pairing] = []
     seen: dict[RecordKind, set[str]] = {k: set() for k in RecordKind}
@@ -146,6 +192,8 @@ def _pairings(
     for mis_staff in snapshot.staff:
         seen[RecordKind.STAFF].add(mis_key(mis_staff))
         app = linked(RecordKind.STAFF, mis_staff)
+        if app is not None and delta is not None:
+            mis_staff = _merge_classes(mis_staff, app, current)
         if app is not None:
             out.append(
                 Pairing(kind=RecordKind.STAFF, status=PairStatus.MATCHED, mis=mis_staff, app=app)
@@ -163,6 +211,8 @@ def _pairings(
     for pupil in snapshot.pupils:
         seen[RecordKind.PUPIL].add(mis_key(pupil))
         app = linked(RecordKind.PUPIL, pupil)
+        if app is not None and delta is not None:
+            pupil = _merge_classes(pupil, app, current)
         if app is not None:
             out.append(
                 Pairing(kind=RecordKind.PUPIL, status=PairStatus.MATCHED, mis=pupil, app=app)
@@ -181,6 +231,16 @@ def _pairings(
     for link in current.links:
         if link.mis_id in seen[link.kind]:
             continue
+        if delta is not None:
+            named = (
+                delta.deleted_classes
+                if link.kind is RecordKind.CLASS
+                else delta.deleted_people
+                if link.kind in (RecordKind.PUPIL, RecordKind.STAFF)
+                else frozenset()
+            )
+            if link.mis_id not in named:
+                continue  # not in the delta: unchanged
         app = current.records(link.kind).get(link.app_id)
         if app is not None:
             out.append(Pairing(kind=link.kind, status=PairStatus.NOT_MATCHED, app=app))
@@ -200,12 +260,14 @@ def incremental_plan(
     guard_exempt: Collection[RecordKind] = (),
     notes: Sequence[str] = (),
     sync_id: str | None = None,
+    delta: Delta | None = None,
 ) -> SyncPlan:
     """Plan a nightly sync of *snapshot* against the app's *current* records (pure).
 
     Args:
         since: the previous sync's time; a snapshot taken before it is refused as stale.
         import_new_groups: import new classes and year groups too (the rollover does).
+        delta: the feed holds changes only (:func:`delta_of`); absent records are unchanged.
 
     Raises:
         SyncError: the snapshot is older than *since*.
@@ -215,7 +277,7 @@ def incremental_plan(
             f"the MIS data was taken at {snapshot.taken_at.isoformat()}, before the last sync "
             f"({since.isoformat()}); refusing to go back in time"
         )
-    pairs = _pairings(snapshot, current, import_new_groups=import_new_groups)
+    pairs = _pairings(snapshot, current, import_new_groups=import_new_groups, delta=delta)
     all_notes = list(notes) + [f"MIS warning: {w}" for w in snapshot.warnings]
     return plan_pairings(
         pairs,
@@ -247,7 +309,8 @@ def incremental_sync(
     """Run the nightly sync of one school: plan from the links, then apply, in one unit of work.
 
     Args:
-        source: the school's MIS.
+        source: the school's MIS: a full export, or a delta feed (changes since the last
+            export, with deletions; see :class:`Delta`).
         since: when the last sync ran (``None`` for the first).
         target: the store (or an open unit of work).
         connection: must be authorised (else :class:`~schoolsync.errors.SyncError`).
@@ -264,7 +327,9 @@ def incremental_sync(
     with open_unit(target) as uow:
         uow.lock_school(school_id)
         current = SchoolRecords.load(uow, school_id)
-        sync_plan = incremental_plan(snapshot, current, at=at, since=since, options=options)
+        sync_plan = incremental_plan(
+            snapshot, current, at=at, since=since, options=options, delta=delta_of(source)
+        )
         if dry_run:
             return report_for(sync_plan, at=at, committed=False)
         return apply(
