@@ -33,6 +33,7 @@ The pipeline, all pure:
 from __future__ import annotations
 
 import functools
+import gc
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -637,7 +638,25 @@ def match_people(
     app: Sequence[P],
     settings: MatchSettings,
 ) -> list[MatchResult[P]]:
-    """Match two populations of people; one result per record or pair (see module docs)."""
+    """Match two populations of people; one result per record or pair (see module docs).
+
+    The cyclic garbage collector is paused while the results are built (they hold no cycles;
+    with 100,000s of new objects its repeated full passes would cost more than the matching).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _match_people(mis, app, settings)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _match_people(
+    mis: Sequence[P],
+    app: Sequence[P],
+    settings: MatchSettings,
+) -> list[MatchResult[P]]:
     cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
     fm = _Features(mis, cache)
     fa = _Features(app, cache)
