@@ -173,6 +173,13 @@ class Row:
             return ""
         return self._cells[i].strip()
 
+    def values(self, columns: Sequence[str]) -> list[str]:
+        """The stripped values of several columns at once (``""`` where absent)."""
+        cells, index, n = self._cells, self._index, len(self._cells)
+        return [
+            cells[i].strip() if (i := index.get(c)) is not None and i < n else "" for c in columns
+        ]
+
     def has(self, column: str) -> bool:
         """Whether the file has this column at all."""
         return column in self._index
@@ -315,7 +322,7 @@ class CsvFile:
         number = 1
         for cells in cells_iter:
             number += 1
-            if not cells or not any(c.strip() for c in cells):
+            if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                 continue
             if len(cells) > width and any(c.strip() for c in cells[width:]):
                 raise FileFormatError(

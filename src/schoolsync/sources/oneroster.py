@@ -245,6 +245,7 @@ STAFF_ROLES = frozenset(
     }
 )
 OTHER_ROLES = frozenset({"parent", "guardian", "relative", "contact"})
+_ENROLMENT_COLUMNS = ("classSourcedId", "userSourcedId", "sourcedId", "status", "dateLastModified")
 _STATUSES = frozenset({"", "active", "tobedeleted", "inactive", "deleted"})
 _TRUE = frozenset({"true", "1", "yes", "y"})
 
@@ -334,6 +335,7 @@ class RosterSource:
         self._grades: set[str] = set()
         self._all_class_ids: set[str] | None = None
         self._delta_enrolments: list[tuple[str, str, str]] = []
+        self._last_stamp = ""
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -401,7 +403,9 @@ class RosterSource:
 
     def _modified(self, f: CsvFile, row: Row) -> None:
         v = row.get("dateLastModified")
-        if v:
+        if v and v != self._last_stamp:
+            if len(v) > 10:  # an ISO date-time: never warned, so repeats need no re-parse
+                self._last_stamp = v
             t = parse_datetime(
                 v,
                 file=f.name,
@@ -639,14 +643,17 @@ class RosterSource:
                 continue
             delta = self._is_delta(part)
             seen: set[str] = set()
+            has_id: bool | None = None
             for row in f.rows():
-                cid = self._need(f, row, "classSourcedId")
-                uid = self._need(f, row, "userSourcedId")
-                eid = row.get("sourcedId")
-                if row.has("sourcedId") and not eid:
-                    raise FileFormatError(
-                        f.name, "a value is required", row=row.number, field=row.header("sourcedId")
-                    )
+                cid, uid, eid, status_text, stamp = row.values(_ENROLMENT_COLUMNS)
+                if not cid:
+                    self._need(f, row, "classSourcedId")
+                if not uid:
+                    self._need(f, row, "userSourcedId")
+                if has_id is None:
+                    has_id = row.has("sourcedId")
+                if has_id and not eid:
+                    self._need(f, row, "sourcedId")
                 key = eid or f"{cid}\x00{uid}"
                 if key in seen:
                     if eid:
@@ -665,8 +672,9 @@ class RosterSource:
                     )
                     continue
                 seen.add(key)
-                status = self._status(f, row)
-                self._modified(f, row)
+                status = "active" if status_text in {"active", ""} else self._status(f, row)
+                if stamp and stamp != self._last_stamp:
+                    self._modified(f, row)
                 if status == "tobedeleted":
                     self._deletions.append(Deletion(kind="enrolment", id=eid or f"{cid}:{uid}"))
                     continue
