@@ -539,11 +539,16 @@ class TestFiles:
         """Every exported XLSX cell is stored as text, so nothing runs when the file is opened."""
         import openpyxl
 
-        path = write_sheet(tmp_path / "x.xlsx", ["Email", "Name"], [["a@b.example", "=1+1"]])
+        path = write_sheet(
+            tmp_path / "x.xlsx",
+            ["Email", "Name", "Other"],
+            [["a@b.example", "=1+1", "\x01=cmd"]],  # a dropped control character uncovers "="
+        )
         sheet = openpyxl.load_workbook(path).active
         assert sheet is not None
         assert {"s"} == {cell.data_type for row in sheet.iter_rows() for cell in row}
         assert "'=1+1" == sheet["B2"].value
+        assert "'=cmd" == sheet["C2"].value
 
     def test_unreadable_files_raise_file_format_errors(self, tmp_path: Path) -> None:
         """A non-XLSX file named .xlsx and an empty CSV give FileFormatError naming the file."""

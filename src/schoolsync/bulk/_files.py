@@ -64,22 +64,24 @@ def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence
     mark (Excel then reads accents correctly).
     """
     target = Path(path)
-    safe_header = [neutralise(h) for h in header]
-    safe_rows = [[neutralise(c) for c in row] for row in rows]
-    if _is_xlsx(target):
-        workbook = openpyxl.Workbook()
-        sheet = workbook.active
-        assert sheet is not None
-        sheet.title = _SHEET_TITLE
-        # XLSX cannot hold most control characters: they are dropped (CSV keeps them).
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", h) for h in safe_header])
-        for row in safe_rows:
-            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", c) for c in row])
-        for line in sheet.iter_rows():
-            for cell in line:
-                # Text cells, never formulas, even if a value slipped past neutralise().
-                cell.data_type = "s"
+    xlsx = _is_xlsx(target)
+
+    def safe(value: str) -> str:
+        # XLSX cannot hold most control characters: they are dropped (CSV keeps them), before
+        # neutralising, so that dropping one cannot uncover a formula.
+        return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value) if xlsx else value)
+
+    safe_header = [safe(h) for h in header]
+    safe_rows = [[safe(c) for c in row] for row in rows]
+    if xlsx:
+        # Write-only mode streams rows. No neutralised value starts with "=", so openpyxl
+        # stores every cell as text, never as a formula.
+        workbook = openpyxl.Workbook(write_only=True)
+        sheet = workbook.create_sheet(_SHEET_TITLE)
         sheet.freeze_panes = "B2"
+        sheet.append(safe_header)
+        for row in safe_rows:
+            sheet.append(row)
         workbook.save(target)
         return target
     with target.open("w", encoding="utf-8-sig", newline="") as handle:

@@ -326,6 +326,12 @@ def plan_import(
     held_by_account = users.roles_by_account()
     roles = _RoleReader(checks)
     school_columns = [(s.id, labels[s.id]) for s in users.schools if s.id in positions]
+    places: list[tuple[str | None, str, RoleScope, int]] = [
+        (school_id, label, RoleScope.SCHOOL, positions[school_id])
+        for school_id, label in school_columns
+    ]
+    if TRUST_ROLES in positions:
+        places.append((None, TRUST_ROLES, RoleScope.TRUST, positions[TRUST_ROLES]))
     changes: list[Change] = []
     first_row: dict[str, int] = {}
 
@@ -442,22 +448,18 @@ def plan_import(
                     )
                 )
         shown_email = account.email if account else email
-        places: list[tuple[str | None, str, RoleScope]] = [
-            (school_id, label, RoleScope.SCHOOL) for school_id, label in school_columns
-        ]
-        if TRUST_ROLES in positions:
-            places.append((None, TRUST_ROLES, RoleScope.TRUST))
-        for school_id, label, scope in places:
-            column_key: str = TRUST_ROLES if school_id is None else school_id
-            current = set(held.get(school_id, ()))
-            wanted = roles.read(
-                cells[positions[column_key]],
-                scope,
-                held=current,
-                row=row,
-                column=label,
-                problems=problems,
-            )
+        for school_id, label, scope, position in places:
+            cell = cells[position]
+            found = held.get(school_id)
+            if not found:
+                if not cell or cell.isspace():
+                    continue  # nothing held, nothing asked: the common case in a wide trust
+                current: set[str] = set()
+            else:
+                if cell == format_roles(found):
+                    continue  # the cell as exported: unchanged
+                current = set(found)
+            wanted = roles.read(cell, scope, held=current, row=row, column=label, problems=problems)
             row_changes += _role_diff(
                 email=shown_email,
                 account_id=account_id,
