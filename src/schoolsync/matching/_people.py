@@ -6,11 +6,13 @@ The pipeline, all pure:
    A key links two records only when it is unique on both sides; an MIS-id or email link is
    refused when both records carry UPNs that disagree (a new MIS reusing id numbers). A link
    whose name and birth-date evidence scores below ``identifier_name_floor`` is May match.
-2. **Blocking.** The records left over get several candidate keys each: birth date (day and
-   month in either order) plus the first two letters of each name token; the exact normalised
-   surname token with the forename (or its preferred-name group), in either order, within the
-   same school; three letters of one name and the initial of the other, within the same
-   school (for staff without birth dates and for a typo plus a wrong birth date). Keys are
+2. **Blocking.** Candidate pairs are only made within one school (``school_id``; the
+   identifier rungs work across schools). The records left over get several candidate keys
+   each: birth date (day and month in either order) plus the first two letters of each name
+   token; the exact normalised surname token with the forename (or its preferred-name
+   group), in either order; then, in a second pass over the records still unpaired, three
+   letters of one name and the initial of the other (staff without birth dates, a typo plus
+   a wrong or missing birth date). Keys are
    joined with numpy, so the number of candidate pairs grows with the number of records, not
    its square. A key shared by more than ``max_block_pairs`` pairs is skipped.
 3. **Scoring.** rapidfuzz ``process.cpdist`` (element-wise batch similarity) over all candidate
@@ -24,8 +26,7 @@ The pipeline, all pure:
    better partner of its own does not count, nor one with an equally good partner when the
    pair is strictly better, nor a twin of the partner when the pair's forenames agree
    exactly); ties in score are ranked by how many fields were present. Otherwise May match
-   if it reaches
-   ``may_match_threshold``. A pair involving a record with a same-side twin (same surname and
+   if it reaches ``may_match_threshold``. A pair involving a record with a same-side twin (same surname and
    birth date) is Matched only when forenames agree exactly; a pair whose genders disagree is
    never more than May match.
 """
@@ -465,7 +466,7 @@ def _key_codes(
                 p2 = t[:2]
                 if p2 not in seen:
                     seen.add(p2)
-                    add_code(hash("D" + dk + p2))
+                    add_code(hash((school, dk, p2)))
                     add_owner(k)
         firsts: list[str] = []
         for given in (ft, pt) if pt is not ft else (ft,):
