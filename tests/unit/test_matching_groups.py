@@ -1,0 +1,123 @@
+"""Year group and class matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from schoolsync.errors import ValidationError
+from schoolsync.matching import MatchRule, MatchStatus, match_classes, match_year_groups
+from schoolsync.people import SchoolClass, YearGroup
+
+
+def yg(yid: str, name: str, code: str) -> YearGroup:
+    return YearGroup(id=yid, school_id="s", name=name, nc_year=code)
+
+
+def cls(cid: str, name: str, *years: str, mis_id: str | None = None) -> SchoolClass:
+    return SchoolClass(id=cid, school_id="s", name=name, year_group_ids=years, mis_id=mis_id)
+
+
+MIS_YEARS = [
+    yg("m-n", "Nursery", "N2"),
+    yg("m-r", "Reception", "R"),
+    yg("m-1", "Year 1", "1"),
+    yg("m-2", "Year 2", "2"),
+    yg("m-3", "Year 3", "3"),
+]
+APP_YEARS = [
+    yg("a-r", "Rec", "R"),
+    yg("a-1", "Year One", "1"),
+    yg("a-2", "Year 2", "2"),
+    yg("a-6", "Year 6", "6"),
+]
+
+
+def test_year_groups_match_by_nc_year_and_nursery_is_excluded() -> None:
+    """Year groups pair by NC year; Nursery is left out; the app-only year group is kept."""
+    review = match_year_groups(MIS_YEARS, APP_YEARS)
+    pairs = {(r.mis_key, r.app_key, r.status) for r in review}
+    assert ("m-1", "a-1", MatchStatus.MATCHED) in pairs
+    assert ("m-3", None, MatchStatus.NEW) in pairs
+    assert (None, "a-6", MatchStatus.NOT_MATCHED) in pairs
+    assert [y.id for y in review.excluded] == ["m-n"]
+    assert all(r.rule is MatchRule.NC_YEAR for r in review.pairs())
+
+
+def test_mis_year_group_names_supersede_app_names() -> None:
+    """A matched year group whose names differ says the MIS name replaces the app name."""
+    review = match_year_groups(MIS_YEARS, APP_YEARS)
+    r = review.result_for(mis="m-1")
+    assert "the MIS name replaces the app name" in r.explanation
+    assert "name equal" in review.result_for(mis="m-2").explanation
+
+
+def test_year_groups_in_the_app_cannot_be_unticked() -> None:
+    """Deselecting a year group the app already has is refused; a new one can be deselected."""
+    review = match_year_groups(MIS_YEARS, APP_YEARS)
+    with pytest.raises(ValidationError):
+        review.deselect("m-1")
+    assert not review.deselect("m-3").is_selected("m-3")
+    assert review.deselect_all_new().locked <= review.deselect_all_new().selected
+
+
+def test_same_name_classes_match_within_year_groups() -> None:
+    """Classes with the same normalised name and year groups are Matched."""
+    review = match_classes(
+        [cls("m1", "3 Oak", "m-3"), cls("m2", "Ash", "m-1")],
+        [cls("a1", "3-OAK", "a-3"), cls("a2", "ash", "a-1")],
+        mis_year_groups=MIS_YEARS,
+        app_year_groups=[*APP_YEARS, yg("a-3", "Year 3", "3")],
+    )
+    assert {(r.mis_key, r.app_key, r.status) for r in review} == {
+        ("m1", "a1", MatchStatus.MATCHED),
+        ("m2", "a2", MatchStatus.MATCHED),
+    }
+
+
+def test_same_name_in_other_year_group_is_only_may_match() -> None:
+    """A class of the same name in a different year group needs a person to confirm it."""
+    review = match_classes(
+        [cls("m1", "Oak", "m-2")],
+        [cls("a1", "Oak", "a-1")],
+        mis_year_groups=MIS_YEARS,
+        app_year_groups=APP_YEARS,
+    )
+    r = review.result_for(mis="m1")
+    assert (r.status, r.app_key) == (MatchStatus.MAY_MATCH, "a1")
+    assert "year groups differ" in r.explanation
+
+
+def test_mixed_year_class_is_reported() -> None:
+    """MIS "Swans" (Years 1 and 2) against app "1Swans" and "2Swans" is reported as mixed-year."""
+    review = match_classes(
+        [cls("m1", "Swans", "m-1", "m-2")],
+        [cls("a1", "1Swans", "a-1"), cls("a2", "2 Swans", "a-2")],
+        mis_year_groups=MIS_YEARS,
+        app_year_groups=APP_YEARS,
+    )
+    (mixed,) = review.mixed_year_classes
+    assert mixed.mis_class.id == "m1"
+    assert mixed.nc_years == ("1", "2")
+    assert sorted(c.id for c in mixed.app_classes) == ["a1", "a2"]
+    assert review.result_for(mis="m1").status is MatchStatus.NEW
+    assert review.result_for(app="a2").status is MatchStatus.NOT_MATCHED
+
+
+def test_similar_class_names_are_may_match_and_mis_id_wins() -> None:
+    """Similar names in one year group are May match; a shared MIS id is Matched outright."""
+    review = match_classes(
+        [cls("m1", "Kestrels", "m-1"), cls("m2", "Falcon", "m-2", mis_id="77")],
+        [cls("a1", "Kestrel", "a-1"), cls("a2", "Class F", "a-2", mis_id="77")],
+        mis_year_groups=MIS_YEARS,
+        app_year_groups=APP_YEARS,
+    )
+    assert review.result_for(mis="m1").status is MatchStatus.MAY_MATCH
+    r = review.result_for(mis="m2")
+    assert (r.status, r.rule) == (MatchStatus.MATCHED, MatchRule.MIS_ID)
+
+
+def test_new_classes_are_selected_by_default() -> None:
+    """New MIS classes are ticked for import until a person unticks them."""
+    review = match_classes([cls("m1", "Robins", "m-1")], [], mis_year_groups=MIS_YEARS)
+    assert [c.id for c in review.to_import()] == ["m1"]
+    assert review.deselect("m1").to_import() == ()
