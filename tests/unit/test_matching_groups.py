@@ -121,3 +121,18 @@ def test_new_classes_are_selected_by_default() -> None:
     review = match_classes([cls("m1", "Robins", "m-1")], [], mis_year_groups=MIS_YEARS)
     assert [c.id for c in review.to_import()] == ["m1"]
     assert review.deselect("m1").to_import() == ()
+
+
+def test_class_and_year_group_reviews_save_and_resume() -> None:
+    """Class reviews (with mixed-year reports) and year group reviews survive to_dict/from_dict."""
+    from schoolsync.matching import MatchReview
+
+    classes = match_classes(
+        [cls("m1", "Swans", "m-1", "m-2")],
+        [cls("a1", "1Swans", "a-1"), cls("a2", "2Swans", "a-2")],
+        mis_year_groups=MIS_YEARS,
+        app_year_groups=APP_YEARS,
+    )
+    years = match_year_groups(MIS_YEARS, APP_YEARS)
+    assert MatchReview.from_dict(classes.to_dict()) == classes
+    assert MatchReview.from_dict(years.to_dict()) == years

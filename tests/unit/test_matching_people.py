@@ -233,3 +233,14 @@ def test_duplicate_ids_on_one_side_are_refused() -> None:
     """Two MIS records with the same id are refused with DuplicateRecordError."""
     with pytest.raises(DuplicateRecordError):
         match_pupils([pupil("m", "A", "B"), pupil("m", "C", "D")], [])
+
+
+def test_settings_are_validated() -> None:
+    """Out-of-range thresholds are refused with a ValidationError naming the setting."""
+    from schoolsync.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        MatchSettings(match_threshold=1.5)
+    assert info.value.field == "match_threshold"
+    with pytest.raises(ValidationError):
+        MatchSettings(match_threshold=0.6, may_match_threshold=0.8)
