@@ -298,3 +298,22 @@ def test_empty_records_build() -> None:
     index = AccessIndex.build(CATALOGUE, AccessRecords(), now=NOW)
 
     assert_denied(index, "x", "users.manage", None, reason="inactive")
+
+
+def test_expiry_takes_effect_at_the_exact_moment() -> None:
+    """A grant expiring at T is live just before T and gone at T (advance and Clock alike)."""
+    from schoolsync.clock import FixedClock
+
+    w = oak().grant("S2", ["users.manage"], grant_id="g9", expires_at=NOW + timedelta(hours=1))
+    index = w.index()
+    clock = FixedClock(NOW)
+    ticking = AccessIndex.build(CATALOGUE, w.records.copy(), now=NOW, clock=clock)
+
+    index.advance(NOW + timedelta(hours=1) - timedelta(microseconds=1))
+    assert_allowed(index, "alice", "users.manage", "S2")
+    index.advance(NOW + timedelta(hours=1))
+    assert_denied(index, "alice", "users.manage", "S2", reason="grant_expired")
+    assert_allowed(ticking, "alice", "users.manage", "S2")
+    clock.set(NOW + timedelta(hours=1))
+    assert_denied(ticking, "alice", "users.manage", "S2", reason="grant_expired")
+    assert () == ticking.schools_with("alice", "users.manage")

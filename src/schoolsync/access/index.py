@@ -48,6 +48,12 @@ _Access = dict[str | None, _Cell]
 _Allowed = dict[str, Decision]
 
 
+def _names(ids: Sequence[str], shown: int = 5) -> str:
+    """Up to *shown* ids for a message; the full list stays in ``MissingFact.accounts``."""
+    text = ", ".join(ids[:shown])
+    return text if len(ids) <= shown else f"{text} and {len(ids) - shown} more"
+
+
 @attrs.frozen
 class AccessRequest:
     """One question for :meth:`AccessIndex.check_many`: may *account_id* use *permission* at *school_id*."""
@@ -99,9 +105,14 @@ class _View:
         if a.school_id is not None and not any(x.school_id == a.school_id for x in mine.values()):
             self.school_accounts.get(a.school_id, set()).discard(a.account_id)
 
-    def update(self, kind: str, before: Any, after: Any) -> set[str]:
-        """Reflect one record change (already made in ``records``); return the accounts affected."""
+    def update(self, kind: str, before: Any, after: Any) -> tuple[set[str], set[tuple[str, str]]]:
+        """Reflect one record change (already made in ``records``).
+
+        Returns the accounts to recompute in full and the (account, school) pairs to
+        recompute (grant and membership changes touch one school only).
+        """
         affected: set[str] = set()
+        pairs: set[tuple[str, str]] = set()
         for rec in (before, after):
             if rec is None:
                 continue
@@ -110,7 +121,7 @@ class _View:
             elif kind == "assignment":
                 affected.add(rec.account_id)
             elif kind in ("grant", "membership"):
-                affected |= self.trust_accounts.get(rec.trust_id, set())
+                pairs.update((a, rec.school_id) for a in self.trust_accounts.get(rec.trust_id, ()))
             elif kind == "trust":
                 affected |= self.trust_accounts.get(rec.id, set())
             elif kind == "school":
@@ -132,7 +143,7 @@ class _View:
                 self.memberships_by_school.get(before.school_id, {}).pop(before.id, None)
             if after is not None:
                 self.memberships_by_school.setdefault(after.school_id, {})[after.id] = after
-        return affected
+        return affected, pairs
 
     # -- the rules ----------------------------------------------------------------------
 
@@ -180,13 +191,15 @@ class _View:
             and roles[a.role].scope is RoleScope.TRUST
         ]
 
-    def access(self, account_id: str, at: datetime) -> _Access:
-        """Everything *account_id* holds at *at*: ``{school or None: {permission: paths}}``."""
+    def access(self, account_id: str, at: datetime, only_school: str | None = None) -> _Access:
+        """Everything *account_id* holds at *at*: ``{school or None: {permission: paths}}``.
+
+        With *only_school*, just that school's entry (the trust entry is left out).
+        """
         acct = self.active_account(account_id)
         if acct is None:
             return {}
         cat = self.catalogue
-        perms = cat.permissions
         out: dict[str | None, dict[str, list[AccessPath]]] = {}
         trust_asgs: list[RoleAssignment] = []
         for a in sorted(self.by_account.get(account_id, {}).values(), key=lambda x: x.id):
@@ -194,7 +207,11 @@ class _View:
             if role is None:
                 continue
             if a.school_id is not None:
-                if role.scope is not RoleScope.SCHOOL or a.school_id not in self.records.schools:
+                if (
+                    role.scope is not RoleScope.SCHOOL
+                    or a.school_id not in self.records.schools
+                    or (only_school is not None and a.school_id != only_school)
+                ):
                     continue
                 path = AccessPath(
                     role=a.role, scope="school", assignment_id=a.id, school_id=a.school_id
@@ -205,59 +222,83 @@ class _View:
             elif role.scope is RoleScope.TRUST and a.trust_id == acct.trust_id:
                 trust_asgs.append(a)
         if trust_asgs:
-            top = out.setdefault(None, {})
-            for a in trust_asgs:
-                path = AccessPath(
-                    role=a.role,
-                    scope="trust",
-                    assignment_id=a.id,
-                    school_id=None,
-                    trust_id=a.trust_id,
-                )
-                for p in cat._effective[a.role]:
-                    top.setdefault(p, []).append(path)
-            for school_id in self.reachable_schools(acct.trust_id):
-                live = [
-                    g
-                    for g in self.grants_by_school.get(school_id, {}).values()
-                    if g.trust_id == acct.trust_id
-                    and g.is_live(at)
-                    and (g.account_ids is None or account_id in g.account_ids)
-                ]
-                live.sort(key=lambda g: g.id)
-                cell = out.setdefault(school_id, {})
+            if only_school is None:
+                top = out.setdefault(None, {})
                 for a in trust_asgs:
-                    for p in sorted(cat._effective[a.role]):
-                        perm = perms[p]
-                        if perm.level is PermissionLevel.TRUST:
-                            continue
-                        if not perm.needs_grant:
-                            cell.setdefault(p, []).append(
-                                AccessPath(
-                                    role=a.role,
-                                    scope="trust",
-                                    assignment_id=a.id,
-                                    school_id=school_id,
-                                    trust_id=a.trust_id,
-                                    via_membership=True,
-                                )
-                            )
-                            continue
-                        for g in live:
-                            if p in g.permissions:
-                                cell.setdefault(p, []).append(
-                                    AccessPath(
-                                        role=a.role,
-                                        scope="trust",
-                                        assignment_id=a.id,
-                                        school_id=school_id,
-                                        trust_id=a.trust_id,
-                                        grant_id=g.id,
-                                    )
-                                )
+                    path = AccessPath(
+                        role=a.role,
+                        scope="trust",
+                        assignment_id=a.id,
+                        school_id=None,
+                        trust_id=a.trust_id,
+                    )
+                    for p in cat._effective[a.role]:
+                        top.setdefault(p, []).append(path)
+                schools = self.reachable_schools(acct.trust_id)
+            elif (
+                only_school in self.records.schools
+                and self.designated(acct.trust_id)
+                and self.is_member(acct.trust_id, only_school)
+            ):
+                schools = [only_school]
+            else:
+                schools = []
+            for school_id in schools:
+                cell = out.setdefault(school_id, {})
+                self._trust_part(account_id, trust_asgs, school_id, at, cell)
                 if not cell:
                     del out[school_id]
         return {s: {p: tuple(paths) for p, paths in cell.items()} for s, cell in out.items()}
+
+    def _trust_part(
+        self,
+        account_id: str,
+        trust_asgs: list[RoleAssignment],
+        school_id: str,
+        at: datetime,
+        cell: dict[str, list[AccessPath]],
+    ) -> None:
+        """Add what the account's trust roles give at one member school (the grant rule)."""
+        cat = self.catalogue
+        perms = cat.permissions
+        trust_id = trust_asgs[0].trust_id
+        live = [
+            g
+            for g in self.grants_by_school.get(school_id, {}).values()
+            if g.trust_id == trust_id
+            and g.is_live(at)
+            and (g.account_ids is None or account_id in g.account_ids)
+        ]
+        live.sort(key=lambda g: g.id)
+        for a in trust_asgs:
+            for p in sorted(cat._effective[a.role]):
+                perm = perms[p]
+                if perm.level is PermissionLevel.TRUST:
+                    continue
+                if not perm.needs_grant:
+                    cell.setdefault(p, []).append(
+                        AccessPath(
+                            role=a.role,
+                            scope="trust",
+                            assignment_id=a.id,
+                            school_id=school_id,
+                            trust_id=a.trust_id,
+                            via_membership=True,
+                        )
+                    )
+                    continue
+                for g in live:
+                    if p in g.permissions:
+                        cell.setdefault(p, []).append(
+                            AccessPath(
+                                role=a.role,
+                                scope="trust",
+                                assignment_id=a.id,
+                                school_id=school_id,
+                                trust_id=a.trust_id,
+                                grant_id=g.id,
+                            )
+                        )
 
     def boundaries(self) -> list[datetime]:
         """Every moment at which some grant starts, expires or is revoked, sorted."""
@@ -525,7 +566,7 @@ class _View:
             return ""
         who = " or ".join(roles)
         return f"; its {who} can {what}" + (
-            f" ({', '.join(holders)})" if holders else " (no one holds that role yet)"
+            f" ({_names(holders)})" if holders else " (no one holds that role yet)"
         )
 
     def _trust_managers(self, trust_id: str, at: datetime) -> list[str]:
@@ -554,7 +595,7 @@ class _View:
         where = "the trust" if school_id is None else "the school"
         if not holders:
             return f"; an account with `{mp}` at {where} can assign it (none yet)"
-        return f"; an account with `{mp}` at {where} can assign it ({', '.join(holders)})"
+        return f"; an account with `{mp}` at {where} can assign it ({_names(holders)})"
 
 
 class _NoRoleExplainer:
@@ -771,17 +812,24 @@ class AccessIndex:
 
     def advance(self, now: datetime) -> None:
         """Answer ``at=None`` questions for *now* from here on (grants start and expire)."""
-        self._now = now
+        previous, self._now = self._now, now
         if self._in_window(now):
             return
         self._set_window()
         self._cache.clear()
         self._version += 1
-        trust_accounts: set[str] = set()
-        for accounts in self._view.trust_accounts.values():
-            trust_accounts |= accounts
-        for account_id in trust_accounts:
-            self._compute(account_id)
+        low, high = min(previous, now), max(previous, now)
+        crossed = {
+            (g.school_id, g.trust_id)
+            for g in self._view.records.grants.values()
+            if any(
+                t is not None and low < t <= high
+                for t in (g.granted_at, g.expires_at, g.revoked_at)
+            )
+        }
+        for school_id, trust_id in sorted(crossed):
+            for account_id in sorted(self._view.trust_accounts.get(trust_id, ())):
+                self._compute_pair(account_id, school_id)
 
     def _sync_clock(self) -> None:
         if self._clock is not None:
@@ -794,6 +842,7 @@ class AccessIndex:
         if isinstance(events, AuditEvent):
             events = (events,)
         affected: set[str] = set()
+        pairs: set[tuple[str, str]] = set()
         records = self._view.records
         for event in events:
             kind = _kind_of(event.subject_kind)
@@ -802,7 +851,9 @@ class AccessIndex:
             before = records.table(kind).get(event.subject_id)
             records.apply_event(event)
             after = records.table(kind).get(event.subject_id)
-            affected |= self._view.update(kind, before, after)
+            accounts, schools = self._view.update(kind, before, after)
+            affected |= accounts
+            pairs |= schools
             pos = bisect.bisect_right(self._history_times, event.at)
             self._history.insert(pos, event)
             self._history_times.insert(pos, event.at)
@@ -813,6 +864,43 @@ class AccessIndex:
         self._past = None
         for account_id in affected:
             self._compute(account_id)
+        for account_id, school_id in pairs:
+            if account_id not in affected:
+                self._compute_pair(account_id, school_id)
+
+    def _compute_pair(self, account_id: str, school_id: str) -> None:
+        """Recompute one account's access at one school (after a grant or membership change)."""
+        key = (account_id, school_id)
+        old = self._cells.pop(key, None)
+        by_perm = self._schools_of.setdefault(account_id, {})
+        keys = self._keys_of.setdefault(account_id, [])
+        if old is not None:
+            keys.remove(school_id)
+            for p in old:
+                holders = self._holders.get((school_id, p))
+                if holders is not None:
+                    holders.discard(account_id)
+                remaining = tuple(x for x in by_perm.get(p, ()) if x != school_id)
+                if remaining:
+                    by_perm[p] = remaining
+                else:
+                    by_perm.pop(p, None)
+        cell = self._view.access(account_id, self._now, only_school=school_id).get(school_id)
+        if cell:
+            self._cells[key] = {
+                p: Decision(
+                    allowed=True,
+                    account_id=account_id,
+                    permission=p,
+                    school_id=school_id,
+                    paths=paths,
+                )
+                for p, paths in cell.items()
+            }
+            keys.append(school_id)
+            for p in cell:
+                self._holders.setdefault((school_id, p), set()).add(account_id)
+                by_perm[p] = tuple(sorted((*by_perm.get(p, ()), school_id)))
 
     # -- decisions ----------------------------------------------------------------------
 
@@ -1017,7 +1105,8 @@ class AccessIndex:
             before = records.table(kind).get(event.subject_id)
             records.apply_event(event)
             after = records.table(kind).get(event.subject_id)
-            affected |= view.update(kind, before, after)
+            accounts, pairs = view.update(kind, before, after)
+            affected |= accounts | {a for a, _ in pairs}
         gained: list[AccessChange] = []
         lost: list[AccessChange] = []
         same_moment = at == self._now
