@@ -291,10 +291,20 @@ class TestGuard:
 class TestFromReview:
     def test_plan_reads_match_reviews(self) -> None:
         """plan() takes MatchReviews: pupils selected by default, staff not."""
-        app = app_pupil(forename="Zoe", date_of_birth=date(2019, 5, 1))
-        pupils = match_pupils([mis_pupil(), mis_pupil(id="m2", mis_id="M2", forename="Bea")], [app])
+        app = app_pupil(forename="Zoe", date_of_birth=date(2019, 5, 1), year_code="1")
+        # A reader gives MIS records the school's id (matching blocks within a school).
+        zoe = mis_pupil(school_id="s1")
+        bea = mis_pupil(
+            id="m2",
+            school_id="s1",
+            mis_id="M2",
+            forename="Bea",
+            surname="Okafor",
+            date_of_birth=date(2018, 2, 2),
+        )
+        pupils = match_pupils([zoe, bea], [app])
         staff = match_staff(
-            [StaffMember(id="t1", school_id="mis", forename="Ann", surname="Lee")], []
+            [StaffMember(id="t1", school_id="s1", forename="Ann", surname="Lee")], []
         )
         p = plan([staff, pupils], records(pupils={"a1": app}), at=NOW)
         by_mis = {c.mis_id: c.action for c in p.changes}
