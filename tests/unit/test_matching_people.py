@@ -244,3 +244,44 @@ def test_settings_are_validated() -> None:
     assert info.value.field == "match_threshold"
     with pytest.raises(ValidationError):
         MatchSettings(match_threshold=0.6, may_match_threshold=0.8)
+
+
+def test_mis_reader_with_its_own_school_ids_still_matches() -> None:
+    """An MIS reader keying the school its own way (other school_id values) still matches."""
+    mis = [
+        Pupil(
+            id="m1",
+            school_id="mis-urn",
+            forename="Zoe",
+            surname="Smith",
+            mis_id="9",
+            date_of_birth=date(2019, 5, 1),
+        ),
+        Pupil(
+            id="m2",
+            school_id="mis-urn",
+            forename="Bea",
+            surname="Okafor",
+            date_of_birth=date(2018, 2, 2),
+        ),
+    ]
+    app = [
+        Pupil(
+            id="a1",
+            school_id="s1",
+            forename="Zoe",
+            surname="Smith",
+            mis_id="9",
+            date_of_birth=date(2019, 5, 1),
+        ),
+        Pupil(
+            id="a2",
+            school_id="s1",
+            forename="Bea",
+            surname="Okafor",
+            date_of_birth=date(2018, 2, 2),
+        ),
+    ]
+    review = match_pupils(mis, app)
+    assert review.result_for(mis="m1").rule is MatchRule.MIS_ID
+    assert status_of(review, "m2") == (MatchStatus.MATCHED, "a2")

@@ -6,8 +6,10 @@ The pipeline, all pure:
    A key links two records only when it is unique on both sides; an MIS-id or email link is
    refused when both records carry UPNs that disagree (a new MIS reusing id numbers). A link
    whose name and birth-date evidence scores below ``identifier_name_floor`` is May match.
-2. **Blocking.** Candidate pairs are only made within one school (``school_id``; the
-   identifier rungs work across schools). The records left over get several candidate keys
+2. **Blocking.** Candidate pairs are only made within one school when both sides use the
+   same school ids (one set of ``school_id`` values holds the other; otherwise, as when an MIS
+   reader keys its one school its own way, school is ignored). MIS ids are scoped to the
+   school the same way; UPN and email rungs work across schools. The records left over get several candidate keys
    each: birth date (day and month in either order) plus the first two letters of each name
    token; the exact normalised surname token with the forename (or its preferred-name
    group), in either order; then, in a second pass over the records still unpaired, three
@@ -431,7 +433,7 @@ def _field_score(field: str, code: int, sim: float, weight: float, raw: float) -
 
 
 def _key_codes(
-    f: _Features, rows: IntArray, settings: MatchSettings, wide: bool
+    f: _Features, rows: IntArray, settings: MatchSettings, wide: bool, by_school: bool
 ) -> tuple[IntArray, IntArray]:
     """Blocking key codes (hashes of the keys, stable within one process) and their owners.
 
@@ -445,7 +447,7 @@ def _key_codes(
     add_code = codes.append
     add_owner = owners.append
     fn_t, pfn_t, sn_t, psn_t, date_key = f.fn_t, f.pfn_t, f.sn_t, f.psn_t, f.date_key
-    schools = f.school
+    schools = f.school if by_school else [""] * f.n
     for k in rows.tolist():
         school = schools[k]
         ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
@@ -567,7 +569,7 @@ def _upns_conflict(a: Pupil | StaffMember, b: Pupil | StaffMember) -> bool:
 
 
 def _ladder(
-    mis: Sequence[P], app: Sequence[P], settings: MatchSettings
+    mis: Sequence[P], app: Sequence[P], settings: MatchSettings, by_school: bool
 ) -> list[tuple[int, int, MatchRule]]:
     links: list[tuple[int, int, MatchRule]] = []
     used_m: set[int] = set()
@@ -585,11 +587,11 @@ def _ladder(
 
     if settings.use_mis_id:
         a_idx = _unique_index(
-            (j, None if r.mis_id is None else f"{r.school_id}\x00{r.mis_id}")
+            (j, None if r.mis_id is None else f"{r.school_id if by_school else ''}\x00{r.mis_id}")
             for j, r in enumerate(app)
         )
         m_idx = _unique_index(
-            (i, None if r.mis_id is None else f"{r.school_id}\x00{r.mis_id}")
+            (i, None if r.mis_id is None else f"{r.school_id if by_school else ''}\x00{r.mis_id}")
             for i, r in enumerate(mis)
         )
         link(((i, a_idx[k]) for k, i in m_idx.items() if k in a_idx), MatchRule.MIS_ID, True)
@@ -661,7 +663,8 @@ def _match_people(
     cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
     fm = _Features(mis, cache)
     fa = _Features(app, cache)
-    links = _ladder(mis, app, settings)
+    by_school = _same_school_ids(fm, fa)
+    links = _ladder(mis, app, settings, by_school)
     fm_free = [True] * fm.n
     fa_free = [True] * fa.n
     results: list[MatchResult[P]] = []
@@ -689,8 +692,8 @@ def _match_people(
         rows_a = np.flatnonzero(np.asarray(fa_free, dtype=bool))
         if len(rows_m) == 0 or len(rows_a) == 0:
             break
-        mk, mi = _key_codes(fm, rows_m, settings, wide)
-        ak, ai = _key_codes(fa, rows_a, settings, wide)
+        mk, mi = _key_codes(fm, rows_m, settings, wide, by_school)
+        ak, ai = _key_codes(fa, rows_a, settings, wide, by_school)
         ci, cj = _join(mk, mi, ak, ai, settings.max_block_pairs)
         if len(ci) == 0:
             continue
@@ -843,6 +846,15 @@ def _assign(
             )
         )
     return decisions
+
+
+def _same_school_ids(fm: _Features, fa: _Features) -> bool:
+    """True when both sides use the same school ids (one set holds the other), so pairs are
+    looked for within a school; false when the MIS reader keys schools its own way."""
+    mis_schools, app_schools = set(fm.school), set(fa.school)
+    if not mis_schools or not app_schools:
+        return False
+    return mis_schools <= app_schools or app_schools <= mis_schools
 
 
 def _rank(ids: list[str]) -> IntArray:
