@@ -40,7 +40,7 @@ def _search_text(record: Pupil | StaffMember | SchoolClass | YearGroup) -> str:
             record.surname,
             record.preferred_forename or "",
             record.preferred_surname or "",
-            record.forename,
+            record.forename,  # so "smith jo" and "jo smith" both find Jo Smith
         ]
         return normalise_name(" ".join(parts))
     return normalise_name(record.name)
