@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 from schoolsync.access.decision import DenialReason
 from schoolsync.access.index import AccessIndex
@@ -116,6 +115,8 @@ def _parse_row(values: Mapping[str, Any], source: str, row: int) -> Scenario:
 
 
 def _load_yaml(path: Path, now: datetime) -> ScenarioTable:
+    import yaml  # the "testing" (or "yaml") extra
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
