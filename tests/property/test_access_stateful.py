@@ -2,7 +2,8 @@
 
 Hypothesis interleaves assign, remove, grant, revoke, expire, school leaves/rejoins,
 deactivate/activate and check steps, and after every step asserts: check == reference (now and
-as of earlier moments), check_many == single checks, lists and checks agree both ways, removals
+as of earlier moments), the fast paths and the full evaluation agree on reason and visibility,
+check_many == single checks (duplicates included), lists and checks agree both ways, removals
 never add access and additions never remove any, caps hold, nobody gave a permission they
 lacked, and an index rebuilt from the MemoryStore answers like the live one.
 """
@@ -346,6 +347,8 @@ class AccessMachine(RuleBasedStateMachine):
         for (a, p, s), d in zip(requests, decisions, strict=False):
             assert ((a, p, s) in now_access) == bool(d), d.explain()
             assert d == self.index.check(a, p, s)
+            # The fast paths give the same reason and visibility as the full evaluation.
+            assert d == self.index.check(a, p, s, at=self.now)
         assert decisions[-5:] == decisions[:5]
         for a in ACCOUNTS:
             for p in PERMS:
