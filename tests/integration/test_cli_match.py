@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 
 from schoolsync.bulk import write_sheet
@@ -69,3 +70,49 @@ def test_staff_kind_and_unrecognised_columns(tmp_path: Path) -> None:
     assert 1 == code
     assert "odd.csv, row 1: cannot find the column(s) for id, forename, surname" in output
     assert "Traceback" not in output
+
+
+CTF = Path(__file__).parents[1] / "data" / "ctf" / "8201234_CTF_3802093_001.xml"
+ONEROSTER = (
+    Path(__file__).parents[2].parent
+    / "shared"
+    / "fixtures"
+    / "oneroster-csv-oat-sa"
+    / "OneRosterv1p1BaseCSV"
+)
+
+
+def test_a_ctf_against_an_app_csv(tmp_path: Path) -> None:
+    """A CTF (.xml) is read as the MIS side; its pupils match the app's copies by UPN."""
+    from schoolsync.sources import read_ctf
+
+    pupils = read_ctf(CTF).pupils
+    app = write_sheet(
+        tmp_path / "app.csv",
+        HEADER,
+        [
+            [f"a{n}", p.forename, p.surname, str(p.date_of_birth), p.gender.value, str(p.upn)]
+            for n, p in enumerate(pupils[:2])
+        ],
+    )
+    code, output = run("match", str(app), str(CTF), "--out", str(tmp_path / "r.xlsx"))
+    assert 0 == code, output
+    assert f"Matched {len(pupils)} MIS pupils with 2 app pupils" in output
+    assert "Matched      2" in output
+
+
+@pytest.mark.skipif(
+    not ONEROSTER.is_dir(),
+    reason="the shared fixtures folder (../shared/fixtures beside the clone) is absent",
+)
+def test_a_oneroster_bundle_needs_org_when_it_holds_several_schools(tmp_path: Path) -> None:
+    """Without --org a two-school bundle is a one-line error; with it, the bundle matches itself."""
+    code, output = run("match", str(ONEROSTER), str(ONEROSTER), "--out", str(tmp_path / "r.xlsx"))
+    assert 1 == code
+    assert "holds 2 schools" in output
+    code, output = run(
+        "match", str(ONEROSTER), str(ONEROSTER), "--org", "12345", "--out", str(tmp_path / "r.xlsx")
+    )
+    assert 0 == code, output
+    assert "Not matched  0" in output
+    assert "New          0" in output

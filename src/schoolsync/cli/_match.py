@@ -103,12 +103,15 @@ def _bundle_names(path: Path) -> set[str]:
         return {Path(n).name.lower() for n in archive.namelist()}
 
 
-def read_people(path: Path, *, kind: str, school_id: str) -> MisSnapshot:
+def read_people(
+    path: Path, *, kind: str, school_id: str, school_org: str | None = None
+) -> MisSnapshot:
     """Read pupils or staff from an export, telling the format from the file.
 
     ``.xml`` is a CTF; a folder or ``.zip`` is a OneRoster bundle (it has ``manifest.csv``),
     classic SDS (``student.csv``) or SDS v2; ``.csv``/``.xlsx`` is a plain table whose columns
-    are recognised by their headings.
+    are recognised by their headings. *school_org* picks the school of a bundle holding several
+    (its ``sourcedId``, or its DfE number for classic SDS).
 
     Raises:
         FileFormatError: the file cannot be read as any of these.
@@ -122,10 +125,10 @@ def read_people(path: Path, *, kind: str, school_id: str) -> MisSnapshot:
         except zipfile.BadZipFile as exc:
             raise FileFormatError(path.name, "not a readable zip file") from exc
         if "manifest.csv" in names:
-            return read_oneroster(path, school_id=school_id)
+            return read_oneroster(path, school_org=school_org, school_id=school_id)
         if "student.csv" in names:
-            return read_sds_classic(path, school_id=school_id)
-        return read_sds(path, school_id=school_id)
+            return read_sds_classic(path, school=school_org, school_id=school_id)
+        return read_sds(path, school_org=school_org, school_id=school_id)
     if suffix in {".csv", ".xlsx", ".xlsm"}:
         columns = _columns(path, kind)
         if isinstance(columns, PupilColumns):
@@ -223,7 +226,13 @@ def write_review_workbook(review: MatchReview[Any], path: Path) -> Path:
     show_default=True,
     help="Which records to match.",
 )
-def match(app_file: Path, mis_file: Path, out: Path, kind: str) -> None:
+@click.option(
+    "--org",
+    "school_org",
+    help="For a OneRoster or SDS bundle holding several schools: the school's sourcedId "
+    "(DfE number for classic SDS).",
+)
+def match(app_file: Path, mis_file: Path, out: Path, kind: str, school_org: str | None) -> None:
     """Match the app's export APP_FILE with the MIS export MIS_FILE; write a review workbook.
 
     Each file may be CSV/XLSX (columns recognised by heading), a OneRoster or SDS bundle (folder
@@ -234,7 +243,7 @@ def match(app_file: Path, mis_file: Path, out: Path, kind: str) -> None:
 
     def read(name: str, path: Path) -> Callable[[], None]:
         def step() -> None:
-            state[name] = read_people(path, kind=kind, school_id="school")
+            state[name] = read_people(path, kind=kind, school_id="school", school_org=school_org)
 
         return step
 
