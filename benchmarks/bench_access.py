@@ -168,7 +168,7 @@ m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj
                 if not perm.needs_grant or (s in grants and p in grants[s].permissions):
                     policies.append([role, s, p])
     enforcer.add_policies(policies)
-    links = []
+    links: list[list[str]] = []
     for a in assignments:
         if a.school_id is None:
             links.extend([a.account_id, a.role, s] for s in schools)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -42,7 +43,7 @@ def boost_world() -> World:
     )
 
 
-def write_sheet(path: Path, rows: list[tuple[object, ...]]) -> None:
+def write_sheet(path: Path, rows: list[tuple[Any, ...]]) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None

@@ -9,7 +9,7 @@ import pytest
 from schoolsync.access import Permission, PermissionLevel, Role, RoleCatalogue, RoleScope
 from schoolsync.errors import CatalogueError, ProblemsError
 
-PERMS = [
+PERMS: list[Permission | str] = [
     "users.manage",
     "grants.manage",
     "reports.school.view",

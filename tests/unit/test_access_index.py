@@ -175,7 +175,7 @@ def test_trust_level_permissions() -> None:
 def test_check_many_equals_single_checks_with_duplicates() -> None:
     """check_many answers each request in order, duplicates included."""
     index = oak().index()
-    requests = [
+    requests: list[AccessRequest | tuple[str, str, str | None]] = [
         AccessRequest("alice", "users.manage", "S1"),
         ("carol", "reports.school.view", "S2"),
         AccessRequest("alice", "users.manage", "S1"),

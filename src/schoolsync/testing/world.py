@@ -90,7 +90,7 @@ class World:
         *,
         name: str | None = None,
         in_trust: str | None = None,
-        status: MembershipStatus = MembershipStatus.ACCEPTED,
+        status: MembershipStatus | str = MembershipStatus.ACCEPTED,
     ) -> World:
         """Add a school; with *in_trust*, also its membership (accepted unless *status* says)."""
         self._put("school", School(id=school_id, name=name or school_id))
@@ -103,7 +103,7 @@ class World:
         school_id: str,
         trust_id: str | None = None,
         *,
-        status: MembershipStatus = MembershipStatus.ACCEPTED,
+        status: MembershipStatus | str = MembershipStatus.ACCEPTED,
     ) -> World:
         """Set the school's membership status in the trust (one membership per pair)."""
         trust_id = self._default_trust(trust_id)
