@@ -630,9 +630,13 @@ class _NoRoleExplainer:
 class AccessIndex:
     """Precomputed access for a trust's accounts; answers checks, lists, history and previews.
 
-    Build it with :meth:`build` (from records) or :meth:`from_unit_of_work` (from a store). The
-    index is evaluated at ``now``; pass a :class:`~schoolsync.ports.Clock` to follow real time,
-    or call :meth:`advance` (the domain never reads the system clock itself).
+    Build it with :meth:`build` (from records), :meth:`from_store` or :meth:`from_unit_of_work`.
+    The index is evaluated at ``now``; pass a :class:`~schoolsync.ports.Clock` to follow real
+    time, or call :meth:`advance` (the domain never reads the system clock itself).
+
+    An index is not safe for concurrent :meth:`apply` calls: serialise changes (one writer), or
+    keep one index per worker and apply the same events to each. Building pauses Python's cyclic
+    garbage collector (restored afterwards), which halves the build time of large trusts.
     """
 
     def __init__(
