@@ -427,6 +427,24 @@ class TestApply:
             store, "t1", export_users(store, "t1", tmp_path / "again.xlsx"), checks=CHECKS, at=AT
         ).is_empty
 
+    def test_changed_accounts_are_marked_edited_new_ones_are_not(self, tmp_path: Path) -> None:
+        """After an import, the Edited column is true for changed accounts only."""
+        store = make_store()
+        header, rows = export_rows(store, tmp_path)
+        row_of(rows, "ben@oak.example")[3] = ""
+        rows.append(["dee@oak.example", "Dee Dee", "", "Staff", "", "", ""])
+        change_set = import_users(
+            store, "t1", write_edit(tmp_path, header, rows), checks=CHECKS, at=AT
+        )
+        apply_change_set(store, change_set, checks=CHECKS, at=AT)
+        _, after = export_rows(store, tmp_path)
+        assert {
+            "ada@oak.example": "false",
+            "ben@oak.example": "true",
+            "cy@river.example": "false",
+            "dee@oak.example": "false",
+        } == {r[0]: r[2] for r in after}
+
     def test_audit_events_replay_to_the_access_records(self, tmp_path: Path) -> None:
         """The events of an apply, replayed over the records before it, give the records after."""
         from schoolsync.access import AccessRecords

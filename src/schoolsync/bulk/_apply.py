@@ -274,6 +274,7 @@ class _Run:
             self.uow.assignments.remove(existing.id)
             del self.assignments[key]
             self._audit("assignment", existing, None, "role.removed")
+            self._mark_edited(account)
             return True
         if existing is not None:
             return False
@@ -297,9 +298,13 @@ class _Run:
         self.uow.assignments.add(assignment)
         self.assignments[key] = assignment
         self._audit("assignment", None, assignment, "role.assigned")
-        if account.staff_ids and not account.edited_after_sync:
-            self._write_account(account, attrs.evolve(account, edited_after_sync=True))
+        self._mark_edited(account)
         return True
+
+    def _mark_edited(self, account: Account) -> None:
+        """The bulk file's Edited column: an existing account was changed in the app."""
+        if not account.edited_after_sync and account.id not in self.created.values():
+            self._write_account(account, attrs.evolve(account, edited_after_sync=True))
 
 
 def check_change_set(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -265,7 +266,10 @@ def match(app_file: Path, mis_file: Path, out: Path, kind: str, school_org: str 
         ),
     ]
     with click.progressbar(
-        steps, label="Matching", item_show_func=lambda s: s[0] if s else None
+        steps,
+        label="Matching",
+        item_show_func=lambda s: s[0] if s else None,
+        file=sys.stderr,
     ) as bar:
         for _label, step in bar:
             step()

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from schoolsync.bulk import (
     CatalogueChecks,
     ChangeSet,
+    TrustUsers,
     apply_change_set,
+    check_change_set,
     export_users,
-    import_users,
     normalise_email,
+    plan_import,
+    read_sheet,
 )
 from schoolsync.cli._common import echo_table, load_catalogue, open_store, pick_trust
+from schoolsync.clock import SystemClock
 from schoolsync.errors import NotFoundError
+from schoolsync.ports import Store
 
 __all__ = ["show_change_set", "users"]
 
@@ -63,6 +70,51 @@ def show_change_set(change_set: ChangeSet, *, limit: int = 40) -> None:
             click.echo(f"  ... and {len(change_set.problems) - limit} more")
 
 
+def _preview(
+    db: Store,
+    trust: str,
+    file: Path,
+    *,
+    checks: CatalogueChecks,
+    at: datetime,
+    actor_id: str | None,
+) -> ChangeSet:
+    """:func:`schoolsync.bulk.import_users`, step by step under a progress bar."""
+    state: dict[str, Any] = {}
+
+    def read() -> None:
+        state["sheet"] = read_sheet(file)
+
+    def load() -> None:
+        with db.unit_of_work() as uow:
+            state["users"] = TrustUsers.load(uow, trust)
+
+    def compare() -> None:
+        state["planned"] = plan_import(
+            state["sheet"], state["users"], checks=checks, actor_id=actor_id
+        )
+
+    def check() -> None:
+        state["checked"] = check_change_set(db, state["planned"], checks=checks, at=at)
+
+    steps = [
+        ("reading", read),
+        ("loading users", load),
+        ("comparing", compare),
+        ("checking", check),
+    ]
+    with click.progressbar(
+        steps,
+        label=f"Importing {file.name}",
+        item_show_func=lambda s: s[0] if s else None,
+        file=sys.stderr,
+    ) as bar:
+        for _label, step in bar:
+            step()
+    result: ChangeSet = state["checked"]
+    return result
+
+
 @users.command("import")
 @_STORE
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -103,8 +155,8 @@ def import_command(
                 if not found:
                     raise NotFoundError("account", actor_email)
                 actor_id = found[0].id
-        now = datetime.now(UTC)
-        change_set = import_users(db, trust, file, checks=checks, at=now, actor_id=actor_id)
+        now = SystemClock().now()
+        change_set = _preview(db, trust, file, checks=checks, at=now, actor_id=actor_id)
         show_change_set(change_set)
         if change_set.problems:
             raise click.ClickException(
