@@ -1,1 +1,54 @@
-"""schoolsync.testing."""
+"""schoolsync.testing: public support for other projects' test suites.
+
+- :class:`MemoryStore` (``schoolsync.testing.memory``): the in-memory store, a real
+  implementation of the storage contract.
+- :class:`RecordingNotifier` (``schoolsync.testing.notifier``): keeps outbound messages.
+- :func:`world` / :class:`World` (``schoolsync.testing.world``): a fluent trust builder;
+  :func:`assert_allowed` / :func:`assert_denied` (``schoolsync.testing.assertions``).
+- ``schoolsync.testing.scenarios``: access scenario tables (YAML, XLSX) as pytest cases.
+- ``schoolsync.testing.strategies``: hypothesis strategies (UPNs, schools, pupils, staff, twins).
+- ``schoolsync.testing.populations``: MIS/app population pairs with ground truth for matching.
+- ``schoolsync.testing.contracts``: :class:`StoreContract`, the storage contract suite.
+
+The strategies and contracts need the ``testing`` extra (hypothesis, pytest); they are imported
+only when asked for, so ``import schoolsync.testing`` never needs them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schoolsync.testing.assertions import assert_allowed, assert_denied
+    from schoolsync.testing.contracts import StoreContract
+    from schoolsync.testing.memory import MemoryStore
+    from schoolsync.testing.notifier import RecordingNotifier
+    from schoolsync.testing.world import World, world
+
+_LAZY = {
+    "MemoryStore": "schoolsync.testing.memory",
+    "RecordingNotifier": "schoolsync.testing.notifier",
+    "World": "schoolsync.testing.world",
+    "world": "schoolsync.testing.world",
+    "assert_allowed": "schoolsync.testing.assertions",
+    "assert_denied": "schoolsync.testing.assertions",
+    "StoreContract": "schoolsync.testing.contracts",
+}
+
+__all__ = [
+    "MemoryStore",
+    "RecordingNotifier",
+    "StoreContract",
+    "World",
+    "assert_allowed",
+    "assert_denied",
+    "world",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'schoolsync.testing' has no attribute {name!r}")
+    return getattr(import_module(module), name)
