@@ -580,3 +580,14 @@ class TestFiles:
         empty.write_text("")
         with pytest.raises(FileFormatError, match="empty"):
             read_sheet(empty)
+
+    def test_excel_csv_variants_are_read(self, tmp_path: Path) -> None:
+        """Windows-1252 text and semicolon-separated files (European Excel) read correctly."""
+        legacy = tmp_path / "legacy.csv"
+        legacy.write_bytes("Email,Name\r\nzoe@oak.example,Zoë Brontë\r\n".encode("cp1252"))
+        assert (("zoe@oak.example", "Zoë Brontë"),) == read_sheet(legacy).rows
+        semi = tmp_path / "semi.csv"
+        semi.write_text('Email;Name;Oakfield Primary\nzoe@oak.example;Zoe;"Staff; Admin"\n')
+        sheet = read_sheet(semi)
+        assert ("Email", "Name", "Oakfield Primary") == sheet.header
+        assert (("zoe@oak.example", "Zoe", "Staff; Admin"),) == sheet.rows

@@ -92,12 +92,28 @@ def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence
 
 
 def _read_csv(path: Path) -> list[list[str]]:
+    """Rows of a CSV file: UTF-8 (with or without a byte-order mark), else Windows-1252 (what
+    Excel's plain "CSV" writes); comma-separated, or semicolon/tab when the header has no comma
+    (Excel in many European locales)."""
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileFormatError(str(path), "not UTF-8 text; save the file as CSV UTF-8") from exc
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise FileFormatError(
+                str(path), "not UTF-8 or Windows-1252 text; save the file as CSV UTF-8"
+            ) from exc
+    first = text.split("\n", 1)[0]
+    delimiter = ","
+    if "," not in first:
+        if ";" in first:
+            delimiter = ";"
+        elif "\t" in first:
+            delimiter = "\t"
     try:
-        return [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+        return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
     except csv.Error as exc:
         raise FileFormatError(str(path), f"not a readable CSV file ({exc})") from exc
 
