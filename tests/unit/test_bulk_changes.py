@@ -507,6 +507,22 @@ class TestApply:
             assert 3 == uow.accounts.count()
 
 
+class TestLocking:
+    def test_apply_is_refused_while_another_writer_holds_a_school(self) -> None:
+        """Applying waits for no one: a school locked by another unit of work refuses the apply."""
+        from schoolsync.errors import ConcurrentWriteError
+
+        store = make_store()
+        change_set = edit_selection(
+            store, "t1", ["a2"], checks=CHECKS, at=AT, add=[("Staff", "s2")]
+        )
+        with store.unit_of_work() as other:
+            other.lock_school("s2")
+            with pytest.raises(ConcurrentWriteError):
+                apply_change_set(store, change_set, checks=CHECKS, at=AT)
+        apply_change_set(store, change_set, checks=CHECKS, at=AT)
+
+
 class TestEditSelection:
     def test_selection_edit_uses_the_same_change_set_path(self) -> None:
         """Edit Selected: add a role to several accounts and make them inactive, then apply."""

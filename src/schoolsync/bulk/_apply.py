@@ -343,15 +343,21 @@ def apply_change_set(
     Args:
         new_id: makes ids for new accounts, assignments and audit events (default: UUID4 hex).
 
+    The schools the changes touch are locked for the unit of work (``UnitOfWork.lock_school``).
+
     Raises:
         BulkImportError: the change set has problems, or a check refused a change now; nothing
             was changed.
+        ConcurrentWriteError: another writer holds one of the schools.
     """
     if change_set.problems:
         raise BulkImportError.from_problems(
             "the change set has problems; fix the file and import it again", change_set.problems
         )
     with store.unit_of_work() as uow:
+        # Writers to the same schools are serialised (or refused) by the store.
+        for school_id in sorted({c.school_id for c in change_set.changes if c.school_id}):
+            uow.lock_school(school_id)
         run = _Run(uow, change_set, checks, at, new_id or _uuid)
         run.run()
         if run.problems:
