@@ -300,6 +300,8 @@ class _Demo:
                         f"{example.status.label}, score {example.score:.2f}: {example.explanation}",
                     )
                 ),
+                f"the reviewer confirms the {by_label.get('May match', 0)} May match pair(s) and "
+                "imports the New pupils and staff (staff are opt-in)",
                 f"plan: {len(sync_plan.creates)} to create, {len(sync_plan.links)} to link "
                 f"({overwrites} with names or birth dates the MIS overwrites: it is the master record)",
                 f"applied in one unit of work after a backup: {outcomes}",
@@ -368,9 +370,9 @@ def _seed_app_records(store: Store, snapshot: MisSnapshot) -> None:
         forename, born, upn = p.forename, p.date_of_birth, p.upn if n % 2 else None
         if n % 25 == 3:
             forename = forename[0] + forename[2:]  # a typing slip
-        if n % 60 == 13 and born is not None and born.day <= 12:
-            forename, upn = forename[:-1], None  # a slip, no UPN and day/month swapped:
-            born = born.replace(day=born.month, month=born.day)  # a person must confirm
+        if n % 60 == 13 and born is not None:
+            # a slip, no UPN and the birth year typed wrong: close, but a person must confirm
+            forename, upn, born = forename[:-1], None, born.replace(year=born.year + 1)
         pupils.append(
             attrs.evolve(
                 p,
