@@ -37,3 +37,4 @@ def demo(directory: Path) -> None:
     elapsed = time.perf_counter() - started
     click.echo(f"\nDone in {elapsed:.1f} s. The database is {result.database}")
     click.echo(f"Next: schoolsync users export {result.database} users.xlsx")
+    click.echo(f"      schoolsync users import {result.database} users.xlsx --roles boost-insights")
