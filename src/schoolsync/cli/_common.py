@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "load_catalogue",
     "open_store",
     "pick_trust",
+    "run_steps",
 ]
 
 #: Preset role models by the names the command line accepts (``progress-teaching``...).
@@ -79,3 +81,19 @@ def echo_table(
         click.echo(pad + "  ".join(cells).rstrip())
     if len(rows) > limit:
         click.echo(f"{pad}... and {len(rows) - limit} more")
+
+
+def run_steps(label: str, steps: Sequence[tuple[str, Callable[[], None]]]) -> None:
+    """Run *steps* in order under a progress bar on standard error (when it is a terminal)."""
+    if not sys.stderr.isatty():
+        for _name, step in steps:
+            step()
+        return
+    with click.progressbar(
+        steps,
+        label=label,
+        item_show_func=lambda s: s[0] if s else None,
+        file=sys.stderr,
+    ) as bar:
+        for _name, step in bar:
+            step()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ import openpyxl
 from openpyxl.styles import Font
 
 from schoolsync.bulk import neutralise, read_sheet
+from schoolsync.cli._common import run_steps
 from schoolsync.errors import FileFormatError
 from schoolsync.matching import MatchReview, MatchStatus, match_pupils, match_staff, record_name
 from schoolsync.people import Pupil, StaffMember
@@ -265,14 +265,7 @@ def match(app_file: Path, mis_file: Path, out: Path, kind: str, school_org: str 
             lambda: state.__setitem__("out", write_review_workbook(state["review"], out)),
         ),
     ]
-    with click.progressbar(
-        steps,
-        label="Matching",
-        item_show_func=lambda s: s[0] if s else None,
-        file=sys.stderr,
-    ) as bar:
-        for _label, step in bar:
-            step()
+    run_steps("Matching", steps)
     app_snap: MisSnapshot = state["app"]
     mis_snap: MisSnapshot = state["mis"]
     records: Sequence[object] = app_snap.pupils if kind == "pupils" else app_snap.staff

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from schoolsync.bulk import (
     plan_import,
     read_sheet,
 )
-from schoolsync.cli._common import echo_table, load_catalogue, open_store, pick_trust
+from schoolsync.cli._common import echo_table, load_catalogue, open_store, pick_trust, run_steps
 from schoolsync.clock import SystemClock
 from schoolsync.errors import NotFoundError
 from schoolsync.ports import Store
@@ -103,14 +102,7 @@ def _preview(
         ("comparing", compare),
         ("checking", check),
     ]
-    with click.progressbar(
-        steps,
-        label=f"Importing {file.name}",
-        item_show_func=lambda s: s[0] if s else None,
-        file=sys.stderr,
-    ) as bar:
-        for _label, step in bar:
-            step()
+    run_steps(f"Importing {file.name}", steps)
     result: ChangeSet = state["checked"]
     return result
 
