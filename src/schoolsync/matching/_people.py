@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import gc
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -75,48 +76,26 @@ _DIFFERENT = 10
 _FIELDS = ("surname", "forename", "date_of_birth", "gender", "middle_names")
 
 
+_NormCache = dict[str, tuple[str, str, tuple[str, ...]]]
+_EMPTY: tuple[str, str, tuple[str, ...]] = ("", "", ())
+
+
+def _fill(cache: _NormCache, texts: Iterable[str | None]) -> None:
+    for text in set(texts):
+        if text and text not in cache:
+            spaced = normalise_name(text)
+            cache[text] = (spaced.replace(" ", ""), spaced, tuple(spaced.split()))
+
+
 class _Features:
-    """Column-wise compare keys of one side's records."""
+    """Column-wise compare keys and identifiers of one side's records."""
 
     def __init__(
-        self,
-        records: Sequence[Pupil | StaffMember],
-        cache: dict[str, tuple[str, str, tuple[str, ...]]] | None = None,
+        self, records: Sequence[Pupil | StaffMember], cache: _NormCache | None = None
     ) -> None:
         cache = {} if cache is None else cache
-
-        def norm(text: str | None) -> tuple[str, str, tuple[str, ...]]:
-            if not text:
-                return ("", "", ())
-            hit = cache.get(text)
-            if hit is None:
-                spaced = normalise_name(text)
-                tokens = tuple(spaced.split())
-                hit = (spaced.replace(" ", ""), spaced, tokens)
-                cache[text] = hit
-            return hit
-
         n = len(records)
         self.n = n
-        self.ids: list[str] = []
-        self.school: list[str] = []
-        self.fn_c: list[str] = []
-        self.fn_s: list[str] = []
-        self.fn_t: list[tuple[str, ...]] = []
-        self.pfn_c: list[str] = []
-        self.pfn_t: list[tuple[str, ...]] = []
-        self.sn_c: list[str] = []
-        self.sn_s: list[str] = []
-        self.sn_t: list[tuple[str, ...]] = []
-        self.psn_c: list[str] = []
-        self.psn_t: list[tuple[str, ...]] = []
-        self.mid_c: list[str] = []
-        self.date_key: list[str] = []
-        genders: list[int] = []
-        ys: list[int] = []
-        ms: list[int] = []
-        ds: list[int] = []
-        gender_code = {Gender.UNKNOWN: 0, Gender.MALE: 1, Gender.FEMALE: 2, Gender.OTHER: 3}
         get = operator.attrgetter(
             "id",
             "school_id",
@@ -127,50 +106,58 @@ class _Features:
             "middle_names",
             "gender",
             "date_of_birth",
+            "mis_id",
+            "email",
         )
-        for r in records:
-            rid, school, forename, surname, pref_f, pref_s, middle, gender, dob = get(r)
-            self.ids.append(rid)
-            self.school.append(school)
-            fc, fs, ft = norm(forename)
-            sc, ss, st = norm(surname)
-            self.fn_c.append(fc)
-            self.fn_s.append(fs)
-            self.fn_t.append(ft)
-            self.sn_c.append(sc)
-            self.sn_s.append(ss)
-            self.sn_t.append(st)
-            if pref_f:
-                pc, _, pt = norm(pref_f)
-                self.pfn_c.append(pc or fc)
-                self.pfn_t.append(pt or ft)
-            else:
-                self.pfn_c.append(fc)
-                self.pfn_t.append(ft)
-            if pref_s:
-                pc, _, pt = norm(pref_s)
-                self.psn_c.append(pc or sc)
-                self.psn_t.append(pt or st)
-            else:
-                self.psn_c.append(sc)
-                self.psn_t.append(st)
-            self.mid_c.append(norm(middle)[0] if middle else "")
-            genders.append(gender_code[gender])
-            if dob is None:
-                ys.append(-1)
-                ms.append(0)
-                ds.append(0)
-                self.date_key.append("")
-            else:
-                y, m, d = dob.year, dob.month, dob.day
-                ys.append(y)
-                ms.append(m)
-                ds.append(d)
-                self.date_key.append(f"{y}{m:02d}{d:02d}" if m <= d else f"{y}{d:02d}{m:02d}")
-        self.gender = np.asarray(genders, dtype=np.int8)
-        self.dob_y = np.asarray(ys, dtype=np.int64)
-        self.dob_m = np.asarray(ms, dtype=np.int64)
-        self.dob_d = np.asarray(ds, dtype=np.int64)
+        columns: list[list[Any]] = (
+            [list(c) for c in zip(*map(get, records), strict=True)] if n else [[]] * 11
+        )
+        ids, schools, fns, sns, pfs, pss, mids, genders, dobs, mis_ids, emails = columns
+        self.ids: list[str] = ids
+        self.school: list[str] = schools
+        self.mis_id: list[str | None] = mis_ids
+        self.email: list[str | None] = [_norm_email(e) for e in emails]
+        _fill(cache, (*fns, *sns, *pfs, *pss, *mids))
+        look = cache.get
+
+        def normed(texts: list[str | None]) -> list[tuple[str, str, tuple[str, ...]]]:
+            return [look(t, _EMPTY) if t else _EMPTY for t in texts]
+
+        fn, sn, pf, ps = normed(fns), normed(sns), normed(pfs), normed(pss)
+        self.fn_c = [x[0] for x in fn]
+        self.fn_s = [x[1] for x in fn]
+        self.fn_t = [x[2] for x in fn]
+        self.sn_c = [x[0] for x in sn]
+        self.sn_s = [x[1] for x in sn]
+        self.sn_t = [x[2] for x in sn]
+        pf = [p if p[0] else f for p, f in zip(pf, fn, strict=True)]
+        ps = [p if p[0] else f for p, f in zip(ps, sn, strict=True)]
+        self.pfn_c = [x[0] for x in pf]
+        self.pfn_t = [x[2] for x in pf]
+        self.psn_c = [x[0] for x in ps]
+        self.psn_t = [x[2] for x in ps]
+        self.mid_c = [x[0] for x in normed(mids)]
+        code = {Gender.UNKNOWN: 0, Gender.MALE: 1, Gender.FEMALE: 2, Gender.OTHER: 3}
+        self.gender = np.fromiter((code[g] for g in genders), dtype=np.int8, count=n)
+        self.dob_y = np.fromiter((d.year if d else -1 for d in dobs), dtype=np.int64, count=n)
+        self.dob_m = np.fromiter((d.month if d else 0 for d in dobs), dtype=np.int64, count=n)
+        self.dob_d = np.fromiter((d.day if d else 0 for d in dobs), dtype=np.int64, count=n)
+        self.date_key: list[str] = [
+            ""
+            if d is None
+            else f"{d.year}{d.month:02d}{d.day:02d}"
+            if d.month <= d.day
+            else f"{d.year}{d.day:02d}{d.month:02d}"
+            for d in dobs
+        ]
+        self.upn: list[str | None] = [None] * n
+        self.former: list[tuple[str, ...]] = [()] * n
+        for k, r in enumerate(records):
+            if isinstance(r, Pupil):
+                if r.upn is not None:
+                    self.upn[k] = r.upn.value
+                if r.former_upns:
+                    self.former[k] = tuple(u.value for u in r.former_upns)
 
     def take(self, column: list[str], idx: IntArray) -> list[str]:
         arr = np.asarray(column, dtype=object)
@@ -549,27 +536,20 @@ def _unique_index(keys: Iterable[tuple[int, str | None]]) -> dict[str, int]:
     return seen
 
 
-def _upns(r: Pupil | StaffMember) -> tuple[str | None, tuple[str, ...]]:
-    if isinstance(r, Pupil):
-        return (None if r.upn is None else r.upn.value, tuple(u.value for u in r.former_upns))
-    return (None, ())
-
-
-def _all_upns(r: Pupil | StaffMember) -> tuple[str, ...]:
-    cur, former = _upns(r)
-    return former if cur is None else (cur, *former)
-
-
-def _upns_conflict(a: Pupil | StaffMember, b: Pupil | StaffMember) -> bool:
-    ua, fa = _upns(a)
-    ub, fb = _upns(b)
+def _upns_conflict(fm: _Features, i: int, fa: _Features, j: int) -> bool:
+    ua, ub = fm.upn[i], fa.upn[j]
     if ua is None or ub is None:
         return False
-    return ua != ub and ua not in fb and ub not in fa
+    return ua != ub and ua not in fa.former[j] and ub not in fm.former[i]
+
+
+def _all_upns(f: _Features, k: int) -> tuple[str, ...]:
+    cur = f.upn[k]
+    return f.former[k] if cur is None else (cur, *f.former[k])
 
 
 def _ladder(
-    mis: Sequence[P], app: Sequence[P], settings: MatchSettings, by_school: bool
+    fm: _Features, fa: _Features, settings: MatchSettings, by_school: bool
 ) -> list[tuple[int, int, MatchRule]]:
     links: list[tuple[int, int, MatchRule]] = []
     used_m: set[int] = set()
@@ -579,38 +559,41 @@ def _ladder(
         for i, j in pairs:
             if i in used_m or j in used_a:
                 continue
-            if check_upn and _upns_conflict(mis[i], app[j]):
+            if check_upn and _upns_conflict(fm, i, fa, j):
                 continue
             used_m.add(i)
             used_a.add(j)
             links.append((i, j, rule))
 
+    def mis_keys(f: _Features) -> Iterable[tuple[int, str | None]]:
+        if by_school:
+            return (
+                (k, None if m is None else f"{s}\x00{m}")
+                for k, (s, m) in enumerate(zip(f.school, f.mis_id, strict=True))
+            )
+        return enumerate(f.mis_id)
+
     if settings.use_mis_id:
-        a_idx = _unique_index(
-            (j, None if r.mis_id is None else f"{r.school_id if by_school else ''}\x00{r.mis_id}")
-            for j, r in enumerate(app)
-        )
-        m_idx = _unique_index(
-            (i, None if r.mis_id is None else f"{r.school_id if by_school else ''}\x00{r.mis_id}")
-            for i, r in enumerate(mis)
-        )
+        a_idx = _unique_index(mis_keys(fa))
+        m_idx = _unique_index(mis_keys(fm))
         link(((i, a_idx[k]) for k, i in m_idx.items() if k in a_idx), MatchRule.MIS_ID, True)
     if settings.use_upn:
-        a_cur = _unique_index((j, _upns(r)[0]) for j, r in enumerate(app))
-        m_cur = _unique_index((i, _upns(r)[0]) for i, r in enumerate(mis))
+        a_cur = _unique_index(enumerate(fa.upn))
+        m_cur = _unique_index(enumerate(fm.upn))
         link(((i, a_cur[k]) for k, i in m_cur.items() if k in a_cur), MatchRule.UPN, False)
         # former UPNs: an MIS current or former UPN equal to an app current or former UPN
-        a_any = _unique_index((j, u) for j, rec in enumerate(app) for u in _all_upns(rec))
-        pairs: list[tuple[int, int]] = []
-        for i, rec in enumerate(mis):
-            for u in _all_upns(rec):
-                if u in a_any:
-                    pairs.append((i, a_any[u]))
-                    break
-        link(pairs, MatchRule.FORMER_UPN, False)
+        if any(fm.former) or any(fa.former):
+            a_any = _unique_index((j, u) for j in range(fa.n) for u in _all_upns(fa, j))
+            pairs: list[tuple[int, int]] = []
+            for i in range(fm.n):
+                for u in _all_upns(fm, i):
+                    if u in a_any:
+                        pairs.append((i, a_any[u]))
+                        break
+            link(pairs, MatchRule.FORMER_UPN, False)
     if settings.use_email:
-        a_em = _unique_index((j, _norm_email(r.email)) for j, r in enumerate(app))
-        m_em = _unique_index((i, _norm_email(r.email)) for i, r in enumerate(mis))
+        a_em = _unique_index(enumerate(fa.email))
+        m_em = _unique_index(enumerate(fm.email))
         link(((i, a_em[k]) for k, i in m_em.items() if k in a_em), MatchRule.EMAIL, True)
     return links
 
@@ -620,17 +603,14 @@ def _ladder(
 
 def _twins(f: _Features) -> npt.NDArray[np.bool_]:
     """Records sharing surname and birth date with another record on the same side."""
-    counts: dict[tuple[str, int, int, int], int] = {}
-    keys: list[tuple[str, int, int, int] | None] = []
-    for k in range(f.n):
-        y = int(f.dob_y[k])
-        if y < 0 or not f.sn_c[k]:
-            keys.append(None)
-            continue
-        key = (f.sn_c[k], y, int(f.dob_m[k]), int(f.dob_d[k]))
-        keys.append(key)
-        counts[key] = counts.get(key, 0) + 1
-    return np.asarray([key is not None and counts[key] > 1 for key in keys], dtype=bool)
+    ys, ms, ds = f.dob_y.tolist(), f.dob_m.tolist(), f.dob_d.tolist()
+    keys = [
+        (sn, y, m, d) if sn and y >= 0 else None
+        for sn, y, m, d in zip(f.sn_c, ys, ms, ds, strict=True)
+    ]
+    counts = Counter(k for k in keys if k is not None)
+    twins = {k for k, c in counts.items() if c > 1}
+    return np.fromiter((k in twins for k in keys), dtype=bool, count=f.n)
 
 
 _Decision = tuple[int, int, int, MatchStatus, MatchRule, "float | None", tuple[str, ...]]
@@ -660,11 +640,11 @@ def _match_people(
     app: Sequence[P],
     settings: MatchSettings,
 ) -> list[MatchResult[P]]:
-    cache: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    cache: _NormCache = {}
     fm = _Features(mis, cache)
     fa = _Features(app, cache)
     by_school = _same_school_ids(fm, fa)
-    links = _ladder(mis, app, settings, by_school)
+    links = _ladder(fm, fa, settings, by_school)
     fm_free = [True] * fm.n
     fa_free = [True] * fa.n
     results: list[MatchResult[P]] = []
