@@ -46,19 +46,18 @@ def _search_text(record: Pupil | StaffMember | SchoolClass | YearGroup) -> str:
     return normalise_name(record.name)
 
 
-def _sort_key(result: MatchResult[Any]) -> tuple[int, str, str, str, str]:
-    rec = result.mis if result.mis is not None else result.app
+def _sort_key(result: MatchResult[Any]) -> str:
+    """Status (review order), then name, then ids, as one string (cheap to compare)."""
+    mis, app = result.mis, result.app
+    rec = mis if mis is not None else app
     assert rec is not None
     if isinstance(rec, Pupil | StaffMember):
-        first, second = rec.surname.casefold(), rec.forename.casefold()
+        name = f"{rec.surname.casefold()}\x01{rec.forename.casefold()}"
     else:
-        first, second = rec.name.casefold(), ""
+        name = rec.name.casefold()
     return (
-        _ORDER[result.status],
-        first,
-        second,
-        "" if result.mis is None else result.mis.id,
-        "" if result.app is None else result.app.id,
+        f"{_ORDER[result.status]}{name}\x00{'' if mis is None else mis.id}"
+        f"\x00{'' if app is None else app.id}"
     )
 
 
