@@ -22,7 +22,7 @@ from schoolsync.bulk import (
     read_sheet,
     write_sheet,
 )
-from schoolsync.errors import AccessDeniedError, CapExceededError
+from schoolsync.errors import AccessDeniedError, CapExceededError, FileFormatError
 from schoolsync.ports import UnitOfWork
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.trusts import Membership, MembershipStatus, School, Trust
@@ -607,3 +607,16 @@ class TestFiles:
         sheet = read_sheet(semi)
         assert ("Email", "Name", "Oakfield Primary") == sheet.header
         assert (("zoe@oak.example", "Zoe", "Staff; Admin"),) == sheet.rows
+
+    def test_uploads_are_read_from_open_binary_files(self, tmp_path: Path) -> None:
+        """A web upload (bytes, no suffix) is read as XLSX or CSV by its content."""
+        import io
+
+        store = make_store()
+        for suffix in (".xlsx", ".csv"):
+            data = export_users(store, "t1", tmp_path / f"users{suffix}").read_bytes()
+            change_set = import_users(store, "t1", io.BytesIO(data), checks=CHECKS, at=AT)
+            assert change_set.is_empty
+            assert "upload" == change_set.source
+        with pytest.raises(FileFormatError, match="empty"):
+            read_sheet(io.BytesIO(b""), name="blank.csv")

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 
@@ -392,7 +393,7 @@ def export_users(store: Store, trust_id: str, path: str | Path) -> Path:
 def import_users(
     store: Store,
     trust_id: str,
-    path: str | Path,
+    path: str | Path | BinaryIO,
     *,
     checks: AssignmentChecks,
     at: datetime,
@@ -401,7 +402,8 @@ def import_users(
     """Read an edited bulk file and return the :class:`ChangeSet` it asks for. Changes nothing.
 
     The result lists every problem (file, columns, emails, roles, caps, delegation) with its
-    row and column; pass it to :func:`apply_change_set` once it has none.
+    row and column; pass it to :func:`apply_change_set` once it has none. *path* may also be an
+    open binary file (an upload), read with :func:`read_sheet`.
 
     Raises:
         FileFormatError: the file is not a readable CSV/XLSX file.

@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 import openpyxl
@@ -91,11 +92,10 @@ def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence
     return target
 
 
-def _read_csv(path: Path) -> list[list[str]]:
+def _read_csv(data: bytes, name: str) -> list[list[str]]:
     """Rows of a CSV file: UTF-8 (with or without a byte-order mark), else Windows-1252 (what
     Excel's plain "CSV" writes); comma-separated, or semicolon/tab when the header has no comma
     (Excel in many European locales)."""
-    data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -103,7 +103,7 @@ def _read_csv(path: Path) -> list[list[str]]:
             text = data.decode("cp1252")
         except UnicodeDecodeError as exc:
             raise FileFormatError(
-                str(path), "not UTF-8 or Windows-1252 text; save the file as CSV UTF-8"
+                name, "not UTF-8 or Windows-1252 text; save the file as CSV UTF-8"
             ) from exc
     first = text.split("\n", 1)[0]
     delimiter = ","
@@ -115,16 +115,16 @@ def _read_csv(path: Path) -> list[list[str]]:
     try:
         return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
     except csv.Error as exc:
-        raise FileFormatError(str(path), f"not a readable CSV file ({exc})") from exc
+        raise FileFormatError(name, f"not a readable CSV file ({exc})") from exc
 
 
-def _read_xlsx(path: Path) -> list[list[str]]:
+def _read_xlsx(source: Path | BinaryIO, name: str) -> list[list[str]]:
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except (InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise FileFormatError(str(path), f"not a readable XLSX workbook ({exc})") from exc
+        raise FileFormatError(name, f"not a readable XLSX workbook ({exc})") from exc
     except Exception as exc:  # zipfile.BadZipFile and friends
-        raise FileFormatError(str(path), "not a readable XLSX workbook") from exc
+        raise FileFormatError(name, "not a readable XLSX workbook") from exc
     try:
         sheet = (
             workbook[_SHEET_TITLE]
@@ -136,8 +136,12 @@ def _read_xlsx(path: Path) -> list[list[str]]:
         workbook.close()
 
 
-def read_sheet(path: str | Path) -> BulkSheet:
-    """Read a bulk file (CSV, or XLSX by suffix) into a :class:`BulkSheet`.
+def read_sheet(source: str | Path | BinaryIO, *, name: str | None = None) -> BulkSheet:
+    """Read a bulk file (CSV or XLSX) into a :class:`BulkSheet`.
+
+    *source* is a path (XLSX by its ``.xlsx`` suffix) or an open binary file, such as an upload
+    a web app received (XLSX told by its content). *name* is the name errors and the change set
+    show (default: the file's name).
 
     Trailing empty rows and columns are dropped; every cell is restored with
     :func:`~schoolsync.bulk.restore`.
@@ -146,12 +150,22 @@ def read_sheet(path: str | Path) -> BulkSheet:
         FileFormatError: the file is not readable as CSV/XLSX, or has no header row.
         OSError: the file cannot be opened.
     """
-    source = Path(path)
-    raw = _read_xlsx(source) if _is_xlsx(source) else _read_csv(source)
+    if isinstance(source, str | Path):
+        path = Path(source)
+        shown = name or str(path)
+        raw = _read_xlsx(path, shown) if _is_xlsx(path) else _read_csv(path.read_bytes(), shown)
+        label = name or path.name
+    else:
+        data = source.read()
+        label = shown = name or str(getattr(source, "name", "upload"))
+        if data[:4] == b"PK\x03\x04":  # a zip container: XLSX
+            raw = _read_xlsx(io.BytesIO(data), shown)
+        else:
+            raw = _read_csv(data, shown)
     while raw and not any(c.strip() for c in raw[-1]):
         raw.pop()
     if not raw:
-        raise FileFormatError(str(source), "the file is empty; expected a header row", row=1)
+        raise FileFormatError(shown, "the file is empty; expected a header row", row=1)
     header = [restore(c).strip() for c in raw[0]]
     while header and not header[-1]:
         header.pop()
@@ -161,4 +175,4 @@ def read_sheet(path: str | Path) -> BulkSheet:
         cells = [restore(c) for c in line[:width]]
         cells += [""] * (width - len(cells))
         rows.append(tuple(cells))
-    return BulkSheet(name=source.name, header=tuple(header), rows=tuple(rows))
+    return BulkSheet(name=label, header=tuple(header), rows=tuple(rows))
