@@ -126,3 +126,20 @@ def test_rows_and_html(review: MatchReview[Pupil]) -> None:
     assert len(rows) == len(review)
     assert rows[0]["status"] == "Not matched"
     assert "1 May match" in review._repr_html_()
+
+
+def test_matching_a_may_match_pair_by_hand_confirms_it(review: MatchReview[Pupil]) -> None:
+    """match(a, b) on a May match pair makes it a confirmed Matched pair, nothing else moves."""
+    edited = review.match("m2", review.result_for(mis="m2").app_key or "")
+    r = edited.result_for(mis="m2")
+    assert (r.status, r.confirmed) == (MatchStatus.MATCHED, True)
+    assert edited.counts()[MatchStatus.NOT_MATCHED] == review.counts()[MatchStatus.NOT_MATCHED]
+    assert len(edited) == len(review)
+
+
+def test_unknown_records_are_refused(review: MatchReview[Pupil]) -> None:
+    """Editing with an id the review does not hold raises NotFoundError."""
+    with pytest.raises(NotFoundError):
+        review.match("nope", "a1")
+    with pytest.raises(NotFoundError):
+        review.unmatch(app="nope")
