@@ -18,6 +18,7 @@ from schoolsync.bulk import (
     apply_change_set,
     edit_selection,
     export_users,
+    export_users_stream,
     import_users,
     read_sheet,
     write_sheet,
@@ -609,12 +610,16 @@ class TestFiles:
         assert (("zoe@oak.example", "Zoe", "Staff; Admin"),) == sheet.rows
 
     def test_uploads_are_read_from_open_binary_files(self, tmp_path: Path) -> None:
-        """A web upload (bytes, no suffix) is read as XLSX or CSV by its content."""
+        """A web download is written to a stream; an upload (bytes, no suffix) is read as XLSX
+        or CSV by its content."""
         import io
 
         store = make_store()
-        for suffix in (".xlsx", ".csv"):
-            data = export_users(store, "t1", tmp_path / f"users{suffix}").read_bytes()
+        for xlsx in (True, False):
+            download = io.BytesIO()
+            export_users_stream(store, "t1", download, xlsx=xlsx)  # a web download
+            data = download.getvalue()
+            assert xlsx == data.startswith(b"PK")
             change_set = import_users(store, "t1", io.BytesIO(data), checks=CHECKS, at=AT)
             assert change_set.is_empty
             assert "upload" == change_set.source

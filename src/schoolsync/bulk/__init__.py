@@ -11,6 +11,7 @@ from schoolsync.bulk._apply import (
     check_change_set,
     edit_selection,
     export_users,
+    export_users_stream,
     import_users,
 )
 from schoolsync.bulk._cells import neutralise, normalise_email, restore
@@ -25,7 +26,7 @@ from schoolsync.bulk._changes import (
     ProblemCode,
 )
 from schoolsync.bulk._checks import CatalogueChecks
-from schoolsync.bulk._files import BulkSheet, read_sheet, write_sheet
+from schoolsync.bulk._files import BulkSheet, read_sheet, write_sheet, write_stream
 from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
 from schoolsync.bulk._rules import AccountAction, AssignmentChecks, RoleScope
 
@@ -49,6 +50,7 @@ __all__ = [
     "check_change_set",
     "edit_selection",
     "export_users",
+    "export_users_stream",
     "import_users",
     "neutralise",
     "normalise_email",
@@ -57,4 +59,5 @@ __all__ = [
     "read_sheet",
     "restore",
     "write_sheet",
+    "write_stream",
 ]

@@ -23,7 +23,7 @@ from schoolsync.bulk._changes import (
     ChangeSet,
     ProblemCode,
 )
-from schoolsync.bulk._files import read_sheet, write_sheet
+from schoolsync.bulk._files import read_sheet, write_sheet, write_stream
 from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
 from schoolsync.bulk._rules import AccountAction, AssignmentChecks
 from schoolsync.errors import AccessDeniedError, CapExceededError, SchoolsyncError
@@ -34,6 +34,7 @@ __all__ = [
     "check_change_set",
     "edit_selection",
     "export_users",
+    "export_users_stream",
     "import_users",
 ]
 
@@ -388,6 +389,16 @@ def export_users(store: Store, trust_id: str, path: str | Path) -> Path:
         users = TrustUsers.load(uow, trust_id)
     header, rows = bulk_rows(users)
     return write_sheet(path, header, rows)
+
+
+def export_users_stream(
+    store: Store, trust_id: str, stream: BinaryIO, *, xlsx: bool = False
+) -> None:
+    """:func:`export_users` to an open binary stream (e.g. a web app's download response)."""
+    with store.unit_of_work() as uow:
+        users = TrustUsers.load(uow, trust_id)
+    header, rows = bulk_rows(users)
+    write_stream(stream, header, rows, xlsx=xlsx)
 
 
 def import_users(

@@ -17,7 +17,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
 
-__all__ = ["BulkSheet", "read_sheet", "write_sheet"]
+__all__ = ["BulkSheet", "read_sheet", "write_sheet", "write_stream"]
 
 _XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 _SHEET_TITLE = "bulk-user-data"
@@ -61,11 +61,19 @@ def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence
 
     Every cell goes through :func:`~schoolsync.bulk.neutralise`, so no value can run as a
     formula when the file is opened in a spreadsheet. XLSX files cannot hold control characters
-    (other than tab and new lines), so those are dropped there. CSV files are UTF-8 with a byte-order
-    mark (Excel then reads accents correctly).
+    (other than tab and new lines), so those are dropped there. CSV files are UTF-8 with a
+    byte-order mark (Excel then reads accents correctly).
     """
     target = Path(path)
-    xlsx = _is_xlsx(target)
+    with target.open("wb") as handle:
+        write_stream(handle, header, rows, xlsx=_is_xlsx(target))
+    return target
+
+
+def write_stream(
+    stream: BinaryIO, header: Sequence[str], rows: Sequence[Sequence[str]], *, xlsx: bool
+) -> None:
+    """:func:`write_sheet` to an open binary stream (a web response, a buffer)."""
 
     def safe(value: str) -> str:
         # XLSX cannot hold most control characters: they are dropped (CSV keeps them), before
@@ -83,13 +91,16 @@ def write_sheet(path: str | Path, header: Sequence[str], rows: Sequence[Sequence
         sheet.append(safe_header)
         for row in safe_rows:
             sheet.append(row)
-        workbook.save(target)
-        return target
-    with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        workbook.save(stream)
+        return
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        writer = csv.writer(text)
         writer.writerow(safe_header)
         writer.writerows(safe_rows)
-    return target
+        text.flush()
+    finally:
+        text.detach()
 
 
 def _read_csv(data: bytes, name: str) -> list[list[str]]:
