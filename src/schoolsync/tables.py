@@ -9,6 +9,7 @@ HTML table in Jupyter (``_repr_html_``) and its rows go straight into a DataFram
 from __future__ import annotations
 
 import html
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,12 +45,12 @@ def rows_to_html(
     return "".join(parts)
 
 
-class Tabular:
+class Tabular(ABC):
     """Mixin: implement :meth:`to_rows`; get ``_repr_html_`` for Jupyter for free."""
 
+    @abstractmethod
     def to_rows(self) -> list[dict[str, Any]]:
         """The value as plain rows (one dict per row, JSON-able values)."""
-        raise NotImplementedError  # pragma: no cover - abstract
 
     def table_caption(self) -> str | None:
         """A caption for the HTML table (override to add one)."""

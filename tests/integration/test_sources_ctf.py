@@ -166,3 +166,11 @@ class TestBadPupils:
         path.write_text("<CTfile><CTFpupilData/></CTfile>")
         with pytest.raises(FileFormatError, match="no header"):
             read_ctf(path)
+
+
+def test_unknown_xml_encoding_is_a_file_format_error(tmp_path: Path) -> None:
+    """An XML declaration naming an encoding Python does not know is a clear FileFormatError."""
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b'<?xml version="1.0" encoding="UT-8"?><CTfile><Header/></CTfile>')
+    with pytest.raises(FileFormatError, match="encoding"):
+        read_ctf(bad)

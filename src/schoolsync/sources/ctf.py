@@ -156,6 +156,10 @@ class CtfSource:
             except ParseError as e:
                 line = getattr(e, "position", (None, None))[0]
                 raise FileFormatError(self._name, f"not well-formed XML ({e})", row=line) from None
+            except (LookupError, UnicodeError) as e:
+                raise FileFormatError(
+                    self._name, f"unsupported or wrong character encoding ({e})", path=path
+                ) from None
 
     def header(self) -> CtfHeader:
         """The file's header (read once, from the start of the file).
