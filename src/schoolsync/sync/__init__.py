@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         deauthorise,
         require_active,
         set_data_sharing,
+        shares_result,
     )
     from schoolsync.sync.emails import (
         EmailBatch,
@@ -168,6 +169,7 @@ _LAZY: dict[str, str] = {
     "rollover_plan": "schoolsync.sync.rollover",
     "rollover_sync": "schoolsync.sync.rollover",
     "set_data_sharing": "schoolsync.sync.connection",
+    "shares_result": "schoolsync.sync.connection",
     "soft_delete": "schoolsync.sync.leavers",
     "sync_state": "schoolsync.sync.state",
     "unmatch": "schoolsync.sync.applying",
@@ -239,6 +241,7 @@ __all__ = [
     "rollover_plan",
     "rollover_sync",
     "set_data_sharing",
+    "shares_result",
     "soft_delete",
     "sync_state",
     "unmatch",

@@ -37,6 +37,7 @@ __all__ = [
     "deauthorise",
     "require_active",
     "set_data_sharing",
+    "shares_result",
 ]
 
 #: The permission an account needs at a school to change its MIS connection.
@@ -227,6 +228,21 @@ def set_data_sharing(
     result = attrs.evolve(connection, data_sharing=sharing, changed_at=at, changed_by=account_id)
     _audit(audit, result, "mis_connection.data_sharing_changed", account_id, at)
     return result
+
+
+def shares_result(connection: MisConnection, *, historical: bool = False) -> bool:
+    """True if a result is to be sent back to the MIS now.
+
+    The seed sends a shared result as soon as a paper is marked: the host calls this then.
+    Sharing needs an active connection, the optional sharing scope (when the connection names
+    one) and ``share_results``; a *historical* result (marked before sharing began) also needs
+    ``share_historical``.
+    """
+    if not connection.is_active or not connection.data_sharing.share_results:
+        return False
+    if connection.sharing_scope is not None and not connection.has_scope(connection.sharing_scope):
+        return False
+    return not historical or connection.data_sharing.share_historical
 
 
 def require_active(connection: MisConnection, school_id: str | None = None) -> None:
