@@ -228,6 +228,10 @@ class TrustPolicy:
             matches ``access_coordinator``.
         admins_must_be_registered_with_a_school: a trust-admin nominee must already hold a
             role at some school (the Boost Insights prerequisite).
+        whole_trust_grants: schools may grant to the trust as a whole, which also covers trust
+            accounts added later (the Schoot model). ``False`` allows only grants naming trust
+            accounts, so a trust admin added later holds nothing at a school until that school
+            grants it too (the Boost Insights model).
     """
 
     views_need_academy_designation: bool = False
@@ -245,6 +249,7 @@ class TrustPolicy:
         return _role_key(role) in {_role_key(r) for r in self.acceptor_roles}
 
     admins_must_be_registered_with_a_school: bool = False
+    whole_trust_grants: bool = True
 
 
 def _role_key(name: str) -> str:

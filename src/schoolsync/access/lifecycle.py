@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -47,7 +48,7 @@ from schoolsync.errors import (
     ValidationError,
 )
 from schoolsync.identifiers import Urn
-from schoolsync.ports import Clock, Notifier, OutboundMessage, Store, UnitOfWork
+from schoolsync.ports import Clock, Notifier, OutboundMessage, Repository, Store, UnitOfWork
 from schoolsync.serialisation import converter
 from schoolsync.trusts import (
     ENDED_STATUSES,
@@ -223,11 +224,169 @@ def replay_memberships_and_grants(events: Iterable[AuditEvent]) -> ReplayedState
     return ReplayedState(memberships=memberships, grants=grants)
 
 
-def _unstructure_trust(trust: Trust) -> Any:
-    data = converter.unstructure(trust)
-    for nomination in data.get("admin_nominations", []):
-        nomination.pop("token_hash", None)  # a secret's hash never goes to the audit log
+# ---------------------------------------------------------------------------------------------
+# One operation of the service: a unit of work whose writes are audited, and whose messages and
+# grant events go out only after the commit.
+# ---------------------------------------------------------------------------------------------
+
+#: The records the service writes (each write is one audit event).
+_Record = Trust | School | Membership | Grant | RoleAssignment
+
+
+@attrs.frozen
+class _Subject:
+    """How a record appears in the audit log: its kind and the ids it hangs on."""
+
+    kind: str
+    id: str
+    trust_id: str | None
+    school_id: str | None
+    account_id: str | None = None
+
+
+def _subject(record: _Record) -> _Subject:
+    if isinstance(record, Trust):
+        return _Subject("trust", record.id, record.id, None)
+    if isinstance(record, School):
+        return _Subject("school", record.id, None, record.id)
+    if isinstance(record, Membership):
+        return _Subject("membership", record.id, record.trust_id, record.school_id)
+    if isinstance(record, Grant):
+        return _Subject("grant", record.id, record.trust_id, record.school_id)
+    return _Subject("assignment", record.id, record.trust_id, record.school_id, record.account_id)
+
+
+def _repository(uow: UnitOfWork, record: _Record) -> Repository[Any]:
+    if isinstance(record, Trust):
+        return uow.trusts
+    if isinstance(record, School):
+        return uow.schools
+    if isinstance(record, Membership):
+        return uow.memberships
+    if isinstance(record, Grant):
+        return uow.grants
+    return uow.assignments
+
+
+def _snapshot(record: _Record | None) -> Any:
+    """A record as an audit event keeps it (a trust admin token's hash is left out)."""
+    if record is None:
+        return None
+    data = converter.unstructure(record)
+    if isinstance(record, Trust):
+        for nomination in data.get("admin_nominations", []):
+            nomination.pop("token_hash", None)  # a secret's hash never goes to the audit log
     return data
+
+
+def _grant_event(
+    kind: GrantChangeKind,
+    grant: Grant,
+    at: datetime,
+    *,
+    permissions_removed: frozenset[str] | None = None,
+    replaced_by: str | None = None,
+) -> GrantChanged:
+    """The event for a change to *grant* (by default it removed all the grant's permissions)."""
+    return GrantChanged(
+        kind=kind,
+        at=at,
+        trust_id=grant.trust_id,
+        school_id=grant.school_id,
+        grant_id=grant.id,
+        account_ids=grant.account_ids,
+        permissions_removed=grant.permissions
+        if permissions_removed is None
+        else permissions_removed,
+        replaced_by=replaced_by,
+    )
+
+
+@attrs.define
+class _Operation:
+    """One unit of work of :class:`TrustLifecycle`, at one moment, by one actor.
+
+    :meth:`write` stores a record with its audit event; :meth:`send` and :meth:`tell` queue an
+    outbound message and a grant event, delivered only once the unit of work has committed.
+    """
+
+    uow: UnitOfWork
+    at: datetime
+    actor: str | None
+    new_id: Callable[[str], str]
+    messages: list[OutboundMessage] = attrs.field(factory=list)
+    changes: list[GrantChanged] = attrs.field(factory=list)
+
+    def write(
+        self,
+        before: _Record | None,
+        after: _Record,
+        *,
+        action: str,
+        trust_id: str | None = None,
+        account_id: str | None = None,
+    ) -> None:
+        """Store *after* (a new record when *before* is ``None``) and audit the change."""
+        repository = _repository(self.uow, after)
+        if before is None:
+            repository.add(after)
+        else:
+            repository.put(after)
+        self.audit(before, after, action=action, trust_id=trust_id, account_id=account_id)
+
+    def audit(
+        self,
+        before: _Record | None,
+        after: _Record,
+        *,
+        action: str,
+        trust_id: str | None = None,
+        account_id: str | None = None,
+    ) -> None:
+        """Append the audit event for a change of *before* into *after* (ids only).
+
+        *trust_id* and *account_id* name the trust and account a record that does not hang on
+        one (a school; a trust's admin) is changed for.
+        """
+        subject = _subject(after)
+        self.uow.audit.append(
+            AuditEvent(
+                id=self.new_id("audit"),
+                at=self.at,
+                actor_id=self.actor,
+                action=action,
+                subject_kind=subject.kind,
+                subject_id=subject.id,
+                trust_id=subject.trust_id if subject.trust_id is not None else trust_id,
+                school_id=subject.school_id,
+                account_id=account_id if account_id is not None else subject.account_id,
+                before=_snapshot(before),
+                after=_snapshot(after),
+            )
+        )
+
+    def send(self, message: OutboundMessage) -> None:
+        """Queue *message* for the notifier (sent after the commit)."""
+        self.messages.append(message)
+
+    def tell(
+        self,
+        kind: GrantChangeKind,
+        grant: Grant,
+        *,
+        permissions_removed: frozenset[str] | None = None,
+        replaced_by: str | None = None,
+    ) -> None:
+        """Queue the :class:`GrantChanged` event for *grant* (published after the commit)."""
+        self.changes.append(
+            _grant_event(
+                kind,
+                grant,
+                self.at,
+                permissions_removed=permissions_removed,
+                replaced_by=replaced_by,
+            )
+        )
 
 
 @attrs.define
@@ -258,111 +417,20 @@ class TrustLifecycle:
     new_id: Callable[[str], str] = _default_new_id
     new_token: Callable[[], str] = _default_token
 
-    # -- helpers ------------------------------------------------------------------------------
+    # -- the shape of every operation ----------------------------------------------------------
 
-    def _audit(
-        self,
-        uow: UnitOfWork,
-        *,
-        at: datetime,
-        actor: str | None,
-        action: str,
-        kind: str,
-        subject_id: str,
-        trust_id: str | None,
-        school_id: str | None = None,
-        account_id: str | None = None,
-        before: Any = None,
-        after: Any = None,
-    ) -> None:
-        uow.audit.append(
-            AuditEvent(
-                id=self.new_id("audit"),
-                at=at,
-                actor_id=actor,
-                action=action,
-                subject_kind=kind,
-                subject_id=subject_id,
-                trust_id=trust_id,
-                school_id=school_id,
-                account_id=account_id,
-                before=before,
-                after=after,
-            )
-        )
-
-    def _put_membership(
-        self,
-        uow: UnitOfWork,
-        before: Membership | None,
-        after: Membership,
-        *,
-        action: str,
-        actor: str | None,
-        at: datetime,
-    ) -> None:
-        uow.memberships.put(after)
-        self._audit(
-            uow,
-            at=at,
-            actor=actor,
-            action=action,
-            kind="membership",
-            subject_id=after.id,
-            trust_id=after.trust_id,
-            school_id=after.school_id,
-            before=None if before is None else converter.unstructure(before),
-            after=converter.unstructure(after),
-        )
-
-    def _put_grant(
-        self,
-        uow: UnitOfWork,
-        before: Grant | None,
-        after: Grant,
-        *,
-        action: str,
-        actor: str | None,
-        at: datetime,
-    ) -> None:
-        uow.grants.put(after)
-        self._audit(
-            uow,
-            at=at,
-            actor=actor,
-            action=action,
-            kind="grant",
-            subject_id=after.id,
-            trust_id=after.trust_id,
-            school_id=after.school_id,
-            before=None if before is None else converter.unstructure(before),
-            after=converter.unstructure(after),
-        )
-
-    def _put_trust(
-        self,
-        uow: UnitOfWork,
-        before: Trust | None,
-        after: Trust,
-        *,
-        action: str,
-        actor: str | None,
-        at: datetime,
-        account_id: str | None = None,
-    ) -> None:
-        uow.trusts.put(after)
-        self._audit(
-            uow,
-            at=at,
-            actor=actor,
-            action=action,
-            kind="trust",
-            subject_id=after.id,
-            trust_id=after.id,
-            account_id=account_id,
-            before=None if before is None else _unstructure_trust(before),
-            after=_unstructure_trust(after),
-        )
+    @contextmanager
+    def _operation(self, by: str | None) -> Iterator[_Operation]:
+        """Read the clock once, run the body in one unit of work and commit; then send the
+        queued messages and publish the queued grant events. An exception in the body rolls
+        everything back and nothing is sent."""
+        with self.store.unit_of_work() as uow:
+            op = _Operation(uow=uow, at=self.clock.now(), actor=by, new_id=self.new_id)
+            yield op
+            uow.commit()
+        for message in op.messages:
+            self.notifier.send(message)
+        self._publish(op.changes)
 
     def _publish(self, events: Sequence[GrantChanged]) -> None:
         """Tell every listener about every event, even if one of them fails; then re-raise."""
@@ -379,6 +447,8 @@ class TrustLifecycle:
                 f"the grant change was committed; {len(failures)} listener call(s) failed after it"
             )
             raise first
+
+    # -- who may consent for a school --------------------------------------------------------
 
     def _acceptor_role_names(self) -> set[str]:
         names = set(self.policy.acceptor_roles)
@@ -413,40 +483,12 @@ class TrustLifecycle:
                 "school's Access Coordinator or Administrator can do this"
             )
 
-    def _membership_of(self, uow: UnitOfWork, trust_id: str, school_id: str) -> Membership | None:
+    @staticmethod
+    def _membership_of(uow: UnitOfWork, trust_id: str, school_id: str) -> Membership | None:
         for m in uow.memberships.list(school_id=school_id):
             if m.trust_id == trust_id:
                 return m
         return None
-
-    def _end_grants(
-        self,
-        uow: UnitOfWork,
-        trust_id: str,
-        school_id: str,
-        *,
-        at: datetime,
-        actor: str | None,
-        action: str,
-    ) -> list[GrantChanged]:
-        changes: list[GrantChanged] = []
-        for grant in uow.grants.list(school_id=school_id):
-            if grant.trust_id != trust_id or grant.revoked_at is not None:
-                continue
-            ended = attrs.evolve(grant, revoked_at=at)
-            self._put_grant(uow, grant, ended, action=action, actor=actor, at=at)
-            changes.append(
-                GrantChanged(
-                    kind=GrantChangeKind.ENDED,
-                    at=at,
-                    trust_id=trust_id,
-                    school_id=school_id,
-                    grant_id=grant.id,
-                    account_ids=grant.account_ids,
-                    permissions_removed=grant.permissions,
-                )
-            )
-        return changes
 
     # -- trusts and trust admins -----------------------------------------------------------
 
@@ -470,7 +512,6 @@ class TrustLifecycle:
             raise ValidationError("name", name, "a trust needs a name")
         if max_trust_admins < 1:
             raise ValidationError("max_trust_admins", max_trust_admins, "must be at least 1")
-        at = self.clock.now()
         trust = Trust(
             id=trust_id or self.new_id("trust"),
             name=" ".join(name.split()),
@@ -479,10 +520,8 @@ class TrustLifecycle:
             designated_academy_trust=designated_academy_trust,
             max_trust_admins=max_trust_admins,
         )
-        with self.store.unit_of_work() as uow:
-            uow.trusts.add(trust)
-            self._put_trust(uow, None, trust, action="trust.created", actor=by, at=at)
-            uow.commit()
+        with self._operation(by) as op:
+            op.write(None, trust, action="trust.created")
         return trust
 
     def nominate_trust_admin(self, trust_id: str, account_id: str, *, by: str | None = None) -> str:
@@ -500,16 +539,15 @@ class TrustLifecycle:
             ValidationError: the policy requires nominees registered with a school and this
                 account holds no school role.
         """
-        at = self.clock.now()
         token = self.new_token()
-        with self.store.unit_of_work() as uow:
-            trust = uow.trusts.require(trust_id)
-            account = uow.accounts.require(account_id)
+        with self._operation(by) as op:
+            trust = op.uow.trusts.require(trust_id)
+            account = op.uow.accounts.require(account_id)
             if account_id in trust.admin_account_ids():
                 raise ConflictError(f"account {account_id!r} is already an admin of {trust_id!r}")
             if self.policy.admins_must_be_registered_with_a_school and not any(
                 a.account_id == account_id and a.school_id is not None
-                for a in uow.assignments.list()
+                for a in op.uow.assignments.list()
             ):
                 raise ValidationError(
                     "account_id",
@@ -517,7 +555,7 @@ class TrustLifecycle:
                     "a trust admin must already be registered with a school",
                 )
             others = tuple(n for n in trust.admin_nominations if n.account_id != account_id)
-            taken = [n for n in others if n.accepted_at is not None or n.is_pending(at)]
+            taken = [n for n in others if n.accepted_at is not None or n.is_pending(op.at)]
             if len(taken) >= trust.max_trust_admins:
                 raise CapExceededError(
                     "trust admin",
@@ -527,35 +565,26 @@ class TrustLifecycle:
                 )
             nomination = TrustAdminNomination(
                 account_id=account_id,
-                nominated_at=at,
-                expires_at=at + self.policy.admin_token_valid_for,
+                nominated_at=op.at,
+                expires_at=op.at + self.policy.admin_token_valid_for,
                 token_hash=hash_token(token),
                 nominated_by=by,
             )
             updated = attrs.evolve(trust, admin_nominations=(*others, nomination))
-            self._put_trust(
-                uow,
-                trust,
-                updated,
-                action="trust.admin_nominated",
-                actor=by,
-                at=at,
-                account_id=account_id,
+            op.write(trust, updated, action="trust.admin_nominated", account_id=account_id)
+            op.send(
+                OutboundMessage(
+                    kind="trust_admin_nomination",
+                    to=account.email,
+                    subject=f"Accept the trust admin role for {trust.name}",
+                    data={
+                        "trust_id": trust_id,
+                        "account_id": account_id,
+                        "token": token,
+                        "expires_at": nomination.expires_at.isoformat(),
+                    },
+                )
             )
-            uow.commit()
-        self.notifier.send(
-            OutboundMessage(
-                kind="trust_admin_nomination",
-                to=account.email,
-                subject=f"Accept the trust admin role for {trust.name}",
-                data={
-                    "trust_id": trust_id,
-                    "account_id": account_id,
-                    "token": token,
-                    "expires_at": nomination.expires_at.isoformat(),
-                },
-            )
-        )
         return token
 
     def accept_trust_admin(self, trust_id: str, token: str) -> str:
@@ -567,9 +596,8 @@ class TrustLifecycle:
         Raises:
             TrustAdminTokenError: the token is wrong, used or expired (nothing changes).
         """
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            trust = uow.trusts.require(trust_id)
+        with self._operation(None) as op:
+            trust = op.uow.trusts.require(trust_id)
             match = None
             for nomination in trust.admin_nominations:
                 if token_matches(token, nomination.token_hash):
@@ -578,24 +606,17 @@ class TrustLifecycle:
                 raise TrustAdminTokenError("token", None, "this acceptance link is not valid")
             if match.accepted_at is not None:
                 raise TrustAdminTokenError("token", None, "this acceptance link was already used")
-            if at >= match.expires_at:
+            if op.at >= match.expires_at:
                 raise TrustAdminTokenError("token", None, "this acceptance link has expired")
-            accepted = attrs.evolve(match, accepted_at=at)
+            op.actor = match.account_id  # the nominee acts for themself
+            accepted = attrs.evolve(match, accepted_at=op.at)
             updated = attrs.evolve(
                 trust,
                 admin_nominations=tuple(
                     accepted if n is match else n for n in trust.admin_nominations
                 ),
             )
-            self._put_trust(
-                uow,
-                trust,
-                updated,
-                action="trust.admin_accepted",
-                actor=match.account_id,
-                at=at,
-                account_id=match.account_id,
-            )
+            op.write(trust, updated, action="trust.admin_accepted", account_id=match.account_id)
             assignment = RoleAssignment(
                 id=self.new_id("assignment"),
                 account_id=match.account_id,
@@ -603,21 +624,9 @@ class TrustLifecycle:
                 role=self.trust_admin_role,
                 school_id=None,
                 assigned_by=match.nominated_by,
-                assigned_at=at,
+                assigned_at=op.at,
             )
-            uow.assignments.add(assignment)
-            self._audit(
-                uow,
-                at=at,
-                actor=match.account_id,
-                action="assignment.created",
-                kind="assignment",
-                subject_id=assignment.id,
-                trust_id=trust_id,
-                account_id=match.account_id,
-                after=converter.unstructure(assignment),
-            )
-            uow.commit()
+            op.write(None, assignment, action="assignment.created")
         return match.account_id
 
     # -- schools and membership ------------------------------------------------------------
@@ -634,50 +643,31 @@ class TrustLifecycle:
                 already in (or invited to) this one.
         """
         validate_school(school, self.policy)
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            uow.trusts.require(trust_id)
-            membership = self._add_school(uow, trust_id, school, at=at, by=by)
-            uow.commit()
-        return membership
+        with self._operation(by) as op:
+            op.uow.trusts.require(trust_id)
+            return self._add_school(op, trust_id, school)
 
-    def _add_school(
-        self, uow: UnitOfWork, trust_id: str, school: School, *, at: datetime, by: str | None
-    ) -> Membership:
-        if uow.schools.get(school.id) is None:
-            uow.schools.add(school)
-            self._audit(
-                uow,
-                at=at,
-                actor=by,
-                action="school.created",
-                kind="school",
-                subject_id=school.id,
-                trust_id=trust_id,
-                school_id=school.id,
-                after=converter.unstructure(school),
-            )
+    def _add_school(self, op: _Operation, trust_id: str, school: School) -> Membership:
+        if op.uow.schools.get(school.id) is None:
+            op.write(None, school, action="school.created", trust_id=trust_id)
         others = [
             m
-            for m in uow.memberships.list(school_id=school.id)
+            for m in op.uow.memberships.list(school_id=school.id)
             if m.trust_id != trust_id and m.status is MembershipStatus.ACCEPTED
         ]
         if others:
             raise ConflictError(f"school {school.id!r} is already in trust {others[0].trust_id!r}")
-        existing = self._membership_of(uow, trust_id, school.id)
+        existing = self._membership_of(op.uow, trust_id, school.id)
         if existing is not None and existing.status not in ENDED_STATUSES:
             raise ConflictError(
                 f"school {school.id!r} is already in trust {trust_id!r} ({existing.status.value})"
             )
-        if existing is not None:
-            membership = Membership(id=existing.id, trust_id=trust_id, school_id=school.id)
-        else:
-            membership = Membership(
-                id=self.new_id("membership"), trust_id=trust_id, school_id=school.id
-            )
-        self._put_membership(
-            uow, existing, membership, action="membership.created", actor=by, at=at
+        membership = Membership(
+            id=existing.id if existing is not None else self.new_id("membership"),
+            trust_id=trust_id,
+            school_id=school.id,
         )
+        op.write(existing, membership, action="membership.created")
         return membership
 
     def add_schools_from_upload(
@@ -699,35 +689,26 @@ class TrustLifecycle:
         Raises:
             ProblemsError: one :class:`~schoolsync.errors.FileFormatError` per bad row.
         """
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            uow.trusts.require(trust_id)
+        with self._operation(by) as op:
+            op.uow.trusts.require(trust_id)
             plan = plan_school_upload(
                 rows,
                 file=file,
                 trust_id=trust_id,
-                schools=uow.schools.list(),
-                memberships=uow.memberships.list(),
+                schools=op.uow.schools.list(),
+                memberships=op.uow.memberships.list(),
                 policy=self.policy,
                 new_id=lambda: self.new_id("school"),
             )
             if not plan.ok and not accept_valid_rows:
                 plan.raise_for_problems()
-            created: list[School] = []
-            memberships: list[Membership] = []
-            skipped: list[PlannedSchool] = []
-            for planned in plan.valid:
-                if planned.already_in_trust:
-                    skipped.append(planned)
-                    continue
-                if planned.is_new:
-                    created.append(planned.school)
-                memberships.append(self._add_school(uow, trust_id, planned.school, at=at, by=by))
-            uow.commit()
+            skipped = tuple(p for p in plan.valid if p.already_in_trust)
+            to_add = [p for p in plan.valid if not p.already_in_trust]
+            memberships = tuple(self._add_school(op, trust_id, p.school) for p in to_add)
         return SchoolUploadResult(
-            schools=tuple(created),
-            memberships=tuple(memberships),
-            skipped=tuple(skipped),
+            schools=tuple(p.school for p in to_add if p.is_new),
+            memberships=memberships,
+            skipped=skipped,
             plan=plan,
         )
 
@@ -741,46 +722,66 @@ class TrustLifecycle:
             MembershipStateError: the school is already a member.
             NotFoundError: the school has no active Access Coordinator/Administrator to invite.
         """
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            before = uow.memberships.require(membership_id)
-            trust = uow.trusts.require(before.trust_id)
-            after = send_invitation(before, at=at, valid_for=self.policy.invitation_valid_for)
-            recipients = []
-            for a in uow.assignments.list(school_id=before.school_id):
+        with self._operation(by) as op:
+            before = op.uow.memberships.require(membership_id)
+            trust = op.uow.trusts.require(before.trust_id)
+            after = send_invitation(before, at=op.at, valid_for=self.policy.invitation_valid_for)
+            recipients = {}
+            for a in op.uow.assignments.list(school_id=before.school_id):
                 if not self._is_acceptor_role(a.role):
                     continue
-                account = uow.accounts.get(a.account_id)
+                account = op.uow.accounts.get(a.account_id)
                 if account is not None and account.status is AccountStatus.ACTIVE:
-                    recipients.append(account)
+                    recipients[account.id] = account
             if not recipients:
                 raise NotFoundError("access coordinator of school", before.school_id)
             resend = before.status is MembershipStatus.INVITATION_SENT
-            self._put_membership(
-                uow,
+            op.write(
                 before,
                 after,
                 action="membership.invitation_resent" if resend else "membership.invitation_sent",
-                actor=by,
-                at=at,
             )
-            uow.commit()
-        assert after.invitation_expires_at is not None
-        for account in {r.id: r for r in recipients}.values():
-            self.notifier.send(
-                OutboundMessage(
-                    kind="trust_invitation",
-                    to=account.email,
-                    subject=f"{trust.name} invites your school to join",
-                    data={
-                        "trust_id": trust.id,
-                        "school_id": after.school_id,
-                        "membership_id": after.id,
-                        "account_id": account.id,
-                        "expires_at": after.invitation_expires_at.isoformat(),
-                    },
+            assert after.invitation_expires_at is not None
+            for account in recipients.values():
+                op.send(
+                    OutboundMessage(
+                        kind="trust_invitation",
+                        to=account.email,
+                        subject=f"{trust.name} invites your school to join",
+                        data={
+                            "trust_id": trust.id,
+                            "school_id": after.school_id,
+                            "membership_id": after.id,
+                            "account_id": account.id,
+                            "expires_at": after.invitation_expires_at.isoformat(),
+                        },
+                    )
                 )
-            )
+        return after
+
+    def _change_membership(
+        self,
+        membership_id: str,
+        change: Callable[[Membership, datetime], Membership],
+        *,
+        action: str,
+        by: str | None,
+        needs_consent: bool,
+    ) -> Membership:
+        """Apply the pure *change* to a membership; a change that ends it ends every grant the
+        school gave the trust (one ``grant.ended`` event each)."""
+        with self._operation(by) as op:
+            before = op.uow.memberships.require(membership_id)
+            if needs_consent:
+                assert by is not None
+                self._require_school_consent(op.uow, by, before.school_id)
+            after = change(before, op.at)
+            op.write(before, after, action=action)
+            if after.status in (MembershipStatus.LEFT, MembershipStatus.REMOVED):
+                for grant in op.uow.grants.list(school_id=before.school_id):
+                    if grant.trust_id == before.trust_id and grant.revoked_at is None:
+                        op.write(grant, attrs.evolve(grant, revoked_at=op.at), action="grant.ended")
+                        op.tell(GrantChangeKind.ENDED, grant)
         return after
 
     def accept_invitation(self, membership_id: str, *, by: str) -> Membership:
@@ -790,14 +791,13 @@ class TrustLifecycle:
             AccessDeniedError: *by* is not an active acceptor at the school.
             MembershipStateError: no invitation is open (not sent, already answered, expired).
         """
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            before = uow.memberships.require(membership_id)
-            self._require_school_consent(uow, by, before.school_id)
-            after = accept_invitation(before, by=by, at=at)
-            self._put_membership(uow, before, after, action="membership.accepted", actor=by, at=at)
-            uow.commit()
-        return after
+        return self._change_membership(
+            membership_id,
+            lambda m, at: accept_invitation(m, by=by, at=at),
+            action="membership.accepted",
+            by=by,
+            needs_consent=True,
+        )
 
     def decline_invitation(self, membership_id: str, *, by: str) -> Membership:
         """The school's Access Coordinator (or Administrator) *by* declines the invitation.
@@ -806,31 +806,13 @@ class TrustLifecycle:
             AccessDeniedError: *by* is not an active acceptor at the school.
             MembershipStateError: no invitation is open.
         """
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            before = uow.memberships.require(membership_id)
-            self._require_school_consent(uow, by, before.school_id)
-            after = decline_invitation(before, at=at)
-            self._put_membership(uow, before, after, action="membership.declined", actor=by, at=at)
-            uow.commit()
-        return after
-
-    def expire_invitations(self, trust_id: str | None = None) -> list[Membership]:
-        """Mark every sent invitation past its expiry as expired; returns the changed memberships."""
-        at = self.clock.now()
-        changed: list[Membership] = []
-        with self.store.unit_of_work() as uow:
-            for before in uow.memberships.list():
-                if trust_id is not None and before.trust_id != trust_id:
-                    continue
-                if invitation_has_expired(before, at):
-                    after = expire_invitation(before, at=at)
-                    self._put_membership(
-                        uow, before, after, action="membership.expired", actor=None, at=at
-                    )
-                    changed.append(after)
-            uow.commit()
-        return changed
+        return self._change_membership(
+            membership_id,
+            lambda m, at: decline_invitation(m, at=at),
+            action="membership.declined",
+            by=by,
+            needs_consent=True,
+        )
 
     def leave_trust(self, membership_id: str, *, by: str) -> Membership:
         """The school leaves its trust; every grant it gave the trust ends at once.
@@ -839,7 +821,13 @@ class TrustLifecycle:
             AccessDeniedError: *by* is not an active acceptor at the school.
             MembershipStateError: the school is not a member.
         """
-        return self._end(membership_id, MembershipStatus.LEFT, by=by)
+        return self._change_membership(
+            membership_id,
+            lambda m, at: end_membership(m, at=at, status=MembershipStatus.LEFT),
+            action="membership.left",
+            by=by,
+            needs_consent=True,
+        )
 
     def remove_school(self, membership_id: str, *, by: str | None = None) -> Membership:
         """The trust removes a school (or withdraws its invitation); every grant it gave ends.
@@ -847,24 +835,26 @@ class TrustLifecycle:
         Raises:
             MembershipStateError: the membership has already ended.
         """
-        return self._end(membership_id, MembershipStatus.REMOVED, by=by)
+        return self._change_membership(
+            membership_id,
+            lambda m, at: end_membership(m, at=at, status=MembershipStatus.REMOVED),
+            action="membership.removed",
+            by=by,
+            needs_consent=False,
+        )
 
-    def _end(self, membership_id: str, status: MembershipStatus, *, by: str | None) -> Membership:
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            before = uow.memberships.require(membership_id)
-            if status is MembershipStatus.LEFT:
-                assert by is not None
-                self._require_school_consent(uow, by, before.school_id)
-            after = end_membership(before, at=at, status=status)
-            action = "membership.left" if status is MembershipStatus.LEFT else "membership.removed"
-            self._put_membership(uow, before, after, action=action, actor=by, at=at)
-            changes = self._end_grants(
-                uow, before.trust_id, before.school_id, at=at, actor=by, action="grant.ended"
-            )
-            uow.commit()
-        self._publish(changes)
-        return after
+    def expire_invitations(self, trust_id: str | None = None) -> list[Membership]:
+        """Mark every sent invitation past its expiry as expired; returns the changed memberships."""
+        changed: list[Membership] = []
+        with self._operation(None) as op:
+            for before in op.uow.memberships.list():
+                if trust_id is not None and before.trust_id != trust_id:
+                    continue
+                if invitation_has_expired(before, op.at):
+                    after = expire_invitation(before, at=op.at)
+                    op.write(before, after, action="membership.expired")
+                    changed.append(after)
+        return changed
 
     # -- grants --------------------------------------------------------------------------------
 
@@ -880,24 +870,33 @@ class TrustLifecycle:
     ) -> Grant:
         """The school grants its trust *permissions*: to the whole trust, or to named accounts.
 
-        A grant to the whole trust covers trust accounts added later; a grant to named accounts
-        does not (a trust admin added later holds nothing until the school grants it too).
+        The two models differ for a trust admin added later: a grant to the whole trust
+        (``account_ids=None``) covers every trust account, including ones added after it; a
+        grant naming accounts covers only those, so a newcomer holds nothing at the school
+        until the school grants it too (the Boost Insights rule). A host that wants only the
+        second model sets :attr:`TrustPolicy.whole_trust_grants` to ``False``.
 
         Raises:
             AccessDeniedError: *by* is not an active acceptor at the school.
             ConflictError: the school is not an accepted member of the trust.
-            ValidationError: no permissions, no accounts named, an account of another trust,
-                or an expiry in the past.
+            ValidationError: no permissions, no accounts named (or none when the policy
+                requires them), an account of another trust, or an expiry in the past.
         """
-        at = self.clock.now()
         perms = frozenset(permissions)
-        if not perms:
-            raise ValidationError("permissions", [], "a grant needs at least one permission")
-        if expires_at is not None and expires_at <= at:
-            raise ValidationError("expires_at", expires_at.isoformat(), "already in the past")
-        with self.store.unit_of_work() as uow:
-            self._require_school_consent(uow, by, school_id)
-            membership = self._membership_of(uow, trust_id, school_id)
+        with self._operation(by) as op:
+            if not perms:
+                raise ValidationError("permissions", [], "a grant needs at least one permission")
+            if expires_at is not None and expires_at <= op.at:
+                raise ValidationError("expires_at", expires_at.isoformat(), "already in the past")
+            if account_ids is None and not self.policy.whole_trust_grants:
+                raise ValidationError(
+                    "account_ids",
+                    None,
+                    "this host's grants name trust accounts; grants to the whole trust are off",
+                    code="whole_trust_grants_off",
+                )
+            self._require_school_consent(op.uow, by, school_id)
+            membership = self._membership_of(op.uow, trust_id, school_id)
             if membership is None or membership.status is not MembershipStatus.ACCEPTED:
                 raise ConflictError(
                     f"school {school_id!r} is not an accepted member of trust {trust_id!r}"
@@ -908,8 +907,7 @@ class TrustLifecycle:
                 if not accounts:
                     raise ValidationError("account_ids", [], "name at least one account")
                 for account_id in sorted(accounts):
-                    account = uow.accounts.require(account_id)
-                    if account.trust_id != trust_id:
+                    if op.uow.accounts.require(account_id).trust_id != trust_id:
                         raise ValidationError(
                             "account_ids", account_id, "not an account of this trust"
                         )
@@ -920,23 +918,11 @@ class TrustLifecycle:
                 permissions=perms,
                 account_ids=accounts,
                 granted_by=by,
-                granted_at=at,
+                granted_at=op.at,
                 expires_at=expires_at,
             )
-            self._put_grant(uow, None, grant, action="grant.created", actor=by, at=at)
-            uow.commit()
-        self._publish(
-            [
-                GrantChanged(
-                    kind=GrantChangeKind.GRANTED,
-                    at=at,
-                    trust_id=trust_id,
-                    school_id=school_id,
-                    grant_id=grant.id,
-                    account_ids=accounts,
-                )
-            ]
-        )
+            op.write(None, grant, action="grant.created")
+            op.tell(GrantChangeKind.GRANTED, grant, permissions_removed=frozenset())
         return grant
 
     def narrow_grant(
@@ -956,47 +942,37 @@ class TrustLifecycle:
             ConflictError: the grant is no longer live.
             ValidationError: the new scope is not inside the old one.
         """
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            old = uow.grants.require(grant_id)
-            self._require_school_consent(uow, by, old.school_id)
-            if not old.is_live(at):
+        with self._operation(by) as op:
+            old = op.uow.grants.require(grant_id)
+            self._require_school_consent(op.uow, by, old.school_id)
+            if not old.is_live(op.at):
                 raise ConflictError(f"grant {grant_id!r} is no longer live")
             new_permissions, new_accounts = narrowed_scope(
                 old, permissions=permissions, account_ids=account_ids
             )
             if new_permissions == old.permissions and new_accounts == old.account_ids:
                 return old
-            revoked = attrs.evolve(old, revoked_at=at)
             replacement = attrs.evolve(
                 old,
                 id=self.new_id("grant"),
                 permissions=new_permissions,
                 account_ids=new_accounts,
                 granted_by=by,
-                granted_at=at,
+                granted_at=op.at,
                 revoked_at=None,
             )
-            self._put_grant(uow, old, revoked, action="grant.narrowed", actor=by, at=at)
-            self._put_grant(uow, None, replacement, action="grant.created", actor=by, at=at)
-            uow.commit()
-        removed = old.permissions - new_permissions
-        if new_accounts != old.account_ids:
-            removed = old.permissions  # some accounts lost everything this grant gave them
-        self._publish(
-            [
-                GrantChanged(
-                    kind=GrantChangeKind.NARROWED,
-                    at=at,
-                    trust_id=old.trust_id,
-                    school_id=old.school_id,
-                    grant_id=old.id,
-                    account_ids=old.account_ids,
-                    permissions_removed=removed,
-                    replaced_by=replacement.id,
-                )
-            ]
-        )
+            op.write(old, attrs.evolve(old, revoked_at=op.at), action="grant.narrowed")
+            op.write(None, replacement, action="grant.created")
+            # Accounts dropped from the grant lost everything it gave them.
+            lost_accounts = new_accounts != old.account_ids
+            op.tell(
+                GrantChangeKind.NARROWED,
+                old,
+                permissions_removed=old.permissions
+                if lost_accounts
+                else old.permissions - new_permissions,
+                replaced_by=replacement.id,
+            )
         return replacement
 
     def revoke_grant(self, grant_id: str, *, by: str) -> Grant:
@@ -1007,28 +983,14 @@ class TrustLifecycle:
         Raises:
             AccessDeniedError: *by* is not an active acceptor at the school.
         """
-        at = self.clock.now()
-        with self.store.unit_of_work() as uow:
-            old = uow.grants.require(grant_id)
-            self._require_school_consent(uow, by, old.school_id)
+        with self._operation(by) as op:
+            old = op.uow.grants.require(grant_id)
+            self._require_school_consent(op.uow, by, old.school_id)
             if old.revoked_at is not None:
                 return old
-            revoked = attrs.evolve(old, revoked_at=at)
-            self._put_grant(uow, old, revoked, action="grant.revoked", actor=by, at=at)
-            uow.commit()
-        self._publish(
-            [
-                GrantChanged(
-                    kind=GrantChangeKind.REVOKED,
-                    at=at,
-                    trust_id=old.trust_id,
-                    school_id=old.school_id,
-                    grant_id=old.id,
-                    account_ids=old.account_ids,
-                    permissions_removed=old.permissions,
-                )
-            ]
-        )
+            revoked = attrs.evolve(old, revoked_at=op.at)
+            op.write(old, revoked, action="grant.revoked")
+            op.tell(GrantChangeKind.REVOKED, old)
         return revoked
 
     def expire_grants(self) -> list[GrantChanged]:
@@ -1038,47 +1000,20 @@ class TrustLifecycle:
         one ``grant.expired`` audit event per grant and tells the listeners, so hosts drop
         cached views. Returns the events published.
         """
-        at = self.clock.now()
-        changes: list[GrantChanged] = []
-        with self.store.unit_of_work() as uow:
-            for grant in uow.grants.list():
+        with self._operation(None) as op:
+            for grant in op.uow.grants.list():
                 if grant.revoked_at is not None or grant.expires_at is None:
                     continue
-                if grant.expires_at > at:
+                if grant.expires_at > op.at:
                     continue
                 reported = any(
                     e.subject_id == grant.id and e.action == "grant.expired"
-                    for e in uow.audit.events(school_id=grant.school_id, since=grant.expires_at)
+                    for e in op.uow.audit.events(school_id=grant.school_id, since=grant.expires_at)
                 )
-                if reported:
-                    continue
-                snapshot = converter.unstructure(grant)
-                self._audit(
-                    uow,
-                    at=at,
-                    actor=None,
-                    action="grant.expired",
-                    kind="grant",
-                    subject_id=grant.id,
-                    trust_id=grant.trust_id,
-                    school_id=grant.school_id,
-                    before=snapshot,
-                    after=snapshot,
-                )
-                changes.append(
-                    GrantChanged(
-                        kind=GrantChangeKind.EXPIRED,
-                        at=at,
-                        trust_id=grant.trust_id,
-                        school_id=grant.school_id,
-                        grant_id=grant.id,
-                        account_ids=grant.account_ids,
-                        permissions_removed=grant.permissions,
-                    )
-                )
-            uow.commit()
-        self._publish(changes)
-        return changes
+                if not reported:
+                    op.audit(grant, grant, action="grant.expired")  # the record is unchanged
+                    op.tell(GrantChangeKind.EXPIRED, grant)
+        return list(op.changes)
 
     # -- schools changing identity ---------------------------------------------------------
 
@@ -1117,52 +1052,46 @@ class TrustLifecycle:
     def _move_urns(
         self, moves: dict[str, Urn], *, by: str | None, return_all: bool
     ) -> list[School]:
-        at = self.clock.now()
         changed: list[School] = []
-        with self.store.unit_of_work() as uow:
-            schools = {s.id: s for s in uow.schools.list()}
+        with self._operation(by) as op:
+            schools = {s.id: s for s in op.uow.schools.list()}
             for school_id in moves:
                 if school_id not in schools:
                     raise NotFoundError("school", school_id)
-            holder = {s.urn.value: s.id for s in schools.values() if s.urn is not None}
-            clashes: list[ConflictError] = []
-            claimed: dict[str, str] = {}
-            for school_id, urn in sorted(moves.items()):
-                other = holder.get(urn.value)
-                if other is not None and other != school_id and other not in moves:
-                    clashes.append(ConflictError(f"URN {urn} is held by school {other!r}"))
-                elif urn.value in claimed:
-                    clashes.append(
-                        ConflictError(
-                            f"URN {urn} would be held by schools {claimed[urn.value]!r} "
-                            f"and {school_id!r}"
-                        )
-                    )
-                claimed.setdefault(urn.value, school_id)
-            if len(clashes) == 1 and len(moves) == 1:
-                raise clashes[0]
-            if clashes:
-                raise ProblemsError("URN changes clash", clashes)
+            _check_urn_moves(moves, schools)
             for school_id, urn in sorted(moves.items()):
                 school = schools[school_id]
                 updated = record_urn_change(school, urn)
-                if updated == school:
-                    if return_all:
-                        changed.append(school)
-                    continue
-                uow.schools.put(updated)
-                self._audit(
-                    uow,
-                    at=at,
-                    actor=by,
-                    action="school.urn_changed",
-                    kind="school",
-                    subject_id=school_id,
-                    school_id=school_id,
-                    trust_id=None,
-                    before=converter.unstructure(school),
-                    after=converter.unstructure(updated),
-                )
-                changed.append(updated)
-            uow.commit()
+                if updated != school:
+                    op.write(school, updated, action="school.urn_changed")
+                    changed.append(updated)
+                elif return_all:
+                    changed.append(school)
         return changed
+
+
+def _check_urn_moves(moves: dict[str, Urn], schools: dict[str, School]) -> None:
+    """Refuse moves that would leave two schools holding one current URN.
+
+    Raises:
+        ConflictError: the only move clashes.
+        ProblemsError: every clash, when there are several moves.
+    """
+    holder = {s.urn.value: s.id for s in schools.values() if s.urn is not None}
+    clashes: list[ConflictError] = []
+    claimed: dict[str, str] = {}
+    for school_id, urn in sorted(moves.items()):
+        other = holder.get(urn.value)
+        if other is not None and other != school_id and other not in moves:
+            clashes.append(ConflictError(f"URN {urn} is held by school {other!r}"))
+        elif urn.value in claimed:
+            clashes.append(
+                ConflictError(
+                    f"URN {urn} would be held by schools {claimed[urn.value]!r} and {school_id!r}"
+                )
+            )
+        claimed.setdefault(urn.value, school_id)
+    if len(clashes) == 1 and len(moves) == 1:
+        raise clashes[0]
+    if clashes:
+        raise ProblemsError("URN changes clash", clashes)
