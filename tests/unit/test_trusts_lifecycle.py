@@ -325,6 +325,63 @@ class TestGrants:
         with pytest.raises(ValidationError):
             world.life.grant(world.trust_id, "s1", {"users.manage"}, by=ac, account_ids=["mallory"])
 
+    def _later_admin_sees(self, world: World, account_id: str) -> tuple[str, ...]:
+        """Make *account_id* a trust admin now; the schools it may view reports of."""
+        from schoolsync.views import schools_in_view
+
+        world.account(account_id)
+        world.life.accept_trust_admin(
+            world.trust_id, world.life.nominate_trust_admin(world.trust_id, account_id)
+        )
+        roles = {"trust_admin": {"reports.school.view"}}
+        with world.store.unit_of_work() as uow:
+            view = schools_in_view(
+                account_id,
+                "reports.school.view",
+                uow=uow,
+                at=world.clock.now(),
+                role_permissions=roles,
+            )
+        return view.school_ids
+
+    def test_whole_trust_grant_covers_an_admin_added_later(self, world: World) -> None:
+        """The Schoot model: a grant to the whole trust also covers trust admins added after it."""
+        _, ac = world.member_school("s1", "100001")
+        world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+
+        assert ("s1",) == self._later_admin_sees(world, "newcomer")
+
+    def test_grant_naming_admins_gives_a_later_admin_nothing(self, world: World) -> None:
+        """The Boost model: a grant naming admins gives an admin added later nothing, until the
+        school grants it too."""
+        _, ac = world.member_school("s1", "100001")
+        world.account("alice")
+        world.life.grant(
+            world.trust_id, "s1", {"reports.school.view"}, by=ac, account_ids=["alice"]
+        )
+
+        assert () == self._later_admin_sees(world, "newcomer")
+        world.life.grant(
+            world.trust_id, "s1", {"reports.school.view"}, by=ac, account_ids=["newcomer"]
+        )
+        with world.store.unit_of_work() as uow:
+            [grant] = [g for g in uow.grants.list() if g.account_ids == {"newcomer"}]
+        assert grant.is_live(world.clock.now())
+
+    def test_host_can_switch_whole_trust_grants_off(self, world: World) -> None:
+        """With ``whole_trust_grants=False`` a grant must name accounts; nothing is written."""
+        _, ac = world.member_school("s1", "100001")
+        world.account("alice")
+        strict = attrs.evolve(world.life, policy=TrustPolicy(whole_trust_grants=False))
+
+        with pytest.raises(ValidationError) as info:
+            strict.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+
+        assert ("account_ids", "whole_trust_grants_off") == (info.value.field, info.value.code)
+        with world.store.unit_of_work() as uow:
+            assert 0 == uow.grants.count()
+        strict.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac, account_ids=["alice"])
+
     def test_expiry_sweep_reports_each_expired_grant_once(self, world: World) -> None:
         """Expired grants are reported to listeners once, and audited."""
         _, ac = world.member_school("s1", "100001")
@@ -534,6 +591,7 @@ class TestWithPresets:
         a group admin added later holds nothing until the school ticks them too."""
         from schoolsync.access import AccessIndex
         from schoolsync.access.presets import boost_insights
+        from schoolsync.views import schools_in_view
 
         catalogue = boost_insights()
         store, clock = MemoryStore(), FixedClock()
@@ -569,8 +627,18 @@ class TestWithPresets:
         life.grant(trust.id, "s1", {"users.manage"}, account_ids={"ga1"}, by="coord")
         life.accept_trust_admin(trust.id, life.nominate_trust_admin(trust.id, "ga2"))
 
-        with store.unit_of_work() as uow:
-            index = AccessIndex.from_unit_of_work(catalogue, uow, now=clock.now())
-        assert index.check("ga1", "users.manage", "s1")
-        assert not index.check("ga2", "users.manage", "s1")
-        assert index.check("ga2", "reports.school.view", "s1")  # membership is enough in Boost
+        def may_manage_users() -> list[str]:
+            with store.unit_of_work() as uow:
+                index = AccessIndex.from_unit_of_work(catalogue, uow, now=clock.now())
+                view = schools_in_view(
+                    "ga2", "users.manage", uow=uow, at=clock.now(), catalogue=catalogue
+                )
+                assert index.check("ga2", "reports.school.view", "s1")  # membership is enough
+                assert index.check("ga1", "users.manage", "s1")
+                allowed = [a for a in ("ga1", "ga2") if index.check(a, "users.manage", "s1")]
+            assert ("s1" in view.school_ids) == ("ga2" in allowed)  # views agree with check
+            return allowed
+
+        assert ["ga1"] == may_manage_users()  # the later group admin holds nothing yet
+        life.grant(trust.id, "s1", {"users.manage"}, account_ids={"ga2"}, by="coord")
+        assert ["ga1", "ga2"] == may_manage_users()  # once the coordinator repeats the step

@@ -224,21 +224,71 @@ class TestReports:
         assert [{"school_id": "granted", "pupils": 100}] == report.to_rows()
         assert {"silent", "pending", "gone"} == {r["school_id"] for r in report.excluded_rows()}
 
-    def test_comparison_report_never_includes_a_school_that_did_not_grant(self, world) -> None:
-        """Even for a permission that needs no grant, a comparison includes granting schools only."""
+    @pytest.mark.parametrize("with_check", [False, True])
+    def test_comparison_report_never_calls_a_school_that_did_not_grant(
+        self, world, with_check: bool
+    ) -> None:
+        """A comparison over a permission the host lets trust roles use without a grant still
+        asks only the granting school for data: the host's provider, which would answer for
+        every school, is never called for the member that did not grant, the pending school or
+        the school that left (even when the host's own check would allow the member)."""
         life, store, clock = world
         life.grant("t1", "granted", {"dashboards.view"}, by="ac-granted")
-        providers = {
-            s: (lambda s=s: {"score": len(s)}) for s in ("granted", "silent", "pending", "gone")
-        }
+        called: list[str] = []
+
+        def provider(school_id: str) -> dict[str, int]:
+            called.append(school_id)
+            return {"score": 1}  # the host has data for every school
+
+        with store.unit_of_work() as uow:
+            index = AccessIndex.from_unit_of_work(CATALOGUE, uow, now=clock.now())
+            assert index.check("alice", "dashboards.view", "silent")  # no grant needed there
+            report = comparison_report(
+                "alice",
+                "dashboards.view",
+                provider,
+                uow=uow,
+                at=clock.now(),
+                catalogue=CATALOGUE,
+                check=index.check if with_check else None,
+            )
+            plain = trust_report(
+                "alice",
+                "dashboards.view",
+                lambda s: s,
+                uow=uow,
+                at=clock.now(),
+                catalogue=CATALOGUE,
+            )
+
+        assert ["granted"] == called
+        assert ["granted"] == list(report.results)
+        assert {"granted", "silent"} == set(plain.results)  # an ordinary view shows both
+        assert ExclusionReason.NO_GRANT == report.view.reason_for("silent")
+        assert ExclusionReason.INVITATION_PENDING == report.view.reason_for("pending")
+        assert ExclusionReason.NOT_A_MEMBER == report.view.reason_for("gone")
+
+    def test_comparison_report_drops_a_school_once_it_revokes(self, world) -> None:
+        """Revocation is immediate: the next comparison does not call the revoking school."""
+        life, store, clock = world
+        with store.unit_of_work() as uow:
+            [grant] = [g for g in uow.grants.list(school_id="granted") if g.revoked_at is None]
+        providers = {s: (lambda s=s: called.append(s)) for s in ("granted", "silent", "pending")}
+        called: list[str] = []
+        life.revoke_grant(grant.id, by="ac-granted")
 
         with store.unit_of_work() as uow:
             report = comparison_report(
-                "alice", "dashboards.view", providers, uow=uow, at=clock.now(), catalogue=CATALOGUE
+                "alice",
+                "reports.school.view",
+                providers,
+                uow=uow,
+                at=clock.now(),
+                catalogue=CATALOGUE,
             )
 
-        assert ["granted"] == list(report.results)
-        assert ExclusionReason.NO_GRANT == report.view.reason_for("silent")
+        assert [] == called
+        assert {} == dict(report.results)
 
     def test_school_without_a_provider_is_reported_as_no_data(self, world) -> None:
         """A visible school with no data provider is left out, with the reason."""
