@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.bulk import (
-    AccountAction,
+    AccountEdit,
+    RoleEdit,
     RoleScope,
     export_users,
     import_users,
@@ -39,39 +40,13 @@ class OpenChecks:
             return RoleScope.TRUST
         return RoleScope.SCHOOL if role in SCHOOL_ROLES else None
 
-    def check_assign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
-    ) -> None:
-        return None
-
-    def check_unassign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
+    def check_role(
+        self, uow: UnitOfWork, edit: RoleEdit, *, actor_id: str | None, at: datetime
     ) -> None:
         return None
 
     def check_account(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        before: Account | None,
-        after: Account,
-        action: AccountAction,
-        at: datetime,
+        self, uow: UnitOfWork, edit: AccountEdit, *, actor_id: str | None, at: datetime
     ) -> None:
         return None
 

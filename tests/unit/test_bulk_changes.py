@@ -10,10 +10,11 @@ import pytest
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.bulk import (
-    AccountAction,
+    AccountEdit,
     BulkImportError,
     ChangeKind,
     ProblemCode,
+    RoleEdit,
     RoleScope,
     apply_change_set,
     edit_selection,
@@ -53,50 +54,29 @@ class FakeChecks:
             a.account_id == actor_id and a.role == "Trust Admin" for a in uow.assignments.list()
         )
 
-    def check_assign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
+    def check_role(
+        self, uow: UnitOfWork, edit: RoleEdit, *, actor_id: str | None, at: datetime
     ) -> None:
-        if role == "Admin":
+        if edit.remove:
+            if not self._is_trust_admin(uow, actor_id) and edit.role != "Staff":
+                raise AccessDeniedError(f"{actor_id} may not remove {edit.role}")
+            return
+        if edit.role == "Admin":
             holders = [
-                a.account_id for a in uow.assignments.list(school_id=school_id) if a.role == "Admin"
+                a.account_id
+                for a in uow.assignments.list(school_id=edit.school_id)
+                if a.role == "Admin"
             ]
             if len(holders) >= 2:
-                raise CapExceededError(role, 2, f"school {school_id}", holders)
-        if role in {"Admin", "Trust Admin"} and not self._is_trust_admin(uow, actor_id):
-            raise AccessDeniedError(f"{actor_id} may not give {role}")
-
-    def check_unassign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
-    ) -> None:
-        if not self._is_trust_admin(uow, actor_id) and role != "Staff":
-            raise AccessDeniedError(f"{actor_id} may not remove {role}")
+                raise CapExceededError(edit.role, 2, f"school {edit.school_id}", holders)
+        if edit.role in {"Admin", "Trust Admin"} and not self._is_trust_admin(uow, actor_id):
+            raise AccessDeniedError(f"{actor_id} may not give {edit.role}")
 
     def check_account(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        before: Account | None,
-        after: Account,
-        action: AccountAction,
-        at: datetime,
+        self, uow: UnitOfWork, edit: AccountEdit, *, actor_id: str | None, at: datetime
     ) -> None:
         if not self._is_trust_admin(uow, actor_id):
-            raise AccessDeniedError(f"{actor_id} may not {action}")
+            raise AccessDeniedError(f"{actor_id} may not {edit.action}")
 
 
 CHECKS = FakeChecks()

@@ -28,10 +28,17 @@ from schoolsync.bulk._changes import (
 from schoolsync.bulk._checks import CatalogueChecks
 from schoolsync.bulk._files import BulkSheet, read_sheet, write_sheet, write_stream
 from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
-from schoolsync.bulk._rules import AccountAction, AssignmentChecks, RoleScope
+from schoolsync.bulk._rules import (
+    AccountAction,
+    AccountEdit,
+    AssignmentChecks,
+    RoleEdit,
+    RoleScope,
+)
 
 __all__ = [
     "AccountAction",
+    "AccountEdit",
     "ApplyResult",
     "AssignmentChecks",
     "BulkImportError",
@@ -43,6 +50,7 @@ __all__ = [
     "ChangeKind",
     "ChangeSet",
     "ProblemCode",
+    "RoleEdit",
     "RoleScope",
     "TrustUsers",
     "apply_change_set",

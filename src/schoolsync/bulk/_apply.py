@@ -22,10 +22,11 @@ from schoolsync.bulk._changes import (
     ChangeKind,
     ChangeSet,
     ProblemCode,
+    ProblemList,
 )
 from schoolsync.bulk._files import read_sheet, write_sheet, write_stream
 from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
-from schoolsync.bulk._rules import AccountAction, AssignmentChecks
+from schoolsync.bulk._rules import AccountAction, AccountEdit, AssignmentChecks, RoleEdit
 from schoolsync.errors import AccessDeniedError, CapExceededError, SchoolsyncError
 from schoolsync.ports import Store, UnitOfWork
 
@@ -74,7 +75,7 @@ class _Run:
         self.checks = checks
         self.at = at
         self.new_id = new_id
-        self.problems: list[BulkProblem] = []
+        self.problems = ProblemList()
         self.created: dict[str, str] = {}
         self.failed_creates: set[str] = set()
         self.events: list[AuditEvent] = []
@@ -165,24 +166,20 @@ class _Run:
         if account_id is None:
             if normalise_email(change.email) in self.failed_creates:
                 return False  # the create was refused; that problem is already listed
-            self.problems.append(
-                BulkProblem(
-                    code=ProblemCode.UNKNOWN_ACCOUNT,
-                    message="the account no longer exists",
-                    row=change.row,
-                    column=change.column,
-                )
+            self.problems.add(
+                ProblemCode.UNKNOWN_ACCOUNT,
+                "the account no longer exists",
+                row=change.row,
+                column=change.column,
             )
             return False
         account = self.accounts.get(account_id)
         if account is None:
-            self.problems.append(
-                BulkProblem(
-                    code=ProblemCode.UNKNOWN_ACCOUNT,
-                    message=f"no account {account_id!r} in this trust",
-                    row=change.row,
-                    column=change.column,
-                )
+            self.problems.add(
+                ProblemCode.UNKNOWN_ACCOUNT,
+                f"no account {account_id!r} in this trust",
+                row=change.row,
+                column=change.column,
             )
             return False
         if kind is ChangeKind.ADD_ROLE or kind is ChangeKind.REMOVE_ROLE:
@@ -210,27 +207,19 @@ class _Run:
                 else AccountStatus.ACTIVE
             )
             updated = attrs.evolve(account, status=status, edited_after_sync=True)
-        self.checks.check_account(
-            self.uow,
-            actor_id=self.cs.actor_id,
-            before=account,
-            after=updated,
-            action=action,
-            at=self.at,
-        )
+        edit = AccountEdit(before=account, after=updated, action=action)
+        self.checks.check_account(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
         self._write_account(account, updated, f"account.{action.value}d")
         return True
 
     def _create(self, change: Change) -> bool:
         key = normalise_email(change.email)
         if key in self.emails:
-            self.problems.append(
-                BulkProblem(
-                    code=ProblemCode.DUPLICATE_EMAIL,
-                    message="an account with this email now exists; export again",
-                    row=change.row,
-                    column=change.column,
-                )
+            self.problems.add(
+                ProblemCode.DUPLICATE_EMAIL,
+                "an account with this email now exists; export again",
+                row=change.row,
+                column=change.column,
             )
             self.failed_creates.add(key)
             return False
@@ -243,14 +232,8 @@ class _Run:
             status=AccountStatus.PENDING,
             created_at=self.at,
         )
-        self.checks.check_account(
-            self.uow,
-            actor_id=self.cs.actor_id,
-            before=None,
-            after=account,
-            action=AccountAction.CREATE,
-            at=self.at,
-        )
+        edit = AccountEdit(before=None, after=account, action=AccountAction.CREATE)
+        self.checks.check_account(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
         self.uow.accounts.add(account)
         self.accounts[account_id] = account
         self.emails.add(key)
@@ -262,32 +245,19 @@ class _Run:
         assert change.role is not None
         key = (account.id, change.role, change.school_id)
         existing = self.assignments.get(key)
-        if change.kind is ChangeKind.REMOVE_ROLE:
-            if existing is None:
-                return False
-            self.checks.check_unassign(
-                self.uow,
-                actor_id=self.cs.actor_id,
-                account_id=account.id,
-                role=change.role,
-                school_id=change.school_id,
-                at=self.at,
-            )
+        remove = change.kind is ChangeKind.REMOVE_ROLE
+        if (existing is None) is remove:
+            return False  # already taken away, or already held
+        edit = RoleEdit(
+            account_id=account.id, role=change.role, school_id=change.school_id, remove=remove
+        )
+        self.checks.check_role(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
+        if existing is not None:
             self.uow.assignments.remove(existing.id)
             del self.assignments[key]
             self._audit("assignment", existing, None, "role.removed")
             self._mark_edited(account)
             return True
-        if existing is not None:
-            return False
-        self.checks.check_assign(
-            self.uow,
-            actor_id=self.cs.actor_id,
-            account_id=account.id,
-            role=change.role,
-            school_id=change.school_id,
-            at=self.at,
-        )
         assignment = RoleAssignment(
             id=self.new_id(),
             account_id=account.id,

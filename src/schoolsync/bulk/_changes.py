@@ -22,6 +22,7 @@ __all__ = [
     "ChangeKind",
     "ChangeSet",
     "ProblemCode",
+    "ProblemList",
 ]
 
 
@@ -107,6 +108,16 @@ class BulkProblem:
         if self.column is not None:
             where.append(f"column {self.column!r}")
         return (", ".join(where) + ": " if where else "") + self.message
+
+
+class ProblemList(list[BulkProblem]):
+    """Problems collected while reading or applying a change set (a plain list, plus ``add``)."""
+
+    def add(
+        self, code: ProblemCode, message: str, *, row: int | None = None, column: str | None = None
+    ) -> None:
+        """Append a :class:`BulkProblem`."""
+        self.append(BulkProblem(code=code, message=message, row=row, column=column))
 
 
 class BulkRowError(ValidationError):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from schoolsync.access.accounts import Account, AccountStatus
+from schoolsync.access.accounts import AccountStatus
 from schoolsync.access.admin import AccessAdmin
 from schoolsync.access.catalogue import RoleCatalogue, RoleScope
 from schoolsync.access.index import AccessIndex
-from schoolsync.bulk._rules import AccountAction
+from schoolsync.bulk._rules import AccountAction, AccountEdit, RoleEdit
 from schoolsync.errors import NotFoundError
 from schoolsync.ports import UnitOfWork
 
@@ -58,59 +58,41 @@ class CatalogueChecks:
             self._admin = (uow, AccessAdmin(index))
         return self._admin[1]
 
-    def check_assign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
+    def check_role(
+        self, uow: UnitOfWork, edit: RoleEdit, *, actor_id: str | None, at: datetime
     ) -> None:
-        """:meth:`AccessAdmin.assign` (caps, delegation, requirements, scope)."""
-        self.admin(uow, at).assign(
-            actor_id=actor_id, account_id=account_id, role=role, school_id=school_id, at=at
-        )
-
-    def check_unassign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
-    ) -> None:
-        """:meth:`AccessAdmin.unassign` (delegation, requirements, "exactly one" roles)."""
+        """:meth:`AccessAdmin.assign` (caps, delegation, requirements, scope) or, for a removal,
+        :meth:`AccessAdmin.unassign` (delegation, requirements, "exactly one" roles)."""
         admin = self.admin(uow, at)
+        if not edit.remove:
+            admin.assign(
+                actor_id=actor_id,
+                account_id=edit.account_id,
+                role=edit.role,
+                school_id=edit.school_id,
+                at=at,
+            )
+            return
         for assignment in admin.index.records.assignments.values():
-            if (
-                assignment.account_id == account_id
-                and assignment.role == role
-                and assignment.school_id == school_id
+            if (assignment.account_id, assignment.role, assignment.school_id) == (
+                edit.account_id,
+                edit.role,
+                edit.school_id,
             ):
                 admin.unassign(actor_id=actor_id, assignment_id=assignment.id, at=at)
                 return
-        raise NotFoundError("role assignment", (account_id, role, school_id))
+        raise NotFoundError("role assignment", (edit.account_id, edit.role, edit.school_id))
 
     def check_account(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        before: Account | None,
-        after: Account,
-        action: AccountAction,
-        at: datetime,
+        self, uow: UnitOfWork, edit: AccountEdit, *, actor_id: str | None, at: datetime
     ) -> None:
         """:meth:`AccessAdmin.invite`, :meth:`~AccessAdmin.edit_account` or
-        :meth:`~AccessAdmin.set_status`, by *action*."""
+        :meth:`~AccessAdmin.set_status`, by the edit's action."""
         admin = self.admin(uow, at)
-        if action is AccountAction.CREATE:
+        after = edit.after
+        if edit.action is AccountAction.CREATE:
             admin.invite(actor_id=actor_id, account=after, at=at)
-        elif action is AccountAction.RENAME:
+        elif edit.action is AccountAction.RENAME:
             if actor_id is None:
                 # The system (a data officer's import) may correct names; record it in the index.
                 admin.index.records.accounts[after.id] = after
@@ -119,7 +101,7 @@ class CatalogueChecks:
         else:
             status = (
                 AccountStatus.INACTIVE
-                if action is AccountAction.DEACTIVATE
+                if edit.action is AccountAction.DEACTIVATE
                 else AccountStatus.ACTIVE
             )
             admin.set_status(actor_id=actor_id, account_id=after.id, status=status, at=at)

@@ -17,7 +17,7 @@ from schoolsync.bulk._cells import (
     parse_bool,
     split_roles,
 )
-from schoolsync.bulk._changes import BulkProblem, Change, ChangeKind, ChangeSet, ProblemCode
+from schoolsync.bulk._changes import Change, ChangeKind, ChangeSet, ProblemCode, ProblemList
 from schoolsync.bulk._files import BulkSheet
 from schoolsync.bulk._rules import AssignmentChecks, RoleScope
 from schoolsync.ports import UnitOfWork
@@ -142,7 +142,7 @@ class _RoleReader:
         held: set[str],
         row: int | None,
         column: str | None,
-        problems: list[BulkProblem],
+        problems: ProblemList,
     ) -> set[str]:
         wanted: set[str] = set()
         for raw in split_roles(cell):
@@ -153,13 +153,8 @@ class _RoleReader:
             if name is None:
                 close = difflib.get_close_matches(raw, self._names, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(
-                    BulkProblem(
-                        code=ProblemCode.UNKNOWN_ROLE,
-                        message=f"unknown role {raw!r}{hint}",
-                        row=row,
-                        column=column,
-                    )
+                problems.add(
+                    ProblemCode.UNKNOWN_ROLE, f"unknown role {raw!r}{hint}", row=row, column=column
                 )
                 continue
             actual = self._checks.role_scope(name)
@@ -169,13 +164,11 @@ class _RoleReader:
                     if actual is RoleScope.TRUST
                     else "a school's column"
                 )
-                problems.append(
-                    BulkProblem(
-                        code=ProblemCode.WRONG_SCOPE,
-                        message=f"{name!r} is a {actual} role; put it in {where}",
-                        row=row,
-                        column=column,
-                    )
+                problems.add(
+                    ProblemCode.WRONG_SCOPE,
+                    f"{name!r} is a {actual} role; put it in {where}",
+                    row=row,
+                    column=column,
                 )
                 continue
             wanted.add(name)
@@ -192,9 +185,10 @@ def _role_diff(
     row: int | None,
     column: str | None,
 ) -> list[Change]:
-    changes = [
+    by_kind = ((ChangeKind.REMOVE_ROLE, held - wanted), (ChangeKind.ADD_ROLE, wanted - held))
+    return [
         Change(
-            kind=ChangeKind.REMOVE_ROLE,
+            kind=kind,
             email=email,
             account_id=account_id,
             role=role,
@@ -202,28 +196,16 @@ def _role_diff(
             row=row,
             column=column,
         )
-        for role in sorted(held - wanted)
+        for kind, roles in by_kind
+        for role in sorted(roles)
     ]
-    changes += [
-        Change(
-            kind=ChangeKind.ADD_ROLE,
-            email=email,
-            account_id=account_id,
-            role=role,
-            school_id=school_id,
-            row=row,
-            column=column,
-        )
-        for role in sorted(wanted - held)
-    ]
-    return changes
 
 
 def _read_header(
     sheet: BulkSheet,
     labels: Mapping[str, str],
     urns: Mapping[str, str],
-    problems: list[BulkProblem],
+    problems: ProblemList,
 ) -> dict[str, int] | None:
     """Column positions: fixed names and school ids. ``None`` if the file cannot be read on."""
     by_label = {_key(label): school_id for school_id, label in labels.items()}
@@ -239,22 +221,18 @@ def _read_header(
         k = _key(heading)
         if not k:
             if any(row[index].strip() for row in sheet.rows):
-                problems.append(
-                    BulkProblem(
-                        code=ProblemCode.UNKNOWN_SCHOOL_COLUMN,
-                        message=f"column {index + 1} has values but no heading",
-                        row=1,
-                    )
+                problems.add(
+                    ProblemCode.UNKNOWN_SCHOOL_COLUMN,
+                    f"column {index + 1} has values but no heading",
+                    row=1,
                 )
             continue
         if k in seen:
-            problems.append(
-                BulkProblem(
-                    code=ProblemCode.DUPLICATE_COLUMN,
-                    message=f"the same column appears twice (also column {seen[k] + 1})",
-                    row=1,
-                    column=heading,
-                )
+            problems.add(
+                ProblemCode.DUPLICATE_COLUMN,
+                f"the same column appears twice (also column {seen[k] + 1})",
+                row=1,
+                column=heading,
             )
             continue
         seen[k] = index
@@ -267,23 +245,19 @@ def _read_header(
         else:
             close = difflib.get_close_matches(heading, list(labels.values()), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(
-                BulkProblem(
-                    code=ProblemCode.UNKNOWN_SCHOOL_COLUMN,
-                    message=f"no school of this trust is called {heading!r}{hint}",
-                    row=1,
-                    column=heading,
-                )
+            problems.add(
+                ProblemCode.UNKNOWN_SCHOOL_COLUMN,
+                f"no school of this trust is called {heading!r}{hint}",
+                row=1,
+                column=heading,
             )
     for required in (EMAIL, NAME):
         if required not in positions:
-            problems.append(
-                BulkProblem(
-                    code=ProblemCode.MISSING_COLUMN,
-                    message=f"the file has no {required!r} column",
-                    row=1,
-                    column=required,
-                )
+            problems.add(
+                ProblemCode.MISSING_COLUMN,
+                f"the file has no {required!r} column",
+                row=1,
+                column=required,
             )
     return positions if EMAIL in positions and NAME in positions else None
 
@@ -308,7 +282,7 @@ def plan_import(
     never makes anyone inactive: use the Inactive column). A blank Name keeps the name.
     """
     labels = users.school_labels()
-    problems: list[BulkProblem] = []
+    problems = ProblemList()
     urns = {s.id: str(s.urn) for s in users.schools if s.urn is not None}
     positions = _read_header(sheet, labels, urns, problems)
     if positions is None:
@@ -344,34 +318,28 @@ def plan_import(
         key = normalise_email(email)
         matches = by_email.get(key, [])
         if not matches and not is_valid_email(email):
-            problems.append(
-                BulkProblem(
-                    code=ProblemCode.MALFORMED_EMAIL,
-                    message="the email is blank" if not email else "not a valid email address",
-                    row=row,
-                    column=EMAIL,
-                )
+            problems.add(
+                ProblemCode.MALFORMED_EMAIL,
+                "the email is blank" if not email else "not a valid email address",
+                row=row,
+                column=EMAIL,
             )
             continue
         if key in first_row:
-            problems.append(
-                BulkProblem(
-                    code=ProblemCode.DUPLICATE_EMAIL,
-                    message=f"the same email as row {first_row[key]}",
-                    row=row,
-                    column=EMAIL,
-                )
+            problems.add(
+                ProblemCode.DUPLICATE_EMAIL,
+                f"the same email as row {first_row[key]}",
+                row=row,
+                column=EMAIL,
             )
             continue
         first_row[key] = row
         if len(matches) > 1:
-            problems.append(
-                BulkProblem(
-                    code=ProblemCode.DUPLICATE_EMAIL,
-                    message=f"{len(matches)} accounts in the trust have this email; fix them one by one",
-                    row=row,
-                    column=EMAIL,
-                )
+            problems.add(
+                ProblemCode.DUPLICATE_EMAIL,
+                f"{len(matches)} accounts in the trust have this email; fix them one by one",
+                row=row,
+                column=EMAIL,
             )
             continue
         account = matches[0] if matches else None
@@ -381,34 +349,25 @@ def plan_import(
             text = cells[positions[INACTIVE]]
             inactive = parse_bool(text)
             if inactive is None and text.strip():
-                problems.append(
-                    BulkProblem(
-                        code=ProblemCode.BAD_VALUE,
-                        message=f"expected true or false, found {text.strip()!r}",
-                        row=row,
-                        column=INACTIVE,
-                    )
+                problems.add(
+                    ProblemCode.BAD_VALUE,
+                    f"expected true or false, found {text.strip()!r}",
+                    row=row,
+                    column=INACTIVE,
                 )
         row_changes: list[Change] = []
         if account is None:
             if not name:
-                problems.append(
-                    BulkProblem(
-                        code=ProblemCode.MISSING_NAME,
-                        message="a new user needs a name",
-                        row=row,
-                        column=NAME,
-                    )
+                problems.add(
+                    ProblemCode.MISSING_NAME, "a new user needs a name", row=row, column=NAME
                 )
                 continue
             if inactive:
-                problems.append(
-                    BulkProblem(
-                        code=ProblemCode.BAD_VALUE,
-                        message="a new user cannot be created inactive; leave the cell blank",
-                        row=row,
-                        column=INACTIVE,
-                    )
+                problems.add(
+                    ProblemCode.BAD_VALUE,
+                    "a new user cannot be created inactive; leave the cell blank",
+                    row=row,
+                    column=INACTIVE,
                 )
             row_changes.append(
                 Change(kind=ChangeKind.CREATE_USER, email=email, name=name, row=row, column=EMAIL)
@@ -416,37 +375,24 @@ def plan_import(
             held: dict[str | None, set[str]] = {}
         else:
             held = held_by_account.get(account.id, {})
+            edits: list[tuple[ChangeKind, str, str | None]] = []
             if name and name != account.name.strip():
-                row_changes.append(
-                    Change(
-                        kind=ChangeKind.RENAME,
-                        email=account.email,
-                        account_id=account.id,
-                        name=name,
-                        row=row,
-                        column=NAME,
-                    )
-                )
+                edits.append((ChangeKind.RENAME, NAME, name))
             if inactive is True and account.status is not AccountStatus.INACTIVE:
-                row_changes.append(
-                    Change(
-                        kind=ChangeKind.DEACTIVATE,
-                        email=account.email,
-                        account_id=account.id,
-                        row=row,
-                        column=INACTIVE,
-                    )
-                )
+                edits.append((ChangeKind.DEACTIVATE, INACTIVE, None))
             elif inactive is False and account.status is AccountStatus.INACTIVE:
-                row_changes.append(
-                    Change(
-                        kind=ChangeKind.REACTIVATE,
-                        email=account.email,
-                        account_id=account.id,
-                        row=row,
-                        column=INACTIVE,
-                    )
+                edits.append((ChangeKind.REACTIVATE, INACTIVE, None))
+            row_changes += [
+                Change(
+                    kind=kind,
+                    email=account.email,
+                    account_id=account.id,
+                    name=new_name,
+                    row=row,
+                    column=column,
                 )
+                for kind, column, new_name in edits
+            ]
         shown_email = account.email if account else email
         for school_id, label, scope, position in places:
             cell = cells[position]
@@ -498,7 +444,7 @@ def plan_selection(
     real changes. Caps and delegation are checked by :func:`schoolsync.bulk.check_change_set`.
     """
     labels = users.school_labels()
-    problems: list[BulkProblem] = []
+    problems = ProblemList()
     accounts = {a.id: a for a in users.accounts}
     roles = _RoleReader(checks)
     held_by_account = users.roles_by_account()
@@ -507,11 +453,9 @@ def plan_selection(
         resolved: list[tuple[str, str | None]] = []
         for role, school_id in pairs:
             if school_id is not None and school_id not in labels:
-                problems.append(
-                    BulkProblem(
-                        code=ProblemCode.UNKNOWN_SCHOOL,
-                        message=f"school {school_id!r} is not a member of this trust",
-                    )
+                problems.add(
+                    ProblemCode.UNKNOWN_SCHOOL,
+                    f"school {school_id!r} is not a member of this trust",
                 )
                 continue
             scope = RoleScope.TRUST if school_id is None else RoleScope.SCHOOL
@@ -526,36 +470,15 @@ def plan_selection(
     for account_id in dict.fromkeys(account_ids):
         account = accounts.get(account_id)
         if account is None:
-            problems.append(
-                BulkProblem(
-                    code=ProblemCode.UNKNOWN_ACCOUNT,
-                    message=f"no account {account_id!r} in this trust",
-                )
-            )
+            problems.add(ProblemCode.UNKNOWN_ACCOUNT, f"no account {account_id!r} in this trust")
             continue
         held = held_by_account.get(account_id, {})
-        for role, school_id in to_remove:
-            if role in held.get(school_id, ()):
-                changes.append(
-                    Change(
-                        kind=ChangeKind.REMOVE_ROLE,
-                        email=account.email,
-                        account_id=account_id,
-                        role=role,
-                        school_id=school_id,
-                    )
-                )
-        for role, school_id in to_add:
-            if role not in held.get(school_id, ()):
-                changes.append(
-                    Change(
-                        kind=ChangeKind.ADD_ROLE,
-                        email=account.email,
-                        account_id=account_id,
-                        role=role,
-                        school_id=school_id,
-                    )
-                )
+        asked = [(ChangeKind.REMOVE_ROLE, r, s) for r, s in to_remove if r in held.get(s, ())]
+        asked += [(ChangeKind.ADD_ROLE, r, s) for r, s in to_add if r not in held.get(s, ())]
+        changes += [
+            Change(kind=k, email=account.email, account_id=account_id, role=r, school_id=s)
+            for k, r, s in asked
+        ]
         if make_inactive and account.status is not AccountStatus.INACTIVE:
             changes.append(
                 Change(kind=ChangeKind.DEACTIVATE, email=account.email, account_id=account_id)

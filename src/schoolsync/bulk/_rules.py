@@ -13,11 +13,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+import attrs
+
 from schoolsync.access.accounts import Account
 from schoolsync.access.catalogue import RoleScope
 from schoolsync.ports import UnitOfWork
 
-__all__ = ["AccountAction", "AssignmentChecks", "RoleScope"]
+__all__ = ["AccountAction", "AccountEdit", "AssignmentChecks", "RoleEdit", "RoleScope"]
 
 
 class AccountAction(StrEnum):
@@ -27,6 +29,26 @@ class AccountAction(StrEnum):
     RENAME = "rename"
     DEACTIVATE = "deactivate"
     REACTIVATE = "reactivate"
+
+
+@attrs.frozen(kw_only=True)
+class RoleEdit:
+    """One role given to an account (or, with ``remove``, taken away) at a school or trust-wide
+    (``school_id`` ``None``)."""
+
+    account_id: str
+    role: str
+    school_id: str | None
+    remove: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AccountEdit:
+    """An account created (``before`` ``None``), renamed, made inactive or reactivated."""
+
+    before: Account | None
+    after: Account
+    action: AccountAction
 
 
 class AssignmentChecks(Protocol):
@@ -48,45 +70,15 @@ class AssignmentChecks(Protocol):
         """The role's scope, or ``None`` if there is no role with this name."""
         ...
 
-    def check_assign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
+    def check_role(
+        self, uow: UnitOfWork, edit: RoleEdit, *, actor_id: str | None, at: datetime
     ) -> None:
-        """May *actor_id* give *role* to the account at *school_id* (``None``: trust-wide)?"""
-        ...
-
-    def check_unassign(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        school_id: str | None,
-        at: datetime,
-    ) -> None:
-        """May *actor_id* take *role* at *school_id* away from the account?"""
+        """May *actor_id* give (or take away) the role of *edit*?"""
         ...
 
     def check_account(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor_id: str | None,
-        before: Account | None,
-        after: Account,
-        action: AccountAction,
-        at: datetime,
+        self, uow: UnitOfWork, edit: AccountEdit, *, actor_id: str | None, at: datetime
     ) -> None:
-        """May *actor_id* change the account from *before* to *after*?
-
-        ``before`` is ``None`` for a new account (``CREATE``); otherwise *after* differs in its
-        name (``RENAME``) or status (``DEACTIVATE``/``REACTIVATE``).
-        """
+        """May *actor_id* make *edit* (``after`` differs from ``before`` in its name for
+        ``RENAME``, its status for ``DEACTIVATE``/``REACTIVATE``)?"""
         ...
