@@ -69,6 +69,16 @@ INTERESTING = [
     "/",
     "13",
     "0000-00-00",
+    ",,,,,,,,",  # a ragged row: more values than the header
+    "\nx\n",  # a ragged row: fewer values
+    '"\n"',
+    "\x00\x00",
+    "x" * 140_000,  # larger than the csv module's field limit
+    "\udcff",  # written as a lone surrogate byte: not UTF-8
+    '<!DOCTYPE x [<!ENTITY a "aa">]>',
+    "&a;",
+    '<?xml version="1.0" encoding="klingon"?>',
+    "]]>",
 ]
 
 edits = st.lists(
@@ -386,3 +396,212 @@ def test_oneroster_round_trip(roster):
     }
     assert expected == read_people
     assert [(c, t) for c, t, _ in classes] == [(c.id, c.name) for c in snap.classes]
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> Path:
+    """Write a zip file of *members*; return its path."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for fname, raw in members.items():
+            z.writestr(fname, raw)
+    return path
+
+
+@given(name=st.sampled_from(sorted(bundle_files())), ops=edits, nested=st.booleans())
+def test_oneroster_zip_broken_text(name, ops, nested):
+    """A zipped OneRoster bundle (at the root or in a folder) with one member mangled reads or
+    raises SchoolsyncError."""
+    files = bundle_files()
+    files[name] = mutate(files[name], ops)
+    prefix = "export/" if nested else ""
+    members = {prefix + k: v.encode("utf-8", errors="surrogatepass") for k, v in files.items()}
+    with tempfile.TemporaryDirectory() as d:
+        path = write_zip(Path(d) / "bundle.zip", members)
+        must_not_crash(read_oneroster, path, school_org="sch1")
+
+
+@given(
+    drop=st.sets(st.sampled_from(sorted(bundle_files()))),
+    extra=st.dictionaries(
+        st.sampled_from(["USERS.CSV", "a/users.csv", "__MACOSX/users.csv", "x/"]),
+        st.binary(max_size=40),
+        max_size=2,
+    ),
+)
+def test_oneroster_zip_wrong_members(drop, extra):
+    """A zip with members missing, doubled under other case or folders, or junk, reads or
+    raises SchoolsyncError."""
+    members = {k: v.encode() for k, v in bundle_files().items() if k not in drop}
+    members.update(extra)
+    with tempfile.TemporaryDirectory() as d:
+        path = write_zip(Path(d) / "bundle.zip", members)
+        must_not_crash(read_oneroster, path)
+
+
+SDS2 = {
+    "orgs.csv": "sourcedId,name,type\no1,Oak,school\n",
+    "users.csv": "sourcedId,orgSourcedIds,givenName,familyName,username,role,grade\n"
+    "u1,o1,Amy,Ng,amy,student,07\nt1,o1,Jo,Li,jo,teacher,\n",
+    "classes.csv": "sourcedId,schoolSourcedId,title\nc1,o1,7A\n",
+    "enrollments.csv": "classSourcedId,userSourcedId,role\nc1,u1,student\nc1,t1,teacher\n",
+}
+
+
+@given(name=st.sampled_from(sorted(SDS2)), ops=edits)
+def test_sds_v2_broken_text(name, ops):
+    """An SDS v2 folder with one file mangled reads or raises SchoolsyncError."""
+    files = dict(SDS2)
+    files[name] = mutate(files[name], ops)
+    with tempfile.TemporaryDirectory() as d:
+        for fname, text in files.items():
+            (Path(d) / fname).write_bytes(text.encode("utf-8", errors="surrogatepass"))
+        must_not_crash(read_sds, d)
+
+
+@given(
+    family=st.sampled_from(["v2.1", "v2", "classic"]),
+    data=st.data(),
+    raw=st.binary(max_size=300),
+    zipped=st.booleans(),
+)
+def test_sds_random_bytes(family, data, raw, zipped):
+    """Any SDS file replaced by arbitrary bytes (NUL, non-UTF-8, UTF-16), in a folder or a zip,
+    reads or raises SchoolsyncError."""
+    files = {"v2.1": SDS21, "v2": SDS2, "classic": CLASSIC}[family]
+    members = {k: v.encode() for k, v in files.items()}
+    members[data.draw(st.sampled_from(sorted(members)))] = raw
+    read = read_sds_classic if family == "classic" else read_sds
+    with tempfile.TemporaryDirectory() as d:
+        if zipped:
+            path = write_zip(Path(d) / "sds.zip", members)
+        else:
+            path = Path(d)
+            for fname, content in members.items():
+                (path / fname).write_bytes(content)
+        must_not_crash(read, path)
+
+
+PROLOGS = [
+    "",
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<?xml version="1.0" encoding="klingon"?>',
+    '<?xml version="1.0" encoding="UTF-16"?>',
+    '<?xml version="1.0" encoding="ISO-8859-1"?>',
+    '<!DOCTYPE CTfile [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>',
+    '<!DOCTYPE CTfile SYSTEM "http://example.invalid/ctf.dtd">',
+    '<!DOCTYPE CTfile [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+    '<?xml-stylesheet href="x"?>',
+    "\ufeff",
+]
+
+
+@given(
+    prolog=st.sampled_from(PROLOGS),
+    ops=edits,
+    encoding=st.sampled_from(["utf-8", "utf-16", "latin-1"]),
+)
+def test_ctf_hostile_prolog(prolog, ops, encoding):
+    """A CTF with any declaration, DTD or entity before its root, in any byte encoding, reads
+    or raises SchoolsyncError."""
+    body = CTF_FILE.read_text(encoding="utf-8").split("?>", 1)[-1]
+    text = mutate(prolog, ops) + body
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "ctf.xml"
+        path.write_bytes(text.encode(encoding, errors="replace"))
+        must_not_crash(read_ctf, path)
+
+
+@given(data=st.binary(max_size=400))
+def test_tabular_random_csv_bytes(data):
+    """A mapped CSV of arbitrary bytes reads or raises SchoolsyncError."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "pupils.csv"
+        path.write_bytes(data)
+        must_not_crash(read_tabular, school_id="s", pupils=path, pupil_columns=COLUMNS)
+
+
+def xlsx_members() -> dict[str, bytes]:
+    """The parts of a small valid XLSX with the TABLE rows."""
+    import csv
+    import io
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    for row in csv.reader(io.StringIO(TABLE)):
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(buf) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+XLSX_MEMBERS = xlsx_members()
+HOSTILE_XML = [
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><x>&b;</x>',
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a SYSTEM "file:///etc/passwd">]><x>&a;</x>',
+    b'<?xml version="1.0" encoding="klingon"?><x/>',
+    b"<x>",
+    b"",
+    b"\x00\xff\xfe",
+]
+
+
+@given(
+    member=st.sampled_from(sorted(XLSX_MEMBERS)),
+    how=st.sampled_from(["drop", "hostile", "mangle"]),
+    hostile=st.sampled_from(HOSTILE_XML),
+    ops=edits,
+)
+def test_tabular_xlsx_wrong_members(member, how, hostile, ops):
+    """An XLSX with a part missing, replaced by hostile XML (entities, external entities, an
+    unknown encoding) or mangled, reads or raises SchoolsyncError."""
+    members = dict(XLSX_MEMBERS)
+    if how == "drop":
+        del members[member]
+    elif how == "hostile":
+        members[member] = hostile
+    else:
+        text = members[member].decode("utf-8", errors="replace")
+        members[member] = mutate(text, ops).encode("utf-8", errors="surrogatepass")
+    with tempfile.TemporaryDirectory() as d:
+        path = write_zip(Path(d) / "pupils.xlsx", members)
+        must_not_crash(read_tabular, school_id="s", pupils=path, pupil_columns=COLUMNS)
+
+
+cells = st.one_of(
+    st.none(),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
+    st.sampled_from(INTERESTING[:17]),
+)
+
+
+@given(rows=st.lists(st.lists(cells, max_size=9), max_size=5))
+def test_tabular_xlsx_any_cells(rows):
+    """An XLSX whose data rows hold any cell values (numbers, dates, booleans, ragged rows)
+    reads or raises SchoolsyncError."""
+    import openpyxl
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["Adno", "Forename", "Surname", "UPN", "DOB", "Year", "Classes"])
+    for row in rows:
+        try:
+            ws.append(row)
+        except (ValueError, TypeError, IllegalCharacterError):  # openpyxl cannot write it
+            continue
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "pupils.xlsx"
+        wb.save(path)
+        must_not_crash(read_tabular, school_id="s", pupils=path, pupil_columns=COLUMNS)

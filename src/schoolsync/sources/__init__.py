@@ -11,17 +11,10 @@ See ``docs/sources.md``.
 from typing import TYPE_CHECKING
 
 from schoolsync.sources._csv import SourceWarning
+from schoolsync.sources._roster import Deletion, Enrolment, FileMode
+from schoolsync.sources._years import GradeMapping, nc_year_for_grade, year_group_name
 from schoolsync.sources.ctf import CtfHeader, CtfSchool, CtfSource, read_ctf
-from schoolsync.sources.oneroster import (
-    Deletion,
-    Enrolment,
-    FileMode,
-    GradeMapping,
-    OneRosterSource,
-    nc_year_for_grade,
-    read_oneroster,
-    year_group_name,
-)
+from schoolsync.sources.oneroster import OneRosterSource, read_oneroster
 from schoolsync.sources.sds import SdsClassicSource, SdsSource, read_sds, read_sds_classic
 from schoolsync.sources.tabular import PupilColumns, StaffColumns, TabularSource, read_tabular
 

@@ -27,7 +27,7 @@ from schoolsync.identifiers import Upn
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources._csv import SourceWarning, Warnings, parse_date, parse_datetime
-from schoolsync.sources.oneroster import _NC_ORDER, year_group_name
+from schoolsync.sources._years import pupils_year_groups
 
 __all__ = ["CtfHeader", "CtfSchool", "CtfSource", "read_ctf"]
 
@@ -338,19 +338,7 @@ class CtfSource:
 
     def year_groups(self) -> Iterator[YearGroup]:
         """One year group per ``NCyearActual`` the pupils have (a pass over the file)."""
-        school = self.school_id
-        years = sorted(
-            {p.year_code for p in self.pupils() if p.year_code is not None},
-            key=lambda y: _NC_ORDER.get(y, 99),
-        )
-        for y in years:
-            yield YearGroup(
-                id=f"{school}:year:{y}",
-                school_id=school,
-                name=year_group_name(y),
-                nc_year=y,
-                mis_id=y,
-            )
+        yield from pupils_year_groups(self.school_id, self.pupils())
 
     def snapshot_time(self) -> datetime | None:
         """``taken_at`` if given, else the header's ``DateTime`` (UTC when it has no offset)."""
@@ -370,27 +358,13 @@ class CtfSource:
     def read(self) -> MisSnapshot:
         """Read the whole file into a snapshot (raises on any problem; never half-read)."""
         pupils = list(self.pupils())
-        school = self.school_id
-        years = sorted(
-            {p.year_code for p in pupils if p.year_code is not None},
-            key=lambda y: _NC_ORDER.get(y, 99),
-        )
         return MisSnapshot(
-            school_id=school,
+            school_id=self.school_id,
             taken_at=self.snapshot_time(),
             pupils=pupils,
             staff=(),
             classes=(),
-            year_groups=[
-                YearGroup(
-                    id=f"{school}:year:{y}",
-                    school_id=school,
-                    name=year_group_name(y),
-                    nc_year=y,
-                    mis_id=y,
-                )
-                for y in years
-            ],
+            year_groups=pupils_year_groups(self.school_id, pupils),
             warnings=tuple(self.warnings()),
         )
 

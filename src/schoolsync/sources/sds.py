@@ -24,13 +24,8 @@ from pathlib import Path
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources._csv import FileSpec
-from schoolsync.sources.oneroster import (
-    GradeMapping,
-    RosterSource,
-    _Bundle,
-    _Dialect,
-    _Part,
-)
+from schoolsync.sources._roster import RosterSource, _Bundle, _Dialect, _Part
+from schoolsync.sources._years import GradeMapping
 
 __all__ = ["SdsClassicSource", "SdsSource", "read_sds", "read_sds_classic"]
 

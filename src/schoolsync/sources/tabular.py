@@ -28,7 +28,7 @@ from schoolsync.sources._csv import (
     parse_date,
     parse_upn,
 )
-from schoolsync.sources.oneroster import _NC_ORDER, nc_year_for_grade, year_group_name
+from schoolsync.sources._years import in_nc_order, nc_year_for_grade, pupils_year_groups
 
 __all__ = ["PupilColumns", "StaffColumns", "TabularSource", "read_tabular"]
 
@@ -88,10 +88,6 @@ def _spec(name: str, columns: PupilColumns | StaffColumns) -> FileSpec:
     )
 
 
-def _in_nc_order(years: Iterable[str]) -> list[str]:
-    return sorted(years, key=lambda y: _NC_ORDER.get(y, 99))
-
-
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
@@ -117,16 +113,27 @@ class _XlsxFile(CsvFile):
 
         number = 0
         try:
-            wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            raw = self.path.open("rb")
+        except OSError as e:
+            raise FileFormatError(str(self.path), f"cannot be read: {e.strerror or e}") from None
+        try:
+            wb = openpyxl.load_workbook(raw, read_only=True, data_only=True)
         except Exception as e:  # openpyxl raises many types on a broken file
+            raw.close()
             raise FileFormatError(self.name, _xlsx_reason(e)) from None
         try:
             if self.sheet is not None and self.sheet not in wb.sheetnames:
                 raise FileFormatError(
                     self.name, f"no sheet named {self.sheet!r}", value=", ".join(wb.sheetnames)
                 )
-            ws = wb[self.sheet] if self.sheet is not None else wb.worksheets[0]
-            rows = ws.iter_rows(values_only=True)
+            if self.sheet is not None:
+                chosen: object = wb[self.sheet]
+            else:
+                chosen = wb.worksheets[0] if wb.worksheets else None
+            iter_rows = getattr(chosen, "iter_rows", None)
+            if iter_rows is None:  # no worksheet at all, or a chart sheet
+                raise FileFormatError(self.name, "the workbook has no sheet of rows to read")
+            rows = iter_rows(values_only=True)
             while True:
                 try:
                     values = next(rows)
@@ -138,6 +145,7 @@ class _XlsxFile(CsvFile):
                 yield [_cell_text(v) for v in values]
         finally:
             wb.close()
+            raw.close()
 
 
 def _xlsx_reason(error: BaseException) -> str:
@@ -369,22 +377,9 @@ class TabularSource:
                 id=cid,
                 school_id=self.school_id,
                 name=cid[len(prefix) :],
-                year_group_ids=tuple(f"{self.school_id}:year:{y}" for y in _in_nc_order(years)),
+                year_group_ids=tuple(f"{self.school_id}:year:{y}" for y in in_nc_order(years)),
             )
             for cid, years in found.items()
-        ]
-
-    def _year_groups_of(self, pupils: Iterable[Pupil]) -> list[YearGroup]:
-        years = {p.year_code for p in pupils if p.year_code is not None}
-        return [
-            YearGroup(
-                id=f"{self.school_id}:year:{y}",
-                school_id=self.school_id,
-                name=year_group_name(y),
-                nc_year=y,
-                mis_id=y,
-            )
-            for y in _in_nc_order(years)
         ]
 
     def classes(self) -> Iterator[SchoolClass]:
@@ -393,7 +388,7 @@ class TabularSource:
 
     def year_groups(self) -> Iterator[YearGroup]:
         """One year group per NC year in the pupils' year column."""
-        return iter(self._year_groups_of(self.pupils()))
+        return iter(pupils_year_groups(self.school_id, self.pupils()))
 
     def snapshot_time(self) -> datetime | None:
         """The ``taken_at`` given (plain exports carry no export time)."""
@@ -412,7 +407,7 @@ class TabularSource:
         pupils = list(self.pupils())
         staff = list(self.staff())
         classes = self._classes_of(pupils, staff)
-        years = self._year_groups_of(pupils)
+        years = pupils_year_groups(self.school_id, pupils)
         return MisSnapshot(
             school_id=self.school_id,
             taken_at=self._taken_at,
