@@ -22,7 +22,6 @@ from schoolsync.sync import (
     authorise,
     check_app_edit,
     edit_record,
-    original_backup_id,
     plan_pairings,
     sync_state,
     unmatch,
@@ -111,68 +110,6 @@ def make_plan(store: Any, pairings: list[Pairing]) -> SyncPlan:
     return plan_pairings(pairings, current, at=NOW)
 
 
-class FailingStore:
-    """Wraps a store so that the Nth write (add/put/put_many/remove/append) raises."""
-
-    def __init__(self, inner: Any, fail_at: int | None) -> None:
-        self.inner = inner
-        self.fail_at = fail_at
-        self.writes: list[str] = []
-
-    def unit_of_work(self) -> Any:
-        return _FailingUoW(self, self.inner.unit_of_work())
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def write(self, what: str) -> None:
-        self.writes.append(what)
-        if self.fail_at is not None and len(self.writes) == self.fail_at:
-            raise OSError(f"injected failure at write {self.fail_at} ({what})")
-
-
-class _FailingRepo:
-    def __init__(self, owner: FailingStore, name: str, inner: Any) -> None:
-        self._owner, self._name, self._inner = owner, name, inner
-
-    def __getattr__(self, attr: str) -> Any:
-        target = getattr(self._inner, attr)
-        if attr == "put_many":
-
-            def each(records: Any) -> None:
-                for record in records:  # one write per record, so failures hit mid-batch
-                    self._owner.write(f"{self._name}.put_many")
-                    self._inner.put(record)
-
-            return each
-        if attr in {"add", "put", "remove", "append"}:
-
-            def wrapped(*args: Any, **kw: Any) -> Any:
-                self._owner.write(f"{self._name}.{attr}")
-                return target(*args, **kw)
-
-            return wrapped
-        return target
-
-
-class _FailingUoW:
-    def __init__(self, owner: FailingStore, inner: Any) -> None:
-        self._owner, self._inner = owner, inner
-
-    def __getattr__(self, attr: str) -> Any:
-        target = getattr(self._inner, attr)
-        if attr in TABLES or attr in {"audit", "trusts", "accounts"}:
-            return _FailingRepo(self._owner, attr, target)
-        return target
-
-    def __enter__(self) -> _FailingUoW:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._inner.__exit__(*exc)
-
-
 class TestApply:
     def test_apply_creates_links_and_overwrites_with_mis_values(self) -> None:
         """After apply, the matched record carries the MIS values and both are Synced."""
@@ -186,18 +123,6 @@ class TestApply:
             assert SyncState.SYNCED is sync_state(uow, RecordKind.PUPIL, "a1")
             assert 2 == uow.pupils.count(school_id="s1")
 
-    def test_backups_are_written_before_any_record(self) -> None:
-        """The backup of every touched record is taken before the first record is written."""
-        store, _, pairings = world()
-        failing = FailingStore(store, None)
-        apply(make_plan(store, pairings), failing, connection=connection(), at=NOW)
-        first_record = next(i for i, w in enumerate(failing.writes) if not w.startswith("backups"))
-        assert failing.writes[0].startswith("backups")
-        assert all(not w.startswith("backups") for w in failing.writes[first_record:])
-        with store.unit_of_work() as uow:
-            backup = uow.backups.require(original_backup_id(RecordKind.PUPIL, "a1"))
-        assert "Zoey" == backup.data["forename"]
-
     def test_new_staff_get_a_welcome_message_after_commit(self) -> None:
         """Each newly imported member of staff is sent a welcome message to set a password."""
         store, _, pairings = world()
@@ -209,29 +134,7 @@ class TestApply:
         assert "ann.lee@oak.example" == message.to
         assert 1 == report.messages_sent
 
-    def test_failure_at_every_write_leaves_the_store_unchanged(self) -> None:
-        """Whichever single write fails (even midway through a bulk write), nothing of the
-        sync is kept and nobody is emailed."""
-        store, _, pairings = world()
-        counting = FailingStore(store, None)
-        apply(make_plan(store, pairings), counting, connection=connection(), at=NOW)
-        total = len(counting.writes)
-        assert total >= 8
-        for fail_at in range(1, total + 1):
-            store, _, pairings = world()
-            sync_plan = make_plan(store, pairings)
-            before = snapshot(store)
-            notifier = RecordingNotifier()
-            with pytest.raises(OSError, match="injected"):
-                apply(
-                    sync_plan,
-                    FailingStore(store, fail_at),
-                    connection=connection(),
-                    at=NOW,
-                    notifier=notifier,
-                )
-            assert before == snapshot(store), f"write {fail_at} left changes behind"
-            assert [] == notifier.messages
+    # A failure at every write of apply: tests/integration/test_sync_stores.py (every store).
 
     def test_second_run_changes_nothing(self) -> None:
         """Planning the same sync again after apply plans no writes and changes nothing."""
