@@ -2,8 +2,9 @@
 
 Each type refuses bad input with an :class:`~schoolsync.errors.InvalidIdentifierError` that names
 the field and the value, and (for UPNs) carries the DfE census error code as ``code`` (a
-:class:`UpnProblem` value). Build values with the ``parse`` class methods; calling a constructor
-directly does not validate.
+:class:`UpnProblem` value). Build values from outside text with the ``parse`` class methods,
+which trim and normalise first; the constructors validate too, but accept only the normalised
+form (``Upn("B801200005001")``, ``Postcode("SW1A 1AA")``), so an invalid value cannot exist.
 
 UPN rules (see ``docs/identifiers.md``): the check letter is computed, never copied from vendor
 examples; letters take their value from the 23-letter alphabet without I, O and S; an unknown
@@ -20,6 +21,7 @@ from typing import Protocol
 import attrs
 
 from schoolsync.errors import InvalidIdentifierError
+from schoolsync.la_codes import DEFAULT_VERSION, is_known_la_code
 
 __all__ = [
     "ULN_FORMAT_CODE",
@@ -83,6 +85,34 @@ def _is_ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+_DIGIT_VALUE = {d: int(d) for d in "0123456789"}
+_LAST_VALUE = {**_DIGIT_VALUE, **_LETTER_VALUE}
+
+
+def _is_valid_upn(value: str) -> bool:
+    """True for a normalised UPN whose check letter is right (the fast path; LA codes unchecked)."""
+    if len(value) != 13:
+        return False
+    d = _DIGIT_VALUE
+    try:
+        total = (
+            2 * d[value[1]] + 3 * d[value[2]] + 4 * d[value[3]] + 5 * d[value[4]]
+            + 6 * d[value[5]] + 7 * d[value[6]] + 8 * d[value[7]] + 9 * d[value[8]]
+            + 10 * d[value[9]] + 11 * d[value[10]] + 12 * d[value[11]]
+            + 13 * _LAST_VALUE[value[12]]
+        )  # fmt: skip
+    except KeyError:
+        return False
+    return value[0] == UPN_CHECK_ALPHABET[total % 23]
+
+
+def _not_normalised(field: str, value: object, parser: str) -> InvalidIdentifierError:
+    """The error a constructor raises for a valid value that is not in normalised form."""
+    return InvalidIdentifierError(
+        field, value, f"not in normalised form; build it from text with {parser}.parse"
+    )
+
+
 def upn_check_letter(body: str) -> str:
     """The check letter for the 12 characters after the check letter (characters 2-13).
 
@@ -116,6 +146,10 @@ def upn_check_letter(body: str) -> str:
     return UPN_CHECK_ALPHABET[total % 23]
 
 
+def _la_known(code: str, version: str | None) -> bool:
+    return is_known_la_code(code, version or DEFAULT_VERSION)
+
+
 def _diagnose(text: object, strict: bool, version: str | None) -> tuple[UpnProblem, str] | str:
     """Either the normalised UPN or the first problem found (census order) and a reason."""
     if text is None or not str(text).strip():
@@ -130,11 +164,8 @@ def _diagnose(text: object, strict: bool, version: str | None) -> tuple[UpnProbl
     last = raw[12]
     if not (_is_ascii_digits(last) or last in _LETTER_VALUE):
         return UpnProblem.CHARACTER_13, "character 13 must be a digit or A-Z without I, O, S"
-    if strict:
-        from schoolsync.la_codes import DEFAULT_VERSION, is_known_la_code
-
-        if not is_known_la_code(raw[1:4], version or DEFAULT_VERSION):
-            return UpnProblem.LA_CODE, f"LA code {raw[1:4]} is not recognised"
+    if strict and not _la_known(raw[1:4], version):
+        return UpnProblem.LA_CODE, f"LA code {raw[1:4]} is not recognised"
     if raw[0] != upn_check_letter(raw[1:]):
         return UpnProblem.CHECK_LETTER, "check letter is wrong"
     return raw
@@ -152,16 +183,29 @@ def upn_problem(
     return None if isinstance(found, str) else found[0]
 
 
+def _validate_upn(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if isinstance(value, str) and _is_valid_upn(value):
+        return
+    found = _diagnose(value, False, None)
+    if isinstance(found, str):
+        raise _not_normalised("upn", value, "Upn")
+    problem, reason = found
+    raise InvalidIdentifierError("upn", value, reason, code=problem.value)
+
+
 @attrs.frozen
 class Upn:
     """A Unique Pupil Number: 13 characters, a DfE check letter first.
 
-    Use :meth:`parse` to build one from text. ``temporary`` is true for a temporary UPN (a letter
-    in position 13). Equality and hashing are by ``value``. The digits identify the *issuing*
-    school: never infer a pupil's current school, LA or year group from them.
+    Use :meth:`parse` to build one from text; the constructor accepts only a valid, normalised
+    UPN (upper case, no spaces) and raises :class:`InvalidIdentifierError` otherwise (an
+    unknown LA code is accepted, as in non-strict :meth:`parse`). ``temporary`` is true for a
+    temporary UPN (a letter in position 13). Equality and hashing are by ``value``. The digits
+    identify the *issuing* school: never infer a pupil's current school, LA or year group from
+    them.
     """
 
-    value: str
+    value: str = attrs.field(validator=_validate_upn)
 
     @property
     def temporary(self) -> bool:
@@ -228,6 +272,10 @@ class Upn:
             InvalidIdentifierError: with ``code`` set to a :class:`UpnProblem` value; a blank
                 value or a placeholder is :attr:`UpnProblem.MISSING`.
         """
+        if isinstance(text, str):
+            raw = text.strip().upper()
+            if _is_valid_upn(raw) and (not strict or _la_known(raw[1:4], version)):
+                return cls(raw)
         found = _diagnose(text, strict, version)
         if isinstance(found, str):
             return cls(found)
@@ -241,8 +289,6 @@ def check_la_code(upn: Upn, version: str | None = None) -> str | None:
     Raises:
         NotFoundError: for an unknown list *version*.
     """
-    from schoolsync.la_codes import DEFAULT_VERSION, is_known_la_code
-
     used = version or DEFAULT_VERSION
     if is_known_la_code(upn.la_code, used):
         return None
@@ -337,15 +383,34 @@ def find_duplicate_upns(
 ULN_FORMAT_CODE = "1575"
 
 
+def _uln_problem(raw: str) -> str | None:
+    """Why *raw* (already trimmed) is not a ULN, or ``None`` when it is one."""
+    if len(raw) != 10 or not _is_ascii_digits(raw):
+        return "ULN must be 10 digits"
+    if raw[0] == "0":
+        return "ULN cannot start with 0"
+    if sum(int(d) * w for d, w in zip(raw, range(10, 0, -1), strict=True)) % 11 != 10:
+        return "check digit is wrong"
+    return None
+
+
+def _validate_uln(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str):
+        raise InvalidIdentifierError("uln", value, "ULN must be a string", code=ULN_FORMAT_CODE)
+    problem = _uln_problem(value)
+    if problem is not None:
+        raise InvalidIdentifierError("uln", value, problem, code=ULN_FORMAT_CODE)
+
+
 @attrs.frozen
 class Uln:
     """A Unique Learner Number: 10 digits, first non-zero, weighted sum mod 11 equal to 10.
 
     Issued to learners aged 14 or over, so most primary pupils have none: use
-    :meth:`parse_optional` for an optional field.
+    :meth:`parse_optional` for an optional field. The constructor validates too (no trimming).
     """
 
-    value: str
+    value: str = attrs.field(validator=_validate_uln)
 
     def __str__(self) -> str:
         return self.value
@@ -362,15 +427,9 @@ class Uln:
                 digit (``code`` ``"1575"``).
         """
         raw = str(text).strip() if text is not None else ""
-        if len(raw) != 10 or not _is_ascii_digits(raw):
-            raise InvalidIdentifierError("uln", text, "ULN must be 10 digits", code=ULN_FORMAT_CODE)
-        if raw[0] == "0":
-            raise InvalidIdentifierError(
-                "uln", text, "ULN cannot start with 0", code=ULN_FORMAT_CODE
-            )
-        total = sum(int(d) * w for d, w in zip(raw, range(10, 0, -1), strict=True))
-        if total % 11 != 10:
-            raise InvalidIdentifierError("uln", text, "check digit is wrong", code=ULN_FORMAT_CODE)
+        problem = _uln_problem(raw)
+        if problem is not None:
+            raise InvalidIdentifierError("uln", text, problem, code=ULN_FORMAT_CODE)
         return cls(raw)
 
     @classmethod
@@ -385,11 +444,22 @@ class Uln:
         return cls.parse(text)
 
 
+_URN_RE = re.compile(r"[0-9]{6}")
+
+
+def _validate_urn(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not (isinstance(value, str) and _URN_RE.fullmatch(value)):
+        raise InvalidIdentifierError("urn", value, "URN must be six digits")
+
+
 @attrs.frozen
 class Urn:
-    """A Unique Reference Number for an establishment: six digits, kept as a string."""
+    """A Unique Reference Number for an establishment: six digits, kept as a string.
 
-    value: str
+    The constructor validates too (``Urn("100001")``); :meth:`parse` also trims.
+    """
+
+    value: str = attrs.field(validator=_validate_urn)
 
     def __str__(self) -> str:
         return self.value
@@ -402,17 +472,30 @@ class Urn:
             InvalidIdentifierError: unless the value is exactly six digits.
         """
         raw = str(text).strip() if text is not None else ""
-        if not re.fullmatch(r"[0-9]{6}", raw):
+        if not _URN_RE.fullmatch(raw):
             raise InvalidIdentifierError("urn", text, "URN must be six digits")
         return cls(raw)
 
 
+def _validate_la(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{3}", value)):
+        raise InvalidIdentifierError("laestab", value, "the LA part must be 3 digits")
+
+
+def _validate_establishment(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{4}", value)):
+        raise InvalidIdentifierError("laestab", value, "the establishment part must be 4 digits")
+
+
 @attrs.frozen
 class Laestab:
-    """A DfE number: 3-digit LA code plus 4-digit establishment number, zero-padded strings."""
+    """A DfE number: 3-digit LA code plus 4-digit establishment number, zero-padded strings.
 
-    la: str
-    establishment: str
+    The constructor validates too (``Laestab("001", "1234")``); :meth:`parse` reads one string.
+    """
+
+    la: str = attrs.field(validator=_validate_la)
+    establishment: str = attrs.field(validator=_validate_establishment)
 
     def __str__(self) -> str:
         return self.la + self.establishment
@@ -440,11 +523,25 @@ _POSTCODE_RE = re.compile(
 )
 
 
+def _validate_postcode(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if isinstance(value, str) and _POSTCODE_RE.fullmatch(value):
+        return
+    try:
+        Postcode.parse(value)
+    except InvalidIdentifierError:
+        raise InvalidIdentifierError("postcode", value, "not a valid UK postcode") from None
+    raise _not_normalised("postcode", value, "Postcode")
+
+
 @attrs.frozen
 class Postcode:
-    """A UK postcode, normalised to upper case with one space before the inward code."""
+    """A UK postcode, normalised to upper case with one space before the inward code.
 
-    value: str
+    The constructor accepts only the normalised form (``Postcode("SW1A 1AA")``); use
+    :meth:`parse` for text as people write it.
+    """
+
+    value: str = attrs.field(validator=_validate_postcode)
 
     def __str__(self) -> str:
         return self.value

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import attrs
 
-from schoolsync.identifiers import Upn
+from schoolsync.identifiers import Uln, Upn
 
 __all__ = [
     "Gender",
@@ -69,6 +69,7 @@ class Pupil:
     ``forename``/``surname`` are the legal names; ``preferred_*`` the names the pupil uses.
     ``former_upns`` keeps every UPN the pupil held before (history, oldest first).
     ``year_code`` is the National Curriculum year the MIS reports (e.g. ``"R"``, ``"7"``).
+    ``uln`` is the optional Unique Learner Number.
     """
 
     id: str
@@ -91,6 +92,8 @@ class Pupil:
     email: str | None = None
     #: A key to match an existing directory account (Microsoft SDS ``activeDirectoryMatchId``).
     directory_match_id: str | None = None
+    #: The Unique Learner Number, issued from age 14 (most primary pupils have none).
+    uln: Uln | None = None
 
     @property
     def display_name(self) -> str:

@@ -161,3 +161,31 @@ def test_change_upn_never_loses_a_upn(pupil: Pupil, new: Upn) -> None:
     assert set(pupil.all_upns()) | {new} == set(changed.all_upns())
     assert new == changed.upn
     assert new not in changed.former_upns
+
+
+_UPNISH = st.text(alphabet="B8012345AZIOSb ", min_size=0, max_size=14)
+
+
+@given(st.one_of(_UPNISH, valid_upns(temporary=None).map(lambda u: u.value), st.text()))
+def test_constructor_accepts_exactly_the_normalised_valid_upns(text: str) -> None:
+    """Upn(text) succeeds exactly when Upn.parse(text) succeeds and returns text unchanged."""
+    try:
+        expected: str | None = Upn.parse(text).value
+    except InvalidIdentifierError:
+        expected = None
+    if expected == text:
+        assert text == Upn(text).value
+    else:
+        with pytest.raises(InvalidIdentifierError):
+            Upn(text)
+
+
+@given(ulns(), urns(), laestabs(), postcodes())
+def test_constructors_rebuild_generated_identifiers(
+    uln: Uln, urn: Urn, laestab: Laestab, postcode: Postcode
+) -> None:
+    """Each generated identifier can be rebuilt from its own fields by its constructor."""
+    assert uln == Uln(uln.value)
+    assert urn == Urn(urn.value)
+    assert laestab == Laestab(laestab.la, laestab.establishment)
+    assert postcode == Postcode(postcode.value)

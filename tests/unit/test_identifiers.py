@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from schoolsync.errors import InvalidIdentifierError, SchoolsyncError
@@ -258,3 +259,63 @@ class TestOtherIdentifiers:
         with pytest.raises(InvalidIdentifierError) as info:
             Postcode.parse(text)
         assert "postcode" == info.value.field
+
+
+class TestConstructorsValidate:
+    """An identifier value cannot exist unless it is valid and normalised."""
+
+    @pytest.mark.parametrize(
+        ("text", "code"),
+        [
+            ("garbage", UpnProblem.NOT_NUMERIC.value),
+            ("A801200005001", UpnProblem.CHECK_LETTER.value),
+            ("G80120000101I", UpnProblem.CHARACTER_13.value),
+            ("", UpnProblem.MISSING.value),
+            ("UN1", UpnProblem.MISSING.value),
+        ],
+    )
+    def test_upn_constructor_refuses_invalid_values(self, text: str, code: str) -> None:
+        """Upn(...) checks like Upn.parse and reports the same census code."""
+        with pytest.raises(InvalidIdentifierError) as info:
+            Upn(text)
+        assert ("upn", code) == (info.value.field, info.value.code)
+
+    @pytest.mark.parametrize("text", ["b801200005001", " B801200005001", "B801200005001\n"])
+    def test_upn_constructor_refuses_text_parse_would_normalise(self, text: str) -> None:
+        """The constructor does not trim or upper-case: it points at Upn.parse instead."""
+        with pytest.raises(InvalidIdentifierError, match=r"Upn\.parse"):
+            Upn(text)
+        assert "B801200005001" == Upn.parse(text).value
+
+    def test_upn_constructor_accepts_unknown_la_codes_like_parse(self) -> None:
+        """An LA code off the list is valid (the MIS is the record of truth); strict is parse's."""
+        body = "999123456789"
+        assert Upn.parse(upn_check_letter(body) + body) == Upn(upn_check_letter(body) + body)
+
+    def test_evolve_cannot_make_an_invalid_identifier(self) -> None:
+        """attrs.evolve runs the validators too."""
+        upn = Upn("B801200005001")
+        with pytest.raises(InvalidIdentifierError):
+            attrs.evolve(upn, value="B801200005002")
+
+    def test_other_constructors_validate(self) -> None:
+        """ULN, URN, LAESTAB and postcode constructors refuse invalid or unnormalised values."""
+        assert "9276308686" == Uln("9276308686").value
+        assert "100001" == Urn("100001").value
+        assert "0011234" == str(Laestab("001", "1234"))
+        assert "SW1A 1AA" == Postcode("SW1A 1AA").value
+        bad = [
+            (lambda: Uln("9276308687"), "uln"),
+            (lambda: Uln(" 9276308686"), "uln"),
+            (lambda: Urn("12345"), "urn"),
+            (lambda: Urn(" 100001"), "urn"),
+            (lambda: Laestab("1", "1234"), "laestab"),
+            (lambda: Laestab("001", "123"), "laestab"),
+            (lambda: Postcode("sw1a 1aa"), "postcode"),
+            (lambda: Postcode("SW1A1AA"), "postcode"),
+            (lambda: Postcode("not a postcode"), "postcode"),
+        ]
+        for build, field in bad:
+            with pytest.raises(InvalidIdentifierError) as info:
+                build()
+            assert field == info.value.field

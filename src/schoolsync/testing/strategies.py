@@ -309,7 +309,8 @@ def pupils(
 
     About one in four has a preferred forename differing from the legal one and one in ten a
     preferred surname; ``with_upn`` ``None`` (default) sometimes omits the UPN; some hold a
-    former (temporary) UPN in their history.
+    former (temporary) UPN in their history; about half the pupils in Year 10 (S3, Y10) or
+    above hold a ULN.
     """
     legal = draw(forenames())
     surname = draw(surnames())
@@ -325,6 +326,8 @@ def pupils(
     preferred = None
     if legal in _PREFERRED and draw(st.booleans()):
         preferred = draw(st.sampled_from(_PREFERRED[legal]))
+    # ULNs are issued from age 14 (Year 10, S3, Y10 on): only older pupils may hold one.
+    uln = draw(ulns()) if year.number >= 10 and draw(st.booleans()) else None
     return Pupil(
         id=draw(_ids("pupil")),
         school_id=school_id or draw(_ids("school")),
@@ -341,6 +344,7 @@ def pupils(
         pupil_premium=draw(st.booleans()),
         home_language=draw(st.sampled_from(("ENG", "ENG", "ENG", "WEL", "POL", "URD", "PNJ"))),
         year_code=year.code,
+        uln=uln,
     )
 
 
