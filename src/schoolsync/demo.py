@@ -20,6 +20,7 @@ from pathlib import Path
 import attrs
 
 from schoolsync.access.catalogue import RoleCatalogue
+from schoolsync.access.decision import Decision
 from schoolsync.access.index import AccessIndex
 from schoolsync.access.lifecycle import TrustLifecycle
 from schoolsync.access.presets import boost_insights
@@ -30,6 +31,7 @@ from schoolsync.bulk import (
     export_users,
     import_users,
     read_sheet,
+    with_names,
     write_sheet,
 )
 from schoolsync.clock import FixedClock
@@ -221,10 +223,10 @@ class _Demo:
             title="Grants",
             lines=(
                 f"reports at Oakfield: {'allowed' if reports else 'denied'} (membership is enough)",
-                f"before the grant: {before.explain()}",
+                f"before the grant: users.manage at Oakfield denied: {_why(before)}",
                 "Amir (Oakfield's Access Coordinator) ticks Grace's users.manage and users.invite",
                 f"after the grant: {'allowed' if after else 'denied'}; "
-                f"at Riverside still: {'allowed' if elsewhere else 'denied'} ({elsewhere.reason})",
+                f"at Riverside still denied: {_why(elsewhere)}",
             ),
         )
 
@@ -360,6 +362,13 @@ class _Demo:
         )
 
 
+def _why(decision: Decision) -> str:
+    """What a denial lacks and who can supply it (the allowed paths, if it was allowed)."""
+    if decision.allowed:
+        return "; ".join(str(p) for p in decision.paths)
+    return str(decision.missing or decision.reason)
+
+
 def _seed_app_records(store: Store, snapshot: MisSnapshot) -> None:
     """What the app held before its first sync: records typed in by hand, with the usual
     slips (app ids, no MIS ids, a few typos and a missing birth date)."""
@@ -421,6 +430,10 @@ def run_demo(
     steps: list[DemoStep] = []
     try:
         demo = _Demo(target, store, boost_insights())
+        # Access decisions and refusals name records by id; the summary names them.
+        names = {person: name for person, name, *_ in PEOPLE}
+        names |= {school_id: name for school_id, name, *_ in SCHOOLS}
+        names[TRUST_ID] = "Northern Lights Trust"
         for step in (
             demo.sample_trust,
             demo.school_upload,
@@ -431,6 +444,7 @@ def run_demo(
             demo.summary,
         ):
             done = step()
+            done = attrs.evolve(done, lines=tuple(with_names(line, names) for line in done.lines))
             steps.append(done)
             if echo is not None:
                 echo(done)

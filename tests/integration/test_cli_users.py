@@ -33,13 +33,16 @@ def make_db(path: Path) -> Path:
             uow.accounts.add(
                 Account(id=aid, trust_id="t1", email=email, name=name, status=AccountStatus.ACTIVE)
             )
-        for rid, aid, role, sid in (
+        places: tuple[tuple[str, str, str, str | None], ...] = (
             ("r1", "a1", "Trust Admin", None),
             ("r2", "a2", "Staff", "s1"),
             ("r3", "a3", "Admin", "s2"),
-        ):
+        )
+        for rid, aid, role, at_school in places:
             uow.assignments.add(
-                RoleAssignment(id=rid, account_id=aid, trust_id="t1", role=role, school_id=sid)
+                RoleAssignment(
+                    id=rid, account_id=aid, trust_id="t1", role=role, school_id=at_school
+                )
             )
         uow.commit()
     store.close()
@@ -90,7 +93,8 @@ def test_import_previews_then_applies(tmp_path: Path) -> None:
 
     code, output = run("users", "import", str(db), str(edited), "--as", "ada@oak.example")
     assert 1 == code
-    assert "a1 cannot give 'Staff': it carries `feedback.give`" in output  # no escalation
+    # No escalation; the refusal names the importer, not their record id.
+    assert "Ada Lovelace cannot give 'Staff': it carries `feedback.give`" in output
 
     code, output = run("users", "import", str(db), str(edited), "--apply")
     assert 0 == code, output

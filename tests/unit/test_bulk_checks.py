@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from schoolsync.access import (
     Account,
@@ -90,14 +91,15 @@ def make_store(*, grant: bool = False) -> MemoryStore:
                     status=AccountStatus.ACTIVE,
                 )
             )
-        for rid, aid, role, sid in (
+        places: tuple[tuple[str, str, str, str | None], ...] = (
             ("r1", "ta", "Trust Admin", None),
             ("r2", "ad1", "Admin", "s1"),
             ("r3", "um", "User Manager", "s1"),
             ("r4", "x1", "Staff", "s1"),
-        ):
+        )
+        for rid, aid, role, at_school in places:
             uow.assignments.add(
-                RoleAssignment(id=rid, account_id=aid, trust_id="t", role=role, school_id=sid)
+                RoleAssignment(id=rid, account_id=aid, trust_id="t", role=role, school_id=at_school)
             )
         if grant:
             uow.grants.add(
@@ -110,11 +112,11 @@ def make_store(*, grant: bool = False) -> MemoryStore:
 
 
 def problems(
-    store: MemoryStore, accounts: list[str], *, actor: str | None, **kwargs: object
+    store: MemoryStore, accounts: list[str], *, actor: str | None, **kwargs: Any
 ) -> list[ProblemCode]:
     change_set = edit_selection(
         store, "t", accounts, checks=CHECKS, at=AT, actor_id=actor, **kwargs
-    )  # type: ignore[arg-type]
+    )
     return [p.code for p in change_set.problems]
 
 
@@ -226,3 +228,17 @@ class TestEditRules:
         allowed = import_users(store, "t", path, checks=CHECKS, at=AT)
         assert allowed.ok
         assert [ChangeKind.RENAME] == [c.kind for c in allowed.changes]
+
+
+def test_with_names_replaces_whole_ids_only() -> None:
+    """Messages shown to people name accounts and schools; ids inside emails, dotted
+    permissions, quoted role names or longer words are left alone."""
+    from schoolsync.bulk import with_names
+
+    names = {"grace": "Grace Hopper", "oak": "Oakfield Primary", "users": "U"}
+    text = "grace may not use users.manage at oak; 'oak' oakfield grace@oak.example (grace)."
+    assert (
+        "Grace Hopper may not use users.manage at Oakfield Primary; "
+        "'oak' oakfield grace@oak.example (Grace Hopper)."
+    ) == with_names(text, names)
+    assert "at oak" == with_names("at oak", {})

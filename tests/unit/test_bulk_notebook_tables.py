@@ -1,92 +1,116 @@
 """Notebook views: a match review, a sync plan, a change set and a decision table each render as
-an HTML table and give plain rows a DataFrame can take (the values data officers inspect)."""
+an escaped HTML table in Jupyter (``_repr_html_``) and give plain rows (``to_rows()``) that a
+DataFrame can take: one dict per row, the same keys in every row, JSON-able values."""
 
 from __future__ import annotations
 
+import html
 import json
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
 
-import pytest
-
-from schoolsync.access import Account, AccountStatus
 from schoolsync.access.presets import boost_insights
-from schoolsync.bulk import ChangeSet, plan_selection
-from schoolsync.bulk import TrustUsers as Users
-from schoolsync.matching import match_pupils
+from schoolsync.access.records import write_events
+from schoolsync.bulk import CatalogueChecks, ChangeKind, edit_selection
+from schoolsync.matching import MatchStatus, match_pupils
+from schoolsync.people import Pupil
 from schoolsync.sync import SchoolRecords, plan
-from schoolsync.sync.sample import sample_snapshot
 from schoolsync.tables import Tabular
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.world import world
 from schoolsync.trusts import School
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HOSTILE = "<b>Eve</b>"  # a value that must be shown as text, never as markup
 
 
-def views() -> dict[str, Tabular]:
-    mis = sample_snapshot("oak", pupils=14, staff=0)
-    review = match_pupils(list(mis.pupils), list(mis.pupils[:10]))
+def pupil(pid: str, forename: str, surname: str, born: date) -> Pupil:
+    return Pupil(id=pid, school_id="oak", forename=forename, surname=surname, date_of_birth=born)
+
+
+MIS = [
+    pupil("m1", HOSTILE, "Smith", date(2018, 9, 14)),
+    pupil("m2", "Noah", "Brown", date(2019, 3, 2)),
+    pupil("m3", "Amelia", "O'Connor", date(2018, 11, 30)),
+]
+APP = [
+    pupil("a1", HOSTILE, "Smith", date(2018, 9, 14)),
+    pupil("a3", "Amelia", "OConnor", date(2018, 11, 30)),
+]
+
+
+def assert_notebook_table(value: Tabular, *, shows: list[str]) -> list[dict[str, object]]:
+    """One escaped table whose header is the rows' keys and whose cells include *shows*."""
+    rows = value.to_rows()
+    assert rows
+    assert all(isinstance(r, dict) for r in rows)
+    assert len({tuple(r) for r in rows}) == 1  # the same columns in every row: a DataFrame
+    json.dumps(rows)
+    page = value._repr_html_()
+    assert page.startswith('<table class="schoolsync">')
+    assert page.count("<table") == 1
+    for column in rows[0]:
+        assert f"<th>{html.escape(column)}</th>" in page
+    assert HOSTILE not in page
+    for text in shows:
+        assert html.escape(text) in page
+    return rows
+
+
+def test_match_review_renders_every_pair_with_its_status() -> None:
+    """A match review: one row per MIS or app record, with status and the names side by side."""
+    review = match_pupils(MIS, APP)
+    rows = assert_notebook_table(review, shows=[HOSTILE, "Noah Brown", "Matched", "New"])
+    assert len(rows) == sum(review.counts().values())
+    assert review.counts()[MatchStatus.NEW] == 1
+
+
+def test_sync_plan_renders_creates_and_overwritten_values() -> None:
+    """A sync plan: the pupils to create, and each value the MIS overwrites (old and new)."""
     store = MemoryStore()
     with store.unit_of_work() as uow:
-        uow.schools.add(School(id="oak", name="Oak <Primary>"))
+        uow.schools.add(School(id="oak", name="Oakfield Primary"))
+        uow.pupils.put_many(APP)
         uow.commit()
         current = SchoolRecords.load(uow, "oak")
-    sync_plan = plan([match_pupils(list(mis.pupils), [])], current, at=NOW)
+    sync_plan = plan([match_pupils(MIS, APP)], current, at=NOW)
+    rows = assert_notebook_table(sync_plan, shows=["create", "OConnor", "O'Connor"])
+    assert {"create", "link"} <= {str(r["action"]) for r in rows}
+
+
+def test_change_set_renders_each_change_and_school_name() -> None:
+    """A change set: each change with the account's email, the role and the school's name."""
     w = (
         world(boost_insights(), now=NOW)
         .trust("T")
         .school("oak", name="Oak <Primary>", in_trust="T")
+        .account("x")
+    )
+    store = MemoryStore()
+    with store.unit_of_work() as uow:
+        write_events(uow, list(w.events), w.records)
+        uow.commit()
+    change_set = edit_selection(
+        store,
+        "T",
+        ["x"],
+        checks=CatalogueChecks(boost_insights()),
+        at=NOW,
+        add=[("Teacher", "oak")],
+    )
+    assert [c.kind for c in change_set.changes] == [ChangeKind.ADD_ROLE]
+    rows = assert_notebook_table(change_set, shows=["add role", "Teacher", "Oak <Primary>"])
+    assert rows[0]["where"] == "Oak <Primary>"
+
+
+def test_decision_table_renders_each_permission_and_how_it_is_held() -> None:
+    """A decision (access) table: one row per permission the account holds, and its path."""
+    w = (
+        world(boost_insights(), now=NOW)
+        .trust("T")
+        .school("oak", name="Oakfield Primary", in_trust="T")
         .account("grace")
         .role("grace", "Group Admin")
     )
-    users = Users(
-        trust_id="T",
-        schools=(School(id="oak", name="Oak <Primary>"),),
-        accounts=(
-            Account(
-                id="x",
-                trust_id="T",
-                email="x@oak.example",
-                name="<b>X</b>",
-                status=AccountStatus.ACTIVE,
-            ),
-        ),
-        assignments=(),
-    )
-
-    class Checks:
-        def role_names(self) -> list[str]:
-            return ["Teacher"]
-
-        def role_scope(self, role: str) -> Any:
-            from schoolsync.access import RoleScope
-
-            return RoleScope.SCHOOL if role == "Teacher" else None
-
-    change_set: ChangeSet = plan_selection(
-        users,
-        ["x"],
-        checks=Checks(),
-        add=[("Teacher", "oak")],  # type: ignore[arg-type]
-    )
-    return {
-        "match review": review,
-        "sync plan": sync_plan,
-        "change set": change_set,
-        "decision table": w.index().access_table("grace"),
-    }
-
-
-@pytest.mark.parametrize("name", ["match review", "sync plan", "change set", "decision table"])
-def test_renders_as_an_escaped_html_table_and_json_rows(name: str) -> None:
-    """_repr_html_ is one escaped <table>; to_rows() is a non-empty list of JSON-able dicts."""
-    value = views()[name]
-    html = value._repr_html_()
-    assert html.startswith('<table class="schoolsync">')
-    assert "<Primary>" not in html
-    assert "<b>X</b>" not in html
-    rows = value.to_rows()
-    assert rows
-    assert all(isinstance(r, dict) for r in rows)
-    json.dumps(rows)
+    table = w.index().access_table("grace")
+    rows = assert_notebook_table(table, shows=["Group Admin", "reports.download"])
+    assert all(r["account"] == "grace" for r in rows)

@@ -14,7 +14,7 @@ from schoolsync.bulk._apply import (
     export_users_stream,
     import_users,
 )
-from schoolsync.bulk._cells import neutralise, normalise_email, restore
+from schoolsync.bulk._cells import neutralise, normalise_email, restore, with_names
 from schoolsync.bulk._changes import (
     ApplyResult,
     BulkImportError,
@@ -66,6 +66,7 @@ __all__ = [
     "plan_selection",
     "read_sheet",
     "restore",
+    "with_names",
     "write_sheet",
     "write_stream",
 ]

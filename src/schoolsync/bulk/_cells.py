@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "DANGEROUS_PREFIXES",
@@ -14,6 +14,7 @@ __all__ = [
     "parse_bool",
     "restore",
     "split_roles",
+    "with_names",
 ]
 
 #: First characters a spreadsheet may run as a formula (OWASP "CSV injection" list).
@@ -68,3 +69,20 @@ def parse_bool(text: str) -> bool | None:
     if t in {"false", "no", "n", "0"}:
         return False
     return None
+
+
+def with_names(text: str, names: Mapping[str, str]) -> str:
+    """*text* with every record id in *names* (account or school ids) replaced by its name.
+
+    For messages shown to people: access decisions and refusals name records by id
+    ("grace may not use users.manage at oak"); a person reads "Grace Hopper ... at Oakfield
+    Primary". Only whole ids are replaced: an id inside a word, an email address, a
+    ``dotted.permission`` or a quoted role name is left alone.
+    """
+    wanted = sorted((k for k in names if k), key=len, reverse=True)
+    if not wanted:
+        return text
+    pattern = re.compile(
+        r"(?<![\w.@'`-])(" + "|".join(re.escape(k) for k in wanted) + r")(?![\w@'`-]|\.\w)"
+    )
+    return pattern.sub(lambda m: names[m.group(1)], text)

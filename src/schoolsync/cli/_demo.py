@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -36,5 +37,8 @@ def demo(directory: Path) -> None:
     result = run_demo(directory, echo=show)
     elapsed = time.perf_counter() - started
     click.echo(f"\nDone in {elapsed:.1f} s. The database is {result.database}")
-    click.echo(f"Next: schoolsync users export {result.database} users.xlsx")
-    click.echo(f"      schoolsync users import {result.database} users.xlsx --roles boost-insights")
+    # The command as the user typed it (``.venv/bin/schoolsync`` when not on PATH).
+    typed = sys.argv[0] if Path(sys.argv[0]).name == "schoolsync" else "schoolsync"
+    click.echo(f"Next: {typed} users export {result.database} users.xlsx")
+    click.echo("      (edit users.xlsx in a spreadsheet, then preview the changes it asks for)")
+    click.echo(f"      {typed} users import {result.database} users.xlsx --roles boost-insights")

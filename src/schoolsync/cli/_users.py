@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from schoolsync.bulk import (
     normalise_email,
     plan_import,
     read_sheet,
+    with_names,
 )
 from schoolsync.cli._common import echo_table, load_catalogue, open_store, pick_trust, run_steps
 from schoolsync.clock import SystemClock
@@ -56,15 +58,21 @@ def export_command(store: Path, out: Path, trust_id: str | None) -> None:
     click.echo(f"Wrote {count} users to {path}")
 
 
-def show_change_set(change_set: ChangeSet, *, limit: int = 40) -> None:
-    """Print a change set: the one-line summary, the changes and every problem."""
+def show_change_set(
+    change_set: ChangeSet, *, names: Mapping[str, str] | None = None, limit: int = 40
+) -> None:
+    """Print a change set: the one-line summary, the changes and every problem.
+
+    *names* maps account and school ids to names: refusals name records by id, and the person
+    reading them sees names instead (:func:`schoolsync.bulk.with_names`).
+    """
     click.echo(f"Change set: {change_set.describe()}")
     changes = [r for r in change_set.to_rows() if r["change"] != "problem"]
     echo_table(changes, ["change", "email", "name", "role", "where", "row"], limit=limit)
     if change_set.problems:
         click.echo(f"Problems ({len(change_set.problems)}):")
         for problem in change_set.problems[:limit]:
-            click.echo(f"  {problem}")
+            click.echo(f"  {with_names(str(problem), names or {})}")
         if len(change_set.problems) > limit:
             click.echo(f"  ... and {len(change_set.problems) - limit} more")
 
@@ -77,8 +85,9 @@ def _preview(
     checks: CatalogueChecks,
     at: datetime,
     actor_id: str | None,
-) -> ChangeSet:
-    """:func:`schoolsync.bulk.import_users`, step by step under a progress bar."""
+) -> tuple[ChangeSet, dict[str, str]]:
+    """:func:`schoolsync.bulk.import_users`, step by step under a progress bar; also the names
+    of the trust's accounts and schools by id."""
     state: dict[str, Any] = {}
 
     def read() -> None:
@@ -104,7 +113,10 @@ def _preview(
     ]
     run_steps(f"Importing {file.name}", steps)
     result: ChangeSet = state["checked"]
-    return result
+    users: TrustUsers = state["users"]
+    names = {s.id: s.name for s in users.schools}
+    names |= {a.id: a.name for a in users.accounts if a.name.strip()}
+    return result, names
 
 
 @users.command("import")
@@ -148,8 +160,8 @@ def import_command(
                     raise NotFoundError("account", actor_email)
                 actor_id = found[0].id
         now = SystemClock().now()
-        change_set = _preview(db, trust, file, checks=checks, at=now, actor_id=actor_id)
-        show_change_set(change_set)
+        change_set, names = _preview(db, trust, file, checks=checks, at=now, actor_id=actor_id)
+        show_change_set(change_set, names=names)
         if change_set.problems:
             raise click.ClickException(
                 f"{file.name} has {len(change_set.problems)} problem(s); nothing was changed"
