@@ -59,7 +59,8 @@ if TYPE_CHECKING:
         restore_deleted,
         soft_delete,
     )
-    from schoolsync.sync.planning import (
+    from schoolsync.sync.planning import pairings_from_review, plan, plan_pairings
+    from schoolsync.sync.plans import (
         MIS_OWNED_FIELDS,
         Action,
         FieldChange,
@@ -69,9 +70,6 @@ if TYPE_CHECKING:
         PlannedChange,
         PlanOptions,
         SyncPlan,
-        pairings_from_review,
-        plan,
-        plan_pairings,
     )
     from schoolsync.sync.records import (
         Backup,
@@ -106,7 +104,7 @@ if TYPE_CHECKING:
 # schoolsync.ports, so importing them eagerly here would be circular.
 _LAZY: dict[str, str] = {
     "APP_EDITABLE_FIELDS": "schoolsync.sync.state",
-    "Action": "schoolsync.sync.planning",
+    "Action": "schoolsync.sync.plans",
     "Backup": "schoolsync.sync.records",
     "CONFIGURE_PERMISSION": "schoolsync.sync.connection",
     "ConnectionStatus": "schoolsync.sync.connection",
@@ -116,16 +114,16 @@ _LAZY: dict[str, str] = {
     "EmailBatch": "schoolsync.sync.emails",
     "EmailFailure": "schoolsync.sync.emails",
     "EmailPolicy": "schoolsync.sync.emails",
-    "FieldChange": "schoolsync.sync.planning",
-    "GuardCheck": "schoolsync.sync.planning",
-    "MIS_OWNED_FIELDS": "schoolsync.sync.planning",
+    "FieldChange": "schoolsync.sync.plans",
+    "GuardCheck": "schoolsync.sync.plans",
+    "MIS_OWNED_FIELDS": "schoolsync.sync.plans",
     "MisConnection": "schoolsync.sync.connection",
     "Outcome": "schoolsync.sync.report",
-    "PairStatus": "schoolsync.sync.planning",
-    "Pairing": "schoolsync.sync.planning",
+    "PairStatus": "schoolsync.sync.plans",
+    "Pairing": "schoolsync.sync.plans",
     "PermissionCheck": "schoolsync.sync.connection",
-    "PlanOptions": "schoolsync.sync.planning",
-    "PlannedChange": "schoolsync.sync.planning",
+    "PlanOptions": "schoolsync.sync.plans",
+    "PlannedChange": "schoolsync.sync.plans",
     "PurgeResult": "schoolsync.sync.leavers",
     "RecordKind": "schoolsync.sync.records",
     "ReportEntry": "schoolsync.sync.report",
@@ -134,7 +132,7 @@ _LAZY: dict[str, str] = {
     "SchoolRecords": "schoolsync.sync.state",
     "SnapshotSource": "schoolsync.sync.incremental",
     "SyncLink": "schoolsync.sync.records",
-    "SyncPlan": "schoolsync.sync.planning",
+    "SyncPlan": "schoolsync.sync.plans",
     "SyncReport": "schoolsync.sync.report",
     "SyncState": "schoolsync.sync.records",
     "Tombstone": "schoolsync.sync.records",

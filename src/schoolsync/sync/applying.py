@@ -1,4 +1,4 @@
-"""Apply a :class:`~schoolsync.sync.planning.SyncPlan`, all or nothing, and undo a match.
+"""Apply a :class:`~schoolsync.sync.plans.SyncPlan`, all or nothing, and undo a match.
 
 :func:`apply` is the thin imperative shell around the pure plan:
 
@@ -20,7 +20,7 @@ record shows as New again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,10 +32,10 @@ from schoolsync.ports import Notifier, OutboundMessage, Store, UnitOfWork
 from schoolsync.serialisation import converter
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.leavers import ORIGINAL_BACKUP_PREFIX, RetentionPolicy, soft_delete_in
-from schoolsync.sync.planning import Action, PlannedChange, SyncPlan
+from schoolsync.sync.plans import Action, PlannedChange, SyncPlan
 from schoolsync.sync.records import Backup, RecordKind, SyncLink
 from schoolsync.sync.report import Outcome, ReportEntry, SyncReport
-from schoolsync.sync.state import link_id_for, open_unit, record_type, repository
+from schoolsync.sync.state import SchoolRecords, link_id_for, open_unit, record_type, repository
 
 __all__ = ["apply", "original_backup_id", "report_for", "unmatch"]
 
@@ -259,6 +259,37 @@ def apply(
             notifier.send(message)
             sent += 1
     return report_for(plan, at=at, committed=True, messages_sent=sent)
+
+
+def plan_and_apply(
+    target: Store | UnitOfWork,
+    make_plan: Callable[[SchoolRecords], SyncPlan],
+    *,
+    school_id: str,
+    connection: MisConnection,
+    at: datetime,
+    notifier: Notifier | None = None,
+    actor_id: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> SyncReport:
+    """Plan from the school's current records and apply, in one unit of work holding the
+    school's lock (so nothing changes between the two); *dry_run* only reports the plan."""
+    require_active(connection, school_id)
+    with open_unit(target) as uow:
+        uow.lock_school(school_id)
+        sync_plan = make_plan(SchoolRecords.load(uow, school_id))
+        if dry_run:
+            return report_for(sync_plan, at=at, committed=False)
+        return apply(
+            sync_plan,
+            uow,
+            connection=connection,
+            at=at,
+            notifier=notifier,
+            actor_id=actor_id,
+            force=force,
+        )
 
 
 def unmatch(

@@ -28,19 +28,13 @@ import attrs
 from schoolsync.errors import SyncError
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import MisSnapshot, MisSource, Notifier, Store, UnitOfWork
-from schoolsync.sync.applying import apply, report_for
+from schoolsync.sync.applying import plan_and_apply
 from schoolsync.sync.connection import MisConnection, require_active
-from schoolsync.sync.planning import (
-    Pairing,
-    PairStatus,
-    PlanOptions,
-    SyncPlan,
-    is_nursery,
-    plan_pairings,
-)
+from schoolsync.sync.planning import plan_pairings
+from schoolsync.sync.plans import Pairing, PairStatus, PlanOptions, SyncPlan, is_nursery
 from schoolsync.sync.records import RecordKind, SyncState
 from schoolsync.sync.report import SyncReport
-from schoolsync.sync.state import Record, SchoolRecords, mis_key, open_unit
+from schoolsync.sync.state import Record, SchoolRecords, mis_key
 
 __all__ = [
     "Delta",
@@ -324,20 +318,17 @@ def incremental_sync(
     """
     require_active(connection, school_id)
     snapshot = read_snapshot(source, school_id)
-    with open_unit(target) as uow:
-        uow.lock_school(school_id)
-        current = SchoolRecords.load(uow, school_id)
-        sync_plan = incremental_plan(
-            snapshot, current, at=at, since=since, options=options, delta=delta_of(source)
-        )
-        if dry_run:
-            return report_for(sync_plan, at=at, committed=False)
-        return apply(
-            sync_plan,
-            uow,
-            connection=connection,
-            at=at,
-            notifier=notifier,
-            actor_id=actor_id,
-            force=force,
-        )
+    delta = delta_of(source)
+    return plan_and_apply(
+        target,
+        lambda current: incremental_plan(
+            snapshot, current, at=at, since=since, options=options, delta=delta
+        ),
+        school_id=school_id,
+        connection=connection,
+        at=at,
+        notifier=notifier,
+        actor_id=actor_id,
+        force=force,
+        dry_run=dry_run,
+    )

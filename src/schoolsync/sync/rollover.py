@@ -25,13 +25,13 @@ import attrs
 from schoolsync.calendar import AcademicYear, Jurisdiction, YearCode, YearStart
 from schoolsync.people import Pupil
 from schoolsync.ports import MisSnapshot, MisSource, Notifier, Store, UnitOfWork
-from schoolsync.sync.applying import apply, report_for
+from schoolsync.sync.applying import plan_and_apply
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.incremental import incremental_plan, read_snapshot
-from schoolsync.sync.planning import PlanOptions, SyncPlan
+from schoolsync.sync.plans import PlanOptions, SyncPlan
 from schoolsync.sync.records import RecordKind, SyncState
 from schoolsync.sync.report import SyncReport
-from schoolsync.sync.state import SchoolRecords, mis_key, open_unit
+from schoolsync.sync.state import SchoolRecords, mis_key
 
 __all__ = ["RolloverAssessment", "assess_rollover", "rollover_plan", "rollover_sync"]
 
@@ -214,20 +214,16 @@ def rollover_sync(
     """
     require_active(connection, school_id)
     snapshot = read_snapshot(source, school_id)
-    with open_unit(target) as uow:
-        uow.lock_school(school_id)
-        current = SchoolRecords.load(uow, school_id)
-        sync_plan = rollover_plan(
+    return plan_and_apply(
+        target,
+        lambda current: rollover_plan(
             snapshot, current, at=at, options=options, top_year=top_year, year_start=year_start
-        )
-        if dry_run:
-            return report_for(sync_plan, at=at, committed=False)
-        return apply(
-            sync_plan,
-            uow,
-            connection=connection,
-            at=at,
-            notifier=notifier,
-            actor_id=actor_id,
-            force=force,
-        )
+        ),
+        school_id=school_id,
+        connection=connection,
+        at=at,
+        notifier=notifier,
+        actor_id=actor_id,
+        force=force,
+        dry_run=dry_run,
+    )

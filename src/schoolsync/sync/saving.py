@@ -18,7 +18,7 @@ import cattrs
 
 from schoolsync.errors import ValidationError
 from schoolsync.serialisation import make_converter
-from schoolsync.sync.planning import SyncPlan
+from schoolsync.sync.plans import SyncPlan
 from schoolsync.sync.records import RecordKind
 from schoolsync.sync.report import SyncReport
 from schoolsync.sync.state import Record, kind_of, record_type
