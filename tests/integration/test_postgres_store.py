@@ -6,6 +6,7 @@ Needs SCHOOLSYNC_TEST_POSTGRES_DSN (see tests/contract/test_store_contract_postg
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import secrets
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,13 @@ from schoolsync.audit import AuditEvent
 from schoolsync.errors import ConcurrentWriteError, CorruptRecordError, SchemaVersionError
 from schoolsync.people import Pupil
 from schoolsync.storage import migrations
-from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
+from schoolsync.testing.contracts import (
+    HandEditedRow,
+    hand_edited_rows,
+    postgres_admin_dsn,
+    sample_records,
+    throwaway_postgres_database,
+)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +139,67 @@ def test_a_row_edited_into_an_invalid_state_names_table_and_key(
             with pytest.raises(CorruptRecordError):
                 uow.pupils.list()
             assert uow.pupils.require("p0") == _pupil("p0")
+
+
+# jsonb cannot hold invalid JSON text, so a hand edit cannot make that in PostgreSQL.
+_EDITED = [edit for edit in hand_edited_rows() if edit.json_valid]
+
+
+@pytest.fixture(scope="module")
+def sample_store(postgres_dsn: str) -> Iterator[Any]:
+    """A store holding sample_records() and one audit event, its audit trigger disabled."""
+    from schoolsync.storage.postgres import PostgresStore
+
+    schema = f"edited_{secrets.token_hex(4)}"
+    with PostgresStore(postgres_dsn, schema=schema) as store:
+        with store.unit_of_work() as uow:
+            for name, records in sample_records().items():
+                getattr(uow, name).put_many(records)
+            uow.audit.append(_audit_event("e1"))
+            uow.commit()
+        _sql(postgres_dsn, f"ALTER TABLE {schema}.audit_events DISABLE TRIGGER USER")
+        yield store
+    _sql(postgres_dsn, f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("edit", _EDITED, ids=[f"{e.table}-{e.label}" for e in _EDITED])
+def test_a_hand_edited_row_in_any_table_names_table_and_key(
+    postgres_dsn: str, sample_store: Any, edit: HandEditedRow
+) -> None:
+    """A non-object, a missing field, a wrong type or a bad UPN edited into any table (audit
+    log included) gives CorruptRecordError naming table and key."""
+    table = f"{sample_store.schema}.{edit.table}"
+    column = "seq" if edit.table == "audit_events" else "id"
+    [(key, original)] = _sql(
+        postgres_dsn, f"SELECT {column}, data::text FROM {table} WHERE id = %s", (edit.key,)
+    )
+    _sql(postgres_dsn, f"UPDATE {table} SET data = %s::jsonb WHERE id = %s", (edit.data, edit.key))
+    try:
+        with sample_store.unit_of_work() as uow:
+            if edit.table == "audit_events":
+                read: Callable[[], object] = uow.audit.events
+            else:
+                read = functools.partial(getattr(uow, edit.table).get, edit.key)
+            with pytest.raises(CorruptRecordError) as info:
+                read()
+            assert (info.value.table, info.value.key) == (edit.table, key)
+            assert edit.reason in info.value.reason
+    finally:
+        _sql(
+            postgres_dsn, f"UPDATE {table} SET data = %s::jsonb WHERE id = %s", (original, edit.key)
+        )
+
+
+def _audit_event(id: str) -> AuditEvent:
+    return AuditEvent(
+        id=id,
+        at=datetime(2024, 1, 1, tzinfo=UTC),
+        actor_id="a",
+        action="x",
+        subject_kind="pupil",
+        subject_id="p1",
+    )
 
 
 @pytest.mark.postgres

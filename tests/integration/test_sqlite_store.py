@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +26,7 @@ from schoolsync.errors import (
 from schoolsync.people import Pupil
 from schoolsync.storage import migrations
 from schoolsync.storage.sqlite import SqliteStore
-from schoolsync.testing.contracts import sample_records
+from schoolsync.testing.contracts import HandEditedRow, hand_edited_rows, sample_records
 
 
 def _pupil(id: str = "p1") -> Pupil:
@@ -177,6 +184,62 @@ def test_a_row_edited_into_an_invalid_state_names_table_and_key(
         assert uow.pupils.require("p0") == _pupil("p0")
 
 
+_EDITED = hand_edited_rows()
+
+
+@pytest.mark.parametrize("edit", _EDITED, ids=[f"{e.table}-{e.label}" for e in _EDITED])
+def test_a_hand_edited_row_in_any_table_names_table_and_key(
+    tmp_path: Path, edit: HandEditedRow
+) -> None:
+    """Bad JSON, a non-object, a missing field, a wrong type or a bad UPN edited into any
+    table (audit log included) gives CorruptRecordError naming table and key; other rows of
+    the table still read."""
+    path = tmp_path / "edited.db"
+    with SqliteStore(path) as store, store.unit_of_work() as uow:
+        for name, records in sample_records().items():
+            getattr(uow, name).put_many(records)
+        uow.audit.append(_audit_event("e0"))
+        uow.audit.append(_audit_event("e1"))
+        uow.commit()
+    with _raw(path) as conn:
+        if edit.table == "audit_events":
+            conn.execute("DROP TRIGGER audit_events_no_update")
+        conn.execute(f"UPDATE {edit.table} SET data = ? WHERE id = ?", (edit.data, edit.key))
+        (key,) = conn.execute(
+            f"SELECT {'seq' if edit.table == 'audit_events' else 'id'} FROM {edit.table} "
+            "WHERE id = ?",
+            (edit.key,),
+        ).fetchone()
+    with SqliteStore(path) as store, store.unit_of_work() as uow:
+        if edit.table == "audit_events":
+            read: Callable[[], object] = uow.audit.events
+        else:
+            repo = getattr(uow, edit.table)
+            read = functools.partial(repo.get, edit.key)
+            with pytest.raises(CorruptRecordError):
+                repo.list()
+        with pytest.raises(CorruptRecordError) as info:
+            read()
+        assert (info.value.table, info.value.key) == (edit.table, key)
+        assert edit.reason in info.value.reason
+        if edit.table == "audit_events":
+            assert [e.id for e in uow.audit.events(until=datetime(2024, 1, 2, tzinfo=UTC))] == [
+                "e0"
+            ]
+
+
+def _audit_event(id: str) -> AuditEvent:
+    day = 1 if id == "e0" else 3
+    return AuditEvent(
+        id=id,
+        at=datetime(2024, 1, day, tzinfo=UTC),
+        actor_id="a",
+        action="x",
+        subject_kind="pupil",
+        subject_id="p1",
+    )
+
+
 def test_a_corrupt_audit_row_names_its_table(tmp_path: Path) -> None:
     """An audit row edited into invalid JSON raises CorruptRecordError for audit_events."""
     path = tmp_path / "audit.db"
@@ -264,38 +327,62 @@ def test_an_in_memory_database_is_refused_with_advice(path: str) -> None:
 
 
 _WORKER = """
-import sys, time
+import json, sys, time
 from schoolsync.people import Pupil
 from schoolsync.storage.sqlite import SqliteStore
 
 path, school, rounds, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-with SqliteStore(path) as store:
-    time.sleep(max(0.0, start_at - time.time()))
-    for _ in range(rounds):
+spans = []
+with SqliteStore(path, timeout=60) as store:
+    time.sleep(max(0.0, start_at - time.time()))  # start together
+    for r in range(rounds):
         with store.unit_of_work() as uow:
             uow.lock_school(school)
-            counter = uow.pupils.get("counter")
+            start = time.time()
+            counter = uow.pupils.get(school + "-counter")
             n = 0 if counter is None else int(counter.surname)
+            # An apply's worth of writes between the read and the write-back.
+            uow.pupils.put_many(
+                Pupil(id=f"{school}-{i}", school_id=school, forename="F", surname=str(r))
+                for i in range(200)
+            )
             time.sleep(0.02)
-            uow.pupils.put(Pupil(id="counter", school_id=school, forename="c", surname=str(n + 1)))
+            uow.pupils.put(Pupil(id=school + "-counter", school_id=school,
+                                 forename="c", surname=str(n + 1)))
+            spans.append((start, time.time()))  # still holding the lock
             uow.commit()
+print(json.dumps(spans))
 """
 
 
-def test_two_processes_writing_one_file_lose_no_update(tmp_path: Path) -> None:
-    """Two processes doing read-modify-write under lock_school on one file never interleave:
-    every increment survives."""
-    import subprocess
-    import sys
-    import time
-
+@pytest.mark.parametrize("schools", [("s1", "s1"), ("s1", "s2")], ids=["same", "different"])
+def test_two_processes_applying_at_once_never_interleave(
+    tmp_path: Path, schools: tuple[str, str]
+) -> None:
+    """Two processes doing read-modify-write under lock_school on one file, to the same
+    school or to different ones, both finish; their locked spans never overlap (SQLite has
+    one writer) and no update is lost."""
     path = tmp_path / "shared.db"
     SqliteStore(path).close()
-    start_at = time.time() + 1.5
+    start_at = time.time() + 1.0
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WORKER, str(path), school, "10", str(start_at)])
-        for school in ("s1", "s2")
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(path), school, "8", str(start_at)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for school in schools
     ]
-    assert [p.wait(120) for p in procs] == [0, 0]
+    spans: list[list[float]] = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0
+        spans.extend(json.loads(out))
+    spans.sort()
+    assert len(spans) == 16
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end
     with SqliteStore(path) as store, store.unit_of_work() as uow:
-        assert uow.pupils.require("counter").surname == "20"
+        counters = {s: uow.pupils.require(f"{s}-counter").surname for s in set(schools)}
+        assert counters == ({"s1": "16"} if schools[0] == schools[1] else {"s1": "8", "s2": "8"})
+        assert uow.pupils.count() == 201 * len(set(schools))

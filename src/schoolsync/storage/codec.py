@@ -13,9 +13,14 @@ A host implementing its own adapter may reuse :data:`TABLES`, :func:`encode` and
 
 from __future__ import annotations
 
+import collections.abc
+import enum
+import functools
 import json
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -153,16 +158,123 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# --- JSON type checks ----------------------------------------------------------------------------
+# The shared converter is lenient (str(5) is a fine surname to it); a stored row is not: a value
+# of the wrong JSON type means the row was edited by hand, and is reported as corrupt.
+
+_Check = Callable[[object], str | None]  # None if the value fits, else what is wrong with it
+
+_JSON_NAMES: Mapping[type, str] = {
+    str: "text",
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+}
+
+
+def _json_name(value: object) -> str:
+    if value is None:
+        return "null"
+    for kind, name in reversed(list(_JSON_NAMES.items())):  # bool before int
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _scalar_check(kinds: tuple[type, ...], expected: str) -> _Check:
+    def check(value: object) -> str | None:
+        if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
+            return None
+        return f"expected {expected}, found {_json_name(value)}"
+
+    return check
+
+
+def _no_check(value: object) -> str | None:
+    return None
+
+
+@functools.cache
+def _check_for(tp: Any) -> _Check:
+    """The JSON type check for a value of type *tp* (lenient for types it does not know)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [_check_for(a) for a in args if a is not type(None)]
+        optional = type(None) in args
+
+        def check_union(value: object) -> str | None:
+            if value is None and optional:
+                return None
+            problems = [check(value) for check in options]
+            return None if None in problems else problems[0]
+
+        return check_union
+    if origin in (tuple, list, frozenset, set, collections.abc.Sequence):
+        item = _check_for(args[0]) if args else _no_check
+
+        def check_items(value: object) -> str | None:
+            if not isinstance(value, list):
+                return f"expected a list, found {_json_name(value)}"
+            for i, v in enumerate(value):
+                problem = item(v)
+                if problem is not None:
+                    return f"item {i}: {problem}"
+            return None
+
+        return check_items
+    if origin in (dict, collections.abc.Mapping):
+        return _scalar_check((dict,), "an object")
+    if not isinstance(tp, type) or issubclass(tp, enum.Enum):
+        return _no_check  # Any; enums are checked by the converter (it refuses unknown values)
+    if tp in (bool, int, str):
+        return _scalar_check((tp,), _JSON_NAMES[tp])
+    if tp is float:
+        return _scalar_check((int, float), _JSON_NAMES[float])
+    if tp in (date, datetime) or tp.__module__ == "schoolsync.identifiers":
+        return _scalar_check((str,), "text")
+    if attrs.has(tp):
+        return _record_check(tp)
+    return _no_check
+
+
+@functools.cache
+def _record_check(record_type: type) -> _Check:
+    hints = typing.get_type_hints(record_type)
+    fields = [(f.alias or f.name, _check_for(hints[f.name])) for f in attrs.fields(record_type)]
+
+    def check(value: object) -> str | None:
+        if not isinstance(value, Mapping):
+            return f"expected an object, found {_json_name(value)}"
+        for name, check_field in fields:
+            if name in value:
+                problem = check_field(value[name])
+                if problem is not None:
+                    return f"field {name!r}: {problem}"
+        return None
+
+    return check
+
+
+def _structure(record_type: type[R], value: object) -> R:
+    problem = _record_check(typing.cast(type, record_type))(value)
+    if problem is not None:
+        raise CorruptRecordError("", "", problem)  # the caller names table and key
+    return converter.structure(value, record_type)
+
+
 def decode(spec: TableSpec[R], key: str, data: str | bytes | Mapping[str, Any]) -> R:
     """The record stored under *key*; raises :class:`~schoolsync.errors.CorruptRecordError`
-    naming the table and key if the stored JSON is invalid or the converter refuses it."""
+    naming the table and key if the stored JSON is invalid, holds a value of the wrong type,
+    or the converter refuses it (a missing field, a bad identifier)."""
     try:
         value = json.loads(data) if isinstance(data, str | bytes) else data
         if not isinstance(value, Mapping):
             raise CorruptRecordError(spec.name, key, "the stored value is not a JSON object")
-        record = converter.structure(value, spec.record_type)
-    except CorruptRecordError:
-        raise
+        record = _structure(spec.record_type, value)
+    except CorruptRecordError as exc:
+        raise CorruptRecordError(spec.name, key, exc.reason) from None
     except Exception as exc:  # the converter raises many kinds; all mean the same here
         raise CorruptRecordError(spec.name, key, _reason(exc)) from exc
     if getattr(record, "id", None) != key:
@@ -185,6 +297,10 @@ def decode_event(seq: object, data: str | bytes | Mapping[str, Any]) -> AuditEve
     """The audit event stored in row *seq*; raises :class:`~schoolsync.errors.CorruptRecordError`."""
     try:
         value = json.loads(data) if isinstance(data, str | bytes) else data
-        return converter.structure(value, AuditEvent)
+        if not isinstance(value, Mapping):
+            raise CorruptRecordError(AUDIT_TABLE, seq, "the stored value is not a JSON object")
+        return _structure(AuditEvent, value)
+    except CorruptRecordError as exc:
+        raise CorruptRecordError(AUDIT_TABLE, seq, exc.reason) from None
     except Exception as exc:
         raise CorruptRecordError(AUDIT_TABLE, seq, _reason(exc)) from exc

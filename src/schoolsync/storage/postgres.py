@@ -15,37 +15,23 @@ proceed concurrently. psycopg is imported when a store is opened, not when this 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
-from schoolsync.audit import AuditEvent
-from schoolsync.errors import (
-    ConcurrentWriteError,
-    DuplicateRecordError,
-    NotFoundError,
-    SchemaVersionError,
-    StorageError,
-)
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.ports import AuditLog, Repository
+from schoolsync.errors import SchemaVersionError, StorageError
 from schoolsync.storage import migrations
-from schoolsync.storage.codec import (
-    AUDIT_TABLE,
-    TABLES,
-    TableSpec,
-    decode,
-    decode_event,
-    encode,
-    encode_event,
-    utc_key,
+from schoolsync.storage.base import (
+    Cursor,
+    RepositorySet,
+    SqlAuditLog,
+    SqlDialect,
+    SqlRepository,
+    translate_errors,
 )
-from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
-from schoolsync.trusts import Membership, School, Trust
+from schoolsync.storage.codec import TABLES, TableSpec, utc_key
 
 if TYPE_CHECKING:
     import psycopg
@@ -69,205 +55,86 @@ def _psycopg() -> Any:
     return psycopg
 
 
-@contextmanager
-def _translate() -> Iterator[None]:
-    """Turn psycopg exceptions into schoolsync's."""
-    import psycopg
+def _is_lock_conflict(exc: BaseException) -> bool:
     from psycopg import errors
 
-    try:
-        yield
-    except (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure) as exc:
-        raise ConcurrentWriteError(
-            f"another writer holds the lock ({type(exc).__name__}); try again later"
-        ) from exc
-    except psycopg.Error as exc:
-        raise StorageError(f"PostgreSQL error: {type(exc).__name__}: {exc}") from exc
+    return isinstance(
+        exc, errors.LockNotAvailable | errors.DeadlockDetected | errors.SerializationFailure
+    )
 
 
-class _PostgresRepository(Generic[R]):
+def _translate() -> AbstractContextManager[None]:
+    """Turn psycopg exceptions into schoolsync's (a lock conflict is ConcurrentWriteError)."""
+    import psycopg
+
+    return translate_errors("PostgreSQL", psycopg.Error, _is_lock_conflict)
+
+
+# Audit times are timestamptz; records are jsonb.
+_DIALECT = SqlDialect(param="%s", json_param="%s::jsonb", audit_time=utc_key)
+
+
+class _PostgresRepository(SqlRepository[R]):
+    """Large put_many batches go through COPY into a temporary table, then one upsert."""
+
     def __init__(self, uow: _PostgresUnitOfWork, spec: TableSpec[R]) -> None:
+        super().__init__(uow, spec, _DIALECT)
         self._uow = uow
-        self._spec = spec
         t = spec.name
-        cols = ("id", *spec.columns, "data")
-        values = ", ".join(["%s"] * (len(cols) - 1) + ["%s::jsonb"])
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[1:])
-        insert = f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({values})"
-        self._get = f"SELECT data FROM {t} WHERE id = %s"
-        self._insert = f"{insert} ON CONFLICT (id) DO NOTHING"
-        self._upsert = f"{insert} ON CONFLICT (id) DO UPDATE SET {updates}"
-        self._delete = f"DELETE FROM {t} WHERE id = %s"
+        cols = ", ".join(self._columns)
         load = f"schoolsync_load_{t}"
         self._create_load = (
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {load} "
             f"(LIKE {t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        self._copy = f"COPY {load} ({', '.join(cols)}) FROM STDIN"
+        self._copy = f"COPY {load} ({cols}) FROM STDIN"
         self._merge = (
-            f"INSERT INTO {t} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {load} "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}"
+            f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {load} "
+            f"ON CONFLICT (id) DO UPDATE SET {self._updates}"
         )
         self._truncate_load = f"TRUNCATE {load}"
-        self._list_all = f"SELECT id, data FROM {t} ORDER BY id"
-        self._list_school = f"SELECT id, data FROM {t} WHERE school_id = %s ORDER BY id"
-        self._count_all = f"SELECT count(*) FROM {t}"
-        self._count_school = f"SELECT count(*) FROM {t} WHERE school_id = %s"
-
-    def _conn(self) -> psycopg.Connection[Any]:
-        return self._uow._connection()
-
-    def get(self, id: str) -> R | None:
-        with _translate():
-            row = self._conn().execute(self._get, (id,)).fetchone()
-        return None if row is None else decode(self._spec, id, row[0])
-
-    def require(self, id: str) -> R:
-        record = self.get(id)
-        if record is None:
-            raise NotFoundError(self._spec.kind, id)
-        return record
-
-    def add(self, record: R) -> None:
-        row = encode(self._spec, record)
-        with _translate():
-            cursor = self._conn().execute(self._insert, row)
-        if cursor.rowcount == 0:
-            raise DuplicateRecordError(self._spec.kind, row[0])
-
-    def put(self, record: R) -> None:
-        row = encode(self._spec, record)
-        with _translate():
-            self._conn().execute(self._upsert, row)
 
     def put_many(self, records: Iterable[R]) -> None:
-        spec = self._spec
-        # One row per id, the last one winning (as if put() were called in order).
-        rows = {row[0]: row for row in (encode(spec, r) for r in records)}
-        if not rows:
+        """Insert or replace many records, the last of a repeated id winning."""
+        rows = self._rows(records)
+        if len(rows) < _COPY_FROM:
+            if rows:
+                self._uow.execute_many(self._upsert, rows)
             return
-        conn = self._conn()
+        conn = self._uow._connection()
         with _translate(), conn.cursor() as cursor:
-            if len(rows) < _COPY_FROM:
-                cursor.executemany(self._upsert, list(rows.values()))
-                return
-            # Large batches: COPY into a temporary table, then one INSERT ... ON CONFLICT.
             cursor.execute(self._create_load)
             with cursor.copy(self._copy) as copy:
-                for row in rows.values():
+                for row in rows:
                     copy.write_row(row)
             cursor.execute(self._merge)
             cursor.execute(self._truncate_load)
 
-    def remove(self, id: str) -> None:
-        with _translate():
-            cursor = self._conn().execute(self._delete, (id,))
-        if cursor.rowcount == 0:
-            raise NotFoundError(self._spec.kind, id)
 
-    def list(self, *, school_id: str | None = None) -> list[R]:
-        if school_id is not None and not self._spec.has_school_id:
-            return []
-        with _translate():
-            if school_id is None:
-                rows = self._conn().execute(self._list_all).fetchall()
-            else:
-                rows = self._conn().execute(self._list_school, (school_id,)).fetchall()
-        spec = self._spec
-        return [decode(spec, key, data) for key, data in rows]
-
-    def count(self, *, school_id: str | None = None) -> int:
-        if school_id is not None and not self._spec.has_school_id:
-            return 0
-        with _translate():
-            if school_id is None:
-                row = self._conn().execute(self._count_all).fetchone()
-            else:
-                row = self._conn().execute(self._count_school, (school_id,)).fetchone()
-        assert row is not None
-        return int(row[0])
-
-
-class _PostgresAuditLog:
-    def __init__(self, uow: _PostgresUnitOfWork) -> None:
-        self._uow = uow
-
-    def append(self, event: AuditEvent) -> None:
-        id_, account_id, school_id, trust_id, data = encode_event(event)
-        with _translate():
-            self._uow._connection().execute(
-                f"INSERT INTO {AUDIT_TABLE} (id, at, account_id, school_id, trust_id, data) "
-                "VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
-                (id_, utc_key(event.at), account_id, school_id, trust_id, data),
-            )
-
-    def events(
-        self,
-        *,
-        account_id: str | None = None,
-        school_id: str | None = None,
-        trust_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEvent]:
-        where: list[str] = []
-        args: list[object] = []
-        for column, value in (
-            ("account_id", account_id),
-            ("school_id", school_id),
-            ("trust_id", trust_id),
-        ):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
-        if since is not None:
-            where.append("at >= %s")
-            args.append(utc_key(since))
-        if until is not None:
-            where.append("at < %s")
-            args.append(utc_key(until))
-        sql = f"SELECT seq, data FROM {AUDIT_TABLE}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY at, seq"
-        with _translate():
-            rows = self._uow._connection().execute(sql, args).fetchall()
-        return [decode_event(seq, data) for seq, data in rows]
-
-
-class _PostgresUnitOfWork:
+class _PostgresUnitOfWork(RepositorySet):
     """One transaction on its own connection (see the module docstring)."""
-
-    trusts: Repository[Trust]
-    schools: Repository[School]
-    memberships: Repository[Membership]
-    grants: Repository[Grant]
-    accounts: Repository[Account]
-    assignments: Repository[RoleAssignment]
-    pupils: Repository[Pupil]
-    staff: Repository[StaffMember]
-    classes: Repository[SchoolClass]
-    year_groups: Repository[YearGroup]
-    sync_links: Repository[SyncLink]
-    backups: Repository[Backup]
-    deleted: Repository[DeletedRecord]
-    tombstones: Repository[Tombstone]
-    audit: AuditLog
 
     def __init__(self, store: PostgresStore, conn: psycopg.Connection[Any]) -> None:
         self._store = store
         self._conn: psycopg.Connection[Any] | None = conn
         for spec in TABLES:
             setattr(self, spec.name, _PostgresRepository[Any](self, spec))
-        self.audit = _PostgresAuditLog(self)
+        self.audit = SqlAuditLog(self, _DIALECT)
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None:
             raise StorageError("this unit of work has ended; start a new one")
         return self._conn
 
-    def __enter__(self) -> Self:
-        return self
+    def execute(self, sql: str, args: Sequence[object] = (), *, write: bool = False) -> Cursor:
+        """Run one statement in the unit of work's transaction."""
+        with _translate():
+            return self._connection().execute(sql.encode(), args)
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one write statement once per row."""
+        with _translate(), self._connection().cursor() as cursor:
+            cursor.executemany(sql.encode(), rows)
 
     def __exit__(
         self,

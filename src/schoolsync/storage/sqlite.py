@@ -15,221 +15,72 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
-from schoolsync.audit import AuditEvent
-from schoolsync.errors import (
-    ConcurrentWriteError,
-    DuplicateRecordError,
-    NotFoundError,
-    SchemaVersionError,
-    StorageError,
-)
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.ports import AuditLog, Repository
+from schoolsync.errors import SchemaVersionError, StorageError
 from schoolsync.storage import migrations
-from schoolsync.storage.codec import (
-    AUDIT_TABLE,
-    TABLES,
-    TableSpec,
-    decode,
-    decode_event,
-    encode,
-    encode_event,
-    utc_key,
+from schoolsync.storage.base import (
+    Cursor,
+    RepositorySet,
+    SqlAuditLog,
+    SqlDialect,
+    SqlRepository,
+    translate_errors,
 )
-from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
-from schoolsync.trusts import Membership, School, Trust
+from schoolsync.storage.codec import TABLES, utc_key
 
 if TYPE_CHECKING:
     from schoolsync.ports import Store
 
 __all__ = ["SqliteStore"]
 
-R = TypeVar("R")
-
 _MAX_IDLE = 4
 
 
-@contextmanager
-def _translate() -> Iterator[None]:
-    """Turn sqlite3 exceptions into schoolsync's."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            raise ConcurrentWriteError(
-                "another writer holds the database's write lock; try again later"
-            ) from exc
-        raise StorageError(f"SQLite error: {exc}") from exc
-    except sqlite3.Error as exc:
-        raise StorageError(f"SQLite error: {exc}") from exc
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _translate() -> AbstractContextManager[None]:
+    """Turn sqlite3 exceptions into schoolsync's (a busy database is ConcurrentWriteError)."""
+    return translate_errors("SQLite", sqlite3.Error, _is_busy)
 
 
 def _at(value: datetime) -> str:
     return utc_key(value).isoformat(timespec="microseconds")
 
 
-class _SqliteRepository(Generic[R]):
-    def __init__(self, uow: _SqliteUnitOfWork, spec: TableSpec[R]) -> None:
-        self._uow = uow
-        self._spec = spec
-        t = spec.name
-        cols = ("id", *spec.columns, "data")
-        marks = ", ".join("?" for _ in cols)
-        self._get = f"SELECT data FROM {t} WHERE id = ?"
-        self._insert = f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({marks})"
-        self._upsert = f"INSERT OR REPLACE INTO {t} ({', '.join(cols)}) VALUES ({marks})"
-        self._delete = f"DELETE FROM {t} WHERE id = ?"
-        self._list_all = f"SELECT id, data FROM {t} ORDER BY id"
-        self._list_school = f"SELECT id, data FROM {t} WHERE school_id = ? ORDER BY id"
-        self._count_all = f"SELECT count(*) FROM {t}"
-        self._count_school = f"SELECT count(*) FROM {t} WHERE school_id = ?"
-
-    def get(self, id: str) -> R | None:
-        with _translate():
-            row = self._uow._connection().execute(self._get, (id,)).fetchone()
-        return None if row is None else decode(self._spec, id, row[0])
-
-    def require(self, id: str) -> R:
-        record = self.get(id)
-        if record is None:
-            raise NotFoundError(self._spec.kind, id)
-        return record
-
-    def add(self, record: R) -> None:
-        row = encode(self._spec, record)
-        with _translate():
-            conn = self._uow._write()
-            try:
-                conn.execute(self._insert, row)
-            except sqlite3.IntegrityError:
-                raise DuplicateRecordError(self._spec.kind, row[0]) from None
-
-    def put(self, record: R) -> None:
-        row = encode(self._spec, record)
-        with _translate():
-            self._uow._write().execute(self._upsert, row)
-
-    def put_many(self, records: Iterable[R]) -> None:
-        spec = self._spec
-        rows = [encode(spec, r) for r in records]
-        if not rows:
-            return
-        with _translate():
-            self._uow._write().executemany(self._upsert, rows)
-
-    def remove(self, id: str) -> None:
-        with _translate():
-            cursor = self._uow._write().execute(self._delete, (id,))
-        if cursor.rowcount == 0:
-            raise NotFoundError(self._spec.kind, id)
-
-    def list(self, *, school_id: str | None = None) -> list[R]:
-        if school_id is not None and not self._spec.has_school_id:
-            return []
-        with _translate():
-            conn = self._uow._connection()
-            if school_id is None:
-                rows = conn.execute(self._list_all).fetchall()
-            else:
-                rows = conn.execute(self._list_school, (school_id,)).fetchall()
-        spec = self._spec
-        return [decode(spec, key, data) for key, data in rows]
-
-    def count(self, *, school_id: str | None = None) -> int:
-        if school_id is not None and not self._spec.has_school_id:
-            return 0
-        with _translate():
-            conn = self._uow._connection()
-            if school_id is None:
-                row = conn.execute(self._count_all).fetchone()
-            else:
-                row = conn.execute(self._count_school, (school_id,)).fetchone()
-        return int(row[0])
+# Audit times are stored as sortable ISO text in UTC.
+_DIALECT = SqlDialect(param="?", json_param="?", audit_time=_at)
 
 
-class _SqliteAuditLog:
-    def __init__(self, uow: _SqliteUnitOfWork) -> None:
-        self._uow = uow
-
-    def append(self, event: AuditEvent) -> None:
-        id_, account_id, school_id, trust_id, data = encode_event(event)
-        with _translate():
-            self._uow._write().execute(
-                f"INSERT INTO {AUDIT_TABLE} (id, at, account_id, school_id, trust_id, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (id_, _at(event.at), account_id, school_id, trust_id, data),
-            )
-
-    def events(
-        self,
-        *,
-        account_id: str | None = None,
-        school_id: str | None = None,
-        trust_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEvent]:
-        where: list[str] = []
-        args: list[str] = []
-        for column, value in (
-            ("account_id", account_id),
-            ("school_id", school_id),
-            ("trust_id", trust_id),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if since is not None:
-            where.append("at >= ?")
-            args.append(_at(since))
-        if until is not None:
-            where.append("at < ?")
-            args.append(_at(until))
-        sql = f"SELECT seq, data FROM {AUDIT_TABLE}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY at, seq"
-        with _translate():
-            rows = self._uow._connection().execute(sql, args).fetchall()
-        return [decode_event(seq, data) for seq, data in rows]
-
-
-class _SqliteUnitOfWork:
+class _SqliteUnitOfWork(RepositorySet):
     """One transaction on its own connection (see the module docstring)."""
-
-    trusts: Repository[Trust]
-    schools: Repository[School]
-    memberships: Repository[Membership]
-    grants: Repository[Grant]
-    accounts: Repository[Account]
-    assignments: Repository[RoleAssignment]
-    pupils: Repository[Pupil]
-    staff: Repository[StaffMember]
-    classes: Repository[SchoolClass]
-    year_groups: Repository[YearGroup]
-    sync_links: Repository[SyncLink]
-    backups: Repository[Backup]
-    deleted: Repository[DeletedRecord]
-    tombstones: Repository[Tombstone]
-    audit: AuditLog
 
     def __init__(self, store: SqliteStore, conn: sqlite3.Connection) -> None:
         self._store = store
         self._conn: sqlite3.Connection | None = conn
         self._in_transaction = False
         for spec in TABLES:
-            setattr(self, spec.name, _SqliteRepository[Any](self, spec))
-        self.audit = _SqliteAuditLog(self)
+            setattr(self, spec.name, SqlRepository[Any](self, spec, _DIALECT))
+        self.audit = SqlAuditLog(self, _DIALECT)
+
+    def execute(self, sql: str, args: Sequence[object] = (), *, write: bool = False) -> Cursor:
+        """Run one statement (taking the write lock first if *write*)."""
+        with _translate():
+            conn = self._write() if write else self._connection()
+            return conn.execute(sql, args)
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one write statement once per row."""
+        with _translate():
+            self._write().executemany(sql, rows)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -243,9 +94,6 @@ class _SqliteUnitOfWork:
                 conn.execute("BEGIN IMMEDIATE")
             self._in_transaction = True
         return conn
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(
         self,

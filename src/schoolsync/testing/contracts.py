@@ -24,6 +24,7 @@ PostgreSQL test runs: :func:`postgres_admin_dsn` and :func:`throwaway_postgres_d
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import threading
@@ -34,6 +35,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,7 +58,9 @@ from schoolsync.sync.records import (
 from schoolsync.trusts import Country, Membership, MembershipStatus, School, Trust, TrustKind
 
 __all__ = [
+    "HandEditedRow",
     "StoreContract",
+    "hand_edited_rows",
     "postgres_admin_dsn",
     "sample_records",
     "throwaway_postgres_database",
@@ -231,6 +235,79 @@ def sample_records(school_id: str = "school-1", trust_id: str = "trust-1") -> di
             )
         ],
     }
+
+
+@attrs.frozen(kw_only=True)
+class HandEditedRow:
+    """A row of a SQL store's table edited by hand into an invalid state.
+
+    Attributes:
+        table: the table (``"pupils"``; ``"audit_events"`` for the audit log).
+        key: the record's id (for the audit log, errors name the row's ``seq`` instead).
+        label: what was done to it (``"bad-json"``, ``"missing-field"``, ``"wrong-type"``...).
+        data: the new content of the row's ``data`` column (JSON text).
+        reason: a fragment the :class:`~schoolsync.errors.CorruptRecordError` reason contains.
+    """
+
+    table: str
+    key: str
+    label: str
+    data: str
+    reason: str
+
+    @property
+    def json_valid(self) -> bool:
+        """False for rows a ``jsonb`` column cannot hold (invalid JSON text)."""
+        try:
+            json.loads(self.data)
+        except ValueError:
+            return False
+        return True
+
+
+def hand_edited_rows(school_id: str = "school-1") -> list[HandEditedRow]:
+    """For every table of :func:`sample_records` (store them first) and the audit log: the
+    first record's row as bad JSON, not an object, with a required field missing, with a text
+    field holding a number, and (where the record has a :class:`~schoolsync.identifiers.Upn`)
+    with an invalid UPN."""
+    from schoolsync.serialisation import converter
+    from schoolsync.storage.codec import AUDIT_TABLE, TABLES_BY_NAME
+
+    found: list[HandEditedRow] = []
+    samples: list[tuple[str, Any]] = [
+        (name, records[0]) for name, records in sample_records(school_id).items()
+    ]
+    samples.append((AUDIT_TABLE, _event("e1", datetime(2024, 9, 2, 8, 30, tzinfo=UTC))))
+    for table, record in samples:
+        record_type = TABLES_BY_NAME[table].record_type if table in TABLES_BY_NAME else AuditEvent
+        data = converter.unstructure(record, record_type)
+        required = next(
+            f.name
+            for f in attrs.fields(record_type)
+            if f.name != "id" and f.default is attrs.NOTHING
+        )
+        text = next(
+            f.name
+            for f in attrs.fields(record_type)
+            if isinstance(data.get(f.name), str) and f.name != "id"
+        )
+        cases = [
+            ("bad-json", json.dumps(data)[:-1], "invalid JSON"),
+            ("not-an-object", json.dumps([data]), "not a JSON object"),
+            (
+                "missing-field",
+                json.dumps({k: v for k, v in data.items() if k != required}),
+                required,
+            ),
+            ("wrong-type", json.dumps({**data, text: 12345}), text),
+        ]
+        if isinstance(getattr(record, "upn", None), Upn):
+            cases.append(("bad-upn", json.dumps({**data, "upn": "A12345678901X"}), "upn"))
+        found += [
+            HandEditedRow(table=table, key=record.id, label=label, data=d, reason=reason)
+            for label, d, reason in cases
+        ]
+    return found
 
 
 def _pupil(id: str, school_id: str = "school-1", surname: str = "Smith") -> Pupil:

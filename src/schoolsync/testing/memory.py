@@ -11,63 +11,25 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, TypeVar
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
 from schoolsync.audit import AuditEvent
 from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFoundError
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.ports import AuditLog, Repository
-from schoolsync.storage.codec import utc_key
-from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
-from schoolsync.trusts import Membership, School, Trust
+from schoolsync.storage.base import AuditFilter, RepositoryBase, RepositorySet
+from schoolsync.storage.codec import TABLES, TableSpec, utc_key
 
 __all__ = ["MemoryStore"]
 
 R = TypeVar("R")
 
-TABLES: tuple[str, ...] = (
-    "trusts",
-    "schools",
-    "memberships",
-    "grants",
-    "accounts",
-    "assignments",
-    "pupils",
-    "staff",
-    "classes",
-    "year_groups",
-    "sync_links",
-    "backups",
-    "deleted",
-    "tombstones",
-)
-_KIND = {
-    "trusts": "trust",
-    "schools": "school",
-    "memberships": "membership",
-    "grants": "grant",
-    "accounts": "account",
-    "assignments": "role assignment",
-    "pupils": "pupil",
-    "staff": "staff member",
-    "classes": "class",
-    "year_groups": "year group",
-    "sync_links": "sync link",
-    "backups": "backup",
-    "deleted": "deleted record",
-    "tombstones": "tombstone",
-}
-
 _GONE: Any = object()
 
 
-class _MemoryRepository(Generic[R]):
+class _MemoryRepository(RepositoryBase[R]):
     """Reads see the unit of work's own changes over the committed rows (read committed)."""
 
-    def __init__(self, kind: str, base: dict[str, R]) -> None:
-        self._kind = kind
+    def __init__(self, spec: TableSpec[R], base: dict[str, R]) -> None:
+        self.spec = spec
         self._base = base
         self.changes: dict[str, R] = {}
 
@@ -77,28 +39,31 @@ class _MemoryRepository(Generic[R]):
             return None
         return row if row is not None else self._base.get(id)
 
-    def require(self, id: str) -> R:
-        row = self.get(id)
-        if row is None:
-            raise NotFoundError(self._kind, id)
-        return row
+    def _key(self, record: R) -> str:
+        spec = self.spec
+        if not isinstance(record, spec.record_type):  # as the SQL stores' codec refuses it
+            raise TypeError(
+                f"table {spec.name!r} holds {spec.record_type.__name__} records, "
+                f"not {type(record).__name__}"
+            )
+        return str(record.id)  # type: ignore[attr-defined]
 
     def add(self, record: R) -> None:
-        key = record.id  # type: ignore[attr-defined]
+        key = self._key(record)
         if self.get(key) is not None:
-            raise DuplicateRecordError(self._kind, key)
+            raise DuplicateRecordError(self.spec.kind, key)
         self.changes[key] = record
 
     def put(self, record: R) -> None:
-        self.changes[record.id] = record  # type: ignore[attr-defined]
+        self.changes[self._key(record)] = record
 
     def put_many(self, records: Iterable[R]) -> None:
         for record in records:
-            self.changes[record.id] = record  # type: ignore[attr-defined]
+            self.changes[self._key(record)] = record
 
     def remove(self, id: str) -> None:
         if self.get(id) is None:
-            raise NotFoundError(self._kind, id)
+            raise NotFoundError(self.spec.kind, id)
         self.changes[id] = _GONE
 
     def _rows(self) -> list[R]:
@@ -113,9 +78,6 @@ class _MemoryRepository(Generic[R]):
         if school_id is not None:
             rows = [r for r in rows if getattr(r, "school_id", None) == school_id]
         return sorted(rows, key=lambda r: r.id)  # type: ignore[attr-defined]
-
-    def count(self, *, school_id: str | None = None) -> int:
-        return len(self.list(school_id=school_id))
 
     def apply_to(self, base: dict[str, R]) -> None:
         for key, row in self.changes.items():
@@ -142,53 +104,33 @@ class _MemoryAuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[AuditEvent]:
-        found = [
-            e
-            for e in [*self._committed, *self._new]
-            if (account_id is None or e.account_id == account_id)
-            and (school_id is None or e.school_id == school_id)
-            and (trust_id is None or e.trust_id == trust_id)
-            and (since is None or utc_key(e.at) >= utc_key(since))
-            and (until is None or utc_key(e.at) < utc_key(until))
-        ]
+        wanted = AuditFilter(
+            account_id=account_id,
+            school_id=school_id,
+            trust_id=trust_id,
+            since=since,
+            until=until,
+        )
+        found = [e for e in [*self._committed, *self._new] if wanted.matches(e)]
         # Oldest first (naive times count as UTC, as in the SQL stores); sorted() is stable,
         # so events at the same time keep their append order.
         return sorted(found, key=lambda e: utc_key(e.at))
 
 
-class _MemoryUnitOfWork:
-    trusts: Repository[Trust]
-    schools: Repository[School]
-    memberships: Repository[Membership]
-    grants: Repository[Grant]
-    accounts: Repository[Account]
-    assignments: Repository[RoleAssignment]
-    pupils: Repository[Pupil]
-    staff: Repository[StaffMember]
-    classes: Repository[SchoolClass]
-    year_groups: Repository[YearGroup]
-    sync_links: Repository[SyncLink]
-    backups: Repository[Backup]
-    deleted: Repository[DeletedRecord]
-    tombstones: Repository[Tombstone]
-    audit: AuditLog
-
+class _MemoryUnitOfWork(RepositorySet):
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._locks: list[str] = []
         self._begin()
 
     def _repositories(self) -> dict[str, _MemoryRepository[Any]]:
-        return {name: getattr(self, name) for name in TABLES}
+        return {spec.name: getattr(self, spec.name) for spec in TABLES}
 
     def _begin(self) -> None:
-        for name in TABLES:
-            setattr(self, name, _MemoryRepository(_KIND[name], self._store._tables[name]))
+        for spec in TABLES:
+            setattr(self, spec.name, _MemoryRepository(spec, self._store._tables[spec.name]))
         self._new_events: list[AuditEvent] = []
         self.audit = _MemoryAuditLog(self._store._events, self._new_events)
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(
         self,
@@ -237,7 +179,7 @@ class MemoryStore:
     """
 
     def __init__(self) -> None:
-        self._tables: dict[str, dict[str, Any]] = {name: {} for name in TABLES}
+        self._tables: dict[str, dict[str, Any]] = {spec.name: {} for spec in TABLES}
         self._events: list[AuditEvent] = []
         self._mutex = threading.Lock()
         self._school_locks: set[str] = set()

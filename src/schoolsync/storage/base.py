@@ -1,0 +1,335 @@
+"""What every bundled store shares: the repository semantics, the SQL they run and the error
+translation, so that the adapters differ only in their SQL dialect and connection handling.
+
+- :class:`RepositorySet` declares a unit of work's repositories (one per table of
+  :data:`~schoolsync.storage.codec.TABLES`, plus ``audit``); every bundled unit of work is one.
+- :class:`RepositoryBase` implements ``require`` and ``count`` over ``get`` and ``list``.
+- :class:`SqlRepository` and :class:`SqlAuditLog` implement the whole
+  :class:`~schoolsync.ports.Repository` and :class:`~schoolsync.ports.AuditLog` ports over a
+  :class:`SqlSession` (the unit of work's connection) and a :class:`SqlDialect`.
+- :func:`translate_errors` turns a database driver's exceptions into schoolsync's.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+import attrs
+
+from schoolsync.access.accounts import Account, RoleAssignment
+from schoolsync.access.grants import Grant
+from schoolsync.audit import AuditEvent
+from schoolsync.errors import (
+    ConcurrentWriteError,
+    DuplicateRecordError,
+    NotFoundError,
+    SchoolsyncError,
+    StorageError,
+)
+from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.ports import AuditLog, Repository
+from schoolsync.storage.codec import (
+    AUDIT_TABLE,
+    TableSpec,
+    decode,
+    decode_event,
+    encode,
+    encode_event,
+    utc_key,
+)
+from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
+from schoolsync.trusts import Membership, School, Trust
+
+__all__ = [
+    "AuditFilter",
+    "Cursor",
+    "RepositoryBase",
+    "RepositorySet",
+    "SqlAuditLog",
+    "SqlDialect",
+    "SqlRepository",
+    "SqlSession",
+    "translate_errors",
+]
+
+R = TypeVar("R")
+
+
+class RepositorySet:
+    """A unit of work's repositories, as :class:`~schoolsync.ports.UnitOfWork` names them.
+
+    Subclasses set every attribute (usually in a loop over
+    :data:`~schoolsync.storage.codec.TABLES`) and implement ``__exit__``, ``commit``,
+    ``rollback`` and ``lock_school``.
+    """
+
+    trusts: Repository[Trust]
+    schools: Repository[School]
+    memberships: Repository[Membership]
+    grants: Repository[Grant]
+    accounts: Repository[Account]
+    assignments: Repository[RoleAssignment]
+    pupils: Repository[Pupil]
+    staff: Repository[StaffMember]
+    classes: Repository[SchoolClass]
+    year_groups: Repository[YearGroup]
+    sync_links: Repository[SyncLink]
+    backups: Repository[Backup]
+    deleted: Repository[DeletedRecord]
+    tombstones: Repository[Tombstone]
+    audit: AuditLog
+
+    def __enter__(self) -> Self:
+        return self
+
+
+class RepositoryBase(ABC, Generic[R]):
+    """``require`` and ``count`` in terms of ``get`` and ``list`` (subclasses may do better)."""
+
+    spec: TableSpec[R]
+
+    @abstractmethod
+    def get(self, id: str) -> R | None:
+        """The record with this id, or None."""
+
+    @abstractmethod
+    def list(self, *, school_id: str | None = None) -> list[R]:
+        """All records, or one school's, ordered by id."""
+
+    def require(self, id: str) -> R:
+        """The record with this id; raises NotFoundError if absent."""
+        record = self.get(id)
+        if record is None:
+            raise NotFoundError(self.spec.kind, id)
+        return record
+
+    def count(self, *, school_id: str | None = None) -> int:
+        """How many records :meth:`list` would return."""
+        return len(self.list(school_id=school_id))
+
+
+@attrs.frozen(kw_only=True)
+class AuditFilter:
+    """The filters of :meth:`~schoolsync.ports.AuditLog.events` (``since`` inclusive,
+    ``until`` exclusive); ``None`` matches everything."""
+
+    account_id: str | None = None
+    school_id: str | None = None
+    trust_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def key_filters(self) -> list[tuple[str, str]]:
+        """The given key filters as ``(column, value)`` pairs."""
+        pairs = (
+            ("account_id", self.account_id),
+            ("school_id", self.school_id),
+            ("trust_id", self.trust_id),
+        )
+        return [(column, value) for column, value in pairs if value is not None]
+
+    def matches(self, event: AuditEvent) -> bool:
+        """True if *event* passes every filter (naive times count as UTC)."""
+        return (
+            all(getattr(event, column) == value for column, value in self.key_filters())
+            and (self.since is None or utc_key(event.at) >= utc_key(self.since))
+            and (self.until is None or utc_key(event.at) < utc_key(self.until))
+        )
+
+
+# --- SQL ---------------------------------------------------------------------------------------
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the SQL repositories use."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlSession(Protocol):
+    """A unit of work's connection, as the SQL repositories use it.
+
+    Every call translates driver errors with :func:`translate_errors`; ``write=True`` tells
+    the adapter a write follows (SQLite takes its write lock then).
+    """
+
+    def execute(self, sql: str, args: Sequence[object] = (), *, write: bool = False) -> Cursor:
+        """Run one statement and return its cursor."""
+        ...
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one write statement once per row."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class SqlDialect:
+    """What differs between SQL dialects in the statements the repositories run.
+
+    Attributes:
+        param: the parameter marker (``"?"`` or ``"%s"``).
+        json_param: the marker for the JSON ``data`` column (``"%s::jsonb"``).
+        audit_time: turns an audit time into the ``at`` column's parameter.
+    """
+
+    param: str
+    json_param: str
+    audit_time: Callable[[datetime], object]
+
+
+@contextmanager
+def translate_errors(
+    engine: str,
+    driver_error: type[BaseException] | tuple[type[BaseException], ...],
+    is_concurrent: Callable[[BaseException], bool],
+) -> Iterator[None]:
+    """Turn the driver's exceptions into :class:`~schoolsync.errors.ConcurrentWriteError`
+    (when *is_concurrent* says another writer is in the way) or
+    :class:`~schoolsync.errors.StorageError`; schoolsync's own errors pass through."""
+    try:
+        yield
+    except SchoolsyncError:
+        raise
+    except driver_error as exc:
+        if is_concurrent(exc):
+            raise ConcurrentWriteError(
+                f"another writer holds the lock ({engine}: {type(exc).__name__}); try again later"
+            ) from exc
+        raise StorageError(f"{engine} error: {type(exc).__name__}: {exc}") from exc
+
+
+class SqlRepository(RepositoryBase[R]):
+    """A :class:`~schoolsync.ports.Repository` over one table (see
+    :mod:`schoolsync.storage.codec`): ``id`` primary key, indexed key columns, JSON ``data``."""
+
+    def __init__(self, session: SqlSession, spec: TableSpec[R], dialect: SqlDialect) -> None:
+        self.spec = spec
+        self._session = session
+        p = dialect.param
+        t = spec.name
+        cols = ("id", *spec.columns, "data")
+        values = ", ".join([p] * (len(cols) - 1) + [dialect.json_param])
+        insert = f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({values}) ON CONFLICT (id)"
+        self._columns = cols
+        self._updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[1:])
+        self._get = f"SELECT data FROM {t} WHERE id = {p}"
+        self._insert = f"{insert} DO NOTHING"
+        self._upsert = f"{insert} DO UPDATE SET {self._updates}"
+        self._delete = f"DELETE FROM {t} WHERE id = {p}"
+        self._list_all = f"SELECT id, data FROM {t} ORDER BY id"
+        self._list_school = f"SELECT id, data FROM {t} WHERE school_id = {p} ORDER BY id"
+        self._count_all = f"SELECT count(*) FROM {t}"
+        self._count_school = f"SELECT count(*) FROM {t} WHERE school_id = {p}"
+
+    def get(self, id: str) -> R | None:
+        """The record with this id, or None."""
+        row = self._session.execute(self._get, (id,)).fetchone()
+        return None if row is None else decode(self.spec, id, row[0])
+
+    def add(self, record: R) -> None:
+        """Insert a new record; DuplicateRecordError if the id exists."""
+        row = encode(self.spec, record)
+        if self._session.execute(self._insert, row, write=True).rowcount == 0:
+            raise DuplicateRecordError(self.spec.kind, row[0])
+
+    def put(self, record: R) -> None:
+        """Insert or replace the record with the same id."""
+        self._session.execute(self._upsert, encode(self.spec, record), write=True)
+
+    def put_many(self, records: Iterable[R]) -> None:
+        """Insert or replace many records, the last of a repeated id winning."""
+        rows = self._rows(records)
+        if rows:
+            self._session.execute_many(self._upsert, rows)
+
+    def _rows(self, records: Iterable[R]) -> list[tuple[str | None, ...]]:
+        # One row per id, the last one winning (as if put() were called in order): an upsert
+        # may not touch the same row twice in one statement.
+        spec = self.spec
+        return list({row[0]: row for row in (encode(spec, r) for r in records)}.values())
+
+    def remove(self, id: str) -> None:
+        """Delete the record with this id; NotFoundError if absent."""
+        if self._session.execute(self._delete, (id,), write=True).rowcount == 0:
+            raise NotFoundError(self.spec.kind, id)
+
+    def list(self, *, school_id: str | None = None) -> list[R]:
+        """All records, or one school's, ordered by id."""
+        if school_id is None:
+            rows = self._session.execute(self._list_all).fetchall()
+        elif self.spec.has_school_id:
+            rows = self._session.execute(self._list_school, (school_id,)).fetchall()
+        else:
+            return []
+        spec = self.spec
+        return [decode(spec, key, data) for key, data in rows]
+
+    def count(self, *, school_id: str | None = None) -> int:
+        """How many records list() would return."""
+        if school_id is None:
+            row = self._session.execute(self._count_all).fetchone()
+        elif self.spec.has_school_id:
+            row = self._session.execute(self._count_school, (school_id,)).fetchone()
+        else:
+            return 0
+        return int(row[0])
+
+
+class SqlAuditLog:
+    """The append-only :class:`~schoolsync.ports.AuditLog` in the ``audit_events`` table."""
+
+    def __init__(self, session: SqlSession, dialect: SqlDialect) -> None:
+        self._session = session
+        self._dialect = dialect
+        p = dialect.param
+        self._append = (
+            f"INSERT INTO {AUDIT_TABLE} (id, at, account_id, school_id, trust_id, data) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {dialect.json_param})"
+        )
+
+    def append(self, event: AuditEvent) -> None:
+        """Record an event."""
+        id_, account_id, school_id, trust_id, data = encode_event(event)
+        at = self._dialect.audit_time(event.at)
+        self._session.execute(
+            self._append, (id_, at, account_id, school_id, trust_id, data), write=True
+        )
+
+    def events(
+        self,
+        *,
+        account_id: str | None = None,
+        school_id: str | None = None,
+        trust_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """Events matching every given filter, oldest first."""
+        wanted = AuditFilter(
+            account_id=account_id,
+            school_id=school_id,
+            trust_id=trust_id,
+            since=since,
+            until=until,
+        )
+        p = self._dialect.param
+        where = [f"{column} = {p}" for column, _ in wanted.key_filters()]
+        args: list[object] = [value for _, value in wanted.key_filters()]
+        for bound, op in ((since, ">="), (until, "<")):
+            if bound is not None:
+                where.append(f"at {op} {p}")
+                args.append(self._dialect.audit_time(bound))
+        sql = f"SELECT seq, data FROM {AUDIT_TABLE}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._session.execute(sql + " ORDER BY at, seq", args).fetchall()
+        return [decode_event(seq, data) for seq, data in rows]
