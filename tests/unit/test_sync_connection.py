@@ -16,6 +16,7 @@ from schoolsync.sync import (
     deauthorise,
     require_active,
     set_data_sharing,
+    shares_result,
 )
 from schoolsync.testing.memory import MemoryStore
 
@@ -140,6 +141,32 @@ class TestDataSharing:
             can_configure=coordinator_only,
         )
         assert conn.data_sharing.share_historical
+
+    def test_a_marked_result_is_shared_only_as_chosen(self) -> None:
+        """A result is sent back only while the connection is active, holds the sharing
+        scope and shares results; historical results also need share_historical."""
+        full = authorised({"students.read", "staff.read", "classes.read", "assessments.write"})
+
+        def sharing(conn: MisConnection, **choice: bool) -> MisConnection:
+            return set_data_sharing(
+                conn,
+                DataSharing(**choice),
+                account_id="coordinator",
+                at=NOW,
+                can_configure=coordinator_only,
+            )
+
+        assert not shares_result(full)
+        now_only = sharing(full, share_results=True)
+        assert shares_result(now_only)
+        assert not shares_result(now_only, historical=True)
+        everything = sharing(full, share_results=True, share_historical=True)
+        assert shares_result(everything, historical=True)
+        stopped = deauthorise(
+            everything, account_id="coordinator", at=NOW, can_configure=coordinator_only
+        )
+        assert not shares_result(stopped)
+        assert not shares_result(authorised())
 
     def test_connection_round_trips_through_the_converter(self) -> None:
         """Hosts store the connection as JSON through the shared converter."""
