@@ -174,3 +174,20 @@ def test_unknown_xml_encoding_is_a_file_format_error(tmp_path: Path) -> None:
     bad.write_bytes(b'<?xml version="1.0" encoding="UT-8"?><CTfile><Header/></CTfile>')
     with pytest.raises(FileFormatError, match="encoding"):
         read_ctf(bad)
+
+
+class TestEncodings:
+    def test_utf8_with_byte_order_mark(self, tmp_path):
+        """A CTF saved as UTF-8 with a byte-order mark reads like one without."""
+        path = ctf(tmp_path, pupil())
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        assert ["R820123424002"] == [p.id for p in read_ctf(path).pupils]
+
+    def test_bytes_not_in_the_declared_encoding(self, tmp_path):
+        """A CTF declared UTF-8 but holding Latin-1 bytes is refused, naming the line."""
+        path = ctf(tmp_path, pupil())
+        text = path.read_text().replace("<CTFpupilData>", "\n<CTFpupilData>")
+        path.write_bytes(text.replace("Header>", "Header><!-- caf\u00e9 -->", 1).encode("latin-1"))
+        with pytest.raises(FileFormatError, match="not well-formed") as info:
+            read_ctf(path)
+        assert ("test.xml", 1) == (info.value.file, info.value.row)

@@ -227,6 +227,9 @@ class TestValidBundle:
         files["enrollments.csv"] = ENROLMENTS.replace(
             "e2,active,2024-09-01T08:00:00Z,c2,sch1,p2,student,false,,\n", ""
         )
+        files["demographics.csv"] = DEMOGRAPHICS.replace(
+            "p2,active,2024-09-01T08:00:00Z,2020-03-15,male\n", ""
+        )
         snap = read_oneroster(write_bundle(tmp_path, files), school_org="sch1")
         assert (["p1"], ["t1"]) == ([p.id for p in snap.pupils], [s.id for s in snap.staff])
         assert "Amy" == snap.pupils[0].preferred_forename
@@ -399,9 +402,11 @@ class TestBadInput:
     def test_latin1_is_refused_clearly(self, tmp_path):
         """A file in another 8-bit encoding is refused, naming the row where it breaks."""
         files: dict[str, str | bytes] = dict(bundle_files())
-        files["users.csv"] = USERS.replace("Amara", "Amára").encode("latin-1")
+        files["users.csv"] = USERS.replace("Tomos", "Tomás").encode("latin-1")
         err = read_error(tmp_path, files, school_org="sch1")
         assert "not valid UTF-8" in str(err)
+        assert err.file.endswith("users.csv")
+        assert 3 == err.row  # the line with the bad byte, not where the decoder's block began
 
     def test_row_with_too_many_values(self, tmp_path):
         """A row with more values than the header has columns is an error."""
@@ -454,6 +459,89 @@ class TestBadInput:
         path.write_bytes(b"not a zip")
         with pytest.raises(FileFormatError):
             OneRosterSource(path)
+
+    @pytest.mark.parametrize(
+        ("name", "text", "row", "value"),
+        [
+            ("orgs.csv", ORGS + "sch2,active,,Again,school,,trust\n", 6, "sch2"),
+            ("classes.csv", CLASSES + "c1,active,,Again,07,k,,scheduled,,sch1,t,,,\n", 5, "c1"),
+            ("enrollments.csv", ENROLMENTS + "e1,active,,c1,sch1,t1,teacher,,,\n", 7, "e1"),
+            ("demographics.csv", DEMOGRAPHICS + "p1,active,,2013-10-02,female\n", 4, "p1"),
+        ],
+    )
+    def test_duplicate_id_in_any_file(self, tmp_path, name, text, row, value):
+        """A sourcedId repeated in orgs, classes, enrollments or demographics names the file,
+        the second row, the column and the id."""
+        files: dict[str, str | bytes] = dict(bundle_files())
+        files[name] = text
+        err = read_error(tmp_path, files, school_org="sch1")
+        assert err.file.endswith(name)
+        assert (row, "sourcedId", value) == (err.row, err.field, err.value)
+
+    def test_blank_required_value(self, tmp_path):
+        """A blank sourcedId is an error naming file, row and column."""
+        files: dict[str, str | bytes] = dict(bundle_files())
+        files["classes.csv"] = CLASSES + ",active,,Nameless,07,k,,scheduled,,sch1,t,,,\n"
+        err = read_error(tmp_path, files, school_org="sch1")
+        assert err.file.endswith("classes.csv")
+        assert (5, "sourcedId", "a value is required") == (err.row, err.field, err.reason)
+
+    def test_demographics_of_unknown_user(self, tmp_path):
+        """In a bulk bundle, a demographics row of a user not in users.csv is an error."""
+        files: dict[str, str | bytes] = dict(bundle_files())
+        files["demographics.csv"] = DEMOGRAPHICS + "ghost,active,,2013-10-02,male\n"
+        err = read_error(tmp_path, files, school_org="sch1")
+        assert err.file.endswith("demographics.csv")
+        assert (4, "sourcedId", "ghost") == (err.row, err.field, err.value)
+
+    def test_role_of_unknown_user(self, tmp_path):
+        """In a bulk 1.2 bundle, a roles.csv row naming a user not in users.csv is an error."""
+        files: dict[str, str | bytes] = dict(bundle_files(version="1.2"))
+        files["manifest.csv"] = str(files["manifest.csv"]) + "file.roles,bulk\n"
+        files["roles.csv"] = (
+            "sourcedId,status,dateLastModified,userSourcedId,roleType,role,orgSourcedId\n"
+            "r1,active,,p1,primary,student,sch1\nr2,active,,ghost,primary,student,sch1\n"
+        )
+        err = read_error(tmp_path, files, school_org="sch1")
+        assert err.file.endswith("roles.csv")
+        assert (3, "userSourcedId", "ghost") == (err.row, err.field, err.value)
+
+    def test_delta_may_name_users_sent_earlier(self, tmp_path):
+        """In a delta, demographics of a user sent in an earlier file are not an error."""
+        files: dict[str, str | bytes] = dict(bundle_files(mode="delta"))
+        files["demographics.csv"] = DEMOGRAPHICS + "earlier,active,,2013-10-02,male\n"
+        snap = read_oneroster(write_bundle(tmp_path, files), school_org="sch1")
+        assert "earlier" not in {p.id for p in snap.pupils}
+
+    def test_slash_date_that_does_not_exist(self, tmp_path):
+        """A d/m/yyyy date that does not exist (31/02) is an error, not a guess."""
+        files: dict[str, str | bytes] = dict(bundle_files())
+        files["demographics.csv"] = DEMOGRAPHICS.replace("2020-03-15", "31/02/2020")
+        err = read_error(tmp_path, files, school_org="sch1")
+        assert (3, "birthDate", "31/02/2020") == (err.row, err.field, err.value)
+
+    def test_nul_byte_names_the_row(self, tmp_path):
+        """A NUL byte (a binary file saved as .csv) is an error naming file and row."""
+        files: dict[str, str | bytes] = dict(bundle_files())
+        files["classes.csv"] = CLASSES.replace("Reception Robins", "Reception\x00Robins")
+        err = read_error(tmp_path, files, school_org="sch1")
+        assert err.file.endswith("classes.csv")
+        assert 3 == err.row
+
+    def test_damaged_zip_member_names_the_member(self, tmp_path):
+        """A zip whose users.csv data is damaged names that member, not a zlib error."""
+        path = tmp_path / "bundle.zip"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for fname, text in bundle_files().items():
+                z.writestr(fname, text * (40 if fname == "users.csv" else 1))
+            info = z.getinfo("users.csv")
+        raw = bytearray(path.read_bytes())
+        start = info.header_offset + 30 + len(info.filename) + 50
+        raw[start : start + 40] = b"\xff" * 40
+        path.write_bytes(bytes(raw))
+        with pytest.raises(FileFormatError) as err:
+            read_oneroster(path, school_org="sch1")
+        assert "bundle.zip/users.csv" == err.value.file
 
     def test_streams_raise_instead_of_returning_half(self, tmp_path):
         """A stream that meets a bad row raises; it never ends quietly with part of the data."""

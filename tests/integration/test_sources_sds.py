@@ -124,3 +124,140 @@ class TestBadInput:
         """A path that does not exist is refused."""
         with pytest.raises(FileFormatError):
             SdsSource(tmp_path / "nothing")
+
+
+V21 = {
+    "orgs.csv": "sourcedId,name,type\no1,Oak,school\n",
+    "users.csv": "sourcedId,username,givenName,familyName\nu1,amy,Amy,Ng\nt1,jo,Jo,Li\n",
+    "roles.csv": "userSourcedId,orgSourcedId,role,grade\nu1,o1,student,07\nt1,o1,teacher,\n",
+    "classes.csv": "sourcedId,orgSourcedId,title\nc1,o1,7A\n",
+    "enrollments.csv": "classSourcedId,userSourcedId,role\nc1,u1,student\nc1,t1,teacher\n",
+    "demographics.csv": "userSourcedId,sex,birthDate\nu1,female,2013-10-02\n",
+}
+CLASSIC_UK = {
+    "School.csv": "DfE Number,Name\n8201234,Oak\n",
+    "Section.csv": "ID,School DfE Number,Section Name\nc1,8201234,7A\n",
+    "Student.csv": "ID,School DfE Number,Username,First Name,Last Name,Birthdate\n"
+    "s1,8201234,amy,Amy,Ng,10/2/2013\n",
+    "Teacher.csv": "ID,School DfE Number,Username,First Name,Last Name\nt1,8201234,jo,Jo,Li\n",
+    "StudentEnrollment.csv": "Section ID,ID\nc1,s1\n",
+    "TeacherRoster.csv": "Section ID,ID\nc1,t1\n",
+}
+
+
+def sds_error(tmp_path: Path, files: dict[str, str], changes: dict[str, str | bytes]):
+    """Write *files* with *changes* into a folder; read it (SDS v2.1 or classic), which must
+    fail; return the error."""
+    for name, text in {**files, **changes}.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    read = read_sds_classic if "School.csv" in files else read_sds
+    with pytest.raises(FileFormatError) as info:
+        read(tmp_path)
+    return info.value
+
+
+class TestBadFiles:
+    def test_valid_files_read(self, tmp_path):
+        """The base files of the bad-file cases read cleanly (so each case tests one problem)."""
+        for name, text in V21.items():
+            (tmp_path / name).write_text(text)
+        snap = read_sds(tmp_path)
+        assert (["u1"], ["t1"], ()) == (
+            [p.id for p in snap.pupils],
+            [s.id for s in snap.staff],
+            snap.warnings,
+        )
+        assert date(2013, 10, 2) == snap.pupils[0].date_of_birth
+
+    @pytest.mark.parametrize(
+        ("name", "text", "row", "field", "value"),
+        [
+            ("users.csv", V21["users.csv"] + "u1,x,X,Y\n", 4, "sourcedId", "u1"),
+            ("classes.csv", V21["classes.csv"] + "c1,o1,7B\n", 3, "sourcedId", "c1"),
+            ("orgs.csv", V21["orgs.csv"] + "o1,Elm,school\n", 3, "sourcedId", "o1"),
+            ("demographics.csv", V21["demographics.csv"] + "u1,male,\n", 3, "userSourcedId", "u1"),
+            (
+                "demographics.csv",
+                "userSourcedId,sex,birthDate\nu1,female,2013-13-02\n",
+                2,
+                "birthDate",
+                "2013-13-02",
+            ),
+            ("roles.csv", V21["roles.csv"] + "ghost,o1,student,07\n", 4, "userSourcedId", "ghost"),
+            (
+                "enrollments.csv",
+                V21["enrollments.csv"] + "cX,u1,student\n",
+                4,
+                "classSourcedId",
+                "cX",
+            ),
+            (
+                "enrollments.csv",
+                V21["enrollments.csv"] + "c1,ghost,student\n",
+                4,
+                "userSourcedId",
+                "ghost",
+            ),
+        ],
+    )
+    def test_v21_error_names_file_row_field_and_value(
+        self, tmp_path, name, text, row, field, value
+    ):
+        """Duplicate ids, bad dates and references to unknown users or classes name the file,
+        row, column and value."""
+        err = sds_error(tmp_path, V21, {name: text})
+        assert err.file.endswith(name)
+        assert (row, field, value) == (err.row, err.field, err.value)
+
+    def test_v21_other_encoding_names_the_row(self, tmp_path):
+        """A users.csv saved as Latin-1 is refused, naming the line of the first bad byte."""
+        text = V21["users.csv"].replace("Jo,Li", "José,Li").encode("latin-1")
+        err = sds_error(tmp_path, V21, {"users.csv": text})
+        assert ("users.csv", 3) == (Path(err.file).name, err.row)
+        assert "UTF-8" in str(err)
+
+    def test_v21_byte_order_mark_is_read(self, tmp_path):
+        """UTF-8 with a byte-order mark reads like UTF-8 without one."""
+        for name, text in V21.items():
+            (tmp_path / name).write_text(text, encoding="utf-8-sig")
+        assert ["u1"] == [p.id for p in read_sds(tmp_path).pupils]
+
+    @pytest.mark.parametrize(
+        ("name", "text", "row", "field", "value"),
+        [
+            (
+                "Student.csv",
+                CLASSIC_UK["Student.csv"] + "s1,8201234,b,B,C,\n",
+                3,
+                "ID",
+                "s1",
+            ),
+            (
+                "Student.csv",
+                CLASSIC_UK["Student.csv"].replace("10/2/2013", "2/30/2013"),
+                2,
+                "Birthdate",
+                "2/30/2013",
+            ),
+            ("TeacherRoster.csv", "Section ID,ID\nc9,t1\n", 2, "Section ID", "c9"),
+            ("Section.csv", CLASSIC_UK["Section.csv"] + "c1,8201234,7B\n", 3, "ID", "c1"),
+        ],
+    )
+    def test_classic_error_names_the_files_own_column(
+        self, tmp_path, name, text, row, field, value
+    ):
+        """Classic-format errors name the file's own headers (ID, Birthdate, Section ID)."""
+        err = sds_error(tmp_path, CLASSIC_UK, {name: text})
+        assert err.file.endswith(name)
+        assert (row, field, value) == (err.row, err.field, err.value)
+
+    def test_classic_missing_required_column(self, tmp_path):
+        """A classic Student.csv without its school column names the column as the format
+        spells it (School DfE Number), with a suggestion when a header is close."""
+        text = "ID,Username,First Name,Last Name\ns1,amy,Amy,Ng\n"
+        err = sds_error(tmp_path, CLASSIC_UK, {"Student.csv": text})
+        assert ("Student.csv", 1, "School DfE Number") == (Path(err.file).name, err.row, err.field)
+        text = "ID,School DfE Numbr,Username\ns1,8201234,amy\n"
+        (tmp_path / "again").mkdir()
+        err = sds_error(tmp_path / "again", CLASSIC_UK, {"Student.csv": text})
+        assert "did you mean 'School DfE Numbr'?" in str(err)

@@ -195,3 +195,84 @@ def test_hostile_xml_inside_xlsx_is_refused(tmp_path):
     cols = PupilColumns(id="Adno", forename="F", surname="S")
     with pytest.raises(FileFormatError, match="hostile XML refused"):
         read_tabular(school_id="oak", pupils=evil, pupil_columns=cols)
+
+
+class TestBadCells:
+    @pytest.mark.parametrize(
+        ("old", "new", "row", "field", "value"),
+        [
+            ("2019-02-28", "2019-02-30", 3, "DOB", "2019-02-30"),
+            ("2019-02-28", "31/02/2019", 3, "DOB", "31/02/2019"),
+            ("002,Zofia", "002,", 3, "Legal Forename", None),
+            ("002,Zofia", ",Zofia", 3, "Adno", None),
+        ],
+    )
+    def test_csv_error_names_file_row_field(self, tmp_path, old, new, row, field, value):
+        """A bad date, a blank name or a blank id names the file, row, column and value."""
+        with pytest.raises(FileFormatError) as info:
+            read_tabular(
+                school_id="oak",
+                pupils=write(tmp_path, "p.csv", PUPILS_CSV.replace(old, new)),
+                pupil_columns=PUPIL_COLUMNS,
+            )
+        err = info.value
+        assert ("p.csv", row, field, value) == (err.file, err.row, err.field, err.value)
+
+    def test_row_with_too_many_values(self, tmp_path):
+        """A row with more values than the header has columns is refused, naming the row."""
+        with pytest.raises(FileFormatError) as info:
+            read_tabular(
+                school_id="oak",
+                pupils=write(tmp_path, "p.csv", PUPILS_CSV + "003,A,B,,,,,,,,surplus\n"),
+                pupil_columns=PUPIL_COLUMNS,
+            )
+        assert 4 == info.value.row
+
+    def test_other_encoding_names_the_line(self, tmp_path):
+        """A Latin-1 file is refused with a clear error naming the line of the first bad byte."""
+        path = tmp_path / "p.csv"
+        path.write_bytes(PUPILS_CSV.replace("Zofia", "Zófia").encode("latin-1"))
+        with pytest.raises(FileFormatError, match="not valid UTF-8") as info:
+            read_tabular(school_id="oak", pupils=path, pupil_columns=PUPIL_COLUMNS)
+        assert ("p.csv", 3) == (info.value.file, info.value.row)
+
+    def test_byte_order_mark_is_read(self, tmp_path):
+        """UTF-8 with a byte-order mark (as Excel saves "CSV UTF-8") reads like plain UTF-8."""
+        path = tmp_path / "p.csv"
+        path.write_text(PUPILS_CSV, encoding="utf-8-sig")
+        snap = read_tabular(school_id="oak", pupils=path, pupil_columns=PUPIL_COLUMNS)
+        assert ["001", "002"] == [p.id for p in snap.pupils]
+
+    def test_xlsx_error_names_the_sheet_row(self, tmp_path):
+        """In an XLSX, an error names the spreadsheet's own row number (gaps included)."""
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws.append(["Adno", "F", "S", "DOB"])
+        ws.append([1, "A", "B", datetime(2013, 1, 1)])
+        for cell, value in zip(("A6", "B6", "C6", "D6"), (2, "C", "D", "31/02/2013"), strict=True):
+            ws[cell] = value
+        path = tmp_path / "gap.xlsx"
+        wb.save(path)
+        cols = PupilColumns(id="Adno", forename="F", surname="S", date_of_birth="DOB")
+        with pytest.raises(FileFormatError) as info:
+            read_tabular(school_id="oak", pupils=path, pupil_columns=cols)
+        assert ("gap.xlsx", 6, "DOB") == (info.value.file, info.value.row, info.value.field)
+
+    @pytest.mark.parametrize("drop", ["xl/worksheets/sheet1.xml", "xl/workbook.xml"])
+    def test_xlsx_missing_part_is_refused(self, tmp_path, drop):
+        """An XLSX missing its sheet or workbook part is a FileFormatError, not an IndexError or
+        KeyError from the spreadsheet library."""
+        import zipfile
+
+        path = xlsx(tmp_path, [["Adno", "F", "S"], ["1", "a", "b"]])
+        with zipfile.ZipFile(path) as z:
+            parts = {n: z.read(n) for n in z.namelist() if n != drop}
+        broken = tmp_path / "broken.xlsx"
+        with zipfile.ZipFile(broken, "w") as z:
+            for name, data in parts.items():
+                z.writestr(name, data)
+        cols = PupilColumns(id="Adno", forename="F", surname="S")
+        with pytest.raises(FileFormatError) as info:
+            read_tabular(school_id="oak", pupils=broken, pupil_columns=cols)
+        assert "broken.xlsx" == info.value.file

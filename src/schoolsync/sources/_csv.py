@@ -19,7 +19,7 @@ from typing import IO
 import attrs
 from rapidfuzz import fuzz, process
 
-from schoolsync.errors import FileFormatError, InvalidIdentifierError
+from schoolsync.errors import FileFormatError, InvalidIdentifierError, SchoolsyncError
 from schoolsync.identifiers import Upn
 
 __all__ = [
@@ -118,11 +118,18 @@ class FileSpec:
     extension_prefixes: tuple[str, ...] = ("ext_", "ext.", "metadata.")
     #: Report unknown columns in one warning (for mapped files with many unused columns).
     summarise_unknown: bool = False
+    #: How errors name a canonical column the file lacks (for formats whose own headers are
+    #: aliases: the classic SDS ``School DfE Number`` for ``orgSourcedIds``).
+    labels: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def used(self) -> tuple[str, ...]:
         """Required and optional columns: the ones the reader reads."""
         return self.required + self.optional
+
+
+#: What reading a zip member can raise on a damaged or unsupported archive.
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 def _no_nul(lines: Iterator[str], name: str) -> Iterator[str]:
@@ -274,12 +281,16 @@ class CsvFile:
                 hint = ""
                 spare = [h for _, h in pending]
                 best = process.extractOne(
-                    column, spare, scorer=fuzz.ratio, score_cutoff=FUZZY_SUGGEST
+                    spec.labels.get(column, column),
+                    spare,
+                    scorer=fuzz.ratio,
+                    score_cutoff=FUZZY_SUGGEST,
                 )
                 if best is not None:
                     hint = f" (did you mean {best[0]!r}?)"
+                label = spec.labels.get(column, column)
                 raise FileFormatError(
-                    self.name, f"required column {column!r} is missing{hint}", row=1, field=column
+                    self.name, f"required column {label!r} is missing{hint}", row=1, field=label
                 )
         return index
 
@@ -296,14 +307,28 @@ class CsvFile:
             raise FileFormatError(
                 self.name,
                 "the file is not valid UTF-8; save it as UTF-8 (with or without a byte-order mark)",
-                row=number + 1,
+                row=self._bad_utf8_line(),
             ) from None
         except csv.Error as e:
             raise FileFormatError(self.name, f"broken CSV: {e}", row=number + 1) from None
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+        except _ARCHIVE_ERRORS as e:
             raise FileFormatError(self.name, f"cannot be unzipped ({e})", row=number + 1) from None
         except OSError as e:
             raise FileFormatError(self.name, f"cannot be read: {e.strerror or e}") from None
+
+    def _bad_utf8_line(self) -> int | None:
+        """The number of the first line that is not UTF-8 (read again, only on that error:
+        text is decoded in blocks, so the row being read is not where the bad byte is)."""
+        try:
+            with self.opener() as raw:
+                for number, line in enumerate(raw, start=1):
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError:
+                        return number
+        except (OSError, SchoolsyncError, *_ARCHIVE_ERRORS):
+            return None
+        return None
 
     def rows(self) -> Iterator[Row]:
         """Every data row, streamed. Blank lines are skipped (but counted in row numbers).

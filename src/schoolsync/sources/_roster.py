@@ -382,12 +382,32 @@ class RosterSource:
             return
         self._read_orgs()
         self._read_classes()
-        self._read_roles()
+        roles = self._read_roles()
         all_users = self._scan_users()
+        if roles is not None:
+            self._check_users_known(*roles, all_users)
         self._read_enrolments(all_users)
-        del all_users
-        self._read_demographics()
+        self._read_demographics(all_users)
         self._prepared = True
+
+    def _users_delta(self) -> bool:
+        return any(self._is_delta(p) for p in self._dialect.users)
+
+    def _check_users_known(
+        self, f: CsvFile, delta: bool, rows: dict[str, tuple[int, str]], all_users: set[str]
+    ) -> None:
+        """In a full (bulk) export, every user the roles file names must be in the users file."""
+        if delta or self._users_delta():
+            return
+        for user, (number, field) in rows.items():
+            if user not in all_users:
+                raise FileFormatError(
+                    f.name,
+                    "the role names a user who is not in the users file",
+                    row=number,
+                    field=field,
+                    value=user,
+                )
 
     def _read_orgs(self) -> None:
         part = self._dialect.orgs
@@ -480,13 +500,18 @@ class RosterSource:
             self._grades.update(grades)
         self._all_class_ids = seen
 
-    def _read_roles(self) -> None:
+    def _read_roles(self) -> tuple[CsvFile, bool, dict[str, tuple[int, str]]] | None:
+        """Read the roles file, if any; return it, whether it is a delta, and the first row
+        naming each user (checked against the users file once that is read)."""
         part = self._dialect.roles
         f = None if part is None else self._file(part)
         if f is None:
-            return
+            return None
+        rows: dict[str, tuple[int, str]] = {}
         for row in f.rows():
             user = self._need(f, row, "userSourcedId")
+            if user not in rows:
+                rows[user] = (row.number, row.header("userSourcedId"))
             role = self._need(f, row, "role")
             self._modified(f, row)
             if self._status(f, row) == "tobedeleted":
@@ -502,6 +527,7 @@ class RosterSource:
             )
             if user not in self._roles or primary:
                 self._roles[user] = (kind, row.get("grades"))
+        return f, self._is_delta(part), rows
 
     def _check_role(self, f: CsvFile, row: Row, role: str) -> None:
         r = role.strip().lower()
@@ -663,16 +689,27 @@ class RosterSource:
                 if cid not in lst:
                     lst.append(cid)
 
-    def _read_demographics(self) -> None:
+    def _read_demographics(self, all_users: set[str]) -> None:
         part = self._dialect.demographics
         f = None if part is None else self._file(part)
         if f is None:
             return
+        check = not (self._is_delta(part) or self._users_delta())
         seen: set[str] = set()
         for row in f.rows():
             uid = self._unique(f, row, seen)
             self._modified(f, row)
-            if self._status(f, row) == "tobedeleted" or uid not in self._members:
+            if self._status(f, row) == "tobedeleted":
+                continue
+            if check and uid not in all_users:
+                raise FileFormatError(
+                    f.name,
+                    "the demographics row names a user who is not in the users file",
+                    row=row.number,
+                    field=row.header("sourcedId"),
+                    value=uid,
+                )
+            if uid not in self._members:
                 continue
             self._demographics[uid] = (
                 self._date(f, row, "birthDate"),

@@ -21,6 +21,8 @@ import zlib
 from datetime import datetime
 from pathlib import Path
 
+import attrs
+
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources._csv import FileSpec
@@ -143,6 +145,14 @@ class SdsSource(RosterSource):
         )
         self.version = "2.1" if v21 else "2"
         """The SDS format version the files are in (``"2.1"`` or ``"2"``)."""
+
+
+def _labelled(spec: FileSpec) -> FileSpec:
+    """*spec* with errors naming the classic format's own headers (its aliases)."""
+    labels: dict[str, str] = {}
+    for alias, canonical in spec.aliases.items():
+        labels.setdefault(canonical, alias)
+    return attrs.evolve(spec, labels=labels)
 
 
 def _classic_dialect(dfe: bool) -> _Dialect:
@@ -268,6 +278,10 @@ def _classic_dialect(dfe: bool) -> _Dialect:
         name="TeacherRoster.csv",
         required=("classSourcedId", "userSourcedId"),
         aliases={section_col: "classSourcedId", person_id: "userSourcedId"},
+    )
+    school, student, teacher, section, student_enrol, teacher_roster = (
+        _labelled(spec)
+        for spec in (school, student, teacher, section, student_enrol, teacher_roster)
     )
     return _Dialect(
         label="SDS classic (UK format)" if dfe else "SDS classic",
