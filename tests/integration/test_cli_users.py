@@ -122,34 +122,3 @@ def test_import_with_problems_lists_them_and_exits_1(tmp_path: Path) -> None:
     )
     assert "Error: bad.csv has 3 problem(s); nothing was changed" in output
     assert "Traceback" not in output
-
-
-def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
-    """A missing store, an unknown role model or an unknown trust: one line, exit 1."""
-    db = make_db(tmp_path / "s.sqlite")
-    code, output = run("users", "export", str(tmp_path / "missing.sqlite"), "out.csv")
-    assert 1 == code
-    assert output.startswith("Error: no SQLite store with key")
-    assert 1 == len(output.strip().splitlines())
-
-    (tmp_path / "f.csv").write_text("Email,Name\n")
-    code, output = run("users", "import", str(db), str(tmp_path / "f.csv"), "--roles", "nope")
-    assert 1 == code
-    assert "not a preset" in output
-    assert "Traceback" not in output
-
-    code, output = run("users", "export", str(db), "out.csv", "--trust", "zz")
-    assert (1, "Error: no trust with key 'zz'\n") == (code, output)
-
-
-def test_a_file_that_is_not_a_spreadsheet(tmp_path: Path) -> None:
-    """A text file named .xlsx is a readable error, not a traceback."""
-    db = make_db(tmp_path / "s.sqlite")
-    bad = tmp_path / "users.xlsx"
-    bad.write_text("hello")
-    code, output = run("users", "import", str(db), str(bad))
-    assert 1 == code
-    last = output.strip().splitlines()[-1]
-    assert last.startswith("Error: ")
-    assert "users.xlsx: not a readable XLSX workbook" in last
-    assert "Traceback" not in output

@@ -566,23 +566,40 @@ class TestFiles:
         assert "'=cmd" == sheet["C2"].value
 
     def test_unreadable_files_raise_file_format_errors(self, tmp_path: Path) -> None:
-        """A non-XLSX file named .xlsx and an empty CSV give FileFormatError naming the file."""
+        """A CSV named .xlsx, an empty or binary CSV and a .pdf give FileFormatError naming the
+        file and saying what is wrong."""
         from schoolsync.errors import FileFormatError
 
         bad = tmp_path / "bad.xlsx"
         bad.write_text("not a zip")
         with pytest.raises(FileFormatError, match=r"bad\.xlsx"):
             read_sheet(bad)
+        with pytest.raises(
+            FileFormatError, match=r"bad\.xlsx: named \.xlsx but it is not an Excel"
+        ):
+            read_sheet(bad)
         empty = tmp_path / "empty.csv"
         empty.write_text("")
         with pytest.raises(FileFormatError, match="empty"):
             read_sheet(empty)
+        binary = tmp_path / "binary.csv"
+        binary.write_bytes(b"Email,Name\x00\x00\x01")
+        with pytest.raises(FileFormatError, match=r"binary\.csv: not a text file"):
+            read_sheet(binary)
+        pdf = tmp_path / "users.pdf"
+        pdf.write_bytes(b"%PDF")
+        with pytest.raises(FileFormatError, match=r"users\.pdf: a \.pdf file; expected a \.csv"):
+            read_sheet(pdf)
 
     def test_excel_csv_variants_are_read(self, tmp_path: Path) -> None:
-        """Windows-1252 text and semicolon-separated files (European Excel) read correctly."""
+        """Windows-1252 text, UTF-16 "Unicode Text" and semicolon-separated files (European
+        Excel) read correctly."""
         legacy = tmp_path / "legacy.csv"
         legacy.write_bytes("Email,Name\r\nzoe@oak.example,Zoë Brontë\r\n".encode("cp1252"))
         assert (("zoe@oak.example", "Zoë Brontë"),) == read_sheet(legacy).rows
+        unicode = tmp_path / "unicode.txt"  # Excel's "Unicode Text": UTF-16, tab-separated
+        unicode.write_bytes("Email\tName\r\nzoe@oak.example\tZoë Brontë\r\n".encode("utf-16"))
+        assert (("zoe@oak.example", "Zoë Brontë"),) == read_sheet(unicode).rows
         semi = tmp_path / "semi.csv"
         semi.write_text('Email;Name;Oakfield Primary\nzoe@oak.example;Zoe;"Staff; Admin"\n')
         sheet = read_sheet(semi)

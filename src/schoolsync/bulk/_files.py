@@ -17,7 +17,15 @@ from openpyxl.utils.exceptions import InvalidFileException
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
 
-__all__ = ["BulkSheet", "read_sheet", "write_sheet", "write_stream"]
+__all__ = [
+    "NOT_A_WORKBOOK",
+    "BulkSheet",
+    "check_suffix",
+    "decode_text",
+    "read_sheet",
+    "write_sheet",
+    "write_stream",
+]
 
 _XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 _SHEET_TITLE = "bulk-user-data"
@@ -50,6 +58,26 @@ def _cell_text(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
+
+
+_ZIP = b"PK\x03\x04"
+_TEXT_SUFFIXES = {"", ".csv", ".tsv", ".txt"}
+#: The message for a file named ``.xlsx`` that holds text (a CSV saved under the wrong name).
+NOT_A_WORKBOOK = (
+    "named .xlsx but it is not an Excel workbook (a CSV file renamed?); "
+    "save it from the spreadsheet as .xlsx, or rename it .csv"
+)
+
+
+def check_suffix(path: Path, name: str) -> None:
+    """Refuse a file whose name says it is not a table (``.pdf``, ``.docx``...).
+
+    Raises:
+        FileFormatError: the suffix is not ``.csv``, ``.tsv``, ``.txt``, ``.xlsx`` or ``.xlsm``.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in _TEXT_SUFFIXES | _XLSX_SUFFIXES:
+        raise FileFormatError(name, f"a {suffix} file; expected a .csv or .xlsx file")
 
 
 def _is_xlsx(path: Path) -> bool:
@@ -103,19 +131,42 @@ def write_stream(
         text.detach()
 
 
-def _read_csv(data: bytes, name: str) -> list[list[str]]:
-    """Rows of a CSV file: UTF-8 (with or without a byte-order mark), else Windows-1252 (what
-    Excel's plain "CSV" writes); comma-separated, or semicolon/tab when the header has no comma
-    (Excel in many European locales)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+def decode_text(data: bytes, name: str) -> str:
+    """The text of a CSV file as Excel and MIS exports save it: UTF-8 (with or without a
+    byte-order mark), UTF-16 with a byte-order mark (Excel's "Unicode Text"), else
+    Windows-1252 (Excel's plain "CSV").
+
+    Raises:
+        FileFormatError: the bytes are none of these (or hold NUL characters: a binary file).
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            text = data.decode("cp1252")
+            text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise FileFormatError(
-                name, "not UTF-8 or Windows-1252 text; save the file as CSV UTF-8"
+                name, "not readable UTF-16 text; save the file as CSV UTF-8"
             ) from exc
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise FileFormatError(
+                    name, "not UTF-8 or Windows-1252 text; save the file as CSV UTF-8"
+                ) from exc
+    if "\x00" in text:
+        raise FileFormatError(
+            name, "not a text file (it holds NUL characters); save the file as CSV UTF-8"
+        )
+    return text
+
+
+def _read_csv(data: bytes, name: str) -> list[list[str]]:
+    """Rows of a CSV file (see :func:`decode_text`); comma-separated, or semicolon/tab when the
+    header has no comma (Excel in many European locales, Excel's "Unicode Text")."""
+    text = decode_text(data, name)
     first = text.split("\n", 1)[0]
     delimiter = ","
     if "," not in first:
@@ -157,22 +208,27 @@ def read_sheet(source: str | Path | BinaryIO, *, name: str | None = None) -> Bul
     Trailing empty rows and columns are dropped; every cell is restored with
     :func:`~schoolsync.bulk.restore`.
 
+    A path named ``.xlsx`` must hold a workbook (a renamed CSV is refused, saying so); CSV text
+    may be UTF-8, UTF-16 or Windows-1252 (see :func:`decode_text`).
+
     Raises:
-        FileFormatError: the file is not readable as CSV/XLSX, or has no header row.
-        OSError: the file cannot be opened.
+        FileFormatError: the file is not readable as CSV/XLSX, is not a table by its name
+            (``.pdf``...), or has no header row.
+        OSError: the file cannot be opened (missing, a directory).
     """
     if isinstance(source, str | Path):
         path = Path(source)
         shown = name or str(path)
-        raw = _read_xlsx(path, shown) if _is_xlsx(path) else _read_csv(path.read_bytes(), shown)
         label = name or path.name
+        check_suffix(path, shown)
+        data = path.read_bytes()
+        if _is_xlsx(path) and not data.startswith(_ZIP):
+            raise FileFormatError(shown, NOT_A_WORKBOOK)
     else:
         data = source.read()
         label = shown = name or str(getattr(source, "name", "upload"))
-        if data[:4] == b"PK\x03\x04":  # a zip container: XLSX
-            raw = _read_xlsx(io.BytesIO(data), shown)
-        else:
-            raw = _read_csv(data, shown)
+    # A zip container is XLSX, whatever the name says.
+    raw = _read_xlsx(io.BytesIO(data), shown) if data.startswith(_ZIP) else _read_csv(data, shown)
     while raw and not any(c.strip() for c in raw[-1]):
         raw.pop()
     if not raw:

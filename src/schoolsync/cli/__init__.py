@@ -1,8 +1,8 @@
 """The ``schoolsync`` command line: thin commands over the library for data officers.
 
-Every command turns bad input (a :class:`~schoolsync.errors.SchoolsyncError` or an
-:class:`OSError`) into a one-line ``Error: ...`` message and a non-zero exit status, never a
-traceback.
+Every command turns bad input (a :class:`~schoolsync.errors.SchoolsyncError`, an
+:class:`OSError`, or a bad argument such as a missing file or a folder given for a file) into a
+one-line ``Error: ...`` message and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.BadParameter as exc:
+            # A missing file, a folder for a file...: one line, not the usage text.
+            raise click.ClickException(exc.format_message()) from None
         except (SchoolsyncError, OSError) as exc:
             raise click.ClickException(error_message(exc)) from None
 

@@ -11,12 +11,14 @@ import click
 
 from schoolsync.access.catalogue import RoleCatalogue
 from schoolsync.access.presets import PRESETS
-from schoolsync.errors import NotFoundError, ValidationError
+from schoolsync.bulk._files import NOT_A_WORKBOOK, check_suffix, decode_text
+from schoolsync.errors import FileFormatError, NotFoundError, ValidationError
 from schoolsync.ports import UnitOfWork
 from schoolsync.storage.sqlite import SqliteStore
 
 __all__ = [
     "ROLE_MODELS",
+    "check_table_file",
     "echo_table",
     "load_catalogue",
     "open_store",
@@ -28,17 +30,55 @@ __all__ = [
 ROLE_MODELS = {name.replace("_", "-"): factory for name, factory in PRESETS.items()}
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def open_store(path: Path) -> SqliteStore:
-    """Open an existing SQLite store (a missing file is an error, not a new database)."""
+    """Open an existing SQLite store (a missing file is an error, not a new database).
+
+    Raises:
+        FileFormatError: *path* is missing, a folder, or not an SQLite database.
+    """
+    if path.is_dir():
+        raise FileFormatError(str(path), "a folder; expected a schoolsync SQLite store file")
     if not path.is_file():
-        raise NotFoundError("SQLite store", str(path))
+        raise FileFormatError(
+            str(path), "no such file; expected a schoolsync SQLite store (try `schoolsync demo`)"
+        )
+    with path.open("rb") as handle:
+        head = handle.read(len(_SQLITE_MAGIC))
+    if head and head != _SQLITE_MAGIC:
+        raise FileFormatError(str(path), "not an SQLite database; expected a schoolsync store")
     return SqliteStore(path)
+
+
+def check_table_file(path: Path) -> None:
+    """Refuse, with a one-line reason, a spreadsheet the readers would misread: a name that is
+    not a table's (``.pdf``), an ``.xlsx`` holding text (a renamed CSV), or CSV text in an
+    encoding that is not UTF-8 or Windows-1252.
+
+    Raises:
+        FileFormatError: the file is one of these.
+    """
+    check_suffix(path, path.name)
+    data = path.read_bytes()
+    if data.startswith(b"PK\x03\x04"):
+        return
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        raise FileFormatError(path.name, NOT_A_WORKBOOK)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # The MIS and School Upload readers take UTF-8 or Windows-1252 text only.
+        raise FileFormatError(path.name, "UTF-16 text (Unicode Text); save it as CSV UTF-8")
+    decode_text(data, path.name)
 
 
 def pick_trust(uow: UnitOfWork, trust_id: str | None) -> str:
     """The trust to work on: *trust_id*, or the store's only trust."""
     if trust_id is not None:
-        return uow.trusts.require(trust_id).id
+        if uow.trusts.get(trust_id) is None:
+            known = ", ".join(f"{t.id} ({t.name})" for t in uow.trusts.list()[:5])
+            raise ValidationError("--trust", trust_id, f"no such trust; the store holds {known}")
+        return trust_id
     trusts = uow.trusts.list()
     if len(trusts) == 1:
         return trusts[0].id

@@ -13,7 +13,7 @@ import openpyxl
 from openpyxl.styles import Font
 
 from schoolsync.bulk import neutralise, read_sheet
-from schoolsync.cli._common import run_steps
+from schoolsync.cli._common import check_table_file, run_steps
 from schoolsync.errors import FileFormatError
 from schoolsync.matching import MatchReview, MatchStatus, match_pupils, match_staff, record_name
 from schoolsync.people import Pupil, StaffMember
@@ -129,8 +129,14 @@ def read_people(
             return read_oneroster(path, school_org=school_org, school_id=school_id)
         if "student.csv" in names:
             return read_sds_classic(path, school=school_org, school_id=school_id)
-        return read_sds(path, school_org=school_org, school_id=school_id)
+        if "users.csv" in names:
+            return read_sds(path, school_org=school_org, school_id=school_id)
+        raise FileFormatError(
+            path.name,
+            "not a OneRoster or SDS export (it has no manifest.csv, student.csv or users.csv)",
+        )
     if suffix in {".csv", ".xlsx", ".xlsm"}:
+        check_table_file(path)
         columns = _columns(path, kind)
         if isinstance(columns, PupilColumns):
             return read_tabular(school_id=school_id, pupils=path, pupil_columns=columns)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import zipfile
 from pathlib import Path
 
 import click
+from openpyxl.utils.exceptions import InvalidFileException
 
-from schoolsync.cli._common import open_store, pick_trust
+from schoolsync.cli._common import check_table_file, open_store, pick_trust
+from schoolsync.errors import FileFormatError
 from schoolsync.sources.school_upload import read_school_upload
 from schoolsync.trusts import Membership, School, plan_school_upload
 
@@ -28,7 +31,12 @@ def check_upload(file: Path, store: Path | None, trust_id: str | None) -> None:
     Lists every problem with its row and column and exits with status 1 if there is any.
     With --store, a school already in another trust is a problem too.
     """
-    sheet = read_school_upload(file)
+    check_table_file(file)
+    try:
+        sheet = read_school_upload(file)
+    except (zipfile.BadZipFile, KeyError, InvalidFileException) as exc:
+        # A zip that is not a workbook (or is damaged): the reader's error is not a sentence.
+        raise FileFormatError(file.name, "not a readable XLSX workbook") from exc
     schools: list[School] = []
     memberships: list[Membership] = []
     trust = trust_id or "(new trust)"

@@ -12,6 +12,7 @@ import click
 from schoolsync.bulk import (
     CatalogueChecks,
     ChangeSet,
+    ProblemCode,
     TrustUsers,
     apply_change_set,
     check_change_set,
@@ -21,9 +22,10 @@ from schoolsync.bulk import (
     read_sheet,
     with_names,
 )
+from schoolsync.bulk._files import check_suffix
 from schoolsync.cli._common import echo_table, load_catalogue, open_store, pick_trust, run_steps
 from schoolsync.clock import SystemClock
-from schoolsync.errors import NotFoundError
+from schoolsync.errors import ValidationError
 from schoolsync.ports import Store
 
 __all__ = ["show_change_set", "users"]
@@ -47,6 +49,7 @@ def users() -> None:
 @_TRUST
 def export_command(store: Path, out: Path, trust_id: str | None) -> None:
     """Write the trust's users to OUT (.csv or .xlsx) in the bulk-user-data shape."""
+    check_suffix(out, out.name)
     db = open_store(store)
     try:
         with db.unit_of_work() as uow:
@@ -157,10 +160,17 @@ def import_command(
                     if a.trust_id == trust and normalise_email(a.email) == wanted
                 ]
                 if not found:
-                    raise NotFoundError("account", actor_email)
+                    raise ValidationError(
+                        "--as", actor_email, "no account of this trust has this email"
+                    )
                 actor_id = found[0].id
         now = SystemClock().now()
         change_set, names = _preview(db, trust, file, checks=checks, at=now, actor_id=actor_id)
+        if any(p.code is ProblemCode.MISSING_COLUMN for p in change_set.problems):
+            raise click.ClickException(
+                f"{file.name}: not a bulk-user-data file (it needs Email and Name columns); "
+                "start from the file `schoolsync users export` writes"
+            )
         show_change_set(change_set, names=names)
         if change_set.problems:
             raise click.ClickException(
