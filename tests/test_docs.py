@@ -3,10 +3,12 @@ script in examples/ runs to completion, so that neither can rot."""
 
 from __future__ import annotations
 
+import code
 import os
 import re
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,27 @@ def test_example_script_runs(script: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+
+def test_getting_started_pastes_into_a_python_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/getting-started.md says to paste its blocks into `python`: fed line by line to an
+    interactive console (where a blank line ends an indented block), every line is accepted
+    and every statement runs."""
+    monkeypatch.chdir(tmp_path)
+    errors: list[str] = []
+
+    class Shell(code.InteractiveConsole):
+        def showsyntaxerror(self, *args: object, **kwargs: object) -> None:
+            errors.append(traceback.format_exc(limit=0))
+
+        def showtraceback(self) -> None:
+            errors.append(traceback.format_exc())
+
+    shell = Shell({"__name__": "__console__"})
+    for block in code_blocks(ROOT / "docs" / "getting-started.md"):
+        for line in block.splitlines():
+            shell.push(line)
+        shell.push("")  # the Enter after a pasted block
+    assert not errors, errors[0]
