@@ -22,6 +22,7 @@ from schoolsync.access import (
     AccessIndex,
     AccessRecords,
     AccountStatus,
+    DenialReason,
     Grant,
     Permission,
     PermissionLevel,
@@ -85,6 +86,80 @@ def _closure(role: str) -> set[str]:
     return perms
 
 
+def _trust_roles(records: AccessRecords, acct: Account) -> list[str]:
+    return [
+        asg.role
+        for asg in records.assignments.values()
+        if asg.account_id == acct.id
+        and asg.school_id is None
+        and asg.trust_id == acct.trust_id
+        and CATALOGUE.roles[asg.role].scope is RoleScope.TRUST
+    ]
+
+
+def _member(records: AccessRecords, trust_id: str, school_id: str) -> bool:
+    return any(
+        m.trust_id == trust_id
+        and m.school_id == school_id
+        and m.status is MembershipStatus.ACCEPTED
+        for m in records.memberships.values()
+    )
+
+
+def _grant_reason(records: AccessRecords, a: str, p: str, s: str, at: datetime) -> DenialReason:
+    """Why the school's grants do not let a trust role use *p*: read off every grant."""
+    mine = [g for g in records.grants.values() if g.school_id == s and g.trust_id == "T"]
+    covering = [
+        g for g in mine if p in g.permissions and (g.account_ids is None or a in g.account_ids)
+    ]
+    revoked = [g for g in covering if g.revoked_at is not None and g.revoked_at <= at]
+    expired = [
+        g for g in covering if g not in revoked and g.expires_at is not None and g.expires_at <= at
+    ]
+    if covering and len(revoked) + len(expired) == len(covering):
+        return DenialReason.GRANT_REVOKED if revoked else DenialReason.GRANT_EXPIRED
+    live_for_me = [
+        g for g in mine if g.is_live(at) and (g.account_ids is None or a in g.account_ids)
+    ]
+    if live_for_me and not covering:
+        return DenialReason.OUTSIDE_GRANT_SCOPE
+    return DenialReason.NO_GRANT
+
+
+def reference_decision(
+    records: AccessRecords,
+    a: str,
+    p: str,
+    s: str | None,
+    at: datetime,
+    allowed: set[tuple[str, str, str | None]],
+) -> tuple[DenialReason | None, bool]:
+    """(reason or ``None`` when allowed, visible), read straight off the records.
+
+    No index, no cache: every assignment, membership and grant is looked at on every call;
+    *allowed* is :func:`everything` at *at* (the reference's own allow answers).
+    """
+    if s is not None and s not in records.schools:
+        return DenialReason.UNKNOWN_SCHOOL, False
+    acct = records.accounts.get(a)
+    if acct is None or acct.status is not AccountStatus.ACTIVE:
+        return DenialReason.INACTIVE, False
+    if (a, p, s) in allowed:
+        return None, True
+    if s is None:
+        return DenialReason.NO_ROLE, True
+    trust_roles = _trust_roles(records, acct)
+    member = bool(trust_roles) and _member(records, acct.trust_id, s)
+    anything_here = any((a, q, s) in allowed for q in PERMS)
+    visible = anything_here or member
+    held_by_trust_role = any(p in _closure(r) for r in trust_roles)
+    if held_by_trust_role and CATALOGUE.permissions[p].level is PermissionLevel.SCHOOL:
+        if not member:
+            return DenialReason.SCHOOL_NOT_IN_TRUST, visible
+        return _grant_reason(records, a, p, s, at), visible
+    return DenialReason.NO_ROLE, visible
+
+
 def reference(records: AccessRecords, a: str, p: str, s: str | None, at: datetime) -> bool:
     """The rules, read straight off the records: no index, no cache."""
     acct = records.accounts.get(a)
@@ -107,13 +182,7 @@ def reference(records: AccessRecords, a: str, p: str, s: str | None, at: datetim
         perm = CATALOGUE.permissions[p]
         if perm.level is PermissionLevel.TRUST:
             continue
-        member = any(
-            m.trust_id == acct.trust_id
-            and m.school_id == s
-            and m.status is MembershipStatus.ACCEPTED
-            for m in records.memberships.values()
-        )
-        if not member:
+        if not _member(records, acct.trust_id, s):
             continue
         if not perm.needs_grant:
             return True
@@ -131,6 +200,19 @@ def reference(records: AccessRecords, a: str, p: str, s: str | None, at: datetim
 def everything(records: AccessRecords, at: datetime) -> set[tuple[str, str, str | None]]:
     return {
         (a, p, s) for a in ACCOUNTS for p in PERMS for s in WHERE if reference(records, a, p, s, at)
+    }
+
+
+def reasons(
+    records: AccessRecords, at: datetime
+) -> dict[tuple[str, str, str | None], tuple[DenialReason | None, bool]]:
+    """The reference's (reason, visible) for every request of the small world."""
+    allowed = everything(records, at)
+    return {
+        (a, p, s): reference_decision(records, a, p, s, at, allowed)
+        for a in ACCOUNTS
+        for p in PERMS
+        for s in WHERE
     }
 
 
@@ -169,7 +251,9 @@ class AccessMachine(RuleBasedStateMachine):
         with self.store.unit_of_work() as uow:
             self.index = AccessIndex.from_unit_of_work(CATALOGUE, uow, now=START)
         self.admin = AccessAdmin(self.index)
-        self.snapshots: list[tuple[datetime, set[tuple[str, str, str | None]]]] = []
+        self.snapshots: list[
+            tuple[datetime, dict[tuple[str, str, str | None], tuple[DenialReason | None, bool]]]
+        ] = []
         self.counter = 0
         self.before: set[tuple[str, str, str | None]] = set()
         self.expect: str = "none"
@@ -177,7 +261,7 @@ class AccessMachine(RuleBasedStateMachine):
     # -- helpers ------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.snapshots.append((self.now, everything(self.index.records, self.now)))
+        self.snapshots.append((self.now, reasons(self.index.records, self.now)))
         self.now += timedelta(minutes=1)
         self.index.advance(self.now)
         self.before = everything(self.index.records, self.now)
@@ -324,7 +408,8 @@ class AccessMachine(RuleBasedStateMachine):
         for a in ACCOUNTS:
             for p in PERMS:
                 for s in WHERE:
-                    assert ((a, p, s) in expected) == bool(self.index.check(a, p, s, at=at))
+                    d = self.index.check(a, p, s, at=at)
+                    assert expected[(a, p, s)] == (d.reason, d.visible), d.explain()
 
     @rule()
     def rebuild_from_store(self) -> None:
@@ -342,10 +427,13 @@ class AccessMachine(RuleBasedStateMachine):
         if not hasattr(self, "index"):
             return
         now_access = everything(self.index.records, self.now)
+        expected = reasons(self.index.records, self.now)
         requests = [(a, p, s) for a in ACCOUNTS for p in PERMS for s in WHERE]
         decisions = self.index.check_many([*requests, *requests[:5]])
         for (a, p, s), d in zip(requests, decisions, strict=False):
             assert ((a, p, s) in now_access) == bool(d), d.explain()
+            # The reference's denial reason (closed list) and visibility, not just allow/deny.
+            assert expected[(a, p, s)] == (d.reason, d.visible), d.explain()
             assert d == self.index.check(a, p, s)
             # The fast paths give the same reason and visibility as the full evaluation.
             assert d == self.index.check(a, p, s, at=self.now)

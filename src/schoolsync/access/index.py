@@ -31,6 +31,7 @@ from schoolsync.access.decision import (
     Decision,
     DenialReason,
     MissingFact,
+    _denial,
 )
 from schoolsync.access.grants import Grant
 from schoolsync.access.records import AccessRecords, _kind_of
@@ -46,6 +47,10 @@ _Cell = dict[str, tuple[AccessPath, ...]]
 _Access = dict[str | None, _Cell]
 #: Precomputed allow decisions of one (account, school): permission -> Decision.
 _Allowed = dict[str, Decision]
+_NO_ROLE = DenialReason.NO_ROLE
+_INACTIVE = DenialReason.INACTIVE
+_UNKNOWN = DenialReason.UNKNOWN_SCHOOL
+_SCHOOL_LEVEL = PermissionLevel.SCHOOL
 
 
 def _names(ids: Sequence[str], shown: int = 5) -> str:
@@ -411,27 +416,8 @@ class _View:
         *lookup* returns the index's precomputed holders while they are still current.
         """
         reason, visible = self.classify(account_id, permission, school_id, at, access)
-
-        memo: list[MissingFact | None] = []
-
-        def explain() -> MissingFact | None:
-            if memo:
-                return memo[0]
-            self.lookup = None if lookup is None else lookup()
-            try:
-                memo.append(self.missing(account_id, permission, school_id, at, reason))
-            finally:
-                self.lookup = None
-            return memo[0]
-
-        return Decision(
-            allowed=False,
-            account_id=account_id,
-            permission=permission,
-            school_id=school_id,
-            reason=reason,
-            visible=visible,
-            explainer=explain,
+        return _denial(
+            account_id, permission, school_id, reason, visible, _Explainer(self, at, lookup)
         )
 
     def missing(
@@ -598,33 +584,38 @@ class _View:
         return f"; an account with `{mp}` at {where} can assign it ({_names(holders)})"
 
 
-class _NoRoleExplainer:
-    """Works out a no-role denial's missing fact when first asked (one small object per denial)."""
+class _Explainer:
+    """Works out a denial's missing fact when first read (shared by every denial of one moment).
 
-    __slots__ = ("_account", "_index", "_memo", "_now", "_permission", "_school", "_version")
+    *lookup* hands the view the index's precomputed holders while they are still current.
+    """
 
-    def __init__(self, index: AccessIndex, account: str, permission: str, school: str) -> None:
-        self._index = index
-        self._version = index._version
-        self._now = index._now
-        self._account = account
-        self._permission = permission
-        self._school = school
-        self._memo: MissingFact | bool | None = False
+    __slots__ = ("_at", "_lookup", "_view")
 
-    def __call__(self) -> MissingFact | None:
-        if self._memo is False:
-            index = self._index
-            view = index._view
-            view.lookup = index._lookup if index._version == self._version else None
-            try:
-                self._memo = view.missing(
-                    self._account, self._permission, self._school, self._now, DenialReason.NO_ROLE
-                )
-            finally:
-                view.lookup = None
-        assert not isinstance(self._memo, bool)
-        return self._memo
+    def __init__(
+        self,
+        view: _View,
+        at: datetime,
+        lookup: Callable[[], Callable[[str | None, str], Iterable[str]] | None] | None,
+    ) -> None:
+        self._view = view
+        self._at = at
+        self._lookup = lookup
+
+    def __call__(self, decision: Decision) -> MissingFact | None:
+        view = self._view
+        assert decision.reason is not None
+        view.lookup = None if self._lookup is None else self._lookup()
+        try:
+            return view.missing(
+                decision.account_id,
+                decision.permission,
+                decision.school_id,
+                self._at,
+                decision.reason,
+            )
+        finally:
+            view.lookup = None
 
 
 class AccessIndex:
@@ -657,7 +648,10 @@ class AccessIndex:
         self._keys_of: dict[str, list[str | None]] = {}
         self._schools_of: dict[str, dict[str, tuple[str, ...]]] = {}
         self._holders: dict[tuple[str | None, str], set[str]] = {}
-        self._cache: dict[tuple[str, str, str | None], Decision] = {}
+        #: The explainer of denials made at (version, now); reset when either changes.
+        self._explainer: _Explainer | None = None
+        #: Accepted member schools per trust (for visibility), worked out on demand.
+        self._members: dict[str, frozenset[str]] = {}
         self._past: tuple[datetime, _View] | None = None
         self._version = 0
         self._active: set[str] = set()
@@ -817,11 +811,11 @@ class AccessIndex:
     def advance(self, now: datetime) -> None:
         """Answer ``at=None`` questions for *now* from here on (grants start and expire)."""
         previous, self._now = self._now, now
+        self._explainer = None
         if self._in_window(now):
             return
         self._set_window()
-        self._cache.clear()
-        self._version += 1
+        self._changed()
         low, high = min(previous, now), max(previous, now)
         crossed = {
             (g.school_id, g.trust_id)
@@ -863,14 +857,19 @@ class AccessIndex:
             self._history_times.insert(pos, event.at)
             if kind == "grant":
                 self._set_window()
-        self._cache.clear()
-        self._version += 1
+        self._changed()
         self._past = None
         for account_id in affected:
             self._compute(account_id)
         for account_id, school_id in pairs:
             if account_id not in affected:
                 self._compute_pair(account_id, school_id)
+
+    def _changed(self) -> None:
+        """Records or the moment changed: denials made from now on explain from the new state."""
+        self._version += 1
+        self._explainer = None
+        self._members.clear()
 
     def _compute_pair(self, account_id: str, school_id: str) -> None:
         """Recompute one account's access at one school (after a grant or membership change)."""
@@ -943,54 +942,53 @@ class AccessIndex:
             decision = cell.get(permission)
             if decision is not None:
                 return decision
-        key = (account_id, permission, school_id)
-        decision = self._cache.get(key)
-        if decision is not None:
-            return decision
-        decision = self._deny_now(account_id, permission, school_id, cell)
-        if len(self._cache) > 1_000_000:
-            self._cache.clear()
-        self._cache[key] = decision
-        return decision
+        return self._deny_now(account_id, permission, school_id, cell)
 
     def _deny_now(
         self, account_id: str, permission: str, school_id: str | None, cell: _Allowed | None
     ) -> Decision:
+        """A denial at :attr:`now`: the reason from precomputed facts, the explanation lazily."""
         perm = self.catalogue.permissions.get(permission)
         if perm is None:
             self.catalogue.permission(permission)  # raises, naming the nearest permission
-        view = self._view
+        explainer = self._explainer
+        if explainer is None:
+            explainer = self._explainer = _Explainer(self._view, self._now, self._lookup_provider())
+        if school_id is None:
+            if account_id in self._active:
+                return _denial(account_id, permission, None, _NO_ROLE, True, explainer)
+            return _denial(account_id, permission, None, _INACTIVE, False, explainer)
+        records = self._view.records
+        if school_id not in records.schools:
+            return _denial(account_id, permission, school_id, _UNKNOWN, False, explainer)
+        if account_id not in self._active:
+            return _denial(account_id, permission, school_id, _INACTIVE, False, explainer)
         trust_cell = self._cells.get((account_id, None))
-        if (
-            school_id is not None
-            and account_id in self._active
-            and school_id in view.records.schools
-            and (
-                trust_cell is None
-                or permission not in trust_cell
-                or perm is None
-                or perm.level is PermissionLevel.TRUST
+        if trust_cell is None:  # no trust role: only the account's school roles count here
+            return _denial(account_id, permission, school_id, _NO_ROLE, cell is not None, explainer)
+        if permission in trust_cell and perm is not None and perm.level is _SCHOOL_LEVEL:
+            # A trust role holds it: membership, designation and the school's grants decide.
+            access: _Access = (
+                {} if cell is None else {school_id: {p: d.paths for p, d in cell.items()}}
             )
-        ):
-            # The common case: no role gives the permission here (no grant question arises).
-            visible = cell is not None or (
-                trust_cell is not None
-                and view.is_member(view.records.accounts[account_id].trust_id, school_id)
+            reason, visible = self._view.classify(
+                account_id, permission, school_id, self._now, access
             )
-            explain = _NoRoleExplainer(self, account_id, permission, school_id)
-            return Decision(
-                allowed=False,
-                account_id=account_id,
-                permission=permission,
-                school_id=school_id,
-                reason=DenialReason.NO_ROLE,
-                visible=visible,
-                explainer=explain,
-            )
-        access: _Access = {} if cell is None else {school_id: {p: d.paths for p, d in cell.items()}}
-        return view.deny(
-            account_id, permission, school_id, self._now, access, self._lookup_provider()
+            return _denial(account_id, permission, school_id, reason, visible, explainer)
+        visible = cell is not None or school_id in self._member_schools(
+            records.accounts[account_id].trust_id
         )
+        return _denial(account_id, permission, school_id, _NO_ROLE, visible, explainer)
+
+    def _member_schools(self, trust_id: str) -> frozenset[str]:
+        found = self._members.get(trust_id)
+        if found is None:
+            found = self._members[trust_id] = frozenset(
+                school_id
+                for school_id, ms in self._view.memberships_by_school.items()
+                if any(m.trust_id == trust_id and m.is_member for m in ms.values())
+            )
+        return found
 
     def _lookup(self, school_id: str | None, permission: str) -> Iterable[str]:
         return self._holders.get((school_id, permission), ())
