@@ -8,10 +8,12 @@ translation, so that the adapters differ only in their SQL dialect and connectio
   :class:`~schoolsync.ports.Repository` and :class:`~schoolsync.ports.AuditLog` ports over a
   :class:`SqlSession` (the unit of work's connection) and a :class:`SqlDialect`.
 - :func:`translate_errors` turns a database driver's exceptions into schoolsync's.
+- :class:`ConnectionPool` keeps a store's idle connections.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +48,8 @@ from schoolsync.trusts import Membership, School, Trust
 
 __all__ = [
     "AuditFilter",
+    "AuditLogBase",
+    "ConnectionPool",
     "Cursor",
     "RepositoryBase",
     "RepositorySet",
@@ -138,6 +142,39 @@ class AuditFilter:
             all(getattr(event, column) == value for column, value in self.key_filters())
             and (self.since is None or utc_key(event.at) >= utc_key(self.since))
             and (self.until is None or utc_key(event.at) < utc_key(self.until))
+        )
+
+
+class AuditLogBase(ABC):
+    """:meth:`~schoolsync.ports.AuditLog.events` in terms of one :class:`AuditFilter`."""
+
+    @abstractmethod
+    def append(self, event: AuditEvent) -> None:
+        """Record an event."""
+
+    @abstractmethod
+    def _find(self, wanted: AuditFilter) -> list[AuditEvent]:
+        """The events *wanted* matches, oldest first (equal times in append order)."""
+
+    def events(
+        self,
+        *,
+        account_id: str | None = None,
+        school_id: str | None = None,
+        trust_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """Events matching every given filter, oldest first (``since`` inclusive, ``until``
+        exclusive)."""
+        return self._find(
+            AuditFilter(
+                account_id=account_id,
+                school_id=school_id,
+                trust_id=trust_id,
+                since=since,
+                until=until,
+            )
         )
 
 
@@ -284,7 +321,7 @@ class SqlRepository(RepositoryBase[R]):
         return int(row[0])
 
 
-class SqlAuditLog:
+class SqlAuditLog(AuditLogBase):
     """The append-only :class:`~schoolsync.ports.AuditLog` in the ``audit_events`` table."""
 
     def __init__(self, session: SqlSession, dialect: SqlDialect) -> None:
@@ -304,27 +341,11 @@ class SqlAuditLog:
             self._append, (id_, at, account_id, school_id, trust_id, data), write=True
         )
 
-    def events(
-        self,
-        *,
-        account_id: str | None = None,
-        school_id: str | None = None,
-        trust_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEvent]:
-        """Events matching every given filter, oldest first."""
-        wanted = AuditFilter(
-            account_id=account_id,
-            school_id=school_id,
-            trust_id=trust_id,
-            since=since,
-            until=until,
-        )
+    def _find(self, wanted: AuditFilter) -> list[AuditEvent]:
         p = self._dialect.param
         where = [f"{column} = {p}" for column, _ in wanted.key_filters()]
         args: list[object] = [value for _, value in wanted.key_filters()]
-        for bound, op in ((since, ">="), (until, "<")):
+        for bound, op in ((wanted.since, ">="), (wanted.until, "<")):
             if bound is not None:
                 where.append(f"at {op} {p}")
                 args.append(self._dialect.audit_time(bound))
@@ -333,3 +354,52 @@ class SqlAuditLog:
             sql += " WHERE " + " AND ".join(where)
         rows = self._session.execute(sql + " ORDER BY at, seq", args).fetchall()
         return [decode_event(seq, data) for seq, data in rows]
+
+
+# --- connections -------------------------------------------------------------------------------
+
+C = TypeVar("C")
+
+
+class ConnectionPool(Generic[C]):
+    """The idle connections a store keeps for its next units of work (thread-safe).
+
+    Args:
+        connect: opens a new connection.
+        close: closes one.
+        max_idle: how many idle connections to keep.
+    """
+
+    def __init__(
+        self, connect: Callable[[], C], close: Callable[[C], object], *, max_idle: int
+    ) -> None:
+        self._connect = connect
+        self._close = close
+        self._max_idle = max_idle
+        self._mutex = threading.Lock()
+        self._idle: list[C] = []
+        self._closed = False
+
+    def take(self) -> C:
+        """An idle connection, or a new one; StorageError once the pool is closed."""
+        with self._mutex:
+            if self._closed:
+                raise StorageError("the store is closed")
+            conn = self._idle.pop() if self._idle else None
+        return conn if conn is not None else self._connect()
+
+    def give_back(self, conn: C, *, reusable: bool = True) -> None:
+        """Keep *conn* for reuse if it is *reusable* and there is room; close it otherwise."""
+        with self._mutex:
+            if reusable and not self._closed and len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        self._close(conn)
+
+    def close(self) -> None:
+        """Close the idle connections; connections in use are closed when given back."""
+        with self._mutex:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            self._close(conn)

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "VERSION_TABLE", "Migration"]
+from schoolsync.errors import SchemaVersionError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "VERSION_TABLE", "Migration", "pending"]
 
 #: The table recording which migrations were applied (one row per version).
 VERSION_TABLE = "schoolsync_schema_version"
@@ -123,3 +125,14 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 #: The newest schema version this library understands.
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
+
+
+def pending(current: int) -> list[Migration]:
+    """The migrations a database at version *current* still needs, oldest first.
+
+    Raises:
+        SchemaVersionError: *current* is newer than :data:`SCHEMA_VERSION`.
+    """
+    if current > SCHEMA_VERSION:
+        raise SchemaVersionError(current, SCHEMA_VERSION)
+    return [m for m in MIGRATIONS if m.version > current]

@@ -14,16 +14,16 @@ proceed concurrently. psycopg is imported when a store is opened, not when this 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from schoolsync.errors import SchemaVersionError, StorageError
+from schoolsync.errors import StorageError
 from schoolsync.storage import migrations
 from schoolsync.storage.base import (
+    ConnectionPool,
     Cursor,
     RepositorySet,
     SqlAuditLog,
@@ -72,6 +72,10 @@ def _translate() -> AbstractContextManager[None]:
 
 # Audit times are timestamptz; records are jsonb.
 _DIALECT = SqlDialect(param="%s", json_param="%s::jsonb", audit_time=utc_key)
+
+
+def _close(conn: psycopg.Connection[Any]) -> None:
+    conn.close()
 
 
 class _PostgresRepository(SqlRepository[R]):
@@ -211,18 +215,17 @@ class PostgresStore:
         self.schema = schema
         self.lock_timeout = lock_timeout
         self._dsn = dsn
-        self._max_idle = max_idle
         self._lock_namespace = f"schoolsync:{schema}"
-        self._mutex = threading.Lock()
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._closed = False
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            self._connect, _close, max_idle=max_idle
+        )
         conn = self._connect()
         try:
             self._migrate(conn)
         except BaseException:
             conn.close()
             raise
-        self._idle.append(conn)
+        self._pool.give_back(conn)
 
     def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
@@ -259,11 +262,7 @@ class PostgresStore:
                     "description text NOT NULL, applied_at timestamptz NOT NULL)"
                 )
                 current = self._version(conn)
-                if current > migrations.SCHEMA_VERSION:
-                    raise SchemaVersionError(current, migrations.SCHEMA_VERSION)
-                for migration in migrations.MIGRATIONS:
-                    if migration.version <= current:
-                        continue
+                for migration in migrations.pending(current):
                     for statement in migration.postgres:
                         conn.execute(statement.encode())
                     conn.execute(
@@ -295,32 +294,16 @@ class PostgresStore:
         except Exception:  # a broken connection is simply dropped
             conn.close()
             return
-        with self._mutex:
-            if (
-                not self._closed
-                and not conn.closed
-                and conn.info.transaction_status == pq.TransactionStatus.IDLE
-                and len(self._idle) < self._max_idle
-            ):
-                self._idle.append(conn)
-                return
-        conn.close()
+        reusable = not conn.closed and conn.info.transaction_status == pq.TransactionStatus.IDLE
+        self._pool.give_back(conn, reusable=reusable)
 
     def unit_of_work(self) -> _PostgresUnitOfWork:
         """A new unit of work (one transaction on its own connection)."""
-        with self._mutex:
-            if self._closed:
-                raise StorageError("the store is closed")
-            conn = self._idle.pop() if self._idle else None
-        return _PostgresUnitOfWork(self, conn if conn is not None else self._connect())
+        return _PostgresUnitOfWork(self, self._pool.take())
 
     def close(self) -> None:
         """Close the idle connections; units of work still open close theirs when they end."""
-        with self._mutex:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._pool.close()
 
     def __enter__(self) -> Self:
         return self

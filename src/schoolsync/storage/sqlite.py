@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -22,9 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from schoolsync.errors import SchemaVersionError, StorageError
+from schoolsync.errors import StorageError
 from schoolsync.storage import migrations
 from schoolsync.storage.base import (
+    ConnectionPool,
     Cursor,
     RepositorySet,
     SqlAuditLog,
@@ -111,7 +111,7 @@ class _SqliteUnitOfWork(RepositorySet):
         except sqlite3.Error:
             conn.close()
             return
-        self._store._release(conn)
+        self._store._pool.give_back(conn)
 
     def commit(self) -> None:
         """Make every change durable and visible at once (ends the transaction)."""
@@ -156,16 +156,14 @@ class SqliteStore:
             )
         self.path = Path(path)
         self._timeout = timeout
-        self._mutex = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
-        self._closed = False
+        self._pool = ConnectionPool(self._connect, sqlite3.Connection.close, max_idle=_MAX_IDLE)
         conn = self._connect()
         try:
             _migrate(conn)
         except BaseException:
             conn.close()
             raise
-        self._idle.append(conn)
+        self._pool.give_back(conn)
 
     def _connect(self) -> sqlite3.Connection:
         with _translate():
@@ -180,13 +178,6 @@ class SqliteStore:
                 raise
         return conn
 
-    def _release(self, conn: sqlite3.Connection) -> None:
-        with self._mutex:
-            if not self._closed and len(self._idle) < _MAX_IDLE:
-                self._idle.append(conn)
-                return
-        conn.close()
-
     def schema_version(self) -> int:
         """The database's schema version (after the migrations applied on open)."""
         conn = self._connect()
@@ -198,19 +189,11 @@ class SqliteStore:
 
     def unit_of_work(self) -> _SqliteUnitOfWork:
         """A new unit of work (one transaction on its own connection)."""
-        with self._mutex:
-            if self._closed:
-                raise StorageError("the store is closed")
-            conn = self._idle.pop() if self._idle else None
-        return _SqliteUnitOfWork(self, conn if conn is not None else self._connect())
+        return _SqliteUnitOfWork(self, self._pool.take())
 
     def close(self) -> None:
         """Close the idle connections; units of work still open close theirs when they end."""
-        with self._mutex:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._pool.close()
 
     def __enter__(self) -> Self:
         return self
@@ -237,11 +220,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 "description TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
             current = _current_version(conn)
-            if current > migrations.SCHEMA_VERSION:
-                raise SchemaVersionError(current, migrations.SCHEMA_VERSION)
-            for migration in migrations.MIGRATIONS:
-                if migration.version <= current:
-                    continue
+            for migration in migrations.pending(current):
                 for statement in migration.sqlite:
                     conn.execute(statement)
                 conn.execute(

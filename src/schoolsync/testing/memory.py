@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 from schoolsync.audit import AuditEvent
 from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFoundError
-from schoolsync.storage.base import AuditFilter, RepositoryBase, RepositorySet
+from schoolsync.storage.base import AuditFilter, AuditLogBase, RepositoryBase, RepositorySet
 from schoolsync.storage.codec import TABLES, TableSpec, utc_key
 
 __all__ = ["MemoryStore"]
@@ -87,7 +86,7 @@ class _MemoryRepository(RepositoryBase[R]):
                 base[key] = row
 
 
-class _MemoryAuditLog:
+class _MemoryAuditLog(AuditLogBase):
     def __init__(self, committed: list[AuditEvent], new: list[AuditEvent]) -> None:
         self._committed = committed
         self._new = new
@@ -95,22 +94,7 @@ class _MemoryAuditLog:
     def append(self, event: AuditEvent) -> None:
         self._new.append(event)
 
-    def events(
-        self,
-        *,
-        account_id: str | None = None,
-        school_id: str | None = None,
-        trust_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEvent]:
-        wanted = AuditFilter(
-            account_id=account_id,
-            school_id=school_id,
-            trust_id=trust_id,
-            since=since,
-            until=until,
-        )
+    def _find(self, wanted: AuditFilter) -> list[AuditEvent]:
         found = [e for e in [*self._committed, *self._new] if wanted.matches(e)]
         # Oldest first (naive times count as UTC, as in the SQL stores); sorted() is stable,
         # so events at the same time keep their append order.
