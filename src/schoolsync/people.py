@@ -62,8 +62,25 @@ def _tuple_of_upn(value: object) -> tuple[Upn, ...]:
     return tuple(v if isinstance(v, Upn) else Upn.parse(str(v)) for v in value)  # type: ignore[attr-defined]
 
 
+class _Named:
+    """The name fields people share, and the name they go by (a mixin for attrs classes)."""
+
+    __slots__ = ()
+    forename: str
+    surname: str
+    preferred_forename: str | None
+    preferred_surname: str | None
+
+    @property
+    def display_name(self) -> str:
+        """Preferred forename (else legal) and preferred surname (else legal)."""
+        return (
+            f"{self.preferred_forename or self.forename} {self.preferred_surname or self.surname}"
+        )
+
+
 @attrs.frozen(kw_only=True)
-class Pupil:
+class Pupil(_Named):
     """A pupil on a school's roll.
 
     ``forename``/``surname`` are the legal names; ``preferred_*`` the names the pupil uses.
@@ -95,13 +112,6 @@ class Pupil:
     #: The Unique Learner Number, issued from age 14 (most primary pupils have none).
     uln: Uln | None = None
 
-    @property
-    def display_name(self) -> str:
-        """Preferred forename (else legal) and preferred surname (else legal)."""
-        return (
-            f"{self.preferred_forename or self.forename} {self.preferred_surname or self.surname}"
-        )
-
     def all_upns(self) -> tuple[Upn, ...]:
         """Every UPN the pupil holds or held: the current one first, then the former ones."""
         current = () if self.upn is None else (self.upn,)
@@ -130,7 +140,7 @@ def change_upn(pupil: Pupil, new_upn: Upn | None) -> Pupil:
 
 
 @attrs.frozen(kw_only=True)
-class StaffMember:
+class StaffMember(_Named):
     """A member of staff at a school (teachers and support staff alike)."""
 
     id: str
@@ -149,13 +159,6 @@ class StaffMember:
     class_ids: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     #: A key to match an existing directory account (Microsoft SDS ``activeDirectoryMatchId``).
     directory_match_id: str | None = None
-
-    @property
-    def display_name(self) -> str:
-        """Preferred forename (else legal) and preferred surname (else legal)."""
-        return (
-            f"{self.preferred_forename or self.forename} {self.preferred_surname or self.surname}"
-        )
 
 
 @attrs.frozen(kw_only=True)
