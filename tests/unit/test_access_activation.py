@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from schoolsync.access import ActivationOutcome, redeem_activation, start_activation
 
@@ -67,3 +71,28 @@ def test_codes_are_random() -> None:
 
     assert a[2] != b[2]
     assert a[0].salt != b[0].salt
+
+
+def test_hashes_are_salted_scrypt_compared_in_constant_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stored hash is scrypt of the code under the challenge's own salt, and redeeming
+    compares digests with hmac.compare_digest (never ==)."""
+    challenge, token, code = start_activation("a1", now=NOW, work_factor=FAST)
+    salt = bytes.fromhex(challenge.salt)
+    compared: list[tuple[str, str]] = []
+    real = hmac.compare_digest
+
+    def recording(a: str, b: str) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr("schoolsync.access.activation.hmac.compare_digest", recording)
+    outcome, _ = redeem_activation(challenge, link_token=token, code=code, now=NOW)
+
+    expected = hashlib.scrypt(code.encode(), salt=salt, n=FAST, r=8, p=1, dklen=32).hex()
+    other_salt = hashlib.scrypt(code.encode(), salt=b"x" * 16, n=FAST, r=8, p=1, dklen=32).hex()
+    assert expected == challenge.code_hash
+    assert other_salt != challenge.code_hash
+    assert ActivationOutcome.ACTIVATED == outcome
+    assert {challenge.link_hash, challenge.code_hash} == {b for _, b in compared}

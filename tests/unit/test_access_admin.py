@@ -243,3 +243,36 @@ def test_activation_makes_a_pending_account_active() -> None:
     assert ActivationOutcome.ACTIVATED == outcome
     assert ["account.activated"] == [e.action for e in events]
     assert_allowed(admin.index, "new", "data.manage", "S1")
+
+
+def test_no_escalation_through_an_implied_role() -> None:
+    """Giving a role whose own permissions the giver holds is refused when a role it implies
+    carries a permission the giver lacks; the same giver may give the role without it."""
+    from schoolsync.access import Role, RoleCatalogue
+
+    catalogue = RoleCatalogue.build(
+        ["users.manage", "grants.manage", "data.manage"],
+        [
+            Role(name="Manager", scope="school", permissions={"users.manage"}),
+            Role(
+                name="Deputy",
+                scope="school",
+                permissions={"users.manage"},
+                implies={"Data"},
+            ),
+            Role(name="Data", scope="school", permissions={"data.manage"}),
+            Role(name="Helper", scope="school", permissions={"users.manage"}),
+        ],
+    )
+    w = world(catalogue, now=NOW).trust("T").school("S1", in_trust="T")
+    for name in ("giver", "taker"):
+        w.account(name)
+    w.role("giver", "Manager", at="S1")
+    admin = AccessAdmin(w.index())
+
+    with pytest.raises(AccessDeniedError, match=r"'Deputy': it carries `data\.manage`"):
+        admin.assign(actor_id="giver", account_id="taker", role="Deputy", school_id="S1", at=NOW)
+    assert_denied(admin.index, "taker", "data.manage", "S1", reason="no_role")
+
+    admin.assign(actor_id="giver", account_id="taker", role="Helper", school_id="S1", at=NOW)
+    assert_allowed(admin.index, "taker", "users.manage", "S1")
