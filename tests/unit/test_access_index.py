@@ -353,7 +353,8 @@ def test_audit_is_queryable_by_account_school_and_time() -> None:
         e.action for e in carol
     ]
     assert [("assignment.removed", NOW + hour)] == [(e.action, e.at) for e in at_s2]
-    assert at_s2[0].before is not None and at_s2[0].after is None
+    assert at_s2[0].before is not None
+    assert at_s2[0].after is None
     assert "Teacher" == at_s2[0].before["role"]
     assert [e.id for e in carol[2:]] == [e.id for e in stored]
 
