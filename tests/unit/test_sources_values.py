@@ -77,6 +77,13 @@ class TestDates:
         )
         assert 2 == len(w.messages())
 
+    def test_slash_date_warning_holds_no_value(self):
+        """The warning names file, row and field but not the date (a birth date is personal
+        data, and warnings reach sync plans)."""
+        w = Warnings()
+        parse_date("02/10/2013", file="f.csv", field="DOB", warnings=w, row=7)
+        assert ["f.csv, row 7, field 'DOB': slash date read as d/m/yyyy"] == w.messages()
+
     @pytest.mark.parametrize("text", ["2023-02-30", "31/31/2023", "yesterday", "1/5/23", ""])
     def test_bad_dates_are_errors(self, text):
         """Impossible or unreadable dates are FileFormatErrors naming file, row and field."""
