@@ -28,7 +28,17 @@ from schoolsync.testing.strategies import pupils, staff_members
 from schoolsync.trusts import School
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
-TABLES = ("pupils", "staff", "classes", "year_groups", "sync_links", "backups", "deleted")
+TABLES = (
+    "schools",
+    "pupils",
+    "staff",
+    "classes",
+    "year_groups",
+    "sync_links",
+    "backups",
+    "deleted",
+    "tombstones",
+)
 CONN = authorise(
     MisConnection(school_id="s1", provider="p", required_scopes={"read"}),
     account_id="ac",
@@ -56,14 +66,17 @@ def current(store: MemoryStore) -> SchoolRecords:
 
 def state(store: MemoryStore) -> dict[str, Any]:
     with store.unit_of_work() as uow:
-        return {t: getattr(uow, t).list() for t in TABLES}
+        out: dict[str, Any] = {t: getattr(uow, t).list() for t in TABLES}
+        out["audit"] = uow.audit.events()
+        return out
 
 
 @given(app=pupils(school_id="s1"), mis=pupils(school_id="mis"), in_club=st.booleans())
 def test_apply_then_unmatch_restores_the_pupil_exactly(
     app: Pupil, mis: Pupil, in_club: bool
 ) -> None:
-    """Whatever the two records hold, unmatching after apply gives the app pupil back."""
+    """Whatever the two records hold, unmatching after apply gives the app pupil back, and the
+    MIS record is linked to nothing (New again)."""
     app = attrs.evolve(app, class_ids=("club",) if in_club else ())
     store = store_with(app)
     pairing = Pairing(kind=RecordKind.PUPIL, status="matched", mis=mis, app=app)
@@ -72,6 +85,7 @@ def test_apply_then_unmatch_restores_the_pupil_exactly(
     with store.unit_of_work() as uow:
         assert app == uow.pupils.require(app.id)
         assert [] == uow.sync_links.list()
+    assert current(store).link_of_mis(RecordKind.PUPIL, mis.mis_id or mis.id) is None
 
 
 @given(app=staff_members(school_id="s1"), mis=staff_members(school_id="mis"))
@@ -85,6 +99,7 @@ def test_apply_then_unmatch_restores_the_staff_member_exactly(
     unmatch(store, RecordKind.STAFF, app.id, at=NOW)
     with store.unit_of_work() as uow:
         assert app == uow.staff.require(app.id)
+        assert [] == uow.sync_links.list()
 
 
 @given(
