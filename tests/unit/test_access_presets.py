@@ -138,6 +138,63 @@ class TestFftAspire:
                 actor_id="u0", account_id="u5", role="View pupil-level data", school_id="S1", at=NOW
             )
 
+    def test_manage_data_cap_of_six_counts_setup_admins(self) -> None:
+        """Manage data holds at most 6 per school, setup admins (who imply it) included; the
+        refusal names the current holders."""
+        w = world(fft_aspire(), now=NOW).trust("T").school("S1", in_trust="T")
+        for i in range(8):
+            w.account(f"u{i}")
+        admin = AccessAdmin(w.index())
+        for i in range(2):
+            admin.assign(
+                actor_id=None,
+                account_id=f"u{i}",
+                role="School setup & Pupil Tracking",
+                school_id="S1",
+                at=NOW,
+            )
+        for i in range(2, 6):
+            admin.assign(
+                actor_id=None, account_id=f"u{i}", role="Manage data", school_id="S1", at=NOW
+            )
+
+        with pytest.raises(CapExceededError) as info:
+            admin.assign(actor_id=None, account_id="u6", role="Manage data", school_id="S1", at=NOW)
+        with pytest.raises(CapExceededError):  # a setup admin would be a seventh data manager
+            admin.assign(
+                actor_id=None,
+                account_id="u6",
+                role="School setup & Pupil Tracking",
+                school_id="S1",
+                at=NOW,
+            )
+        assert ("u0", "u1", "u2", "u3", "u4", "u5") == info.value.holders
+        assert 6 == info.value.cap
+
+    def test_report_permissions_depend_on_school_level_reports(self) -> None:
+        """Pupil-level data and any Collaborate group need View school-level reports first;
+        once it is held both can be given, and it cannot then be taken away from under them."""
+        w = world(fft_aspire(), now=NOW).trust("T").school("S1", in_trust="T").account("u")
+        admin = AccessAdmin(w.index())
+
+        for role in ("View pupil-level data", "View any Collaborate group"):
+            with pytest.raises(RoleRequirementError, match="requires 'View school-level reports'"):
+                admin.assign(actor_id=None, account_id="u", role=role, school_id="S1", at=NOW)
+        base = admin.assign(
+            actor_id=None,
+            account_id="u",
+            role="View school-level reports",
+            school_id="S1",
+            at=NOW,
+        )
+        for role in ("View pupil-level data", "View any Collaborate group"):
+            admin.assign(actor_id=None, account_id="u", role=role, school_id="S1", at=NOW)
+
+        assert_allowed(admin.index, "u", "reports.pupil_level.view", "S1")
+        assert_allowed(admin.index, "u", "collaborate.groups.view_any", "S1")
+        with pytest.raises(RoleRequirementError):
+            admin.unassign(actor_id=None, assignment_id=base[0].subject_id, at=NOW)
+
     def test_pending_users_are_denied(self) -> None:
         """A new user waits in Pending users (denied) until activated."""
         w = (
@@ -288,3 +345,24 @@ class TestHodderAdminHub:
         assert_denied(index, "adm", "mis_sync.configure", "S1", reason="no_role")
         assert_allowed(index, "adm", "users.manage", "S1")
         assert_allowed(index, "ac", "reports.school.view", "S1")
+
+    def test_no_other_role_carries_mis_sync_and_there_is_one_coordinator(self) -> None:
+        """mis_sync.configure belongs to the Access Co-ordinator alone (no role implies it
+        from below), and a school has exactly one Access Co-ordinator."""
+        cat = hodder_admin_hub()
+        w = (
+            world(cat, now=NOW)
+            .trust("T")
+            .school("S1", in_trust="T")
+            .account("ac")
+            .account("x")
+            .role("ac", "Access Co-ordinator", at="S1")
+        )
+        admin = AccessAdmin(w.index())
+
+        assert ("Access Co-ordinator",) == cat.roles_granting("mis_sync.configure")
+        with pytest.raises(CapExceededError) as info:
+            admin.assign(
+                actor_id=None, account_id="x", role="Access Co-ordinator", school_id="S1", at=NOW
+            )
+        assert ("ac",) == info.value.holders
