@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import sys
+from functools import partial
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.bulk import read_sheet, write_sheet
 from schoolsync.cli import main
+from schoolsync.cli._common import run_steps
 from schoolsync.storage.sqlite import SqliteStore
 from schoolsync.trusts import Membership, MembershipStatus, School, Trust
 
@@ -122,3 +127,32 @@ def test_import_with_problems_lists_them_and_exits_1(tmp_path: Path) -> None:
     )
     assert "Error: bad.csv has 3 problem(s); nothing was changed" in output
     assert "Traceback" not in output
+
+
+def test_long_work_shows_a_progress_bar_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a terminal, the steps run in order under a progress bar naming each step (on standard
+    error); redirected, they run silently, so output files stay clean."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        done: list[str] = []
+        run_steps(
+            "Importing users.csv",
+            [
+                ("reading", partial(done.append, "reading")),
+                ("checking", partial(done.append, "checking")),
+            ],
+        )
+        assert ["reading", "checking"] == done
+        text = stream.getvalue()
+        if shown:
+            assert "Importing users.csv" in text
+            assert "50%  checking" in text
+        else:
+            assert "" == text

@@ -82,7 +82,8 @@ class FakeChecks:
 CHECKS = FakeChecks()
 
 
-def make_store() -> MemoryStore:
+def make_store(*, ben_named: str = "Ben Okri") -> MemoryStore:
+    """Trust t1 with schools s1 and s2 (and s9 outside it); Ada, Ben and Cy with roles."""
     store = MemoryStore()
     with store.unit_of_work() as uow:
         uow.trusts.add(Trust(id="t1", name="Northern Lights Trust"))
@@ -96,7 +97,7 @@ def make_store() -> MemoryStore:
         uow.schools.add(School(id="s9", name="Outsider School"))
         people = [
             ("a1", "ada@oak.example", "Ada Lovelace"),
-            ("a2", "ben@oak.example", "Ben Okri"),
+            ("a2", "ben@oak.example", ben_named),
             ("a3", "cy@river.example", "Cy Twombly"),
         ]
         for aid, email, name in people:
@@ -170,12 +171,7 @@ class TestExport:
 
     def test_formula_like_values_are_neutralised_in_the_file(self, tmp_path: Path) -> None:
         """A name starting with = is written with a leading apostrophe, and read back as it was."""
-        store = make_store()
-        with store.unit_of_work() as uow:
-            uow.accounts.put(
-                Account(id="a2", trust_id="t1", email="ben@oak.example", name="=HYPERLINK(1)")
-            )
-            uow.commit()
+        store = make_store(ben_named="=HYPERLINK(1)")
         path = export_users(store, "t1", tmp_path / "users.csv")
         assert "'=HYPERLINK(1)" in path.read_text(encoding="utf-8-sig")
         assert (
@@ -541,12 +537,7 @@ class TestEditSelection:
 class TestFiles:
     def test_xlsx_export_drops_control_characters_it_cannot_hold(self, tmp_path: Path) -> None:
         """A name with a bell character exports to XLSX (without it) instead of failing."""
-        store = make_store()
-        with store.unit_of_work() as uow:
-            uow.accounts.put(
-                Account(id="a2", trust_id="t1", email="ben@oak.example", name="Ben\x07")
-            )
-            uow.commit()
+        store = make_store(ben_named="Ben\x07")
         path = export_users(store, "t1", tmp_path / "users.xlsx")
         assert "Ben" == row_of([list(r) for r in read_sheet(path).rows], "ben@oak.example")[1]
 
