@@ -85,46 +85,31 @@ MIS_STAFF = (
     StaffMember(id="T3", school_id="mis", forename="Joanne", surname="Bloggs"),
     StaffMember(id="T4", school_id="mis", forename="Chris", surname="Cook"),
 )
+
+
+def pupil(school: str, id: str, name: str, born: date, year: str, *classes: str) -> Pupil:
+    forename, surname = name.split()
+    return Pupil(
+        id=id,
+        school_id=school,
+        forename=forename,
+        surname=surname,
+        date_of_birth=born,
+        year_code=year,
+        class_ids=classes,
+    )
+
+
 MIS_PUPILS = (
-    Pupil(
-        id="P1",
-        school_id="mis",
-        forename="Zoe",
-        surname="Smith",
-        date_of_birth=date(2019, 5, 1),
-        year_code="1",
-        class_ids=("C-robins",),
+    attrs.evolve(
+        pupil("mis", "P1", "Zoe Smith", date(2019, 5, 1), "1", "C-robins"),
         upn=Upn.parse("A201200119001"),
         pupil_premium=True,
         home_language="ENG",
     ),
-    Pupil(
-        id="P2",
-        school_id="mis",
-        forename="Robert",
-        surname="Jones",
-        date_of_birth=date(2018, 2, 2),
-        year_code="2",
-        class_ids=("C-swans",),
-    ),
-    Pupil(
-        id="P3",
-        school_id="mis",
-        forename="Amy",
-        surname="Browne",
-        date_of_birth=date(2019, 3, 4),
-        year_code="1",
-        class_ids=("C-swans",),
-    ),
-    Pupil(
-        id="P4",
-        school_id="mis",
-        forename="Kit",
-        surname="Kite",
-        date_of_birth=date(2018, 4, 4),
-        year_code="2",
-        class_ids=("C-kites",),
-    ),
+    pupil("mis", "P2", "Robert Jones", date(2018, 2, 2), "2", "C-swans"),
+    pupil("mis", "P3", "Amy Browne", date(2019, 3, 4), "1", "C-swans"),
+    pupil("mis", "P4", "Kit Kite", date(2018, 4, 4), "2", "C-kites"),
 )
 
 
@@ -181,34 +166,12 @@ def the_app() -> MemoryStore:
         )
         uow.pupils.put_many(
             [
-                Pupil(
-                    id="ap1",
-                    school_id=SCHOOL,
-                    forename="ZOE",
-                    surname="Smith",
-                    date_of_birth=date(2019, 5, 1),
-                    year_code="R",
+                attrs.evolve(
+                    pupil(SCHOOL, "ap1", "ZOE Smith", date(2019, 5, 1), "R", "ac-robins"),
                     email="parent@home.example",
-                    class_ids=("ac-robins",),
                 ),
-                Pupil(
-                    id="ap2",
-                    school_id=SCHOOL,
-                    forename="Rob",
-                    surname="Jones",
-                    date_of_birth=date(2018, 2, 2),
-                    year_code="2",
-                    class_ids=("ac-2swans",),
-                ),
-                Pupil(
-                    id="ap3",
-                    school_id=SCHOOL,
-                    forename="Amy",
-                    surname="Brown",
-                    date_of_birth=date(2019, 3, 3),
-                    year_code="1",
-                    class_ids=("ac-1swans",),
-                ),
+                pupil(SCHOOL, "ap2", "Rob Jones", date(2018, 2, 2), "2", "ac-2swans"),
+                pupil(SCHOOL, "ap3", "Amy Brown", date(2019, 3, 3), "1", "ac-1swans"),
             ]
         )
         uow.commit()
