@@ -116,3 +116,33 @@ def test_missing_columns_and_unknown_suffix(tmp_path: Path) -> None:
         load_scenarios(path)
     with pytest.raises(FileFormatError):
         load_scenarios(tmp_path / "x.csv")
+
+
+def test_yaml_world_mistakes_name_the_entry_and_field(tmp_path: Path) -> None:
+    """A world entry without a required value, or with a bad one, is a FileFormatError
+    naming the file and the entry's field, not a KeyError."""
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(
+        "catalogue: boost_insights\n"
+        "world:\n"
+        "  trusts: [{id: G}]\n"
+        "  schools: [{id: S1, trust: G}, {name: Elm, trust: G}]\n"
+        "scenarios: []\n"
+    )
+    bad_status = tmp_path / "status.yaml"
+    bad_status.write_text(
+        "catalogue: boost_insights\n"
+        "world:\n"
+        "  trusts: [{id: G}]\n"
+        "  schools: [{id: S1, trust: G, status: maybe}]\n"
+        "scenarios: []\n"
+    )
+
+    with pytest.raises(FileFormatError) as info:
+        load_scenarios(missing)
+    with pytest.raises(FileFormatError) as info2:
+        load_scenarios(bad_status)
+
+    assert ("missing.yaml", "world.schools[2].id") == (info.value.file, info.value.field)
+    assert ("status.yaml", "world.schools[1]") == (info2.value.file, info2.value.field)
+    assert "maybe" in str(info2.value)

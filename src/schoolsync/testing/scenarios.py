@@ -24,7 +24,7 @@ import attrs
 from schoolsync.access.decision import DenialReason
 from schoolsync.access.index import AccessIndex
 from schoolsync.access.presets import PRESETS
-from schoolsync.errors import FileFormatError
+from schoolsync.errors import FileFormatError, ValidationError
 from schoolsync.testing.assertions import assert_allowed, assert_denied
 from schoolsync.testing.world import World
 
@@ -138,7 +138,12 @@ def _load_yaml(path: Path, now: datetime) -> ScenarioTable:
                 field="catalogue",
                 value=preset,
             )
-        built = World.from_dict(PRESETS[preset](), data["world"], now=now)
+        if not isinstance(data["world"], Mapping):
+            raise FileFormatError(path.name, "the world is a mapping", field="world")
+        try:
+            built = World.from_dict(PRESETS[preset](), data["world"], now=now)
+        except ValidationError as exc:
+            raise FileFormatError(path.name, exc.reason, field=exc.field, value=exc.value) from None
     return ScenarioTable(scenarios=tuple(rows), world=built)
 
 

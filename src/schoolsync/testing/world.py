@@ -20,7 +20,7 @@ an index built from the world can answer ``at=`` questions about earlier steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from schoolsync.access.grants import Grant
 from schoolsync.access.index import AccessIndex
 from schoolsync.access.records import AccessRecords, record_event, write_events
 from schoolsync.audit import AuditEvent
+from schoolsync.errors import SchoolsyncError, ValidationError
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.trusts import Membership, MembershipStatus, School, Trust
 
@@ -241,37 +242,69 @@ class World:
 
         Keys: ``trusts`` (id, name), ``schools`` (id, name, trust, status), ``accounts`` (id,
         trust, status), ``roles`` (account, role, school), ``grants`` (id, school, trust,
-        permissions, accounts, expires_at, revoked).
+        permissions, accounts, expires_at, revoked). A missing or bad value raises
+        :class:`~schoolsync.errors.ValidationError` naming it (``world.schools[2].id``).
         """
         w = cls(catalogue, now=now)
-        for t in data.get("trusts", ()):
-            w.trust(str(t["id"]), name=t.get("name"))
-        for s in data.get("schools", ()):
-            w.school(
-                str(s["id"]),
+        steps: dict[str, Callable[[Mapping[str, Any]], object]] = {
+            "trusts": lambda t: w.trust(_req(t, "id"), name=t.get("name")),
+            "schools": lambda s: w.school(
+                _req(s, "id"),
                 name=s.get("name"),
                 in_trust=s.get("trust"),
                 status=MembershipStatus(s.get("status", "accepted")),
-            )
-        for a in data.get("accounts", ()):
-            w.account(str(a["id"]), trust=a.get("trust"), status=a.get("status", "active"))
-        for r in data.get("roles", ()):
-            w.role(str(r["account"]), str(r["role"]), at=r.get("school"))
-        for g in data.get("grants", ()):
-            expires = g.get("expires_at")
-            if isinstance(expires, str):
-                expires = datetime.fromisoformat(expires)
-            w.grant(
-                str(g["school"]),
-                [str(p) for p in g["permissions"]],
-                trust=g.get("trust"),
-                accounts=g.get("accounts"),
-                expires_at=expires,
-                grant_id=g.get("id"),
-            )
-            if g.get("revoked"):
-                w.revoke(list(w.records.grants)[-1] if g.get("id") is None else str(g["id"]))
+            ),
+            "accounts": lambda a: w.account(
+                _req(a, "id"), trust=a.get("trust"), status=a.get("status", "active")
+            ),
+            "roles": lambda r: w.role(_req(r, "account"), _req(r, "role"), at=r.get("school")),
+            "grants": lambda g: _grant_from_dict(w, g),
+        }
+        for section, step in steps.items():
+            for i, entry in enumerate(data.get(section) or (), start=1):
+                where = f"world.{section}[{i}]"
+                if not isinstance(entry, Mapping):
+                    raise ValidationError(where, entry, "expected a mapping of fields")
+                try:
+                    step(entry)
+                except _MissingField as missing:
+                    raise ValidationError(
+                        f"{where}.{missing.args[0]}", None, "a value is required"
+                    ) from None
+                except (ValueError, TypeError, SchoolsyncError) as exc:
+                    raise ValidationError(where, None, str(exc)) from None
         return w
+
+
+class _MissingField(Exception):
+    """A required key is absent from one entry of a world mapping (carries the key)."""
+
+
+def _req(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    if value is None or str(value).strip() == "":
+        raise _MissingField(key)
+    return str(value)
+
+
+def _grant_from_dict(w: World, g: Mapping[str, Any]) -> World:
+    expires = g.get("expires_at")
+    if isinstance(expires, str):
+        expires = datetime.fromisoformat(expires)
+    permissions = g.get("permissions")
+    if not permissions:
+        raise _MissingField("permissions")
+    w.grant(
+        _req(g, "school"),
+        [str(p) for p in permissions],
+        trust=g.get("trust"),
+        accounts=g.get("accounts"),
+        expires_at=expires,
+        grant_id=g.get("id"),
+    )
+    if g.get("revoked"):
+        w.revoke(list(w.records.grants)[-1] if g.get("id") is None else str(g["id"]))
+    return w
 
 
 def world(catalogue: RoleCatalogue, *, now: datetime) -> World:
