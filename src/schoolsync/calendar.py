@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import total_ordering
 from typing import Generic, TypeVar, overload
@@ -401,6 +401,24 @@ def birth_cohort(
 _ENTRY_GAP = 5
 
 
+def _as_date(field: str, value: object) -> date:
+    """*value* as a date (a datetime gives its date), else :class:`InvalidDateError`."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise InvalidDateError(field, value, "must be a date")
+
+
+def _as_jurisdiction(value: object) -> Jurisdiction:
+    try:
+        return Jurisdiction(str(value))
+    except ValueError:
+        raise ValidationError(
+            "jurisdiction", value, f"must be one of {', '.join(j.value for j in Jurisdiction)}"
+        ) from None
+
+
 def year_number_for(
     date_of_birth: date,
     on: date,
@@ -441,11 +459,17 @@ def year_group_for(
         start: when the year group changes (default :attr:`Jurisdiction.default_start`:
             1 September; 1 August in Scotland, where a council's session start can be given).
 
+    A ``datetime`` for either date counts as its date.
+
     Raises:
         InvalidDateError: (field ``date_of_birth``) when the birth date is after *on* or the
             pupil is outside the named years (younger than ``N1``/``P1``/``Y1``, older than
-            Year 14/``S6``). ``E1``/``E2`` are never derived.
+            Year 14/``S6``). ``E1``/``E2`` are never derived. Also (field ``date_of_birth``
+            or ``on``) when either is not a date.
+        ValidationError: (field ``jurisdiction``) for an unknown jurisdiction.
     """
+    date_of_birth, on = _as_date("date_of_birth", date_of_birth), _as_date("on", on)
+    jurisdiction = _as_jurisdiction(jurisdiction)
     if date_of_birth > on:
         raise InvalidDateError("date_of_birth", date_of_birth, f"is after {on.isoformat()}")
     number = year_number_for(date_of_birth, on, jurisdiction=jurisdiction, start=start) + offset

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import find, given
 from hypothesis import strategies as st
 
+from schoolsync.calendar import YearCode
 from schoolsync.errors import InvalidIdentifierError
 from schoolsync.identifiers import (
     UPN_CHECK_ALPHABET,
@@ -20,18 +22,23 @@ from schoolsync.identifiers import (
     find_duplicate_upns,
     upn_problem,
 )
-from schoolsync.people import Pupil, change_upn
+from schoolsync.people import Pupil, StaffMember, change_upn
 from schoolsync.testing.strategies import (
+    forenames,
     invalid_upns,
     laestabs,
     postcodes,
     pupils,
+    schools,
+    staff_members,
+    surnames,
     temporary_upns,
     ulns,
     upn_texts,
     urns,
     valid_upns,
 )
+from schoolsync.trusts import Country, School, TrustPolicy, validate_school
 
 _CHARACTERS = string.digits + string.ascii_uppercase
 
@@ -189,3 +196,52 @@ def test_constructors_rebuild_generated_identifiers(
     assert urn == Urn(urn.value)
     assert laestab == Laestab(laestab.la, laestab.establishment)
     assert postcode == Postcode(postcode.value)
+
+
+@pytest.mark.parametrize(
+    ("feature", "has_it"),
+    [
+        ("hyphenated", lambda s: "-" in s),
+        ("double-barrelled with a space", lambda s: " " in s),
+        ("apostrophe", lambda s: "'" in s),
+        ("diacritic", lambda s: not s.isascii()),
+        ("lower-case particle", lambda s: s[:1].islower()),
+    ],
+)
+def test_surnames_include_realistic_uk_shapes(feature: str, has_it: Callable[[str], bool]) -> None:
+    """The surname strategy reaches every awkward shape real UK rolls have."""
+    assert has_it(find(surnames(), has_it)), feature
+
+
+def test_forenames_include_diacritics_hyphens_and_apostrophes() -> None:
+    """Forenames such as Siân, Anne-Marie and D'Arcy are generated."""
+    for has_it in (lambda s: not s.isascii(), lambda s: "-" in s, lambda s: "'" in s):
+        assert has_it(find(forenames(), has_it))
+
+
+@given(schools())
+def test_generated_schools_follow_the_urn_rule(school: School) -> None:
+    """Overseas schools have no URN or LAESTAB; UK ones have both, and pass the strict URN rule."""
+    overseas = school.country is Country.OVERSEAS
+    assert (school.urn is None) == overseas == (school.laestab is None)
+    assert school.urn not in school.former_urns
+    validate_school(school, TrustPolicy(require_urn_for_english_state_schools=True))
+
+
+@given(pupils(), staff_members())
+def test_generated_people_are_consistent(pupil: Pupil, staff: StaffMember) -> None:
+    """Preferred names differ from legal ones; ULNs only from Year 10; staff emails are ASCII."""
+    assert pupil.preferred_forename != pupil.forename
+    year = YearCode.parse(pupil.year_code or "")
+    assert pupil.uln is None or year.number >= 10
+    assert pupil.upn not in pupil.former_upns
+    assert staff.email is not None
+    assert staff.email.isascii()
+    assert staff.email.endswith("@example.sch.uk")
+    assert staff.preferred_forename != staff.forename
+
+
+def test_older_generated_pupils_sometimes_hold_a_uln() -> None:
+    """The pupil strategy produces ULNs (for pupils in Year 10 or above)."""
+    found = find(pupils(), lambda p: p.uln is not None)
+    assert found.uln == Uln.parse(str(found.uln))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -141,6 +141,35 @@ class TestEnglandAndWales:
             year_group_for(dob, on)
         assert "date_of_birth" == info.value.field
         assert isinstance(info.value, SchoolsyncError)
+
+    def test_a_datetime_counts_as_its_date(self) -> None:
+        """A clock reading passed as ``on`` gives the year group of its date."""
+        on = datetime(2025, 9, 1, 8, 30, tzinfo=UTC)
+        assert "6" == year_group_for(date(2015, 3, 15), on).code
+
+    @pytest.mark.parametrize(
+        ("dob", "on", "field"),
+        [
+            ("2015-03-15", date(2025, 9, 1), "date_of_birth"),
+            (None, date(2025, 9, 1), "date_of_birth"),
+            (date(2015, 3, 15), "2025-09-01", "on"),
+        ],
+    )
+    def test_values_that_are_not_dates_are_refused(
+        self, dob: object, on: object, field: str
+    ) -> None:
+        """Bad input is a SchoolsyncError naming the field, never a bare TypeError."""
+        with pytest.raises(InvalidDateError) as info:
+            year_group_for(dob, on)  # type: ignore[arg-type]
+        assert field == info.value.field
+
+    def test_unknown_jurisdiction_is_refused(self) -> None:
+        """A jurisdiction name is read as a Jurisdiction; an unknown one is a ValidationError."""
+        dob, on = date(2015, 3, 15), date(2025, 9, 1)
+        assert "P6" == year_group_for(dob, on, jurisdiction="scotland").code  # type: ignore[arg-type]
+        with pytest.raises(ValidationError) as info:
+            year_group_for(dob, on, jurisdiction="wales")  # type: ignore[arg-type]
+        assert "jurisdiction" == info.value.field
 
     def test_year_14_exists(self) -> None:
         """R2.6: 14 is on the census code list, and an 18-year-old on 31 August is in it."""
