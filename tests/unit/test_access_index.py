@@ -400,3 +400,31 @@ def test_fast_denials_equal_the_full_evaluation() -> None:
                 assert repr(full) == repr(fast)
                 assert full.missing == fast.missing
                 assert fast.missing is fast.missing
+
+
+def test_no_role_denial_names_the_role_and_who_can_assign_it() -> None:
+    """A missing role names the smallest role giving the permission and the accounts that
+    hold the manage permission where it would be assigned (school or trust)."""
+    index = oak().index()
+
+    at_school = index.check("carol", "users.manage", "S1").missing
+    at_trust = index.check("bob", "trust.reports.compare").missing
+
+    assert at_school is not None
+    assert at_trust is not None
+    assert (
+        "carol holds no role with `users.manage` at Oakfield Primary; the role "
+        "'Access Coordinator' gives it; an account with `users.manage` at the school can "
+        "assign it (bob)"
+    ) == at_school.text
+    assert ("role", ("Access Coordinator",), ("bob",)) == (
+        at_school.kind,
+        at_school.roles,
+        at_school.accounts,
+    )
+    assert (
+        "bob holds no trust role with `trust.reports.compare`; a trust role such as "
+        "'Trust Admin' gives it; an account with `users.manage` at the trust can assign it "
+        "(alice)"
+    ) == at_trust.text
+    assert ("alice",) == at_trust.accounts

@@ -36,7 +36,7 @@ from schoolsync.access.decision import (
 from schoolsync.access.grants import Grant
 from schoolsync.access.records import AccessRecords, _kind_of
 from schoolsync.audit import AuditEvent
-from schoolsync.trusts import Membership
+from schoolsync.trusts import Membership, School
 
 if TYPE_CHECKING:
     from schoolsync.ports import Clock, Store, UnitOfWork
@@ -452,17 +452,7 @@ class _View:
         trust_name = trust.name if trust is not None else trust_id
         school = None if school_id is None else self.records.schools.get(school_id)
         if school_id is None or school is None:
-            roles = cat.roles_granting(permission, RoleScope.TRUST)
-            return MissingFact(
-                kind="role",
-                text=(
-                    f"{account_id} holds no trust role with `{permission}`"
-                    + (f"; a trust role such as {roles[0]!r} gives it" if roles else "")
-                    + self._who_assigns(trust_id, None, at)
-                ),
-                roles=roles,
-                accounts=tuple(self._trust_managers(trust_id, at)),
-            )
+            return self._role_fact(account_id, permission, trust_id, None, at)
         if reason is DenialReason.SCHOOL_NOT_IN_TRUST:
             coordinators = self._grant_holders(school_id, at)
             return MissingFact(
@@ -511,17 +501,35 @@ class _View:
                 roles=self._grant_roles(),
                 accounts=tuple(coordinators),
             )
-        roles = cat.roles_granting(permission, RoleScope.SCHOOL) or cat.roles_granting(permission)
-        assigners = (
-            self.holders(cat.manage_permission, school_id, at) if cat.manage_permission else []
-        )
+        return self._role_fact(account_id, permission, trust_id, school, at)
+
+    def _role_fact(
+        self, account_id: str, permission: str, trust_id: str, school: School | None, at: datetime
+    ) -> MissingFact:
+        """A missing role (at the trust when *school* is ``None``) and who can assign it."""
+        cat = self.catalogue
+        if school is None:
+            roles = cat.roles_granting(permission, RoleScope.TRUST)
+            lead = f"{account_id} holds no trust role with `{permission}`"
+            hint = f"; a trust role such as {roles[0]!r} gives it" if roles else ""
+        else:
+            roles = cat.roles_granting(permission, RoleScope.SCHOOL) or cat.roles_granting(
+                permission
+            )
+            lead = f"{account_id} holds no role with `{permission}` at {school.name}"
+            hint = f"; the role {roles[0]!r} gives it" if roles else ""
+        mp = cat.manage_permission
+        if mp is None:
+            return MissingFact(kind="role", text=lead + hint, roles=roles)
+        if school is None:
+            assigners = self._trust_managers(trust_id, at)
+        else:
+            assigners = self.holders(mp, school.id, at)
+        where = "the trust" if school is None else "the school"
+        who = _names(assigners) if assigners else "none yet"
         return MissingFact(
             kind="role",
-            text=(
-                f"{account_id} holds no role with `{permission}` at {school.name}"
-                + (f"; the role {roles[0]!r} gives it" if roles else "")
-                + self._who_assigns(trust_id, school_id, at)
-            ),
+            text=f"{lead}{hint}; an account with `{mp}` at {where} can assign it ({who})",
             roles=roles,
             accounts=tuple(assigners),
         )
@@ -568,20 +576,6 @@ class _View:
             for a in sorted(self.trust_accounts.get(trust_id, set()))
             if mp in self.access(a, at).get(None, {})
         ]
-
-    def _who_assigns(self, trust_id: str, school_id: str | None, at: datetime) -> str:
-        mp = self.catalogue.manage_permission
-        if mp is None:
-            return ""
-        holders = (
-            self._trust_managers(trust_id, at)
-            if school_id is None
-            else self.holders(mp, school_id, at)
-        )
-        where = "the trust" if school_id is None else "the school"
-        if not holders:
-            return f"; an account with `{mp}` at {where} can assign it (none yet)"
-        return f"; an account with `{mp}` at {where} can assign it ({_names(holders)})"
 
 
 class _Explainer:
