@@ -20,7 +20,7 @@ from schoolsync.identifiers import (
     upn_check_letter,
     upn_problem,
 )
-from schoolsync.la_codes import DEFAULT_VERSION, la_code_versions
+from schoolsync.la_codes import DEFAULT_VERSION, la_code_versions, la_codes
 from schoolsync.people import Pupil, change_upn
 
 
@@ -319,3 +319,18 @@ class TestConstructorsValidate:
             with pytest.raises(InvalidIdentifierError) as info:
                 build()
             assert field == info.value.field
+
+
+def test_census_la_code_list_matches_the_published_list() -> None:
+    """The shipped 2024 list is exactly the DfE census list (rules.md R1.18), 940-943 added later."""
+    published = (
+        "001-005 201-213 301-320 330-336 340-344 350-359 370-373 380-384 390-394 420 660-681 "
+        "701-708 800-803 805-808 810-813 815 816 820-823 825 826 830 831 835-837 840 841 845 "
+        "846 850-852 855-857 860 861 865-896 908 909 916 919 921 925 926 928 929 931 933 935-938"
+    )
+    expected = set()
+    for part in published.split():
+        first, _, last = part.partition("-")
+        expected |= {f"{n:03d}" for n in range(int(first), int(last or first) + 1)}
+    assert expected == la_codes("2024-dfe-census")
+    assert {"940", "941", "942", "943"} == la_codes(DEFAULT_VERSION) - expected
