@@ -386,3 +386,36 @@ def test_two_processes_applying_at_once_never_interleave(
         counters = {s: uow.pupils.require(f"{s}-counter").surname for s in set(schools)}
         assert counters == ({"s1": "16"} if schools[0] == schools[1] else {"s1": "8", "s2": "8"})
         assert uow.pupils.count() == 201 * len(set(schools))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("intake_year", True, "field 'intake_year': expected a whole number, found true or false"),
+        ("pupil_premium", 1, "field 'pupil_premium': expected true or false, found a whole number"),
+        ("class_ids", ["5A", None], "field 'class_ids': item 1: expected text, found null"),
+        ("class_ids", "5A", "field 'class_ids': expected a list, found text"),
+        ("date_of_birth", 20150314, "field 'date_of_birth': expected text, found a whole number"),
+        ("forename", ["Zoë"], "field 'forename': expected text, found a list"),
+        ("mis_id", {"v": 1}, "field 'mis_id': expected text, found an object"),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_corrupt(
+    tmp_path: Path, field: str, value: object, reason: str
+) -> None:
+    """The converter would coerce these (str(5), bool(1)); a stored row holding them was edited
+    by hand and is reported with the field and the JSON types, never the value."""
+    path = tmp_path / "types.db"
+    with SqliteStore(path) as store, store.unit_of_work() as uow:
+        uow.pupils.put(_pupil())
+        uow.commit()
+    with _raw(path) as conn:
+        conn.execute(
+            "UPDATE pupils SET data = json_set(data, ?, json(?)) WHERE id = 'p1'",
+            (f"$.{field}", json.dumps(value)),
+        )
+    with SqliteStore(path) as store, store.unit_of_work() as uow:
+        with pytest.raises(CorruptRecordError) as info:
+            uow.pupils.get("p1")
+        assert info.value.reason == reason
+        assert "Zoë" not in str(info.value)

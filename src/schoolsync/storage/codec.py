@@ -175,17 +175,16 @@ _JSON_NAMES: Mapping[type, str] = {
 
 
 def _json_name(value: object) -> str:
-    if value is None:
-        return "null"
-    for kind, name in reversed(list(_JSON_NAMES.items())):  # bool before int
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
+    return "null" if value is None else _JSON_NAMES.get(type(value), type(value).__name__)
 
 
 def _scalar_check(kinds: tuple[type, ...], expected: str) -> _Check:
+    exact = frozenset(kinds)  # JSON values are exactly str, bool, int, float, list or dict
+    if int in exact and bool not in exact:
+        exact -= {bool}
+
     def check(value: object) -> str | None:
-        if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
+        if type(value) in exact:
             return None
         return f"expected {expected}, found {_json_name(value)}"
 
