@@ -322,6 +322,11 @@ def test_the_guide_end_to_end() -> None:
     # The mirror class has one of the two year groups: a May match the person confirms.
     assert classes.result_for(mis="C-swans").app.id == "ac-swans"  # type: ignore[union-attr]
     classes = classes.confirm("C-swans").match("C-hawks", "ac-owls").deselect("C-kites")
+    with store.unit_of_work() as uow:  # a description helps identify the class later
+        owls = uow.classes.require("ac-owls")
+        uow.classes.put(attrs.evolve(owls, description="Year 1, the old Owls"))
+        uow.commit()
+    current = load(store)
 
     # 10. Pupils: review a subset (the classes chosen), same statuses; Deselect all toggles.
     chosen = {"C-robins", "C-swans", "C-hawks"}
@@ -372,7 +377,12 @@ def test_the_guide_end_to_end() -> None:
     assert after.pupils["ap2"].class_ids == ("ac-swans",)
     assert after.pupils["ap3"].class_ids == ("ac-swans",)
     assert not any(c.name == "Kites" for c in after.classes.values())
-    assert after.classes["ac-owls"].name == "Hawks"
+    hawks = after.classes["ac-owls"]
+    assert (hawks.name, hawks.year_group_ids, hawks.description) == (
+        "Hawks",
+        ("ay1",),
+        "Year 1, the old Owls",
+    )
     # 10. A backup of every overwritten record was taken before the sync.
     with store.unit_of_work() as uow:
         backup = uow.backups.require(original_backup_id(RecordKind.PUPIL, "ap1"))
