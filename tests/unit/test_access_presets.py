@@ -106,94 +106,72 @@ class TestProgressTeaching:
         assert_denied(index, "s", "dashboards.view", "S1", reason="inactive")
 
 
+def fft_school(accounts: int) -> AccessAdmin:
+    """An FFT Aspire school S1 with accounts u0, u1, ... and no roles yet."""
+    w = world(fft_aspire(), now=NOW).trust("T").school("S1", in_trust="T")
+    for i in range(accounts):
+        w.account(f"u{i}")
+    return AccessAdmin(w.index())
+
+
+def give(admin: AccessAdmin, account: str, role: str, actor: str | None = None) -> None:
+    """Assign *role* at S1 (as the system unless *actor* is given)."""
+    admin.assign(actor_id=actor, account_id=account, role=role, school_id="S1", at=NOW)
+
+
+SETUP = "School setup & Pupil Tracking"
+
+
 class TestFftAspire:
     """FFT Aspire: caps 4 and 6, dependent report permissions, pending users."""
 
     def test_caps_and_dependencies(self) -> None:
         """At most 4 setup admins (implying Manage data); pupil-level data needs school reports."""
-        w = world(fft_aspire(), now=NOW).trust("T").school("S1", in_trust="T")
-        for i in range(8):
-            w.account(f"u{i}")
-        admin = AccessAdmin(w.index())
+        admin = fft_school(8)
         for i in range(4):
-            admin.assign(
-                actor_id=None,
-                account_id=f"u{i}",
-                role="School setup & Pupil Tracking",
-                school_id="S1",
-                at=NOW,
-            )
+            give(admin, f"u{i}", SETUP)
 
-        with pytest.raises(CapExceededError):
-            admin.assign(
-                actor_id=None,
-                account_id="u4",
-                role="School setup & Pupil Tracking",
-                school_id="S1",
-                at=NOW,
-            )
+        with pytest.raises(CapExceededError) as info:
+            give(admin, "u4", SETUP)
         assert_allowed(admin.index, "u0", "data.manage", "S1")
         with pytest.raises(RoleRequirementError):
-            admin.assign(
-                actor_id="u0", account_id="u5", role="View pupil-level data", school_id="S1", at=NOW
-            )
+            give(admin, "u5", "View pupil-level data", actor="u0")
+        assert ("u0", "u1", "u2", "u3") == info.value.holders
+        assert 4 == info.value.cap
 
     def test_manage_data_cap_of_six_counts_setup_admins(self) -> None:
         """Manage data holds at most 6 per school, setup admins (who imply it) included; the
         refusal names the current holders."""
-        w = world(fft_aspire(), now=NOW).trust("T").school("S1", in_trust="T")
-        for i in range(8):
-            w.account(f"u{i}")
-        admin = AccessAdmin(w.index())
+        admin = fft_school(8)
         for i in range(2):
-            admin.assign(
-                actor_id=None,
-                account_id=f"u{i}",
-                role="School setup & Pupil Tracking",
-                school_id="S1",
-                at=NOW,
-            )
+            give(admin, f"u{i}", SETUP)
         for i in range(2, 6):
-            admin.assign(
-                actor_id=None, account_id=f"u{i}", role="Manage data", school_id="S1", at=NOW
-            )
+            give(admin, f"u{i}", "Manage data")
 
         with pytest.raises(CapExceededError) as info:
-            admin.assign(actor_id=None, account_id="u6", role="Manage data", school_id="S1", at=NOW)
+            give(admin, "u6", "Manage data")
         with pytest.raises(CapExceededError):  # a setup admin would be a seventh data manager
-            admin.assign(
-                actor_id=None,
-                account_id="u6",
-                role="School setup & Pupil Tracking",
-                school_id="S1",
-                at=NOW,
-            )
+            give(admin, "u6", SETUP)
         assert ("u0", "u1", "u2", "u3", "u4", "u5") == info.value.holders
         assert 6 == info.value.cap
 
     def test_report_permissions_depend_on_school_level_reports(self) -> None:
         """Pupil-level data and any Collaborate group need View school-level reports first;
         once it is held both can be given, and it cannot then be taken away from under them."""
-        w = world(fft_aspire(), now=NOW).trust("T").school("S1", in_trust="T").account("u")
-        admin = AccessAdmin(w.index())
+        admin = fft_school(1)
 
         for role in ("View pupil-level data", "View any Collaborate group"):
             with pytest.raises(RoleRequirementError, match="requires 'View school-level reports'"):
-                admin.assign(actor_id=None, account_id="u", role=role, school_id="S1", at=NOW)
-        base = admin.assign(
-            actor_id=None,
-            account_id="u",
-            role="View school-level reports",
-            school_id="S1",
-            at=NOW,
-        )
+                give(admin, "u0", role)
+        give(admin, "u0", "View school-level reports")
         for role in ("View pupil-level data", "View any Collaborate group"):
-            admin.assign(actor_id=None, account_id="u", role=role, school_id="S1", at=NOW)
+            give(admin, "u0", role)
 
-        assert_allowed(admin.index, "u", "reports.pupil_level.view", "S1")
-        assert_allowed(admin.index, "u", "collaborate.groups.view_any", "S1")
+        assert_allowed(admin.index, "u0", "reports.pupil_level.view", "S1")
+        assert_allowed(admin.index, "u0", "collaborate.groups.view_any", "S1")
+        (base,) = [a for a in admin.index.assignments_of("u0") if a.role.startswith("View school")]
         with pytest.raises(RoleRequirementError):
-            admin.unassign(actor_id=None, assignment_id=base[0].subject_id, at=NOW)
+            admin.unassign(actor_id=None, assignment_id=base.id, at=NOW)
 
     def test_pending_users_are_denied(self) -> None:
         """A new user waits in Pending users (denied) until activated."""
