@@ -81,7 +81,7 @@ CASES = {
     ),
     "import: a csv in a strange encoding": (
         ["users", "import", "{d}/s.sqlite", "{d}/latin.csv"],
-        "latin.csv: not UTF-8 or Windows-1252 text; save the file as CSV UTF-8",
+        "latin.csv: not readable UTF-8 or Windows-1252 text; save the file as CSV UTF-8",
     ),
     "import: text that is not a bulk file": (
         ["users", "import", "{d}/s.sqlite", "{d}/notes.txt"],
@@ -112,7 +112,7 @@ CASES = {
     ),
     "check-upload: a csv in a strange encoding": (
         ["check-upload", "{d}/latin.csv"],
-        "latin.csv: not UTF-8 or Windows-1252 text",
+        "latin.csv: not readable UTF-8 or Windows-1252 text",
     ),
     "check-upload: a utf-16 csv": (
         ["check-upload", "{d}/unicode.csv"],
@@ -138,7 +138,7 @@ CASES = {
     ),
     "match: a csv in a strange encoding": (
         ["match", "{d}/latin.csv", "{d}/latin.csv"],
-        "latin.csv: not UTF-8 or Windows-1252 text",
+        "latin.csv: not readable UTF-8 or Windows-1252 text",
     ),
     "match: a utf-16 csv": (
         ["match", "{d}/unicode.csv", "{d}/unicode.csv"],

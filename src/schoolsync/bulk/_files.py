@@ -139,23 +139,17 @@ def decode_text(data: bytes, name: str) -> str:
     Raises:
         FileFormatError: the bytes are none of these (or hold NUL characters: a binary file).
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    # A UTF-16 file starts with its byte-order mark; Windows-1252 is the last resort.
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    for encoding in ("utf-16",) if utf16 else ("utf-8-sig", "cp1252"):
         try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise FileFormatError(
-                name, "not readable UTF-16 text; save the file as CSV UTF-8"
-            ) from exc
-    else:
-        try:
-            text = data.decode("utf-8-sig")
+            text = data.decode(encoding)
+            break
         except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError as exc:
-                raise FileFormatError(
-                    name, "not UTF-8 or Windows-1252 text; save the file as CSV UTF-8"
-                ) from exc
+            continue
+    else:
+        expected = "UTF-16" if utf16 else "UTF-8 or Windows-1252"
+        raise FileFormatError(name, f"not readable {expected} text; save the file as CSV UTF-8")
     if "\x00" in text:
         raise FileFormatError(
             name, "not a text file (it holds NUL characters); save the file as CSV UTF-8"
