@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, TypedDict
 
 import attrs
 
@@ -37,6 +38,7 @@ __all__ = [
     "Deletion",
     "Enrolment",
     "FileMode",
+    "RosterOptions",
     "RosterSource",
     "snapshot_of",
 ]
@@ -222,7 +224,17 @@ def _kind_of(role: str) -> str | None:
     return None
 
 
-class RosterSource:
+class RosterOptions(TypedDict, total=False):
+    """The options every roster reader takes (see :class:`RosterSource`'s subclasses)."""
+
+    school_org: str | None
+    school_id: str | None
+    grade_mapping: GradeMapping
+    taken_at: datetime | None
+    day_first: bool | None
+
+
+class RosterSource(ABC):
     """The shared engine of the roster readers (OneRoster, SDS). Implements ``MisSource``.
 
     Use :class:`OneRosterSource`, :class:`~schoolsync.sources.sds.SdsSource` or
@@ -236,25 +248,23 @@ class RosterSource:
 
     def __init__(
         self,
-        bundle: _Bundle,
-        dialect: _Dialect,
+        path: str | Path,
         *,
-        school_org: str | None,
-        school_id: str | None,
-        grade_mapping: GradeMapping,
-        taken_at: datetime | None,
-        modes: Mapping[str, FileMode] | None = None,
+        school_org: str | None = None,
+        school_id: str | None = None,
+        grade_mapping: GradeMapping = GradeMapping.UK,
+        taken_at: datetime | None = None,
         day_first: bool | None = None,
     ) -> None:
-        self._bundle = bundle
-        self._dialect = dialect
+        self._w = Warnings()
+        self._bundle = bundle = _Bundle(path)
+        self._dialect, modes = self._open(bundle)
         self._school_org = school_org
         self._school_id_arg = school_id
         self._grade_mapping = grade_mapping
         self._taken_at = taken_at
-        self._modes = dict(modes or {})
-        self._day_first = dialect.day_first if day_first is None else day_first
-        self._w = Warnings()
+        self._modes: dict[str, FileMode] = dict(modes)
+        self._day_first = self._dialect.day_first if day_first is None else day_first
         self._prepared = False
         # Filled by _prepare():
         self._org: str = ""
@@ -270,6 +280,11 @@ class RosterSource:
         self._all_class_ids: set[str] | None = None
         self._delta_enrolments: list[tuple[str, str, str]] = []
         self._last_stamp = ""
+
+    @abstractmethod
+    def _open(self, bundle: _Bundle) -> tuple[_Dialect, Mapping[str, FileMode]]:
+        """The format's dialect for *bundle*, and each file's mode (bulk/delta/absent) where the
+        format says; raises FileFormatError when the bundle is not of this format."""
 
     # -- files ---------------------------------------------------------------------------------
 

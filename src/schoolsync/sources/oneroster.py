@@ -8,8 +8,8 @@ with the SDS readers (:mod:`schoolsync.sources._roster`).
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
+from typing import Unpack
 
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
@@ -18,6 +18,7 @@ from schoolsync.sources._roster import (
     Deletion,
     Enrolment,
     FileMode,
+    RosterOptions,
     RosterSource,
     _Bundle,
     _Dialect,
@@ -198,33 +199,12 @@ class OneRosterSource(RosterSource):
             missing required file and every problem of the files (see ``docs/sources.md``).
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        school_org: str | None = None,
-        school_id: str | None = None,
-        grade_mapping: GradeMapping = GradeMapping.UK,
-        taken_at: datetime | None = None,
-        day_first: bool = True,
-    ) -> None:
-        bundle = _Bundle(path)
-        warnings = Warnings()
-        version, modes = _read_manifest(bundle, warnings)
-        super().__init__(
-            bundle,
-            _oneroster_dialect(version),
-            school_org=school_org,
-            school_id=school_id,
-            grade_mapping=grade_mapping,
-            taken_at=taken_at,
-            modes=modes,
-            day_first=day_first,
-        )
-        for w in warnings.details():
-            self._w.add(w.file, w.message, row=w.row, field=w.field)
-        self.version = version
-        """The OneRoster version the manifest declares (``"1.1"`` or ``"1.2"``)."""
+    version: str
+    """The OneRoster version the manifest declares (``"1.1"`` or ``"1.2"``)."""
+
+    def _open(self, bundle: _Bundle) -> tuple[_Dialect, dict[str, FileMode]]:
+        self.version, modes = _read_manifest(bundle, self._w)
+        return _oneroster_dialect(self.version), modes
 
     @property
     def modes(self) -> dict[str, FileMode]:
@@ -285,24 +265,11 @@ def _read_manifest(bundle: _Bundle, warnings: Warnings) -> tuple[str, dict[str, 
     return version, modes
 
 
-def read_oneroster(
-    path: str | Path,
-    *,
-    school_org: str | None = None,
-    school_id: str | None = None,
-    grade_mapping: GradeMapping = GradeMapping.UK,
-    taken_at: datetime | None = None,
-) -> MisSnapshot:
-    """Read a whole OneRoster bundle into a snapshot (see :class:`OneRosterSource`).
+def read_oneroster(path: str | Path, **options: Unpack[RosterOptions]) -> MisSnapshot:
+    """Read a whole OneRoster bundle into a snapshot; *options* as for :class:`OneRosterSource`
+    (``school_org``, ``school_id``, ``grade_mapping``, ``taken_at``, ``day_first``).
 
     Raises:
         FileFormatError: on any problem; nothing is returned half-read.
     """
-    source = OneRosterSource(
-        path,
-        school_org=school_org,
-        school_id=school_id,
-        grade_mapping=grade_mapping,
-        taken_at=taken_at,
-    )
-    return source.read()
+    return OneRosterSource(path, **options).read()

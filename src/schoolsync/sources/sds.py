@@ -20,13 +20,21 @@ import zipfile
 import zlib
 from datetime import datetime
 from pathlib import Path
+from typing import Unpack
 
 import attrs
 
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources._csv import FileSpec
-from schoolsync.sources._roster import RosterSource, _Bundle, _Dialect, _Part
+from schoolsync.sources._roster import (
+    FileMode,
+    RosterOptions,
+    RosterSource,
+    _Bundle,
+    _Dialect,
+    _Part,
+)
 from schoolsync.sources._years import GradeMapping
 
 __all__ = ["SdsClassicSource", "SdsSource", "read_sds", "read_sds_classic"]
@@ -109,22 +117,16 @@ class SdsSource(RosterSource):
         day_first: read slash dates as d/m/yyyy (default) or m/d/yyyy.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        school_org: str | None = None,
-        school_id: str | None = None,
-        grade_mapping: GradeMapping = GradeMapping.UK,
-        taken_at: datetime | None = None,
-        day_first: bool = True,
-    ) -> None:
-        bundle = _Bundle(path)
+    version: str
+    """The SDS format version the files are in (``"2.1"`` or ``"2"``)."""
+
+    def _open(self, bundle: _Bundle) -> tuple[_Dialect, dict[str, FileMode]]:
         v21 = bundle.find("roles.csv") is not None
         if bundle.find("users.csv") is None:
             raise FileFormatError(
                 bundle.display("users.csv"), "an SDS v2/v2.1 folder needs users.csv"
             )
+        self.version = "2.1" if v21 else "2"
         dialect = _Dialect(
             label="SDS v2.1" if v21 else "SDS v2",
             orgs=_Part(spec=_V21_ORGS),
@@ -134,17 +136,7 @@ class SdsSource(RosterSource):
             enrolments=(_Part(spec=_V21_ENROLMENTS, required=False),),
             demographics=_Part(spec=_V21_DEMOGRAPHICS, required=False),
         )
-        super().__init__(
-            bundle,
-            dialect,
-            school_org=school_org,
-            school_id=school_id,
-            grade_mapping=grade_mapping,
-            taken_at=taken_at,
-            day_first=day_first,
-        )
-        self.version = "2.1" if v21 else "2"
-        """The SDS format version the files are in (``"2.1"`` or ``"2"``)."""
+        return dialect, {}
 
 
 def _labelled(spec: FileSpec) -> FileSpec:
@@ -314,6 +306,9 @@ class SdsClassicSource(RosterSource):
         day_first: read slash dates as d/m/yyyy instead of m/d/yyyy.
     """
 
+    uk_format: bool
+    """True for the UK format (``DfE Number`` keys)."""
+
     def __init__(
         self,
         path: str | Path,
@@ -324,24 +319,23 @@ class SdsClassicSource(RosterSource):
         taken_at: datetime | None = None,
         day_first: bool = False,
     ) -> None:
-        bundle = _Bundle(path)
-        member = bundle.find("School.csv")
-        if member is None:
-            raise FileFormatError(
-                bundle.display("School.csv"), "an SDS classic folder needs School.csv"
-            )
-        dfe = _header_has(bundle, member, "DfE Number")
         super().__init__(
-            bundle,
-            _classic_dialect(dfe),
+            path,
             school_org=school,
             school_id=school_id,
             grade_mapping=grade_mapping,
             taken_at=taken_at,
             day_first=day_first,
         )
-        self.uk_format = dfe
-        """True for the UK format (``DfE Number`` keys)."""
+
+    def _open(self, bundle: _Bundle) -> tuple[_Dialect, dict[str, FileMode]]:
+        member = bundle.find("School.csv")
+        if member is None:
+            raise FileFormatError(
+                bundle.display("School.csv"), "an SDS classic folder needs School.csv"
+            )
+        self.uk_format = _header_has(bundle, member, "DfE Number")
+        return _classic_dialect(self.uk_format), {}
 
 
 def _header_has(bundle: _Bundle, member: str, column: str) -> bool:
@@ -365,22 +359,11 @@ def _header_has(bundle: _Bundle, member: str, column: str) -> bool:
     return column in [c.strip().strip('"') for c in first.split(",")]
 
 
-def read_sds(
-    path: str | Path,
-    *,
-    school_org: str | None = None,
-    school_id: str | None = None,
-    grade_mapping: GradeMapping = GradeMapping.UK,
-    taken_at: datetime | None = None,
-) -> MisSnapshot:
-    """Read a whole SDS v2/v2.1 folder or zip into a snapshot (see :class:`SdsSource`)."""
-    return SdsSource(
-        path,
-        school_org=school_org,
-        school_id=school_id,
-        grade_mapping=grade_mapping,
-        taken_at=taken_at,
-    ).read()
+def read_sds(path: str | Path, **options: Unpack[RosterOptions]) -> MisSnapshot:
+    """Read a whole SDS v2/v2.1 folder or zip into a snapshot; *options* as for
+    :class:`SdsSource` (``school_org``, ``school_id``, ``grade_mapping``, ``taken_at``,
+    ``day_first``)."""
+    return SdsSource(path, **options).read()
 
 
 def read_sds_classic(
