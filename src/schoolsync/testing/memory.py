@@ -31,6 +31,7 @@ class _MemoryRepository(RepositoryBase[R]):
         self.spec = spec
         self._base = base
         self.changes: dict[str, R] = {}
+        self.added: set[str] = set()  # ids add() inserted: nobody else may commit them first
 
     def get(self, id: str) -> R | None:
         row = self.changes.get(id)
@@ -52,6 +53,8 @@ class _MemoryRepository(RepositoryBase[R]):
         if self.get(key) is not None:
             raise DuplicateRecordError(self.spec.kind, key)
         self.changes[key] = record
+        if key not in self._base:
+            self.added.add(key)
 
     def put(self, record: R) -> None:
         self.changes[self._key(record)] = record
@@ -77,6 +80,12 @@ class _MemoryRepository(RepositoryBase[R]):
         if school_id is not None:
             rows = [r for r in rows if getattr(r, "school_id", None) == school_id]
         return sorted(rows, key=lambda r: r.id)  # type: ignore[attr-defined]
+
+    def check_added(self, base: dict[str, R]) -> None:
+        """DuplicateRecordError if another unit of work committed an id this one added."""
+        for key in self.added:
+            if key in base and self.changes.get(key) is not _GONE:
+                raise DuplicateRecordError(self.spec.kind, key)
 
     def apply_to(self, base: dict[str, R]) -> None:
         for key, row in self.changes.items():
@@ -126,7 +135,10 @@ class _MemoryUnitOfWork(RepositorySet):
 
     def commit(self) -> None:
         with self._store._mutex:
-            for name, repo in self._repositories().items():
+            repositories = self._repositories().items()
+            for name, repo in repositories:  # all checks first: a refused commit changes nothing
+                repo.check_added(self._store._tables[name])
+            for name, repo in repositories:
                 repo.apply_to(self._store._tables[name])
             self._store._events.extend(self._new_events)
         self._begin()
