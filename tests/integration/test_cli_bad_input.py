@@ -177,3 +177,11 @@ def test_a_utf16_bulk_file_is_read(files: Path) -> None:
     result = CliRunner().invoke(main, ["users", "import", str(files / "s.sqlite"), str(path)])
     assert 0 == result.exit_code, result.output
     assert "Change set: 1 create user" in result.output
+
+
+def test_a_missing_argument_shows_the_usage() -> None:
+    """Leaving out an argument is a usage mistake: click's usage line and exit status 2."""
+    result = CliRunner().invoke(main, ["users", "export"])
+    assert 2 == result.exit_code
+    assert result.output.startswith("Usage: schoolsync users export [OPTIONS] STORE.sqlite OUT")
+    assert "Error: Missing argument 'STORE.sqlite'." in result.output

@@ -33,6 +33,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.MissingParameter:
+            raise  # a usage mistake: click shows the usage line with it (exit status 2)
         except click.BadParameter as exc:
             # A missing file, a folder for a file...: one line, not the usage text.
             raise click.ClickException(exc.format_message()) from None
