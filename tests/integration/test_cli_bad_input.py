@@ -181,7 +181,7 @@ def test_a_utf16_bulk_file_is_read(files: Path) -> None:
 
 def test_a_missing_argument_shows_the_usage() -> None:
     """Leaving out an argument is a usage mistake: click's usage line and exit status 2."""
-    result = CliRunner().invoke(main, ["users", "export"])
+    result = CliRunner().invoke(main, ["users", "export"], prog_name="schoolsync")
     assert 2 == result.exit_code
     assert result.output.startswith("Usage: schoolsync users export [OPTIONS] STORE.sqlite OUT")
     assert "Error: Missing argument 'STORE.sqlite'." in result.output
