@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -136,6 +136,21 @@ def _audit(
     )
 
 
+def _changed(
+    connection: MisConnection,
+    action: str,
+    *,
+    account_id: str,
+    at: datetime,
+    audit: AuditLog | None,
+    **changes: Any,
+) -> MisConnection:
+    """The connection with *changes*, stamped with who changed it and when; audited."""
+    result = attrs.evolve(connection, changed_at=at, changed_by=account_id, **changes)
+    _audit(audit, result, action, account_id, at)
+    return result
+
+
 def authorise(
     connection: MisConnection,
     *,
@@ -162,16 +177,16 @@ def authorise(
     sharing = connection.data_sharing
     if connection.sharing_scope is not None and connection.sharing_scope not in granted:
         sharing = DataSharing()
-    result = attrs.evolve(
+    return _changed(
         connection,
+        "mis_connection.authorised",
+        account_id=account_id,
+        at=at,
+        audit=audit,
         granted_scopes=granted,
         status=ConnectionStatus.AUTHORISED,
-        changed_at=at,
-        changed_by=account_id,
         data_sharing=sharing,
     )
-    _audit(audit, result, "mis_connection.authorised", account_id, at)
-    return result
 
 
 def deauthorise(
@@ -188,16 +203,16 @@ def deauthorise(
         AccessDeniedError: *account_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
     """
     _check_permission(connection, account_id, can_configure, "deauthorise")
-    result = attrs.evolve(
+    return _changed(
         connection,
+        "mis_connection.deauthorised",
+        account_id=account_id,
+        at=at,
+        audit=audit,
         granted_scopes=frozenset(),
         status=ConnectionStatus.DEAUTHORISED,
-        changed_at=at,
-        changed_by=account_id,
         data_sharing=DataSharing(),
     )
-    _audit(audit, result, "mis_connection.deauthorised", account_id, at)
-    return result
 
 
 def set_data_sharing(
@@ -225,9 +240,14 @@ def set_data_sharing(
             )
     elif wants and not connection.is_active:
         raise SyncError("the MIS connection is not authorised")
-    result = attrs.evolve(connection, data_sharing=sharing, changed_at=at, changed_by=account_id)
-    _audit(audit, result, "mis_connection.data_sharing_changed", account_id, at)
-    return result
+    return _changed(
+        connection,
+        "mis_connection.data_sharing_changed",
+        account_id=account_id,
+        at=at,
+        audit=audit,
+        data_sharing=sharing,
+    )
 
 
 def shares_result(connection: MisConnection, *, historical: bool = False) -> bool:
