@@ -24,7 +24,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-import pytest
+try:
+    import pytest
+except ModuleNotFoundError:  # what a new user sees without the test tools
+    raise SystemExit(
+        "This example proves the adapter with schoolsync's storage contract under pytest: install the test tools first, "
+        "pip install -e '.[dev]' in the schoolsync clone"
+    ) from None
 
 from schoolsync.access import AccessIndex, Account, AccountStatus, RoleAssignment
 from schoolsync.access.grants import Grant

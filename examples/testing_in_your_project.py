@@ -25,7 +25,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
+try:
+    import pytest
+except ModuleNotFoundError:  # what a new user sees without the test tools
+    raise SystemExit(
+        "This example is a pytest module: install the test tools first, "
+        "pip install -e '.[dev]' in the schoolsync clone"
+    ) from None
 from hypothesis import given
 
 from schoolsync.access import AccessIndex, DenialReason
