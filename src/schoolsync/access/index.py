@@ -578,6 +578,16 @@ class _View:
         ]
 
 
+def _allowed(account_id: str, school_id: str | None, cell: _Cell) -> _Allowed:
+    """The allow decisions of one (account, school), one per permission held there."""
+    return {
+        p: Decision(
+            allowed=True, account_id=account_id, permission=p, school_id=school_id, paths=paths
+        )
+        for p, paths in cell.items()
+    }
+
+
 class _Explainer:
     """Works out a denial's missing fact when first read (shared by every denial of one moment).
 
@@ -638,8 +648,8 @@ class AccessIndex:
         self._clock = clock
         self._history: list[AuditEvent] = sorted(history, key=lambda e: e.at)
         self._history_times: list[datetime] = [e.at for e in self._history]
-        self._cells: dict[tuple[str, str | None], _Allowed] = {}
-        self._keys_of: dict[str, list[str | None]] = {}
+        #: account -> school (``None``: the trust) -> permission -> the allow decision.
+        self._cells: dict[str, dict[str | None, _Allowed]] = {}
         self._schools_of: dict[str, dict[str, tuple[str, ...]]] = {}
         self._holders: dict[tuple[str | None, str], set[str]] = {}
         #: The explainer of denials made at (version, now); reset when either changes.
@@ -767,8 +777,7 @@ class AccessIndex:
         )
 
     def _forget(self, account_id: str) -> None:
-        for school_id in self._keys_of.pop(account_id, ()):
-            cell = self._cells.pop((account_id, school_id))
+        for school_id, cell in self._cells.pop(account_id, {}).items():
             for p in cell:
                 holders = self._holders.get((school_id, p))
                 if holders is not None:
@@ -784,22 +793,13 @@ class AccessIndex:
         if not access:
             return
         by_perm: dict[str, list[str]] = {}
+        mine = self._cells[account_id] = {}
         for school_id, cell in access.items():
-            self._cells[(account_id, school_id)] = {
-                p: Decision(
-                    allowed=True,
-                    account_id=account_id,
-                    permission=p,
-                    school_id=school_id,
-                    paths=paths,
-                )
-                for p, paths in cell.items()
-            }
+            mine[school_id] = _allowed(account_id, school_id, cell)
             for p in cell:
                 self._holders.setdefault((school_id, p), set()).add(account_id)
                 if school_id is not None:
                     by_perm.setdefault(p, []).append(school_id)
-        self._keys_of[account_id] = list(access)
         self._schools_of[account_id] = {p: tuple(sorted(s)) for p, s in by_perm.items()}
 
     def advance(self, now: datetime) -> None:
@@ -867,12 +867,10 @@ class AccessIndex:
 
     def _compute_pair(self, account_id: str, school_id: str) -> None:
         """Recompute one account's access at one school (after a grant or membership change)."""
-        key = (account_id, school_id)
-        old = self._cells.pop(key, None)
+        mine = self._cells.setdefault(account_id, {})
+        old = mine.pop(school_id, None)
         by_perm = self._schools_of.setdefault(account_id, {})
-        keys = self._keys_of.setdefault(account_id, [])
         if old is not None:
-            keys.remove(school_id)
             for p in old:
                 holders = self._holders.get((school_id, p))
                 if holders is not None:
@@ -884,17 +882,7 @@ class AccessIndex:
                     by_perm.pop(p, None)
         cell = self._view.access(account_id, self._now, only_school=school_id).get(school_id)
         if cell:
-            self._cells[key] = {
-                p: Decision(
-                    allowed=True,
-                    account_id=account_id,
-                    permission=p,
-                    school_id=school_id,
-                    paths=paths,
-                )
-                for p, paths in cell.items()
-            }
-            keys.append(school_id)
+            mine[school_id] = _allowed(account_id, school_id, cell)
             for p in cell:
                 self._holders.setdefault((school_id, p), set()).add(account_id)
                 by_perm[p] = tuple(sorted((*by_perm.get(p, ()), school_id)))
@@ -931,15 +919,23 @@ class AccessIndex:
             return self._check_at(account_id, permission, school_id, at)
         if self._clock is not None:
             self._sync_clock()
-        cell = self._cells.get((account_id, school_id))
+        mine = self._cells.get(account_id)
+        if mine is None:
+            return self._deny_now(account_id, permission, school_id, None, None)
+        cell = mine.get(school_id)
         if cell is not None:
             decision = cell.get(permission)
             if decision is not None:
                 return decision
-        return self._deny_now(account_id, permission, school_id, cell)
+        return self._deny_now(account_id, permission, school_id, cell, mine.get(None))
 
     def _deny_now(
-        self, account_id: str, permission: str, school_id: str | None, cell: _Allowed | None
+        self,
+        account_id: str,
+        permission: str,
+        school_id: str | None,
+        cell: _Allowed | None,
+        trust_cell: _Allowed | None,
     ) -> Decision:
         """A denial at :attr:`now`: the reason from precomputed facts, the explanation lazily."""
         perm = self.catalogue.permissions.get(permission)
@@ -957,7 +953,6 @@ class AccessIndex:
             return _denial(account_id, permission, school_id, _UNKNOWN, False, explainer)
         if account_id not in self._active:
             return _denial(account_id, permission, school_id, _INACTIVE, False, explainer)
-        trust_cell = self._cells.get((account_id, None))
         if trust_cell is None:  # no trust role: only the account's school roles count here
             return _denial(account_id, permission, school_id, _NO_ROLE, cell is not None, explainer)
         if permission in trust_cell and perm is not None and perm.level is _SCHOOL_LEVEL:
@@ -1002,7 +997,7 @@ class AccessIndex:
     ) -> Decision:
         view = self._view_at(at)
         if view is self._view and self._in_window(at):
-            cell = self._cells.get((account_id, school_id))
+            cell = self._cells.get(account_id, {}).get(school_id)
             if cell is not None and permission in cell:
                 return cell[permission]
         return view.decide(account_id, permission, school_id, at)
@@ -1061,8 +1056,8 @@ class AccessIndex:
             if self._clock is not None:
                 self._sync_clock()
             access: _Access = {
-                s: {p: d.paths for p, d in self._cells[(account_id, s)].items()}
-                for s in self._keys_of.get(account_id, ())
+                s: {p: d.paths for p, d in cell.items()}
+                for s, cell in self._cells.get(account_id, {}).items()
             }
         else:
             access = self._view_at(at).access(account_id, at)
@@ -1076,7 +1071,7 @@ class AccessIndex:
     def access_of(self, account_id: str) -> frozenset[tuple[str | None, str]]:
         """Every (school or ``None``, permission) pair the account holds now."""
         return frozenset(
-            (s, p) for s in self._keys_of.get(account_id, ()) for p in self._cells[(account_id, s)]
+            (s, p) for s, cell in self._cells.get(account_id, {}).items() for p in cell
         )
 
     # -- previews -----------------------------------------------------------------------
