@@ -6,7 +6,7 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schoolsync.errors import SchoolsyncError
@@ -551,6 +551,7 @@ HOSTILE_XML = [
 ]
 
 
+@settings(max_examples=max(10, settings.default.max_examples // 2))
 @given(
     member=st.sampled_from(sorted(XLSX_MEMBERS)),
     how=st.sampled_from(["drop", "hostile", "mangle"]),
@@ -585,6 +586,12 @@ cells = st.one_of(
 )
 
 
+#: Writing a workbook per example is slow: a quarter of the profile's examples (the heavier
+#: local runs scale with it).
+XLSX_EXAMPLES = settings(max_examples=max(10, settings.default.max_examples // 4))
+
+
+@XLSX_EXAMPLES
 @given(rows=st.lists(st.lists(cells, max_size=9), max_size=5))
 def test_tabular_xlsx_any_cells(rows):
     """An XLSX whose data rows hold any cell values (numbers, dates, booleans, ragged rows)
@@ -605,3 +612,21 @@ def test_tabular_xlsx_any_cells(rows):
         path = Path(d) / "pupils.xlsx"
         wb.save(path)
         must_not_crash(read_tabular, school_id="s", pupils=path, pupil_columns=COLUMNS)
+
+
+@given(
+    name=st.one_of(
+        st.sampled_from(["a\x00b", "x" * 5000, "", ".", "/dev/null", "/nonexistent/dir/f"]),
+        st.text(max_size=20),
+    ),
+    suffix=st.sampled_from(["", ".zip", ".xml", ".csv", ".xlsx"]),
+)
+def test_any_path_is_refused_with_schoolsync_error(name, suffix):
+    """A path that is missing, too long, holds a NUL byte or is not a file of the format makes
+    every reader raise SchoolsyncError (never ValueError or OSError)."""
+    path = name + suffix
+    must_not_crash(read_oneroster, path)
+    must_not_crash(read_sds, path)
+    must_not_crash(read_sds_classic, path)
+    must_not_crash(read_ctf, path)
+    must_not_crash(read_tabular, school_id="s", pupils=path, pupil_columns=COLUMNS)

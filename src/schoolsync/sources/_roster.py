@@ -98,11 +98,15 @@ class _Bundle:
         self.label = self.path.name or str(self.path)
         self._members: dict[str, str] = {}
         self._zip = False
-        if self.path.is_dir():
-            for p in self.path.iterdir():
-                if p.is_file():
-                    self._members.setdefault(p.name.lower(), p.name)
-        elif self.path.is_file():
+        try:
+            is_dir, is_file = self.path.is_dir(), self.path.is_file()
+            files = [p.name for p in self.path.iterdir() if p.is_file()] if is_dir else []
+        except (OSError, ValueError) as e:  # a name too long, a NUL in the path, no permission
+            raise FileFormatError(str(self.path), f"cannot be read ({e})") from None
+        if is_dir:
+            for name in files:
+                self._members.setdefault(name.lower(), name)
+        elif is_file:
             self._zip = True
             try:
                 with zipfile.ZipFile(self.path) as z:

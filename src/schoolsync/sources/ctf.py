@@ -117,8 +117,10 @@ class CtfSource:
     def _open(self) -> IO[bytes]:
         try:
             return self.path.open("rb")
-        except OSError as e:
-            raise FileFormatError(str(self.path), f"cannot be read: {e.strerror or e}") from None
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+            raise FileFormatError(
+                str(self.path), f"cannot be read: {getattr(e, 'strerror', None) or e}"
+            ) from None
 
     def _elements(self, stop_after_header: bool = False) -> Iterator[tuple[str, Element]]:
         """(path, element) for the Header and each Pupil, at their end tags."""

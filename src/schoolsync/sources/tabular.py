@@ -114,8 +114,10 @@ class _XlsxFile(CsvFile):
         number = 0
         try:
             raw = self.path.open("rb")
-        except OSError as e:
-            raise FileFormatError(str(self.path), f"cannot be read: {e.strerror or e}") from None
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+            raise FileFormatError(
+                str(self.path), f"cannot be read: {getattr(e, 'strerror', None) or e}"
+            ) from None
         try:
             wb = openpyxl.load_workbook(raw, read_only=True, data_only=True)
         except Exception as e:  # openpyxl raises many types on a broken file
@@ -225,8 +227,10 @@ class TabularSource:
         def opener() -> IO[bytes]:
             try:
                 return p.open("rb")
-            except OSError as e:
-                raise FileFormatError(str(p), f"cannot be read: {e.strerror or e}") from None
+            except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+                raise FileFormatError(
+                    str(p), f"cannot be read: {getattr(e, 'strerror', None) or e}"
+                ) from None
 
         return CsvFile(opener, p.name, spec, self._w)
 
