@@ -111,8 +111,8 @@ class Decision:
 
     @property
     def missing(self) -> MissingFact | None:
-        """On deny, the smallest missing fact and who can supply it (worked out on first read,
-        from the records as they were when the decision was made, while they are unchanged)."""
+        """On deny, the smallest missing fact and who can supply it (worked out once, on first
+        read, from the records as they are then)."""
         if self._given_missing is not None or self._explainer is None:
             return self._given_missing
         memo = self._memo

@@ -644,6 +644,7 @@ class AccessIndex:
         history: Sequence[AuditEvent] = (),
     ) -> None:
         self.catalogue = catalogue
+        self._permissions = catalogue.permissions
         self._view = _View(catalogue, records)
         self._clock = clock
         self._history: list[AuditEvent] = sorted(history, key=lambda e: e.at)
@@ -938,12 +939,15 @@ class AccessIndex:
         trust_cell: _Allowed | None,
     ) -> Decision:
         """A denial at :attr:`now`: the reason from precomputed facts, the explanation lazily."""
-        perm = self.catalogue.permissions.get(permission)
+        perm = self._permissions.get(permission)
         if perm is None:
             self.catalogue.permission(permission)  # raises, naming the nearest permission
         explainer = self._explainer
         if explainer is None:
             explainer = self._explainer = _Explainer(self._view, self._now, self._lookup_provider())
+        if cell is not None and trust_cell is None:
+            # The common case: an active account with school roles here, none giving it.
+            return _denial(account_id, permission, school_id, _NO_ROLE, True, explainer)
         if school_id is None:
             if account_id in self._active:
                 return _denial(account_id, permission, None, _NO_ROLE, True, explainer)
