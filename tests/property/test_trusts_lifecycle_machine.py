@@ -5,7 +5,14 @@ Must hold after every step:
   accepted member and a grant from that school, live now, covers the permission for the account;
 - revocation, narrowing, leaving and removal take effect at once (the next view already obeys);
 - the trust-wide view agrees with the roles issue's ``AccessIndex.check`` built from the store;
-- the audit log replayed from empty reproduces the stored memberships and grants.
+- a permission that needs no grant follows membership and role alone (the ceiling applies only
+  where a grant is needed);
+- only the school's own Access Coordinator consents: while a school's coordinator has lost the
+  role, its grants cannot be given, narrowed or revoked and its invitation not answered;
+- the audit log replayed from empty reproduces the stored memberships and grants exactly.
+
+Role changes are trust-role assignments given and taken away, accounts deactivated, and school
+coordinators losing and regaining their role.
 """
 
 from __future__ import annotations
@@ -14,11 +21,12 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import attrs
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from schoolsync.access import AccessIndex, Role, RoleCatalogue
+from schoolsync.access import AccessIndex, Permission, Role, RoleCatalogue
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.access.lifecycle import (
     RecordingGrantListener,
@@ -27,7 +35,7 @@ from schoolsync.access.lifecycle import (
 )
 from schoolsync.access.records import record_event
 from schoolsync.clock import FixedClock
-from schoolsync.errors import SchoolsyncError
+from schoolsync.errors import AccessDeniedError, NotFoundError, SchoolsyncError
 from schoolsync.identifiers import Urn
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.notifier import RecordingNotifier
@@ -37,11 +45,12 @@ from schoolsync.views import schools_in_view
 SCHOOLS = ("s0", "s1", "s2", "s3")
 ADMINS = ("a1", "a2", "a3")
 PERMS = ("reports.school.view", "users.manage")
-ROLES = {"trust_admin": frozenset(PERMS)}
+FREE = "dashboards.view"  # a permission trust roles use at member schools without a grant
+ROLES = {"trust_admin": frozenset({*PERMS, FREE})}
 CATALOGUE = RoleCatalogue.build(
-    [*PERMS, "grants.manage"],
+    [*PERMS, Permission(name=FREE, needs_grant=False), "grants.manage"],
     [
-        Role(name="trust_admin", scope="trust", permissions=set(PERMS)),
+        Role(name="trust_admin", scope="trust", permissions={*PERMS, FREE}),
         Role(name="access_coordinator", scope="school", permissions={"grants.manage"}),
     ],
 )
@@ -97,8 +106,11 @@ class TrustMachine(RuleBasedStateMachine):
         self.live: dict[str, ModelGrant] = {}
         self.role_holders: set[str] = set()
         self.inactive: set[str] = set()
+        self.coordinated: set[str] = set(SCHOOLS)  # schools whose coordinator holds the role
         for account_id in ("a1", "a2"):
             self.assign(account_id)
+        for school in SCHOOLS[:2]:  # start with two members, so grants and endings are common
+            self.join(school)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -139,11 +151,21 @@ class TrustMachine(RuleBasedStateMachine):
             m = self.life.add_school("t", school_record)
         if m.status is MembershipStatus.ACCEPTED:
             return
+        if school not in self.coordinated:
+            with pytest.raises(NotFoundError):  # nobody at the school to invite
+                self.life.send_invitation(m.id)
+            return
         self.life.send_invitation(m.id)
 
     @rule(school=st.sampled_from(SCHOOLS), decline=st.booleans())
     def answer(self, school: str, decline: bool) -> None:
         m = self.membership(school)
+        if school not in self.coordinated:
+            respond = self.life.decline_invitation if decline else self.life.accept_invitation
+            with pytest.raises(AccessDeniedError):
+                respond(m.id, by=f"ac-{school}")
+            assert m == self.membership(school)
+            return
         try:
             if decline:
                 self.life.decline_invitation(m.id, by=f"ac-{school}")
@@ -194,6 +216,10 @@ class TrustMachine(RuleBasedStateMachine):
             return
         school = data.draw(st.sampled_from(sorted(self.members)))
         expires = None if days is None else self.clock.now() + timedelta(days=days)
+        if school not in self.coordinated:
+            with pytest.raises(AccessDeniedError):
+                self.life.grant("t", school, permissions, by=f"ac-{school}", account_ids=named)
+            return
         g = self.life.grant(
             "t", school, permissions, by=f"ac-{school}", account_ids=named, expires_at=expires
         )
@@ -216,7 +242,12 @@ class TrustMachine(RuleBasedStateMachine):
         if not self.live:
             return
         grant_id = data.draw(st.sampled_from(sorted(self.live)))
-        school = self.live.pop(grant_id).school_id
+        school = self.live[grant_id].school_id
+        if school not in self.coordinated:
+            with pytest.raises(AccessDeniedError):
+                self.life.revoke_grant(grant_id, by=f"ac-{school}")
+            return
+        del self.live[grant_id]
         self.life.revoke_grant(grant_id, by=f"ac-{school}")
         assert grant_id == self.listener.events[-1].grant_id  # hosts are told at once
 
@@ -229,6 +260,10 @@ class TrustMachine(RuleBasedStateMachine):
         permissions = data.draw(st.sets(st.sampled_from(sorted(old.permissions)), min_size=1))
         pool = sorted(old.account_ids) if old.account_ids is not None else list(ADMINS)
         accounts = data.draw(st.none() | st.sets(st.sampled_from(pool), min_size=1))
+        if old.school_id not in self.coordinated:
+            with pytest.raises(AccessDeniedError):
+                self.life.narrow_grant(grant_id, by=f"ac-{old.school_id}", permissions=permissions)
+            return
         new = self.life.narrow_grant(
             grant_id, by=f"ac-{old.school_id}", permissions=permissions, account_ids=accounts
         )
@@ -271,6 +306,23 @@ class TrustMachine(RuleBasedStateMachine):
             before = uow.assignments.require(f"ra-{account_id}")
         self.write_assignment(before, None)
         self.role_holders.discard(account_id)
+
+    @rule(school=st.sampled_from(SCHOOLS))
+    def coordinator_role_changes(self, school: str) -> None:
+        """The school's coordinator loses its role (or gets it back)."""
+        assignment = RoleAssignment(
+            id=f"ra-{school}",
+            account_id=f"ac-{school}",
+            trust_id="t",
+            role="access_coordinator",
+            school_id=school,
+        )
+        if school in self.coordinated:
+            self.write_assignment(assignment, None)
+            self.coordinated.discard(school)
+        else:
+            self.write_assignment(None, assignment)
+            self.coordinated.add(school)
 
     @rule(account_id=st.sampled_from(ADMINS), active=st.booleans())
     def set_status(self, account_id: str, active: bool) -> None:
@@ -330,6 +382,30 @@ class TrustMachine(RuleBasedStateMachine):
                     assert expected == checked.school_ids
                     for s in SCHOOLS:
                         assert bool(index.check(account_id, permission, s)) == (s in expected)
+                free = schools_in_view(
+                    account_id,
+                    FREE,
+                    uow=uow,
+                    at=now,
+                    role_permissions=ROLES,
+                    grant_free_permissions={FREE},
+                )
+                holder = account_id in self.role_holders and account_id not in self.inactive
+                assert free.school_ids == (tuple(sorted(self.members)) if holder else ())
+
+    @invariant()
+    def live_grants_are_exactly_the_consented_ones(self) -> None:
+        """Revoking, narrowing, leaving and removal end grants at once; nothing else does."""
+        now = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            live = {g.id: g for g in uow.grants.list() if g.is_live(now)}
+        assert set(self.live) == set(live)
+        for grant_id, model in self.live.items():
+            assert (model.school_id, model.permissions, model.account_ids) == (
+                live[grant_id].school_id,
+                live[grant_id].permissions,
+                live[grant_id].account_ids,
+            )
 
     @invariant()
     def audit_replay_reproduces_state(self) -> None:
