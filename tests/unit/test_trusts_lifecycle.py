@@ -419,6 +419,45 @@ class TestAuditAndReplay:
         ] == [a for a in actions if a.startswith(("membership.inv", "membership.acc", "grant."))]
         assert "example.org" not in repr(events)
 
+    def test_every_grant_change_is_an_audit_event(self, world: World) -> None:
+        """Creating, narrowing, revoking, expiring and ending grants each leave an audit event
+        on the grant, written with the change, naming the acting account (or none for sweeps)."""
+        membership_id, ac = world.member_school("s1", "100001")
+        world.account("alice")
+        wide = world.life.grant(
+            world.trust_id, "s1", {"reports.school.view", "users.manage"}, by=ac
+        )
+        narrower = world.life.narrow_grant(wide.id, by=ac, account_ids=["alice"])
+        world.life.revoke_grant(narrower.id, by=ac)
+        short = world.life.grant(
+            world.trust_id,
+            "s1",
+            {"reports.school.view"},
+            by=ac,
+            expires_at=world.clock.now() + timedelta(days=1),
+        )
+        world.clock.advance(timedelta(days=2))
+        world.life.expire_grants()
+        last = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        world.life.leave_trust(membership_id, by=ac)
+
+        with world.store.unit_of_work() as uow:
+            events = [e for e in uow.audit.events() if e.subject_kind == "grant"]
+        assert [
+            ("grant.created", wide.id, ac),
+            ("grant.narrowed", wide.id, ac),
+            ("grant.created", narrower.id, ac),
+            ("grant.revoked", narrower.id, ac),
+            ("grant.created", short.id, ac),
+            ("grant.expired", short.id, None),
+            ("grant.created", last.id, ac),
+        ] == [(e.action, e.subject_id, e.actor_id) for e in events[:-2]]
+        # leaving ends every unrevoked grant, the expired one included, in one unit of work
+        assert {("grant.ended", short.id, ac), ("grant.ended", last.id, ac)} == {
+            (e.action, e.subject_id, e.actor_id) for e in events[-2:]
+        }
+        assert all(e.trust_id == world.trust_id and e.school_id == "s1" for e in events)
+
     def test_access_index_reads_the_lifecycle_history(self, world: World) -> None:
         """The roles issue's AccessIndex answers at= questions from these audit events."""
         from schoolsync.access import AccessIndex, Role, RoleCatalogue
