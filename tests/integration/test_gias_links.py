@@ -125,3 +125,31 @@ def test_not_a_links_file(tmp_path: Path) -> None:
 
     with pytest.raises(FileFormatError):
         read_gias_links(path)
+
+
+def test_bad_urn_is_skipped_or_named_by_row_and_column(tmp_path: Path) -> None:
+    """A row with a bad URN is skipped; with ``strict`` it is refused, naming file, row, column
+    and value; a short row counts as bad too."""
+    path = tmp_path / "links.csv"
+    path.write_text(
+        "URN,LinkURN,LinkName,LinkType,LinkEstablishedDate\n"
+        "100001,148001,Oak,Successor,01-09-2026\n"
+        "100002,14800,Elm,Successor,\n"
+        "100003\n",
+        encoding="utf-8",
+    )
+
+    assert 1 == len(read_gias_links(path))
+    with pytest.raises(FileFormatError) as info:
+        read_gias_links(path, strict=True)
+
+    error = info.value
+    assert ("links.csv", 3, "LinkURN", "14800") == (error.file, error.row, error.field, error.value)
+
+
+def test_missing_file_is_a_file_format_error(tmp_path: Path) -> None:
+    """A file that cannot be read is a FileFormatError naming it."""
+    with pytest.raises(FileFormatError) as info:
+        read_gias_links(tmp_path / "links_edubasealldata.csv")
+
+    assert "links_edubasealldata.csv" == info.value.file

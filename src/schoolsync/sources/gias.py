@@ -190,11 +190,15 @@ def read_gias_links(
         strict: raise on a row with a bad URN instead of skipping it.
 
     Raises:
-        FileFormatError: the file lacks the ``URN``, ``LinkURN`` or ``LinkType`` column, or
-            (when *strict*) a row has a URN that is not six digits.
+        FileFormatError: the file cannot be read, lacks the ``URN``, ``LinkURN`` or
+            ``LinkType`` column, or (when *strict*) a row has a URN that is not six digits
+            (naming the row and the column).
     """
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileFormatError(path.name, f"cannot read the file: {exc}", code="unreadable") from exc
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -211,15 +215,25 @@ def read_gias_links(
         )
     links: list[GiasLink] = []
     for record in reader:
-        try:
-            urn = Urn.parse(record["URN"])
-            link_urn = Urn.parse(record["LinkURN"])
-        except InvalidIdentifierError as exc:
-            if strict:
-                raise FileFormatError(
-                    path.name, exc.reason, row=reader.line_num, field=exc.field, value=exc.value
-                ) from exc
+        urns: list[Urn] = []
+        for column in ("URN", "LinkURN"):
+            value = record.get(column) or ""
+            try:
+                urns.append(Urn.parse(value))
+            except InvalidIdentifierError as exc:
+                if strict:
+                    raise FileFormatError(
+                        path.name,
+                        exc.reason,
+                        row=reader.line_num,
+                        field=column,
+                        value=value,
+                        code="urn_invalid",
+                    ) from exc
+                break
+        if len(urns) != 2:
             continue
+        urn, link_urn = urns
         links.append(
             GiasLink(
                 urn=urn,
