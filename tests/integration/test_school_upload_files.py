@@ -75,6 +75,17 @@ def test_missing_header_is_a_file_format_error(tmp_path: Path) -> None:
     assert "wrong.csv" == info.value.file
 
 
+def test_a_broken_xlsx_is_a_file_format_error(tmp_path: Path) -> None:
+    """A file named .xlsx that is not a workbook is refused, naming the file."""
+    path = tmp_path / "upload.xlsx"
+    path.write_bytes(b"not a workbook")
+
+    with pytest.raises(FileFormatError) as info:
+        read_school_upload(path)
+
+    assert ("upload.xlsx", "unreadable") == (info.value.file, info.value.code)
+
+
 def test_unsupported_file_type_is_refused(tmp_path: Path) -> None:
     """Only .xlsx and .csv are read."""
     path = tmp_path / "upload.ods"

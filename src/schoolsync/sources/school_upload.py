@@ -15,12 +15,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolsync.errors import FileFormatError
 from schoolsync.trusts import SchoolUploadRow
@@ -147,7 +149,14 @@ def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolU
             return _rows_from(file, _csv_rows(_decode(path.read_bytes())))
     except FileFormatError:
         raise
-    except (OSError, ValueError, KeyError, csv.Error) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        csv.Error,
+        zipfile.BadZipFile,
+        InvalidFileException,
+    ) as exc:
         raise FileFormatError(file, f"cannot read the file: {exc}", code="unreadable") from exc
     raise FileFormatError(
         file, "a School Upload must be an .xlsx or .csv file", value=suffix, code="file_type"
