@@ -51,9 +51,12 @@ def test_rematch_after_mis_change_uses_upn() -> None:
     mis = [pupil(f"m{k}", f"Name{k}", "Same", mis_id=f"new{k}", upn=upn(k)) for k in range(5)]
     app = [pupil(f"a{k}", f"Name{k}", "Same", mis_id=f"old{k}", upn=upn(k)) for k in range(5)]
     review = match_pupils(mis, app)
-    assert {(r.mis_key, r.app_key, r.rule) for r in review} == {
-        (f"m{k}", f"a{k}", MatchRule.UPN) for k in range(5)
+    assert {(r.status, r.mis_key, r.app_key, r.rule) for r in review} == {
+        (MatchStatus.MATCHED, f"m{k}", f"a{k}", MatchRule.UPN) for k in range(5)
     }
+    assert review.result_for(mis="m3").explanation == (
+        "UPN equal, surname equal, forename equal, date of birth equal"
+    )
 
 
 def test_former_upn_links() -> None:
@@ -62,7 +65,9 @@ def test_former_upn_links() -> None:
         [pupil("m", "Amy", "Khan", upn=upn(2), former_upns=[upn(1)])],
         [pupil("a", "Amy", "Khan", upn=upn(1))],
     )
-    assert review.result_for(mis="m").rule is MatchRule.FORMER_UPN
+    r = review.result_for(mis="m")
+    assert (r.status, r.app_key, r.rule) == (MatchStatus.MATCHED, "a", MatchRule.FORMER_UPN)
+    assert r.explanation == "former UPN equal, surname equal, forename equal, date of birth equal"
 
 
 def test_reused_mis_id_with_conflicting_upn_is_not_linked() -> None:
@@ -83,26 +88,38 @@ def test_identifier_link_with_contradicting_names_is_may_match() -> None:
     assert status_of(review, "m") == (MatchStatus.MAY_MATCH, "a")
 
 
+_SWAP = "matches with forename and surname swapped (1.00 Jaro-Winkler)"
+_PART = "surname one part of a multi-part name"
+_SAME = "surname equal, forename equal"
+
+
 @pytest.mark.parametrize(
-    ("mis_names", "app_names", "note"),
+    ("mis_names", "app_names", "names_text"),
     [
-        (("Jonathon", "Smith"), ("Jonathan", "Smith"), "Jaro-Winkler"),
-        (("Wei", "Zhang"), ("Zhang", "Wei"), "swapped"),
-        (("Amelia", "Smith-Jones"), ("Amelia", "Jones"), "part"),
-        (("Amelia", "Smith Jones"), ("Amelia", "Smith-Jones"), "equal"),
-        (("Alexander", "Brown"), ("Alex", "Brown"), "preferred-name"),
-        (("Zoë", "O'Neill"), ("Zoe", "ONeill"), "equal"),
-        (("Siobhán", "Ó Briain"), ("Siobhan", "O'Briain"), "equal"),
+        (("Jonathon", "Smith"), ("Jonathan", "Smith"), "surname equal, forename 0.95 Jaro-Winkler"),
+        (("Wei", "Zhang"), ("Zhang", "Wei"), f"surname {_SWAP}, forename {_SWAP}"),
+        (("Amelia", "Smith-Jones"), ("Amelia", "Jones"), f"{_PART}, forename equal"),
+        (("Amelia", "Jones"), ("Amelia", "Smith-Jones"), f"{_PART}, forename equal"),
+        (("Amelia", "Smith-Jones"), ("Amelia", "Smith"), f"{_PART}, forename equal"),
+        (("Amelia", "Smith Jones"), ("Amelia", "Smith-Jones"), _SAME),
+        (
+            ("Alexander", "Brown"),
+            ("Alex", "Brown"),
+            "surname equal, forename preferred-name form (nickname table)",
+        ),
+        (("Zoë", "O'Neill"), ("Zoe", "ONeill"), _SAME),
+        (("Siobhán", "Ó Briain"), ("Siobhan", "O’Briain"), _SAME),
     ],
 )
 def test_name_pitfalls_still_match(
-    mis_names: tuple[str, str], app_names: tuple[str, str], note: str
+    mis_names: tuple[str, str], app_names: tuple[str, str], names_text: str
 ) -> None:
-    """Typos, swapped names, double-barrelled parts, nicknames, accents and apostrophes match."""
+    """Typos, swapped names, double-barrelled surnames in part or in full, preferred names,
+    diacritics and apostrophes are Matched, and the breakdown says which pitfall it was."""
     review = match_pupils([pupil("m", *mis_names)], [pupil("a", *app_names)])
     r = review.result_for(mis="m")
     assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a")
-    assert note in r.explanation
+    assert r.explanation == f"{names_text}, date of birth equal"
 
 
 def test_preferred_name_on_record_matches() -> None:
@@ -112,8 +129,10 @@ def test_preferred_name_on_record_matches() -> None:
         [pupil("a", "Daisy", "Ellis")],
     )
     r = review.result_for(mis="m")
-    assert r.status is MatchStatus.MATCHED
-    assert "forename equal to the preferred name" in r.explanation
+    assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a")
+    assert r.explanation == (
+        "surname equal, forename equal to the preferred name, date of birth equal"
+    )
 
 
 def test_day_month_transposed_birth_date() -> None:
@@ -123,8 +142,8 @@ def test_day_month_transposed_birth_date() -> None:
         [pupil("a", "Ava", "Patel", dob=date(2015, 7, 4))],
     )
     r = review.result_for(mis="m")
-    assert r.status is MatchStatus.MATCHED
-    assert "date of birth day/month swapped" in r.explanation
+    assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a")
+    assert r.explanation == "surname equal, forename equal, date of birth day/month swapped"
 
 
 def test_twins_are_not_cross_matched() -> None:
@@ -148,6 +167,31 @@ def test_twins_are_not_cross_matched() -> None:
         assert r.app_key is not None
         assert r.mis_key[1:] == r.app_key[1:]
     assert {status_of(review, f"m{k}")[0] for k in range(1, 5)} == {MatchStatus.MATCHED}
+    assert review.result_for(mis="m1").explanation == (
+        "surname equal, forename equal, date of birth equal, gender equal"
+    )
+
+
+def test_twin_with_a_typo_is_held_at_may_match() -> None:
+    """A twin whose forename differs only by a typo ("Hary") is May match, flagged, not Matched:
+    with same-surname, same-birth-date siblings only an exact forename is enough."""
+    dob = date(2015, 9, 1)
+    mis = [
+        pupil("m1", "Harry", "Lee", dob, gender=Gender.MALE),
+        pupil("m2", "Harvey", "Lee", dob, gender=Gender.MALE),
+    ]
+    app = [
+        pupil("a1", "Hary", "Lee", dob, gender=Gender.MALE),
+        pupil("a2", "Harvey", "Lee", dob, gender=Gender.MALE),
+    ]
+    review = match_pupils(mis, app)
+    r1 = review.result_for(mis="m1")
+    assert (r1.status, r1.app_key) == (MatchStatus.MAY_MATCH, "a1")
+    assert r1.explanation == (
+        "surname equal, forename 0.95 Jaro-Winkler, date of birth equal, gender equal, "
+        "possible twin: forenames differ"
+    )
+    assert status_of(review, "m2") == (MatchStatus.MATCHED, "a2")
 
 
 def test_twin_whose_sibling_is_missing_is_not_matched_silently() -> None:
@@ -199,8 +243,13 @@ def test_staff_without_birth_dates_match_on_names_and_email() -> None:
         StaffMember(id="a2", school_id="s1", forename="Dan", surname="Hughes"),
     ]
     review = match_staff(mis, app)
-    assert review.result_for(mis="m1").rule is MatchRule.EMAIL
+    r1 = review.result_for(mis="m1")
+    assert (r1.status, r1.app_key, r1.rule) == (MatchStatus.MATCHED, "a1", MatchRule.EMAIL)
+    assert r1.explanation.startswith("email equal, surname ")
     assert status_of(review, "m2") == (MatchStatus.MATCHED, "a2")
+    assert review.result_for(mis="m2").explanation == (
+        "surname equal, forename preferred-name form (nickname table), date of birth missing"
+    )
     assert status_of(review, "m3") == (MatchStatus.NEW, None)
     assert not review.is_selected("m3")
 
@@ -285,3 +334,28 @@ def test_mis_reader_with_its_own_school_ids_still_matches() -> None:
     review = match_pupils(mis, app)
     assert review.result_for(mis="m1").rule is MatchRule.MIS_ID
     assert status_of(review, "m2") == (MatchStatus.MATCHED, "a2")
+
+
+def test_large_trusts_are_matched_school_batch_by_school_batch_with_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Matching a trust in batches of whole schools (as large trusts are, for speed) gives
+    exactly the results of matching all schools at once."""
+    from schoolsync.matching import _people
+    from schoolsync.testing.populations import ErrorModel, pupil_population
+
+    pop = pupil_population(3_600, seed=5, model=ErrorModel().without_identifiers())
+    assert len({p.school_id for p in pop.mis}) >= 3
+
+    def outcome() -> list[tuple[object, ...]]:
+        review = match_pupils(pop.mis, pop.app)  # type: ignore[arg-type]
+        return [(r.status, r.mis_key, r.app_key, r.score, r.explanation) for r in review]
+
+    monkeypatch.setattr(_people, "_BATCH_RECORDS", 10**9)
+    whole = outcome()
+    monkeypatch.setattr(_people, "_BATCH_RECORDS", 700)
+    calls: list[int] = []
+    batches = _people._batches
+    monkeypatch.setattr(_people, "_batches", lambda *a: calls.append(len(b := batches(*a))) or b)
+    assert outcome() == whole
+    assert calls[0] >= 3

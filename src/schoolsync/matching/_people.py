@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import gc
 import operator
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -96,6 +95,7 @@ class _Features:
         cache = {} if cache is None else cache
         n = len(records)
         self.n = n
+        self._arrays: dict[str, npt.NDArray[np.object_]] = {}
         get = operator.attrgetter(
             "id",
             "school_id",
@@ -159,8 +159,11 @@ class _Features:
                 if r.former_upns:
                     self.former[k] = tuple(u.value for u in r.former_upns)
 
-    def take(self, column: list[str], idx: IntArray) -> list[str]:
-        arr = np.asarray(column, dtype=object)
+    def take(self, name: str, idx: IntArray) -> list[str]:
+        """Column *name* (a list of str) at rows *idx* (the object array is made once)."""
+        arr = self._arrays.get(name)
+        if arr is None:
+            arr = self._arrays[name] = np.asarray(getattr(self, name), dtype=object)
         return arr[idx].tolist()  # type: ignore[no-any-return]
 
 
@@ -193,8 +196,7 @@ class _Scores:
             return np.asarray(out, dtype=np.float64).reshape(n)
 
         def col(f: _Features, name: str, idx: IntArray) -> list[str]:
-            values: list[str] = getattr(f, name)
-            return f.take(values, idx)
+            return f.take(name, idx)
 
         # --- surname
         sn_m, sn_a = col(fm, "sn_c", pi), col(fa, "sn_c", pj)
@@ -473,6 +475,18 @@ def _key_codes(
     return np.asarray(codes, dtype=np.int64), np.asarray(owners, dtype=np.int64)
 
 
+def _sorted_unique(a: IntArray) -> IntArray:
+    """The distinct values of *a*, sorted (by sorting, not numpy's hash-based ``np.unique``,
+    whose hash table falls out of the CPU caches and grows super-linearly past ~10^6 values)."""
+    if len(a) == 0:
+        return a
+    s = np.sort(a)
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 def _join(
     mk: IntArray, mi: IntArray, ak: IntArray, ai: IntArray, max_pairs: int
 ) -> tuple[IntArray, IntArray]:
@@ -480,17 +494,20 @@ def _join(
     if len(mk) == 0 or len(ak) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    mo = np.argsort(mk, kind="stable")
-    ao = np.argsort(ak, kind="stable")
+    mo = np.argsort(mk)
+    ao = np.argsort(ak)
     mk_s, mi_s = mk[mo], mi[mo]
     ak_s, ai_s = ak[ao], ai[ao]
-    common = np.intersect1d(mk_s, ak_s, assume_unique=False)
-    m_start = np.searchsorted(mk_s, common, side="left")
-    m_count = np.searchsorted(mk_s, common, side="right") - m_start
-    a_start = np.searchsorted(ak_s, common, side="left")
-    a_count = np.searchsorted(ak_s, common, side="right") - a_start
+    first = np.empty(len(mk_s), dtype=bool)
+    first[0] = True
+    np.not_equal(mk_s[1:], mk_s[:-1], out=first[1:])
+    keys_m = mk_s[first]
+    m_start = np.flatnonzero(first)
+    m_count = np.diff(np.append(m_start, len(mk_s)))
+    a_start = np.searchsorted(ak_s, keys_m, side="left")
+    a_count = np.searchsorted(ak_s, keys_m, side="right") - a_start
     size = m_count * a_count
-    keep = size <= max_pairs
+    keep = (a_count > 0) & (size <= max_pairs)
     m_start, m_count, a_start, a_count, size = (
         m_start[keep],
         m_count[keep],
@@ -573,11 +590,14 @@ def _ladder(
             )
         return enumerate(f.mis_id)
 
-    if settings.use_mis_id:
+    def held(*columns: list[str | None]) -> bool:
+        return all(c.count(None) < len(c) for c in columns)
+
+    if settings.use_mis_id and held(fm.mis_id, fa.mis_id):
         a_idx = _unique_index(mis_keys(fa))
         m_idx = _unique_index(mis_keys(fm))
         link(((i, a_idx[k]) for k, i in m_idx.items() if k in a_idx), MatchRule.MIS_ID, True)
-    if settings.use_upn:
+    if settings.use_upn and (held(fm.upn, fa.upn) or any(fm.former) or any(fa.former)):
         a_cur = _unique_index(enumerate(fa.upn))
         m_cur = _unique_index(enumerate(fm.upn))
         link(((i, a_cur[k]) for k, i in m_cur.items() if k in a_cur), MatchRule.UPN, False)
@@ -591,7 +611,7 @@ def _ladder(
                         pairs.append((i, a_any[u]))
                         break
             link(pairs, MatchRule.FORMER_UPN, False)
-    if settings.use_email:
+    if settings.use_email and held(fm.email, fa.email):
         a_em = _unique_index(enumerate(fa.email))
         m_em = _unique_index(enumerate(fm.email))
         link(((i, a_em[k]) for k, i in m_em.items() if k in a_em), MatchRule.EMAIL, True)
@@ -603,14 +623,18 @@ def _ladder(
 
 def _twins(f: _Features) -> npt.NDArray[np.bool_]:
     """Records sharing surname and birth date with another record on the same side."""
-    ys, ms, ds = f.dob_y.tolist(), f.dob_m.tolist(), f.dob_d.tolist()
-    keys = [
-        (sn, y, m, d) if sn and y >= 0 else None
-        for sn, y, m, d in zip(f.sn_c, ys, ms, ds, strict=True)
-    ]
-    counts = Counter(k for k in keys if k is not None)
-    twins = {k for k, c in counts.items() if c > 1}
-    return np.fromiter((k in twins for k in keys), dtype=bool, count=f.n)
+    numbers: dict[str, int] = {"": -1}
+    surname = np.fromiter(
+        (numbers.setdefault(sn, len(numbers)) for sn in f.sn_c), dtype=np.int64, count=f.n
+    )
+    valid = (surname >= 0) & (f.dob_y >= 0)
+    key = surname * 100_000_000 + f.dob_y * 10_000 + f.dob_m * 100 + f.dob_d
+    key = key[valid]
+    ordered = np.sort(key)
+    shared = ordered[1:][ordered[1:] == ordered[:-1]]
+    twins = np.zeros(f.n, dtype=bool)
+    twins[valid] = np.isin(key, shared)
+    return twins
 
 
 _Decision = tuple[int, int, int, MatchStatus, MatchRule, "float | None", tuple[str, ...]]
@@ -667,24 +691,29 @@ def _match_people(
     twins_a = _twins(fa)
     rank_m = _rank(fm.ids)
     rank_a = _rank(fa.ids)
+    big = by_school and fm.n > _BATCH_RECORDS
+    schools = _school_codes(fm, fa) if big else None
     for wide in (False, True):
-        rows_m = np.flatnonzero(np.asarray(fm_free, dtype=bool))
-        rows_a = np.flatnonzero(np.asarray(fa_free, dtype=bool))
-        if len(rows_m) == 0 or len(rows_a) == 0:
+        free_m = np.flatnonzero(np.asarray(fm_free, dtype=bool))
+        free_a = np.flatnonzero(np.asarray(fa_free, dtype=bool))
+        if len(free_m) == 0 or len(free_a) == 0:
             break
-        mk, mi = _key_codes(fm, rows_m, settings, wide, by_school)
-        ak, ai = _key_codes(fa, rows_a, settings, wide, by_school)
-        ci, cj = _join(mk, mi, ak, ai, settings.max_block_pairs)
-        if len(ci) == 0:
-            continue
-        width = max(fa.n, 1)
-        code = np.unique(ci * width + cj)
-        ci, cj = code // width, code % width
-        scores = _Scores(fm, fa, ci, cj, settings)
-        decisions = _assign(
-            scores, ci, cj, fm_free, fa_free, twins_m, twins_a, rank_m, rank_a, settings
-        )
-        results.extend(_build(mis, app, scores, decisions))
+        for rows_m, rows_a in _batches(schools, free_m, free_a):
+            if len(rows_m) == 0 or len(rows_a) == 0:
+                continue
+            mk, mi = _key_codes(fm, rows_m, settings, wide, by_school)
+            ak, ai = _key_codes(fa, rows_a, settings, wide, by_school)
+            ci, cj = _join(mk, mi, ak, ai, settings.max_block_pairs)
+            if len(ci) == 0:
+                continue
+            width = max(fa.n, 1)
+            code = _sorted_unique(ci * width + cj)
+            ci, cj = code // width, code % width
+            scores = _Scores(fm, fa, ci, cj, settings)
+            decisions = _assign(
+                scores, ci, cj, fm_free, fa_free, twins_m, twins_a, rank_m, rank_a, settings
+            )
+            results.extend(_build(mis, app, scores, decisions))
 
     new, not_matched = MatchStatus.NEW, MatchStatus.NOT_MATCHED
     results.extend(MatchResult(status=new, mis=mis[i]) for i, f in enumerate(fm_free) if f)
@@ -828,6 +857,45 @@ def _assign(
     return decisions
 
 
+_BATCH_RECORDS = 20_000
+
+
+def _school_codes(fm: _Features, fa: _Features) -> tuple[IntArray, IntArray]:
+    """Each record's school as a number (the same numbering on both sides)."""
+    code = {s: k for k, s in enumerate(sorted(set(fm.school) | set(fa.school)))}
+    return (
+        np.fromiter(map(code.__getitem__, fm.school), np.int64, fm.n),
+        np.fromiter(map(code.__getitem__, fa.school), np.int64, fa.n),
+    )
+
+
+def _batches(
+    schools: tuple[IntArray, IntArray] | None, rows_m: IntArray, rows_a: IntArray
+) -> list[tuple[IntArray, IntArray]]:
+    """The free rows split into batches of whole schools, about ``_BATCH_RECORDS`` MIS
+    records each.
+
+    *schools* (each record's school number) is None when pairs are not made within a school.
+    When they are, schools are independent: blocking, scoring and assignment batch by batch
+    give the same results as all at once, and keep each batch's arrays and dicts small enough
+    for the CPU caches.
+    """
+    if schools is None or len(rows_m) <= _BATCH_RECORDS:
+        return [(rows_m, rows_a)]
+    sm, sa = schools[0][rows_m], schools[1][rows_a]
+    per_school = np.bincount(sm, minlength=int(max(sm.max(), sa.max())) + 1)
+    batch_of = (np.cumsum(per_school) - per_school) // _BATCH_RECORDS
+    bm, ba = batch_of[sm], batch_of[sa]
+    om, oa = np.argsort(bm, kind="stable"), np.argsort(ba, kind="stable")
+    bm_s, ba_s = bm[om], ba[oa]
+    out = []
+    for b in range(int(batch_of[-1]) + 1):
+        lo_m, hi_m = np.searchsorted(bm_s, [b, b + 1])
+        lo_a, hi_a = np.searchsorted(ba_s, [b, b + 1])
+        out.append((rows_m[om[lo_m:hi_m]], rows_a[oa[lo_a:hi_a]]))
+    return out
+
+
 def _same_school_ids(fm: _Features, fa: _Features) -> bool:
     """True when both sides use the same school ids (one set holds the other), so pairs are
     looked for within a school; false when the MIS reader keys schools its own way."""
@@ -838,9 +906,10 @@ def _same_school_ids(fm: _Features, fa: _Features) -> bool:
 
 
 def _rank(ids: list[str]) -> IntArray:
-    order = sorted(range(len(ids)), key=ids.__getitem__)
+    """The position of each id in code-point order (a numpy sort of one contiguous array)."""
+    order = np.argsort(np.asarray(ids, dtype=str), kind="stable")
     rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids), dtype=np.int64)
     return rank
 
 

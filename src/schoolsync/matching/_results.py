@@ -75,6 +75,14 @@ class MatchRule(StrEnum):
     NONE = "none"
 
 
+_RULE_TEXT = {
+    MatchRule.MIS_ID: "MIS id equal",
+    MatchRule.UPN: "UPN equal",
+    MatchRule.FORMER_UPN: "former UPN equal",
+    MatchRule.EMAIL: "email equal",
+}
+
+
 @attrs.frozen(kw_only=True)
 class FieldScore:
     """The evidence one field gave: its similarity (0-1), its weight and a short note.
@@ -133,8 +141,13 @@ class MatchResult(Generic[R]):
 
     @property
     def explanation(self) -> str:
-        """The breakdown as one sentence: ``"surname equal, forename 0.91 Jaro-Winkler"``."""
-        parts = [
+        """The breakdown as one sentence: ``"surname equal, forename 0.91 Jaro-Winkler"``.
+
+        A pair made by an identifier says which first (``"UPN equal, surname equal, ..."``).
+        """
+        rung = _RULE_TEXT.get(self.rule)
+        parts = [] if rung is None or not self.is_pair else [rung]
+        parts += [
             f.describe()
             for f in self.breakdown
             if not (f.weight == 0.0 and f.field in _QUIET_WHEN_MISSING)
