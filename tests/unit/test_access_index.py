@@ -400,6 +400,8 @@ def test_fast_denials_equal_the_full_evaluation() -> None:
                 assert repr(full) == repr(fast)
                 assert full.missing == fast.missing
                 assert fast.missing is fast.missing
+                # Every field is set (a field added to Decision must be set by the fast path).
+                assert all(hasattr(fast, f.name) for f in attrs.fields(type(fast)))
 
 
 def test_no_role_denial_names_the_role_and_who_can_assign_it() -> None:
