@@ -144,6 +144,16 @@ class TestTrustAdmins:
 
         world.life.nominate_trust_admin(world.trust_id, world.account("carol"))
 
+    def test_account_of_another_trust_cannot_be_nominated(self, world: World) -> None:
+        """A trust's admins are its own accounts: another trust's account is refused, unsent."""
+        world.account("mallory", trust_id="other-trust")
+
+        with pytest.raises(ValidationError) as info:
+            world.life.nominate_trust_admin(world.trust_id, "mallory")
+
+        assert "account_id" == info.value.field
+        assert [] == world.notifier.of_kind("trust_admin_nomination")
+
     def test_nominee_must_be_registered_with_a_school_when_required(self, world: World) -> None:
         """Under the Boost prerequisite, only an account with a school role can be nominated."""
         strict = attrs.evolve(

@@ -536,13 +536,15 @@ class TrustLifecycle:
             NotFoundError: unknown trust or account.
             CapExceededError: the trust already has its maximum of admins and open nominations.
             ConflictError: the account is already a trust admin.
-            ValidationError: the policy requires nominees registered with a school and this
-                account holds no school role.
+            ValidationError: the account belongs to another trust, or the policy requires
+                nominees registered with a school and this account holds no school role.
         """
         token = self.new_token()
         with self._operation(by) as op:
             trust = op.uow.trusts.require(trust_id)
             account = op.uow.accounts.require(account_id)
+            if account.trust_id != trust_id:
+                raise ValidationError("account_id", account_id, "not an account of this trust")
             if account_id in trust.admin_account_ids():
                 raise ConflictError(f"account {account_id!r} is already an admin of {trust_id!r}")
             if self.policy.admins_must_be_registered_with_a_school and not any(
