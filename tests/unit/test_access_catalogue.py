@@ -7,7 +7,7 @@ import json
 import pytest
 
 from schoolsync.access import Permission, PermissionLevel, Role, RoleCatalogue, RoleScope
-from schoolsync.errors import CatalogueError, ProblemsError
+from schoolsync.errors import CatalogueError, ProblemsError, ValidationError
 
 PERMS: list[Permission | str] = [
     "users.manage",
@@ -113,12 +113,39 @@ max_per_school = 4
     assert cat.to_dict() == again.to_dict()
 
 
+def fields(error: CatalogueError) -> list[tuple[str, object]]:
+    """(field, value) of each problem in a CatalogueError."""
+    return [(p.field, p.value) for p in error.exceptions if isinstance(p, ValidationError)]
+
+
 def test_malformed_data_is_a_catalogue_error() -> None:
     """Data of the wrong shape is reported as a CatalogueError naming the field."""
     with pytest.raises(CatalogueError) as info:
         RoleCatalogue.from_dict({"roles": [{"name": "X"}]})
+    with pytest.raises(CatalogueError) as bad_value:
+        RoleCatalogue.from_toml(
+            '[[roles]]\nname = "A"\nscope = "school"\nmax_per_school = "four"\n'
+        )
 
-    assert "scope" in str(info.value)
+    assert [("roles[0].scope", None)] == fields(info.value)
+    assert [("roles[0].max_per_school", "four")] == fields(bad_value.value)
+
+
+def test_text_that_is_not_toml_or_json_is_a_catalogue_error() -> None:
+    """A syntax error in the TOML or JSON text is a CatalogueError saying where, not a
+    parser's own exception."""
+    with pytest.raises(CatalogueError) as toml_error:
+        RoleCatalogue.from_toml('[[roles]]\nname = "A\n')
+    with pytest.raises(CatalogueError) as json_error:
+        RoleCatalogue.from_json('{"roles": [}')
+    with pytest.raises(CatalogueError) as not_object:
+        RoleCatalogue.from_json("[1, 2]")
+
+    assert "toml" == fields(toml_error.value)[0][0]
+    assert "line 2" in str(toml_error.value)
+    assert "json" == fields(json_error.value)[0][0]
+    assert "column" in str(json_error.value)
+    assert "expected an object" in str(not_object.value)
 
 
 def test_unknown_role_lookup_suggests() -> None:

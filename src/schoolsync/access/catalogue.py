@@ -157,6 +157,23 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return "" if found is None else f"; did you mean {found[0]!r}?"
 
 
+def _data_problem(data: Mapping[str, Any], line: str) -> ValidationError:
+    """One cattrs problem (``"reason @ .roles[0].scope"``) as a ValidationError naming the
+    field (``roles[0].scope``) and the value found there."""
+    reason, _, where = line.rpartition(" @ ")
+    if not reason:
+        return ValidationError("catalogue", None, line)
+    field = where.lstrip(".") or "catalogue"
+    value: Any = data
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        try:
+            value = value[int(part[1:-1])] if part.startswith("[") else value[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            value = None
+            break
+    return ValidationError(field, value, reason)
+
+
 @attrs.frozen(kw_only=True, eq=False)
 class RoleCatalogue:
     """A validated set of permissions and roles. Create it with :meth:`build` (never directly).
@@ -383,10 +400,9 @@ class RoleCatalogue:
         try:
             spec = converter.structure(dict(data), _CatalogueSpec)
         except cattrs.BaseValidationError as exc:
-            lines = cattrs.transform_error(exc)
             raise CatalogueError(
                 "role catalogue data is malformed",
-                [ValidationError("catalogue", None, line) for line in lines],
+                [_data_problem(data, line) for line in cattrs.transform_error(exc, path="")],
             ) from None
         return cls.build(
             spec.permissions,
@@ -399,13 +415,35 @@ class RoleCatalogue:
 
     @classmethod
     def from_toml(cls, text: str) -> RoleCatalogue:
-        """Build from TOML text with ``[[permissions]]`` and ``[[roles]]`` tables."""
-        return cls.from_dict(tomllib.loads(text))
+        """Build from TOML text with ``[[permissions]]`` and ``[[roles]]`` tables.
+
+        Text that is not TOML is a :class:`~schoolsync.errors.CatalogueError` too (field
+        ``toml``, the reason naming the line and column).
+        """
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogueError(
+                "role catalogue is not valid TOML", [ValidationError("toml", None, str(exc))]
+            ) from None
+        return cls.from_dict(data)
 
     @classmethod
     def from_json(cls, text: str) -> RoleCatalogue:
-        """Build from JSON text (the shape :meth:`to_dict` writes)."""
-        return cls.from_dict(json.loads(text))
+        """Build from JSON text (the shape :meth:`to_dict` writes); bad JSON is a
+        :class:`~schoolsync.errors.CatalogueError` (field ``json``)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CatalogueError(
+                "role catalogue is not valid JSON", [ValidationError("json", None, str(exc))]
+            ) from None
+        if not isinstance(data, Mapping):
+            raise CatalogueError(
+                "role catalogue data is malformed",
+                [ValidationError("json", None, "expected an object with permissions and roles")],
+            )
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         """The declaration as plain data (round-trips through :meth:`from_dict`)."""
