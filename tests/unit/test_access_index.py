@@ -430,3 +430,27 @@ def test_no_role_denial_names_the_role_and_who_can_assign_it() -> None:
         "(alice)"
     ) == at_trust.text
     assert ("alice",) == at_trust.accounts
+
+
+def test_an_allow_lists_every_path() -> None:
+    """An allow names every derivation: each live grant a trust role reaches the school
+    through, and each school role giving the permission there."""
+    w = (
+        oak()
+        .grant("S1", ["users.manage"], grant_id="g1")
+        .grant("S1", ["users.manage", "grants.manage"], accounts=["alice"], grant_id="g2")
+        .role("alice", "Access Coordinator", at="S2")
+    )
+    index = w.index()
+
+    at_s1 = assert_allowed(index, "alice", "users.manage", "S1")
+    at_s2 = assert_allowed(index, "alice", "reports.school.view", "S2")
+
+    assert [
+        "trust role 'Trust Admin' in T -> grant g1 -> S1",
+        "trust role 'Trust Admin' in T -> grant g2 -> S1",
+    ] == [str(p) for p in at_s1.paths]
+    assert {
+        "school role 'Access Coordinator' at S2",
+        "trust role 'Trust Admin' in T -> membership -> S2",
+    } == {str(p) for p in at_s2.paths}
