@@ -27,7 +27,9 @@ The pipeline, all pure:
    either record scores at least ``ambiguity_margin`` lower (a competitor with a strictly
    better partner of its own does not count, nor one with an equally good partner when the
    pair is strictly better, nor a twin of the partner when the pair's forenames agree
-   exactly); ties in score are ranked by how many fields were present. Otherwise May match
+   exactly, nor any imperfect candidate when every field the pair holds is equal, so an
+   identical pair is Matched unless another record is indistinguishable from it); ties in
+   score are ranked by how many fields were present. Otherwise May match
    if it reaches ``may_match_threshold``. A pair involving a record with a same-side twin (same surname and
    birth date) is Matched only when forenames agree exactly; a pair whose genders disagree is
    never more than May match.
@@ -637,6 +639,7 @@ def _twins(f: _Features) -> npt.NDArray[np.bool_]:
     return twins
 
 
+_Cand = tuple[float, int, bool, bool]  # score, other record, twin-guarded, perfect
 _Decision = tuple[int, int, int, MatchStatus, MatchRule, "float | None", tuple[str, ...]]
 
 
@@ -768,39 +771,43 @@ def _assign(
     exact_a = scores.forename_exact[keep]
     twin_a = twins_m[kp_i] | twins_a[kp_j]
     guarded = twin_a & ~exact_a
-    cand_m: dict[int, list[tuple[float, int, bool]]] = {}
-    cand_a: dict[int, list[tuple[float, int, bool]]] = {}
+    cand_m: dict[int, list[_Cand]] = {}
+    cand_a: dict[int, list[_Cand]] = {}
     li_, lj_, ls_ = kp_i.tolist(), kp_j.tolist(), kp_s.tolist()
     gl: list[bool] = guarded.tolist()
+    # every field both records hold is equal: only an equally perfect rival makes it ambiguous
+    perfect_l: list[bool] = (scores.total[keep] >= 1.0 - 1e-9).tolist()
     for o in order.tolist():  # best first, ties by record ids: never by input order
-        i, j, s, g = li_[o], lj_[o], ls_[o], gl[o]
-        cand_m.setdefault(i, []).append((s, j, g))
-        cand_a.setdefault(j, []).append((s, i, g))
+        i, j, s, g, p = li_[o], lj_[o], ls_[o], gl[o], perfect_l[o]
+        cand_m.setdefault(i, []).append((s, j, g, p))
+        cand_a.setdefault(j, []).append((s, i, g, p))
     margin = settings.ambiguity_margin
 
-    def best_other(lst: list[tuple[float, int, bool]], skip: int, free: list[bool]) -> float:
-        for s3, x, _ in lst:
+    def best_other(lst: list[_Cand], skip: int, free: list[bool]) -> float:
+        for s3, x, _, _ in lst:
             if x != skip and free[x]:
                 return s3
         return -1.0
 
     def competitor(
-        mine: list[tuple[float, int, bool]],
+        mine: list[_Cand],
         partner: int,
         me: int,
         free_other: list[bool],
         free_mine: list[bool],
-        theirs: dict[int, list[tuple[float, int, bool]]],
+        theirs: dict[int, list[_Cand]],
         pair_exact: bool,
+        pair_perfect: bool,
         s_cur: float,
     ) -> float | None:
         """Best free rival of a record (its candidates other than *partner*) that could
         really be it: not one with a strictly better partner of its own (or an equally good one
-        when the pair itself is strictly better), not a twin of the partner."""
-        for s2, other, g in mine:
+        when the pair itself is strictly better), not a twin of the partner, and for a perfect
+        pair (every field both records hold is equal) only another perfect candidate."""
+        for s2, other, g, perfect in mine:
             if other == partner or not free_other[other]:
                 continue
-            if g and pair_exact:
+            if (g and pair_exact) or (pair_perfect and not perfect):
                 continue
             alternative = best_other(theirs[other], me, free_mine)
             if alternative > s2 or (alternative >= s2 and s_cur > s2):
@@ -823,12 +830,12 @@ def _assign(
         pair_exact = exact_l[o]
         mine_m, mine_a = cand_m[i], cand_a[j]
         r1 = (
-            competitor(mine_m, j, i, fa_free, fm_free, cand_a, pair_exact, s)
+            competitor(mine_m, j, i, fa_free, fm_free, cand_a, pair_exact, perfect_l[o], s)
             if len(mine_m) > 1
             else None
         )
         r2 = (
-            competitor(mine_a, i, j, fm_free, fa_free, cand_m, pair_exact, s)
+            competitor(mine_a, i, j, fm_free, fa_free, cand_m, pair_exact, perfect_l[o], s)
             if len(mine_a) > 1
             else None
         )
