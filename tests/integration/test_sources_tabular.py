@@ -276,3 +276,58 @@ class TestBadCells:
         with pytest.raises(FileFormatError) as info:
             read_tabular(school_id="oak", pupils=broken, pupil_columns=cols)
         assert "broken.xlsx" == info.value.file
+
+
+def _with_sheet(tmp_path: Path, sheet_xml: str) -> Path:
+    """A valid workbook whose first sheet's XML is replaced by *sheet_xml*; return its path."""
+    import zipfile
+
+    path = xlsx(tmp_path, [["Adno", "F", "S"], ["1", "a", "b"]])
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = sheet_xml.encode()
+    out = tmp_path / "crafted.xlsx"
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out
+
+
+def _row(number: int, *cells: tuple[str, str]) -> str:
+    inner = "".join(
+        f'<c r="{ref}{number}" t="inlineStr"><is><t>{text}</t></is></c>' for ref, text in cells
+    )
+    return f'<row r="{number}">{inner}</row>'
+
+
+SHEET = (
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<dimension ref="A1:XFD1048576"/><sheetData>{rows}</sheetData></worksheet>'
+)
+COLS = PupilColumns(id="Adno", forename="F", surname="S")
+
+
+class TestHostileSheets:
+    def test_claimed_size_does_not_pad_rows(self, tmp_path):
+        """A sheet claiming 16,384 columns and a million rows (a <dimension> bomb) reads only
+        the cells it has, quickly; a value far right of the header is warned, not read."""
+        rows = _row(1, ("A", "Adno"), ("B", "F"), ("C", "S"))
+        rows += _row(2, ("A", "1"), ("B", "Amy"), ("C", "Ng"), ("XFD", "stray"))
+        rows += _row(200_000, ("A", "2"), ("B", "Zo"), ("C", "Li"))
+        snap = read_tabular(
+            school_id="oak",
+            pupils=_with_sheet(tmp_path, SHEET.format(rows=rows)),
+            pupil_columns=COLS,
+        )
+        assert ["1", "2"] == [p.id for p in snap.pupils]
+        assert ["crafted.xlsx, row 2: values in columns without a header were not read"] == list(
+            snap.warnings
+        )
+
+    def test_row_beyond_the_worksheet_limit_is_refused(self, tmp_path):
+        """A row numbered past Excel's 1,048,576 rows is refused, naming the row."""
+        rows = _row(1, ("A", "Adno"), ("B", "F"), ("C", "S")) + _row(1_048_577, ("A", "1"))
+        path = _with_sheet(tmp_path, SHEET.format(rows=rows))
+        with pytest.raises(FileFormatError, match="more rows") as info:
+            read_tabular(school_id="oak", pupils=path, pupil_columns=COLS)
+        assert 1_048_577 == info.value.row

@@ -135,7 +135,13 @@ class _XlsxFile(CsvFile):
             iter_rows = getattr(chosen, "iter_rows", None)
             if iter_rows is None:  # no worksheet at all, or a chart sheet
                 raise FileFormatError(self.name, "the workbook has no sheet of rows to read")
+            # Forget the sheet's claimed size (a hostile <dimension> of A1:XFD1048576 would pad
+            # every row to 16,384 cells): rows then hold only the cells the sheet has.
+            reset = getattr(chosen, "reset_dimensions", None)
+            if reset is not None:
+                reset()
             rows = iter_rows(values_only=True)
+            width: int | None = None
             while True:
                 try:
                     values = next(rows)
@@ -144,10 +150,30 @@ class _XlsxFile(CsvFile):
                 except Exception as e:  # a broken sheet part
                     raise FileFormatError(self.name, _xlsx_reason(e), row=number + 1) from None
                 number += 1
-                yield [_cell_text(v) for v in values]
+                if number > MAX_XLSX_ROWS:
+                    raise FileFormatError(
+                        self.name, "more rows than a worksheet can hold", row=number
+                    )
+                if width is None:  # the header
+                    width = len(values)
+                    yield [_cell_text(v) for v in values]
+                    continue
+                head = values[:width]
+                if len(values) - values.count(None) > len(head) - head.count(None):
+                    self.warnings.add(
+                        self.name,
+                        "values in columns without a header were not read",
+                        row=number,
+                        kind="xlsx beyond header",
+                    )
+                yield [_cell_text(v) for v in head]
         finally:
             wb.close()
             raw.close()
+
+
+#: The most rows an Excel worksheet holds; a sheet claiming a row beyond it is refused.
+MAX_XLSX_ROWS = 1_048_576
 
 
 def _xlsx_reason(error: BaseException) -> str:
