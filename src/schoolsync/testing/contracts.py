@@ -30,7 +30,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -338,6 +338,30 @@ _ops = st.lists(
     ),
     max_size=25,
 )
+
+
+def _writer_thread(
+    store: Store, body: Callable[[UnitOfWork, dict[str, Any]], None]
+) -> tuple[dict[str, Any], threading.Event, threading.Thread]:
+    """Run *body* in a unit of work on a new thread. The outcome dict gets ``refused`` on
+    ConcurrentWriteError, ``error`` on any other exception; the event is set when it ends."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            with store.unit_of_work() as uow:
+                body(uow, outcome)
+        except ConcurrentWriteError:
+            outcome["refused"] = True
+        except BaseException as exc:  # reported by the main thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return outcome, done, thread
 
 
 class StoreContract:
@@ -658,29 +682,18 @@ class StoreContract:
 
     def test_writers_to_the_same_school_never_interleave(self, store: Store) -> None:
         """A second writer locking the same school is refused or waits until the first ends."""
-        outcome: dict[str, Any] = {}
-        done = threading.Event()
 
-        def second() -> None:
-            try:
-                with store.unit_of_work() as uow:
-                    uow.lock_school("school-1")
-                    outcome["locked_at"] = time.monotonic()
-                    outcome["saw"] = uow.pupils.get("p1")
-                    uow.pupils.put(_pupil("p2"))
-                    uow.commit()
-            except ConcurrentWriteError:
-                outcome["refused"] = True
-            except BaseException as exc:  # reported by the main thread
-                outcome["error"] = exc
-            finally:
-                done.set()
+        def second(uow: UnitOfWork, outcome: dict[str, Any]) -> None:
+            uow.lock_school("school-1")
+            outcome["locked_at"] = time.monotonic()
+            outcome["saw"] = uow.pupils.get("p1")
+            uow.pupils.put(_pupil("p2"))
+            uow.commit()
 
         with store.unit_of_work() as first:
             first.lock_school("school-1")
             first.pupils.put(_pupil("p1"))
-            thread = threading.Thread(target=second)
-            thread.start()
+            outcome, done, thread = _writer_thread(store, second)
             done.wait(_WAIT)
             assert "locked_at" not in outcome, "the second writer got the lock while held"
             released_at = time.monotonic()
@@ -708,27 +721,18 @@ class StoreContract:
 
     def test_writers_to_different_schools(self, store: Store) -> None:
         """A writer to another school proceeds while the first holds its lock (or, for
-        adapters with one writer at a time, waits and then proceeds)."""
-        outcome: dict[str, Any] = {}
-        done = threading.Event()
+        adapters with one writer at a time, waits and then proceeds); it is never refused."""
 
-        def second() -> None:
-            try:
-                with store.unit_of_work() as uow:
-                    uow.lock_school("school-2")
-                    uow.pupils.put(_pupil("p2", "school-2"))
-                    uow.commit()
-                    outcome["done_at"] = time.monotonic()
-            except BaseException as exc:  # reported by the main thread
-                outcome["error"] = exc
-            finally:
-                done.set()
+        def second(uow: UnitOfWork, outcome: dict[str, Any]) -> None:
+            uow.lock_school("school-2")
+            uow.pupils.put(_pupil("p2", "school-2"))
+            uow.commit()
+            outcome["done_at"] = time.monotonic()
 
         with store.unit_of_work() as first:
             first.lock_school("school-1")
             first.pupils.put(_pupil("p1"))
-            thread = threading.Thread(target=second)
-            thread.start()
+            outcome, done, thread = _writer_thread(store, second)
             if self.serialises_all_writers:
                 done.wait(_WAIT)
                 assert not done.is_set(), "the second writer did not wait"
@@ -738,6 +742,7 @@ class StoreContract:
             first.commit()
         thread.join(60)
         assert "error" not in outcome, outcome.get("error")
+        assert "refused" not in outcome, "a writer to another school was refused"
         if self.serialises_all_writers:
             assert outcome["done_at"] >= released_at
         else:
