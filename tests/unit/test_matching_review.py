@@ -41,11 +41,15 @@ def review() -> MatchReview[Pupil]:
 
 
 def test_results_are_in_review_order(review: MatchReview[Pupil]) -> None:
-    """Results list Not matched, then New, then May match, then Matched."""
-    orders = [r.status.review_order for r in review]
-    assert orders == sorted(orders)
-    assert next(r.status for r in review) is MatchStatus.NOT_MATCHED
-    assert [r.status for r in review][-1] is MatchStatus.MATCHED
+    """Results list Not matched, then New, then May match, then Matched; by surname within."""
+    assert [(r.status, r.mis_key, r.app_key) for r in review] == [
+        (MatchStatus.NOT_MATCHED, None, "a5"),  # Evans
+        (MatchStatus.NOT_MATCHED, None, "a2b"),  # Smith
+        (MatchStatus.NEW, "m4", None),  # Campbell
+        (MatchStatus.NEW, "m3", None),  # Williams
+        (MatchStatus.MAY_MATCH, "m2", "a2"),
+        (MatchStatus.MATCHED, "m1", "a1"),
+    ]
 
 
 def test_every_record_appears_once(review: MatchReview[Pupil]) -> None:
@@ -60,6 +64,12 @@ def test_filter_by_partial_name(review: MatchReview[Pupil]) -> None:
     """filter() finds results by a partial, case- and accent-insensitive name on either side."""
     assert [r.mis_key for r in review.filter("OKO")] == ["m1"]
     assert [r.app_key for r in review.filter("evan")] == ["a5"]
+    jacks = [(None, "a2b"), ("m2", "a2")]
+    assert [(r.mis_key, r.app_key) for r in review.filter("smith ja")] == jacks  # surname first
+    assert [(r.mis_key, r.app_key) for r in review.filter("ja smi")] == jacks  # forename first
+    assert review.filter("zz") == ()
+    accented = match_pupils([pupil("m", "Zoë", "O'Neill")], [])
+    assert [r.mis_key for r in accented.filter("zoe onei")] == ["m"]
 
 
 def test_match_by_hand_breaks_up_old_pairs(review: MatchReview[Pupil]) -> None:
@@ -107,10 +117,22 @@ def test_selection_of_new_records(review: MatchReview[Pupil]) -> None:
 
 
 def test_new_staff_are_deselected_by_default() -> None:
-    """New staff are not selected for import until a person selects them."""
+    """New staff are not selected for import until a person selects them, also when a pair
+    is unmatched; a saved staff review resumes with the same rule and selection."""
     review = match_staff([StaffMember(id="m", school_id="s", forename="A", surname="B")], [])
     assert review.to_import() == ()
     assert [s.id for s in review.select_all_new().to_import()] == ["m"]
+    pair = match_staff(
+        [StaffMember(id="m", school_id="s", forename="Ann", surname="Bell")],
+        [StaffMember(id="a", school_id="s", forename="Ann", surname="Bell")],
+    )
+    split = pair.unmatch(mis="m")
+    assert split.result_for(mis="m").status is MatchStatus.NEW
+    assert not split.is_selected("m")
+    resumed = MatchReview.from_dict(json.loads(json.dumps(split.to_dict())))
+    assert resumed == split
+    assert not resumed.select_new_by_default
+    assert isinstance(resumed.result_for(mis="m").mis, StaffMember)
 
 
 def test_save_and_resume(review: MatchReview[Pupil]) -> None:
@@ -124,8 +146,24 @@ def test_rows_and_html(review: MatchReview[Pupil]) -> None:
     """to_rows() gives one row per result; the HTML view has a caption with the counts."""
     rows = review.to_rows()
     assert len(rows) == len(review)
-    assert rows[0]["status"] == "Not matched"
-    assert "1 May match" in review._repr_html_()
+    assert rows[0] == {
+        "status": "Not matched",
+        "mis_id": None,
+        "mis_name": None,
+        "app_id": "a5",
+        "app_name": "Lily Evans",
+        "score": None,
+        "rule": None,
+        "explanation": "",
+        "selected": None,
+    }
+    assert rows[2]["selected"] is True
+    assert rows[-1]["explanation"] == "surname equal, forename equal, date of birth equal"
+    html = review._repr_html_()
+    assert "pupil matching: 2 Not matched, 2 New, 1 May match, 1 Matched" in html
+    hostile = match_pupils([pupil("m", "<b>Bo</b>", "Smith")], [])._repr_html_()
+    assert "<b>Bo" not in hostile
+    assert "&lt;b&gt;Bo" in hostile
 
 
 def test_matching_a_may_match_pair_by_hand_confirms_it(review: MatchReview[Pupil]) -> None:
