@@ -40,7 +40,6 @@ def _search_text(record: Pupil | StaffMember | SchoolClass | YearGroup) -> str:
             record.surname,
             record.preferred_forename or "",
             record.preferred_surname or "",
-            record.forename,  # so "smith jo" and "jo smith" both find Jo Smith
         ]
         return normalise_name(" ".join(parts))
     return normalise_name(record.name)
@@ -127,12 +126,16 @@ class MatchReview(Tabular, Generic[R]):
         return tuple(r for r in self.results if r.is_pair)
 
     def filter(self, text: str) -> tuple[MatchResult[R], ...]:
-        """Results where either record's name contains *text* (normalised: case, accents...)."""
-        needle = normalise_name(text)
+        """Results where either record's names contain every word of *text* (normalised: case,
+        accents, apostrophes), in any order: ``"smi ja"`` and ``"ja smi"`` find Jack Smith."""
+        words = normalise_name(text).split()
         return tuple(
             r
             for r in self.results
-            if any(needle in _search_text(x) for x in (r.mis, r.app) if x is not None)
+            if any(
+                all(w in found for w in words)
+                for found in (_search_text(x) for x in (r.mis, r.app) if x is not None)
+            )
         )
 
     def result_for(
