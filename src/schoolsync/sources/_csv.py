@@ -23,6 +23,7 @@ from schoolsync.errors import FileFormatError, InvalidIdentifierError, Schoolsyn
 from schoolsync.identifiers import Upn
 
 __all__ = [
+    "ARCHIVE_ERRORS",
     "CsvFile",
     "FileSpec",
     "Row",
@@ -129,7 +130,7 @@ class FileSpec:
 
 
 #: What reading a zip member can raise on a damaged or unsupported archive.
-_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 def _no_nul(lines: Iterator[str], name: str) -> Iterator[str]:
@@ -311,7 +312,7 @@ class CsvFile:
             ) from None
         except csv.Error as e:
             raise FileFormatError(self.name, f"broken CSV: {e}", row=number + 1) from None
-        except _ARCHIVE_ERRORS as e:
+        except ARCHIVE_ERRORS as e:
             raise FileFormatError(self.name, f"cannot be unzipped ({e})", row=number + 1) from None
         except OSError as e:
             raise FileFormatError(self.name, f"cannot be read: {e.strerror or e}") from None
@@ -326,7 +327,7 @@ class CsvFile:
                         line.decode("utf-8")
                     except UnicodeDecodeError:
                         return number
-        except (OSError, SchoolsyncError, *_ARCHIVE_ERRORS):
+        except (OSError, SchoolsyncError, *ARCHIVE_ERRORS):
             return None
         return None
 

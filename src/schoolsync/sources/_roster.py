@@ -5,7 +5,6 @@ dialects, and :class:`RosterSource`, which streams one school's records out of t
 from __future__ import annotations
 
 import zipfile
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -21,6 +20,7 @@ from schoolsync.identifiers import Upn
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources._csv import (
+    ARCHIVE_ERRORS,
     CsvFile,
     FileSpec,
     Opener,
@@ -78,16 +78,9 @@ class Deletion:
 # Files of a bundle: a folder or a zip.
 
 
-#: What zipfile raises on a damaged or unsupported archive (encrypted members: RuntimeError).
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    OSError,
-    ValueError,
-    NotImplementedError,
-    EOFError,
-    RuntimeError,
-    zlib.error,
-)
+#: What opening a zip or one of its members raises on a damaged or unsupported archive
+#: (encrypted members: RuntimeError), or on a path the system refuses.
+_ZIP_ERRORS = (OSError, ValueError, *ARCHIVE_ERRORS)
 
 
 class _Bundle:

@@ -16,8 +16,6 @@ matching to existing accounts. Every record's ``id`` and ``mis_id`` is the SDS `
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from datetime import datetime
 from pathlib import Path
 from typing import Unpack
@@ -26,7 +24,7 @@ import attrs
 
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
-from schoolsync.sources._csv import FileSpec
+from schoolsync.sources._csv import ARCHIVE_ERRORS, FileSpec
 from schoolsync.sources._roster import (
     FileMode,
     RosterOptions,
@@ -342,14 +340,7 @@ def _header_has(bundle: _Bundle, member: str, column: str) -> bool:
     try:
         with bundle.opener(member)() as raw:
             head = raw.read(4096)
-    except (
-        OSError,
-        EOFError,
-        zipfile.BadZipFile,
-        zlib.error,
-        RuntimeError,
-        NotImplementedError,
-    ) as e:
+    except (OSError, *ARCHIVE_ERRORS) as e:
         raise FileFormatError(bundle.display(member), f"cannot be read ({e})") from None
     try:
         text = head.decode("utf-8-sig", errors="strict")
