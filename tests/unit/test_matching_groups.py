@@ -33,31 +33,42 @@ APP_YEARS = [
 
 
 def test_year_groups_match_by_nc_year_and_nursery_is_excluded() -> None:
-    """Year groups pair by NC year; Nursery is left out; the app-only year group is kept."""
-    review = match_year_groups(MIS_YEARS, APP_YEARS)
-    pairs = {(r.mis_key, r.app_key, r.status) for r in review}
-    assert ("m-1", "a-1", MatchStatus.MATCHED) in pairs
-    assert ("m-3", None, MatchStatus.NEW) in pairs
-    assert (None, "a-6", MatchStatus.NOT_MATCHED) in pairs
-    assert [y.id for y in review.excluded] == ["m-n"]
+    """Year groups pair by NC year; every Nursery (by code or by name) is left out of the
+    review; the app-only year group is kept."""
+    nurseries = [yg("m-pre", "Pre-school", "N1"), yg("m-x", "Nursery class", "")]
+    review = match_year_groups([*MIS_YEARS, *nurseries], APP_YEARS)
+    assert {(r.mis_key, r.app_key, r.status) for r in review} == {
+        ("m-r", "a-r", MatchStatus.MATCHED),
+        ("m-1", "a-1", MatchStatus.MATCHED),
+        ("m-2", "a-2", MatchStatus.MATCHED),
+        ("m-3", None, MatchStatus.NEW),
+        (None, "a-6", MatchStatus.NOT_MATCHED),
+    }
+    assert [y.id for y in review.excluded] == ["m-n", "m-pre", "m-x"]
     assert all(r.rule is MatchRule.NC_YEAR for r in review.pairs())
+    assert review.result_for(app="a-6").explanation == (
+        "kept: year groups in the app are never removed"
+    )
 
 
 def test_mis_year_group_names_supersede_app_names() -> None:
     """A matched year group whose names differ says the MIS name replaces the app name."""
     review = match_year_groups(MIS_YEARS, APP_YEARS)
     r = review.result_for(mis="m-1")
-    assert "the MIS name replaces the app name" in r.explanation
-    assert "name equal" in review.result_for(mis="m-2").explanation
+    assert r.explanation == "nc year equal, name differs: the MIS name replaces the app name"
+    assert review.result_for(mis="m-2").explanation == "nc year equal, name equal"
 
 
 def test_year_groups_in_the_app_cannot_be_unticked() -> None:
     """Deselecting a year group the app already has is refused; a new one can be deselected."""
     review = match_year_groups(MIS_YEARS, APP_YEARS)
-    with pytest.raises(ValidationError):
+    assert review.locked == {"m-r", "m-1", "m-2"}
+    assert review.selected == {"m-r", "m-1", "m-2", "m-3"}
+    with pytest.raises(ValidationError) as info:
         review.deselect("m-1")
+    assert info.value.field == "selected"
     assert not review.deselect("m-3").is_selected("m-3")
-    assert review.deselect_all_new().locked <= review.deselect_all_new().selected
+    assert review.deselect_all_new().selected == {"m-r", "m-1", "m-2"}
 
 
 def test_same_name_classes_match_within_year_groups() -> None:
@@ -99,8 +110,13 @@ def test_mixed_year_class_is_reported() -> None:
     assert mixed.mis_class.id == "m1"
     assert mixed.nc_years == ("1", "2")
     assert sorted(c.id for c in mixed.app_classes) == ["a1", "a2"]
-    assert review.result_for(mis="m1").status is MatchStatus.NEW
-    assert review.result_for(app="a2").status is MatchStatus.NOT_MATCHED
+    new = review.result_for(mis="m1")
+    assert new.status is MatchStatus.NEW
+    assert new.explanation == "mixed-year class: the app has one class per year"
+    for app_id in ("a1", "a2"):
+        r = review.result_for(app=app_id)
+        assert r.status is MatchStatus.NOT_MATCHED
+        assert r.explanation == "one year of the mixed-year MIS class Swans"
 
 
 def test_similar_class_names_are_may_match_and_mis_id_wins() -> None:
