@@ -13,6 +13,7 @@ See docs/matching.md for the method, the settings and measured accuracy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from schoolsync.errors import DuplicateRecordError
 from schoolsync.matching._groups import is_nursery, nc_year_key
@@ -64,6 +65,17 @@ def _check_unique(kind: str, side: str, records: Sequence[object]) -> None:
         seen.add(key)
 
 
+P = TypeVar("P", Pupil, StaffMember)
+
+
+def _checked_match(
+    kind: str, mis: Sequence[P], app: Sequence[P], settings: MatchSettings | None
+) -> list[MatchResult[P]]:
+    _check_unique(kind, "MIS", mis)
+    _check_unique(kind, "app", app)
+    return _match_people(mis, app, settings or MatchSettings())
+
+
 def match_pupils(
     mis: Sequence[Pupil], app: Sequence[Pupil], settings: MatchSettings | None = None
 ) -> MatchReview[Pupil]:
@@ -72,9 +84,7 @@ def match_pupils(
     Raises:
         DuplicateRecordError: two records on one side share an ``id``.
     """
-    _check_unique("pupil", "MIS", mis)
-    _check_unique("pupil", "app", app)
-    results = _match_people(mis, app, settings or MatchSettings())
+    results = _checked_match("pupil", mis, app, settings)
     return MatchReview(
         kind=RecordKind.PUPIL,
         results=results,
@@ -93,9 +103,7 @@ def match_staff(
     Raises:
         DuplicateRecordError: two records on one side share an ``id``.
     """
-    _check_unique("staff member", "MIS", mis)
-    _check_unique("staff member", "app", app)
-    results = _match_people(mis, app, settings or MatchSettings())
+    results = _checked_match("staff member", mis, app, settings)
     return MatchReview(kind=RecordKind.STAFF, results=results, select_new_by_default=False)
 
 

@@ -200,32 +200,28 @@ class _Scores:
         def col(f: _Features, name: str, idx: IntArray) -> list[str]:
             return f.take(name, idx)
 
-        # --- surname
-        sn_m, sn_a = col(fm, "sn_c", pi), col(fa, "sn_c", pj)
-        psn_m, psn_a = col(fm, "psn_c", pi), col(fa, "psn_c", pj)
-        s_legal = cp(sn_m, sn_a)
-        s_pref = np.maximum.reduce([cp(psn_m, sn_a), cp(sn_m, psn_a), cp(psn_m, psn_a)])
-        s_tokens = cp(col(fm, "sn_s", pi), col(fa, "sn_s", pj), fuzz.token_set_ratio) / 100.0
-        s_raw = np.maximum(s_legal, s_pref)
-        s_sim = cal(s_raw)
-        s_note = np.where(s_legal >= 1.0, _EQUAL, np.where(s_pref >= 1.0, _PREFERRED, _SIMILAR))
-        part = (s_tokens >= 1.0) & (s_sim < settings.name_part_similarity)
-        s_sim = np.where(part, settings.name_part_similarity, s_sim)
-        s_note = np.where(part, _PART, s_note)
-        s_present = _filled(sn_m) & _filled(sn_a)
+        part_sim = settings.name_part_similarity
 
-        # --- forename
-        fn_m, fn_a = col(fm, "fn_c", pi), col(fa, "fn_c", pj)
-        pfn_m, pfn_a = col(fm, "pfn_c", pi), col(fa, "pfn_c", pj)
-        f_legal = cp(fn_m, fn_a)
-        f_pref = np.maximum.reduce([cp(pfn_m, fn_a), cp(fn_m, pfn_a), cp(pfn_m, pfn_a)])
-        f_tokens = cp(col(fm, "fn_s", pi), col(fa, "fn_s", pj), fuzz.token_set_ratio) / 100.0
-        f_raw = np.maximum(f_legal, f_pref)
-        f_sim = cal(f_raw)
-        f_note = np.where(f_legal >= 1.0, _EQUAL, np.where(f_pref >= 1.0, _PREFERRED, _SIMILAR))
-        part = (f_tokens >= 1.0) & (f_sim < settings.name_part_similarity)
-        f_sim = np.where(part, settings.name_part_similarity, f_sim)
-        f_note = np.where(part, _PART, f_note)
+        def name_field(
+            compact: str, preferred: str, spaced: str
+        ) -> tuple[list[str], list[str], FloatArray, FloatArray, IntArray]:
+            """One name field: legal and preferred compact forms both ways, and token sets
+            (one part of a multi-part name). Gives both sides' compact names, the raw and
+            rescaled similarity and the note codes."""
+            m, a = col(fm, compact, pi), col(fa, compact, pj)
+            pm, pa = col(fm, preferred, pi), col(fa, preferred, pj)
+            legal = cp(m, a)
+            pref = np.maximum.reduce([cp(pm, a), cp(m, pa), cp(pm, pa)])
+            tokens = cp(col(fm, spaced, pi), col(fa, spaced, pj), fuzz.token_set_ratio) / 100.0
+            raw = np.maximum(legal, pref)
+            sim = cal(raw)
+            note = np.where(legal >= 1.0, _EQUAL, np.where(pref >= 1.0, _PREFERRED, _SIMILAR))
+            part = (tokens >= 1.0) & (sim < part_sim)
+            return m, a, raw, np.where(part, part_sim, sim), np.where(part, _PART, note)
+
+        sn_m, sn_a, s_raw, s_sim, s_note = name_field("sn_c", "psn_c", "sn_s")
+        s_present = _filled(sn_m) & _filled(sn_a)
+        fn_m, fn_a, f_raw, f_sim, f_note = name_field("fn_c", "pfn_c", "fn_s")
         # preferred-name table (Alex / Alexander) where the strings alone are not convincing
         nick_sim = settings.preferred_name_similarity
         low = np.flatnonzero(f_sim < nick_sim)
