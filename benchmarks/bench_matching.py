@@ -24,7 +24,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from schoolsync.matching import MatchStatus, match_pupils, normalise_name
+from schoolsync.matching import match_pupils, normalise_name
 from schoolsync.people import Pupil
 from schoolsync.testing.populations import (
     ErrorModel,
@@ -39,13 +39,7 @@ def _quality(pop: Population) -> tuple[MatchQuality, float]:
     start = time.perf_counter()
     review = match_pupils(pop.mis, pop.app)  # type: ignore[arg-type]
     seconds = time.perf_counter() - start
-    quality = evaluate(
-        pop.truth,
-        [(r.mis_key or "", r.app_key or "") for r in review.by_status(MatchStatus.MATCHED)],
-        [(r.mis_key or "", r.app_key or "") for r in review.by_status(MatchStatus.MAY_MATCH)],
-        len(pop.mis),
-    )
-    return quality, seconds
+    return pop.quality(review), seconds
 
 
 def _best_time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

@@ -23,7 +23,7 @@ def pupil(
 ) -> Pupil:
     return Pupil(
         id=pid,
-        school_id="s1",
+        school_id=kw.pop("school_id", "s1"),  # type: ignore[arg-type]
         forename=forename,
         surname=surname,
         date_of_birth=dob,
@@ -298,40 +298,12 @@ def test_settings_are_validated() -> None:
 
 def test_mis_reader_with_its_own_school_ids_still_matches() -> None:
     """An MIS reader keying the school its own way (other school_id values) still matches."""
+    zoe, bea = ("Zoe", "Smith", date(2019, 5, 1)), ("Bea", "Okafor", date(2018, 2, 2))
     mis = [
-        Pupil(
-            id="m1",
-            school_id="mis-urn",
-            forename="Zoe",
-            surname="Smith",
-            mis_id="9",
-            date_of_birth=date(2019, 5, 1),
-        ),
-        Pupil(
-            id="m2",
-            school_id="mis-urn",
-            forename="Bea",
-            surname="Okafor",
-            date_of_birth=date(2018, 2, 2),
-        ),
+        pupil("m1", *zoe, school_id="mis-urn", mis_id="9"),
+        pupil("m2", *bea, school_id="mis-urn"),
     ]
-    app = [
-        Pupil(
-            id="a1",
-            school_id="s1",
-            forename="Zoe",
-            surname="Smith",
-            mis_id="9",
-            date_of_birth=date(2019, 5, 1),
-        ),
-        Pupil(
-            id="a2",
-            school_id="s1",
-            forename="Bea",
-            surname="Okafor",
-            date_of_birth=date(2018, 2, 2),
-        ),
-    ]
+    app = [pupil("a1", *zoe, mis_id="9"), pupil("a2", *bea)]
     review = match_pupils(mis, app)
     assert review.result_for(mis="m1").rule is MatchRule.MIS_ID
     assert status_of(review, "m2") == (MatchStatus.MATCHED, "a2")

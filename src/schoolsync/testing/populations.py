@@ -37,8 +37,9 @@ error                     rate     what happens to the app copy of a person
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
+from typing import Any, TypeVar
 
 import attrs
 
@@ -227,6 +228,16 @@ class Population:
     truth: Mapping[str, str]
     model: ErrorModel
     seed: int
+
+    def quality(self, review: Iterable[Any]) -> MatchQuality:
+        """Score a review of this population: its Matched and May match results (anything
+        with ``status``, ``mis_key`` and ``app_key``, such as a ``MatchReview``) against the truth."""
+        pairs: dict[str, list[tuple[str, str]]] = {"matched": [], "may_match": []}
+        for r in review:
+            found = pairs.get(str(r.status))
+            if found is not None:
+                found.append((r.mis_key, r.app_key))
+        return evaluate(self.truth, pairs["matched"], pairs["may_match"], len(self.mis))
 
 
 @attrs.frozen(kw_only=True)
@@ -461,57 +472,80 @@ def _split(
     return total, keys[:joiners], keys[joiners : joiners + leavers], keys[joiners + leavers :]
 
 
-def pupil_population(
-    n: int, *, seed: int = 0, model: ErrorModel | None = None, school_size: int = 1500
+_Record = TypeVar("_Record", Pupil, StaffMember)
+
+
+def _assemble(
+    seed: int,
+    n: int,
+    model: ErrorModel,
+    school_size: int,
+    staff: bool,
+    make_mis: Callable[[_Person, str], _Record],
+    make_app: Callable[[random.Random, _Person, str], _Record],
 ) -> Population:
-    """About *n* MIS pupils (and about as many app pupils) in schools of *school_size*."""
-    model = model or ErrorModel()
+    """People split into joiners, leavers and shared; each person's MIS record and (after the
+    error model) app record, with the ground truth; the app side shuffled."""
     rng = random.Random(seed)
     names = _Names()
     total, joiners, leavers, shared = _split(rng, n, model)
-    people = _people(rng, total, names, model, staff=False, school_size=school_size)
-    mis: list[Pupil] = []
-    app: list[Pupil] = []
+    people = _people(rng, total, names, model, staff=staff, school_size=school_size)
+    mis: list[_Record] = []
+    app: list[_Record] = []
     truth: dict[str, str] = {}
     in_mis = set(joiners) | set(shared)
     in_app = set(leavers) | set(shared)
     for p in people:
         school = f"school-{p.school:03d}"
-        upn = _upn(seed * 1_000_003 + p.key)
         if p.key in in_mis:
-            mis.append(
-                Pupil(
-                    id=f"mis-{p.key}",
-                    school_id=school,
-                    mis_id=f"M{p.key}",
-                    upn=upn,
-                    forename=p.forename,
-                    surname=p.surname,
-                    middle_names=p.middle,
-                    preferred_forename=p.preferred,
-                    date_of_birth=p.dob,
-                    gender=Gender(p.gender),
-                )
-            )
+            mis.append(make_mis(p, school))
         if p.key in in_app:
-            forename, surname, dob, gender, middle = _app_copy(rng, p, model)
-            app.append(
-                Pupil(
-                    id=f"app-{p.key}",
-                    school_id=school,
-                    mis_id=f"M{p.key}" if rng.random() < model.mis_id_rate else None,
-                    upn=upn if rng.random() < model.upn_rate else None,
-                    forename=forename,
-                    surname=surname,
-                    middle_names=middle,
-                    date_of_birth=dob,
-                    gender=Gender(gender),
-                )
-            )
+            app.append(make_app(rng, p, school))
         if p.key in in_mis and p.key in in_app:
             truth[f"mis-{p.key}"] = f"app-{p.key}"
     rng.shuffle(app)
     return Population(mis=tuple(mis), app=tuple(app), truth=truth, model=model, seed=seed)
+
+
+def pupil_population(
+    n: int, *, seed: int = 0, model: ErrorModel | None = None, school_size: int = 1500
+) -> Population:
+    """About *n* MIS pupils (and about as many app pupils) in schools of *school_size*."""
+    model = model or ErrorModel()
+
+    def make_mis(p: _Person, school: str) -> Pupil:
+        return Pupil(
+            id=f"mis-{p.key}",
+            school_id=school,
+            mis_id=f"M{p.key}",
+            upn=_upn(seed * 1_000_003 + p.key),
+            forename=p.forename,
+            surname=p.surname,
+            middle_names=p.middle,
+            preferred_forename=p.preferred,
+            date_of_birth=p.dob,
+            gender=Gender(p.gender),
+        )
+
+    def make_app(rng: random.Random, p: _Person, school: str) -> Pupil:
+        forename, surname, dob, gender, middle = _app_copy(rng, p, model)
+        return Pupil(
+            id=f"app-{p.key}",
+            school_id=school,
+            mis_id=f"M{p.key}" if rng.random() < model.mis_id_rate else None,
+            upn=_upn(seed * 1_000_003 + p.key) if rng.random() < model.upn_rate else None,
+            forename=forename,
+            surname=surname,
+            middle_names=middle,
+            date_of_birth=dob,
+            gender=Gender(gender),
+        )
+
+    return _assemble(seed, n, model, school_size, False, make_mis, make_app)
+
+
+def _staff_email(p: _Person) -> str:
+    return f"{_plain(p.forename)[:1]}{_plain(p.surname)}@s{p.school}.sch.uk".lower()
 
 
 def staff_population(
@@ -519,46 +553,30 @@ def staff_population(
 ) -> Population:
     """About *n* MIS staff (no birth dates; school email on 70 % of app records)."""
     model = model or ErrorModel()
-    rng = random.Random(seed)
-    names = _Names()
-    total, joiners, leavers, shared = _split(rng, n, model)
-    people = _people(rng, total, names, model, staff=True, school_size=school_size)
-    mis: list[StaffMember] = []
-    app: list[StaffMember] = []
-    truth: dict[str, str] = {}
-    in_mis = set(joiners) | set(shared)
-    in_app = set(leavers) | set(shared)
-    for p in people:
-        school = f"school-{p.school:03d}"
-        email = f"{_plain(p.forename)[:1]}{_plain(p.surname)}@s{p.school}.sch.uk".lower()
-        if p.key in in_mis:
-            mis.append(
-                StaffMember(
-                    id=f"mis-{p.key}",
-                    school_id=school,
-                    mis_id=f"S{p.key}",
-                    forename=p.forename,
-                    surname=p.surname,
-                    middle_names=p.middle,
-                    preferred_forename=p.preferred,
-                    gender=Gender(p.gender),
-                    email=email,
-                )
-            )
-        if p.key in in_app:
-            forename, surname, _, gender, middle = _app_copy(rng, p, model)
-            app.append(
-                StaffMember(
-                    id=f"app-{p.key}",
-                    school_id=school,
-                    forename=forename,
-                    surname=surname,
-                    middle_names=middle,
-                    gender=Gender(gender),
-                    email=email if rng.random() < 0.7 else None,
-                )
-            )
-        if p.key in in_mis and p.key in in_app:
-            truth[f"mis-{p.key}"] = f"app-{p.key}"
-    rng.shuffle(app)
-    return Population(mis=tuple(mis), app=tuple(app), truth=truth, model=model, seed=seed)
+
+    def make_mis(p: _Person, school: str) -> StaffMember:
+        return StaffMember(
+            id=f"mis-{p.key}",
+            school_id=school,
+            mis_id=f"S{p.key}",
+            forename=p.forename,
+            surname=p.surname,
+            middle_names=p.middle,
+            preferred_forename=p.preferred,
+            gender=Gender(p.gender),
+            email=_staff_email(p),
+        )
+
+    def make_app(rng: random.Random, p: _Person, school: str) -> StaffMember:
+        forename, surname, _, gender, middle = _app_copy(rng, p, model)
+        return StaffMember(
+            id=f"app-{p.key}",
+            school_id=school,
+            forename=forename,
+            surname=surname,
+            middle_names=middle,
+            gender=Gender(gender),
+            email=_staff_email(p) if rng.random() < 0.7 else None,
+        )
+
+    return _assemble(seed, n, model, school_size, True, make_mis, make_app)
