@@ -186,11 +186,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             repeat = 1 if n >= 400_000 else args.repeat
             wall, cpu = _best_time(run, repeat)
-            peak = _peak_mib(run) if n <= 100_000 else float("nan")
+            peak = f"{_peak_mib(run):,.0f} MiB" if n <= 100_000 else "not measured"
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
                 f"| {n:,} | {label} | {wall:.3f} s | {cpu:.3f} s | {n / cpu:,.0f} | "
-                f"{peak:,.0f} MiB | {rss:,.0f} MiB |"
+                f"{peak} | {rss:,.0f} MiB |"
             )
             del pop
             gc.collect()
