@@ -48,8 +48,11 @@ def test_mis_id_links_first() -> None:
 
 
 def test_rematch_after_mis_change_uses_upn() -> None:
-    """A school that changed MIS (all new MIS ids, same UPNs) re-matches every pupil by UPN."""
-    mis = [pupil(f"m{k}", f"Name{k}", "Same", mis_id=f"new{k}", upn=upn(k)) for k in range(5)]
+    """A school that changed MIS (all new MIS ids, here reusing the old numbers for other
+    pupils; same UPNs) re-matches every pupil by UPN, never by the reused MIS id."""
+    mis = [
+        pupil(f"m{k}", f"Name{k}", "Same", mis_id=f"old{(k + 1) % 5}", upn=upn(k)) for k in range(5)
+    ]
     app = [pupil(f"a{k}", f"Name{k}", "Same", mis_id=f"old{k}", upn=upn(k)) for k in range(5)]
     review = match_pupils(mis, app)
     assert {(r.status, r.mis_key, r.app_key, r.rule) for r in review} == {
@@ -69,6 +72,16 @@ def test_former_upn_links() -> None:
     r = review.result_for(mis="m")
     assert (r.status, r.app_key, r.rule) == (MatchStatus.MATCHED, "a", MatchRule.FORMER_UPN)
     assert r.explanation == "former UPN equal, surname equal, forename equal, date of birth equal"
+    # and the other way: the app already holds the new UPN and lists the old one as former
+    other_way = match_pupils(
+        [pupil("m", "Amy", "Khan", upn=upn(1))],
+        [pupil("a", "Amy", "Khan", upn=upn(2), former_upns=[upn(1)])],
+    ).result_for(mis="m")
+    assert (other_way.status, other_way.app_key, other_way.rule) == (
+        MatchStatus.MATCHED,
+        "a",
+        MatchRule.FORMER_UPN,
+    )
 
 
 def test_reused_mis_id_with_conflicting_upn_is_not_linked() -> None:
