@@ -88,9 +88,9 @@ def _indistinguishable(a: Row, b: Row) -> bool:
 @given(people, people, st.tuples(names, dobs, genders))
 def test_identical_pair_is_matched(mis_rows: list[Row], app_rows: list[Row], person: Row) -> None:
     """An MIS record and an identical app record are Matched to each other, whatever else
-    either side holds (near-identical names, same birth dates, twins...), unless another record
-    on either side is indistinguishable from them: then no data can tell which is which and
-    the pair is held at May match (see the next test)."""
+    either side holds (near-identical names, the same people without a birth date, twins...),
+    unless another record on either side is indistinguishable from them: then no data can
+    tell which is which and the pair is held at May match (see the next test)."""
     assume(not any(_indistinguishable(r, person) for r in (*mis_rows, *app_rows)))
     mis = [*_pupils("m", mis_rows), *_pupils("x-m", [person])]
     app = [*_pupils("a", app_rows), *_pupils("x-a", [person])]

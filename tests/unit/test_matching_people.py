@@ -351,3 +351,33 @@ def test_large_trusts_are_matched_school_batch_by_school_batch_with_the_same_res
     monkeypatch.setattr(_people, "_batches", counted)
     assert outcome() == whole
     assert calls[0] >= 3
+
+
+def test_a_pair_missing_a_birth_date_is_not_identical() -> None:
+    """An app copy without the birth date is not an identical pair: against a candidate with
+    a typo but the right birth date it is May match, flagged ambiguous, never a silent Matched."""
+    mis = [pupil("m", "Oscar", "Smith", date(2021, 3, 1), gender=Gender.MALE)]
+    app = [
+        pupil("a1", "Oscar", "Smith", None, gender=Gender.MALE),
+        pupil("a2", "Oscar", "Smih", date(2021, 3, 1), gender=Gender.MALE),
+    ]
+    r = match_pupils(mis, app).result_for(mis="m")
+    assert r.status is MatchStatus.MAY_MATCH
+    assert r.explanation == (
+        "surname equal, forename equal, date of birth missing, gender equal, "
+        "ambiguous: another candidate scores 0.98"
+    )
+
+
+def test_an_identical_pair_beats_a_near_miss() -> None:
+    """An identical pair is Matched even when the app also holds someone one name part away."""
+    mis = [pupil("m", "Amy", "Smith-Jones", None, gender=Gender.FEMALE)]
+    app = [
+        pupil("a1", "Amy", "Smith-Jones", None, gender=Gender.FEMALE),
+        pupil("a2", "Amy", "Smith", None, gender=Gender.FEMALE),
+    ]
+    review = match_pupils(mis, app)
+    r = review.result_for(mis="m")
+    assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a1")
+    assert r.explanation == "surname equal, forename equal, date of birth missing, gender equal"
+    assert review.result_for(app="a2").status is MatchStatus.NOT_MATCHED

@@ -27,8 +27,9 @@ The pipeline, all pure:
    either record scores at least ``ambiguity_margin`` lower (a competitor with a strictly
    better partner of its own does not count, nor one with an equally good partner when the
    pair is strictly better, nor a twin of the partner when the pair's forenames agree
-   exactly, nor any imperfect candidate when every field the pair holds is equal, so an
-   identical pair is Matched unless another record is indistinguishable from it); ties in
+   exactly, nor, for an identical pair (every field either record holds is held by both and
+   equal), any candidate that is not identical too, so an identical pair is Matched unless
+   another record is indistinguishable from it); ties in
    score are ranked by how many fields were present. Otherwise May match
    if it reaches ``may_match_threshold``. A pair involving a record with a same-side twin (same surname and
    birth date) is Matched only when forenames agree exactly; a pair whose genders disagree is
@@ -329,6 +330,15 @@ class _Scores:
             total_w > 0, (self.sim * w).sum(axis=0) / np.maximum(total_w, 1e-12), 0.0
         )
         self.gender_differs = g_present & (gm != ga)
+        # identical: every field either record holds, both hold, and all are equal
+        one_sided = (
+            (_filled(sn_m) ^ _filled(sn_a))
+            | (_filled(fn_m) ^ _filled(fn_a))
+            | ((ym >= 0) ^ (ya >= 0))
+            | ((gm > 0) ^ (ga > 0))
+            | (_filled(mid_m) ^ _filled(mid_a))
+        )
+        self.identical: BoolArray = (self.total >= 1.0 - 1e-9) & ~one_sided
         self.forename_exact = f_note[:] == _EQUAL
         self.forename_exact |= f_note == _PREFERRED
 
@@ -635,7 +645,7 @@ def _twins(f: _Features) -> npt.NDArray[np.bool_]:
     return twins
 
 
-_Cand = tuple[float, int, bool, bool]  # score, other record, twin-guarded, perfect
+_Cand = tuple[float, int, bool, bool]  # score, other record, twin-guarded, identical
 _Decision = tuple[int, int, int, MatchStatus, MatchRule, "float | None", tuple[str, ...]]
 
 
@@ -771,8 +781,8 @@ def _assign(
     cand_a: dict[int, list[_Cand]] = {}
     li_, lj_, ls_ = kp_i.tolist(), kp_j.tolist(), kp_s.tolist()
     gl: list[bool] = guarded.tolist()
-    # every field both records hold is equal: only an equally perfect rival makes it ambiguous
-    perfect_l: list[bool] = (scores.total[keep] >= 1.0 - 1e-9).tolist()
+    # an identical pair is ambiguous only with another identical candidate
+    perfect_l: list[bool] = scores.identical[keep].tolist()
     for o in order.tolist():  # best first, ties by record ids: never by input order
         i, j, s, g, p = li_[o], lj_[o], ls_[o], gl[o], perfect_l[o]
         cand_m.setdefault(i, []).append((s, j, g, p))
@@ -798,8 +808,8 @@ def _assign(
     ) -> float | None:
         """Best free rival of a record (its candidates other than *partner*) that could
         really be it: not one with a strictly better partner of its own (or an equally good one
-        when the pair itself is strictly better), not a twin of the partner, and for a perfect
-        pair (every field both records hold is equal) only another perfect candidate."""
+        when the pair itself is strictly better), not a twin of the partner, and for an
+        identical pair only another identical candidate."""
         for s2, other, g, perfect in mine:
             if other == partner or not free_other[other]:
                 continue
