@@ -181,3 +181,16 @@ def test_unknown_records_are_refused(review: MatchReview[Pupil]) -> None:
         review.match("nope", "a1")
     with pytest.raises(NotFoundError):
         review.unmatch(app="nope")
+
+
+def test_a_damaged_saved_review_is_refused_naming_the_field(review: MatchReview[Pupil]) -> None:
+    """from_dict on a damaged save raises ValidationError naming where, not the record."""
+    data = json.loads(json.dumps(review.to_dict()))
+    data["results"][0]["status"] = "bogus"
+    with pytest.raises(ValidationError) as info:
+        MatchReview.from_dict(data)
+    assert info.value.field == "review.results[0].status"
+    assert "MatchStatus" in info.value.reason
+    with pytest.raises(ValidationError) as unknown:
+        MatchReview.from_dict({"kind": "teacher"})
+    assert unknown.value.field == "kind"

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic
 
 import attrs
+from cattrs import BaseValidationError, transform_error
 
 from schoolsync.errors import NotFoundError, ValidationError
 from schoolsync.matching._normalise import normalise_name
@@ -316,14 +317,25 @@ class MatchReview(Tabular, Generic[R]):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MatchReview[Any]:
-        """Resume a review saved with :meth:`to_dict`."""
+        """Resume a review saved with :meth:`to_dict`.
+
+        Raises:
+            ValidationError: *data* is not a saved review; ``field`` is the path of the first
+                problem (e.g. ``"review.results[0].status"``), never a record's contents.
+        """
         from schoolsync.serialisation import converter
 
         try:
             kind = RecordKind(data["kind"])
         except (KeyError, ValueError) as exc:
             raise ValidationError("kind", data.get("kind"), "not a record kind") from exc
-        review: MatchReview[Any] = converter.structure(data, MatchReview[_TYPES[kind]])  # type: ignore[valid-type]
+        try:
+            review: MatchReview[Any] = converter.structure(data, MatchReview[_TYPES[kind]])  # type: ignore[valid-type]
+        except BaseValidationError as exc:
+            problems = transform_error(exc, path="review")
+            reason, _, where = (problems[0] if problems else "not a saved review").partition(" @ ")
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ValidationError(where or "review", None, reason + more) from exc
         return review
 
 
