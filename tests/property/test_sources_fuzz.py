@@ -436,7 +436,7 @@ def test_oneroster_zip_wrong_members(drop, extra):
     members.update(extra)
     with tempfile.TemporaryDirectory() as d:
         path = write_zip(Path(d) / "bundle.zip", members)
-        must_not_crash(read_oneroster, path)
+        must_not_crash(read_oneroster, path, school_org="sch1")
 
 
 SDS2 = {
