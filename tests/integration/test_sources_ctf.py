@@ -105,8 +105,9 @@ class TestHostileXml:
     @pytest.mark.parametrize("name", ["billion_laughs.xml", "external_entity.xml"])
     def test_entities_are_refused(self, name):
         """Entity expansion and external entities are refused, never expanded or fetched."""
-        with pytest.raises(FileFormatError, match="hostile XML refused"):
+        with pytest.raises(FileFormatError, match="hostile XML refused") as info:
             read_ctf(DATA / name)
+        assert name == info.value.file
 
     def test_broken_xml_names_the_line(self, tmp_path):
         """Not well-formed XML is a FileFormatError with the line number."""
@@ -135,8 +136,14 @@ class TestBadPupils:
     def test_missing_upn(self, tmp_path):
         """A pupil without a UPN is refused (census code 1500)."""
         with pytest.raises(FileFormatError) as info:
-            read_ctf(ctf(tmp_path, pupil(upn="")))
-        assert "1500" == info.value.code
+            read_ctf(ctf(tmp_path, pupil(), pupil(upn="")))
+        err = info.value
+        assert ("test.xml", "CTfile/CTFpupilData/Pupil[2]/UPN", "UPN", "1500") == (
+            err.file,
+            err.path,
+            err.field,
+            err.code,
+        )
 
     def test_duplicate_upn(self, tmp_path):
         """Two pupils with one UPN are refused (census code 1520)."""
