@@ -16,6 +16,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
+from schoolsync.sources.tabular import xlsx_rows
 
 __all__ = [
     "NOT_A_WORKBOOK",
@@ -187,7 +188,7 @@ def _read_xlsx(source: Path | BinaryIO, name: str) -> list[list[str]]:
             if _SHEET_TITLE in workbook.sheetnames
             else workbook.worksheets[0]
         )
-        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        return [[_cell_text(v) for v in row] for row in xlsx_rows(sheet, name)]
     finally:
         workbook.close()
 

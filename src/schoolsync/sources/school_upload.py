@@ -25,6 +25,7 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolsync.errors import FileFormatError
+from schoolsync.sources.tabular import xlsx_rows
 from schoolsync.trusts import SchoolUploadRow
 
 __all__ = [
@@ -123,7 +124,7 @@ def _xlsx_rows(path: Path, sheet: str | None) -> list[tuple[int, tuple[Any, ...]
                 path.name, f"no sheet named {sheet!r}", field="sheet", value=sheet
             )
         ws = workbook[sheet] if sheet is not None else workbook.worksheets[0]
-        return list(enumerate(ws.iter_rows(values_only=True), start=1))
+        return list(enumerate(xlsx_rows(ws, path.name), start=1))
     finally:
         workbook.close()
 

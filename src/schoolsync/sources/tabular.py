@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import attrs
 from defusedxml import DefusedXmlException
@@ -174,6 +174,45 @@ class _XlsxFile(CsvFile):
 
 #: The most rows an Excel worksheet holds; a sheet claiming a row beyond it is refused.
 MAX_XLSX_ROWS = 1_048_576
+
+
+def xlsx_rows(sheet: object, name: str) -> Iterator[tuple[Any, ...]]:
+    """The rows of an openpyxl worksheet as value tuples, safe against hostile sheets.
+
+    The sheet's claimed size is forgotten (a ``<dimension>`` of ``A1:XFD1048576`` would pad
+    every row to 16,384 cells), trailing empty cells are dropped, and a row beyond Excel's
+    limit is refused.
+
+    Raises:
+        FileFormatError: the sheet part is broken or holds more rows than a worksheet can.
+    """
+    iter_rows = getattr(sheet, "iter_rows", None)
+    if iter_rows is None:  # a chart sheet
+        raise FileFormatError(name, "the workbook has no sheet of rows to read")
+    reset = getattr(sheet, "reset_dimensions", None)
+    if reset is not None:
+        reset()
+    rows = iter_rows(values_only=True)
+    number = 0
+    try:
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception as e:  # a broken sheet part
+                raise FileFormatError(name, _xlsx_reason(e), row=number + 1) from None
+            number += 1
+            if number > MAX_XLSX_ROWS:
+                raise FileFormatError(name, "more rows than a worksheet can hold", row=number)
+            end = len(values)
+            while end and values[end - 1] is None:
+                end -= 1
+            yield tuple(values[:end])
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
 
 
 def _xlsx_reason(error: BaseException) -> str:
