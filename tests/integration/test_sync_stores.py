@@ -47,6 +47,11 @@ from schoolsync.sync import (
 )
 from schoolsync.sync.identity import identity_hashes
 from schoolsync.sync.sample import evolve_snapshot, rolled_over, sample_snapshot
+from schoolsync.testing.faults import (
+    NotAllOrNothingError,
+    fails_cleanly_at_every_write,
+    whole_store,
+)
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.notifier import RecordingNotifier
 from schoolsync.trusts import School
@@ -54,23 +59,6 @@ from schoolsync.trusts import School
 NOW = datetime(2026, 3, 2, 2, tzinfo=UTC)
 SEPTEMBER = datetime(2026, 9, 4, 2, tzinfo=UTC)
 KEY = b"host-secret-key-0123456789"
-#: Every repository of the unit of work; the audit log is compared too.
-REPOSITORIES = (
-    "trusts",
-    "schools",
-    "memberships",
-    "grants",
-    "accounts",
-    "assignments",
-    "pupils",
-    "staff",
-    "classes",
-    "year_groups",
-    "sync_links",
-    "backups",
-    "deleted",
-    "tombstones",
-)
 CONN = authorise(
     MisConnection(school_id="s1", provider="p", required_scopes={"read"}),
     account_id="ac",
@@ -124,116 +112,9 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewSto
         store.close()
 
 
-def whole_store(store: Store) -> dict[str, Any]:
-    """Everything the store holds: every repository and the audit log."""
-    with store.unit_of_work() as uow:
-        out: dict[str, Any] = {name: getattr(uow, name).list() for name in REPOSITORIES}
-        out["audit"] = uow.audit.events()
-    return out
-
-
-# -- failure injection ------------------------------------------------------------------------
-
-
-class InjectedFailure(Exception):
-    """The failure a :class:`FaultyStore` raises."""
-
-
-class FaultyStore:
-    """Wraps a store: the ``fail_at``-th write raises :class:`InjectedFailure`.
-
-    Every write to any repository counts (``add``, ``put``, ``remove``, ``append``, and each
-    record of a ``put_many``), and so does each ``commit``. ``writes`` logs them in order.
-    """
-
-    def __init__(self, inner: Store, fail_at: int | None = None) -> None:
-        self.inner, self.fail_at = inner, fail_at
-        self.writes: list[str] = []
-
-    def unit_of_work(self) -> Any:
-        return _FaultyUnit(self, self.inner.unit_of_work())
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def write(self, what: str) -> None:
-        self.writes.append(what)
-        if len(self.writes) == self.fail_at:
-            raise InjectedFailure(f"injected failure at write {self.fail_at} ({what})")
-
-
-class _FaultyRepository:
-    def __init__(self, owner: FaultyStore, name: str, inner: Any) -> None:
-        self._owner, self._name, self._inner = owner, name, inner
-
-    def __getattr__(self, attr: str) -> Any:
-        target = getattr(self._inner, attr)
-        if attr == "put_many":
-
-            def each(records: Any) -> None:
-                for record in records:  # one write per record: failures hit mid-batch
-                    self._owner.write(f"{self._name}.put_many")
-                    self._inner.put(record)
-
-            return each
-        if attr in {"add", "put", "remove", "append"}:
-
-            def one(*args: Any, **kw: Any) -> Any:
-                self._owner.write(f"{self._name}.{attr}")
-                return target(*args, **kw)
-
-            return one
-        return target
-
-
-class _FaultyUnit:
-    def __init__(self, owner: FaultyStore, inner: Any) -> None:
-        self._owner, self._inner = owner, inner
-
-    def __getattr__(self, attr: str) -> Any:
-        target = getattr(self._inner, attr)
-        if attr in REPOSITORIES or attr == "audit":
-            return _FaultyRepository(self._owner, attr, target)
-        if attr == "commit":
-
-            def commit() -> None:
-                self._owner.write("commit")
-                target()
-
-            return commit
-        return target
-
-    def __enter__(self) -> _FaultyUnit:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._inner.__exit__(*exc)
-
-
-def fails_cleanly_at_every_write(store: Store, run: Callable[[Store], object]) -> list[str]:
-    """Run *run* against *store* failing its 1st write, then its 2nd, ... until a run makes
-    no more writes than that and succeeds. After each failed run the whole store must be as it
-    was (so the next run starts from the same state). Returns the writes of the successful
-    run, in order."""
-    fail_at = 0
-    while True:
-        fail_at += 1
-        before = whole_store(store)
-        faulty = FaultyStore(store, fail_at)
-        try:
-            run(faulty)
-        except InjectedFailure:
-            assert before == whole_store(store), f"write {fail_at} left changes behind"
-            continue
-        assert len(faulty.writes) == fail_at - 1, "the run stopped failing before its last write"
-        assert before != whole_store(store), "the successful run changed nothing"
-        return faulty.writes
-
-
 def count_writes(store: Store, run: Callable[[Store], object]) -> int:
     """:func:`fails_cleanly_at_every_write`, returning how many writes the run makes."""
-    return len(fails_cleanly_at_every_write(store, run))
+    return fails_cleanly_at_every_write(store, run).failures_injected
 
 
 # -- schools to sync ------------------------------------------------------------------------
@@ -320,7 +201,7 @@ class TestAFailureAtEveryWriteChangesNothing:
         sync_plan = plan_pairings(pairings, current, at=NOW)
         writes = fails_cleanly_at_every_write(
             store, lambda t: apply(sync_plan, t, connection=CONN, at=NOW)
-        )
+        ).writes
         first_record = next(i for i, w in enumerate(writes) if not w.startswith("backups"))
         assert first_record >= 6
         assert not any(w.startswith("backups") for w in writes[first_record:])
@@ -423,8 +304,11 @@ def test_the_check_catches_a_half_applied_run(new_store: NewStore) -> None:
                 uow.schools.add(School(id=name, name=name))
                 uow.commit()
 
-    with pytest.raises(AssertionError, match="write 3 left changes behind"):
+    with pytest.raises(
+        NotAllOrNothingError, match=r"write 3 \(schools\.add\) failed and left changes behind"
+    ) as caught:
         fails_cleanly_at_every_write(store, two_units)
+    assert ["schools: added 'Ann'"] == list(caught.value.changes)
 
 
 # -- purges and erasures hold no personal data -------------------------------------------------
@@ -491,7 +375,7 @@ def test_purges_and_erasures_hold_no_personal_data(new_store: NewStore) -> None:
     tombstones = erase(store, RecordKind.PUPIL, erased_id, key=KEY, at=NOW, school_id="s1")
 
     everything = whole_store(store)
-    events = {e.action: e for e in everything["audit"]}
+    events = {e.action: e for e in everything.audit}
     assert {"record.purged", "record.erased"} <= set(events)
     for action in ("record.purged", "record.erased", "record.soft_deleted"):
         text = as_text(events[action])
@@ -508,6 +392,6 @@ def test_purges_and_erasures_hold_no_personal_data(new_store: NewStore) -> None:
         for value in [*personal_values(erased_mis), erased_mis.id.lower()]:
             assert value not in text
     # Nothing of either person is left in the store (the audit log included).
-    text = as_text(everything)
+    text = as_text([everything.records, everything.audit])
     for value in personal_values(erased_mis) + personal_values(purged_mis):
         assert value not in text, f"the store still holds {value!r}"

@@ -22,6 +22,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from schoolsync.testing.assertions import assert_allowed, assert_denied
     from schoolsync.testing.contracts import StoreContract
+    from schoolsync.testing.faults import (
+        FaultReport,
+        FaultyStore,
+        InjectedFailure,
+        NotAllOrNothingError,
+        StoreSnapshot,
+        fails_cleanly_at_every_write,
+        whole_store,
+    )
     from schoolsync.testing.memory import MemoryStore
     from schoolsync.testing.notifier import RecordingNotifier
     from schoolsync.testing.world import World, world
@@ -34,15 +43,29 @@ _LAZY = {
     "assert_allowed": "schoolsync.testing.assertions",
     "assert_denied": "schoolsync.testing.assertions",
     "StoreContract": "schoolsync.testing.contracts",
+    "FaultReport": "schoolsync.testing.faults",
+    "FaultyStore": "schoolsync.testing.faults",
+    "InjectedFailure": "schoolsync.testing.faults",
+    "NotAllOrNothingError": "schoolsync.testing.faults",
+    "StoreSnapshot": "schoolsync.testing.faults",
+    "fails_cleanly_at_every_write": "schoolsync.testing.faults",
+    "whole_store": "schoolsync.testing.faults",
 }
 
 __all__ = [
+    "FaultReport",
+    "FaultyStore",
+    "InjectedFailure",
     "MemoryStore",
+    "NotAllOrNothingError",
     "RecordingNotifier",
     "StoreContract",
+    "StoreSnapshot",
     "World",
     "assert_allowed",
     "assert_denied",
+    "fails_cleanly_at_every_write",
+    "whole_store",
     "world",
 ]
 
