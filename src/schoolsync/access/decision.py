@@ -25,6 +25,21 @@ __all__ = [
 #: "Not worked out yet" for a decision's lazily explained missing fact.
 _UNSET: object = object()
 
+#: Renders a record id for a person: ``name(record_id, default)`` -> the text to show.
+Namer = Callable[[str, str], str]
+
+
+def _as_given(_record_id: str, default: str) -> str:
+    """The default rendering: schools and trusts by name, accounts by id."""
+    return default
+
+
+def _namer(names: Mapping[str, str] | None) -> Namer:
+    """A namer showing the ids in *names* by their display names (others as by default)."""
+    if not names:
+        return _as_given
+    return lambda record_id, default: names.get(record_id) or default
+
 
 class DenialReason(StrEnum):
     """Why a check was denied (a closed set: hosts may switch on it)."""
@@ -56,14 +71,20 @@ class AccessPath:
     via_membership: bool = False
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, name: Namer = _as_given) -> str:
+        """The path in words; *name* renders the school and trust ids (``str()``: ids)."""
+        school = "" if self.school_id is None else name(self.school_id, self.school_id)
         if self.scope == "school":
-            return f"school role {self.role!r} at {self.school_id}"
-        head = f"trust role {self.role!r} in {self.trust_id}"
+            return f"school role {self.role!r} at {school}"
+        trust = "" if self.trust_id is None else name(self.trust_id, self.trust_id)
+        head = f"trust role {self.role!r} in {trust}"
         if self.school_id is None:
             return head
         if self.grant_id is not None:
-            return f"{head} -> grant {self.grant_id} -> {self.school_id}"
-        return f"{head} -> membership -> {self.school_id}"
+            return f"{head} -> grant {self.grant_id} -> {school}"
+        return f"{head} -> membership -> {school}"
 
 
 @attrs.frozen(kw_only=True)
@@ -73,15 +94,42 @@ class MissingFact:
     ``kind`` is ``"role"``, ``"grant"``, ``"membership"``, ``"designation"`` or
     ``"activation"``; ``roles`` names
     the roles that could supply it and ``accounts`` the accounts holding them now.
+    ``text`` names schools and trusts by name and accounts by id (no personal data);
+    :meth:`describe` shows display names the host passes.
     """
 
     kind: str
     text: str
     roles: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    #: Renders the text with a namer (``text`` is its rendering with the default namer).
+    _render: Callable[[Namer], str] | None = attrs.field(
+        default=None, alias="render", eq=False, repr=False
+    )
 
     def __str__(self) -> str:
         return self.text
+
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """The text with every id in *names* (accounts, schools, trusts) shown by its display
+        name, e.g. ``{"alice": "Alice Khan"}``; ids not in *names* read as in :attr:`text`.
+
+        For a person reading it: the result may hold personal data, so do not log it.
+        """
+        if not names or self._render is None:
+            return self.text
+        return self._render(_namer(names))
+
+    @classmethod
+    def rendered(
+        cls,
+        kind: str,
+        render: Callable[[Namer], str],
+        roles: tuple[str, ...] = (),
+        accounts: tuple[str, ...] = (),
+    ) -> MissingFact:
+        """A fact whose text *render* builds (``text`` is its default rendering)."""
+        return cls(kind=kind, text=render(_as_given), roles=roles, accounts=accounts, render=render)
 
 
 @attrs.frozen(kw_only=True)
@@ -104,6 +152,10 @@ class Decision:
     _explainer: Callable[[Decision], MissingFact | None] | None = attrs.field(
         default=None, alias="explainer", eq=False, repr=False
     )
+    #: The name of a school or trust id as the records hold it (``None``: not known).
+    _place_name: Callable[[str], str | None] | None = attrs.field(
+        default=None, alias="place_name", eq=False, repr=False
+    )
     _memo: object = attrs.field(default=_UNSET, init=False, eq=False, repr=False)
 
     def __bool__(self) -> bool:
@@ -122,16 +174,32 @@ class Decision:
         assert memo is None or isinstance(memo, MissingFact)
         return memo
 
-    def explain(self) -> str:
-        """One readable paragraph: the paths of an allow, or the reason and fix of a denial."""
-        where = "the trust" if self.school_id is None else self.school_id
+    def explain(self, names: Mapping[str, str] | None = None) -> str:
+        """One readable paragraph: the paths of an allow, or the reason and fix of a denial.
+
+        Schools and trusts read by their names (from the records the decision was made from);
+        accounts by id, unless *names* maps ids (accounts, schools or trusts) to display names,
+        e.g. ``{"alice": "Alice Khan"}``. Without *names* the text holds no personal data (it
+        is also the message of :meth:`raise_if_denied`); with them, show it, don't log it.
+        """
+        given = _namer(names)
+        place_name = self._place_name
+
+        def name(record_id: str, default: str) -> str:
+            if place_name is not None:
+                default = place_name(record_id) or default
+            return given(record_id, default)
+
+        who = given(self.account_id, self.account_id)
+        where = "the trust" if self.school_id is None else name(self.school_id, self.school_id)
         if self.allowed:
-            lines = "; ".join(str(p) for p in self.paths)
-            return f"{self.account_id} may use {self.permission} at {where}: {lines}"
+            lines = "; ".join(p.describe(name) for p in self.paths)
+            return f"{who} may use {self.permission} at {where}: {lines}"
         assert self.reason is not None
-        text = f"{self.account_id} may not use {self.permission} at {where} ({self.reason.value})"
-        if self.missing is not None:
-            text += f": {self.missing.text}"
+        text = f"{who} may not use {self.permission} at {where} ({self.reason.value})"
+        missing = self.missing
+        if missing is not None:
+            text += f": {missing.describe(names)}"
         return text
 
     def raise_if_denied(self) -> None:
@@ -223,6 +291,7 @@ _set_paths = _slots.paths.__set__
 _set_visible = _slots.visible.__set__
 _set_given = _slots._given_missing.__set__
 _set_explainer = _slots._explainer.__set__
+_set_place_name = _slots._place_name.__set__
 _set_memo = _slots._memo.__set__
 
 
@@ -233,6 +302,7 @@ def _denial(
     reason: DenialReason,
     visible: bool,
     explainer: Callable[[Decision], MissingFact | None],
+    place_name: Callable[[str], str | None] | None = None,
 ) -> Decision:
     """A denial, built without the attrs ``__init__`` (the hot path of ``AccessIndex.check``).
 
@@ -248,5 +318,6 @@ def _denial(
     _set_visible(d, visible)
     _set_given(d, None)
     _set_explainer(d, explainer)
+    _set_place_name(d, place_name)
     _set_memo(d, _UNSET)
     return d

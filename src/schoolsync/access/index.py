@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import gc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from schoolsync.access.decision import (
     Decision,
     DenialReason,
     MissingFact,
+    Namer,
     _denial,
 )
 from schoolsync.access.grants import Grant
@@ -53,10 +54,31 @@ _UNKNOWN = DenialReason.UNKNOWN_SCHOOL
 _SCHOOL_LEVEL = PermissionLevel.SCHOOL
 
 
-def _names(ids: Sequence[str], shown: int = 5) -> str:
-    """Up to *shown* ids for a message; the full list stays in ``MissingFact.accounts``."""
-    text = ", ".join(ids[:shown])
+def _names(ids: Sequence[str], name: Namer, shown: int = 5) -> str:
+    """Up to *shown* accounts for a message; the full list stays in ``MissingFact.accounts``."""
+    text = ", ".join(name(i, i) for i in ids[:shown])
     return text if len(ids) <= shown else f"{text} and {len(ids) - shown} more"
+
+
+class _AccountNames(Mapping[str, str]):
+    """Account id -> the account's name, read from the records when looked up (blank: left out)."""
+
+    __slots__ = ("_accounts",)
+
+    def __init__(self, accounts: Mapping[str, Account]) -> None:
+        self._accounts = accounts
+
+    def __getitem__(self, account_id: str) -> str:
+        name = self._accounts[account_id].name.strip()
+        if not name:
+            raise KeyError(account_id)
+        return name
+
+    def __iter__(self) -> Iterator[str]:
+        return (a for a, acct in self._accounts.items() if acct.name.strip())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @attrs.frozen
@@ -149,6 +171,14 @@ class _View:
             if after is not None:
                 self.memberships_by_school.setdefault(after.school_id, {})[after.id] = after
         return affected, pairs
+
+    def place_name(self, record_id: str) -> str | None:
+        """The name of a school or trust id (``None`` if neither is known)."""
+        school = self.records.schools.get(record_id)
+        if school is not None:
+            return school.name
+        trust = self.records.trusts.get(record_id)
+        return None if trust is None else trust.name
 
     # -- the rules ----------------------------------------------------------------------
 
@@ -337,6 +367,7 @@ class _View:
                 permission=permission,
                 school_id=school_id,
                 paths=paths,
+                place_name=self.place_name,
             )
         return self.deny(account_id, permission, school_id, at, access)
 
@@ -417,7 +448,13 @@ class _View:
         """
         reason, visible = self.classify(account_id, permission, school_id, at, access)
         return _denial(
-            account_id, permission, school_id, reason, visible, _Explainer(self, at, lookup)
+            account_id,
+            permission,
+            school_id,
+            reason,
+            visible,
+            _Explainer(self, at, lookup),
+            self.place_name,
         )
 
     def missing(
@@ -440,9 +477,11 @@ class _View:
                 if acct is None or cat.manage_permission is None
                 else tuple(self._trust_managers(acct.trust_id, at))
             )
-            return MissingFact(
-                kind="activation",
-                text=f"account {account_id} is {status}; it must be active first",
+            return MissingFact.rendered(
+                "activation",
+                lambda n: (
+                    f"account {n(account_id, account_id)} is {status}; it must be active first"
+                ),
                 roles=cat.roles_granting(cat.manage_permission) if cat.manage_permission else (),
                 accounts=managers,
             )
@@ -453,51 +492,66 @@ class _View:
         school = None if school_id is None else self.records.schools.get(school_id)
         if school_id is None or school is None:
             return self._role_fact(account_id, permission, trust_id, None, at)
+        school_name = school.name
+
+        def names(n: Namer) -> tuple[str, str, str]:
+            """The account, the school and the trust as *n* shows them."""
+            return n(account_id, account_id), n(school_id, school_name), n(trust_id, trust_name)
+
         if reason is DenialReason.SCHOOL_NOT_IN_TRUST:
             coordinators = self._grant_holders(school_id, at)
-            return MissingFact(
-                kind="membership",
-                text=(
-                    f"{school.name} is not an accepted member of trust {trust_name}"
-                    + self._supplier_text(coordinators, "accept the trust's invitation")
-                ),
+            supplier = self._supplier_text(coordinators, "accept the trust's invitation")
+
+            def not_member(n: Namer) -> str:
+                _, where, trust = names(n)
+                return f"{where} is not an accepted member of trust {trust}{supplier(n)}"
+
+            return MissingFact.rendered(
+                "membership",
+                not_member,
                 roles=self._grant_roles(),
                 accounts=tuple(coordinators),
             )
         if reason is DenialReason.NO_GRANT and not self.designated(trust_id):
-            return MissingFact(
-                kind="designation",
-                text=(
-                    f"trust {trust_name} is not designated as an academy trust, so "
-                    f"{school.name} cannot grant it access; the trust must be designated first"
-                ),
-            )
+
+            def not_designated(n: Namer) -> str:
+                _, where, trust = names(n)
+                return (
+                    f"trust {trust} is not designated as an academy trust, so "
+                    f"{where} cannot grant it access; the trust must be designated first"
+                )
+
+            return MissingFact.rendered("designation", not_designated)
         if reason is not DenialReason.NO_ROLE:
             _, g = self._grant_analysis(account_id, permission, school_id, trust_id, at)
-            if reason is DenialReason.GRANT_REVOKED and g is not None:
-                text = (
-                    f"{school.name} revoked grant {g.id} giving trust {trust_name} "
-                    f"`{permission}` for {account_id}"
-                )
-            elif reason is DenialReason.GRANT_EXPIRED and g is not None:
-                text = (
-                    f"{school.name}'s grant {g.id} giving trust {trust_name} `{permission}` "
-                    f"for {account_id} has expired"
-                )
-            elif reason is DenialReason.OUTSIDE_GRANT_SCOPE:
-                text = (
-                    f"{school.name}'s grant to trust {trust_name} does not include "
-                    f"`{permission}` for {account_id}"
-                )
-            else:
-                text = (
-                    f"{school.name} has not granted trust {trust_name} `{permission}` "
-                    f"for {account_id}"
-                )
+            grant_id = None if g is None else g.id
             coordinators = self._grant_holders(school_id, at)
-            return MissingFact(
-                kind="grant",
-                text=text + self._supplier_text(coordinators, "grant it"),
+            supplier = self._supplier_text(coordinators, "grant it")
+
+            def no_grant(n: Namer) -> str:
+                who, where, trust = names(n)
+                if reason is DenialReason.GRANT_REVOKED and grant_id is not None:
+                    text = (
+                        f"{where} revoked grant {grant_id} giving trust {trust} "
+                        f"`{permission}` for {who}"
+                    )
+                elif reason is DenialReason.GRANT_EXPIRED and grant_id is not None:
+                    text = (
+                        f"{where}'s grant {grant_id} giving trust {trust} `{permission}` "
+                        f"for {who} has expired"
+                    )
+                elif reason is DenialReason.OUTSIDE_GRANT_SCOPE:
+                    text = (
+                        f"{where}'s grant to trust {trust} does not include "
+                        f"`{permission}` for {who}"
+                    )
+                else:
+                    text = f"{where} has not granted trust {trust} `{permission}` for {who}"
+                return text + supplier(n)
+
+            return MissingFact.rendered(
+                "grant",
+                no_grant,
                 roles=self._grant_roles(),
                 accounts=tuple(coordinators),
             )
@@ -510,29 +564,33 @@ class _View:
         cat = self.catalogue
         if school is None:
             roles = cat.roles_granting(permission, RoleScope.TRUST)
-            lead = f"{account_id} holds no trust role with `{permission}`"
             hint = f"; a trust role such as {roles[0]!r} gives it" if roles else ""
         else:
             roles = cat.roles_granting(permission, RoleScope.SCHOOL) or cat.roles_granting(
                 permission
             )
-            lead = f"{account_id} holds no role with `{permission}` at {school.name}"
             hint = f"; the role {roles[0]!r} gives it" if roles else ""
+
+        def lead(n: Namer) -> str:
+            who = n(account_id, account_id)
+            if school is None:
+                return f"{who} holds no trust role with `{permission}`{hint}"
+            return f"{who} holds no role with `{permission}` at {n(school.id, school.name)}{hint}"
+
         mp = cat.manage_permission
         if mp is None:
-            return MissingFact(kind="role", text=lead + hint, roles=roles)
+            return MissingFact.rendered("role", lead, roles=roles)
         if school is None:
             assigners = self._trust_managers(trust_id, at)
         else:
             assigners = self.holders(mp, school.id, at)
         where = "the trust" if school is None else "the school"
-        who = _names(assigners) if assigners else "none yet"
-        return MissingFact(
-            kind="role",
-            text=f"{lead}{hint}; an account with `{mp}` at {where} can assign it ({who})",
-            roles=roles,
-            accounts=tuple(assigners),
-        )
+
+        def role_fact(n: Namer) -> str:
+            who = _names(assigners, n) if assigners else "none yet"
+            return f"{lead(n)}; an account with `{mp}` at {where} can assign it ({who})"
+
+        return MissingFact.rendered("role", role_fact, roles=roles, accounts=tuple(assigners))
 
     def _grant_roles(self) -> tuple[str, ...]:
         gp = self.catalogue.grant_permission
@@ -554,14 +612,15 @@ class _View:
             if gp in self.access(a, at).get(school_id, {})
         ]
 
-    def _supplier_text(self, holders: list[str], what: str) -> str:
+    def _supplier_text(self, holders: list[str], what: str) -> Callable[[Namer], str]:
+        """Renders "; its <role> can <what> (<holders>)" (empty if no role can)."""
         roles = self._grant_roles()
         if not roles:
-            return ""
-        who = " or ".join(roles)
-        return f"; its {who} can {what}" + (
-            f" ({_names(holders)})" if holders else " (no one holds that role yet)"
-        )
+            return lambda _n: ""
+        head = f"; its {' or '.join(roles)} can {what}"
+        if not holders:
+            return lambda _n: f"{head} (no one holds that role yet)"
+        return lambda n: f"{head} ({_names(holders, n)})"
 
     def _trust_managers(self, trust_id: str, at: datetime) -> list[str]:
         mp = self.catalogue.manage_permission
@@ -578,11 +637,21 @@ class _View:
         ]
 
 
-def _allowed(account_id: str, school_id: str | None, cell: _Cell) -> _Allowed:
+def _allowed(
+    account_id: str,
+    school_id: str | None,
+    cell: _Cell,
+    place_name: Callable[[str], str | None],
+) -> _Allowed:
     """The allow decisions of one (account, school), one per permission held there."""
     return {
         p: Decision(
-            allowed=True, account_id=account_id, permission=p, school_id=school_id, paths=paths
+            allowed=True,
+            account_id=account_id,
+            permission=p,
+            school_id=school_id,
+            paths=paths,
+            place_name=place_name,
         )
         for p, paths in cell.items()
     }
@@ -646,6 +715,7 @@ class AccessIndex:
         self.catalogue = catalogue
         self._permissions = catalogue.permissions
         self._view = _View(catalogue, records)
+        self._place_name = self._view.place_name
         self._clock = clock
         self._history: list[AuditEvent] = sorted(history, key=lambda e: e.at)
         self._history_times: list[datetime] = [e.at for e in self._history]
@@ -726,6 +796,16 @@ class AccessIndex:
         """The records the index answers from (read them; change them only through :meth:`apply`)."""
         return self._view.records
 
+    @property
+    def account_names(self) -> Mapping[str, str]:
+        """Account id -> the account's name, for ``decision.explain(names=index.account_names)``.
+
+        Decisions name schools and trusts by name but accounts by id, so their text holds no
+        personal data by default; pass these names where a person reads the text (an admin
+        screen), never into logs. A live view of the records: O(1) to get, names looked up on use.
+        """
+        return _AccountNames(self._view.records.accounts)
+
     def assignments_of(self, account_id: str) -> list[RoleAssignment]:
         """The account's role assignments, by id."""
         found = self._view.by_account.get(account_id, {})
@@ -796,7 +876,7 @@ class AccessIndex:
         by_perm: dict[str, list[str]] = {}
         mine = self._cells[account_id] = {}
         for school_id, cell in access.items():
-            mine[school_id] = _allowed(account_id, school_id, cell)
+            mine[school_id] = _allowed(account_id, school_id, cell, self._place_name)
             for p in cell:
                 self._holders.setdefault((school_id, p), set()).add(account_id)
                 if school_id is not None:
@@ -883,7 +963,7 @@ class AccessIndex:
                     by_perm.pop(p, None)
         cell = self._view.access(account_id, self._now, only_school=school_id).get(school_id)
         if cell:
-            mine[school_id] = _allowed(account_id, school_id, cell)
+            mine[school_id] = _allowed(account_id, school_id, cell, self._place_name)
             for p in cell:
                 self._holders.setdefault((school_id, p), set()).add(account_id)
                 by_perm[p] = tuple(sorted((*by_perm.get(p, ()), school_id)))
@@ -945,20 +1025,23 @@ class AccessIndex:
         explainer = self._explainer
         if explainer is None:
             explainer = self._explainer = _Explainer(self._view, self._now, self._lookup_provider())
+        name = self._place_name
         if cell is not None and trust_cell is None:
             # The common case: an active account with school roles here, none giving it.
-            return _denial(account_id, permission, school_id, _NO_ROLE, True, explainer)
+            return _denial(account_id, permission, school_id, _NO_ROLE, True, explainer, name)
         if school_id is None:
             if account_id in self._active:
-                return _denial(account_id, permission, None, _NO_ROLE, True, explainer)
-            return _denial(account_id, permission, None, _INACTIVE, False, explainer)
+                return _denial(account_id, permission, None, _NO_ROLE, True, explainer, name)
+            return _denial(account_id, permission, None, _INACTIVE, False, explainer, name)
         records = self._view.records
         if school_id not in records.schools:
-            return _denial(account_id, permission, school_id, _UNKNOWN, False, explainer)
+            return _denial(account_id, permission, school_id, _UNKNOWN, False, explainer, name)
         if account_id not in self._active:
-            return _denial(account_id, permission, school_id, _INACTIVE, False, explainer)
+            return _denial(account_id, permission, school_id, _INACTIVE, False, explainer, name)
         if trust_cell is None:  # no trust role: only the account's school roles count here
-            return _denial(account_id, permission, school_id, _NO_ROLE, cell is not None, explainer)
+            return _denial(
+                account_id, permission, school_id, _NO_ROLE, cell is not None, explainer, name
+            )
         if permission in trust_cell and perm is not None and perm.level is _SCHOOL_LEVEL:
             # A trust role holds it: membership, designation and the school's grants decide.
             access: _Access = (
@@ -967,11 +1050,11 @@ class AccessIndex:
             reason, visible = self._view.classify(
                 account_id, permission, school_id, self._now, access
             )
-            return _denial(account_id, permission, school_id, reason, visible, explainer)
+            return _denial(account_id, permission, school_id, reason, visible, explainer, name)
         visible = cell is not None or school_id in self._member_schools(
             records.accounts[account_id].trust_id
         )
-        return _denial(account_id, permission, school_id, _NO_ROLE, visible, explainer)
+        return _denial(account_id, permission, school_id, _NO_ROLE, visible, explainer, name)
 
     def _member_schools(self, trust_id: str) -> frozenset[str]:
         found = self._members.get(trust_id)

@@ -74,10 +74,11 @@ def parse_bool(text: str) -> bool | None:
 def with_names(text: str, names: Mapping[str, str]) -> str:
     """*text* with every record id in *names* (account or school ids) replaced by its name.
 
-    For messages shown to people: access decisions and refusals name records by id
-    ("grace may not use users.manage at oak"); a person reads "Grace Hopper ... at Oakfield
-    Primary". Only whole ids are replaced: an id inside a word, an email address, a
-    ``dotted.permission`` or a quoted role name is left alone.
+    For messages shown to people: bulk problems and refusals name records by id ("row 4: grace
+    may not ... at oak"), and a person reads "Grace Hopper ... at Oakfield Primary". Only whole
+    ids are replaced: an id inside a word, an email address, a ``dotted.permission`` or a quoted
+    role name is left alone. For an access decision itself use
+    ``decision.explain(names=names)``, which places each name by what it stands for.
     """
     wanted = sorted((k for k in names if k), key=len, reverse=True)
     if not wanted:
