@@ -1,6 +1,7 @@
 """Bad input to every `schoolsync` command is one clear line and exit status 1, never a
 traceback: a missing file, a folder given for a file, a file of the wrong format, an XLSX that
-is really a CSV, a CSV in an encoding the readers cannot take, an unknown role preset."""
+is really a CSV, a CSV in an encoding the readers cannot take, an unknown role preset, a role
+model file that is not a valid catalogue (the line names the file and the field)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "unicode.csv").write_bytes("ID,Forename,Surname\n1,Zoë,Lee\n".encode("utf-16"))
     (root / "notes.txt").write_text("just some notes\n")
     (root / "report.pdf").write_bytes(b"%PDF-1.7\n")
+    roles = '[[permissions]]\nname = "users.manage"\n\n[[roles]]\nname = "Admin"\n'
+    (root / "bad-scope.toml").write_text(roles + 'scope = "galaxy"\npermissions = []\n')
+    (root / "not-toml.toml").write_text('name = "x"\n[[roles\n')
+    (root / "list.json").write_text("[1, 2]\n")
+    (root / "utf16.toml").write_bytes(roles.encode("utf-16"))
+    (root / "typos.toml").write_text(
+        roles + 'scope = "school"\npermissions = ["users.manag"]\nimplies = ["Teachr"]\n'
+    )
     return root
 
 
@@ -94,6 +103,31 @@ CASES = {
     "import: unknown preset": (
         ["users", "import", "{d}/s.sqlite", "{d}/users.xlsx", "--roles", "nope"],
         "--roles 'nope': not a preset (boost-insights, fft-aspire, hodder-admin-hub,",
+    ),
+    "import: a roles file with a bad field": (
+        ["users", "import", "{d}/s.sqlite", "{d}/users.xlsx", "--roles", "{d}/bad-scope.toml"],
+        "bad-scope.toml, field 'roles[0].scope': role catalogue data is malformed: "
+        "invalid value for type, expected RoleScope (value 'galaxy')",
+    ),
+    "import: a roles file that is not TOML": (
+        ["users", "import", "{d}/s.sqlite", "{d}/users.xlsx", "--roles", "{d}/not-toml.toml"],
+        "not-toml.toml: role catalogue is not valid TOML: Expected ']]' at the end of an array "
+        "declaration (at line 2, column 8)",
+    ),
+    "import: a roles json that is not an object": (
+        ["users", "import", "{d}/s.sqlite", "{d}/users.xlsx", "--roles", "{d}/list.json"],
+        "list.json: role catalogue data is malformed: expected an object with permissions",
+    ),
+    "import: a roles file that is not UTF-8": (
+        ["users", "import", "{d}/s.sqlite", "{d}/users.xlsx", "--roles", "{d}/utf16.toml"],
+        "utf16.toml: not UTF-8 text; save the role model as UTF-8",
+    ),
+    "import: a roles file with several mistakes": (
+        ["users", "import", "{d}/s.sqlite", "{d}/users.xlsx", "--roles", "{d}/typos.toml"],
+        "typos.toml: role catalogue is invalid (3 problems): "
+        "field \"roles['Admin'].permissions\" (value 'users.manag'): unknown permission; "
+        "did you mean 'users.manage'? | field \"roles['Admin'].implies\" (value 'Teachr'): "
+        "unknown role | field 'grant_permission' (value 'grants.manage'): unknown permission",
     ),
     "import: unknown importing account": (
         ["users", "import", "{d}/s.sqlite", "{d}/users.xlsx", "--as", "who@oak.example"],
@@ -185,3 +219,20 @@ def test_a_missing_argument_shows_the_usage() -> None:
     assert 2 == result.exit_code
     assert result.output.startswith("Usage: schoolsync users export [OPTIONS] STORE.sqlite OUT")
     assert "Error: Missing argument 'STORE.sqlite'." in result.output
+
+
+def test_a_bad_roles_file_error_keeps_its_file_field_and_cause(files: Path) -> None:
+    """The error for a bad role model names the file and field as attributes too, and keeps the
+    catalogue's problems as its cause."""
+    from schoolsync.cli._common import load_catalogue
+    from schoolsync.errors import CatalogueError, FileFormatError
+
+    with pytest.raises(FileFormatError) as raised:
+        load_catalogue(str(files / "bad-scope.toml"))
+
+    assert ("bad-scope.toml", "roles[0].scope", "galaxy") == (
+        raised.value.file,
+        raised.value.field,
+        raised.value.value,
+    )
+    assert isinstance(raised.value.__cause__, CatalogueError)

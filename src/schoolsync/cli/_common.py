@@ -12,12 +12,13 @@ import click
 from schoolsync.access.catalogue import RoleCatalogue
 from schoolsync.access.presets import PRESETS
 from schoolsync.bulk._files import NOT_A_WORKBOOK, check_suffix, decode_text
-from schoolsync.errors import FileFormatError, NotFoundError, ValidationError
+from schoolsync.errors import CatalogueError, FileFormatError, NotFoundError, ValidationError
 from schoolsync.ports import UnitOfWork
 from schoolsync.storage.sqlite import SqliteStore
 
 __all__ = [
     "ROLE_MODELS",
+    "catalogue_file_error",
     "check_table_file",
     "echo_table",
     "load_catalogue",
@@ -89,7 +90,13 @@ def pick_trust(uow: UnitOfWork, trust_id: str | None) -> str:
 
 
 def load_catalogue(spec: str) -> RoleCatalogue:
-    """A preset name (``progress-teaching``...) or a ``.toml``/``.json`` role model file."""
+    """A preset name (``progress-teaching``...) or a ``.toml``/``.json`` role model file.
+
+    Raises:
+        ValidationError: *spec* is neither a preset nor a file.
+        FileFormatError: the file is not UTF-8 text, or not a valid role model: one line naming
+            the file and each problem's field (the :class:`CatalogueError` is its cause).
+    """
     factory = ROLE_MODELS.get(spec.strip().lower().replace("_", "-"))
     if factory is not None:
         return factory()
@@ -97,10 +104,60 @@ def load_catalogue(spec: str) -> RoleCatalogue:
     if not path.is_file():
         presets = ", ".join(sorted(ROLE_MODELS))
         raise ValidationError("--roles", spec, f"not a preset ({presets}) nor a .toml/.json file")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        return RoleCatalogue.from_json(text)
-    return RoleCatalogue.from_toml(text)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileFormatError(path.name, "not UTF-8 text; save the role model as UTF-8") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return RoleCatalogue.from_json(text)
+        return RoleCatalogue.from_toml(text)
+    except CatalogueError as exc:
+        raise catalogue_file_error(path.name, exc) from exc
+
+
+#: The "fields" :meth:`RoleCatalogue.from_toml` / ``from_json`` give a file that does not parse.
+_SYNTAX_FIELDS = frozenset({"toml", "json"})
+
+
+def catalogue_file_error(file: str, error: CatalogueError, *, shown: int = 5) -> FileFormatError:
+    """*error* as one line naming *file* and each problem's field (at most *shown* problems).
+
+    One problem keeps its field and value on the error (``.field``, ``.value``); several are
+    listed after the catalogue's message, separated by `` | ``.
+    """
+    problems = list(error.exceptions)
+    if len(problems) == 1:
+        only = problems[0]
+        field = getattr(only, "field", "")
+        reason = _one_line(getattr(only, "reason", None) or str(only))
+        if not isinstance(field, str) or field in _SYNTAX_FIELDS:
+            field = ""
+        return FileFormatError(
+            file, f"{error.message}: {reason}", field=field, value=getattr(only, "value", None)
+        )
+    parts = [_problem_text(p) for p in problems[:shown]]
+    if len(problems) > shown:
+        parts.append(f"and {len(problems) - shown} more")
+    return FileFormatError(
+        file, f"{error.message} ({len(problems)} problems): " + " | ".join(parts)
+    )
+
+
+def _problem_text(problem: Exception) -> str:
+    """One catalogue problem as ``field 'x' (value 'v'): reason`` on one line."""
+    field = getattr(problem, "field", "")
+    reason = getattr(problem, "reason", None)
+    if not isinstance(field, str) or not field or reason is None:
+        return _one_line(str(problem))
+    value = getattr(problem, "value", None)
+    shown = "" if value is None else f" (value {value!r})"
+    where = "" if field in _SYNTAX_FIELDS else f"field {field!r}{shown}: "
+    return where + _one_line(str(reason))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def echo_table(
