@@ -9,6 +9,8 @@
 - ``schoolsync.testing.strategies``: hypothesis strategies (UPNs, schools, pupils, staff, twins).
 - ``schoolsync.testing.populations``: MIS/app population pairs with ground truth for matching.
 - ``schoolsync.testing.contracts``: :class:`StoreContract`, the storage contract suite.
+- ``schoolsync.testing.faults``: :class:`FaultyStore` and :func:`fails_cleanly_at_every_write`,
+  which prove an operation on a store is all-or-nothing by failing each of its writes in turn.
 
 The strategies and contracts need the ``testing`` extra (hypothesis, pytest); they are imported
 only when asked for, so ``import schoolsync.testing`` never needs them.
