@@ -152,10 +152,6 @@ class Decision:
     _explainer: Callable[[Decision], MissingFact | None] | None = attrs.field(
         default=None, alias="explainer", eq=False, repr=False
     )
-    #: The name of a school or trust id as the records hold it (``None``: not known).
-    _place_name: Callable[[str], str | None] | None = attrs.field(
-        default=None, alias="place_name", eq=False, repr=False
-    )
     _memo: object = attrs.field(default=_UNSET, init=False, eq=False, repr=False)
 
     def __bool__(self) -> bool:
@@ -183,7 +179,10 @@ class Decision:
         is also the message of :meth:`raise_if_denied`); with them, show it, don't log it.
         """
         given = _namer(names)
-        place_name = self._place_name
+        # The index's explainer also knows the school and trust names of its records.
+        place_name: Callable[[str], str | None] | None = getattr(
+            self._explainer, "place_name", None
+        )
 
         def name(record_id: str, default: str) -> str:
             if place_name is not None:
@@ -291,7 +290,6 @@ _set_paths = _slots.paths.__set__
 _set_visible = _slots.visible.__set__
 _set_given = _slots._given_missing.__set__
 _set_explainer = _slots._explainer.__set__
-_set_place_name = _slots._place_name.__set__
 _set_memo = _slots._memo.__set__
 
 
@@ -302,7 +300,6 @@ def _denial(
     reason: DenialReason,
     visible: bool,
     explainer: Callable[[Decision], MissingFact | None],
-    place_name: Callable[[str], str | None] | None = None,
 ) -> Decision:
     """A denial, built without the attrs ``__init__`` (the hot path of ``AccessIndex.check``).
 
@@ -318,6 +315,5 @@ def _denial(
     _set_visible(d, visible)
     _set_given(d, None)
     _set_explainer(d, explainer)
-    _set_place_name(d, place_name)
     _set_memo(d, _UNSET)
     return d

@@ -367,7 +367,7 @@ class _View:
                 permission=permission,
                 school_id=school_id,
                 paths=paths,
-                place_name=self.place_name,
+                explainer=_Names(self),
             )
         return self.deny(account_id, permission, school_id, at, access)
 
@@ -454,7 +454,6 @@ class _View:
             reason,
             visible,
             _Explainer(self, at, lookup),
-            self.place_name,
         )
 
     def missing(
@@ -637,12 +636,7 @@ class _View:
         ]
 
 
-def _allowed(
-    account_id: str,
-    school_id: str | None,
-    cell: _Cell,
-    place_name: Callable[[str], str | None],
-) -> _Allowed:
+def _allowed(account_id: str, school_id: str | None, cell: _Cell, names: _Names) -> _Allowed:
     """The allow decisions of one (account, school), one per permission held there."""
     return {
         p: Decision(
@@ -651,19 +645,33 @@ def _allowed(
             permission=p,
             school_id=school_id,
             paths=paths,
-            place_name=place_name,
+            explainer=names,
         )
         for p, paths in cell.items()
     }
 
 
+class _Names:
+    """The explainer of allows: no missing fact, and the school and trust names for
+    ``Decision.explain`` (``place_name``)."""
+
+    __slots__ = ("place_name",)
+
+    def __init__(self, view: _View) -> None:
+        self.place_name = view.place_name
+
+    def __call__(self, decision: Decision) -> MissingFact | None:
+        return None
+
+
 class _Explainer:
     """Works out a denial's missing fact when first read (shared by every denial of one moment).
 
-    *lookup* hands the view the index's precomputed holders while they are still current.
+    *lookup* hands the view the index's precomputed holders while they are still current;
+    ``place_name`` gives ``Decision.explain`` the school and trust names.
     """
 
-    __slots__ = ("_at", "_lookup", "_view")
+    __slots__ = ("_at", "_lookup", "_view", "place_name")
 
     def __init__(
         self,
@@ -674,6 +682,7 @@ class _Explainer:
         self._view = view
         self._at = at
         self._lookup = lookup
+        self.place_name = view.place_name
 
     def __call__(self, decision: Decision) -> MissingFact | None:
         view = self._view
@@ -715,7 +724,7 @@ class AccessIndex:
         self.catalogue = catalogue
         self._permissions = catalogue.permissions
         self._view = _View(catalogue, records)
-        self._place_name = self._view.place_name
+        self._names = _Names(self._view)
         self._clock = clock
         self._history: list[AuditEvent] = sorted(history, key=lambda e: e.at)
         self._history_times: list[datetime] = [e.at for e in self._history]
@@ -876,7 +885,7 @@ class AccessIndex:
         by_perm: dict[str, list[str]] = {}
         mine = self._cells[account_id] = {}
         for school_id, cell in access.items():
-            mine[school_id] = _allowed(account_id, school_id, cell, self._place_name)
+            mine[school_id] = _allowed(account_id, school_id, cell, self._names)
             for p in cell:
                 self._holders.setdefault((school_id, p), set()).add(account_id)
                 if school_id is not None:
@@ -963,7 +972,7 @@ class AccessIndex:
                     by_perm.pop(p, None)
         cell = self._view.access(account_id, self._now, only_school=school_id).get(school_id)
         if cell:
-            mine[school_id] = _allowed(account_id, school_id, cell, self._place_name)
+            mine[school_id] = _allowed(account_id, school_id, cell, self._names)
             for p in cell:
                 self._holders.setdefault((school_id, p), set()).add(account_id)
                 by_perm[p] = tuple(sorted((*by_perm.get(p, ()), school_id)))
@@ -1025,23 +1034,20 @@ class AccessIndex:
         explainer = self._explainer
         if explainer is None:
             explainer = self._explainer = _Explainer(self._view, self._now, self._lookup_provider())
-        name = self._place_name
         if cell is not None and trust_cell is None:
             # The common case: an active account with school roles here, none giving it.
-            return _denial(account_id, permission, school_id, _NO_ROLE, True, explainer, name)
+            return _denial(account_id, permission, school_id, _NO_ROLE, True, explainer)
         if school_id is None:
             if account_id in self._active:
-                return _denial(account_id, permission, None, _NO_ROLE, True, explainer, name)
-            return _denial(account_id, permission, None, _INACTIVE, False, explainer, name)
+                return _denial(account_id, permission, None, _NO_ROLE, True, explainer)
+            return _denial(account_id, permission, None, _INACTIVE, False, explainer)
         records = self._view.records
         if school_id not in records.schools:
-            return _denial(account_id, permission, school_id, _UNKNOWN, False, explainer, name)
+            return _denial(account_id, permission, school_id, _UNKNOWN, False, explainer)
         if account_id not in self._active:
-            return _denial(account_id, permission, school_id, _INACTIVE, False, explainer, name)
+            return _denial(account_id, permission, school_id, _INACTIVE, False, explainer)
         if trust_cell is None:  # no trust role: only the account's school roles count here
-            return _denial(
-                account_id, permission, school_id, _NO_ROLE, cell is not None, explainer, name
-            )
+            return _denial(account_id, permission, school_id, _NO_ROLE, cell is not None, explainer)
         if permission in trust_cell and perm is not None and perm.level is _SCHOOL_LEVEL:
             # A trust role holds it: membership, designation and the school's grants decide.
             access: _Access = (
@@ -1050,11 +1056,11 @@ class AccessIndex:
             reason, visible = self._view.classify(
                 account_id, permission, school_id, self._now, access
             )
-            return _denial(account_id, permission, school_id, reason, visible, explainer, name)
+            return _denial(account_id, permission, school_id, reason, visible, explainer)
         visible = cell is not None or school_id in self._member_schools(
             records.accounts[account_id].trust_id
         )
-        return _denial(account_id, permission, school_id, _NO_ROLE, visible, explainer, name)
+        return _denial(account_id, permission, school_id, _NO_ROLE, visible, explainer)
 
     def _member_schools(self, trust_id: str) -> frozenset[str]:
         found = self._members.get(trust_id)
