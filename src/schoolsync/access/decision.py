@@ -19,6 +19,7 @@ __all__ = [
     "Decision",
     "DenialReason",
     "MissingFact",
+    "Namer",
 ]
 
 
