@@ -47,7 +47,7 @@ from schoolsync.testing.notifier import RecordingNotifier
 from schoolsync.testing.world import world
 from schoolsync.trusts import TrustPolicy
 
-__all__ = ["DATABASE_NAME", "DemoResult", "DemoStep", "run_demo"]
+__all__ = ["DATABASE_NAME", "DemoResult", "DemoStep", "run_demo", "run_demo_steps"]
 
 #: The database file the demo writes in its directory.
 DATABASE_NAME = "schoolsync-demo.sqlite"
@@ -410,6 +410,50 @@ def _seed_app_records(store: Store, snapshot: MisSnapshot) -> None:
         uow.commit()
 
 
+def run_demo_steps(
+    store: Store,
+    directory: str | Path,
+    *,
+    echo: Callable[[DemoStep], None] | None = None,
+) -> tuple[DemoStep, ...]:
+    """Run the demo's scenario on *store*, an empty store of any backend (left open).
+
+    :func:`run_demo` is this on a fresh SQLite file; the scenario itself only uses the ports,
+    so it tells the same story on every store.
+
+    Args:
+        store: the store to fill; it should start empty.
+        directory: where the demo's spreadsheets are written (created if missing).
+        echo: called with each step as soon as it is done.
+
+    Returns:
+        Every step's summary.
+    """
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    demo = _Demo(target, store, boost_insights())
+    # Access decisions and refusals name records by id; the summary names them.
+    names = {person: name for person, name, *_ in PEOPLE}
+    names |= {school_id: name for school_id, name, *_ in SCHOOLS}
+    names[TRUST_ID] = "Northern Lights Trust"
+    steps: list[DemoStep] = []
+    for step in (
+        demo.sample_trust,
+        demo.school_upload,
+        demo.invitations,
+        demo.grants,
+        demo.mis_sync,
+        demo.bulk_import,
+        demo.summary,
+    ):
+        done = step()
+        done = attrs.evolve(done, lines=tuple(with_names(line, names) for line in done.lines))
+        steps.append(done)
+        if echo is not None:
+            echo(done)
+    return tuple(steps)
+
+
 def run_demo(
     directory: str | Path = "schoolsync-demo",
     *,
@@ -427,27 +471,8 @@ def run_demo(
     target = Path(directory)
     database = _reset(target)
     store = SqliteStore(database)
-    steps: list[DemoStep] = []
     try:
-        demo = _Demo(target, store, boost_insights())
-        # Access decisions and refusals name records by id; the summary names them.
-        names = {person: name for person, name, *_ in PEOPLE}
-        names |= {school_id: name for school_id, name, *_ in SCHOOLS}
-        names[TRUST_ID] = "Northern Lights Trust"
-        for step in (
-            demo.sample_trust,
-            demo.school_upload,
-            demo.invitations,
-            demo.grants,
-            demo.mis_sync,
-            demo.bulk_import,
-            demo.summary,
-        ):
-            done = step()
-            done = attrs.evolve(done, lines=tuple(with_names(line, names) for line in done.lines))
-            steps.append(done)
-            if echo is not None:
-                echo(done)
+        steps = run_demo_steps(store, target, echo=echo)
     finally:
         store.close()
-    return DemoResult(directory=target, database=database, steps=tuple(steps))
+    return DemoResult(directory=target, database=database, steps=steps)
