@@ -154,7 +154,7 @@ def test_admin_cannot_change_another_users_name_or_email() -> None:
     admin = fft_admin()
     admin.index.records.accounts["a1"]  # exists
 
-    with pytest.raises(AccessDeniedError, match="name or email"):
+    with pytest.raises(AccessDeniedError, match="cannot change another user's email"):
         admin.edit_account(actor_id="boss", account_id="a1", email="new@example.org", at=NOW)
     admin.edit_account(actor_id="boss", account_id="a1", job_role="Head of maths", at=NOW)
     events = admin.edit_account(actor_id="a1", account_id="a1", email="me@example.org", at=NOW)

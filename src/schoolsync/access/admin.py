@@ -8,7 +8,9 @@
   scope and may only give roles whose every permission it holds there (no escalation);
 * **requirements**: a role's ``requires`` must be held first and cannot be removed from under it;
   the last holder of an "exactly one" role can only be replaced (:meth:`AccessAdmin.transfer`);
-* **edit rules**: administrators cannot change another user's name or email.
+* **edit rules**: administrators change another user's job role and status, and their name or
+  email only where the catalogue's ``admin_editable_fields`` says so (by default never: the
+  FFT Aspire rule; the user changes their own).
 
 Every method returns the :class:`~schoolsync.audit.AuditEvent` list it made (no personal data)
 and applies it to the index unless ``apply=False`` (use that with ``AccessIndex.preview``).
@@ -305,19 +307,26 @@ class AccessAdmin:
         job_role: str | None = None,
         apply: bool = True,
     ) -> list[AuditEvent]:
-        """Change an account's details. Only the user changes their own name and email."""
+        """Change an account's details.
+
+        The user changes their own name and email. On another user's account the actor needs
+        ``manage_permission`` over it (a school where the account holds a role, or the trust),
+        and may change the name or email only if the catalogue lists the field in
+        ``admin_editable_fields``; job role is always allowed.
+        """
         account = self._account(account_id)
         own = actor_id == account_id
-        if not own and (
-            (name is not None and name != account.name)
-            or (email is not None and email != account.email)
-        ):
-            raise AccessDeniedError(
-                "administrators cannot change another user's name or email; "
-                "the user changes them in their own profile"
-            )
         if not own and actor_id is not None and not self._may_manage(actor_id, account):
             raise AccessDeniedError(f"{actor_id} cannot manage account {account_id}")
+        if not own:
+            allowed = self.index.catalogue.admin_editable_fields
+            for field, new, old in (("name", name, account.name), ("email", email, account.email)):
+                if new is not None and new != old and field not in allowed:
+                    raise AccessDeniedError(
+                        f"administrators cannot change another user's {field} in this role "
+                        f"model (field {field!r} is not in the catalogue's "
+                        "admin_editable_fields); the user changes it in their own profile"
+                    )
         after = attrs.evolve(
             account,
             name=account.name if name is None else name,

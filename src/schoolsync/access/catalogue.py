@@ -23,6 +23,7 @@ from schoolsync.errors import CatalogueError, ValidationError
 from schoolsync.serialisation import make_converter
 
 __all__ = [
+    "ADMIN_EDITABLE_FIELDS",
     "Permission",
     "PermissionLevel",
     "Role",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+#: The account fields a catalogue may let administrators edit on another user
+#: (``RoleCatalogue.admin_editable_fields``). Job role and status are always theirs to change.
+ADMIN_EDITABLE_FIELDS: frozenset[str] = frozenset({"name", "email"})
 
 
 class PermissionLevel(StrEnum):
@@ -150,6 +155,7 @@ class _CatalogueSpec:
     grant_permission: str | None = "grants.manage"
     name: str = ""
     requires_designated_trust: bool = False
+    admin_editable_fields: tuple[str, ...] = ()
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
@@ -183,6 +189,11 @@ class RoleCatalogue:
     the trust access (the Access Coordinator), used to say who can fix a denial. With
     ``requires_designated_trust``, trust roles reach schools only while the trust is
     designated as an academy trust (``Trust.designated_academy_trust``; the Schoot rule).
+
+    ``admin_editable_fields`` names the fields of *another* user's account (``"name"``,
+    ``"email"``) that an account holding ``manage_permission`` over it may change. The default,
+    none, is the FFT Aspire rule (the user changes them in their own profile); Progress
+    Teaching lets its admins edit both.
     """
 
     name: str
@@ -191,6 +202,7 @@ class RoleCatalogue:
     manage_permission: str | None
     grant_permission: str | None
     requires_designated_trust: bool
+    admin_editable_fields: frozenset[str] = frozenset()
     _effective: Mapping[str, frozenset[str]]
     _implied_roles: Mapping[str, frozenset[str]]
 
@@ -206,10 +218,12 @@ class RoleCatalogue:
         grant_permission: str | None = "grants.manage",
         name: str = "",
         requires_designated_trust: bool = False,
+        admin_editable_fields: Iterable[str] = (),
     ) -> RoleCatalogue:
         """Validate a declaration; raise :class:`~schoolsync.errors.CatalogueError` listing every problem.
 
         A permission may be given as a bare name (a school permission that needs a grant).
+        ``admin_editable_fields`` is a subset of :data:`ADMIN_EDITABLE_FIELDS`.
         """
         perms = [p if isinstance(p, Permission) else Permission(name=p) for p in permissions]
         role_list = list(roles)
@@ -286,6 +300,18 @@ class RoleCatalogue:
                 problems.append(
                     ValidationError(key, value, "unknown permission" + _suggest(value, perm_map))
                 )
+
+        editable = _frozen_names(admin_editable_fields)
+        for field_name in sorted(editable - ADMIN_EDITABLE_FIELDS):
+            problems.append(
+                ValidationError(
+                    "admin_editable_fields",
+                    field_name,
+                    "not an account field administrators may be allowed to edit "
+                    f"(choose from {', '.join(sorted(ADMIN_EDITABLE_FIELDS))})"
+                    + _suggest(field_name, ADMIN_EDITABLE_FIELDS),
+                )
+            )
 
         # Implication cycles: depth-first search, each cycle reported once.
         cycles: list[tuple[str, ...]] = []
@@ -388,6 +414,7 @@ class RoleCatalogue:
             effective=effective,
             implied_roles=implied,
             requires_designated_trust=requires_designated_trust,
+            admin_editable_fields=editable,
         )
 
     @classmethod
@@ -411,6 +438,7 @@ class RoleCatalogue:
             grant_permission=spec.grant_permission or None,
             name=spec.name,
             requires_designated_trust=spec.requires_designated_trust,
+            admin_editable_fields=spec.admin_editable_fields,
         )
 
     @classmethod
@@ -455,6 +483,7 @@ class RoleCatalogue:
             grant_permission=self.grant_permission or "",
             name=self.name,
             requires_designated_trust=self.requires_designated_trust,
+            admin_editable_fields=tuple(sorted(self.admin_editable_fields)),
         )
         result: dict[str, Any] = converter.unstructure(spec)
         for role in result["roles"]:

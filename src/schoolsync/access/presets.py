@@ -6,15 +6,19 @@ products' help pages state. Use them as they are or as a starting point for your
 
 * :func:`progress_teaching`: 5 trust and 5 school roles. The source text swaps the areas of the
   Coaching and Feedback leader roles; these presets follow the role *names* (a Coaching leader
-  sees coaching records, a Feedback leader feedback records).
+  sees coaching records, a Feedback leader feedback records). Admins edit another user's
+  display name and email.
 * :func:`fft_aspire`: freely combined per-permission roles; School setup capped at 4 per
   school (implies Manage data), Manage data at 6; pupil-level and Collaborate permissions
-  require school-level reports.
+  require school-level reports. Admins never change another user's name or email.
 * :func:`boost_insights`: up to two Group Admins per trust; exactly one Access Coordinator per
   school, who ticks each Group Admin's user-management permissions (a per-account grant).
 * :func:`schoot`: Administrator and Member across an organisation; a school grants the MAT
   its course progress; only organisations designated as academy trusts get trust-wide views.
 * :func:`hodder_admin_hub`: only the Access Co-ordinator configures the MIS sync.
+
+Boost Insights, Schoot and the Hodder Admin Hub do not say whether admins may edit another
+user's name or email, so they keep the strict default (``admin_editable_fields`` empty).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ PROGRESS_TEACHING_TOML = """
 name = "Progress Teaching"
 manage_permission = "users.manage"
 grant_permission = "users.manage"
+# "Edit one account: display name, email, roles per school, trust roles".
+admin_editable_fields = ["name", "email"]
 
 # A Progress Teaching trust owns its schools: trust roles act at every member school by
 # membership alone (no per-school grant).
@@ -127,6 +133,8 @@ FFT_ASPIRE_TOML = """
 name = "FFT Aspire"
 manage_permission = "users.manage"
 grant_permission = ""  # FFT Aspire has no trust grants
+# Admins change job role and permissions, not another user's name or email.
+admin_editable_fields = []
 
 [[permissions]]
 name = "users.manage"
@@ -198,6 +206,8 @@ permissions = ["tracking.data.add"]
 BOOST_INSIGHTS_TOML = """
 name = "Boost Insights"
 manage_permission = "users.manage"
+# The help pages do not say whether admins edit others' names or emails: the strict default.
+admin_editable_fields = []
 grant_permission = "grants.manage"
 
 [[permissions]]
@@ -243,6 +253,8 @@ permissions = ["reports.school.view"]
 SCHOOT_TOML = """
 name = "Schoot"
 manage_permission = "users.manage"
+# The help pages do not say whether admins edit others' names or emails: the strict default.
+admin_editable_fields = []
 grant_permission = "grants.manage"
 requires_designated_trust = true  # only MAT/academy organisations get trust-wide views
 
@@ -278,6 +290,8 @@ permissions = ["grants.manage", "course_progress.view"]
 HODDER_ADMIN_HUB_TOML = """
 name = "Hodder Admin Hub"
 manage_permission = "users.manage"
+# The help pages do not say whether admins edit others' names or emails: the strict default.
+admin_editable_fields = []
 grant_permission = "grants.manage"
 
 [[permissions]]
