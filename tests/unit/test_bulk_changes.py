@@ -262,6 +262,7 @@ class TestImportChanges:
             "role": "Staff",
             "where": "Oakfield Primary",
             "row": 6,
+            "from": None,
             "problem": None,
         } in table
         html = change_set._repr_html_()

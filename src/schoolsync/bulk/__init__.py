@@ -27,13 +27,21 @@ from schoolsync.bulk._changes import (
 )
 from schoolsync.bulk._checks import CatalogueChecks
 from schoolsync.bulk._files import BulkSheet, read_sheet, write_sheet, write_stream
-from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
+from schoolsync.bulk._plan import (
+    TrustUsers,
+    bulk_rows,
+    pair_transfers,
+    plan_import,
+    plan_selection,
+)
 from schoolsync.bulk._rules import (
     AccountAction,
     AccountEdit,
     AssignmentChecks,
     RoleEdit,
     RoleScope,
+    RoleTransfer,
+    TransferChecks,
 )
 
 __all__ = [
@@ -52,6 +60,8 @@ __all__ = [
     "ProblemCode",
     "RoleEdit",
     "RoleScope",
+    "RoleTransfer",
+    "TransferChecks",
     "TrustUsers",
     "apply_change_set",
     "bulk_rows",
@@ -62,6 +72,7 @@ __all__ = [
     "import_users",
     "neutralise",
     "normalise_email",
+    "pair_transfers",
     "plan_import",
     "plan_selection",
     "read_sheet",

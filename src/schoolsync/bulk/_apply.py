@@ -26,7 +26,14 @@ from schoolsync.bulk._changes import (
 )
 from schoolsync.bulk._files import read_sheet, write_sheet, write_stream
 from schoolsync.bulk._plan import TrustUsers, bulk_rows, plan_import, plan_selection
-from schoolsync.bulk._rules import AccountAction, AccountEdit, AssignmentChecks, RoleEdit
+from schoolsync.bulk._rules import (
+    AccountAction,
+    AccountEdit,
+    AssignmentChecks,
+    RoleEdit,
+    RoleTransfer,
+    TransferChecks,
+)
 from schoolsync.errors import AccessDeniedError, CapExceededError, SchoolsyncError
 from schoolsync.ports import Store, UnitOfWork
 
@@ -111,14 +118,15 @@ class _Run:
         return self.created.get(normalise_email(change.email))
 
     def run(self) -> None:
-        # Role additions refused on the first try are retried after the others, so that a role
-        # whose requirement is given in the same change set does not depend on column order.
+        # Role additions (and transfers) refused on the first try are retried after the others,
+        # so that a role whose requirement is given in the same change set does not depend on
+        # column order.
         deferred: list[tuple[Change, SchoolsyncError]] = []
         for change in sorted(self.cs.changes, key=Change.sort_key):
             try:
                 done = self._one(change)
             except SchoolsyncError as exc:
-                if change.kind is ChangeKind.ADD_ROLE:
+                if change.kind in (ChangeKind.ADD_ROLE, ChangeKind.TRANSFER):
                     deferred.append((change, exc))
                     continue
                 self.problems.append(_problem_for(change, exc))
@@ -184,6 +192,8 @@ class _Run:
             return False
         if kind is ChangeKind.ADD_ROLE or kind is ChangeKind.REMOVE_ROLE:
             return self._role(change, account)
+        if kind is ChangeKind.TRANSFER:
+            return self._transfer(change, account)
         action = {
             ChangeKind.RENAME: AccountAction.RENAME,
             ChangeKind.DEACTIVATE: AccountAction.DEACTIVATE,
@@ -271,6 +281,69 @@ class _Run:
         self.assignments[key] = assignment
         self._audit("assignment", None, assignment, "role.assigned")
         self._mark_edited(account)
+        return True
+
+    def _transfer(self, change: Change, account: Account) -> bool:
+        """Move an "exactly one" role from ``from_account_id`` to *account* (one checked step)."""
+        assert change.role is not None
+        giver = self.accounts.get(change.from_account_id or "")
+        if giver is None:
+            self.problems.add(
+                ProblemCode.UNKNOWN_ACCOUNT,
+                "the account giving up the role no longer exists",
+                row=change.from_row,
+                column=change.from_column,
+            )
+            return False
+        existing = self.assignments.get((giver.id, change.role, change.school_id))
+        received = (account.id, change.role, change.school_id) in self.assignments
+        if existing is None:
+            # The role moved on since the preview: give it as an ordinary addition (refused if
+            # someone else holds it now), or nothing if the receiver already has it.
+            return self._role(attrs.evolve(change, kind=ChangeKind.ADD_ROLE), account)
+        if received:
+            removal = attrs.evolve(
+                change,
+                kind=ChangeKind.REMOVE_ROLE,
+                email=giver.email,
+                account_id=giver.id,
+                row=change.from_row,
+                column=change.from_column,
+            )
+            return self._role(removal, giver)
+        edit = RoleTransfer(
+            from_account_id=giver.id,
+            to_account_id=account.id,
+            role=change.role,
+            school_id=change.school_id,
+        )
+        if isinstance(self.checks, TransferChecks):
+            self.checks.check_transfer(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
+        else:  # checks that do not know transfers judge the two halves in turn
+            for half in (
+                RoleEdit(
+                    account_id=giver.id, role=edit.role, school_id=edit.school_id, remove=True
+                ),
+                RoleEdit(account_id=account.id, role=edit.role, school_id=edit.school_id),
+            ):
+                self.checks.check_role(self.uow, half, actor_id=self.cs.actor_id, at=self.at)
+        self.uow.assignments.remove(existing.id)
+        del self.assignments[(giver.id, change.role, change.school_id)]
+        self._audit("assignment", existing, None, "role.transferred")
+        assignment = RoleAssignment(
+            id=self.new_id(),
+            account_id=account.id,
+            trust_id=self.cs.trust_id,
+            role=change.role,
+            school_id=change.school_id,
+            assigned_by=self.cs.actor_id,
+            assigned_at=self.at,
+        )
+        self.uow.assignments.add(assignment)
+        self.assignments[(account.id, change.role, change.school_id)] = assignment
+        self._audit("assignment", None, assignment, "role.transferred")
+        self._mark_edited(self.accounts[giver.id])
+        self._mark_edited(self.accounts[account.id])
         return True
 
     def _mark_edited(self, account: Account) -> None:

@@ -34,6 +34,9 @@ class ChangeKind(StrEnum):
     CREATE_USER = "create user"
     RENAME = "rename"
     REACTIVATE = "make active"
+    #: An "exactly one" role moving from one account to another (a removal and an addition of
+    #: the same role at the same school, paired up).
+    TRANSFER = "transfer role"
     ADD_ROLE = "add role"
 
 
@@ -66,6 +69,10 @@ class Change:
     ``account_id`` is ``None`` only for a user still to be created (``CREATE_USER`` and the roles
     given to that user), who is then known by ``email``. ``school_id`` ``None`` means trust-wide.
     ``row``/``column`` say where in the file the change comes from (``None`` for a selection edit).
+
+    A ``TRANSFER`` moves ``role`` at ``school_id`` to the account of ``email``/``account_id``
+    (whose row and column are ``row``/``column``) from the account of ``from_email``/
+    ``from_account_id`` (at ``from_row``/``from_column``).
     """
 
     kind: ChangeKind
@@ -76,6 +83,10 @@ class Change:
     name: str | None = None
     row: int | None = None
     column: str | None = None
+    from_email: str | None = None
+    from_account_id: str | None = None
+    from_row: int | None = None
+    from_column: str | None = None
 
     def sort_key(self) -> tuple[int, int, str, str, str]:
         """Application order: by kind (removals before additions), then by row and names."""
@@ -218,6 +229,11 @@ class ChangeSet(Tabular):
         return self.of_kind(ChangeKind.REMOVE_ROLE)
 
     @property
+    def transfers(self) -> tuple[Change, ...]:
+        """ "Exactly one" roles changing hands (``TRANSFER`` changes)."""
+        return self.of_kind(ChangeKind.TRANSFER)
+
+    @property
     def to_make_inactive(self) -> tuple[Change, ...]:
         """Accounts to make inactive."""
         return self.of_kind(ChangeKind.DEACTIVATE)
@@ -245,19 +261,24 @@ class ChangeSet(Tabular):
         return self.school_names.get(school_id, school_id)
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """One row per change (``change``, ``email``, ``name``, ``role``, ``where``, ``row``),
-        then one per problem (``change`` = ``"problem"``, with the message)."""
+        """One row per change (``change``, ``email``, ``name``, ``role``, ``where``, ``row``,
+        ``from``), then one per problem (``change`` = ``"problem"``, with the message).
+
+        A transfer's ``email`` and ``row`` are the account receiving the role; ``from`` is the
+        email of the account giving it up (``None`` for every other change).
+        """
+        role_kinds = (ChangeKind.ADD_ROLE, ChangeKind.REMOVE_ROLE, ChangeKind.TRANSFER)
         rows: list[dict[str, Any]] = []
         for c in self.changes:
-            role_change = c.kind in (ChangeKind.ADD_ROLE, ChangeKind.REMOVE_ROLE)
             rows.append(
                 {
                     "change": c.kind.value,
                     "email": c.email,
                     "name": c.name,
                     "role": c.role,
-                    "where": self._place(c.school_id) if role_change else None,
+                    "where": self._place(c.school_id) if c.kind in role_kinds else None,
                     "row": c.row,
+                    "from": c.from_email,
                     "problem": None,
                 }
             )
@@ -270,6 +291,7 @@ class ChangeSet(Tabular):
                     "role": None,
                     "where": p.column,
                     "row": p.row,
+                    "from": None,
                     "problem": p.message,
                 }
             )

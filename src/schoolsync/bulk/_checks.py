@@ -10,7 +10,7 @@ from schoolsync.access.accounts import AccountStatus
 from schoolsync.access.admin import AccessAdmin
 from schoolsync.access.catalogue import RoleCatalogue, RoleScope
 from schoolsync.access.index import AccessIndex
-from schoolsync.bulk._rules import AccountAction, AccountEdit, RoleEdit
+from schoolsync.bulk._rules import AccountAction, AccountEdit, RoleEdit, RoleTransfer
 from schoolsync.errors import NotFoundError
 from schoolsync.ports import UnitOfWork
 
@@ -24,7 +24,7 @@ class CatalogueChecks:
     So the rules are the access package's: caps (current holders named), delegation (the
     actor needs ``users.manage`` at the scope and every permission of the role it gives; a
     trust role acts at a school only through that school's grant), role requirements, "exactly
-    one" roles, and the edit rules (administrators cannot change another user's name).
+    one" roles (which change hands through :meth:`AccessAdmin.transfer`), and the edit rules (administrators cannot change another user's name).
 
     For each unit of work the checks build an :class:`~schoolsync.access.AccessIndex` from it
     once and apply every allowed change to it, so later changes of the same change set are
@@ -82,6 +82,29 @@ class CatalogueChecks:
                 admin.unassign(actor_id=actor_id, assignment_id=assignment.id, at=at)
                 return
         raise NotFoundError("role assignment", (edit.account_id, edit.role, edit.school_id))
+
+    def is_exactly_one(self, role: str) -> bool:
+        """True if the catalogue says *role* has exactly one holder per school (or trust)."""
+        found = self.catalogue.roles.get(role)
+        return found is not None and found.exactly_one
+
+    def check_transfer(
+        self, uow: UnitOfWork, edit: RoleTransfer, *, actor_id: str | None, at: datetime
+    ) -> None:
+        """:meth:`AccessAdmin.transfer`: the actor may remove the role there and give it
+        (delegation); the new holder meets the role's requirements and caps."""
+        admin = self.admin(uow, at)
+        key = (edit.from_account_id, edit.role, edit.school_id)
+        for assignment in admin.index.records.assignments.values():
+            if (assignment.account_id, assignment.role, assignment.school_id) == key:
+                admin.transfer(
+                    actor_id=actor_id,
+                    assignment_id=assignment.id,
+                    to_account_id=edit.to_account_id,
+                    at=at,
+                )
+                return
+        raise NotFoundError("role assignment", key)
 
     def check_account(
         self, uow: UnitOfWork, edit: AccountEdit, *, actor_id: str | None, at: datetime

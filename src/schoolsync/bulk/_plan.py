@@ -19,7 +19,7 @@ from schoolsync.bulk._cells import (
 )
 from schoolsync.bulk._changes import Change, ChangeKind, ChangeSet, ProblemCode, ProblemList
 from schoolsync.bulk._files import BulkSheet
-from schoolsync.bulk._rules import AssignmentChecks, RoleScope
+from schoolsync.bulk._rules import AssignmentChecks, RoleScope, TransferChecks
 from schoolsync.ports import UnitOfWork
 from schoolsync.trusts import School
 
@@ -31,6 +31,7 @@ __all__ = [
     "TRUST_ROLES",
     "TrustUsers",
     "bulk_rows",
+    "pair_transfers",
     "plan_import",
     "plan_selection",
 ]
@@ -199,6 +200,55 @@ def _role_diff(
         for kind, roles in by_kind
         for role in sorted(roles)
     ]
+
+
+def pair_transfers(changes: Sequence[Change], checks: AssignmentChecks) -> list[Change]:
+    """Pair each removal of an "exactly one" role with its addition to another account.
+
+    Per school (and trust-wide), when a change set takes an "exactly one" role from one account
+    and gives it to one other account, the two changes become one ``TRANSFER``: the role
+    changes hands instead of having two holders, or none, in between. Anything else (an
+    addition without a removal, a removal without an addition, several of either) is left as
+    it is, for the checks to refuse. Needs *checks* to implement
+    :class:`~schoolsync.bulk.TransferChecks`; otherwise *changes* are returned unchanged.
+    """
+    if not isinstance(checks, TransferChecks):
+        return list(changes)
+    found: dict[tuple[str, str | None], dict[ChangeKind, list[Change]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for change in changes:
+        pairable = change.kind in (ChangeKind.REMOVE_ROLE, ChangeKind.ADD_ROLE)
+        if pairable and change.role and checks.is_exactly_one(change.role):
+            found[(change.role, change.school_id)][change.kind].append(change)
+    paired: set[int] = set()
+    result: list[Change] = []
+    for (role, school_id), by_kind in found.items():
+        removals = by_kind[ChangeKind.REMOVE_ROLE]
+        additions = by_kind[ChangeKind.ADD_ROLE]
+        if len(removals) != 1 or len(additions) != 1:
+            continue
+        (old,), (new,) = removals, additions
+        if normalise_email(old.email) == normalise_email(new.email):
+            continue
+        paired.update((id(old), id(new)))
+        result.append(
+            Change(
+                kind=ChangeKind.TRANSFER,
+                email=new.email,
+                account_id=new.account_id,
+                role=role,
+                school_id=school_id,
+                row=new.row,
+                column=new.column,
+                from_email=old.email,
+                from_account_id=old.account_id,
+                from_row=old.row,
+                from_column=old.column,
+            )
+        )
+    result += [c for c in changes if id(c) not in paired]
+    return result
 
 
 def _read_header(
@@ -420,7 +470,7 @@ def plan_import(
     return ChangeSet(
         trust_id=users.trust_id,
         actor_id=actor_id,
-        changes=sorted(changes, key=Change.sort_key),
+        changes=sorted(pair_transfers(changes, checks), key=Change.sort_key),
         problems=problems,
         source=sheet.name,
         school_names=labels,
@@ -442,6 +492,8 @@ def plan_selection(
     *add* and *remove* are ``(role, school_id)`` pairs (``school_id`` ``None``: trust-wide).
     Roles an account already holds (or lacks, for removal) are skipped, so the result lists only
     real changes. Caps and delegation are checked by :func:`schoolsync.bulk.check_change_set`.
+    Removing an "exactly one" role from one selected account and adding it to another is one
+    ``TRANSFER`` change (see :func:`pair_transfers`).
     """
     labels = users.school_labels()
     problems = ProblemList()
@@ -486,7 +538,7 @@ def plan_selection(
     return ChangeSet(
         trust_id=users.trust_id,
         actor_id=actor_id,
-        changes=sorted(changes, key=Change.sort_key),
+        changes=sorted(pair_transfers(changes, checks), key=Change.sort_key),
         problems=problems,
         source="selection",
         school_names=labels,

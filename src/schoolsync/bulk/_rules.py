@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -19,7 +19,15 @@ from schoolsync.access.accounts import Account
 from schoolsync.access.catalogue import RoleScope
 from schoolsync.ports import UnitOfWork
 
-__all__ = ["AccountAction", "AccountEdit", "AssignmentChecks", "RoleEdit", "RoleScope"]
+__all__ = [
+    "AccountAction",
+    "AccountEdit",
+    "AssignmentChecks",
+    "RoleEdit",
+    "RoleScope",
+    "RoleTransfer",
+    "TransferChecks",
+]
 
 
 class AccountAction(StrEnum):
@@ -40,6 +48,17 @@ class RoleEdit:
     role: str
     school_id: str | None
     remove: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RoleTransfer:
+    """An "exactly one" *role* at *school_id* (``None``: trust-wide) moving from the account
+    ``from_account_id`` to ``to_account_id`` in one change."""
+
+    from_account_id: str
+    to_account_id: str
+    role: str
+    school_id: str | None
 
 
 @attrs.frozen(kw_only=True)
@@ -81,4 +100,25 @@ class AssignmentChecks(Protocol):
     ) -> None:
         """May *actor_id* make *edit* (``after`` differs from ``before`` in its name for
         ``RENAME``, its status for ``DEACTIVATE``/``REACTIVATE``)?"""
+        ...
+
+
+@runtime_checkable
+class TransferChecks(Protocol):
+    """Optional addition to :class:`AssignmentChecks`: checks that know "exactly one" roles.
+
+    When the checks given to a bulk function also implement this protocol, a removal of an
+    "exactly one" role from one account and its addition to another at the same school (or
+    trust-wide) in the same change set become one ``TRANSFER`` change, checked with
+    :meth:`check_transfer`. Without it, the two stay separate changes.
+    """
+
+    def is_exactly_one(self, role: str) -> bool:
+        """True if *role* must have exactly one holder per school (or per trust)."""
+        ...
+
+    def check_transfer(
+        self, uow: UnitOfWork, edit: RoleTransfer, *, actor_id: str | None, at: datetime
+    ) -> None:
+        """May *actor_id* move the role of *edit* from one account to the other?"""
         ...
