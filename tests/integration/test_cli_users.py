@@ -156,3 +156,37 @@ def test_long_work_shows_a_progress_bar_on_a_terminal_only(
             assert "50%  checking" in text
         else:
             assert "" == text
+
+
+def test_import_shows_a_transfer_with_the_account_giving_up_the_role(tmp_path: Path) -> None:
+    """Moving the one Access Coordinator of a school to another account previews as one
+    "transfer role" line naming who gives it up, and applies."""
+    code, output = run("demo", str(tmp_path / "demo"))
+    assert 0 == code, output
+    db = tmp_path / "demo" / "schoolsync-demo.sqlite"
+    exported = tmp_path / "users.csv"
+    assert 0 == run("users", "export", str(db), str(exported))[0]
+    text = exported.read_text(encoding="utf-8-sig")
+    text = text.replace(
+        "amir.khan@oakfield.example,Amir Khan,false,Access Coordinator,",
+        "amir.khan@oakfield.example,Amir Khan,false,Teacher,",
+    ).replace(
+        "dina.patel@oakfield.example,Dina Patel,false,Teacher,",
+        "dina.patel@oakfield.example,Dina Patel,false,Access Coordinator,",
+    )
+    edited = tmp_path / "edited.csv"
+    edited.write_text(text, encoding="utf-8")
+
+    code, output = run("users", "import", str(db), str(edited), "--roles", "boost-insights")
+    assert 0 == code, output
+    assert "1 transfer role" in output
+    line = next(x for x in output.splitlines() if x.strip().startswith("transfer role"))
+    assert "dina.patel@oakfield.example" in line
+    assert "amir.khan@oakfield.example" in line
+    assert " from " in next(x for x in output.splitlines() if x.strip().startswith("change"))
+
+    code, output = run(
+        "users", "import", str(db), str(edited), "--roles", "boost-insights", "--apply"
+    )
+    assert 0 == code, output
+    assert "Applied 3 change(s)" in output

@@ -71,7 +71,10 @@ def show_change_set(
     """
     click.echo(f"Change set: {change_set.describe()}")
     changes = [r for r in change_set.to_rows() if r["change"] != "problem"]
-    echo_table(changes, ["change", "email", "name", "role", "where", "row"], limit=limit)
+    columns = ["change", "email", "name", "role", "where", "row"]
+    if any(r.get("from") for r in changes):  # a transfer names the account giving up the role
+        columns.insert(2, "from")
+    echo_table(changes, columns, limit=limit)
     if change_set.problems:
         click.echo(f"Problems ({len(change_set.problems)}):")
         for problem in change_set.problems[:limit]:
