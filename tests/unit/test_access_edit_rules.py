@@ -216,3 +216,21 @@ class TestFromToml:
             (p.field, p.value) for p in problems
         ]
         assert "did you mean 'email'?" in str(problems[0])
+
+
+def test_a_bare_string_where_a_list_belongs_is_one_clear_problem() -> None:
+    """``admin_editable_fields = "email"`` (or ``permissions = "users.manage"``) is reported once,
+    naming the field and asking for a list, not split into letters."""
+    text = TOML.replace('["email"]', '"email"').replace(
+        'permissions = ["reports.school.view"]', 'permissions = "reports.school.view"'
+    )
+
+    with pytest.raises(CatalogueError) as info:
+        RoleCatalogue.from_toml(text)
+
+    problems = [p for p in info.value.exceptions if isinstance(p, ValidationError)]
+    assert [
+        ("roles[1].permissions", "reports.school.view"),
+        ("admin_editable_fields", "email"),
+    ] == [(p.field, p.value) for p in problems]
+    assert all("expected a list of names" in str(p) for p in problems)

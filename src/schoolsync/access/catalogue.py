@@ -163,6 +163,25 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return "" if found is None else f"; did you mean {found[0]!r}?"
 
 
+class _NotAList(ValueError):
+    """A bare string where a list of names belongs (``permissions = "users.manage"``)."""
+
+
+def _names(value: Any, kind: type[Any]) -> Any:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise _NotAList(value)
+    names = list(value)
+    if not all(isinstance(v, str) for v in names):
+        raise _NotAList(value)
+    return frozenset(names) if kind == frozenset[str] else tuple(names)
+
+
+def _format_problem(exc: BaseException, kind: type[Any] | None) -> str:
+    if isinstance(exc, _NotAList):
+        return 'expected a list of names, e.g. ["users.manage"]'
+    return cattrs.v.format_exception(exc, kind)
+
+
 def _data_problem(data: Mapping[str, Any], line: str) -> ValidationError:
     """One cattrs problem (``"reason @ .roles[0].scope"``) as a ValidationError naming the
     field (``roles[0].scope``) and the value found there."""
@@ -424,12 +443,15 @@ class RoleCatalogue:
         An empty ``manage_permission`` or ``grant_permission`` means "none".
         """
         converter = make_converter()
+        converter.register_structure_hook_func(
+            lambda kind: kind in (frozenset[str], tuple[str, ...]), _names
+        )
         try:
             spec = converter.structure(dict(data), _CatalogueSpec)
         except cattrs.BaseValidationError as exc:
+            lines = cattrs.transform_error(exc, path="", format_exception=_format_problem)
             raise CatalogueError(
-                "role catalogue data is malformed",
-                [_data_problem(data, line) for line in cattrs.transform_error(exc, path="")],
+                "role catalogue data is malformed", [_data_problem(data, line) for line in lines]
             ) from None
         return cls.build(
             spec.permissions,
