@@ -10,6 +10,7 @@ lacked, and an index rebuilt from the MemoryStore answers like the live one.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -250,7 +251,10 @@ class AccessMachine(RuleBasedStateMachine):
             uow.commit()
         with self.store.unit_of_work() as uow:
             self.index = AccessIndex.from_unit_of_work(CATALOGUE, uow, now=START)
-        self.admin = AccessAdmin(self.index)
+        numbers = itertools.count(1)
+        # Deterministic assignment ids: rules draw from sorted ids, so random ids would make
+        # hypothesis's data generation differ between runs of the same example.
+        self.admin = AccessAdmin(self.index, new_id=lambda: f"a{next(numbers):05d}")
         self.snapshots: list[
             tuple[datetime, dict[tuple[str, str, str | None], tuple[DenialReason | None, bool]]]
         ] = []
