@@ -30,14 +30,10 @@ from typing import Any, Generic, Self, TypeVar
 
 import attrs
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
 from schoolsync.audit import AuditEvent
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.ports import AuditLog, Repository, Store, UnitOfWork
+from schoolsync.ports import Store, UnitOfWork
+from schoolsync.storage.base import RepositorySet
 from schoolsync.storage.codec import TABLES
-from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
-from schoolsync.trusts import Membership, School, Trust
 
 __all__ = [
     "REPOSITORIES",
@@ -277,23 +273,7 @@ class _FaultyAuditLog:
         )
 
 
-class _FaultyUnitOfWork:
-    trusts: Repository[Trust]
-    schools: Repository[School]
-    memberships: Repository[Membership]
-    grants: Repository[Grant]
-    accounts: Repository[Account]
-    assignments: Repository[RoleAssignment]
-    pupils: Repository[Pupil]
-    staff: Repository[StaffMember]
-    classes: Repository[SchoolClass]
-    year_groups: Repository[YearGroup]
-    sync_links: Repository[SyncLink]
-    backups: Repository[Backup]
-    deleted: Repository[DeletedRecord]
-    tombstones: Repository[Tombstone]
-    audit: AuditLog
-
+class _FaultyUnitOfWork(RepositorySet):
     def __init__(self, owner: FaultyStore, inner: UnitOfWork) -> None:
         self._owner = owner
         self.inner = inner
