@@ -118,11 +118,17 @@ class Trust:
         accepted = [n for n in self.admin_nominations if n.accepted_at is not None]
         return tuple(n.account_id for n in accepted)
 
+    def admin_place_holders(self, at: datetime) -> tuple[str, ...]:
+        """The accounts holding an admin place at *at*: accepted admins and open nominations."""
+        return tuple(
+            n.account_id
+            for n in self.admin_nominations
+            if n.accepted_at is not None or n.is_pending(at)
+        )
+
     def admin_places_taken(self, at: datetime) -> int:
         """Accepted admins plus nominations still open at *at* (both count towards the cap)."""
-        return sum(
-            1 for n in self.admin_nominations if n.accepted_at is not None or n.is_pending(at)
-        )
+        return len(self.admin_place_holders(at))
 
 
 @attrs.frozen(kw_only=True)

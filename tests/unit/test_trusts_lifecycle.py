@@ -634,6 +634,38 @@ class TestListeners:
             assert 1 == uow.grants.count()
 
 
+def boost_group(
+    accounts: tuple[str, ...], max_trust_admins: int = 2
+) -> tuple[TrustLifecycle, MemoryStore, str]:
+    """A Boost Insights group (Group Admin as the trust admin role) with active *accounts*."""
+    from schoolsync.access.presets import boost_insights
+
+    store, clock = MemoryStore(), FixedClock()
+    life = TrustLifecycle(
+        store,
+        clock,
+        RecordingNotifier(),
+        catalogue=boost_insights(),
+        trust_admin_role="Group Admin",
+    )
+    trust = life.create_trust(
+        name="Group", kind=TrustKind.SCHOOL_GROUP, max_trust_admins=max_trust_admins
+    )
+    with store.unit_of_work() as uow:
+        for account_id in accounts:
+            uow.accounts.add(
+                Account(
+                    id=account_id,
+                    trust_id=trust.id,
+                    email=f"{account_id}@x.org",
+                    name=account_id,
+                    status=AccountStatus.ACTIVE,
+                )
+            )
+        uow.commit()
+    return life, store, trust.id
+
+
 class TestWithPresets:
     def test_boost_insights_flow(self) -> None:
         """Boost: the Access Coordinator accepts and ticks a group admin's user management;
@@ -643,38 +675,25 @@ class TestWithPresets:
         from schoolsync.views import schools_in_view
 
         catalogue = boost_insights()
-        store, clock = MemoryStore(), FixedClock()
-        life = TrustLifecycle(
-            store, clock, RecordingNotifier(), catalogue=catalogue, trust_admin_role="Group Admin"
-        )
-        trust = life.create_trust(name="Group", kind=TrustKind.SCHOOL_GROUP)
+        life, store, trust_id = boost_group(("ga1", "ga2", "coord"))
+        clock = life.clock
         with store.unit_of_work() as uow:
-            for account_id in ("ga1", "ga2", "coord"):
-                uow.accounts.add(
-                    Account(
-                        id=account_id,
-                        trust_id=trust.id,
-                        email=f"{account_id}@x.org",
-                        name=account_id,
-                        status=AccountStatus.ACTIVE,
-                    )
-                )
             uow.assignments.add(
                 RoleAssignment(
                     id="ra",
                     account_id="coord",
-                    trust_id=trust.id,
+                    trust_id=trust_id,
                     role="Access Coordinator",
                     school_id="s1",
                 )
             )
             uow.commit()
-        life.accept_trust_admin(trust.id, life.nominate_trust_admin(trust.id, "ga1"))
-        membership = life.add_school(trust.id, School(id="s1", name="Oak", urn=Urn("100001")))
+        life.accept_trust_admin(trust_id, life.nominate_trust_admin(trust_id, "ga1"))
+        membership = life.add_school(trust_id, School(id="s1", name="Oak", urn=Urn("100001")))
         life.send_invitation(membership.id)
         life.accept_invitation(membership.id, by="coord")
-        life.grant(trust.id, "s1", {"users.manage"}, account_ids={"ga1"}, by="coord")
-        life.accept_trust_admin(trust.id, life.nominate_trust_admin(trust.id, "ga2"))
+        life.grant(trust_id, "s1", {"users.manage"}, account_ids={"ga1"}, by="coord")
+        life.accept_trust_admin(trust_id, life.nominate_trust_admin(trust_id, "ga2"))
 
         def may_manage_users() -> list[str]:
             with store.unit_of_work() as uow:
@@ -689,5 +708,67 @@ class TestWithPresets:
             return allowed
 
         assert ["ga1"] == may_manage_users()  # the later group admin holds nothing yet
-        life.grant(trust.id, "s1", {"users.manage"}, account_ids={"ga2"}, by="coord")
+        life.grant(trust_id, "s1", {"users.manage"}, account_ids={"ga2"}, by="coord")
         assert ["ga1", "ga2"] == may_manage_users()  # once the coordinator repeats the step
+
+
+class TestOneCapRule:
+    """Every path that gives a role goes through the one cap rule (``access/caps.py``)."""
+
+    def test_trust_with_more_places_still_gets_at_most_two_group_admins(self) -> None:
+        """Regression: a trust created with ``max_trust_admins=3`` ended with three Group
+        Admins, above the Boost Insights cap of two; the third acceptance is now refused."""
+        life, store, trust_id = boost_group(("ga1", "ga2", "ga3"), max_trust_admins=3)
+        tokens = [life.nominate_trust_admin(trust_id, a) for a in ("ga1", "ga2", "ga3")]
+        life.accept_trust_admin(trust_id, tokens[0])
+        life.accept_trust_admin(trust_id, tokens[1])
+
+        with pytest.raises(CapExceededError) as info:
+            life.accept_trust_admin(trust_id, tokens[2])
+
+        assert ("Group Admin", 2, ("ga1", "ga2")) == (
+            info.value.role,
+            info.value.cap,
+            info.value.holders,
+        )
+        with store.unit_of_work() as uow:
+            holders = sorted(
+                a.account_id for a in uow.assignments.list() if a.role == "Group Admin"
+            )
+            trust = uow.trusts.require(trust_id)
+        assert ["ga1", "ga2"] == holders
+        assert ("ga1", "ga2") == trust.admin_account_ids()  # nothing changed for ga3
+
+    def test_nomination_that_could_never_be_accepted_is_refused(self) -> None:
+        """Once two Group Admins hold the role, a third nomination is refused up front."""
+        life, _, trust_id = boost_group(("ga1", "ga2", "ga3"), max_trust_admins=3)
+        for account_id in ("ga1", "ga2"):
+            life.accept_trust_admin(trust_id, life.nominate_trust_admin(trust_id, account_id))
+
+        with pytest.raises(CapExceededError, match="'Group Admin'"):
+            life.nominate_trust_admin(trust_id, "ga3")
+
+    def test_single_edit_and_lifecycle_refuse_alike(self) -> None:
+        """AccessAdmin.assign refuses the third Group Admin with the same error."""
+        from schoolsync.access import AccessAdmin, AccessIndex
+        from schoolsync.access.presets import boost_insights
+
+        life, store, trust_id = boost_group(("ga1", "ga2", "ga3"), max_trust_admins=3)
+        for account_id in ("ga1", "ga2"):
+            life.accept_trust_admin(trust_id, life.nominate_trust_admin(trust_id, account_id))
+        index = AccessIndex.from_store(boost_insights(), store, now=life.clock.now())
+
+        with pytest.raises(CapExceededError) as info:
+            AccessAdmin(index).assign(
+                actor_id=None, account_id="ga3", role="Group Admin", at=life.clock.now()
+            )
+        assert ("ga1", "ga2") == info.value.holders
+
+    def test_trust_admin_role_must_be_a_trust_role_of_the_catalogue(self) -> None:
+        """A lifecycle whose trust admin role its catalogue does not know is a setup error."""
+        from schoolsync.access.presets import boost_insights
+
+        with pytest.raises(ValueError, match="trust_admin"):
+            TrustLifecycle(
+                MemoryStore(), FixedClock(), RecordingNotifier(), catalogue=boost_insights()
+            )

@@ -31,13 +31,13 @@ from schoolsync.access.activation import (
     ActivationOutcome,
     redeem_activation,
 )
+from schoolsync.access.caps import check_role_caps, role_holders
 from schoolsync.access.catalogue import Role, RoleScope
 from schoolsync.access.index import AccessIndex
 from schoolsync.access.records import record_event
 from schoolsync.audit import AuditEvent
 from schoolsync.errors import (
     AccessDeniedError,
-    CapExceededError,
     DuplicateRecordError,
     NotFoundError,
     RoleRequirementError,
@@ -86,7 +86,7 @@ class AccessAdmin:
     def holders(self, role: str, trust_id: str, school_id: str | None) -> list[str]:
         """Accounts holding *role* (directly or through an implying role) at the scope.
 
-        ``school_id=None`` counts across the whole trust.
+        ``school_id=None`` counts across the whole trust (see :func:`~schoolsync.access.caps.role_holders`).
         """
         cat = self.index.catalogue
         if school_id is not None:
@@ -95,12 +95,7 @@ class AccessAdmin:
             pool = self.index.assignments_at(None)  # only trust roles imply trust roles
         else:
             pool = self.index.records.assignments.values()
-        found = {
-            a.account_id
-            for a in pool
-            if a.trust_id == trust_id and a.role in cat.roles and cat.holders_of(role, (a.role,))
-        }
-        return sorted(found)
+        return role_holders(cat, role, trust_id, school_id, pool)
 
     def _check_delegation(self, actor_id: str | None, role: Role, school_id: str | None) -> None:
         if actor_id is None:
@@ -121,35 +116,19 @@ class AccessAdmin:
                     decision,
                 )
 
-    def _check_caps(self, role: Role, account: Account, school_id: str | None) -> None:
-        cat = self.index.catalogue
-        for name in (role.name, *sorted(cat.implied_roles(role.name))):
-            capped = cat.roles[name]
-            checks: list[tuple[int | None, str | None, str]] = []
-            if school_id is not None:
-                checks.append((capped.cap_at(RoleScope.SCHOOL), school_id, f"school {school_id}"))
-            checks.append((capped.cap_at(RoleScope.TRUST), None, f"trust {account.trust_id}"))
-            for cap, where, label in checks:
-                if cap is None:
-                    continue
-                current = self.holders(name, account.trust_id, where)
-                if account.id not in current and len(current) >= cap:
-                    raise CapExceededError(name, cap, label, current)
-
     # -- assignments --------------------------------------------------------------------
 
-    def assign(
-        self,
-        *,
-        actor_id: str | None,
-        account_id: str,
-        role: str,
-        at: datetime,
-        school_id: str | None = None,
-        assignment_id: str | None = None,
-        apply: bool = True,
-    ) -> list[AuditEvent]:
-        """Give *account_id* the *role* at *school_id* (``None``: across its trust)."""
+    def check_assignment(
+        self, *, actor_id: str | None, account_id: str, role: str, school_id: str | None
+    ) -> Account:
+        """The checks every new role assignment passes, whichever path makes it.
+
+        Scope (a school role names its school, a trust role none), no duplicate, the role's
+        requirements already held there, delegation (*actor_id* ``None`` is the system: not
+        checked) and caps (:func:`~schoolsync.access.caps.check_role_caps`). Raises the
+        :class:`~schoolsync.errors.SchoolsyncError` naming the first reason it is refused;
+        returns the account.
+        """
         cat = self.index.catalogue
         the_role = cat.role(role)
         account = self._account(account_id)
@@ -169,7 +148,31 @@ class AccessAdmin:
                     f"{role!r} requires {required!r}, which {account_id} does not hold there"
                 )
         self._check_delegation(actor_id, the_role, school_id)
-        self._check_caps(the_role, account, school_id)
+        check_role_caps(
+            cat,
+            role,
+            account_id=account_id,
+            trust_id=account.trust_id,
+            school_id=school_id,
+            holders=lambda name, where: self.holders(name, account.trust_id, where),
+        )
+        return account
+
+    def assign(
+        self,
+        *,
+        actor_id: str | None,
+        account_id: str,
+        role: str,
+        at: datetime,
+        school_id: str | None = None,
+        assignment_id: str | None = None,
+        apply: bool = True,
+    ) -> list[AuditEvent]:
+        """Give *account_id* the *role* at *school_id* (``None``: across its trust)."""
+        account = self.check_assignment(
+            actor_id=actor_id, account_id=account_id, role=role, school_id=school_id
+        )
         record = RoleAssignment(
             id=assignment_id or self._new_id(),
             account_id=account_id,

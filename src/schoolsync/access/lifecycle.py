@@ -36,12 +36,15 @@ from typing import Any, Protocol
 import attrs
 
 from schoolsync.access.accounts import AccountStatus, RoleAssignment
+from schoolsync.access.admin import AccessAdmin
+from schoolsync.access.caps import check_role_caps, check_trust_admin_places, role_holders
 from schoolsync.access.catalogue import RoleCatalogue, RoleScope
 from schoolsync.access.grants import Grant
+from schoolsync.access.index import AccessIndex
+from schoolsync.access.records import AccessRecords
 from schoolsync.audit import AuditEvent
 from schoolsync.errors import (
     AccessDeniedError,
-    CapExceededError,
     ConflictError,
     NotFoundError,
     ProblemsError,
@@ -417,6 +420,15 @@ class TrustLifecycle:
     new_id: Callable[[str], str] = _default_new_id
     new_token: Callable[[], str] = _default_token
 
+    def __attrs_post_init__(self) -> None:
+        if self.catalogue is None:
+            return
+        role = self.catalogue.roles.get(self.trust_admin_role)
+        if role is None or role.scope is not RoleScope.TRUST:
+            raise ValueError(
+                f"trust_admin_role {self.trust_admin_role!r} must be a trust role of the catalogue"
+            )
+
     # -- the shape of every operation ----------------------------------------------------------
 
     @contextmanager
@@ -534,7 +546,9 @@ class TrustLifecycle:
 
         Raises:
             NotFoundError: unknown trust or account.
-            CapExceededError: the trust already has its maximum of admins and open nominations.
+            CapExceededError: the trust already has its maximum of admins and open nominations
+                (:func:`~schoolsync.access.caps.check_trust_admin_places`), or, with a
+                :attr:`catalogue`, the trust admin role already has its maximum of holders.
             ConflictError: the account is already a trust admin.
             ValidationError: the account belongs to another trust, or the policy requires
                 nominees registered with a school and this account holds no school role.
@@ -556,15 +570,21 @@ class TrustLifecycle:
                     account_id,
                     "a trust admin must already be registered with a school",
                 )
-            others = tuple(n for n in trust.admin_nominations if n.account_id != account_id)
-            taken = [n for n in others if n.accepted_at is not None or n.is_pending(op.at)]
-            if len(taken) >= trust.max_trust_admins:
-                raise CapExceededError(
-                    "trust admin",
-                    trust.max_trust_admins,
-                    f"trust {trust_id}",
-                    [n.account_id for n in taken],
+            check_trust_admin_places(trust, account_id, op.at)
+            if self.catalogue is not None:  # a link that could never be accepted is not sent
+                catalogue = self.catalogue
+                assignments = op.uow.assignments.list()
+                check_role_caps(
+                    catalogue,
+                    self.trust_admin_role,
+                    account_id=account_id,
+                    trust_id=trust_id,
+                    school_id=None,
+                    holders=lambda role, where: role_holders(
+                        catalogue, role, trust_id, where, assignments
+                    ),
                 )
+            others = tuple(n for n in trust.admin_nominations if n.account_id != account_id)
             nomination = TrustAdminNomination(
                 account_id=account_id,
                 nominated_at=op.at,
@@ -593,10 +613,14 @@ class TrustLifecycle:
         """Accept a trust-admin nomination with its token; returns the new admin's account id.
 
         The token works once and only before it expires. The account is given the trust role
-        :attr:`trust_admin_role` across the trust.
+        :attr:`trust_admin_role` across the trust; with a :attr:`catalogue`, through the checks
+        every role assignment passes (:meth:`~schoolsync.access.AccessAdmin.check_assignment`:
+        the role's caps, e.g. Boost Insights' two Group Admins per trust, and requirements).
 
         Raises:
             TrustAdminTokenError: the token is wrong, used or expired (nothing changes).
+            CapExceededError: the catalogue's cap on the trust admin role is reached (nothing
+                changes; the link still works once a place is free).
         """
         with self._operation(None) as op:
             trust = op.uow.trusts.require(trust_id)
@@ -619,6 +643,16 @@ class TrustLifecycle:
                 ),
             )
             op.write(trust, updated, action="trust.admin_accepted", account_id=match.account_id)
+            if self.catalogue is not None:
+                # The same checks as every other role assignment: caps, requirements, scope.
+                records = AccessRecords.from_unit_of_work(op.uow)
+                admin = AccessAdmin(AccessIndex.build(self.catalogue, records, now=op.at))
+                admin.check_assignment(
+                    actor_id=None,
+                    account_id=match.account_id,
+                    role=self.trust_admin_role,
+                    school_id=None,
+                )
             assignment = RoleAssignment(
                 id=self.new_id("assignment"),
                 account_id=match.account_id,
