@@ -10,8 +10,9 @@ See ``docs/sources.md``.
 
 from typing import TYPE_CHECKING
 
+from schoolsync.sources._bundle import FileMode
 from schoolsync.sources._csv import SourceWarning
-from schoolsync.sources._roster import Deletion, Enrolment, FileMode
+from schoolsync.sources._roster import Deletion, Enrolment
 from schoolsync.sources._years import GradeMapping, nc_year_for_grade, year_group_name
 from schoolsync.sources.ctf import CtfHeader, CtfSchool, CtfSource, read_ctf
 from schoolsync.sources.oneroster import OneRosterSource, read_oneroster

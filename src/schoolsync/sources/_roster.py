@@ -1,17 +1,19 @@
-"""The roster engine the OneRoster and SDS readers share: bundles (a zip or a folder), file
-dialects, and :class:`RosterSource`, which streams one school's records out of them.
+"""The dialect-driven roster engine the OneRoster and SDS readers share:
+:class:`RosterSource`, which streams one school's records out of a bundle.
+
+Its seams: bundle I/O (a zip or a folder, members, file modes) is :mod:`._bundle`; what a
+format is made of (its files and the role and status vocabulary) is :mod:`._dialect`; the
+formats themselves are declared in :mod:`schoolsync.sources.oneroster` (with the manifest) and
+:mod:`schoolsync.sources.sds`. This module reads rows into indexes and records.
 """
 
 from __future__ import annotations
 
-import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import IO, TypedDict
+from typing import TypedDict
 
 import attrs
 
@@ -19,11 +21,9 @@ from schoolsync.errors import FileFormatError
 from schoolsync.identifiers import Upn
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import MisSnapshot
+from schoolsync.sources._bundle import Bundle, FileMode
 from schoolsync.sources._csv import (
-    ARCHIVE_ERRORS,
     CsvFile,
-    FileSpec,
-    Opener,
     Row,
     SourceWarning,
     Warnings,
@@ -32,24 +32,23 @@ from schoolsync.sources._csv import (
     parse_upn,
     split_list,
 )
+from schoolsync.sources._dialect import (
+    OTHER_ROLES,
+    Dialect,
+    MemberKind,
+    Part,
+    RecordStatus,
+    member_kind,
+)
 from schoolsync.sources._years import GradeMapping, make_year_groups, nc_year_for_grade
 
 __all__ = [
     "Deletion",
     "Enrolment",
-    "FileMode",
     "RosterOptions",
     "RosterSource",
     "snapshot_of",
 ]
-
-
-class FileMode(StrEnum):
-    """How a manifest says a file is sent: all records (bulk), changes only (delta), or not."""
-
-    BULK = "bulk"
-    DELTA = "delta"
-    ABSENT = "absent"
 
 
 @attrs.frozen(kw_only=True)
@@ -74,136 +73,6 @@ class Deletion:
     id: str
 
 
-# ---------------------------------------------------------------------------------------------
-# Files of a bundle: a folder or a zip.
-
-
-#: What opening a zip or one of its members raises on a damaged or unsupported archive
-#: (encrypted members: RuntimeError), or on a path the system refuses.
-_ZIP_ERRORS = (OSError, ValueError, *ARCHIVE_ERRORS)
-
-
-class _Bundle:
-    """The files of a folder or a zip, found by name ignoring case."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.label = self.path.name or str(self.path)
-        self._members: dict[str, str] = {}
-        self._zip = False
-        try:
-            is_dir, is_file = self.path.is_dir(), self.path.is_file()
-            files = [p.name for p in self.path.iterdir() if p.is_file()] if is_dir else []
-        except (OSError, ValueError) as e:  # a name too long, a NUL in the path, no permission
-            raise FileFormatError(str(self.path), f"cannot be read ({e})") from None
-        if is_dir:
-            for name in files:
-                self._members.setdefault(name.lower(), name)
-        elif is_file:
-            self._zip = True
-            try:
-                with zipfile.ZipFile(self.path) as z:
-                    names = [n for n in z.namelist() if not n.endswith("/")]
-            except _ZIP_ERRORS as e:
-                raise FileFormatError(str(self.path), f"not a zip file or a folder ({e})") from None
-            for n in names:
-                base = n.rsplit("/", 1)[-1]
-                if base and not n.startswith("__MACOSX/"):
-                    self._members.setdefault(base.lower(), n)
-        else:
-            raise FileFormatError(str(self.path), "no such file or folder")
-
-    def names(self) -> list[str]:
-        return sorted(n.rsplit("/", 1)[-1] for n in self._members.values())
-
-    def find(self, name: str) -> str | None:
-        return self._members.get(name.lower())
-
-    def display(self, member: str) -> str:
-        return f"{self.label}/{member.rsplit('/', 1)[-1]}"
-
-    def opener(self, member: str) -> Opener:
-        if not self._zip:
-            target = self.path / member
-
-            def open_file() -> AbstractContextManager[IO[bytes]]:
-                return target.open("rb")
-
-            return open_file
-        path = self.path
-
-        class _ZipMember:
-            def __enter__(self) -> IO[bytes]:
-                try:
-                    self._zip = zipfile.ZipFile(path)
-                except _ZIP_ERRORS as e:
-                    raise FileFormatError(
-                        f"{path.name}/{member}", f"cannot be unzipped ({e})"
-                    ) from None
-                try:
-                    self._file: IO[bytes] = self._zip.open(member)
-                except _ZIP_ERRORS as e:
-                    self._zip.close()
-                    raise FileFormatError(
-                        f"{path.name}/{member}", f"cannot be unzipped ({e})"
-                    ) from None
-                return self._file
-
-            def __exit__(self, *exc: object) -> None:
-                self._file.close()
-                self._zip.close()
-
-        return _ZipMember
-
-
-# ---------------------------------------------------------------------------------------------
-# The roster engine, configured by a dialect (OneRoster 1.1/1.2, SDS v2/v2.1, SDS classic).
-
-PUPIL_ROLES = frozenset({"student", "learner"})
-STAFF_ROLES = frozenset(
-    {
-        "teacher",
-        "aide",
-        "administrator",
-        "proctor",
-        "siteadministrator",
-        "systemadministrator",
-        "districtadministrator",
-        "principal",
-        "professor",
-        "staff",
-        "faculty",
-        "teacheraide",
-        "instructor",
-    }
-)
-OTHER_ROLES = frozenset({"parent", "guardian", "relative", "contact"})
-_ENROLMENT_COLUMNS = ("classSourcedId", "userSourcedId", "sourcedId", "status", "dateLastModified")
-_STATUSES = frozenset({"", "active", "tobedeleted", "inactive", "deleted"})
-_TRUE = frozenset({"true", "1", "yes", "y"})
-
-
-@attrs.frozen(kw_only=True)
-class _Part:
-    """One file of a dialect: its spec and the role every row has (for per-role files)."""
-
-    spec: FileSpec
-    role: str | None = None
-    required: bool = True
-
-
-@attrs.frozen(kw_only=True)
-class _Dialect:
-    label: str
-    orgs: _Part | None
-    users: tuple[_Part, ...]
-    classes: _Part | None
-    enrolments: tuple[_Part, ...]
-    roles: _Part | None = None
-    demographics: _Part | None = None
-    day_first: bool = True
-
-
 @attrs.frozen
 class _ClassInfo:
     title: str
@@ -212,13 +81,114 @@ class _ClassInfo:
     code: str | None
 
 
-def _kind_of(role: str) -> str | None:
-    r = role.strip().lower().replace(" ", "")
-    if r in PUPIL_ROLES:
-        return "p"
-    if r in STAFF_ROLES:
-        return "s"
-    return None
+_ENROLMENT_COLUMNS = ("classSourcedId", "userSourcedId", "sourcedId", "status", "dateLastModified")
+_STATUSES = frozenset({"", "active", "tobedeleted", "inactive", "deleted"})
+_TRUE = frozenset({"true", "1", "yes", "y"})
+_ACTIVE = RecordStatus.ACTIVE
+_DELETED = RecordStatus.TO_BE_DELETED
+
+
+class _Rows:
+    """The checks every row of a roster file gets (status, required values, unique ids, dates),
+    and the latest ``dateLastModified`` seen, which dates the snapshot."""
+
+    def __init__(self, warnings: Warnings, day_first: bool) -> None:
+        self._w = warnings
+        self._day_first = day_first
+        self.latest: datetime | None = None
+        self._last_stamp = ""
+
+    def status(self, f: CsvFile, row: Row) -> RecordStatus:
+        """The row's status; OneRoster 1.0's ``inactive``/``deleted`` are read (warned) as
+        ``tobedeleted``, a blank one as ``active``."""
+        s = row.get("status").lower()
+        if s not in _STATUSES:
+            raise FileFormatError(
+                f.name,
+                "status must be active or tobedeleted",
+                row=row.number,
+                field=row.header("status"),
+                value=row.get("status"),
+            )
+        if s in {"inactive", "deleted"}:
+            self._w.add(
+                f.name,
+                f"status {s!r} read as tobedeleted (left; OneRoster 1.0 wording)",
+                row=row.number,
+                field=row.header("status"),
+                kind="status inactive",
+            )
+            return _DELETED
+        return RecordStatus(s or "active")
+
+    def need(self, f: CsvFile, row: Row, column: str) -> str:
+        """The row's value in *column*, which must not be blank."""
+        v = row.get(column)
+        if not v:
+            raise FileFormatError(
+                f.name, "a value is required", row=row.number, field=row.header(column)
+            )
+        return v
+
+    def unique(self, f: CsvFile, row: Row, seen: set[str]) -> str:
+        """The row's ``sourcedId`` (required), added to *seen*; a repeat is an error."""
+        uid = self.need(f, row, "sourcedId")
+        if uid in seen:
+            raise FileFormatError(
+                f.name, "duplicate id", row=row.number, field=row.header("sourcedId"), value=uid
+            )
+        seen.add(uid)
+        return uid
+
+    def date(self, f: CsvFile, row: Row, column: str) -> date | None:
+        """The row's date in *column* (``None`` when blank); d/m/yyyy is warned."""
+        text = row.get(column)
+        if not text:
+            return None
+        return parse_date(
+            text,
+            file=f.name,
+            field=row.header(column),
+            warnings=self._w,
+            row=row.number,
+            day_first=self._day_first,
+        )
+
+    def modified(self, f: CsvFile, row: Row) -> None:
+        """Check the row's ``dateLastModified`` and keep the latest."""
+        v = row.get("dateLastModified")
+        if v and v != self._last_stamp:
+            if len(v) > 10:  # an ISO date-time: never warned, so repeats need no re-parse
+                self._last_stamp = v
+            t = parse_datetime(
+                v,
+                file=f.name,
+                field=row.header("dateLastModified"),
+                warnings=self._w,
+                row=row.number,
+                day_first=self._day_first,
+            )
+            if self.latest is None or t > self.latest:
+                self.latest = t
+
+    def is_new_stamp(self, stamp: str) -> bool:
+        """Whether *stamp* differs from the last ISO date-time checked (a cheap pre-test)."""
+        return stamp != self._last_stamp
+
+
+def _descendants(org: str, parents: Mapping[str, str]) -> set[str]:
+    """*org* and every org below it (departments of a school), from each org's parent."""
+    children: dict[str, list[str]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    found: set[str] = set()
+    todo = [org]
+    while todo:
+        o = todo.pop()
+        if o not in found:
+            found.add(o)
+            todo.extend(children.get(o, ()))
+    return found
 
 
 class RosterOptions(TypedDict, total=False):
@@ -254,38 +224,36 @@ class RosterSource(ABC):
         day_first: bool | None = None,
     ) -> None:
         self._w = Warnings()
-        self._bundle = bundle = _Bundle(path)
+        self._bundle = bundle = Bundle(path)
         self._dialect, modes = self._open(bundle)
         self._school_org = school_org
         self._school_id_arg = school_id
         self._grade_mapping = grade_mapping
         self._taken_at = taken_at
         self._modes: dict[str, FileMode] = dict(modes)
-        self._day_first = self._dialect.day_first if day_first is None else day_first
+        self._rows = _Rows(self._w, self._dialect.day_first if day_first is None else day_first)
         self._prepared = False
         # Filled by _prepare():
         self._org: str = ""
         self._org_set: set[str] = set()
         self._classes: dict[str, _ClassInfo] = {}
-        self._roles: dict[str, tuple[str, str]] = {}
-        self._members: dict[str, str] = {}
+        self._roles: dict[str, tuple[MemberKind, str]] = {}
+        self._members: dict[str, MemberKind] = {}
         self._memberships: dict[str, list[str]] = {}
         self._demographics: dict[str, tuple[date | None, Gender]] = {}
         self._deletions: list[Deletion] = []
-        self._latest: datetime | None = None
         self._grades: set[str] = set()
         self._all_class_ids: set[str] | None = None
         self._delta_enrolments: list[tuple[str, str, str]] = []
-        self._last_stamp = ""
 
     @abstractmethod
-    def _open(self, bundle: _Bundle) -> tuple[_Dialect, Mapping[str, FileMode]]:
+    def _open(self, bundle: Bundle) -> tuple[Dialect, Mapping[str, FileMode]]:
         """The format's dialect for *bundle*, and each file's mode (bulk/delta/absent) where the
         format says; raises FileFormatError when the bundle is not of this format."""
 
     # -- files ---------------------------------------------------------------------------------
 
-    def _file(self, part: _Part) -> CsvFile | None:
+    def _file(self, part: Part) -> CsvFile | None:
         member = self._bundle.find(part.spec.name)
         mode = self._modes.get(part.spec.name.lower())
         if mode is FileMode.ABSENT:
@@ -307,7 +275,7 @@ class RosterSource(ABC):
             self._bundle.opener(member), self._bundle.display(member), part.spec, self._w
         )
 
-    def _is_delta(self, part: _Part | None) -> bool:
+    def _is_delta(self, part: Part | None) -> bool:
         return part is not None and self._modes.get(part.spec.name.lower()) is FileMode.DELTA
 
     @property
@@ -315,77 +283,6 @@ class RosterSource(ABC):
         """True when the manifest sends users, classes or enrolments as a delta (changes only)."""
         parts = (*self._dialect.users, self._dialect.classes, *self._dialect.enrolments)
         return any(self._is_delta(p) for p in parts)
-
-    # -- row helpers ---------------------------------------------------------------------------
-
-    def _status(self, f: CsvFile, row: Row) -> str:
-        s = row.get("status").lower()
-        if s not in _STATUSES:
-            raise FileFormatError(
-                f.name,
-                "status must be active or tobedeleted",
-                row=row.number,
-                field=row.header("status"),
-                value=row.get("status"),
-            )
-        if s in {"inactive", "deleted"}:
-            self._w.add(
-                f.name,
-                f"status {s!r} read as tobedeleted (left; OneRoster 1.0 wording)",
-                row=row.number,
-                field=row.header("status"),
-                kind="status inactive",
-            )
-            return "tobedeleted"
-        return s or "active"
-
-    def _need(self, f: CsvFile, row: Row, column: str) -> str:
-        v = row.get(column)
-        if not v:
-            raise FileFormatError(
-                f.name, "a value is required", row=row.number, field=row.header(column)
-            )
-        return v
-
-    def _unique(self, f: CsvFile, row: Row, seen: set[str]) -> str:
-        """The row's ``sourcedId`` (required), added to *seen*; a repeat is an error."""
-        uid = self._need(f, row, "sourcedId")
-        if uid in seen:
-            raise FileFormatError(
-                f.name, "duplicate id", row=row.number, field=row.header("sourcedId"), value=uid
-            )
-        seen.add(uid)
-        return uid
-
-    def _date(self, f: CsvFile, row: Row, column: str) -> date | None:
-        """The row's date in *column* (``None`` when blank); d/m/yyyy is warned."""
-        text = row.get(column)
-        if not text:
-            return None
-        return parse_date(
-            text,
-            file=f.name,
-            field=row.header(column),
-            warnings=self._w,
-            row=row.number,
-            day_first=self._day_first,
-        )
-
-    def _modified(self, f: CsvFile, row: Row) -> None:
-        v = row.get("dateLastModified")
-        if v and v != self._last_stamp:
-            if len(v) > 10:  # an ISO date-time: never warned, so repeats need no re-parse
-                self._last_stamp = v
-            t = parse_datetime(
-                v,
-                file=f.name,
-                field=row.header("dateLastModified"),
-                warnings=self._w,
-                row=row.number,
-                day_first=self._day_first,
-            )
-            if self._latest is None or t > self._latest:
-                self._latest = t
 
     # -- preparation ---------------------------------------------------------------------------
 
@@ -422,23 +319,10 @@ class RosterSource(ABC):
                 )
 
     def _read_orgs(self) -> None:
+        """Read the orgs file, choose the school org and take in its descendants."""
         part = self._dialect.orgs
         f = None if part is None else self._file(part)
-        parents: dict[str, str] = {}
-        orgs: dict[str, tuple[str, str]] = {}
-        seen: set[str] = set()
-        if f is not None:
-            for row in f.rows():
-                oid = self._unique(f, row, seen)
-                status = self._status(f, row)
-                self._modified(f, row)
-                if status == "tobedeleted":
-                    self._deletions.append(Deletion(kind="org", id=oid))
-                    continue
-                orgs[oid] = (row.get("type").lower(), row.get("name"))
-                parent = row.get("parentSourcedId")
-                if parent:
-                    parents[oid] = parent
+        orgs, parents = self._org_rows(f) if f is not None else ({}, {})
         where = f.name if f is not None else self._bundle.label
         if self._school_org is not None:
             if f is not None and self._school_org not in orgs:
@@ -450,34 +334,48 @@ class RosterSource(ABC):
                 )
             self._org = self._school_org
         else:
-            schools = [o for o, (t, _) in orgs.items() if t in {"school", ""}]
-            if len(schools) == 1:
-                self._org = schools[0]
-            elif not schools and len(orgs) == 1:
-                self._org = next(iter(orgs))
-                self._w.add(
-                    where,
-                    f"the only org, {self._org!r}, is a {orgs[self._org][0]!r}, not a school; "
-                    "it was used as the school",
-                )
-            elif not orgs:
-                raise FileFormatError(where, "no org to read; pass school_org=")
-            else:
-                shown = ", ".join(sorted(schools or orgs)[:10])
-                raise FileFormatError(
-                    where,
-                    f"the bundle holds {len(schools or orgs)} schools ({shown}); "
-                    "pass school_org= to choose one",
-                )
-        children: dict[str, list[str]] = {}
-        for child, parent in parents.items():
-            children.setdefault(parent, []).append(child)
-        todo = [self._org]
-        while todo:
-            o = todo.pop()
-            if o not in self._org_set:
-                self._org_set.add(o)
-                todo.extend(children.get(o, ()))
+            self._org = self._only_school(orgs, where)
+        self._org_set = _descendants(self._org, parents)
+
+    def _org_rows(self, f: CsvFile) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+        """Each live org's (type, name), and each org's parent; deletions are noted."""
+        orgs: dict[str, tuple[str, str]] = {}
+        parents: dict[str, str] = {}
+        seen: set[str] = set()
+        for row in f.rows():
+            oid = self._rows.unique(f, row, seen)
+            status = self._rows.status(f, row)
+            self._rows.modified(f, row)
+            if status is _DELETED:
+                self._deletions.append(Deletion(kind="org", id=oid))
+                continue
+            orgs[oid] = (row.get("type").lower(), row.get("name"))
+            parent = row.get("parentSourcedId")
+            if parent:
+                parents[oid] = parent
+        return orgs, parents
+
+    def _only_school(self, orgs: Mapping[str, tuple[str, str]], where: str) -> str:
+        """The school org when none was named: the only school, else the only org (warned)."""
+        schools = [o for o, (t, _) in orgs.items() if t in {"school", ""}]
+        if len(schools) == 1:
+            return schools[0]
+        if not schools and len(orgs) == 1:
+            org = next(iter(orgs))
+            self._w.add(
+                where,
+                f"the only org, {org!r}, is a {orgs[org][0]!r}, not a school; "
+                "it was used as the school",
+            )
+            return org
+        if not orgs:
+            raise FileFormatError(where, "no org to read; pass school_org=")
+        shown = ", ".join(sorted(schools or orgs)[:10])
+        raise FileFormatError(
+            where,
+            f"the bundle holds {len(schools or orgs)} schools ({shown}); "
+            "pass school_org= to choose one",
+        )
 
     @property
     def school_id(self) -> str:
@@ -492,10 +390,10 @@ class RosterSource(ABC):
             return
         seen: set[str] = set()
         for row in f.rows():
-            cid = self._unique(f, row, seen)
-            status = self._status(f, row)
-            self._modified(f, row)
-            if status == "tobedeleted":
+            cid = self._rows.unique(f, row, seen)
+            status = self._rows.status(f, row)
+            self._rows.modified(f, row)
+            if status is _DELETED:
                 self._deletions.append(Deletion(kind="class", id=cid))
                 continue
             school = row.get("schoolSourcedId")
@@ -521,16 +419,16 @@ class RosterSource(ABC):
             return None
         rows: dict[str, tuple[int, str]] = {}
         for row in f.rows():
-            user = self._need(f, row, "userSourcedId")
+            user = self._rows.need(f, row, "userSourcedId")
             if user not in rows:
                 rows[user] = (row.number, row.header("userSourcedId"))
-            role = self._need(f, row, "role")
-            self._modified(f, row)
-            if self._status(f, row) == "tobedeleted":
+            role = self._rows.need(f, row, "role")
+            self._rows.modified(f, row)
+            if self._rows.status(f, row) is _DELETED:
                 continue
             if row.get("orgSourcedId") not in self._org_set:
                 continue
-            kind = _kind_of(role)
+            kind = member_kind(role)
             if kind is None:
                 self._check_role(f, row, role)
                 continue
@@ -555,14 +453,14 @@ class RosterSource(ABC):
             f.name, "unknown role", row=row.number, field=row.header("role"), value=role
         )
 
-    def _user_files(self) -> Iterator[tuple[_Part, CsvFile]]:
+    def _user_files(self) -> Iterator[tuple[Part, CsvFile]]:
         for part in self._dialect.users:
             f = self._file(part)
             if f is not None:
                 yield part, f
 
-    def _membership(self, part: _Part, f: CsvFile, row: Row, uid: str) -> str | None:
-        """'p' or 's' when the user belongs to the school, else None."""
+    def _membership(self, part: Part, f: CsvFile, row: Row, uid: str) -> MemberKind | None:
+        """What the user is read as when they belong to the school, else None."""
         if uid in self._roles:
             return self._roles[uid][0]
         if self._dialect.roles is not None and not row.has("role") and part.role is None:
@@ -579,7 +477,7 @@ class RosterSource(ABC):
             orgs = [self._org]
         if not any(o in self._org_set for o in orgs):
             return None
-        kind = _kind_of(role)
+        kind = member_kind(role)
         if kind is None:
             self._check_role(f, row, role)
         return kind
@@ -588,10 +486,10 @@ class RosterSource(ABC):
         all_users: set[str] = set()
         for part, f in self._user_files():
             for row in f.rows():
-                uid = self._unique(f, row, all_users)
-                status = self._status(f, row)
-                self._modified(f, row)
-                if status == "tobedeleted":
+                uid = self._rows.unique(f, row, all_users)
+                status = self._rows.status(f, row)
+                self._rows.modified(f, row)
+                if status is _DELETED:
                     self._deletions.append(Deletion(kind="user", id=uid))
                     continue
                 kind = self._membership(part, f, row, uid)
@@ -610,96 +508,122 @@ class RosterSource(ABC):
         return role[1] if role else ""
 
     def _read_enrolments(self, all_users: set[str]) -> None:
-        all_classes = self._all_class_ids
         deleted_classes = {d.id for d in self._deletions if d.kind == "class"}
         for part in self._dialect.enrolments:
             f = self._file(part)
-            if f is None:
+            if f is not None:
+                self._read_enrolment_file(f, self._is_delta(part), all_users, deleted_classes)
+
+    def _read_enrolment_file(
+        self, f: CsvFile, delta: bool, all_users: set[str], deleted_classes: set[str]
+    ) -> None:
+        """Check every enrolment row and index the school members' class ids.
+
+        In a bulk file every class and user named must be in their files; in a delta, an
+        enrolment of a class or user sent earlier is kept as a change to report.
+        """
+        seen: set[str] = set()
+        has_id: bool | None = None
+        for row in f.rows():
+            cid, uid, eid, status_text, stamp = row.values(_ENROLMENT_COLUMNS)
+            if not cid:
+                self._rows.need(f, row, "classSourcedId")
+            if not uid:
+                self._rows.need(f, row, "userSourcedId")
+            if has_id is None:
+                has_id = row.has("sourcedId")
+            if has_id and not eid:
+                self._rows.need(f, row, "sourcedId")
+            key = eid or f"{cid}\x00{uid}"
+            if key in seen:
+                self._repeated_enrolment(f, row, eid)
                 continue
-            delta = self._is_delta(part)
-            seen: set[str] = set()
-            has_id: bool | None = None
-            for row in f.rows():
-                cid, uid, eid, status_text, stamp = row.values(_ENROLMENT_COLUMNS)
-                if not cid:
-                    self._need(f, row, "classSourcedId")
-                if not uid:
-                    self._need(f, row, "userSourcedId")
-                if has_id is None:
-                    has_id = row.has("sourcedId")
-                if has_id and not eid:
-                    self._need(f, row, "sourcedId")
-                key = eid or f"{cid}\x00{uid}"
-                if key in seen:
-                    if eid:
-                        raise FileFormatError(
-                            f.name,
-                            "duplicate id",
-                            row=row.number,
-                            field=row.header("sourcedId"),
-                            value=eid,
-                        )
-                    self._w.add(
-                        f.name,
-                        "the same enrolment is listed twice",
-                        row=row.number,
-                        kind="dup enrolment",
-                    )
-                    continue
-                seen.add(key)
-                status = "active" if status_text in {"active", ""} else self._status(f, row)
-                if stamp and stamp != self._last_stamp:
-                    self._modified(f, row)
-                if status == "tobedeleted":
-                    self._deletions.append(Deletion(kind="enrolment", id=eid or f"{cid}:{uid}"))
-                    continue
-                if not delta:
-                    if all_classes is not None and cid not in all_classes:
-                        raise FileFormatError(
-                            f.name,
-                            "the enrolment names a class that is not in the classes file",
-                            row=row.number,
-                            field=row.header("classSourcedId"),
-                            value=cid,
-                        )
-                    if uid not in all_users:
-                        raise FileFormatError(
-                            f.name,
-                            "the enrolment names a user who is not in the users file",
-                            row=row.number,
-                            field=row.header("userSourcedId"),
-                            value=uid,
-                        )
-                if cid not in self._classes:
-                    if cid in deleted_classes:
-                        self._w.add(
-                            f.name,
-                            "enrolment in a class marked tobedeleted skipped",
-                            row=row.number,
-                            field=row.header("classSourcedId"),
-                            kind="enrolment deleted class",
-                        )
-                        continue
-                    earlier = all_classes is None or cid not in all_classes
-                    if not (delta and earlier and row.get("schoolSourcedId") in self._org_set):
-                        continue
-                if uid not in self._members:
-                    if delta and uid not in all_users:
-                        # A delta enrolment of a user sent earlier: a change to report.
-                        self._delta_enrolments.append((cid, uid, row.get("role").lower()))
-                    elif uid in all_users:
-                        self._w.add(
-                            f.name,
-                            "enrolment skipped: the user is not read as a pupil or staff member"
-                            " of this school (tobedeleted, another school or another role)",
-                            row=row.number,
-                            field=row.header("userSourcedId"),
-                            kind="enrolment non-member",
-                        )
-                    continue
-                lst = self._memberships.setdefault(uid, [])
-                if cid not in lst:
-                    lst.append(cid)
+            seen.add(key)
+            status = _ACTIVE if status_text in {"active", ""} else self._rows.status(f, row)
+            if stamp and self._rows.is_new_stamp(stamp):
+                self._rows.modified(f, row)
+            if status is _DELETED:
+                self._deletions.append(Deletion(kind="enrolment", id=eid or f"{cid}:{uid}"))
+                continue
+            if not delta:
+                self._check_enrolment_known(f, row, cid, uid, all_users)
+            if cid not in self._classes and not self._earlier_class(
+                f, row, cid, delta, deleted_classes
+            ):
+                continue
+            if uid not in self._members:
+                self._non_member_enrolment(f, row, cid, uid, delta, all_users)
+                continue
+            lst = self._memberships.setdefault(uid, [])
+            if cid not in lst:
+                lst.append(cid)
+
+    def _repeated_enrolment(self, f: CsvFile, row: Row, eid: str) -> None:
+        """A repeated enrolment id is an error; a repeated class and user pair, a warning."""
+        if eid:
+            raise FileFormatError(
+                f.name, "duplicate id", row=row.number, field=row.header("sourcedId"), value=eid
+            )
+        self._w.add(
+            f.name, "the same enrolment is listed twice", row=row.number, kind="dup enrolment"
+        )
+
+    def _check_enrolment_known(
+        self, f: CsvFile, row: Row, cid: str, uid: str, all_users: set[str]
+    ) -> None:
+        """In a bulk file, the enrolment's class and user must be in their files."""
+        all_classes = self._all_class_ids
+        if all_classes is not None and cid not in all_classes:
+            raise FileFormatError(
+                f.name,
+                "the enrolment names a class that is not in the classes file",
+                row=row.number,
+                field=row.header("classSourcedId"),
+                value=cid,
+            )
+        if uid not in all_users:
+            raise FileFormatError(
+                f.name,
+                "the enrolment names a user who is not in the users file",
+                row=row.number,
+                field=row.header("userSourcedId"),
+                value=uid,
+            )
+
+    def _earlier_class(
+        self, f: CsvFile, row: Row, cid: str, delta: bool, deleted_classes: set[str]
+    ) -> bool:
+        """For a class not read as the school's: whether the enrolment is still kept (a delta
+        enrolment of the school in a class sent earlier); one in a deleted class is warned."""
+        if cid in deleted_classes:
+            self._w.add(
+                f.name,
+                "enrolment in a class marked tobedeleted skipped",
+                row=row.number,
+                field=row.header("classSourcedId"),
+                kind="enrolment deleted class",
+            )
+            return False
+        all_classes = self._all_class_ids
+        earlier = all_classes is None or cid not in all_classes
+        return delta and earlier and row.get("schoolSourcedId") in self._org_set
+
+    def _non_member_enrolment(
+        self, f: CsvFile, row: Row, cid: str, uid: str, delta: bool, all_users: set[str]
+    ) -> None:
+        """An enrolment of a user not read as a member: a delta change of a user sent earlier
+        is kept to report; one of a user in the file who is not a member is warned."""
+        if delta and uid not in all_users:
+            self._delta_enrolments.append((cid, uid, row.get("role").lower()))
+        elif uid in all_users:
+            self._w.add(
+                f.name,
+                "enrolment skipped: the user is not read as a pupil or staff member"
+                " of this school (tobedeleted, another school or another role)",
+                row=row.number,
+                field=row.header("userSourcedId"),
+                kind="enrolment non-member",
+            )
 
     def _read_demographics(self, all_users: set[str]) -> None:
         part = self._dialect.demographics
@@ -709,9 +633,9 @@ class RosterSource(ABC):
         check = not (self._is_delta(part) or self._users_delta())
         seen: set[str] = set()
         for row in f.rows():
-            uid = self._unique(f, row, seen)
-            self._modified(f, row)
-            if self._status(f, row) == "tobedeleted":
+            uid = self._rows.unique(f, row, seen)
+            self._rows.modified(f, row)
+            if self._rows.status(f, row) is _DELETED:
                 continue
             if check and uid not in all_users:
                 raise FileFormatError(
@@ -724,7 +648,7 @@ class RosterSource(ABC):
             if uid not in self._members:
                 continue
             self._demographics[uid] = (
-                self._date(f, row, "birthDate"),
+                self._rows.date(f, row, "birthDate"),
                 Gender.parse(row.get("sex")),
             )
 
@@ -755,9 +679,9 @@ class RosterSource(ABC):
     def _dob_gender(self, f: CsvFile, row: Row, uid: str) -> tuple[date | None, Gender]:
         if uid in self._demographics:
             return self._demographics[uid]
-        return self._date(f, row, "birthDate"), Gender.parse(row.get("sex"))
+        return self._rows.date(f, row, "birthDate"), Gender.parse(row.get("sex"))
 
-    def _people(self, want: str) -> Iterator[tuple[CsvFile, Row, str]]:
+    def _people(self, want: MemberKind) -> Iterator[tuple[CsvFile, Row, str]]:
         self._prepare()
         for _part, f in self._user_files():
             for row in f.rows():
@@ -768,7 +692,7 @@ class RosterSource(ABC):
     def pupils(self) -> Iterator[Pupil]:
         """The school's pupils (role ``student``), streamed, with their class ids."""
         school = self.school_id
-        for f, row, uid in self._people("p"):
+        for f, row, uid in self._people(MemberKind.PUPIL):
             given, family = self._names(f, row)
             dob, gender = self._dob_gender(f, row, uid)
             grade = self._user_grade(row, uid)
@@ -793,7 +717,7 @@ class RosterSource(ABC):
     def staff(self) -> Iterator[StaffMember]:
         """The school's staff (teachers, aides, administrators...), streamed, with class ids."""
         school = self.school_id
-        for f, row, uid in self._people("s"):
+        for f, row, uid in self._people(MemberKind.STAFF):
             given, family = self._names(f, row)
             dob, gender = self._dob_gender(f, row, uid)
             yield StaffMember(
@@ -863,7 +787,7 @@ class RosterSource(ABC):
         self._prepare()
         school = self.school_id
         for uid, class_ids in self._memberships.items():
-            role = "student" if self._members[uid] == "p" else "teacher"
+            role = self._members[uid].enrolment_role
             for cid in class_ids:
                 yield Enrolment(
                     id=f"{cid}:{uid}", school_id=school, class_id=cid, user_id=uid, role=role
@@ -883,7 +807,7 @@ class RosterSource(ABC):
         if self._taken_at is not None:
             return self._taken_at
         self._prepare()
-        return self._latest
+        return self._rows.latest
 
     def warnings(self) -> list[str]:
         """Everything tolerated so far (complete once every stream has been read)."""

@@ -2,8 +2,9 @@
 
 A bundle is a zip file or a folder of CSV files with a ``manifest.csv``. :class:`OneRosterSource`
 reads one school's staff, pupils, classes, year groups and enrolments from it, streaming the
-large files (``users.csv``, ``enrollments.csv``) so memory stays bounded. The engine is shared
-with the SDS readers (:mod:`schoolsync.sources._roster`).
+large files (``users.csv``, ``enrollments.csv``) so memory stays bounded. This module declares
+the format (its files, their columns, the manifest); the engine is shared with the SDS readers
+(:mod:`schoolsync.sources._roster`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,10 @@ from typing import Unpack
 
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
+from schoolsync.sources._bundle import Bundle, FileMode
 from schoolsync.sources._csv import CsvFile, FileSpec, Warnings
-from schoolsync.sources._roster import (
-    Deletion,
-    Enrolment,
-    FileMode,
-    RosterOptions,
-    RosterSource,
-    _Bundle,
-    _Dialect,
-    _Part,
-)
+from schoolsync.sources._dialect import Dialect, Part
+from schoolsync.sources._roster import Deletion, Enrolment, RosterOptions, RosterSource
 from schoolsync.sources._years import GradeMapping, nc_year_for_grade, year_group_name
 
 __all__ = [
@@ -164,16 +158,16 @@ _DEMOGRAPHICS = FileSpec(
 )
 
 
-def _oneroster_dialect(version: str) -> _Dialect:
+def _oneroster_dialect(version: str) -> Dialect:
     v12 = version == "1.2"
-    return _Dialect(
+    return Dialect(
         label=f"OneRoster {version}",
-        orgs=_Part(spec=_ORGS),
-        users=(_Part(spec=_USERS_12 if v12 else _USERS_11),),
-        roles=_Part(spec=_ROLES_12, required=False) if v12 else None,
-        classes=_Part(spec=_CLASSES, required=False),
-        enrolments=(_Part(spec=_ENROLMENTS, required=False),),
-        demographics=_Part(spec=_DEMOGRAPHICS, required=False),
+        orgs=Part(spec=_ORGS),
+        users=(Part(spec=_USERS_12 if v12 else _USERS_11),),
+        roles=Part(spec=_ROLES_12, required=False) if v12 else None,
+        classes=Part(spec=_CLASSES, required=False),
+        enrolments=(Part(spec=_ENROLMENTS, required=False),),
+        demographics=Part(spec=_DEMOGRAPHICS, required=False),
     )
 
 
@@ -202,7 +196,7 @@ class OneRosterSource(RosterSource):
     version: str
     """The OneRoster version the manifest declares (``"1.1"`` or ``"1.2"``)."""
 
-    def _open(self, bundle: _Bundle) -> tuple[_Dialect, dict[str, FileMode]]:
+    def _open(self, bundle: Bundle) -> tuple[Dialect, dict[str, FileMode]]:
         self.version, modes = _read_manifest(bundle, self._w)
         return _oneroster_dialect(self.version), modes
 
@@ -212,7 +206,7 @@ class OneRosterSource(RosterSource):
         return dict(self._modes)
 
 
-def _read_manifest(bundle: _Bundle, warnings: Warnings) -> tuple[str, dict[str, FileMode]]:
+def _read_manifest(bundle: Bundle, warnings: Warnings) -> tuple[str, dict[str, FileMode]]:
     member = bundle.find("manifest.csv")
     if member is None:
         raise FileFormatError(

@@ -24,15 +24,10 @@ import attrs
 
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
-from schoolsync.sources._csv import ARCHIVE_ERRORS, FileSpec
-from schoolsync.sources._roster import (
-    FileMode,
-    RosterOptions,
-    RosterSource,
-    _Bundle,
-    _Dialect,
-    _Part,
-)
+from schoolsync.sources._bundle import Bundle, FileMode
+from schoolsync.sources._csv import FileSpec
+from schoolsync.sources._dialect import Dialect, Part
+from schoolsync.sources._roster import RosterOptions, RosterSource
 from schoolsync.sources._years import GradeMapping
 
 __all__ = ["SdsClassicSource", "SdsSource", "read_sds", "read_sds_classic"]
@@ -118,21 +113,21 @@ class SdsSource(RosterSource):
     version: str
     """The SDS format version the files are in (``"2.1"`` or ``"2"``)."""
 
-    def _open(self, bundle: _Bundle) -> tuple[_Dialect, dict[str, FileMode]]:
+    def _open(self, bundle: Bundle) -> tuple[Dialect, dict[str, FileMode]]:
         v21 = bundle.find("roles.csv") is not None
         if bundle.find("users.csv") is None:
             raise FileFormatError(
                 bundle.display("users.csv"), "an SDS v2/v2.1 folder needs users.csv"
             )
         self.version = "2.1" if v21 else "2"
-        dialect = _Dialect(
+        dialect = Dialect(
             label="SDS v2.1" if v21 else "SDS v2",
-            orgs=_Part(spec=_V21_ORGS),
-            users=(_Part(spec=_V21_USERS if v21 else _V2_USERS),),
-            roles=_Part(spec=_V21_ROLES) if v21 else None,
-            classes=_Part(spec=_V21_CLASSES, required=False),
-            enrolments=(_Part(spec=_V21_ENROLMENTS, required=False),),
-            demographics=_Part(spec=_V21_DEMOGRAPHICS, required=False),
+            orgs=Part(spec=_V21_ORGS),
+            users=(Part(spec=_V21_USERS if v21 else _V2_USERS),),
+            roles=Part(spec=_V21_ROLES) if v21 else None,
+            classes=Part(spec=_V21_CLASSES, required=False),
+            enrolments=(Part(spec=_V21_ENROLMENTS, required=False),),
+            demographics=Part(spec=_V21_DEMOGRAPHICS, required=False),
         )
         return dialect, {}
 
@@ -145,7 +140,7 @@ def _labelled(spec: FileSpec) -> FileSpec:
     return attrs.evolve(spec, labels=labels)
 
 
-def _classic_dialect(dfe: bool) -> _Dialect:
+def _classic_dialect(dfe: bool) -> Dialect:
     sis = "DfE Number" if dfe else "SIS ID"
     person_id = "ID" if dfe else "SIS ID"
     school = FileSpec(
@@ -273,14 +268,14 @@ def _classic_dialect(dfe: bool) -> _Dialect:
         _labelled(spec)
         for spec in (school, student, teacher, section, student_enrol, teacher_roster)
     )
-    return _Dialect(
+    return Dialect(
         label="SDS classic (UK format)" if dfe else "SDS classic",
-        orgs=_Part(spec=school),
-        users=(_Part(spec=student, role="student"), _Part(spec=teacher, role="teacher")),
-        classes=_Part(spec=section),
+        orgs=Part(spec=school),
+        users=(Part(spec=student, role="student"), Part(spec=teacher, role="teacher")),
+        classes=Part(spec=section),
         enrolments=(
-            _Part(spec=student_enrol, role="student"),
-            _Part(spec=teacher_roster, role="teacher"),
+            Part(spec=student_enrol, role="student"),
+            Part(spec=teacher_roster, role="teacher"),
         ),
         day_first=False,
     )
@@ -326,28 +321,14 @@ class SdsClassicSource(RosterSource):
             day_first=day_first,
         )
 
-    def _open(self, bundle: _Bundle) -> tuple[_Dialect, dict[str, FileMode]]:
+    def _open(self, bundle: Bundle) -> tuple[Dialect, dict[str, FileMode]]:
         member = bundle.find("School.csv")
         if member is None:
             raise FileFormatError(
                 bundle.display("School.csv"), "an SDS classic folder needs School.csv"
             )
-        self.uk_format = _header_has(bundle, member, "DfE Number")
+        self.uk_format = bundle.header_has(member, "DfE Number")
         return _classic_dialect(self.uk_format), {}
-
-
-def _header_has(bundle: _Bundle, member: str, column: str) -> bool:
-    try:
-        with bundle.opener(member)() as raw:
-            head = raw.read(4096)
-    except (OSError, *ARCHIVE_ERRORS) as e:
-        raise FileFormatError(bundle.display(member), f"cannot be read ({e})") from None
-    try:
-        text = head.decode("utf-8-sig", errors="strict")
-    except UnicodeDecodeError:
-        text = head.decode("utf-8-sig", errors="replace")  # the reader reports the encoding
-    first = text.splitlines()[0] if text else ""
-    return column in [c.strip().strip('"') for c in first.split(",")]
 
 
 def read_sds(path: str | Path, **options: Unpack[RosterOptions]) -> MisSnapshot:
