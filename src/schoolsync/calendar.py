@@ -29,8 +29,8 @@ from typing import Generic, TypeVar, overload
 import attrs
 
 from schoolsync.errors import InvalidDateError, ValidationError
-from schoolsync.people import Pupil
-from schoolsync.trusts import Country
+from schoolsync.records.organisations import Country
+from schoolsync.records.people import Pupil
 
 __all__ = [
     "AUGUST_START",

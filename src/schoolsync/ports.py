@@ -18,12 +18,23 @@ from typing import Protocol, Self, TypeVar
 
 import attrs
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
-from schoolsync.audit import AuditEvent
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
-from schoolsync.trusts import Membership, School, Trust
+from schoolsync.records import (
+    Account,
+    AuditEvent,
+    Backup,
+    DeletedRecord,
+    Grant,
+    Membership,
+    Pupil,
+    RoleAssignment,
+    School,
+    SchoolClass,
+    StaffMember,
+    SyncLink,
+    Tombstone,
+    Trust,
+    YearGroup,
+)
 
 __all__ = [
     "AuditLog",

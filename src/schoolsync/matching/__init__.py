@@ -30,8 +30,8 @@ from schoolsync.matching._people import score_pair as _score_pair
 from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus
 from schoolsync.matching._review import MatchReview, MixedYearClass, record_name
 from schoolsync.matching._settings import MatchSettings
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.sync.records import RecordKind
+from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.records.sync import RecordKind
 
 __all__ = [
     "FieldScore",

@@ -12,8 +12,8 @@ from rapidfuzz.distance import JaroWinkler
 from schoolsync.matching._normalise import normalise_name
 from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus
 from schoolsync.matching._review import MatchReview, MixedYearClass
-from schoolsync.people import SchoolClass, YearGroup
-from schoolsync.sync.records import RecordKind
+from schoolsync.records.people import SchoolClass, YearGroup
+from schoolsync.records.sync import RecordKind
 
 __all__ = ["is_nursery", "match_classes_impl", "match_year_groups_impl", "nc_year_key"]
 

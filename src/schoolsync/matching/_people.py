@@ -52,7 +52,7 @@ from rapidfuzz.distance import JaroWinkler
 from schoolsync.matching._normalise import normalise_name
 from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus
 from schoolsync.matching._settings import MatchSettings
-from schoolsync.people import Gender, Pupil, StaffMember
+from schoolsync.records.people import Gender, Pupil, StaffMember
 
 __all__ = ["match_people", "score_pair"]
 

@@ -11,8 +11,8 @@ from cattrs import BaseValidationError, transform_error
 from schoolsync.errors import NotFoundError, ValidationError
 from schoolsync.matching._normalise import normalise_name
 from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus, R
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.sync.records import RecordKind
+from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.records.sync import RecordKind
 from schoolsync.tables import Tabular
 
 __all__ = ["MatchReview", "MixedYearClass", "record_name"]

@@ -18,10 +18,11 @@ from typing import Any
 import attrs
 
 from schoolsync.errors import ValidationError
-from schoolsync.people import YearGroup
+from schoolsync.records.people import YearGroup
+from schoolsync.records.review import MatchStatus, PairStatus
+from schoolsync.records.sync import RecordKind, SyncLink
 from schoolsync.serialisation import converter
 from schoolsync.sync.emails import EmailPolicy
-from schoolsync.sync.records import RecordKind, SyncLink
 from schoolsync.sync.state import Record
 from schoolsync.tables import Tabular
 
@@ -38,15 +39,6 @@ __all__ = [
     "SyncPlan",
     "is_nursery",
 ]
-
-
-class PairStatus(StrEnum):
-    """A review line's status (the same values as ``schoolsync.matching.MatchStatus``)."""
-
-    NOT_MATCHED = "not_matched"
-    NEW = "new"
-    MAY_MATCH = "may_match"
-    MATCHED = "matched"
 
 
 class Action(StrEnum):
@@ -127,7 +119,7 @@ class Pairing:
     """
 
     kind: RecordKind
-    status: PairStatus = attrs.field(converter=PairStatus)
+    status: PairStatus = attrs.field(converter=MatchStatus)
     mis: Record | None = None
     app: Record | None = None
     selected: bool = True

@@ -1,0 +1,120 @@
+"""The append-only audit log's event record.
+
+Events hold identifiers (account, school, record ids), never personal data such as names,
+emails or birth dates: purges and erasures stay auditable after the person is gone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+__all__ = ["AuditAction", "AuditEvent"]
+
+
+class AuditAction(StrEnum):
+    """What an audit event records, as ``"<subject>.<what happened>"``.
+
+    The value is what the audit log stores. :attr:`AuditEvent.action` also accepts a plain
+    string (a host's own actions, or one stored by an earlier version) and keeps it as it is.
+    """
+
+    # accounts and role assignments
+    ACCOUNT_ADDED = "account.added"
+    ACCOUNT_CREATED = "account.created"
+    ACCOUNT_CHANGED = "account.changed"
+    ACCOUNT_REMOVED = "account.removed"
+    ACCOUNT_ACTIVATED = "account.activated"
+    ROLE_ASSIGNED = "role.assigned"
+    """A role assignment was made, by any path (admin, trust lifecycle, bulk change set)."""
+    ROLE_REMOVED = "role.removed"
+    ROLE_TRANSFERRED = "role.transferred"
+    ASSIGNMENT_CHANGED = "assignment.changed"
+    ASSIGNMENT_ADDED = "assignment.added"
+    ASSIGNMENT_CREATED = "assignment.created"
+    ASSIGNMENT_REMOVED = "assignment.removed"
+    # trusts
+    TRUST_ADDED = "trust.added"
+    TRUST_CREATED = "trust.created"
+    TRUST_CHANGED = "trust.changed"
+    TRUST_REMOVED = "trust.removed"
+    TRUST_ADMIN_NOMINATED = "trust.admin_nominated"
+    TRUST_ADMIN_ACCEPTED = "trust.admin_accepted"
+    # schools
+    SCHOOL_ADDED = "school.added"
+    SCHOOL_CREATED = "school.created"
+    SCHOOL_CHANGED = "school.changed"
+    SCHOOL_REMOVED = "school.removed"
+    SCHOOL_URN_CHANGED = "school.urn_changed"
+    # memberships
+    MEMBERSHIP_ADDED = "membership.added"
+    MEMBERSHIP_CREATED = "membership.created"
+    MEMBERSHIP_CHANGED = "membership.changed"
+    MEMBERSHIP_INVITATION_SENT = "membership.invitation_sent"
+    MEMBERSHIP_INVITATION_RESENT = "membership.invitation_resent"
+    MEMBERSHIP_ACCEPTED = "membership.accepted"
+    MEMBERSHIP_DECLINED = "membership.declined"
+    MEMBERSHIP_EXPIRED = "membership.expired"
+    MEMBERSHIP_LEFT = "membership.left"
+    MEMBERSHIP_REMOVED = "membership.removed"
+    # grants
+    GRANT_ADDED = "grant.added"
+    GRANT_CREATED = "grant.created"
+    GRANT_CHANGED = "grant.changed"
+    GRANT_NARROWED = "grant.narrowed"
+    GRANT_REVOKED = "grant.revoked"
+    GRANT_EXPIRED = "grant.expired"
+    GRANT_ENDED = "grant.ended"
+    GRANT_REMOVED = "grant.removed"
+    # bulk changes
+    BULK_CHANGE_SET_APPLIED = "bulk.change_set.applied"
+    # MIS sync
+    MIS_SYNC_APPLY = "mis_sync.apply"
+    MIS_SYNC_INCREMENTAL = "mis_sync.incremental"
+    MIS_SYNC_ROLLOVER = "mis_sync.rollover"
+    MIS_SYNC_UNMATCHED = "mis_sync.unmatched"
+    MIS_CONNECTION_AUTHORISED = "mis_connection.authorised"
+    MIS_CONNECTION_DEAUTHORISED = "mis_connection.deauthorised"
+    MIS_CONNECTION_DATA_SHARING_CHANGED = "mis_connection.data_sharing_changed"
+    # leavers and erasure
+    RECORD_SOFT_DELETED = "record.soft_deleted"
+    RECORD_RESTORED = "record.restored"
+    RECORD_PURGED = "record.purged"
+    RECORD_ERASED = "record.erased"
+
+
+def _action(value: str) -> str:
+    """The :class:`AuditAction` *value* names (by value), else the string as given."""
+    if isinstance(value, AuditAction):
+        return value
+    text = str(value)
+    try:
+        return AuditAction(text)
+    except ValueError:
+        return text
+
+
+@attrs.frozen(kw_only=True)
+class AuditEvent:
+    """One immutable change: who did what to which subject, when, with before and after.
+
+    ``before`` and ``after`` are plain JSON-able values (usually a record unstructured by
+    :data:`schoolsync.serialisation.converter`) or ``None``. ``action`` is an
+    :class:`AuditAction` (stored as its string value); a string that names one becomes it, any
+    other string is kept as given.
+    """
+
+    id: str
+    at: datetime
+    actor_id: str | None
+    action: str = attrs.field(converter=_action)
+    subject_kind: str
+    subject_id: str
+    trust_id: str | None = None
+    school_id: str | None = None
+    account_id: str | None = None
+    before: Any = None
+    after: Any = None
