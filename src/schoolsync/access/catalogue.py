@@ -245,180 +245,27 @@ class RoleCatalogue:
         ``admin_editable_fields`` is a subset of :data:`ADMIN_EDITABLE_FIELDS`.
         """
         perms = [p if isinstance(p, Permission) else Permission(name=p) for p in permissions]
-        role_list = list(roles)
         problems: list[Exception] = []
-        perm_map: dict[str, Permission] = {}
-        for p in perms:
-            if not _NAME.match(p.name):
-                problems.append(
-                    ValidationError(
-                        "permissions",
-                        p.name,
-                        "a permission name is dotted lower-case words, e.g. 'reports.school.view'",
-                    )
-                )
-            if p.name in perm_map:
-                problems.append(ValidationError("permissions", p.name, "declared twice"))
-            perm_map[p.name] = p
-        role_map: dict[str, Role] = {}
-        for r in role_list:
-            if r.name in role_map:
-                problems.append(ValidationError("roles", r.name, "declared twice"))
-            role_map[r.name] = r
-
-        for r in role_list:
-            where = f"roles[{r.name!r}]"
-            for pname in sorted(r.permissions):
-                if pname not in perm_map:
-                    problems.append(
-                        ValidationError(
-                            f"{where}.permissions",
-                            pname,
-                            "unknown permission" + _suggest(pname, perm_map),
-                        )
-                    )
-                elif r.scope is RoleScope.SCHOOL and perm_map[pname].level is PermissionLevel.TRUST:
-                    problems.append(
-                        ValidationError(
-                            f"{where}.permissions",
-                            pname,
-                            "a school role cannot hold a trust-level permission",
-                        )
-                    )
-            for field, names in (("implies", r.implies), ("requires", r.requires)):
-                for rname in sorted(names):
-                    if rname not in role_map:
-                        problems.append(
-                            ValidationError(
-                                f"{where}.{field}",
-                                rname,
-                                "unknown role" + _suggest(rname, role_map),
-                            )
-                        )
-                    elif r.scope is RoleScope.SCHOOL and role_map[rname].scope is RoleScope.TRUST:
-                        problems.append(
-                            ValidationError(
-                                f"{where}.{field}",
-                                rname,
-                                "a school role cannot imply or require a trust role",
-                            )
-                        )
-                    elif field == "requires" and role_map[rname].scope is not r.scope:
-                        problems.append(
-                            ValidationError(
-                                f"{where}.requires",
-                                rname,
-                                "a role can only require roles of its own scope",
-                            )
-                        )
-            problems.extend(_cap_problems(r))
-
-        for key in ("manage_permission", "grant_permission"):
-            value = manage_permission if key == "manage_permission" else grant_permission
-            if value is not None and value not in perm_map:
-                problems.append(
-                    ValidationError(key, value, "unknown permission" + _suggest(value, perm_map))
-                )
-
+        perm_map = _permission_map(perms, problems)
+        role_list = list(roles)
+        role_map = _role_map(role_list, problems)
+        for role in role_list:
+            problems.extend(_reference_problems(role, perm_map, role_map))
+            problems.extend(_cap_problems(role))
+        problems.extend(
+            _setting_problems(
+                perm_map,
+                manage_permission=manage_permission,
+                grant_permission=grant_permission,
+            )
+        )
         editable = _frozen_names(admin_editable_fields)
-        for field_name in sorted(editable - ADMIN_EDITABLE_FIELDS):
-            problems.append(
-                ValidationError(
-                    "admin_editable_fields",
-                    field_name,
-                    "not an account field administrators may be allowed to edit "
-                    f"(choose from {', '.join(sorted(ADMIN_EDITABLE_FIELDS))})"
-                    + _suggest(field_name, ADMIN_EDITABLE_FIELDS),
-                )
-            )
-
-        # Implication cycles: depth-first search, each cycle reported once.
-        cycles: list[tuple[str, ...]] = []
-        seen_cycles: set[frozenset[str]] = set()
-        state: dict[str, int] = {}
-
-        def visit(node: str, stack: list[str]) -> None:
-            state[node] = 1
-            stack.append(node)
-            for nxt in sorted(role_map[node].implies):
-                if nxt not in role_map:
-                    continue
-                if state.get(nxt) == 1:
-                    cycle = (*stack[stack.index(nxt) :], nxt)
-                    key = frozenset(cycle)
-                    if key not in seen_cycles:
-                        seen_cycles.add(key)
-                        cycles.append(cycle)
-                elif nxt not in state:
-                    visit(nxt, stack)
-            stack.pop()
-            state[node] = 2
-
-        for rname in sorted(role_map):
-            if rname not in state:
-                visit(rname, [])
-        for cycle in cycles:
-            problems.append(
-                ValidationError(
-                    f"roles[{cycle[0]!r}].implies",
-                    " -> ".join(cycle),
-                    "roles imply each other in a cycle",
-                )
-            )
-
-        # Closure of implied roles (cycle-safe) and effective permissions.
-        implied: dict[str, frozenset[str]] = {}
-        for rname in role_map:
-            todo = [rname]
-            found: set[str] = set()
-            while todo:
-                cur = todo.pop()
-                for nxt in role_map[cur].implies:
-                    if nxt in role_map and nxt not in found:
-                        found.add(nxt)
-                        todo.append(nxt)
-            found.discard(rname)
-            implied[rname] = frozenset(found)
-        effective = {
-            rname: frozenset(
-                p
-                for n in (rname, *implied[rname])
-                for p in role_map[n].permissions
-                if p in perm_map
-            )
-            for rname in role_map
-        }
-        for rname, role in sorted(role_map.items()):
-            if role.scope is not RoleScope.SCHOOL:
-                continue
-            bad = sorted(
-                p
-                for n in implied[rname]
-                for p in role_map[n].permissions
-                if p in perm_map and perm_map[p].level is PermissionLevel.TRUST
-            )
-            for bad_name in bad:
-                problems.append(
-                    ValidationError(
-                        f"roles[{rname!r}].implies",
-                        bad_name,
-                        "a school role cannot reach a trust-level permission through implication",
-                    )
-                )
-        # An implying role's holders hold the implied role too: caps must nest.
-        for rname, role in sorted(role_map.items()):
-            for other in sorted(implied[rname]):
-                for scope in (RoleScope.SCHOOL, RoleScope.TRUST):
-                    mine, theirs = role.cap_at(scope), role_map[other].cap_at(scope)
-                    if theirs is not None and mine is not None and mine > theirs:
-                        problems.append(
-                            ValidationError(
-                                f"roles[{rname!r}]",
-                                mine,
-                                f"impossible cap: it implies {other!r}, capped at {theirs} per "
-                                f"{scope.value}, but allows {mine} holders",
-                            )
-                        )
+        problems.extend(_editable_field_problems(editable))
+        problems.extend(_cycle_problems(role_map))
+        implied = _implied_closure(role_map)
+        effective = _effective_permissions(role_map, perm_map, implied)
+        problems.extend(_implied_trust_permission_problems(role_map, perm_map, implied))
+        problems.extend(_nesting_cap_problems(role_map, implied))
         if problems:
             raise CatalogueError(
                 f"role catalogue {name!r} is invalid" if name else "role catalogue is invalid",
@@ -555,3 +402,213 @@ class RoleCatalogue:
     def holders_of(self, role: str, held: Iterable[str]) -> bool:
         """True if someone holding the roles *held* (at one scope) counts as a holder of *role*."""
         return any(h == role or role in self._implied_roles.get(h, ()) for h in held)
+
+
+# -- the steps of RoleCatalogue.build: each returns (or appends) the problems it finds ---------
+
+
+def _permission_map(perms: list[Permission], problems: list[Exception]) -> dict[str, Permission]:
+    """Permissions by name; badly formed and repeated names are problems."""
+    perm_map: dict[str, Permission] = {}
+    for p in perms:
+        if not _NAME.match(p.name):
+            problems.append(
+                ValidationError(
+                    "permissions",
+                    p.name,
+                    "a permission name is dotted lower-case words, e.g. 'reports.school.view'",
+                )
+            )
+        if p.name in perm_map:
+            problems.append(ValidationError("permissions", p.name, "declared twice"))
+        perm_map[p.name] = p
+    return perm_map
+
+
+def _role_map(roles: list[Role], problems: list[Exception]) -> dict[str, Role]:
+    """Roles by name; a repeated name is a problem."""
+    role_map: dict[str, Role] = {}
+    for r in roles:
+        if r.name in role_map:
+            problems.append(ValidationError("roles", r.name, "declared twice"))
+        role_map[r.name] = r
+    return role_map
+
+
+def _reference_problems(
+    role: Role, perm_map: Mapping[str, Permission], role_map: Mapping[str, Role]
+) -> list[Exception]:
+    """Unknown permissions and roles a role names, and names beyond its scope."""
+    where = f"roles[{role.name!r}]"
+    found: list[Exception] = []
+    for pname in sorted(role.permissions):
+        if pname not in perm_map:
+            found.append(
+                ValidationError(
+                    f"{where}.permissions", pname, "unknown permission" + _suggest(pname, perm_map)
+                )
+            )
+        elif role.scope is RoleScope.SCHOOL and perm_map[pname].level is PermissionLevel.TRUST:
+            found.append(
+                ValidationError(
+                    f"{where}.permissions",
+                    pname,
+                    "a school role cannot hold a trust-level permission",
+                )
+            )
+    for field, names in (("implies", role.implies), ("requires", role.requires)):
+        for rname in sorted(names):
+            if rname not in role_map:
+                reason = "unknown role" + _suggest(rname, role_map)
+            elif role.scope is RoleScope.SCHOOL and role_map[rname].scope is RoleScope.TRUST:
+                reason = "a school role cannot imply or require a trust role"
+            elif field == "requires" and role_map[rname].scope is not role.scope:
+                reason = "a role can only require roles of its own scope"
+            else:
+                continue
+            found.append(ValidationError(f"{where}.{field}", rname, reason))
+    return found
+
+
+def _setting_problems(
+    perm_map: Mapping[str, Permission],
+    *,
+    manage_permission: str | None,
+    grant_permission: str | None,
+) -> list[Exception]:
+    """``manage_permission`` and ``grant_permission`` must name declared permissions."""
+    return [
+        ValidationError(key, value, "unknown permission" + _suggest(value, perm_map))
+        for key, value in (
+            ("manage_permission", manage_permission),
+            ("grant_permission", grant_permission),
+        )
+        if value is not None and value not in perm_map
+    ]
+
+
+def _editable_field_problems(editable: frozenset[str]) -> list[Exception]:
+    """``admin_editable_fields`` must be drawn from :data:`ADMIN_EDITABLE_FIELDS`."""
+    return [
+        ValidationError(
+            "admin_editable_fields",
+            field_name,
+            "not an account field administrators may be allowed to edit "
+            f"(choose from {', '.join(sorted(ADMIN_EDITABLE_FIELDS))})"
+            + _suggest(field_name, ADMIN_EDITABLE_FIELDS),
+        )
+        for field_name in sorted(editable - ADMIN_EDITABLE_FIELDS)
+    ]
+
+
+def _cycle_problems(role_map: Mapping[str, Role]) -> list[Exception]:
+    """Implication cycles: a depth-first search, each cycle reported once."""
+    cycles: list[tuple[str, ...]] = []
+    seen_cycles: set[frozenset[str]] = set()
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(role_map[node].implies):
+            if nxt not in role_map:
+                continue
+            if state.get(nxt) == 1:
+                cycle = (*stack[stack.index(nxt) :], nxt)
+                key = frozenset(cycle)
+                if key not in seen_cycles:
+                    seen_cycles.add(key)
+                    cycles.append(cycle)
+            elif nxt not in state:
+                visit(nxt, stack)
+        stack.pop()
+        state[node] = 2
+
+    for rname in sorted(role_map):
+        if rname not in state:
+            visit(rname, [])
+    return [
+        ValidationError(
+            f"roles[{cycle[0]!r}].implies", " -> ".join(cycle), "roles imply each other in a cycle"
+        )
+        for cycle in cycles
+    ]
+
+
+def _implied_closure(role_map: Mapping[str, Role]) -> dict[str, frozenset[str]]:
+    """Every role each role implies, directly or transitively, itself left out (cycle-safe)."""
+    implied: dict[str, frozenset[str]] = {}
+    for rname in role_map:
+        todo = [rname]
+        found: set[str] = set()
+        while todo:
+            cur = todo.pop()
+            for nxt in role_map[cur].implies:
+                if nxt in role_map and nxt not in found:
+                    found.add(nxt)
+                    todo.append(nxt)
+        found.discard(rname)
+        implied[rname] = frozenset(found)
+    return implied
+
+
+def _effective_permissions(
+    role_map: Mapping[str, Role],
+    perm_map: Mapping[str, Permission],
+    implied: Mapping[str, frozenset[str]],
+) -> dict[str, frozenset[str]]:
+    """Each role's own permissions and its implied roles' (declared permissions only)."""
+    return {
+        rname: frozenset(
+            p for n in (rname, *implied[rname]) for p in role_map[n].permissions if p in perm_map
+        )
+        for rname in role_map
+    }
+
+
+def _implied_trust_permission_problems(
+    role_map: Mapping[str, Role],
+    perm_map: Mapping[str, Permission],
+    implied: Mapping[str, frozenset[str]],
+) -> list[Exception]:
+    """A school role may not reach a trust-level permission through the roles it implies."""
+    found: list[Exception] = []
+    for rname, role in sorted(role_map.items()):
+        if role.scope is not RoleScope.SCHOOL:
+            continue
+        bad = sorted(
+            p
+            for n in implied[rname]
+            for p in role_map[n].permissions
+            if p in perm_map and perm_map[p].level is PermissionLevel.TRUST
+        )
+        found.extend(
+            ValidationError(
+                f"roles[{rname!r}].implies",
+                bad_name,
+                "a school role cannot reach a trust-level permission through implication",
+            )
+            for bad_name in bad
+        )
+    return found
+
+
+def _nesting_cap_problems(
+    role_map: Mapping[str, Role], implied: Mapping[str, frozenset[str]]
+) -> list[Exception]:
+    """An implying role's holders hold the implied role too, so caps must nest."""
+    found: list[Exception] = []
+    for rname, role in sorted(role_map.items()):
+        for other in sorted(implied[rname]):
+            for scope in (RoleScope.SCHOOL, RoleScope.TRUST):
+                mine, theirs = role.cap_at(scope), role_map[other].cap_at(scope)
+                if theirs is not None and mine is not None and mine > theirs:
+                    found.append(
+                        ValidationError(
+                            f"roles[{rname!r}]",
+                            mine,
+                            f"impossible cap: it implies {other!r}, capped at {theirs} per "
+                            f"{scope.value}, but allows {mine} holders",
+                        )
+                    )
+    return found
