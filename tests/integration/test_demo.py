@@ -43,7 +43,7 @@ def test_demo_store_holds_the_sync_and_the_bulk_import(tmp_path: Path) -> None:
             actions = {e.action for e in uow.audit.events()}
     finally:
         store.close()
-    assert {"membership.accepted", "role.assigned", "bulk.change_set.applied"} <= actions
+    assert {"membership.accepted", "assignment.added", "bulk.change_set.applied"} <= actions
 
 
 def test_cli_demo_prints_each_step_and_then_users_export_works(tmp_path: Path) -> None:

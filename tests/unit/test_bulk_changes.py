@@ -391,8 +391,8 @@ class TestApply:
             ]
             events = uow.audit.events(trust_id="t1")
         assert {
-            "account.created",
-            "role.assigned",
+            "account.added",
+            "assignment.added",
             "account.deactivated",
             "account.renamed",
             "bulk.change_set.applied",

@@ -12,7 +12,6 @@ import attrs
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.access.records import record_event
-from schoolsync.audit import AuditEvent
 from schoolsync.bulk._cells import normalise_email
 from schoolsync.bulk._changes import (
     ApplyResult,
@@ -36,6 +35,7 @@ from schoolsync.bulk._rules import (
 )
 from schoolsync.errors import AccessDeniedError, CapExceededError, SchoolsyncError
 from schoolsync.ports import Store, UnitOfWork
+from schoolsync.records.audit import AuditAction, AuditEvent
 
 __all__ = [
     "apply_change_set",
@@ -47,6 +47,14 @@ __all__ = [
 ]
 
 IdFactory = Callable[[], str]
+
+#: The audit action of each account edit a bulk change makes.
+_ACCOUNT_ACTIONS = {
+    AccountAction.CREATE: AuditAction.ACCOUNT_ADDED,
+    AccountAction.RENAME: AuditAction.ACCOUNT_RENAMED,
+    AccountAction.DEACTIVATE: AuditAction.ACCOUNT_DEACTIVATED,
+    AccountAction.REACTIVATE: AuditAction.ACCOUNT_REACTIVATED,
+}
 
 
 def _uuid() -> str:
@@ -94,7 +102,9 @@ class _Run:
             (a.account_id, a.role, a.school_id): a for a in users.assignments
         }
 
-    def _audit(self, kind: str, before: object, after: object, action: str | None = None) -> None:
+    def _audit(
+        self, kind: str, before: object, after: object, action: AuditAction | None = None
+    ) -> None:
         event = record_event(
             kind,
             before,
@@ -107,7 +117,9 @@ class _Run:
         self.uow.audit.append(event)
         self.events.append(event)
 
-    def _write_account(self, before: Account, after: Account, action: str | None = None) -> None:
+    def _write_account(
+        self, before: Account, after: Account, action: AuditAction | None = None
+    ) -> None:
         self.uow.accounts.put(after)
         self.accounts[after.id] = after
         self._audit("account", before, after, action)
@@ -157,7 +169,7 @@ class _Run:
                     id=self.new_id(),
                     at=self.at,
                     actor_id=self.cs.actor_id,
-                    action="bulk.change_set.applied",
+                    action=AuditAction.BULK_CHANGE_SET_APPLIED,
                     subject_kind="change_set",
                     subject_id=self.cs.trust_id,
                     trust_id=self.cs.trust_id,
@@ -219,7 +231,7 @@ class _Run:
             updated = attrs.evolve(account, status=status, edited_after_sync=True)
         edit = AccountEdit(before=account, after=updated, action=action)
         self.checks.check_account(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
-        self._write_account(account, updated, f"account.{action.value}d")
+        self._write_account(account, updated, _ACCOUNT_ACTIONS[action])
         return True
 
     def _create(self, change: Change) -> bool:
@@ -248,7 +260,7 @@ class _Run:
         self.accounts[account_id] = account
         self.emails.add(key)
         self.created[key] = account_id
-        self._audit("account", None, account, "account.created")
+        self._audit("account", None, account, _ACCOUNT_ACTIONS[AccountAction.CREATE])
         return True
 
     def _role(self, change: Change, account: Account) -> bool:
@@ -265,7 +277,7 @@ class _Run:
         if existing is not None:
             self.uow.assignments.remove(existing.id)
             del self.assignments[key]
-            self._audit("assignment", existing, None, "role.removed")
+            self._audit("assignment", existing, None, AuditAction.ROLE_REMOVED)
             self._mark_edited(account)
             return True
         assignment = RoleAssignment(
@@ -279,7 +291,7 @@ class _Run:
         )
         self.uow.assignments.add(assignment)
         self.assignments[key] = assignment
-        self._audit("assignment", None, assignment, "role.assigned")
+        self._audit("assignment", None, assignment, AuditAction.ROLE_ASSIGNED)
         self._mark_edited(account)
         return True
 
@@ -329,7 +341,7 @@ class _Run:
                 self.checks.check_role(self.uow, half, actor_id=self.cs.actor_id, at=self.at)
         self.uow.assignments.remove(existing.id)
         del self.assignments[(giver.id, change.role, change.school_id)]
-        self._audit("assignment", existing, None, "role.transferred")
+        self._audit("assignment", existing, None, AuditAction.ROLE_TRANSFERRED)
         assignment = RoleAssignment(
             id=self.new_id(),
             account_id=account.id,
@@ -341,7 +353,7 @@ class _Run:
         )
         self.uow.assignments.add(assignment)
         self.assignments[(account.id, change.role, change.school_id)] = assignment
-        self._audit("assignment", None, assignment, "role.transferred")
+        self._audit("assignment", None, assignment, AuditAction.ROLE_TRANSFERRED)
         self._mark_edited(self.accounts[giver.id])
         self._mark_edited(self.accounts[account.id])
         return True

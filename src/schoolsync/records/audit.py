@@ -12,45 +12,49 @@ from typing import Any
 
 import attrs
 
-__all__ = ["AuditAction", "AuditEvent"]
+__all__ = ["LEGACY_ACTIONS", "AuditAction", "AuditEvent", "action_named"]
 
 
 class AuditAction(StrEnum):
     """What an audit event records, as ``"<subject>.<what happened>"``.
 
     The value is what the audit log stores. :attr:`AuditEvent.action` also accepts a plain
-    string (a host's own actions, or one stored by an earlier version) and keeps it as it is.
+    string: one an earlier version stored loads as the member it stands for today
+    (:data:`LEGACY_ACTIONS`); any other (a host's own actions) is kept as it is.
+
+    Each change has one action, whichever path made it: a role given by
+    :class:`~schoolsync.access.AccessAdmin`, the trust lifecycle or a bulk change set is
+    :attr:`ROLE_ASSIGNED`; a new account is :attr:`ACCOUNT_ADDED`.
     """
 
     # accounts and role assignments
     ACCOUNT_ADDED = "account.added"
-    ACCOUNT_CREATED = "account.created"
+    """An account was created (invited), by any path."""
     ACCOUNT_CHANGED = "account.changed"
     ACCOUNT_REMOVED = "account.removed"
     ACCOUNT_ACTIVATED = "account.activated"
-    ROLE_ASSIGNED = "role.assigned"
-    """A role assignment was made, by any path (admin, trust lifecycle, bulk change set)."""
-    ROLE_REMOVED = "role.removed"
+    ACCOUNT_RENAMED = "account.renamed"
+    ACCOUNT_DEACTIVATED = "account.deactivated"
+    ACCOUNT_REACTIVATED = "account.reactivated"
+    ROLE_ASSIGNED = "assignment.added"
+    """A role was given, by any path (AccessAdmin, the trust lifecycle, a bulk change set)."""
+    ROLE_REMOVED = "assignment.removed"
+    """A role was taken away, by any path."""
     ROLE_TRANSFERRED = "role.transferred"
+    """An "exactly one" role moved between accounts (two events: the removal and the gift)."""
     ASSIGNMENT_CHANGED = "assignment.changed"
-    ASSIGNMENT_ADDED = "assignment.added"
-    ASSIGNMENT_CREATED = "assignment.created"
-    ASSIGNMENT_REMOVED = "assignment.removed"
     # trusts
-    TRUST_ADDED = "trust.added"
     TRUST_CREATED = "trust.created"
     TRUST_CHANGED = "trust.changed"
     TRUST_REMOVED = "trust.removed"
     TRUST_ADMIN_NOMINATED = "trust.admin_nominated"
     TRUST_ADMIN_ACCEPTED = "trust.admin_accepted"
     # schools
-    SCHOOL_ADDED = "school.added"
     SCHOOL_CREATED = "school.created"
     SCHOOL_CHANGED = "school.changed"
     SCHOOL_REMOVED = "school.removed"
     SCHOOL_URN_CHANGED = "school.urn_changed"
     # memberships
-    MEMBERSHIP_ADDED = "membership.added"
     MEMBERSHIP_CREATED = "membership.created"
     MEMBERSHIP_CHANGED = "membership.changed"
     MEMBERSHIP_INVITATION_SENT = "membership.invitation_sent"
@@ -61,7 +65,6 @@ class AuditAction(StrEnum):
     MEMBERSHIP_LEFT = "membership.left"
     MEMBERSHIP_REMOVED = "membership.removed"
     # grants
-    GRANT_ADDED = "grant.added"
     GRANT_CREATED = "grant.created"
     GRANT_CHANGED = "grant.changed"
     GRANT_NARROWED = "grant.narrowed"
@@ -85,9 +88,26 @@ class AuditAction(StrEnum):
     RECORD_PURGED = "record.purged"
     RECORD_ERASED = "record.erased"
 
+    @classmethod
+    def _missing_(cls, value: object) -> AuditAction | None:
+        return LEGACY_ACTIONS.get(str(value))
 
-def _action(value: str) -> str:
-    """The :class:`AuditAction` *value* names (by value), else the string as given."""
+
+#: Action strings earlier versions stored, and the member each loads as today.
+LEGACY_ACTIONS: dict[str, AuditAction] = {
+    "assignment.created": AuditAction.ROLE_ASSIGNED,
+    "role.assigned": AuditAction.ROLE_ASSIGNED,
+    "role.removed": AuditAction.ROLE_REMOVED,
+    "account.created": AuditAction.ACCOUNT_ADDED,
+    "trust.added": AuditAction.TRUST_CREATED,
+    "school.added": AuditAction.SCHOOL_CREATED,
+    "membership.added": AuditAction.MEMBERSHIP_CREATED,
+    "grant.added": AuditAction.GRANT_CREATED,
+}
+
+
+def action_named(value: str) -> str:
+    """The :class:`AuditAction` *value* names (by value, or a legacy string), else *value*."""
     if isinstance(value, AuditAction):
         return value
     text = str(value)
@@ -110,7 +130,7 @@ class AuditEvent:
     id: str
     at: datetime
     actor_id: str | None
-    action: str = attrs.field(converter=_action)
+    action: str = attrs.field(converter=action_named)
     subject_kind: str
     subject_id: str
     trust_id: str | None = None

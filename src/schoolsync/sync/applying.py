@@ -26,9 +26,10 @@ from typing import Any
 
 import attrs
 
-from schoolsync.audit import AuditEvent
 from schoolsync.errors import SyncError, SyncGuardError
 from schoolsync.ports import Notifier, OutboundMessage, Store, UnitOfWork
+from schoolsync.records.audit import AuditAction, AuditEvent
+from schoolsync.records.audit import action_named as _action_named
 from schoolsync.serialisation import converter
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.leavers import ORIGINAL_BACKUP_PREFIX, RetentionPolicy, soft_delete_in
@@ -52,6 +53,11 @@ _OUTCOME = {
     Action.NEEDS_REVIEW: Outcome.NEEDS_REVIEW,
     Action.BLOCKED_ERASED: Outcome.BLOCKED_ERASED,
 }
+
+
+def _sync_action(mode: str) -> str:
+    """The audit action of a sync run in *mode* (a host's own mode label keeps its own string)."""
+    return _action_named(f"mis_sync.{mode}")
 
 
 def original_backup_id(kind: RecordKind, app_id: str) -> str:
@@ -177,7 +183,7 @@ def _write(uow: UnitOfWork, plan: SyncPlan, at: datetime, actor_id: str | None) 
             id=str(uuid.uuid4()),
             at=at,
             actor_id=actor_id,
-            action=f"mis_sync.{plan.mode}",
+            action=_sync_action(plan.mode),
             subject_kind="school",
             subject_id=plan.school_id,
             school_id=plan.school_id,
@@ -340,7 +346,7 @@ def unmatch(
                     id=str(uuid.uuid4()),
                     at=at,
                     actor_id=actor_id,
-                    action="mis_sync.unmatched",
+                    action=AuditAction.MIS_SYNC_UNMATCHED,
                     subject_kind=kind.value,
                     subject_id=app_id,
                     school_id=link.school_id,

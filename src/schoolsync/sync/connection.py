@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 import attrs
 
-from schoolsync.audit import AuditEvent
 from schoolsync.errors import AccessDeniedError, SyncError, ValidationError
 from schoolsync.ports import AuditLog
+from schoolsync.records.audit import AuditAction, AuditEvent
 
 __all__ = [
     "CONFIGURE_PERMISSION",
@@ -114,7 +114,11 @@ def _check_permission(
 
 
 def _audit(
-    audit: AuditLog | None, connection: MisConnection, action: str, account_id: str, at: datetime
+    audit: AuditLog | None,
+    connection: MisConnection,
+    action: AuditAction,
+    account_id: str,
+    at: datetime,
 ) -> None:
     if audit is None:
         return
@@ -138,7 +142,7 @@ def _audit(
 
 def _changed(
     connection: MisConnection,
-    action: str,
+    action: AuditAction,
     *,
     account_id: str,
     at: datetime,
@@ -179,7 +183,7 @@ def authorise(
         sharing = DataSharing()
     return _changed(
         connection,
-        "mis_connection.authorised",
+        AuditAction.MIS_CONNECTION_AUTHORISED,
         account_id=account_id,
         at=at,
         audit=audit,
@@ -205,7 +209,7 @@ def deauthorise(
     _check_permission(connection, account_id, can_configure, "deauthorise")
     return _changed(
         connection,
-        "mis_connection.deauthorised",
+        AuditAction.MIS_CONNECTION_DEAUTHORISED,
         account_id=account_id,
         at=at,
         audit=audit,
@@ -242,7 +246,7 @@ def set_data_sharing(
         raise SyncError("the MIS connection is not authorised")
     return _changed(
         connection,
-        "mis_connection.data_sharing_changed",
+        AuditAction.MIS_CONNECTION_DATA_SHARING_CHANGED,
         account_id=account_id,
         at=at,
         audit=audit,

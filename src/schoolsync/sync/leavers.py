@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from schoolsync.audit import AuditEvent
 from schoolsync.errors import NotFoundError, SyncError, ValidationError
 from schoolsync.ports import Store, UnitOfWork
+from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.serialisation import converter
 from schoolsync.sync.identity import identity_hashes
 from schoolsync.sync.records import DeletedRecord, RecordKind, Tombstone
@@ -134,7 +134,7 @@ def soft_delete_in(
         _event(
             at=at,
             actor_id=actor_id,
-            action="record.soft_deleted",
+            action=AuditAction.RECORD_SOFT_DELETED,
             kind=kind,
             record_id=record_id,
             school_id=record.school_id,
@@ -196,7 +196,7 @@ def restore_deleted(
             _event(
                 at=at,
                 actor_id=actor_id,
-                action="record.restored",
+                action=AuditAction.RECORD_RESTORED,
                 kind=deleted.kind,
                 record_id=deleted.record_id,
                 school_id=deleted.school_id,
@@ -243,7 +243,7 @@ def purge_expired(
                 _event(
                     at=at,
                     actor_id=actor_id,
-                    action="record.purged",
+                    action=AuditAction.RECORD_PURGED,
                     kind=d.kind,
                     record_id=d.record_id,
                     school_id=d.school_id,
@@ -339,7 +339,7 @@ def erase(
             _event(
                 at=at,
                 actor_id=actor_id,
-                action="record.erased",
+                action=AuditAction.RECORD_ERASED,
                 kind=kind,
                 record_id=record_id,
                 school_id=school_id,
