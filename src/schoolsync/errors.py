@@ -21,7 +21,11 @@ Every exception schoolsync raises on purpose derives from :class:`SchoolsyncErro
     │   └── CorruptRecordError                a stored row is invalid; names table and key
     └── SyncError                             a sync refused to run or could not finish
         ├── SyncGuardError                    the change-size guard refused a sync
-        └── SyncedRecordEditError             an app edit to a synced record
+        ├── SyncedRecordEditError             an app edit to a synced record
+        └── BrokerError                       a data broker (Wonde, Assembly, Xporter,
+            │                                 OneRoster REST) fetch or write failed; names
+            │                                 the provider, school and endpoint
+            └── BrokerAuthError               credentials refused or a token not refreshed
 
 Errors never echo more personal data than needed to find the problem: a field name, a row
 number and the offending value of an identifier, not whole records.
@@ -34,6 +38,8 @@ from typing import Any
 
 __all__ = [
     "AccessDeniedError",
+    "BrokerAuthError",
+    "BrokerError",
     "CapExceededError",
     "CatalogueError",
     "ConcurrentWriteError",
@@ -248,3 +254,28 @@ class CatalogueError(ProblemsError):
 
 class RoleRequirementError(ConflictError):
     """A role change would break a role's requirement (``requires``) or its "exactly one" rule."""
+
+
+class BrokerError(SyncError):
+    """A data broker fetch or write-back failed; nothing reached planning or the store.
+
+    Attributes:
+        provider: ``"wonde"``, ``"assembly"``, ``"xporter"`` or ``"oneroster"``.
+        school: the school as the broker knows it (its id, estab or org), or ``""``.
+        endpoint: the endpoint that failed (a path without query, never a credential).
+        reason: what went wrong.
+
+    The message never holds a credential, a token or a record's personal data.
+    """
+
+    def __init__(self, provider: str, school: str, endpoint: str, reason: str) -> None:
+        self.provider = provider
+        self.school = school
+        self.endpoint = endpoint
+        self.reason = reason
+        where = f"{provider} school {school!r}" if school else provider
+        super().__init__(f"{where}, {endpoint}: {reason}")
+
+
+class BrokerAuthError(BrokerError):
+    """The broker refused the credentials, or an expired token could not be refreshed."""

@@ -1,0 +1,148 @@
+"""The brokers' HTTP layer: secrets that never show, the shared rate limit, the OAuth 1.0a
+signature (the published vector), and the delay a 429 asks for."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schoolsync.brokers import RateLimit, RateLimiter, RateLimits, Secret, oauth1_authorization
+from schoolsync.brokers._http import _retry_after
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.lock = threading.Lock()
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
+def test_a_secret_never_shows_itself() -> None:
+    secret = Secret("hunter2-very-secret")
+    for shown in (str(secret), repr(secret), f"{secret}", f"{secret!r}", str([secret])):
+        assert "hunter2" not in shown
+    assert "hunter2-very-secret" == secret.reveal()
+    assert Secret("hunter2-very-secret") == secret
+    assert secret.fingerprint() == Secret("hunter2-very-secret").fingerprint()
+    assert "hunter2" not in secret.fingerprint()
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+
+
+def test_oauth1_hmac_sha256_matches_the_published_vector() -> None:
+    """The vector from gotranseo/oneroster's tests (reproduces with RFC 5849)."""
+    url = (
+        "https://test.com/ims/oneroster/v1p1/orgs?limit=100&offset=1515&filter="
+        "role%3D%27administrator%27%20OR%20role%3D%27student%27%20OR%20role%3D%27teacher%27"
+    )
+    header = oauth1_authorization(
+        "GET",
+        url,
+        consumer_key="client-id",
+        consumer_secret=Secret("client-secret"),
+        nonce="fake-nonce",
+        timestamp=10000000,
+    )
+    assert header == (
+        'OAuth oauth_consumer_key="client-id", oauth_nonce="fake-nonce", '
+        'oauth_signature="03DqhuWFnTlc3WxDYEOVKYxM5xQyRGfJ4x6zqQjYQnM%3D", '
+        'oauth_signature_method="HMAC-SHA256", oauth_timestamp="10000000", oauth_version="1.0"'
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=20),
+    period=st.floats(min_value=0.5, max_value=10),
+    gaps=st.lists(st.floats(min_value=0, max_value=3), min_size=1, max_size=80),
+)
+def test_no_window_ever_holds_more_than_the_limit(
+    limit: int, period: float, gaps: list[float]
+) -> None:
+    t = FakeTime()
+    limiter = RateLimiter(RateLimit(requests=limit, period=period), clock=t.clock, sleep=t.sleep)
+    sent: list[float] = []
+    for gap in gaps:
+        t.sleep(gap)
+        limiter.acquire()
+        sent.append(t.now)
+    for i, start in enumerate(sent):
+        inside = [s for s in sent[i:] if s - start < period - 1e-9]  # float rounding
+        assert len(inside) <= limit
+
+
+def test_the_limit_lets_a_full_window_through_at_once_then_waits_exactly() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(RateLimit(requests=3, period=10), clock=t.clock, sleep=t.sleep)
+    for _ in range(7):
+        limiter.acquire()
+    assert 20.0 == pytest.approx(t.now)  # 3 at 0 s, 3 at 10 s, 1 at 20 s: the minimum
+
+
+def test_a_pause_holds_every_school_on_the_credential() -> None:
+    t = FakeTime()
+    limits = RateLimits(clock=t.clock, sleep=t.sleep)
+    one = limits.limiter("assembly", Secret("token"), RateLimit(requests=600, period=300))
+    other = limits.limiter("assembly", Secret("token"), RateLimit(requests=600, period=300))
+    assert one is other
+    assert one is not limits.limiter("assembly", Secret("other"), RateLimit(requests=1, period=1))
+    one.pause(300)
+    other.acquire()
+    assert 300 <= t.now
+
+
+def test_threads_sharing_a_limiter_never_exceed_it() -> None:
+    limiter = RateLimiter(RateLimit(requests=20, period=0.2))
+    import time
+
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(10):
+            limiter.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    stamps.sort()
+    for i, start in enumerate(stamps):
+        assert len([s for s in stamps[i:] if s - start < 0.2 - 1e-3]) <= 20
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({"Retry-After": "12"}, b"{}", 12.0),
+        ({}, b'{"error":"too many requests","data":{"count":601,"period":300,"limit":600}}', 300.0),
+        (
+            {
+                "Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT",
+                "Date": "Wed, 21 Oct 2026 07:28:00 GMT",
+            },
+            b"",
+            30.0,
+        ),
+        ({}, b"not json", None),
+        ({}, b'{"data":{"period":"soon"}}', None),
+    ],
+)
+def test_the_delay_a_429_asks_for(
+    headers: dict[str, str], body: bytes, expected: float | None
+) -> None:
+    assert expected == _retry_after(httpx.Response(429, headers=headers, content=body))
