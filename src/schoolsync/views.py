@@ -1,7 +1,8 @@
 """Trust-wide views: which schools a trust account may see, and reports that only ask those.
 
-The rule (pure, in :func:`view_from_records`): a trust account sees a school for a permission
-only if
+The rule (pure, in :func:`view_from_records`, the trust route of the access rule in
+:mod:`schoolsync.access.rules`, whose :func:`grant_allows` it uses): a trust account sees a
+school for a permission only if
 
 1. the trust offers trust-wide views at all (the host's academy-designation switch),
 2. the account is active and belongs to the trust,
@@ -29,8 +30,10 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 
 from schoolsync.access.accounts import Account, AccountStatus
-from schoolsync.access.catalogue import RoleCatalogue, RoleScope
+from schoolsync.access.catalogue import RoleCatalogue
+from schoolsync.access.decision import DenialReason
 from schoolsync.access.grants import Grant
+from schoolsync.access.rules import catalogue_rules, grant_allows, grant_denial
 from schoolsync.ports import UnitOfWork
 from schoolsync.tables import Tabular
 from schoolsync.trusts import (
@@ -135,25 +138,25 @@ class TrustView(Tabular):
         return f"Schools {self.account_id} may see for {self.permission}"
 
 
-def grant_allows(grants: Iterable[Grant], account_id: str, permission: str, at: datetime) -> bool:
-    """True if some grant is live at *at* and covers *permission* for *account_id*."""
-    return any(g.is_live(at) and g.covers(account_id, permission) for g in grants)
+_GRANT_GAPS = {
+    DenialReason.GRANT_REVOKED: "the school's grant was revoked",
+    DenialReason.GRANT_EXPIRED: "the school's grant has expired",
+    DenialReason.OUTSIDE_GRANT_SCOPE: "outside the scope of the school's grant",
+}
 
 
 def grant_gap(grants: Iterable[Grant], account_id: str, permission: str, at: datetime) -> str:
-    """Why no grant covers the request: the most specific of "revoked", "expired", "not yet
-    given", "outside the grant's scope" and "no grant"."""
-    covering = [g for g in grants if g.covers(account_id, permission)]
-    if not covering:
-        for g in grants:
-            if g.is_live(at):
-                return "outside the scope of the school's grant"
-        return "the school has not granted this"
-    if any(g.revoked_at is not None and g.revoked_at <= at for g in covering):
-        return "the school's grant was revoked"
-    if any(g.expires_at is not None and g.expires_at <= at for g in covering):
-        return "the school's grant has expired"
-    return "the school's grant starts later"
+    """Why no grant covers the request, as the access index judges it
+    (:func:`~schoolsync.access.rules.grant_denial`): "revoked", "expired", "outside the
+    grant's scope", "starts later" (a covering grant not given yet) or "not granted"."""
+    grants = list(grants)
+    reason, _ = grant_denial(grants, account_id, permission, at)
+    gap = _GRANT_GAPS.get(reason)
+    if gap is not None:
+        return gap
+    if any(g.covers(account_id, permission) for g in grants):
+        return "the school's grant starts later"
+    return "the school has not granted this"
 
 
 _DENIAL_TO_EXCLUSION = {
@@ -175,18 +178,6 @@ def _exclusion_from_decision(school_id: str, decision: object) -> Exclusion:
     explain = getattr(decision, "explain", None)
     detail = explain() if callable(explain) else str(decision)
     return Exclusion(school_id=school_id, reason=mapped, detail=str(detail))
-
-
-def catalogue_rules(catalogue: RoleCatalogue) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
-    """From a role catalogue: each trust role's effective permissions, and the permissions a
-    trust role may use without a grant (``needs_grant=False``)."""
-    role_permissions = {
-        name: catalogue.effective_permissions(name)
-        for name, role in catalogue.roles.items()
-        if role.scope is RoleScope.TRUST
-    }
-    grant_free = frozenset(p.name for p in catalogue.permissions.values() if not p.needs_grant)
-    return role_permissions, grant_free
 
 
 def view_from_records(
