@@ -40,6 +40,8 @@ from schoolsync.bulk import CatalogueChecks, apply_change_set, import_users, wri
 from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFoundError
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import AuditLog, Repository, Store, UnitOfWork
+from schoolsync.records.tables import TABLES as REGISTRY
+from schoolsync.records.tables import Table
 from schoolsync.serialisation import converter
 from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
 from schoolsync.testing.contracts import StoreContract
@@ -47,23 +49,9 @@ from schoolsync.trusts import Membership, MembershipStatus, School, Trust
 
 R = TypeVar("R")
 
-#: Every table the ports name, with its record type.
-TABLES: dict[str, type[Any]] = {
-    "trusts": Trust,
-    "schools": School,
-    "memberships": Membership,
-    "grants": Grant,
-    "accounts": Account,
-    "assignments": RoleAssignment,
-    "pupils": Pupil,
-    "staff": StaffMember,
-    "classes": SchoolClass,
-    "year_groups": YearGroup,
-    "sync_links": SyncLink,
-    "backups": Backup,
-    "deleted": DeletedRecord,
-    "tombstones": Tombstone,
-}
+#: Every table the ports name, with its record type (from schoolsync's table registry, so a
+#: table added to schoolsync later is stored here too).
+TABLES: dict[str, type[Any]] = {table.name: table.record_type for table in REGISTRY}
 _GONE = object()
 
 
@@ -182,6 +170,10 @@ class JsonUnitOfWork:
             setattr(self, name, JsonRepository(name, record_type, self._store.tables[name]))
         self._audit_log = JsonAuditLog(self._store.events)
         self.audit = self._audit_log
+
+    def repository(self, table: Table[R]) -> Repository[R]:
+        repo: Repository[R] = getattr(self, table.name)
+        return repo
 
     def __enter__(self) -> Self:
         return self

@@ -35,6 +35,7 @@ from schoolsync.records import (
     Trust,
     YearGroup,
 )
+from schoolsync.records.tables import Table
 
 __all__ = [
     "AuditLog",
@@ -109,7 +110,12 @@ class AuditLog(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One all-or-nothing change. Leaving the ``with`` block without :meth:`commit` rolls back."""
+    """One all-or-nothing change. Leaving the ``with`` block without :meth:`commit` rolls back.
+
+    It has one repository per table of the registry
+    (:data:`schoolsync.records.tables.TABLES`): as the attribute named after the table, and
+    through :meth:`repository`.
+    """
 
     trusts: Repository[Trust]
     schools: Repository[School]
@@ -126,6 +132,14 @@ class UnitOfWork(Protocol):
     deleted: Repository[DeletedRecord]
     tombstones: Repository[Tombstone]
     audit: AuditLog
+
+    def repository(self, table: Table[R]) -> Repository[R]:
+        """The repository of *table* (any entry of :data:`schoolsync.records.tables.TABLES`).
+
+        ``uow.repository(PUPILS)`` is ``uow.pupils``; tables added after these attributes
+        are reached only this way.
+        """
+        ...
 
     def __enter__(self) -> Self: ...
 

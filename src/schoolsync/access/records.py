@@ -17,43 +17,27 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
-from schoolsync.audit import AuditEvent
+from schoolsync.records import (
+    Account,
+    AuditEvent,
+    Grant,
+    Membership,
+    RoleAssignment,
+    School,
+    Trust,
+)
+from schoolsync.records.tables import ACCESS_TABLES
 from schoolsync.serialisation import converter
-from schoolsync.trusts import Membership, School, Trust
 
 if TYPE_CHECKING:
     from schoolsync.ports import UnitOfWork
 
 __all__ = ["RECORD_KINDS", "AccessRecords", "record_event", "write_events"]
 
-#: The audit ``subject_kind`` of each access record type.
-RECORD_KINDS: dict[str, type[Any]] = {
-    "trust": Trust,
-    "school": School,
-    "membership": Membership,
-    "account": Account,
-    "assignment": RoleAssignment,
-    "grant": Grant,
-}
-_ALIASES = {
-    "trusts": "trust",
-    "schools": "school",
-    "memberships": "membership",
-    "accounts": "account",
-    "assignments": "assignment",
-    "role_assignment": "assignment",
-    "grants": "grant",
-}
-_TABLE = {
-    "trust": "trusts",
-    "school": "schools",
-    "membership": "memberships",
-    "account": "accounts",
-    "assignment": "assignments",
-    "grant": "grants",
-}
+#: The audit ``subject_kind`` of each access record type (from the table registry).
+RECORD_KINDS: dict[str, type[Any]] = {t.subject: t.record_type for t in ACCESS_TABLES}
+_ALIASES = {t.name: t.subject for t in ACCESS_TABLES} | {"role_assignment": "assignment"}
+_TABLE = {t.subject: t for t in ACCESS_TABLES}
 _PERSONAL = ("name", "email")
 
 
@@ -148,29 +132,15 @@ class AccessRecords:
     @classmethod
     def from_unit_of_work(cls, uow: UnitOfWork) -> AccessRecords:
         """Read every access record from a unit of work."""
-        return cls.of(
-            trusts=uow.trusts.list(),
-            schools=uow.schools.list(),
-            memberships=uow.memberships.list(),
-            accounts=uow.accounts.list(),
-            assignments=uow.assignments.list(),
-            grants=uow.grants.list(),
-        )
+        return cls(**{t.name: {r.id: r for r in uow.repository(t).list()} for t in ACCESS_TABLES})
 
     def copy(self) -> AccessRecords:
         """An independent copy (records are immutable, so the dicts are copied shallowly)."""
-        return AccessRecords(
-            trusts=dict(self.trusts),
-            schools=dict(self.schools),
-            memberships=dict(self.memberships),
-            accounts=dict(self.accounts),
-            assignments=dict(self.assignments),
-            grants=dict(self.grants),
-        )
+        return AccessRecords(**{t.name: dict(getattr(self, t.name)) for t in ACCESS_TABLES})
 
     def table(self, kind: str) -> dict[str, Any]:
         """The dict holding records of *kind* (``"grant"``, ``"account"``...)."""
-        table: dict[str, Any] = getattr(self, _TABLE[kind])
+        table: dict[str, Any] = getattr(self, _TABLE[kind].name)
         return table
 
     def _set(self, kind: str, subject_id: str, data: Any) -> None:
@@ -213,7 +183,7 @@ def write_events(uow: UnitOfWork, events: Iterable[AuditEvent], records: AccessR
     for event in events:
         kind = _kind_of(event.subject_kind)
         if kind is not None:
-            repo: Any = getattr(uow, _TABLE[kind])
+            repo = uow.repository(_TABLE[kind])
             current = records.table(kind).get(event.subject_id)
             if current is None:
                 if repo.get(event.subject_id) is not None:

@@ -1,8 +1,8 @@
 """What every bundled store shares: the repository semantics, the SQL they run and the error
 translation, so that the adapters differ only in their SQL dialect and connection handling.
 
-- :class:`RepositorySet` declares a unit of work's repositories (one per table of
-  :data:`~schoolsync.storage.codec.TABLES`, plus ``audit``); every bundled unit of work is one.
+- :class:`RepositorySet` is the base of every bundled unit of work: one repository per table
+  of the registry (:data:`~schoolsync.records.tables.TABLES`), plus ``audit``.
 - :class:`RepositoryBase` implements ``require`` and ``count`` over ``get`` and ``list``.
 - :class:`SqlRepository` and :class:`SqlAuditLog` implement the whole
   :class:`~schoolsync.ports.Repository` and :class:`~schoolsync.ports.AuditLog` ports over a
@@ -22,9 +22,6 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 
 import attrs
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
-from schoolsync.audit import AuditEvent
 from schoolsync.errors import (
     ConcurrentWriteError,
     DuplicateRecordError,
@@ -32,8 +29,9 @@ from schoolsync.errors import (
     SchoolsyncError,
     StorageError,
 )
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.ports import AuditLog, Repository
+from schoolsync.ports import Repository, UnitOfWork
+from schoolsync.records.audit import AuditEvent
+from schoolsync.records.tables import Table
 from schoolsync.storage.codec import (
     AUDIT_TABLE,
     TableSpec,
@@ -43,8 +41,6 @@ from schoolsync.storage.codec import (
     encode_event,
     utc_key,
 )
-from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
-from schoolsync.trusts import Membership, School, Trust
 
 __all__ = [
     "AuditFilter",
@@ -63,29 +59,18 @@ __all__ = [
 R = TypeVar("R")
 
 
-class RepositorySet:
+class RepositorySet(UnitOfWork):
     """A unit of work's repositories, as :class:`~schoolsync.ports.UnitOfWork` names them.
 
-    Subclasses set every attribute (usually in a loop over
-    :data:`~schoolsync.storage.codec.TABLES`) and implement ``__exit__``, ``commit``,
-    ``rollback`` and ``lock_school``.
+    The repository attributes are declared once, by the port. Subclasses set one per table of
+    :data:`~schoolsync.records.tables.TABLES` (usually in a loop, ``setattr(self, table.name,
+    ...)``) and implement ``__exit__``, ``commit``, ``rollback`` and ``lock_school``.
     """
 
-    trusts: Repository[Trust]
-    schools: Repository[School]
-    memberships: Repository[Membership]
-    grants: Repository[Grant]
-    accounts: Repository[Account]
-    assignments: Repository[RoleAssignment]
-    pupils: Repository[Pupil]
-    staff: Repository[StaffMember]
-    classes: Repository[SchoolClass]
-    year_groups: Repository[YearGroup]
-    sync_links: Repository[SyncLink]
-    backups: Repository[Backup]
-    deleted: Repository[DeletedRecord]
-    tombstones: Repository[Tombstone]
-    audit: AuditLog
+    def repository(self, table: Table[R]) -> Repository[R]:
+        """The repository of *table* (the attribute named after it)."""
+        repo: Repository[R] = getattr(self, table.name)
+        return repo
 
     def __enter__(self) -> Self:
         return self

@@ -7,6 +7,7 @@ and the record itself as JSON produced by :data:`schoolsync.serialisation.conver
 fields can therefore be added to records without a schema migration; unknown keys in stored
 JSON are ignored when reading.
 
+Which tables exist is the registry :data:`schoolsync.records.tables.TABLES` (re-exported here).
 A host implementing its own adapter may reuse :data:`TABLES`, :func:`encode` and
 :func:`decode` so its rows are readable by the bundled adapters and vice versa.
 """
@@ -21,19 +22,15 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
 
-from schoolsync.access.accounts import Account, RoleAssignment
-from schoolsync.access.grants import Grant
-from schoolsync.audit import AuditEvent
 from schoolsync.errors import CorruptRecordError
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.records.audit import AuditEvent
+from schoolsync.records.tables import TABLES, TABLES_BY_NAME, Table
 from schoolsync.serialisation import converter
-from schoolsync.sync.records import Backup, DeletedRecord, SyncLink, Tombstone
-from schoolsync.trusts import Membership, School, Trust
 
 __all__ = [
     "AUDIT_TABLE",
@@ -52,80 +49,8 @@ R = TypeVar("R")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-@attrs.frozen(kw_only=True)
-class TableSpec(Generic[R]):
-    """One record kind's table.
-
-    Attributes:
-        name: the table name, also the unit-of-work attribute (``"pupils"``).
-        kind: the human name used in errors (``"pupil"``).
-        record_type: the attrs class stored in the table.
-        columns: indexed key columns besides ``id``, each named after a record attribute.
-    """
-
-    name: str
-    kind: str
-    record_type: type[R]
-    columns: tuple[str, ...] = ()
-
-    @property
-    def has_school_id(self) -> bool:
-        """True if rows can be filtered by ``school_id``."""
-        return "school_id" in self.columns
-
-
-TABLES: tuple[TableSpec[Any], ...] = (
-    TableSpec(name="trusts", kind="trust", record_type=Trust),
-    TableSpec(name="schools", kind="school", record_type=School, columns=("urn",)),
-    TableSpec(
-        name="memberships",
-        kind="membership",
-        record_type=Membership,
-        columns=("trust_id", "school_id"),
-    ),
-    TableSpec(name="grants", kind="grant", record_type=Grant, columns=("trust_id", "school_id")),
-    TableSpec(name="accounts", kind="account", record_type=Account, columns=("trust_id",)),
-    TableSpec(
-        name="assignments",
-        kind="role assignment",
-        record_type=RoleAssignment,
-        columns=("account_id", "trust_id", "school_id"),
-    ),
-    TableSpec(
-        name="pupils", kind="pupil", record_type=Pupil, columns=("school_id", "mis_id", "upn")
-    ),
-    TableSpec(
-        name="staff", kind="staff member", record_type=StaffMember, columns=("school_id", "mis_id")
-    ),
-    TableSpec(
-        name="classes", kind="class", record_type=SchoolClass, columns=("school_id", "mis_id")
-    ),
-    TableSpec(
-        name="year_groups",
-        kind="year group",
-        record_type=YearGroup,
-        columns=("school_id", "mis_id"),
-    ),
-    TableSpec(
-        name="sync_links",
-        kind="sync link",
-        record_type=SyncLink,
-        columns=("school_id", "app_id", "mis_id"),
-    ),
-    TableSpec(
-        name="backups", kind="backup", record_type=Backup, columns=("school_id", "record_id")
-    ),
-    TableSpec(
-        name="deleted",
-        kind="deleted record",
-        record_type=DeletedRecord,
-        columns=("school_id", "record_id"),
-    ),
-    TableSpec(name="tombstones", kind="tombstone", record_type=Tombstone, columns=("school_id",)),
-)
-
-#: The tables by name (``TABLES_BY_NAME["pupils"]``).
-TABLES_BY_NAME: Mapping[str, TableSpec[Any]] = {spec.name: spec for spec in TABLES}
+#: The table registry's entry type, under the name the codec used first.
+TableSpec = Table
 
 #: The audit log's table; its key columns are ``account_id``, ``school_id``, ``trust_id``, ``at``.
 AUDIT_TABLE = "audit_events"

@@ -7,8 +7,10 @@ version is newer than :data:`SCHEMA_VERSION` is refused with
 :class:`~schoolsync.errors.SchemaVersionError`.
 
 Adding an optional field to a record needs no migration (records are stored as JSON). A new
-record kind or a new indexed key column does: append a :class:`Migration` and never change an
-old one.
+record kind (an entry of :data:`schoolsync.records.tables.TABLES`) or a new indexed key column
+does: append a :class:`Migration` (:meth:`Migration.create_tables` for a new table) and never
+change an old one. The tests check that the schema the migrations build holds every registry
+table with its key columns.
 """
 
 from __future__ import annotations
@@ -33,6 +35,32 @@ class Migration:
     description: str
     sqlite: tuple[str, ...]
     postgres: tuple[str, ...]
+
+    @classmethod
+    def create_tables(
+        cls,
+        *,
+        version: int,
+        description: str,
+        tables: Mapping[str, tuple[str, ...]],
+        sqlite: tuple[str, ...] = (),
+        postgres: tuple[str, ...] = (),
+    ) -> Migration:
+        """A migration creating record *tables* (table name -> indexed key columns besides
+        ``id``, as in the table registry), then running the extra statements given.
+
+        Spell the columns out here rather than reading them from the registry entry: a
+        migration never changes once released, while the entry may gain columns later (with a
+        migration of their own).
+        """
+        return cls(
+            version=version,
+            description=description,
+            sqlite=tuple(s for name, cols in tables.items() for s in _sqlite_table(name, cols))
+            + sqlite,
+            postgres=tuple(s for name, cols in tables.items() for s in _postgres_table(name, cols))
+            + postgres,
+        )
 
 
 # The record tables as version 1 created them: table -> indexed key columns besides id.
@@ -65,61 +93,56 @@ def _indexes(table: str, columns: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _v1_sqlite() -> tuple[str, ...]:
-    out: list[str] = []
-    for table, columns in _V1_TABLES.items():
-        cols = "".join(f", {c} TEXT" for c in columns)
-        out.append(
-            f"CREATE TABLE {table} (id TEXT PRIMARY KEY NOT NULL{cols}, data TEXT NOT NULL) "
-            "WITHOUT ROWID"
-        )
-        out.extend(_indexes(table, columns))
-    out += [
-        "CREATE TABLE audit_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, "
-        "at TEXT NOT NULL, account_id TEXT, school_id TEXT, trust_id TEXT, data TEXT NOT NULL)",
-        "CREATE INDEX audit_events_at ON audit_events (at, seq)",
-        "CREATE INDEX audit_events_account_id ON audit_events (account_id, at)",
-        "CREATE INDEX audit_events_school_id ON audit_events (school_id, at)",
-        "CREATE INDEX audit_events_trust_id ON audit_events (trust_id, at)",
-        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
-        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
-        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-    ]
-    return tuple(out)
+def _sqlite_table(table: str, columns: tuple[str, ...]) -> list[str]:
+    cols = "".join(f", {c} TEXT" for c in columns)
+    create = (
+        f"CREATE TABLE {table} (id TEXT PRIMARY KEY NOT NULL{cols}, data TEXT NOT NULL) "
+        "WITHOUT ROWID"
+    )
+    return [create, *_indexes(table, columns)]
 
 
-def _v1_postgres() -> tuple[str, ...]:
-    out: list[str] = []
-    for table, columns in _V1_TABLES.items():
-        cols = "".join(f", {c} text" for c in columns)
-        out.append(
-            f'CREATE TABLE {table} (id text COLLATE "C" PRIMARY KEY{cols}, data jsonb NOT NULL)'
-        )
-        out.extend(_indexes(table, columns))
-    out += [
-        "CREATE TABLE audit_events (seq bigserial PRIMARY KEY, id text NOT NULL, "
-        "at timestamptz NOT NULL, account_id text, school_id text, trust_id text, "
-        "data jsonb NOT NULL)",
-        "CREATE INDEX audit_events_at ON audit_events (at, seq)",
-        "CREATE INDEX audit_events_account_id ON audit_events (account_id, at)",
-        "CREATE INDEX audit_events_school_id ON audit_events (school_id, at)",
-        "CREATE INDEX audit_events_trust_id ON audit_events (trust_id, at)",
-        "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$",
-        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
-        "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
-    ]
-    return tuple(out)
+def _postgres_table(table: str, columns: tuple[str, ...]) -> list[str]:
+    cols = "".join(f", {c} text" for c in columns)
+    create = f'CREATE TABLE {table} (id text COLLATE "C" PRIMARY KEY{cols}, data jsonb NOT NULL)'
+    return [create, *_indexes(table, columns)]
+
+
+_V1_AUDIT_SQLITE = (
+    "CREATE TABLE audit_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, "
+    "at TEXT NOT NULL, account_id TEXT, school_id TEXT, trust_id TEXT, data TEXT NOT NULL)",
+    "CREATE INDEX audit_events_at ON audit_events (at, seq)",
+    "CREATE INDEX audit_events_account_id ON audit_events (account_id, at)",
+    "CREATE INDEX audit_events_school_id ON audit_events (school_id, at)",
+    "CREATE INDEX audit_events_trust_id ON audit_events (trust_id, at)",
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+)
+_V1_AUDIT_POSTGRES = (
+    "CREATE TABLE audit_events (seq bigserial PRIMARY KEY, id text NOT NULL, "
+    "at timestamptz NOT NULL, account_id text, school_id text, trust_id text, "
+    "data jsonb NOT NULL)",
+    "CREATE INDEX audit_events_at ON audit_events (at, seq)",
+    "CREATE INDEX audit_events_account_id ON audit_events (account_id, at)",
+    "CREATE INDEX audit_events_school_id ON audit_events (school_id, at)",
+    "CREATE INDEX audit_events_trust_id ON audit_events (trust_id, at)",
+    "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$",
+    "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
+    "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+)
 
 
 #: Every migration, oldest first. Versions are 1, 2, 3... without gaps.
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
+    Migration.create_tables(
         version=1,
         description="record tables with indexed key columns; append-only audit log",
-        sqlite=_v1_sqlite(),
-        postgres=_v1_postgres(),
+        tables=_V1_TABLES,
+        sqlite=_V1_AUDIT_SQLITE,
+        postgres=_V1_AUDIT_POSTGRES,
     ),
 )
 

@@ -299,7 +299,7 @@ class PostgresStore:
 
     def unit_of_work(self) -> _PostgresUnitOfWork:
         """A new unit of work (one transaction on its own connection)."""
-        return _PostgresUnitOfWork(self, self._pool.take())
+        return _PostgresUnitOfWork(self, self._pool.take())  # type: ignore[abstract]  # repositories set per TABLES entry
 
     def close(self) -> None:
         """Close the idle connections; units of work still open close theirs when they end."""

@@ -189,7 +189,7 @@ class SqliteStore:
 
     def unit_of_work(self) -> _SqliteUnitOfWork:
         """A new unit of work (one transaction on its own connection)."""
-        return _SqliteUnitOfWork(self, self._pool.take())
+        return _SqliteUnitOfWork(self, self._pool.take())  # type: ignore[abstract]  # repositories set per TABLES entry
 
     def close(self) -> None:
         """Close the idle connections; units of work still open close theirs when they end."""

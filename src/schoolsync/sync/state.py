@@ -14,10 +14,11 @@ from typing import Any, TypeAlias
 import attrs
 
 from schoolsync.errors import NotFoundError, SyncedRecordEditError
-from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import Repository, Store, UnitOfWork
-from schoolsync.sync.records import DeletedRecord, RecordKind, SyncLink, SyncState, Tombstone
-from schoolsync.trusts import School
+from schoolsync.records.organisations import School
+from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
+from schoolsync.records.sync import DeletedRecord, RecordKind, SyncLink, SyncState, Tombstone
+from schoolsync.records.tables import SCHOOL_RECORD_TABLES
 
 __all__ = [
     "APP_EDITABLE_FIELDS",
@@ -45,37 +46,23 @@ APP_EDITABLE_FIELDS: Mapping[RecordKind, frozenset[str]] = {
     RecordKind.YEAR_GROUP: frozenset(),
 }
 
-_TYPES: dict[RecordKind, type[Any]] = {
-    RecordKind.PUPIL: Pupil,
-    RecordKind.STAFF: StaffMember,
-    RecordKind.CLASS: SchoolClass,
-    RecordKind.YEAR_GROUP: YearGroup,
-}
-_REPOS = {
-    RecordKind.PUPIL: "pupils",
-    RecordKind.STAFF: "staff",
-    RecordKind.CLASS: "classes",
-    RecordKind.YEAR_GROUP: "year_groups",
-}
-
 
 def record_type(kind: RecordKind) -> type[Any]:
     """The attrs class of records of *kind*."""
-    return _TYPES[kind]
+    return SCHOOL_RECORD_TABLES[kind].record_type
 
 
 def kind_of(record: Record) -> RecordKind:
     """The :class:`RecordKind` of *record*."""
-    for kind, cls in _TYPES.items():
-        if isinstance(record, cls):
+    for kind, table in SCHOOL_RECORD_TABLES.items():
+        if isinstance(record, table.record_type):
             return kind
     raise TypeError(f"not a school record: {type(record).__name__}")
 
 
 def repository(uow: UnitOfWork, kind: RecordKind) -> Repository[Any]:
     """The unit of work's repository for records of *kind*."""
-    repo: Repository[Any] = getattr(uow, _REPOS[kind])
-    return repo
+    return uow.repository(SCHOOL_RECORD_TABLES[kind])
 
 
 def mis_key(record: Record) -> str:

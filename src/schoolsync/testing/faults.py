@@ -185,7 +185,7 @@ class FaultyStore:
 
     def unit_of_work(self) -> UnitOfWork:
         """A unit of work of the inner store whose writes are counted."""
-        return _FaultyUnitOfWork(self, self.inner.unit_of_work())
+        return _FaultyUnitOfWork(self, self.inner.unit_of_work())  # type: ignore[abstract]  # repositories set per TABLES entry
 
     def close(self) -> None:
         """Close the inner store."""

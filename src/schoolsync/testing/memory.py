@@ -182,7 +182,7 @@ class MemoryStore:
 
     def unit_of_work(self) -> _MemoryUnitOfWork:
         """A new unit of work over a private copy of the store's state."""
-        return _MemoryUnitOfWork(self)
+        return _MemoryUnitOfWork(self)  # type: ignore[abstract]  # repositories set per TABLES entry
 
     def close(self) -> None:
         """Nothing to release."""
