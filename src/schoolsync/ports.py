@@ -40,12 +40,14 @@ from schoolsync.records.tables import Table
 __all__ = [
     "AuditLog",
     "Clock",
+    "IdSource",
     "MisSnapshot",
     "MisSource",
     "Notifier",
     "OutboundMessage",
     "Repository",
     "Store",
+    "TokenSource",
     "UnitOfWork",
 ]
 
@@ -186,6 +188,38 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current time (timezone-aware)."""
+        ...
+
+
+class IdSource(Protocol):
+    """Record ids as a port: the domain never draws random ids itself.
+
+    :class:`schoolsync.ids.RandomIds` (UUIDs) in production, ``SequentialIds`` from
+    :mod:`schoolsync.testing` for tests and replays.
+    """
+
+    def new_id(self) -> str:
+        """A new id, unique among the ids this source gives."""
+        ...
+
+
+class TokenSource(Protocol):
+    """Secrets as a port (the three calls of :mod:`secrets` the library needs).
+
+    :class:`schoolsync.ids.SystemTokens` (the operating system's CSPRNG) in production,
+    ``SeededTokens`` from :mod:`schoolsync.testing` for repeatable tests only.
+    """
+
+    def token_urlsafe(self, nbytes: int) -> str:
+        """A URL-safe text token of *nbytes* random bytes."""
+        ...
+
+    def token_bytes(self, nbytes: int) -> bytes:
+        """*nbytes* random bytes."""
+        ...
+
+    def choice(self, alphabet: str) -> str:
+        """One character of *alphabet*, chosen at random."""
         ...
 
 

@@ -1,19 +1,23 @@
 """Two-stage account activation: an emailed link plus a one-time code handed over out of band.
 
-The codes are random (:mod:`secrets`), single-use, expiring and limited in attempts. Only a
-salted :func:`hashlib.scrypt` hash of the link token and of the code is stored; comparisons use
-:func:`hmac.compare_digest`. Pure: the time is passed in.
+The codes are random (a :class:`~schoolsync.ports.TokenSource`: by default
+:class:`~schoolsync.ids.SystemTokens`, the operating system's CSPRNG), single-use, expiring and
+limited in attempts. Only a salted :func:`hashlib.scrypt` hash of the link token and of the
+code is stored; comparisons use :func:`hmac.compare_digest`. Pure: the time and the token
+source are passed in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 import attrs
+
+from schoolsync.ids import SYSTEM_TOKENS
+from schoolsync.ports import TokenSource
 
 __all__ = [
     "ActivationChallenge",
@@ -69,16 +73,19 @@ def start_activation(
     code_length: int = 8,
     max_attempts: int = 5,
     work_factor: int = 2**14,
+    tokens: TokenSource = SYSTEM_TOKENS,
 ) -> tuple[ActivationChallenge, str, str]:
     """A new challenge, the link token (for the email) and the code (handed over separately).
 
-    Store the challenge; send the token and the code; forget both.
+    Store the challenge; send the token and the code; forget both. *tokens* draws the link
+    token (256 bits), the code and the salt (default: the system's CSPRNG; tests may pass
+    ``schoolsync.testing.SeededTokens``).
     """
     if code_length < 6:
         raise ValueError("activation codes need at least 6 characters")
-    token = secrets.token_urlsafe(32)
-    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(code_length))
-    salt = secrets.token_bytes(16)
+    token = tokens.token_urlsafe(32)
+    code = "".join(tokens.choice(CODE_ALPHABET) for _ in range(code_length))
+    salt = tokens.token_bytes(16)
     challenge = ActivationChallenge(
         account_id=account_id,
         salt=salt.hex(),

@@ -19,7 +19,6 @@ Persist with :func:`schoolsync.access.records.write_events`.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -43,12 +42,13 @@ from schoolsync.errors import (
     RoleRequirementError,
     ValidationError,
 )
+from schoolsync.ids import RandomIds
 
 __all__ = ["AccessAdmin"]
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    return RandomIds().new_id()
 
 
 class AccessAdmin:

@@ -25,8 +25,6 @@ removing a school) are recorded with the acting account, and are the host's to a
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -51,6 +49,7 @@ from schoolsync.errors import (
     ValidationError,
 )
 from schoolsync.identifiers import Urn
+from schoolsync.ids import SYSTEM_TOKENS, RandomIds
 from schoolsync.ports import Clock, Notifier, OutboundMessage, Repository, Store, UnitOfWork
 from schoolsync.serialisation import converter
 from schoolsync.trusts import (
@@ -156,11 +155,11 @@ class SchoolUploadResult:
 
 
 def _default_new_id(kind: str) -> str:
-    return f"{kind}-{uuid.uuid4().hex[:16]}"
+    return f"{kind}-{RandomIds().new_id()[:16]}"
 
 
 def _default_token() -> str:
-    return secrets.token_urlsafe(32)
+    return SYSTEM_TOKENS.token_urlsafe(32)
 
 
 def narrowed_scope(

@@ -10,7 +10,8 @@ reproduces the records at any moment.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from schoolsync.serialisation import converter
 if TYPE_CHECKING:
     from schoolsync.ports import UnitOfWork
 
-__all__ = ["RECORD_KINDS", "AccessRecords", "record_event", "write_events"]
+__all__ = ["RECORD_KINDS", "AccessRecords", "event_id_for", "record_event", "write_events"]
 
 #: The audit ``subject_kind`` of each access record type (from the table registry).
 RECORD_KINDS: dict[str, type[Any]] = {t.subject: t.record_type for t in ACCESS_TABLES}
@@ -69,6 +70,9 @@ def record_event(
     """An audit event for a change of one access record (``before``/``after`` ``None`` = absent).
 
     ``kind`` is one of :data:`RECORD_KINDS`. Names and emails of accounts are left out.
+    ``event_id`` is the event's id: services pass one from their
+    :class:`~schoolsync.ports.IdSource`; without it the id is derived from the event itself
+    (:func:`event_id_for`), so this function stays pure.
     """
     if kind not in RECORD_KINDS:
         raise ValueError(f"unknown record kind {kind!r}")
@@ -82,8 +86,9 @@ def record_event(
     school_id = record.id if isinstance(record, School) else getattr(record, "school_id", None)
     trust_id = record.id if isinstance(record, Trust) else getattr(record, "trust_id", None)
     account_id = record.id if isinstance(record, Account) else getattr(record, "account_id", None)
+    before_data, after_data = _unstructure(before), _unstructure(after)
     return AuditEvent(
-        id=event_id or uuid.uuid4().hex,
+        id=event_id or event_id_for(kind, action, record.id, at, before_data, after_data),
         at=at,
         actor_id=actor_id,
         action=action,
@@ -92,9 +97,22 @@ def record_event(
         trust_id=trust_id,
         school_id=school_id,
         account_id=account_id,
-        before=_unstructure(before),
-        after=_unstructure(after),
+        before=before_data,
+        after=after_data,
     )
+
+
+def event_id_for(
+    kind: str, action: str, subject_id: str, at: datetime, before: Any, after: Any
+) -> str:
+    """An event id derived from what the event says (32 hex digits): the same change of the
+    same record at the same moment gets the same id, any other event another one."""
+    text = json.dumps(
+        [kind, str(action), subject_id, at.isoformat(), before, after],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @attrs.define(kw_only=True)

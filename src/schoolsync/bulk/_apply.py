@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from schoolsync.bulk._rules import (
     TransferChecks,
 )
 from schoolsync.errors import AccessDeniedError, CapExceededError, SchoolsyncError
+from schoolsync.ids import RandomIds
 from schoolsync.ports import Store, UnitOfWork
 from schoolsync.records.audit import AuditAction, AuditEvent
 
@@ -55,10 +55,6 @@ _ACCOUNT_ACTIONS = {
     AccountAction.DEACTIVATE: AuditAction.ACCOUNT_DEACTIVATED,
     AccountAction.REACTIVATE: AuditAction.ACCOUNT_REACTIVATED,
 }
-
-
-def _uuid() -> str:
-    return uuid.uuid4().hex
 
 
 def _problem_for(change: Change, exc: SchoolsyncError) -> BulkProblem:
@@ -374,7 +370,7 @@ def check_change_set(
     the change set with the problems found added to its own.
     """
     with store.unit_of_work() as uow:
-        run = _Run(uow, change_set, checks, at, _uuid)
+        run = _Run(uow, change_set, checks, at, RandomIds().new_id)
         run.run()
         uow.rollback()
     if not run.problems:
@@ -398,7 +394,8 @@ def apply_change_set(
     preview (a role already held, an account already inactive) are skipped.
 
     Args:
-        new_id: makes ids for new accounts, assignments and audit events (default: UUID4 hex).
+        new_id: makes ids for new accounts, assignments and audit events (default: UUID4 hex,
+            :class:`schoolsync.ids.RandomIds`; pass ``SequentialIds().new_id`` for repeatable ids).
 
     The schools the changes touch are locked for the unit of work (``UnitOfWork.lock_school``).
 
@@ -415,7 +412,7 @@ def apply_change_set(
         # Writers to the same schools are serialised (or refused) by the store.
         for school_id in sorted({c.school_id for c in change_set.changes if c.school_id}):
             uow.lock_school(school_id)
-        run = _Run(uow, change_set, checks, at, new_id or _uuid)
+        run = _Run(uow, change_set, checks, at, new_id or RandomIds().new_id)
         run.run()
         if run.problems:
             uow.rollback()

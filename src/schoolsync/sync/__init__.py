@@ -59,7 +59,7 @@ if TYPE_CHECKING:
         restore_deleted,
         soft_delete,
     )
-    from schoolsync.sync.planning import pairings_from_review, plan, plan_pairings
+    from schoolsync.sync.planning import pairings_from_review, plan, plan_id, plan_pairings
     from schoolsync.sync.plans import (
         MIS_OWNED_FIELDS,
         Action,
@@ -153,6 +153,7 @@ _LAZY: dict[str, str] = {
     "original_backup_id": "schoolsync.sync.applying",
     "pairings_from_review": "schoolsync.sync.planning",
     "plan": "schoolsync.sync.planning",
+    "plan_id": "schoolsync.sync.planning",
     "plan_pairings": "schoolsync.sync.planning",
     "plan_from_dict": "schoolsync.sync.saving",
     "plan_to_dict": "schoolsync.sync.saving",
@@ -226,6 +227,7 @@ __all__ = [
     "pairings_from_review",
     "plan",
     "plan_from_dict",
+    "plan_id",
     "plan_pairings",
     "plan_to_dict",
     "prune_backups",

@@ -19,7 +19,6 @@ record shows as New again.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,8 @@ from typing import Any
 import attrs
 
 from schoolsync.errors import SyncError, SyncGuardError
-from schoolsync.ports import Notifier, OutboundMessage, Store, UnitOfWork
+from schoolsync.ids import ids_or_random
+from schoolsync.ports import IdSource, Notifier, OutboundMessage, Store, UnitOfWork
 from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.records.audit import action_named as _action_named
 from schoolsync.serialisation import converter
@@ -130,7 +130,9 @@ def _backup(sync_id: str, school_id: str, c: PlannedChange, at: datetime, *, bid
     )
 
 
-def _write(uow: UnitOfWork, plan: SyncPlan, at: datetime, actor_id: str | None) -> None:
+def _write(
+    uow: UnitOfWork, plan: SyncPlan, at: datetime, actor_id: str | None, ids: IdSource
+) -> None:
     writes = plan.writes
     for c in writes:
         _check_current(uow, c)
@@ -180,7 +182,7 @@ def _write(uow: UnitOfWork, plan: SyncPlan, at: datetime, actor_id: str | None) 
         )
     uow.audit.append(
         AuditEvent(
-            id=str(uuid.uuid4()),
+            id=ids.new_id(),
             at=at,
             actor_id=actor_id,
             action=_sync_action(plan.mode),
@@ -221,6 +223,7 @@ def apply(
     notifier: Notifier | None = None,
     actor_id: str | None = None,
     force: bool = False,
+    ids: IdSource | None = None,
 ) -> SyncReport:
     """Apply *plan* in one unit of work: all of it, or (on any failure) none of it.
 
@@ -234,6 +237,7 @@ def apply(
             the commit.
         actor_id: the account running the sync, for the audit log.
         force: apply even if the change-size guard is exceeded.
+        ids: makes the audit event's id (default: random, :class:`schoolsync.ids.RandomIds`).
 
     Raises:
         SyncError: the connection is not authorised, or the plan is stale.
@@ -254,7 +258,7 @@ def apply(
                 uow.lock_school(plan.school_id)
                 school = uow.schools.get(plan.school_id)
                 school_name = school.name if school is not None else None
-                _write(uow, plan, at, actor_id)
+                _write(uow, plan, at, actor_id, ids_or_random(ids))
                 uow.commit()
             except BaseException:
                 uow.rollback()
@@ -278,6 +282,7 @@ def plan_and_apply(
     actor_id: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    ids: IdSource | None = None,
 ) -> SyncReport:
     """Plan from the school's current records and apply, in one unit of work holding the
     school's lock (so nothing changes between the two); *dry_run* only reports the plan."""
@@ -295,6 +300,7 @@ def plan_and_apply(
             notifier=notifier,
             actor_id=actor_id,
             force=force,
+            ids=ids,
         )
 
 
@@ -306,16 +312,19 @@ def unmatch(
     at: datetime,
     actor_id: str | None = None,
     retention: RetentionPolicy | None = None,
+    ids: IdSource | None = None,
 ) -> SyncReport:
     """Undo the match of app record *app_id*: restore its original data, drop its link.
 
     The record gets back exactly the data it had before the sync first overwrote it (from the
     backup taken then); the MIS record is unlinked, so the next review shows it as New. A
-    record the sync *created* has no earlier state: it is soft-deleted (recoverable).
+    record the sync *created* has no earlier state: it is soft-deleted (recoverable). *ids*
+    makes the ids of the audit events and of the report (default: random UUIDs).
 
     Raises:
         SyncError: the record is not linked to an MIS record.
     """
+    ids = ids_or_random(ids)
     with open_unit(target) as uow:
         try:
             link = uow.sync_links.get(link_id_for(kind, app_id))
@@ -335,7 +344,9 @@ def unmatch(
             else:
                 current = repo.require(app_id)
                 label = getattr(current, "display_name", getattr(current, "name", ""))
-                soft_delete_in(uow, kind, app_id, at=at, retention=retention, actor_id=actor_id)
+                soft_delete_in(
+                    uow, kind, app_id, at=at, retention=retention, actor_id=actor_id, ids=ids
+                )
                 reason = (
                     "unmatched: the record was imported by the sync, so it was soft-deleted "
                     "(recoverable); the MIS record is New"
@@ -343,7 +354,7 @@ def unmatch(
                 outcome = Outcome.UNLINKED
             uow.audit.append(
                 AuditEvent(
-                    id=str(uuid.uuid4()),
+                    id=ids.new_id(),
                     at=at,
                     actor_id=actor_id,
                     action=AuditAction.MIS_SYNC_UNMATCHED,
@@ -359,7 +370,7 @@ def unmatch(
             uow.rollback()
             raise
     return SyncReport(
-        sync_id=str(uuid.uuid4()),
+        sync_id=ids.new_id(),
         school_id=link.school_id,
         mode="unmatch",
         at=at,

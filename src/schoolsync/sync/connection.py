@@ -10,12 +10,12 @@ seed) may change the connection. schoolsync does not assume how the host decides
 :class:`PermissionCheck` (for instance a small function over the ``schoolsync.access`` checker).
 
 The connection is a value; the host stores it (it round-trips through
-:data:`schoolsync.serialisation.converter`).
+:data:`schoolsync.serialisation.converter`). Each change is audited when an ``audit`` log is
+given, with an event id from ``ids`` (an :class:`~schoolsync.ports.IdSource`; default: random).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +24,8 @@ from typing import Any, Protocol
 import attrs
 
 from schoolsync.errors import AccessDeniedError, SyncError, ValidationError
-from schoolsync.ports import AuditLog
+from schoolsync.ids import ids_or_random
+from schoolsync.ports import AuditLog, IdSource
 from schoolsync.records.audit import AuditAction, AuditEvent
 
 __all__ = [
@@ -119,12 +120,13 @@ def _audit(
     action: AuditAction,
     account_id: str,
     at: datetime,
+    ids: IdSource | None,
 ) -> None:
     if audit is None:
         return
     audit.append(
         AuditEvent(
-            id=str(uuid.uuid4()),
+            id=ids_or_random(ids).new_id(),
             at=at,
             actor_id=account_id,
             action=action,
@@ -147,11 +149,12 @@ def _changed(
     account_id: str,
     at: datetime,
     audit: AuditLog | None,
+    ids: IdSource | None,
     **changes: Any,
 ) -> MisConnection:
     """The connection with *changes*, stamped with who changed it and when; audited."""
     result = attrs.evolve(connection, changed_at=at, changed_by=account_id, **changes)
-    _audit(audit, result, action, account_id, at)
+    _audit(audit, result, action, account_id, at, ids)
     return result
 
 
@@ -163,6 +166,7 @@ def authorise(
     at: datetime,
     can_configure: PermissionCheck,
     audit: AuditLog | None = None,
+    ids: IdSource | None = None,
 ) -> MisConnection:
     """Authorise the connection with *granted_scopes*; returns the authorised connection.
 
@@ -187,6 +191,7 @@ def authorise(
         account_id=account_id,
         at=at,
         audit=audit,
+        ids=ids,
         granted_scopes=granted,
         status=ConnectionStatus.AUTHORISED,
         data_sharing=sharing,
@@ -200,6 +205,7 @@ def deauthorise(
     at: datetime,
     can_configure: PermissionCheck,
     audit: AuditLog | None = None,
+    ids: IdSource | None = None,
 ) -> MisConnection:
     """Deauthorise the connection: every later sync refuses until it is authorised again.
 
@@ -213,6 +219,7 @@ def deauthorise(
         account_id=account_id,
         at=at,
         audit=audit,
+        ids=ids,
         granted_scopes=frozenset(),
         status=ConnectionStatus.DEAUTHORISED,
         data_sharing=DataSharing(),
@@ -227,6 +234,7 @@ def set_data_sharing(
     at: datetime,
     can_configure: PermissionCheck,
     audit: AuditLog | None = None,
+    ids: IdSource | None = None,
 ) -> MisConnection:
     """Choose which results are shared back to the MIS.
 
@@ -250,6 +258,7 @@ def set_data_sharing(
         account_id=account_id,
         at=at,
         audit=audit,
+        ids=ids,
         data_sharing=sharing,
     )
 

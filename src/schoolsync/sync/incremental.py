@@ -27,7 +27,7 @@ import attrs
 
 from schoolsync.errors import SyncError
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
-from schoolsync.ports import MisSnapshot, MisSource, Notifier, Store, UnitOfWork
+from schoolsync.ports import IdSource, MisSnapshot, MisSource, Notifier, Store, UnitOfWork
 from schoolsync.sync.applying import plan_and_apply
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.planning import plan_pairings
@@ -299,6 +299,7 @@ def incremental_sync(
     force: bool = False,
     dry_run: bool = False,
     actor_id: str | None = None,
+    ids: IdSource | None = None,
 ) -> SyncReport:
     """Run the nightly sync of one school: plan from the links, then apply, in one unit of work.
 
@@ -311,6 +312,7 @@ def incremental_sync(
         at: the time of this sync.
         dry_run: plan and report without writing.
         force: apply even if the change-size guard is exceeded.
+        ids: makes the audit event's id (default: random UUIDs).
 
     Raises:
         SyncError: the connection is not authorised, or the feed is older than *since*.
@@ -331,4 +333,5 @@ def incremental_sync(
         actor_id=actor_id,
         force=force,
         dry_run=dry_run,
+        ids=ids,
     )

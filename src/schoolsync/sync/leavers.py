@@ -9,18 +9,20 @@
   :class:`~schoolsync.sync.records.Tombstone` per identifier: a keyed hash (HMAC-SHA256 with a
   key the host holds), no personal data. The next sync refuses to re-import them silently.
 * Purges and erasures are audit events holding ids and counts only, never personal data.
+  Every function here takes ``ids``, the :class:`~schoolsync.ports.IdSource` of those events'
+  ids (default: random UUIDs, :class:`schoolsync.ids.RandomIds`).
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 import attrs
 from dateutil.relativedelta import relativedelta
 
 from schoolsync.errors import NotFoundError, SyncError, ValidationError
-from schoolsync.ports import Store, UnitOfWork
+from schoolsync.ids import ids_or_random
+from schoolsync.ports import IdSource, Store, UnitOfWork
 from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.serialisation import converter
 from schoolsync.sync.identity import identity_hashes
@@ -86,9 +88,10 @@ def _event(
     record_id: str,
     school_id: str,
     after: dict[str, object] | None = None,
+    ids: IdSource,
 ) -> AuditEvent:
     return AuditEvent(
-        id=str(uuid.uuid4()),
+        id=ids.new_id(),
         at=at,
         actor_id=actor_id,
         action=action,
@@ -108,6 +111,7 @@ def soft_delete_in(
     at: datetime,
     retention: RetentionPolicy | None = None,
     actor_id: str | None = None,
+    ids: IdSource | None = None,
 ) -> DeletedRecord:
     """Soft-delete within *uow* (no commit). See :func:`soft_delete`."""
     retention = retention or RetentionPolicy()
@@ -139,6 +143,7 @@ def soft_delete_in(
             record_id=record_id,
             school_id=record.school_id,
             after={"purge_after": deleted.purge_after.isoformat()},
+            ids=ids_or_random(ids),
         )
     )
     return deleted
@@ -152,6 +157,7 @@ def soft_delete(
     at: datetime,
     retention: RetentionPolicy | None = None,
     actor_id: str | None = None,
+    ids: IdSource | None = None,
 ) -> DeletedRecord:
     """Delete a record recoverably: it leaves the live repository (and its sync link goes).
 
@@ -163,7 +169,7 @@ def soft_delete(
     """
     with open_unit(target) as uow:
         deleted = soft_delete_in(
-            uow, kind, record_id, at=at, retention=retention, actor_id=actor_id
+            uow, kind, record_id, at=at, retention=retention, actor_id=actor_id, ids=ids
         )
         uow.commit()
     return deleted
@@ -175,6 +181,7 @@ def restore_deleted(
     *,
     at: datetime,
     actor_id: str | None = None,
+    ids: IdSource | None = None,
 ) -> object:
     """Bring a soft-deleted record back exactly as it was; returns the record.
 
@@ -200,6 +207,7 @@ def restore_deleted(
                 kind=deleted.kind,
                 record_id=deleted.record_id,
                 school_id=deleted.school_id,
+                ids=ids_or_random(ids),
             )
         )
         uow.commit()
@@ -224,6 +232,7 @@ def purge_expired(
     school_id: str | None = None,
     retention: RetentionPolicy | None = None,
     actor_id: str | None = None,
+    ids: IdSource | None = None,
 ) -> PurgeResult:
     """Remove soft-deleted records whose retention period is over, for good.
 
@@ -235,6 +244,7 @@ def purge_expired(
         if retention is not None and retention.legal_hold:
             return PurgeResult(kept_on_hold=len(due))
         purged = []
+        event_ids = ids_or_random(ids)
         for d in due:
             backups = _remove_backups(uow, d.school_id, d.kind, d.record_id)
             uow.deleted.remove(d.id)
@@ -248,6 +258,7 @@ def purge_expired(
                     record_id=d.record_id,
                     school_id=d.school_id,
                     after={"backups_removed": backups},
+                    ids=event_ids,
                 )
             )
         uow.commit()
@@ -288,6 +299,7 @@ def erase(
     at: datetime,
     school_id: str,
     actor_id: str | None = None,
+    ids: IdSource | None = None,
 ) -> tuple[Tombstone, ...]:
     """Erase a person now: the live or soft-deleted record, its link and backups all go.
 
@@ -344,6 +356,7 @@ def erase(
                 record_id=record_id,
                 school_id=school_id,
                 after={"tombstones": len(tombstones), "backups_removed": backups},
+                ids=ids_or_random(ids),
             )
         )
         uow.commit()

@@ -21,7 +21,7 @@ and decides, per record, what a sync would do and why:
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -51,7 +51,7 @@ from schoolsync.sync.state import Record, SchoolRecords, kind_of, link_id_for, m
 
 # The plan's records (SyncPlan, PlannedChange, Pairing, PlanOptions...) are in
 # schoolsync.sync.plans; both are public through schoolsync.sync.
-__all__ = ["pairings_from_review", "plan", "plan_pairings"]
+__all__ = ["pairings_from_review", "plan", "plan_id", "plan_pairings"]
 
 # A blank MIS value never erases an app value for these fields (feeds often omit them).
 _KEEP_WHEN_BLANK = frozenset(
@@ -560,6 +560,32 @@ def _by_kind(pairings: Iterable[Pairing]) -> dict[RecordKind, list[Pairing]]:
     return by_kind
 
 
+def _stable(value: object) -> str:
+    """A text form of a field value that does not vary between runs (sets are sorted)."""
+    if isinstance(value, set | frozenset):
+        return repr(sorted(_stable(v) for v in value))
+    return repr(value)
+
+
+def plan_id(school_id: str, mode: str, at: datetime, changes: Iterable[PlannedChange]) -> str:
+    """The default id of a plan: a digest of its school, mode, time and changes (32 hex digits).
+
+    Two plans share an id only when they are the same plan; applying a plan twice is refused
+    as stale once the first application wrote anything, so backups keyed by the id never
+    collide. Pass ``sync_id=`` (for example from an :class:`~schoolsync.ports.IdSource`) to
+    choose the id instead.
+    """
+    digest = hashlib.blake2b(f"{school_id}\x1f{mode}\x1f{at.isoformat()}".encode(), digest_size=16)
+    for c in changes:
+        digest.update(
+            f"\x1e{c.kind.value}\x1f{c.action.value}\x1f{c.app_id}\x1f{c.mis_id}"
+            f"\x1f{c.deleted_id}".encode()
+        )
+        for fc in c.changes:
+            digest.update(f"\x1d{fc.field}\x1f{_stable(fc.old)}\x1f{_stable(fc.new)}".encode())
+    return digest.hexdigest()
+
+
 def plan_pairings(
     pairings: Iterable[Pairing],
     current: SchoolRecords,
@@ -581,7 +607,8 @@ def plan_pairings(
         at: when the plan is made (decides which soft deletions are still restorable).
         options: :class:`PlanOptions`.
         mode: a label carried into the report (``"apply"``, ``"incremental"``, ``"rollover"``).
-        sync_id: the id of this sync (default: a new UUID).
+        sync_id: the id of this sync (default: :func:`plan_id`, derived from the plan, so
+            planning stays pure: the same inputs give the same plan, id included).
         expected_leavers: app ids of pupils expected to leave (top year at rollover); they are
             marked leavers and do not count towards the change-size guard.
         guard_exempt: kinds whose departures the guard ignores (classes and year groups at
@@ -613,12 +640,13 @@ def plan_pairings(
             planner.handle(p)
         if kind is RecordKind.STAFF:
             planner.finish_staff()
+    changes = tuple(planner.changes)
     return SyncPlan(
-        sync_id=sync_id or str(uuid.uuid4()),
+        sync_id=sync_id or plan_id(current.school_id, mode, at, changes),
         school_id=current.school_id,
         mode=mode,
         planned_at=at,
-        changes=tuple(planner.changes),
+        changes=changes,
         guard=planner.guard(),
         notes=tuple(notes) + tuple(planner.notes),
     )
@@ -678,7 +706,7 @@ def plan(
         current: the app's records of the school (:meth:`SchoolRecords.load`).
         at: when the plan is made.
         options: :class:`PlanOptions`.
-        sync_id: the id of this sync (default: a new UUID).
+        sync_id: the id of this sync (default: :func:`plan_id`, derived from the plan).
         complete: the reviews cover the school's whole MIS feed, so synced records they list
             as Not matched are gone from the MIS and marked Out of sync (subject to the
             change-size guard). By default a review may cover part of the school (the seed

@@ -24,7 +24,7 @@ import attrs
 
 from schoolsync.calendar import AcademicYear, Jurisdiction, YearCode, YearStart
 from schoolsync.people import Pupil
-from schoolsync.ports import MisSnapshot, MisSource, Notifier, Store, UnitOfWork
+from schoolsync.ports import IdSource, MisSnapshot, MisSource, Notifier, Store, UnitOfWork
 from schoolsync.sync.applying import plan_and_apply
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.incremental import incremental_plan, read_snapshot
@@ -204,6 +204,7 @@ def rollover_sync(
     force: bool = False,
     dry_run: bool = False,
     actor_id: str | None = None,
+    ids: IdSource | None = None,
 ) -> SyncReport:
     """Run the new-academic-year sync of one school in one unit of work.
 
@@ -226,4 +227,5 @@ def rollover_sync(
         actor_id=actor_id,
         force=force,
         dry_run=dry_run,
+        ids=ids,
     )

@@ -3,6 +3,8 @@
 - :class:`MemoryStore` (``schoolsync.testing.memory``): the in-memory store, a real
   implementation of the storage contract.
 - :class:`RecordingNotifier` (``schoolsync.testing.notifier``): keeps outbound messages.
+- :class:`SequentialIds` / :class:`SeededTokens` (``schoolsync.testing.ids``): deterministic
+  :class:`~schoolsync.ports.IdSource` and :class:`~schoolsync.ports.TokenSource` to inject.
 - :func:`world` / :class:`World` (``schoolsync.testing.world``): a fluent trust builder;
   :func:`assert_allowed` / :func:`assert_denied` (``schoolsync.testing.assertions``).
 - ``schoolsync.testing.scenarios``: access scenario tables (YAML, XLSX) as pytest cases.
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
         fails_cleanly_at_every_write,
         whole_store,
     )
+    from schoolsync.testing.ids import SeededTokens, SequentialIds
     from schoolsync.testing.memory import MemoryStore
     from schoolsync.testing.notifier import RecordingNotifier
     from schoolsync.testing.world import World, world
@@ -52,6 +55,8 @@ _LAZY = {
     "StoreSnapshot": "schoolsync.testing.faults",
     "fails_cleanly_at_every_write": "schoolsync.testing.faults",
     "whole_store": "schoolsync.testing.faults",
+    "SeededTokens": "schoolsync.testing.ids",
+    "SequentialIds": "schoolsync.testing.ids",
 }
 
 __all__ = [
@@ -61,6 +66,8 @@ __all__ = [
     "MemoryStore",
     "NotAllOrNothingError",
     "RecordingNotifier",
+    "SeededTokens",
+    "SequentialIds",
     "StoreContract",
     "StoreSnapshot",
     "World",
