@@ -6,6 +6,7 @@ import random
 from collections import Counter
 from datetime import date
 
+import attrs
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -87,15 +88,17 @@ def _indistinguishable(a: Row, b: Row) -> bool:
 
 @given(people, people, st.tuples(names, dobs, genders))
 def test_identical_pair_is_matched(mis_rows: list[Row], app_rows: list[Row], person: Row) -> None:
-    """An MIS record and an identical app record are Matched to each other, whatever else
-    either side holds (near-identical names, the same people without a birth date, twins...),
-    unless another record on either side is indistinguishable from them: then no data can
-    tell which is which and the pair is held at May match (see the next test)."""
+    """An MIS record and an identical app record with a birth date are Matched to each other,
+    whatever else either side holds (near-identical names, the same people without a birth
+    date, twins...), unless another record on either side is indistinguishable from them:
+    then no data can tell which is which and the pair is held at May match (see the next
+    test). Without a birth date the names are the only evidence: paired, but May match."""
     assume(not any(_indistinguishable(r, person) for r in (*mis_rows, *app_rows)))
     mis = [*_pupils("m", mis_rows), *_pupils("x-m", [person])]
     app = [*_pupils("a", app_rows), *_pupils("x-a", [person])]
     r = match_pupils(mis, app).result_for(mis="x-m0")
-    assert (r.status, r.app_key) == (MatchStatus.MATCHED, "x-a0")
+    expected = MatchStatus.MATCHED if person[1] is not None else MatchStatus.MAY_MATCH
+    assert (r.status, r.app_key) == (expected, "x-a0")
 
 
 @given(st.tuples(names, dobs, genders))
@@ -124,3 +127,70 @@ def test_staff_one_to_one(seed: int) -> None:
     assert Counter(r.mis_key for r in review if r.mis_key) == Counter(p.id for p in pop.mis)
     assert Counter(r.app_key for r in review if r.app_key) == Counter(p.id for p in pop.app)
     assert all(isinstance(r.record, StaffMember) for r in review)
+
+
+_OPTIONAL = (
+    "date_of_birth",
+    "gender",
+    "middle_names",
+    "preferred_forename",
+    "postcode",
+    "address",
+    "email",
+)
+
+
+@st.composite
+def _full_person(draw: st.DrawFn, pid: str) -> Pupil:
+    (forename, surname), dob, gender = draw(st.tuples(names, dobs, genders))
+    return Pupil(
+        id=pid,
+        school_id="s",
+        forename=forename,
+        surname=surname,
+        date_of_birth=dob,
+        gender=gender,
+        middle_names=draw(st.one_of(st.none(), st.sampled_from(_FORENAMES))),
+        preferred_forename=draw(st.one_of(st.none(), st.sampled_from(_FORENAMES))),
+        postcode=draw(st.one_of(st.none(), st.sampled_from(["SW1A 1AA", "SW1A 1AB", "M1 1AE"]))),
+        address=draw(
+            st.one_of(st.none(), st.sampled_from(["1 High St", "1 High Street", "9 Low Rd"]))
+        ),
+        email=draw(st.one_of(st.none(), st.sampled_from(["a@x.uk", "b@x.uk"]))),
+    )
+
+
+def _status(mis: list[Pupil], app: list[Pupil]) -> tuple[MatchStatus, str | None]:
+    r = match_pupils(mis, app).result_for(mis="x-m")
+    return r.status, r.app_key
+
+
+@given(
+    _full_person("x-m"),
+    _full_person("x-a"),
+    people,
+    people,
+    st.sampled_from(_OPTIONAL),
+    st.booleans(),
+)
+def test_removing_a_value_never_turns_may_match_into_matched(
+    mis_person: Pupil,
+    app_person: Pupil,
+    mis_rows: list[Row],
+    app_rows: list[Row],
+    field: str,
+    from_mis: bool,
+) -> None:
+    """Less evidence never gives more certainty: taking one value (birth date, gender,
+    middle or preferred name, postcode, address, email) away from either record of a pair
+    never makes a pair Matched that was not Matched with it."""
+    crowd_m, crowd_a = _pupils("m", mis_rows), _pupils("a", app_rows)
+    before = _status([*crowd_m, mis_person], [*crowd_a, app_person])
+    changed = {field: Gender.UNKNOWN if field == "gender" else None}
+    if from_mis:
+        mis_person = attrs.evolve(mis_person, **changed)  # type: ignore[arg-type]
+    else:
+        app_person = attrs.evolve(app_person, **changed)  # type: ignore[arg-type]
+    after = _status([*crowd_m, mis_person], [*crowd_a, app_person])
+    if after == (MatchStatus.MATCHED, "x-a"):
+        assert before == (MatchStatus.MATCHED, "x-a")

@@ -1,4 +1,4 @@
-"""Thresholds and field weights for matching (``MatchSettings``)."""
+"""How sure person matching must be, as match probabilities (``MatchSettings``)."""
 
 from __future__ import annotations
 
@@ -20,43 +20,42 @@ def _non_negative(instance: object, attribute: attrs.Attribute[float], value: fl
         raise ValidationError(attribute.name, value, "must not be negative")
 
 
+def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValidationError(attribute.name, value, "must be at least 1")
+
+
 @attrs.frozen(kw_only=True)
 class MatchSettings:
-    """How sure matching must be, and how much each field counts.
+    """How sure matching must be. Scores are match probabilities (0-1), see docs/matching.md.
 
-    A candidate pair's score is the weighted mean of its field similarities over the fields
-    present on both sides (a missing birth date or gender does not count against a pair).
-
-    * ``match_threshold``: a pair scoring at least this is Matched, provided its best competitor
-      (another candidate of either record) scores at least ``ambiguity_margin`` less;
-    * ``may_match_threshold``: a pair scoring at least this (and not Matched) is May match;
-    * ``identifier_name_floor``: an identifier link (MIS id, UPN, email) whose name and birth
-      date evidence scores below this is held at May match (an MIS id reused by a new MIS, a
-      UPN typed against the wrong pupil);
-    * ``name_similarity_floor``: name similarity is Jaro-Winkler rescaled so that this value
-      and below (unrelated names score 0.5-0.7) count as 0: ``sqrt((jw - floor) / (1 - floor))``;
-    * ``max_block_pairs``: a blocking key shared by more pairs than this is skipped (other keys
-      still find the pairs); it bounds the cost of very common keys.
-
-    The defaults were chosen on :mod:`schoolsync.testing.populations` (see docs/matching.md).
+    * ``match_threshold``: a pair whose match probability is at least this is Matched, provided
+      two independent kinds of evidence agree (names, birth date, an identifier, the address),
+      no competitor comes within ``ambiguity_bits`` of it and the twin rule allows it;
+    * ``may_match_threshold``: a pair at least this likely (and not Matched) is May match;
+    * ``evidence_bits``: a kind of evidence *agrees* when one of its fields weighs at least
+      this many bits for the pair (2 bits: four times as likely the same person);
+    * ``ambiguity_bits``: a pair is held at May match when another free candidate of either
+      record is within this many bits of it (3 bits: less than 8 times less likely);
+    * ``block_window``: inside a blocking key shared by more app records than this, each
+      record is compared with this many neighbours only (keeps pairs linear in records);
+    * ``learn``: estimate m and u probabilities by EM on the two lists (else the priors);
+      ``min_pairs_to_learn``: fewer candidate pairs than this use the priors anyway;
+      ``prior_strength``: pseudo-pairs of the priors mixed into what is learned;
+      ``em_rounds``: rounds of expectation maximisation;
+    * ``use_mis_id`` / ``use_upn`` / ``use_email``: the identifier ladder's rungs.
     """
 
-    match_threshold: float = attrs.field(default=0.9, validator=_unit)
-    may_match_threshold: float = attrs.field(default=0.7, validator=_unit)
-    ambiguity_margin: float = attrs.field(default=0.05, validator=_unit)
-    identifier_name_floor: float = attrs.field(default=0.5, validator=_unit)
-    surname_weight: float = attrs.field(default=0.3, validator=_non_negative)
-    forename_weight: float = attrs.field(default=0.3, validator=_non_negative)
-    date_of_birth_weight: float = attrs.field(default=0.3, validator=_non_negative)
-    gender_weight: float = attrs.field(default=0.05, validator=_non_negative)
-    middle_names_weight: float = attrs.field(default=0.05, validator=_non_negative)
-    day_month_swap_similarity: float = attrs.field(default=0.85, validator=_unit)
-    near_date_similarity: float = attrs.field(default=0.6, validator=_unit)
-    preferred_name_similarity: float = attrs.field(default=0.93, validator=_unit)
-    name_part_similarity: float = attrs.field(default=0.93, validator=_unit)
-    name_similarity_floor: float = attrs.field(default=0.7, validator=_unit)
-    swapped_names_factor: float = attrs.field(default=0.97, validator=_unit)
-    max_block_pairs: int = 5000
+    match_threshold: float = attrs.field(default=0.99, validator=_unit)
+    may_match_threshold: float = attrs.field(default=0.2, validator=_unit)
+    evidence_bits: float = attrs.field(default=2.0, validator=_non_negative)
+    ambiguity_bits: float = attrs.field(default=3.0, validator=_non_negative)
+    block_window: int = attrs.field(default=6, validator=_positive_int)
+    learn: bool = True
+    min_pairs_to_learn: int = attrs.field(default=300, validator=_positive_int)
+    prior_strength: float = attrs.field(default=50.0, validator=_non_negative)
+    em_rounds: int = attrs.field(default=12, validator=_positive_int)
+    tf_smoothing: float = attrs.field(default=200.0, validator=_non_negative)
     use_mis_id: bool = True
     use_upn: bool = True
     use_email: bool = True
@@ -69,5 +68,3 @@ class MatchSettings:
                 self.may_match_threshold,
                 "must not be above match_threshold",
             )
-        if self.surname_weight + self.forename_weight <= 0:
-            raise ValidationError("forename_weight", self.forename_weight, "names need weight")

@@ -104,6 +104,10 @@ class Pupil(_Named):
     directory_match_id: str | None = None
     #: The Unique Learner Number, issued from age 14 (most primary pupils have none).
     uln: Uln | None = None
+    #: Home postcode and address lines (brokers and CTF carry them; matching uses them when
+    #: both records hold them).
+    postcode: str | None = None
+    address: str | None = None
 
     def all_upns(self) -> tuple[Upn, ...]:
         """Every UPN the pupil holds or held: the current one first, then the former ones."""
@@ -135,6 +139,9 @@ class StaffMember(_Named):
     class_ids: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     #: A key to match an existing directory account (Microsoft SDS ``activeDirectoryMatchId``).
     directory_match_id: str | None = None
+    #: Home postcode and address lines (matching uses them when both records hold them).
+    postcode: str | None = None
+    address: str | None = None
 
 
 @attrs.frozen(kw_only=True)
