@@ -182,6 +182,20 @@ class TestNightly:
                 SnapshotSource(snapshot=feed), None, store, school_id="s1", connection=idle, at=NOW
             )
 
+    def test_a_misspelt_or_missing_run_keyword_is_a_type_error(self) -> None:
+        """The run keywords (connection, at, force...) are checked like a signature's: a typo
+        does not silently apply a guarded sync, a missing ``at`` is named; nothing is written."""
+        store, feed = synced_school()
+        before = state(store)
+        source = SnapshotSource(snapshot=evolve_snapshot(feed, changed=2))
+        with pytest.raises(TypeError, match=r"unexpected keyword argument.*forse"):
+            incremental_sync(
+                source, NOW, store, school_id="s1", connection=connection(), at=NOW, forse=True
+            )
+        with pytest.raises(TypeError, match=r"missing required keyword argument.*: at$"):
+            incremental_sync(source, NOW, store, school_id="s1", connection=connection())
+        assert before == state(store)
+
     def test_dry_run_reports_without_writing(self) -> None:
         """A dry run plans and reports only."""
         store, feed = synced_school()

@@ -19,9 +19,9 @@ Running it twice on the same feed changes nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Required, TypedDict, TypeVar, Unpack
 
 import attrs
 
@@ -292,14 +292,8 @@ def incremental_sync(
     target: Store | UnitOfWork,
     *,
     school_id: str,
-    connection: MisConnection,
-    at: datetime,
-    notifier: Notifier | None = None,
     options: PlanOptions | None = None,
-    force: bool = False,
-    dry_run: bool = False,
-    actor_id: str | None = None,
-    ids: IdSource | None = None,
+    **run: Unpack[RunOptions],
 ) -> SyncReport:
     """Run the nightly sync of one school: plan from the links, then apply, in one unit of work.
 
@@ -310,6 +304,9 @@ def incremental_sync(
         target: the store (or an open unit of work).
         connection: must be authorised (else :class:`~schoolsync.errors.SyncError`).
         at: the time of this sync.
+        options: :class:`PlanOptions`.
+        notifier: receives the welcome messages of new staff (see :func:`apply`).
+        actor_id: the account running the sync, for the audit log.
         dry_run: plan and report without writing.
         force: apply even if the change-size guard is exceeded.
         ids: makes the audit event's id (default: random UUIDs).
@@ -318,20 +315,57 @@ def incremental_sync(
         SyncError: the connection is not authorised, or the feed is older than *since*.
         SyncGuardError: too many synced records would go Out of sync.
     """
-    require_active(connection, school_id)
-    snapshot = read_snapshot(source, school_id)
-    delta = delta_of(source)
-    return plan_and_apply(
-        target,
-        lambda current: incremental_plan(
-            snapshot, current, at=at, since=since, options=options, delta=delta
-        ),
-        school_id=school_id,
-        connection=connection,
-        at=at,
-        notifier=notifier,
-        actor_id=actor_id,
-        force=force,
-        dry_run=dry_run,
-        ids=ids,
-    )
+
+    def planner(snapshot: MisSnapshot) -> Callable[[SchoolRecords], SyncPlan]:
+        delta = delta_of(source)
+        return lambda current: incremental_plan(
+            snapshot, current, at=run["at"], since=since, options=options, delta=delta
+        )
+
+    return run_snapshot_sync(source, target, planner, school_id=school_id, **run)
+
+
+class RunOptions(TypedDict, total=False):
+    """How a sync from an MIS feed runs (:func:`incremental_sync` and
+    :func:`~schoolsync.sync.rollover_sync` take these as keywords): ``connection`` (must be
+    authorised) and ``at`` (the time of the sync) are required; ``notifier``, ``actor_id``,
+    ``force``, ``dry_run`` and ``ids`` are as for :func:`~schoolsync.sync.apply`."""
+
+    connection: Required[MisConnection]
+    at: Required[datetime]
+    notifier: Notifier | None
+    actor_id: str | None
+    force: bool
+    dry_run: bool
+    ids: IdSource | None
+
+
+#: The keywords of :class:`RunOptions` a caller must give.
+_RUN_REQUIRED = frozenset({"connection", "at"})
+
+
+def _check_run_options(run: Mapping[str, object]) -> None:
+    """Misspelt or missing keywords are a ``TypeError``, as for an explicit signature."""
+    unknown = sorted(set(run) - set(RunOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+    missing = sorted(_RUN_REQUIRED - set(run))
+    if missing:
+        raise TypeError(f"missing required keyword argument(s): {', '.join(missing)}")
+
+
+def run_snapshot_sync(
+    source: MisSource,
+    target: Store | UnitOfWork,
+    planner: Callable[[MisSnapshot], Callable[[SchoolRecords], SyncPlan]],
+    *,
+    school_id: str,
+    **run: Unpack[RunOptions],
+) -> SyncReport:
+    """Check the connection and read the school's feed from *source* once; then plan with
+    ``planner(snapshot)`` against the school's current records and apply, in one unit of work
+    holding the school's lock (see :func:`~schoolsync.sync.applying.plan_and_apply`)."""
+    _check_run_options(run)
+    require_active(run["connection"], school_id)
+    planned = planner(read_snapshot(source, school_id))
+    return plan_and_apply(target, planned, school_id=school_id, **run)

@@ -18,16 +18,20 @@ every pupil already moved and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Unpack
 
 import attrs
 
 from schoolsync.calendar import AcademicYear, Jurisdiction, YearCode, YearStart
 from schoolsync.people import Pupil
-from schoolsync.ports import IdSource, MisSnapshot, MisSource, Notifier, Store, UnitOfWork
-from schoolsync.sync.applying import plan_and_apply
-from schoolsync.sync.connection import MisConnection, require_active
-from schoolsync.sync.incremental import incremental_plan, read_snapshot
+from schoolsync.ports import MisSnapshot, MisSource, Store, UnitOfWork
+from schoolsync.sync.incremental import (
+    RunOptions,
+    incremental_plan,
+    run_snapshot_sync,
+)
 from schoolsync.sync.plans import PlanOptions, SyncPlan
 from schoolsync.sync.records import RecordKind, SyncState
 from schoolsync.sync.report import SyncReport
@@ -195,37 +199,36 @@ def rollover_sync(
     target: Store | UnitOfWork,
     *,
     school_id: str,
-    connection: MisConnection,
-    at: datetime,
-    notifier: Notifier | None = None,
     options: PlanOptions | None = None,
     top_year: str | None = None,
     year_start: YearStart | None = None,
-    force: bool = False,
-    dry_run: bool = False,
-    actor_id: str | None = None,
-    ids: IdSource | None = None,
+    **run: Unpack[RunOptions],
 ) -> SyncReport:
     """Run the new-academic-year sync of one school in one unit of work.
+
+    *run* is as for :func:`~schoolsync.sync.incremental_sync` (``connection``, ``at``,
+    ``notifier``, ``actor_id``, ``force``, ``dry_run``, ``ids``).
 
     Raises:
         SyncError: the connection is not authorised.
         SyncGuardError: too many synced pupils or staff would go Out of sync (leavers of the
             top year excepted).
     """
-    require_active(connection, school_id)
-    snapshot = read_snapshot(source, school_id)
-    return plan_and_apply(
+
+    def planner(snapshot: MisSnapshot) -> Callable[[SchoolRecords], SyncPlan]:
+        return lambda current: rollover_plan(
+            snapshot,
+            current,
+            at=run["at"],
+            options=options,
+            top_year=top_year,
+            year_start=year_start,
+        )
+
+    return run_snapshot_sync(
+        source,
         target,
-        lambda current: rollover_plan(
-            snapshot, current, at=at, options=options, top_year=top_year, year_start=year_start
-        ),
+        planner,
         school_id=school_id,
-        connection=connection,
-        at=at,
-        notifier=notifier,
-        actor_id=actor_id,
-        force=force,
-        dry_run=dry_run,
-        ids=ids,
+        **run,
     )
