@@ -12,11 +12,10 @@ from typing import BinaryIO
 import attrs
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
-from schoolsync.sources.tabular import xlsx_rows
+from schoolsync.sources.xlsx import XlsxWorkbook
 
 __all__ = [
     "NOT_A_WORKBOOK",
@@ -175,30 +174,24 @@ def _read_csv(data: bytes, name: str) -> list[list[str]]:
         raise FileFormatError(name, f"not a readable CSV file ({exc})") from exc
 
 
-def _read_xlsx(source: Path | BinaryIO, name: str) -> list[list[str]]:
-    try:
-        workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise FileFormatError(name, f"not a readable XLSX workbook ({exc})") from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends
-        raise FileFormatError(name, "not a readable XLSX workbook") from exc
-    try:
-        sheet = (
-            workbook[_SHEET_TITLE]
-            if _SHEET_TITLE in workbook.sheetnames
-            else workbook.worksheets[0]
-        )
-        return [[_cell_text(v) for v in row] for row in xlsx_rows(sheet, name)]
-    finally:
-        workbook.close()
+def _read_xlsx(source: BinaryIO, name: str, sheet: str | None) -> list[list[str]]:
+    """The rows of the bulk sheet (the named *sheet*, else ``bulk-user-data`` if present, else
+    the first), through the one bounded XLSX path."""
+    with XlsxWorkbook(source, name) as book:
+        if sheet is None and _SHEET_TITLE in book.sheet_names:
+            sheet = _SHEET_TITLE
+        return [[_cell_text(v) for v in row.values] for row in book.rows(sheet)]
 
 
-def read_sheet(source: str | Path | BinaryIO, *, name: str | None = None) -> BulkSheet:
+def read_sheet(
+    source: str | Path | BinaryIO, *, name: str | None = None, sheet: str | None = None
+) -> BulkSheet:
     """Read a bulk file (CSV or XLSX) into a :class:`BulkSheet`.
 
     *source* is a path (XLSX by its ``.xlsx`` suffix) or an open binary file, such as an upload
     a web app received (XLSX told by its content). *name* is the name errors and the change set
-    show (default: the file's name).
+    show (default: the file's name). *sheet* picks a workbook's worksheet by name (default:
+    ``bulk-user-data`` when there is one, else the first).
 
     Trailing empty rows and columns are dropped; every cell is restored with
     :func:`~schoolsync.bulk.restore`.
@@ -223,7 +216,11 @@ def read_sheet(source: str | Path | BinaryIO, *, name: str | None = None) -> Bul
         data = source.read()
         label = shown = name or str(getattr(source, "name", "upload"))
     # A zip container is XLSX, whatever the name says.
-    raw = _read_xlsx(io.BytesIO(data), shown) if data.startswith(_ZIP) else _read_csv(data, shown)
+    raw = (
+        _read_xlsx(io.BytesIO(data), shown, sheet)
+        if data.startswith(_ZIP)
+        else _read_csv(data, shown)
+    )
     while raw and not any(c.strip() for c in raw[-1]):
         raw.pop()
     if not raw:

@@ -22,10 +22,9 @@ from typing import Any
 
 import attrs
 import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolsync.errors import FileFormatError
-from schoolsync.sources.tabular import xlsx_rows
+from schoolsync.sources.xlsx import XlsxWorkbook
 from schoolsync.trusts import SchoolUploadRow
 
 __all__ = [
@@ -117,16 +116,8 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 
 def _xlsx_rows(path: Path, sheet: str | None) -> list[tuple[int, tuple[Any, ...]]]:
     """Every row of the sheet (upload sheets are small; the workbook is closed at once)."""
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        if sheet is not None and sheet not in workbook.sheetnames:
-            raise FileFormatError(
-                path.name, f"no sheet named {sheet!r}", field="sheet", value=sheet
-            )
-        ws = workbook[sheet] if sheet is not None else workbook.worksheets[0]
-        return list(enumerate(xlsx_rows(ws, path.name), start=1))
-    finally:
-        workbook.close()
+    with XlsxWorkbook(path, path.name) as book:
+        return [(row.number, row.values) for row in book.rows(sheet)]
 
 
 def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolUploadSheet:
@@ -156,7 +147,6 @@ def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolU
         KeyError,
         csv.Error,
         zipfile.BadZipFile,
-        InvalidFileException,
     ) as exc:
         raise FileFormatError(file, f"cannot read the file: {exc}", code="unreadable") from exc
     raise FileFormatError(

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import attrs
-from defusedxml import DefusedXmlException
 
 from schoolsync.errors import FileFormatError, InvalidIdentifierError
 from schoolsync.identifiers import Upn
@@ -29,6 +28,7 @@ from schoolsync.sources._csv import (
     parse_upn,
 )
 from schoolsync.sources._years import in_nc_order, nc_year_for_grade, pupils_year_groups
+from schoolsync.sources.xlsx import XlsxWorkbook
 
 __all__ = ["PupilColumns", "StaffColumns", "TabularSource", "read_tabular"]
 
@@ -101,7 +101,8 @@ def _cell_text(value: object) -> str:
 
 
 class _XlsxFile(CsvFile):
-    """An XLSX sheet read like a CSV file (openpyxl read-only mode: rows stream)."""
+    """An XLSX sheet read like a CSV file, through the one bounded XLSX path
+    (:mod:`schoolsync.sources.xlsx`): rows stream, and only real cells are read."""
 
     def __init__(self, path: Path, sheet: str | None, spec: FileSpec, warnings: Warnings) -> None:
         super().__init__(_no_opener, path.name, spec, warnings)
@@ -109,120 +110,25 @@ class _XlsxFile(CsvFile):
         self.sheet = sheet
 
     def _cells(self) -> Iterator[list[str]]:
-        import openpyxl
-
-        number = 0
-        try:
-            raw = self.path.open("rb")
-        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
-            raise FileFormatError(
-                str(self.path), f"cannot be read: {getattr(e, 'strerror', None) or e}"
-            ) from None
-        try:
-            wb = openpyxl.load_workbook(raw, read_only=True, data_only=True)
-        except Exception as e:  # openpyxl raises many types on a broken file
-            raw.close()
-            raise FileFormatError(self.name, _xlsx_reason(e)) from None
-        try:
-            if self.sheet is not None and self.sheet not in wb.sheetnames:
-                raise FileFormatError(
-                    self.name, f"no sheet named {self.sheet!r}", value=", ".join(wb.sheetnames)
-                )
-            if self.sheet is not None:
-                chosen: object = wb[self.sheet]
-            else:
-                chosen = wb.worksheets[0] if wb.worksheets else None
-            iter_rows = getattr(chosen, "iter_rows", None)
-            if iter_rows is None:  # no worksheet at all, or a chart sheet
-                raise FileFormatError(self.name, "the workbook has no sheet of rows to read")
-            # Forget the sheet's claimed size (a hostile <dimension> of A1:XFD1048576 would pad
-            # every row to 16,384 cells): rows then hold only the cells the sheet has.
-            reset = getattr(chosen, "reset_dimensions", None)
-            if reset is not None:
-                reset()
-            rows = iter_rows(values_only=True)
+        with XlsxWorkbook(self.path, self.name) as book:
             width: int | None = None
-            while True:
-                try:
-                    values = next(rows)
-                except StopIteration:
-                    return
-                except Exception as e:  # a broken sheet part
-                    raise FileFormatError(self.name, _xlsx_reason(e), row=number + 1) from None
-                number += 1
-                if number > MAX_XLSX_ROWS:
-                    raise FileFormatError(
-                        self.name, "more rows than a worksheet can hold", row=number
-                    )
+            for row in book.rows(self.sheet):
+                values = row.values
                 if width is None:  # the header
                     width = len(values)
                     yield [_cell_text(v) for v in values]
                     continue
                 head = values[:width]
-                if len(values) - values.count(None) > len(head) - head.count(None):
+                if row.beyond or len(values) - values.count(None) > len(head) - head.count(None):
                     self.warnings.add(
                         self.name,
                         "values in columns without a header were not read",
-                        row=number,
+                        row=row.number,
                         kind="xlsx beyond header",
                     )
-                yield [_cell_text(v) for v in head]
-        finally:
-            wb.close()
-            raw.close()
-
-
-#: The most rows an Excel worksheet holds; a sheet claiming a row beyond it is refused.
-MAX_XLSX_ROWS = 1_048_576
-
-
-def xlsx_rows(sheet: object, name: str) -> Iterator[tuple[Any, ...]]:
-    """The rows of an openpyxl worksheet as value tuples, safe against hostile sheets.
-
-    The sheet's claimed size is forgotten (a ``<dimension>`` of ``A1:XFD1048576`` would pad
-    every row to 16,384 cells), trailing empty cells are dropped, and a row beyond Excel's
-    limit is refused.
-
-    Raises:
-        FileFormatError: the sheet part is broken or holds more rows than a worksheet can.
-    """
-    iter_rows = getattr(sheet, "iter_rows", None)
-    if iter_rows is None:  # a chart sheet
-        raise FileFormatError(name, "the workbook has no sheet of rows to read")
-    reset = getattr(sheet, "reset_dimensions", None)
-    if reset is not None:
-        reset()
-    rows = iter_rows(values_only=True)
-    number = 0
-    try:
-        while True:
-            try:
-                values = next(rows)
-            except StopIteration:
-                return
-            except Exception as e:  # a broken sheet part
-                raise FileFormatError(name, _xlsx_reason(e), row=number + 1) from None
-            number += 1
-            if number > MAX_XLSX_ROWS:
-                raise FileFormatError(name, "more rows than a worksheet can hold", row=number)
-            end = len(values)
-            while end and values[end - 1] is None:
-                end -= 1
-            yield tuple(values[:end])
-    finally:
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()
-
-
-def _xlsx_reason(error: BaseException) -> str:
-    """Why openpyxl failed: hostile XML (refused by defusedxml) or a broken workbook."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, DefusedXmlException):
-            return f"hostile XML refused ({type(seen).__name__})"
-        seen = seen.__cause__ or seen.__context__
-    return f"cannot be read as XLSX ({type(error).__name__})"
+                cells = [_cell_text(v) for v in head]
+                cells += [""] * (width - len(cells))
+                yield cells
 
 
 def _no_opener() -> IO[bytes]:  # pragma: no cover - never called for XLSX

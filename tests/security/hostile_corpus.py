@@ -1,0 +1,226 @@
+"""A hostile-input corpus: one generator per attack class, each parameterised by size.
+
+Every generator returns the bytes of one file (``size`` is roughly how large the compressed or
+plain input is, in bytes). ``tests/security/test_bombs.py`` runs each reader on each file in a
+subprocess under a memory limit; the fuzz session in ``noxfile.py`` starts from these files.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+    'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sharedStrings+xml"/>'
+    "</Types>"
+)
+
+
+def workbook(
+    sheet_data: bytes, shared: bytes | None = None, *, sheet_name: str = "Sheet1"
+) -> bytes:
+    """A minimal valid XLSX whose first sheet's ``<sheetData>`` is *sheet_data*."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>'
+            f'<sheet name="{sheet_name}" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{_PKG}">'
+            f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>",
+        )
+        with z.open("xl/worksheets/sheet1.xml", "w") as part:
+            part.write(
+                f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:XFD1048576"/><sheetData>'.encode()
+            )
+            part.write(sheet_data)
+            part.write(b"</sheetData></worksheet>")
+        if shared is not None:
+            with z.open("xl/sharedStrings.xml", "w") as part:
+                part.write(f'<sst xmlns="{_MAIN}">'.encode())
+                part.write(shared)
+                part.write(b"</sst>")
+    return out.getvalue()
+
+
+def _inline(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+_HEADER = (
+    '<row r="1">'
+    + _inline("A1", "Email")
+    + _inline("B1", "School name")
+    + _inline("C1", "Postcode")
+    + _inline("D1", "URN")
+    + "</row>"
+)
+
+
+def xlsx_xfd(size: int) -> bytes:
+    """One cell at column XFD on every row (the reader must not pad rows to 16,384 cells)."""
+    rows = size * 4  # compressed, each row costs a few bytes
+    body = b"".join(
+        f'<row r="{n}"><c r="XFD{n}" t="s"><v>0</v></c></row>'.encode() for n in range(2, rows + 2)
+    )
+    return workbook(_HEADER.encode() + body, b"<si><t>x</t></si>")
+
+
+def xlsx_shared_strings(size: int) -> bytes:
+    """A long shared string referenced by every cell (text multiplies by reference)."""
+    cells = size * 8
+    long_text = "A" * 32_000
+    per_row = 16
+    body = io.BytesIO()
+    body.write(_HEADER.encode())
+    for n in range(2, cells // per_row + 2):
+        body.write(f'<row r="{n}">'.encode())
+        body.write(b'<c t="s"><v>0</v></c>' * per_row)
+        body.write(b"</row>")
+    return workbook(body.getvalue(), f"<si><t>{long_text}</t></si>".encode())
+
+
+def xlsx_many_shared_strings(size: int) -> bytes:
+    """Millions of tiny shared strings (the table itself grows without bound)."""
+    count = size * 40
+    return workbook(_HEADER.encode(), b"<si><t>a</t></si>" * count)
+
+
+def xlsx_rich_text_runs(size: int) -> bytes:
+    """One shared string made of a huge number of rich-text runs, referenced by a cell."""
+    runs = size * 60
+    shared = b"<si>" + b"<r><t>a</t></r>" * runs + b"</si>"
+    row = b'<row r="2">' + b'<c r="A2" t="s"><v>0</v></c>' + b"</row>"
+    return workbook(_HEADER.encode() + row, shared)
+
+
+def xlsx_deep_nesting(size: int) -> bytes:
+    """Deeply nested unknown elements inside a row."""
+    depth = size * 10
+    return workbook(
+        _HEADER.encode() + b'<row r="2">' + b"<x>" * depth + b"</x>" * depth + b"</row>"
+    )
+
+
+def xlsx_row_claim(size: int) -> bytes:
+    """A row numbered beyond Excel's 1,048,576 rows."""
+    del size
+    return workbook(
+        _HEADER.encode() + b'<row r="99999999">' + _inline("A99999999", "x").encode() + b"</row>"
+    )
+
+
+def xlsx_malformed(size: int) -> bytes:
+    """Sheet XML cut off in the middle."""
+    data = workbook(
+        _HEADER.encode() + b'<row r="2"><c r="A2" t="inlineStr"><is><t>x' * max(1, size // 64)
+    )
+    return data
+
+
+def xlsx_damaged_lzma(size: int) -> bytes:
+    """A workbook whose sheet is an LZMA member with its stream damaged."""
+    good = workbook(_HEADER.encode() + b"<row/>" * max(1, size // 8))
+    src = zipfile.ZipFile(io.BytesIO(good))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            compression = (
+                zipfile.ZIP_LZMA if info.filename.endswith("sheet1.xml") else zipfile.ZIP_DEFLATED
+            )
+            z.writestr(info.filename, src.read(info.filename), compress_type=compression)
+    data = bytearray(out.getvalue())
+    start = data.find(b"xl/worksheets/sheet1.xml") + len("xl/worksheets/sheet1.xml") + 40
+    for i in range(start, min(start + 64, len(data))):
+        data[i] ^= 0x5A
+    return bytes(data)
+
+
+def zip_bomb_member(size: int, *, name: str = "users.csv", line: bool = True) -> bytes:
+    """A zip with one member inflating far beyond its size (one endless line, or blank lines)."""
+    out = io.BytesIO()
+    target = size * 1000  # deflate reaches ~1000:1 on repeated bytes
+    chunk = (b"," if line else b"\n") * (1024 * 1024)
+    with (
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z,
+        z.open(name, "w", force_zip64=True) as member,
+    ):
+        written = 0
+        while written < target:
+            member.write(chunk)
+            written += len(chunk)
+    return out.getvalue()
+
+
+def csv_single_line(size: int) -> bytes:
+    """One header then one line with no line break and a giant field."""
+    return b"Email,Name\n" + b"a" * size
+
+
+def csv_many_commas(size: int) -> bytes:
+    """A line of nothing but commas (millions of empty fields)."""
+    return b"Email,Name\n" + b"," * size
+
+
+def ctf_deep(size: int) -> bytes:
+    """A CTF whose body nests unknown elements deeply."""
+    depth = size // 7
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?><CTfile><Header></Header>'
+        + b"<x>" * depth
+        + b"</x>" * depth
+        + b"<CTFpupilData></CTFpupilData></CTfile>"
+    )
+
+
+def ctf_wide(size: int) -> bytes:
+    """A CTF with a huge number of elements outside the pupil data."""
+    count = size // 4
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?><CTfile><Header>'
+        + b"<a/>" * count
+        + b"</Header><CTFpupilData></CTFpupilData></CTfile>"
+    )
+
+
+def ctf_encoding(encoding: str) -> bytes:
+    """A CTF declaring an encoding the reader does not accept."""
+    return f'<?xml version="1.0" encoding="{encoding}"?><CTfile></CTfile>'.encode("ascii")
+
+
+#: The XLSX classes by name (each returns workbook bytes for a size).
+XLSX: dict[str, Callable[[int], bytes]] = {
+    "xfd": xlsx_xfd,
+    "shared_strings": xlsx_shared_strings,
+    "many_shared_strings": xlsx_many_shared_strings,
+    "rich_text_runs": xlsx_rich_text_runs,
+    "deep_nesting": xlsx_deep_nesting,
+    "row_claim": xlsx_row_claim,
+    "malformed": xlsx_malformed,
+    "damaged_lzma": xlsx_damaged_lzma,
+}

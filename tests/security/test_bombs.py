@@ -1,0 +1,84 @@
+"""Every reader, on every class of hostile input and at several sizes, ends in a correct read or
+a typed error while its address space is capped at 200 MiB above what it started with.
+
+Each file is read in a fresh subprocess (``_child.py``) that sets ``RLIMIT_AS`` on itself, so a
+reader that balloons dies with ``MemoryError`` (reported as "escaped") instead of taking the
+machine; a generous subprocess timeout catches a reader that runs away in time. Inputs stay
+under 1 MiB.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import hostile_corpus as corpus
+import pytest
+from hostile_readers import XLSX_READERS
+
+CHILD = Path(__file__).with_name("_child.py")
+#: The address space any reader may add while reading an input under 1 MiB.
+LIMIT_MIB = 200
+#: Generous: a bounded reader finishes these inputs in a few seconds on a slow CI machine.
+TIMEOUT_S = 120
+
+
+def run_readers(path: Path, readers: tuple[str, ...]) -> list[dict[str, object]]:
+    """The outcome of each reader on *path*, read under the memory limit."""
+    done = subprocess.run(
+        [sys.executable, str(CHILD), str(LIMIT_MIB), str(path), *readers],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    outcomes = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(outcomes) == len(readers), done.stderr[-2000:]
+    return outcomes
+
+
+def assert_bounded(outcomes: list[dict[str, object]]) -> None:
+    # A MemoryError wrapped in a typed error is still a reader that ran out of memory.
+    escaped = [
+        o for o in outcomes if o["outcome"] == "escaped" or "MemoryError" in str(o.get("message"))
+    ]
+    assert not escaped, escaped
+
+
+#: Each XLSX class at a small and a large size (the large one just under 1 MiB).
+XLSX_CASES = [
+    ("xfd", 1_000),
+    ("xfd", 40_000),
+    ("shared_strings", 100_000),
+    ("many_shared_strings", 20_000),
+    ("rich_text_runs", 20_000),
+    ("deep_nesting", 100_000),
+    ("row_claim", 1),
+    ("malformed", 10_000),
+    ("damaged_lzma", 10_000),
+]
+
+
+@pytest.mark.parametrize(("attack", "size"), XLSX_CASES)
+def test_xlsx_readers_are_bounded(tmp_path: Path, attack: str, size: int) -> None:
+    """Bulk, School Upload and tabular XLSX readers: a read or a typed error, within bounds."""
+    data = corpus.XLSX[attack](size)
+    assert len(data) < 1024 * 1024
+    path = tmp_path / "hostile.xlsx"
+    path.write_bytes(data)
+    outcomes = run_readers(path, XLSX_READERS)
+    assert_bounded(outcomes)
+    if attack in {"row_claim", "malformed", "damaged_lzma", "deep_nesting"}:
+        assert {o["outcome"] for o in outcomes} == {"typed"}, outcomes
+
+
+def test_xfd_rows_are_read_without_padding(tmp_path: Path) -> None:
+    """A cell at column XFD on every row: the rows are read (the far cells are not)."""
+    path = tmp_path / "xfd.xlsx"
+    path.write_bytes(corpus.xlsx_xfd(1_000))
+    outcomes = run_readers(path, ("bulk",))
+    # Every data row is empty within the header's columns: none is left once trailing empty
+    # rows are dropped.
+    assert outcomes == [{"reader": "bulk", "outcome": "ok", "rows": 0}]
