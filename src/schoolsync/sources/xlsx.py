@@ -144,6 +144,10 @@ class _Parse:
                 yield
                 if not chunk:
                     return
+        except LookupError:  # an encoding expat does not know
+            raise FileFormatError(
+                self.file, f"XML in {self.part} declares an unknown encoding", path=self.part
+            ) from None
         except expat.ExpatError as exc:
             raise FileFormatError(
                 self.file,
