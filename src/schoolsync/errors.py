@@ -1,31 +1,43 @@
 """The schoolsync exception tree.
 
-Every exception schoolsync raises on purpose derives from :class:`SchoolsyncError`::
+Every exception schoolsync raises on purpose derives from :class:`SchoolsyncError`, and every
+one is defined here (other modules re-export the ones they raise)::
 
     SchoolsyncError
     ├── ValidationError (ValueError)          bad input; names the field and the value
     │   ├── InvalidIdentifierError            UPN, ULN, URN, LAESTAB, postcode
     │   ├── InvalidDateError                  academic years, birth dates out of range
-    │   └── FileFormatError                   a file read by a reader or an importer;
-    │                                         names the file, row (or XML path) and field
-    ├── ProblemsError (ExceptionGroup)        many problems reported at once (catalogue,
-    │                                         upload sheets, bulk imports)
+    │   ├── FileFormatError                   a file read by a reader or an importer;
+    │   │                                     names the file, row (or XML path) and field
+    │   ├── TrustAdminTokenError              a wrong, used or expired trust-admin token
+    │   └── BulkRowError                      one bulk problem, with its row and column
+    ├── ProblemsError (ExceptionGroup)        many problems reported at once
+    │   ├── CatalogueError                    a role catalogue with mistakes
+    │   └── BulkImportError                   a bulk change set with problems
     ├── NotFoundError (LookupError)           a record that does not exist
     ├── ConflictError                         a change that clashes with stored state
     │   ├── DuplicateRecordError
     │   ├── CapExceededError                  a role cap would be exceeded
-    │   └── ConcurrentWriteError              another writer holds the same school
+    │   ├── ConcurrentWriteError              another writer holds the same school
+    │   ├── RoleRequirementError              a role's requirement or "exactly one" rule
+    │   └── MembershipStateError              a membership change its status forbids
     ├── AccessDeniedError (PermissionError)   carries the denying ``Decision``
     ├── StorageError                          a store could not be used
     │   ├── SchemaVersionError                the database is newer than this library
     │   └── CorruptRecordError                a stored row is invalid; names table and key
     └── SyncError                             a sync refused to run or could not finish
         ├── SyncGuardError                    the change-size guard refused a sync
-        ├── SyncedRecordEditError             an app edit to a synced record
+        ├── SyncedRecordEditError (ValidationError)  an app edit to a synced record
         └── BrokerError                       a data broker (Wonde, Assembly, Xporter,
             │                                 OneRoster REST) fetch or write failed; names
             │                                 the provider, school and endpoint
             └── BrokerAuthError               credentials refused or a token not refreshed
+
+The test doubles of :mod:`schoolsync.testing.faults` raise two exceptions of their own, on
+purpose outside this tree: ``InjectedFailure`` (a simulated crash, which no handler of bad
+data may mistake for a ``SchoolsyncError``) and ``NotAllOrNothingError`` (an
+``AssertionError`` for test suites). ``tests/unit/test_errors_tree.py`` checks that this
+drawing is the real class tree.
 
 Errors never echo more personal data than needed to find the problem: a field name, a row
 number and the offending value of an identifier, not whole records.
@@ -34,12 +46,18 @@ number and the offending value of an identifier, not whole records.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schoolsync.bulk._changes import BulkProblem
+    from schoolsync.records.organisations import MembershipStatus
 
 __all__ = [
     "AccessDeniedError",
     "BrokerAuthError",
     "BrokerError",
+    "BulkImportError",
+    "BulkRowError",
     "CapExceededError",
     "CatalogueError",
     "ConcurrentWriteError",
@@ -49,6 +67,7 @@ __all__ = [
     "FileFormatError",
     "InvalidDateError",
     "InvalidIdentifierError",
+    "MembershipStateError",
     "NotFoundError",
     "ProblemsError",
     "RoleRequirementError",
@@ -58,6 +77,7 @@ __all__ = [
     "SyncError",
     "SyncGuardError",
     "SyncedRecordEditError",
+    "TrustAdminTokenError",
     "ValidationError",
 ]
 
@@ -279,3 +299,49 @@ class BrokerError(SyncError):
 
 class BrokerAuthError(BrokerError):
     """The broker refused the credentials, or an expired token could not be refreshed."""
+
+
+class MembershipStateError(ConflictError):
+    """A membership change that its current status does not allow (e.g. accepting twice).
+
+    Attributes:
+        membership_id: the membership's id.
+        status: its current status.
+        action: what was attempted (``"accept"``, ``"leave"``...).
+    """
+
+    def __init__(self, membership_id: str, status: MembershipStatus, action: str) -> None:
+        self.membership_id = membership_id
+        self.status = status
+        self.action = action
+        super().__init__(f"membership {membership_id!r} is {status.value}; cannot {action} it")
+
+
+class TrustAdminTokenError(ValidationError):
+    """A trust-admin acceptance token was wrong, already used or expired."""
+
+
+class BulkRowError(ValidationError):
+    """One bulk problem as an exception (inside a :class:`BulkImportError`)."""
+
+    def __init__(self, problem: BulkProblem) -> None:
+        super().__init__(problem.column or "", None, problem.message, code=problem.code.value)
+        self.problem = problem
+        self.row = problem.row
+        self.column = problem.column
+        self.args = (str(problem),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BulkImportError(ProblemsError):
+    """A change set with problems was refused; nothing was changed.
+
+    :meth:`ProblemsError.problems` lists each problem with row and column.
+    """
+
+    @classmethod
+    def from_problems(cls, message: str, problems: Sequence[BulkProblem]) -> BulkImportError:
+        """Wrap *problems* (at least one) into one error."""
+        return cls(message, [BulkRowError(p) for p in problems])

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 import attrs
 
 from schoolsync.errors import (
-    ConflictError,
     FileFormatError,
     InvalidIdentifierError,
+    MembershipStateError,
     ProblemsError,
+    TrustAdminTokenError,
     ValidationError,
 )
 from schoolsync.identifiers import Postcode, Urn
@@ -68,26 +69,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Trust set-up rules, school validation and the membership lifecycle (pure; no I/O, no clock).
 # ---------------------------------------------------------------------------------------------
-
-
-class MembershipStateError(ConflictError):
-    """A membership change that its current status does not allow (e.g. accepting twice).
-
-    Attributes:
-        membership_id: the membership's id.
-        status: its current status.
-        action: what was attempted (``"accept"``, ``"leave"``...).
-    """
-
-    def __init__(self, membership_id: str, status: MembershipStatus, action: str) -> None:
-        self.membership_id = membership_id
-        self.status = status
-        self.action = action
-        super().__init__(f"membership {membership_id!r} is {status.value}; cannot {action} it")
-
-
-class TrustAdminTokenError(ValidationError):
-    """A trust-admin acceptance token was wrong, already used or expired."""
 
 
 @attrs.frozen(kw_only=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
-from schoolsync.errors import ProblemsError, ValidationError
+from schoolsync.errors import BulkImportError, BulkRowError
 from schoolsync.tables import Tabular
 
 __all__ = [
@@ -129,32 +129,6 @@ class ProblemList(list[BulkProblem]):
     ) -> None:
         """Append a :class:`BulkProblem`."""
         self.append(BulkProblem(code=code, message=message, row=row, column=column))
-
-
-class BulkRowError(ValidationError):
-    """One bulk problem as an exception (inside a :class:`BulkImportError`)."""
-
-    def __init__(self, problem: BulkProblem) -> None:
-        super().__init__(problem.column or "", None, problem.message, code=problem.code.value)
-        self.problem = problem
-        self.row = problem.row
-        self.column = problem.column
-        self.args = (str(problem),)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class BulkImportError(ProblemsError):
-    """A change set with problems was refused; nothing was changed.
-
-    :meth:`~schoolsync.errors.ProblemsError.problems` lists each problem with row and column.
-    """
-
-    @classmethod
-    def from_problems(cls, message: str, problems: Sequence[BulkProblem]) -> BulkImportError:
-        """Wrap *problems* (at least one) into one error."""
-        return cls(message, [BulkRowError(p) for p in problems])
 
 
 def _change_tuple(value: Iterable[Change]) -> tuple[Change, ...]:
