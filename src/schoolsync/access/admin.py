@@ -34,7 +34,6 @@ from schoolsync.access.caps import check_role_caps, role_holders
 from schoolsync.access.catalogue import Role, RoleScope
 from schoolsync.access.index import AccessIndex
 from schoolsync.access.records import record_event
-from schoolsync.audit import AuditEvent
 from schoolsync.errors import (
     AccessDeniedError,
     DuplicateRecordError,
@@ -43,6 +42,7 @@ from schoolsync.errors import (
     ValidationError,
 )
 from schoolsync.ids import RandomIds
+from schoolsync.records.audit import AuditAction, AuditEvent
 
 __all__ = ["AccessAdmin"]
 
@@ -388,7 +388,7 @@ class AccessAdmin:
                         active,
                         at=at,
                         actor_id=account.id,
-                        action="account.activated",
+                        action=AuditAction.ACCOUNT_ACTIVATED,
                     )
                 ]
                 self._finish(events, apply, active)

@@ -29,18 +29,15 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 import attrs
 
-from schoolsync.access.accounts import AccountStatus, RoleAssignment
-from schoolsync.access.admin import AccessAdmin
+from schoolsync.access.accounts import AccountStatus
 from schoolsync.access.caps import check_role_caps, check_trust_admin_places, role_holders
 from schoolsync.access.catalogue import RoleCatalogue, RoleScope
 from schoolsync.access.grants import Grant
-from schoolsync.access.index import AccessIndex
-from schoolsync.access.records import AccessRecords
-from schoolsync.audit import AuditEvent
+from schoolsync.access.operation import AuditedOperation, catalogue_check
 from schoolsync.errors import (
     AccessDeniedError,
     ConflictError,
@@ -50,7 +47,8 @@ from schoolsync.errors import (
 )
 from schoolsync.identifiers import Urn
 from schoolsync.ids import SYSTEM_TOKENS, RandomIds
-from schoolsync.ports import Clock, Notifier, OutboundMessage, Repository, Store, UnitOfWork
+from schoolsync.ports import Clock, Notifier, OutboundMessage, Store, UnitOfWork
+from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.serialisation import converter
 from schoolsync.trusts import (
     ENDED_STATUSES,
@@ -231,55 +229,6 @@ def replay_memberships_and_grants(events: Iterable[AuditEvent]) -> ReplayedState
 # grant events go out only after the commit.
 # ---------------------------------------------------------------------------------------------
 
-#: The records the service writes (each write is one audit event).
-_Record = Trust | School | Membership | Grant | RoleAssignment
-
-
-@attrs.frozen
-class _Subject:
-    """How a record appears in the audit log: its kind and the ids it hangs on."""
-
-    kind: str
-    id: str
-    trust_id: str | None
-    school_id: str | None
-    account_id: str | None = None
-
-
-def _subject(record: _Record) -> _Subject:
-    if isinstance(record, Trust):
-        return _Subject("trust", record.id, record.id, None)
-    if isinstance(record, School):
-        return _Subject("school", record.id, None, record.id)
-    if isinstance(record, Membership):
-        return _Subject("membership", record.id, record.trust_id, record.school_id)
-    if isinstance(record, Grant):
-        return _Subject("grant", record.id, record.trust_id, record.school_id)
-    return _Subject("assignment", record.id, record.trust_id, record.school_id, record.account_id)
-
-
-def _repository(uow: UnitOfWork, record: _Record) -> Repository[Any]:
-    if isinstance(record, Trust):
-        return uow.trusts
-    if isinstance(record, School):
-        return uow.schools
-    if isinstance(record, Membership):
-        return uow.memberships
-    if isinstance(record, Grant):
-        return uow.grants
-    return uow.assignments
-
-
-def _snapshot(record: _Record | None) -> Any:
-    """A record as an audit event keeps it (a trust admin token's hash is left out)."""
-    if record is None:
-        return None
-    data = converter.unstructure(record)
-    if isinstance(record, Trust):
-        for nomination in data.get("admin_nominations", []):
-            nomination.pop("token_hash", None)  # a secret's hash never goes to the audit log
-    return data
-
 
 def _grant_event(
     kind: GrantChangeKind,
@@ -305,71 +254,11 @@ def _grant_event(
 
 
 @attrs.define
-class _Operation:
-    """One unit of work of :class:`TrustLifecycle`, at one moment, by one actor.
+class _Operation(AuditedOperation):
+    """One unit of work of :class:`TrustLifecycle`: an :class:`AuditedOperation` that also
+    queues grant events (:meth:`tell`), published only once the unit of work has committed."""
 
-    :meth:`write` stores a record with its audit event; :meth:`send` and :meth:`tell` queue an
-    outbound message and a grant event, delivered only once the unit of work has committed.
-    """
-
-    uow: UnitOfWork
-    at: datetime
-    actor: str | None
-    new_id: Callable[[str], str]
-    messages: list[OutboundMessage] = attrs.field(factory=list)
     changes: list[GrantChanged] = attrs.field(factory=list)
-
-    def write(
-        self,
-        before: _Record | None,
-        after: _Record,
-        *,
-        action: str,
-        trust_id: str | None = None,
-        account_id: str | None = None,
-    ) -> None:
-        """Store *after* (a new record when *before* is ``None``) and audit the change."""
-        repository = _repository(self.uow, after)
-        if before is None:
-            repository.add(after)
-        else:
-            repository.put(after)
-        self.audit(before, after, action=action, trust_id=trust_id, account_id=account_id)
-
-    def audit(
-        self,
-        before: _Record | None,
-        after: _Record,
-        *,
-        action: str,
-        trust_id: str | None = None,
-        account_id: str | None = None,
-    ) -> None:
-        """Append the audit event for a change of *before* into *after* (ids only).
-
-        *trust_id* and *account_id* name the trust and account a record that does not hang on
-        one (a school; a trust's admin) is changed for.
-        """
-        subject = _subject(after)
-        self.uow.audit.append(
-            AuditEvent(
-                id=self.new_id("audit"),
-                at=self.at,
-                actor_id=self.actor,
-                action=action,
-                subject_kind=subject.kind,
-                subject_id=subject.id,
-                trust_id=subject.trust_id if subject.trust_id is not None else trust_id,
-                school_id=subject.school_id,
-                account_id=account_id if account_id is not None else subject.account_id,
-                before=_snapshot(before),
-                after=_snapshot(after),
-            )
-        )
-
-    def send(self, message: OutboundMessage) -> None:
-        """Queue *message* for the notifier (sent after the commit)."""
-        self.messages.append(message)
 
     def tell(
         self,
@@ -431,16 +320,20 @@ class TrustLifecycle:
     # -- the shape of every operation ----------------------------------------------------------
 
     @contextmanager
-    def _operation(self, by: str | None) -> Iterator[_Operation]:
+    def _operation(self, actor_id: str | None) -> Iterator[_Operation]:
         """Read the clock once, run the body in one unit of work and commit; then send the
         queued messages and publish the queued grant events. An exception in the body rolls
         everything back and nothing is sent."""
         with self.store.unit_of_work() as uow:
-            op = _Operation(uow=uow, at=self.clock.now(), actor=by, new_id=self.new_id)
+            op = _Operation(
+                uow=uow,
+                at=self.clock.now(),
+                actor_id=actor_id,
+                new_event_id=lambda: self.new_id("audit"),
+            )
             yield op
             uow.commit()
-        for message in op.messages:
-            self.notifier.send(message)
+        op.deliver(self.notifier)
         self._publish(op.changes)
 
     def _publish(self, events: Sequence[GrantChanged]) -> None:
@@ -532,7 +425,7 @@ class TrustLifecycle:
             max_trust_admins=max_trust_admins,
         )
         with self._operation(by) as op:
-            op.write(None, trust, action="trust.created")
+            op.write(None, trust, action=AuditAction.TRUST_CREATED)
         return trust
 
     def nominate_trust_admin(self, trust_id: str, account_id: str, *, by: str | None = None) -> str:
@@ -592,7 +485,9 @@ class TrustLifecycle:
                 nominated_by=by,
             )
             updated = attrs.evolve(trust, admin_nominations=(*others, nomination))
-            op.write(trust, updated, action="trust.admin_nominated", account_id=account_id)
+            op.write(
+                trust, updated, action=AuditAction.TRUST_ADMIN_NOMINATED, account_id=account_id
+            )
             op.send(
                 OutboundMessage(
                     kind="trust_admin_nomination",
@@ -633,7 +528,7 @@ class TrustLifecycle:
                 raise TrustAdminTokenError("token", None, "this acceptance link was already used")
             if op.at >= match.expires_at:
                 raise TrustAdminTokenError("token", None, "this acceptance link has expired")
-            op.actor = match.account_id  # the nominee acts for themself
+            op.actor_id = match.account_id  # the nominee acts for themself
             accepted = attrs.evolve(match, accepted_at=op.at)
             updated = attrs.evolve(
                 trust,
@@ -641,27 +536,25 @@ class TrustLifecycle:
                     accepted if n is match else n for n in trust.admin_nominations
                 ),
             )
-            op.write(trust, updated, action="trust.admin_accepted", account_id=match.account_id)
-            if self.catalogue is not None:
-                # The same checks as every other role assignment: caps, requirements, scope.
-                records = AccessRecords.from_unit_of_work(op.uow)
-                admin = AccessAdmin(AccessIndex.build(self.catalogue, records, now=op.at))
-                admin.check_assignment(
-                    actor_id=None,
-                    account_id=match.account_id,
-                    role=self.trust_admin_role,
-                    school_id=None,
-                )
-            assignment = RoleAssignment(
-                id=self.new_id("assignment"),
-                account_id=match.account_id,
-                trust_id=trust_id,
-                role=self.trust_admin_role,
-                school_id=None,
-                assigned_by=match.nominated_by,
-                assigned_at=op.at,
+            op.write(
+                trust, updated, action=AuditAction.TRUST_ADMIN_ACCEPTED, account_id=match.account_id
             )
-            op.write(None, assignment, action="assignment.created")
+            # The one write path of role assignments, with the catalogue's checks (caps,
+            # requirements) when the host gave one.
+            role, account_id = self.trust_admin_role, match.account_id
+            op.assign_role(
+                account_id=account_id,
+                trust_id=trust_id,
+                role=role,
+                school_id=None,
+                new_id=lambda: self.new_id("assignment"),
+                assigned_by=match.nominated_by,
+                check=None
+                if self.catalogue is None
+                else catalogue_check(
+                    self.catalogue, op, account_id=account_id, role=role, school_id=None
+                ),
+            )
         return match.account_id
 
     # -- schools and membership ------------------------------------------------------------
@@ -684,7 +577,7 @@ class TrustLifecycle:
 
     def _add_school(self, op: _Operation, trust_id: str, school: School) -> Membership:
         if op.uow.schools.get(school.id) is None:
-            op.write(None, school, action="school.created", trust_id=trust_id)
+            op.write(None, school, action=AuditAction.SCHOOL_CREATED, trust_id=trust_id)
         others = [
             m
             for m in op.uow.memberships.list(school_id=school.id)
@@ -702,7 +595,7 @@ class TrustLifecycle:
             trust_id=trust_id,
             school_id=school.id,
         )
-        op.write(existing, membership, action="membership.created")
+        op.write(existing, membership, action=AuditAction.MEMBERSHIP_CREATED)
         return membership
 
     def add_schools_from_upload(
@@ -774,7 +667,9 @@ class TrustLifecycle:
             op.write(
                 before,
                 after,
-                action="membership.invitation_resent" if resend else "membership.invitation_sent",
+                action=AuditAction.MEMBERSHIP_INVITATION_RESENT
+                if resend
+                else AuditAction.MEMBERSHIP_INVITATION_SENT,
             )
             assert after.invitation_expires_at is not None
             for account in recipients.values():
@@ -799,7 +694,7 @@ class TrustLifecycle:
         membership_id: str,
         change: Callable[[Membership, datetime], Membership],
         *,
-        action: str,
+        action: AuditAction,
         by: str | None,
         needs_consent: bool,
     ) -> Membership:
@@ -815,7 +710,11 @@ class TrustLifecycle:
             if after.status in (MembershipStatus.LEFT, MembershipStatus.REMOVED):
                 for grant in op.uow.grants.list(school_id=before.school_id):
                     if grant.trust_id == before.trust_id and grant.revoked_at is None:
-                        op.write(grant, attrs.evolve(grant, revoked_at=op.at), action="grant.ended")
+                        op.write(
+                            grant,
+                            attrs.evolve(grant, revoked_at=op.at),
+                            action=AuditAction.GRANT_ENDED,
+                        )
                         op.tell(GrantChangeKind.ENDED, grant)
         return after
 
@@ -829,7 +728,7 @@ class TrustLifecycle:
         return self._change_membership(
             membership_id,
             lambda m, at: accept_invitation(m, by=by, at=at),
-            action="membership.accepted",
+            action=AuditAction.MEMBERSHIP_ACCEPTED,
             by=by,
             needs_consent=True,
         )
@@ -844,7 +743,7 @@ class TrustLifecycle:
         return self._change_membership(
             membership_id,
             lambda m, at: decline_invitation(m, at=at),
-            action="membership.declined",
+            action=AuditAction.MEMBERSHIP_DECLINED,
             by=by,
             needs_consent=True,
         )
@@ -859,7 +758,7 @@ class TrustLifecycle:
         return self._change_membership(
             membership_id,
             lambda m, at: end_membership(m, at=at, status=MembershipStatus.LEFT),
-            action="membership.left",
+            action=AuditAction.MEMBERSHIP_LEFT,
             by=by,
             needs_consent=True,
         )
@@ -873,7 +772,7 @@ class TrustLifecycle:
         return self._change_membership(
             membership_id,
             lambda m, at: end_membership(m, at=at, status=MembershipStatus.REMOVED),
-            action="membership.removed",
+            action=AuditAction.MEMBERSHIP_REMOVED,
             by=by,
             needs_consent=False,
         )
@@ -887,7 +786,7 @@ class TrustLifecycle:
                     continue
                 if invitation_has_expired(before, op.at):
                     after = expire_invitation(before, at=op.at)
-                    op.write(before, after, action="membership.expired")
+                    op.write(before, after, action=AuditAction.MEMBERSHIP_EXPIRED)
                     changed.append(after)
         return changed
 
@@ -956,7 +855,7 @@ class TrustLifecycle:
                 granted_at=op.at,
                 expires_at=expires_at,
             )
-            op.write(None, grant, action="grant.created")
+            op.write(None, grant, action=AuditAction.GRANT_CREATED)
             op.tell(GrantChangeKind.GRANTED, grant, permissions_removed=frozenset())
         return grant
 
@@ -996,8 +895,8 @@ class TrustLifecycle:
                 granted_at=op.at,
                 revoked_at=None,
             )
-            op.write(old, attrs.evolve(old, revoked_at=op.at), action="grant.narrowed")
-            op.write(None, replacement, action="grant.created")
+            op.write(old, attrs.evolve(old, revoked_at=op.at), action=AuditAction.GRANT_NARROWED)
+            op.write(None, replacement, action=AuditAction.GRANT_CREATED)
             # Accounts dropped from the grant lost everything it gave them.
             lost_accounts = new_accounts != old.account_ids
             op.tell(
@@ -1024,7 +923,7 @@ class TrustLifecycle:
             if old.revoked_at is not None:
                 return old
             revoked = attrs.evolve(old, revoked_at=op.at)
-            op.write(old, revoked, action="grant.revoked")
+            op.write(old, revoked, action=AuditAction.GRANT_REVOKED)
             op.tell(GrantChangeKind.REVOKED, old)
         return revoked
 
@@ -1042,11 +941,13 @@ class TrustLifecycle:
                 if grant.expires_at > op.at:
                     continue
                 reported = any(
-                    e.subject_id == grant.id and e.action == "grant.expired"
+                    e.subject_id == grant.id and e.action == AuditAction.GRANT_EXPIRED
                     for e in op.uow.audit.events(school_id=grant.school_id, since=grant.expires_at)
                 )
                 if not reported:
-                    op.audit(grant, grant, action="grant.expired")  # the record is unchanged
+                    op.audit(
+                        grant, grant, action=AuditAction.GRANT_EXPIRED
+                    )  # the record is unchanged
                     op.tell(GrantChangeKind.EXPIRED, grant)
         return list(op.changes)
 
@@ -1098,7 +999,7 @@ class TrustLifecycle:
                 school = schools[school_id]
                 updated = record_urn_change(school, urn)
                 if updated != school:
-                    op.write(school, updated, action="school.urn_changed")
+                    op.write(school, updated, action=AuditAction.SCHOOL_URN_CHANGED)
                     changed.append(updated)
                 elif return_all:
                     changed.append(school)

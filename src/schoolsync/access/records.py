@@ -27,13 +27,22 @@ from schoolsync.records import (
     School,
     Trust,
 )
+from schoolsync.records.audit import AuditAction
 from schoolsync.records.tables import ACCESS_TABLES
 from schoolsync.serialisation import converter
 
 if TYPE_CHECKING:
-    from schoolsync.ports import UnitOfWork
+    from schoolsync.ports import Repository, UnitOfWork
 
-__all__ = ["RECORD_KINDS", "AccessRecords", "event_id_for", "record_event", "write_events"]
+__all__ = [
+    "RECORD_KINDS",
+    "AccessRecords",
+    "event_id_for",
+    "kind_of_record",
+    "record_event",
+    "repository_for",
+    "write_events",
+]
 
 #: The audit ``subject_kind`` of each access record type (from the table registry).
 RECORD_KINDS: dict[str, type[Any]] = {t.subject: t.record_type for t in ACCESS_TABLES}
@@ -47,13 +56,53 @@ def _kind_of(subject_kind: str) -> str | None:
     return kind if kind in RECORD_KINDS else None
 
 
+#: The action of an added, changed and removed record of each kind (unless one is given).
+_DEFAULT_ACTIONS: dict[str, tuple[AuditAction, AuditAction, AuditAction]] = {
+    "trust": (AuditAction.TRUST_CREATED, AuditAction.TRUST_CHANGED, AuditAction.TRUST_REMOVED),
+    "school": (AuditAction.SCHOOL_CREATED, AuditAction.SCHOOL_CHANGED, AuditAction.SCHOOL_REMOVED),
+    "membership": (
+        AuditAction.MEMBERSHIP_CREATED,
+        AuditAction.MEMBERSHIP_CHANGED,
+        AuditAction.MEMBERSHIP_REMOVED,
+    ),
+    "account": (
+        AuditAction.ACCOUNT_ADDED,
+        AuditAction.ACCOUNT_CHANGED,
+        AuditAction.ACCOUNT_REMOVED,
+    ),
+    "assignment": (
+        AuditAction.ROLE_ASSIGNED,
+        AuditAction.ASSIGNMENT_CHANGED,
+        AuditAction.ROLE_REMOVED,
+    ),
+    "grant": (AuditAction.GRANT_CREATED, AuditAction.GRANT_CHANGED, AuditAction.GRANT_REMOVED),
+}
+
+
+def kind_of_record(record: Any) -> str:
+    """The audit ``subject_kind`` of an access record (a key of :data:`RECORD_KINDS`)."""
+    for kind, kind_type in RECORD_KINDS.items():
+        if isinstance(record, kind_type):
+            return kind
+    raise ValueError(f"not an access record: {type(record).__name__}")
+
+
+def repository_for(uow: UnitOfWork, kind: str) -> Repository[Any]:
+    """The repository of *uow* holding records of *kind*."""
+    return uow.repository(_TABLE[kind])
+
+
 def _unstructure(record: Any) -> Any:
+    """A record as an audit event keeps it: no account names or emails, no token hashes."""
     if record is None:
         return None
     data: dict[str, Any] = converter.unstructure(record)
     if isinstance(record, Account):
         for key in _PERSONAL:
             data.pop(key, None)
+    if isinstance(record, Trust):
+        for nomination in data.get("admin_nominations", []):
+            nomination.pop("token_hash", None)  # a secret's hash never goes to the audit log
     return data
 
 
@@ -64,12 +113,15 @@ def record_event(
     *,
     at: datetime,
     actor_id: str | None,
-    action: str | None = None,
+    action: AuditAction | str | None = None,
     event_id: str | None = None,
 ) -> AuditEvent:
     """An audit event for a change of one access record (``before``/``after`` ``None`` = absent).
 
-    ``kind`` is one of :data:`RECORD_KINDS`. Names and emails of accounts are left out.
+    ``kind`` is one of :data:`RECORD_KINDS`. Names and emails of accounts are left out, and
+    so are the token hashes of a trust's admin nominations. Without *action*, the kind's
+    added / changed / removed :class:`~schoolsync.records.audit.AuditAction` (a role given is
+    ``ROLE_ASSIGNED``, whichever path gives it).
     ``event_id`` is the event's id: services pass one from their
     :class:`~schoolsync.ports.IdSource`; without it the id is derived from the event itself
     (:func:`event_id_for`), so this function stays pure.
@@ -80,9 +132,8 @@ def record_event(
     if record is None:
         raise ValueError("an event needs a before or an after record")
     if action is None:
-        action = (
-            f"{kind}.{'added' if before is None else 'removed' if after is None else 'changed'}"
-        )
+        added, changed, removed = _DEFAULT_ACTIONS[kind]
+        action = added if before is None else removed if after is None else changed
     school_id = record.id if isinstance(record, School) else getattr(record, "school_id", None)
     trust_id = record.id if isinstance(record, Trust) else getattr(record, "trust_id", None)
     account_id = record.id if isinstance(record, Account) else getattr(record, "account_id", None)
@@ -201,7 +252,7 @@ def write_events(uow: UnitOfWork, events: Iterable[AuditEvent], records: AccessR
     for event in events:
         kind = _kind_of(event.subject_kind)
         if kind is not None:
-            repo = uow.repository(_TABLE[kind])
+            repo = repository_for(uow, kind)
             current = records.table(kind).get(event.subject_id)
             if current is None:
                 if repo.get(event.subject_id) is not None:

@@ -10,7 +10,7 @@ from typing import BinaryIO
 import attrs
 
 from schoolsync.access.accounts import Account, AccountStatus, RoleAssignment
-from schoolsync.access.records import record_event
+from schoolsync.access.operation import AssignmentCheck, AuditedOperation
 from schoolsync.bulk._cells import normalise_email
 from schoolsync.bulk._changes import (
     ApplyResult,
@@ -89,7 +89,11 @@ class _Run:
         self.problems = ProblemList()
         self.created: dict[str, str] = {}
         self.failed_creates: set[str] = set()
-        self.events: list[AuditEvent] = []
+        #: Every write goes through one audited operation (the access write path).
+        self.op = AuditedOperation(
+            uow=uow, at=at, actor_id=change_set.actor_id, new_event_id=new_id
+        )
+        self.events = self.op.events
         self.applied = 0
         users = TrustUsers.load(uow, change_set.trust_id)
         self.accounts = {a.id: a for a in users.accounts}
@@ -98,27 +102,11 @@ class _Run:
             (a.account_id, a.role, a.school_id): a for a in users.assignments
         }
 
-    def _audit(
-        self, kind: str, before: object, after: object, action: AuditAction | None = None
-    ) -> None:
-        event = record_event(
-            kind,
-            before,
-            after,
-            at=self.at,
-            actor_id=self.cs.actor_id,
-            action=action,
-            event_id=self.new_id(),
-        )
-        self.uow.audit.append(event)
-        self.events.append(event)
-
     def _write_account(
-        self, before: Account, after: Account, action: AuditAction | None = None
+        self, before: Account | None, after: Account, action: AuditAction | None = None
     ) -> None:
-        self.uow.accounts.put(after)
+        self.op.write(before, after, action=action)
         self.accounts[after.id] = after
-        self._audit("account", before, after, action)
 
     def _account_id(self, change: Change) -> str | None:
         if change.account_id is not None:
@@ -252,11 +240,9 @@ class _Run:
         )
         edit = AccountEdit(before=None, after=account, action=AccountAction.CREATE)
         self.checks.check_account(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
-        self.uow.accounts.add(account)
-        self.accounts[account_id] = account
+        self._write_account(None, account, _ACCOUNT_ACTIONS[AccountAction.CREATE])
         self.emails.add(key)
         self.created[key] = account_id
-        self._audit("account", None, account, _ACCOUNT_ACTIONS[AccountAction.CREATE])
         return True
 
     def _role(self, change: Change, account: Account) -> bool:
@@ -269,27 +255,37 @@ class _Run:
         edit = RoleEdit(
             account_id=account.id, role=change.role, school_id=change.school_id, remove=remove
         )
-        self.checks.check_role(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
+
+        def check() -> None:
+            self.checks.check_role(self.uow, edit, actor_id=self.cs.actor_id, at=self.at)
+
         if existing is not None:
-            self.uow.assignments.remove(existing.id)
+            self.op.unassign_role(existing, check=check)
             del self.assignments[key]
-            self._audit("assignment", existing, None, AuditAction.ROLE_REMOVED)
-            self._mark_edited(account)
-            return True
-        assignment = RoleAssignment(
-            id=self.new_id(),
-            account_id=account.id,
-            trust_id=self.cs.trust_id,
-            role=change.role,
-            school_id=change.school_id,
-            assigned_by=self.cs.actor_id,
-            assigned_at=self.at,
-        )
-        self.uow.assignments.add(assignment)
-        self.assignments[key] = assignment
-        self._audit("assignment", None, assignment, AuditAction.ROLE_ASSIGNED)
+        else:
+            self.assignments[key] = self._give(account, change.role, change.school_id, check)
         self._mark_edited(account)
         return True
+
+    def _give(
+        self,
+        account: Account,
+        role: str,
+        school_id: str | None,
+        check: AssignmentCheck | None = None,
+        action: AuditAction = AuditAction.ROLE_ASSIGNED,
+    ) -> RoleAssignment:
+        """Give *role* through the one write path of role assignments."""
+        return self.op.assign_role(
+            account_id=account.id,
+            trust_id=self.cs.trust_id,
+            role=role,
+            school_id=school_id,
+            new_id=self.new_id,
+            assigned_by=self.cs.actor_id,
+            check=check,
+            action=action,
+        )
 
     def _transfer(self, change: Change, account: Account) -> bool:
         """Move an "exactly one" role from ``from_account_id`` to *account* (one checked step)."""
@@ -335,21 +331,11 @@ class _Run:
                 RoleEdit(account_id=account.id, role=edit.role, school_id=edit.school_id),
             ):
                 self.checks.check_role(self.uow, half, actor_id=self.cs.actor_id, at=self.at)
-        self.uow.assignments.remove(existing.id)
+        self.op.unassign_role(existing, action=AuditAction.ROLE_TRANSFERRED)
         del self.assignments[(giver.id, change.role, change.school_id)]
-        self._audit("assignment", existing, None, AuditAction.ROLE_TRANSFERRED)
-        assignment = RoleAssignment(
-            id=self.new_id(),
-            account_id=account.id,
-            trust_id=self.cs.trust_id,
-            role=change.role,
-            school_id=change.school_id,
-            assigned_by=self.cs.actor_id,
-            assigned_at=self.at,
+        self.assignments[(account.id, change.role, change.school_id)] = self._give(
+            account, change.role, change.school_id, action=AuditAction.ROLE_TRANSFERRED
         )
-        self.uow.assignments.add(assignment)
-        self.assignments[(account.id, change.role, change.school_id)] = assignment
-        self._audit("assignment", None, assignment, AuditAction.ROLE_TRANSFERRED)
         self._mark_edited(self.accounts[giver.id])
         self._mark_edited(self.accounts[account.id])
         return True
