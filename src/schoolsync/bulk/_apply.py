@@ -32,7 +32,13 @@ from schoolsync.bulk._rules import (
     RoleTransfer,
     TransferChecks,
 )
-from schoolsync.errors import AccessDeniedError, CapExceededError, SchoolsyncError
+from schoolsync.errors import (
+    AccessDeniedError,
+    CapExceededError,
+    ConcurrentWriteError,
+    SchoolsyncError,
+    StorageError,
+)
 from schoolsync.ids import RandomIds
 from schoolsync.ports import Store, UnitOfWork
 from schoolsync.records.audit import AuditAction, AuditEvent
@@ -121,6 +127,8 @@ class _Run:
         for change in sorted(self.cs.changes, key=Change.sort_key):
             try:
                 done = self._one(change)
+            except (StorageError, ConcurrentWriteError):
+                raise  # the store failed: the unit of work is over, not just this change
             except SchoolsyncError as exc:
                 if change.kind in (ChangeKind.ADD_ROLE, ChangeKind.TRANSFER):
                     deferred.append((change, exc))
@@ -138,6 +146,8 @@ class _Run:
             for change, _ in deferred:
                 try:
                     done = self._one(change)
+                except (StorageError, ConcurrentWriteError):
+                    raise
                 except SchoolsyncError as exc:
                     still.append((change, exc))
                     continue

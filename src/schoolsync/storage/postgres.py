@@ -14,6 +14,7 @@ proceed concurrently. psycopg is imported when a store is opened, not when this 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from schoolsync.errors import StorageError
 from schoolsync.storage import migrations
+from schoolsync.storage._faults import FaultGuard
 from schoolsync.storage.base import (
     ConnectionPool,
     Cursor,
@@ -106,7 +108,7 @@ class _PostgresRepository(SqlRepository[R]):
                 self._uow.execute_many(self._upsert, rows)
             return
         conn = self._uow._connection()
-        with _translate(), conn.cursor() as cursor:
+        with self._uow._watch(), _translate(), conn.cursor() as cursor:
             cursor.execute(self._create_load)
             with cursor.copy(self._copy) as copy:
                 for row in rows:
@@ -121,6 +123,7 @@ class _PostgresUnitOfWork(RepositorySet):
     def __init__(self, store: PostgresStore, conn: psycopg.Connection[Any]) -> None:
         self._store = store
         self._conn: psycopg.Connection[Any] | None = conn
+        self._guard = FaultGuard()
         for spec in TABLES:
             setattr(self, spec.name, _PostgresRepository[Any](self, spec))
         self.audit = SqlAuditLog(self, _DIALECT)
@@ -128,16 +131,35 @@ class _PostgresUnitOfWork(RepositorySet):
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None:
             raise StorageError("this unit of work has ended; start a new one")
+        self._guard.check()
         return self._conn
+
+    def _end_transaction(self) -> None:
+        """After an error: roll the (aborted) transaction back."""
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+
+    def _intact(self) -> bool:
+        """False once PostgreSQL has aborted the transaction (every later statement fails)."""
+        from psycopg.pq import TransactionStatus
+
+        conn = self._conn
+        return conn is not None and conn.info.transaction_status != TransactionStatus.INERROR
+
+    def _watch(self) -> AbstractContextManager[None]:
+        """Any storage error ends the unit of work (see :mod:`schoolsync.storage._faults`)."""
+        return self._guard.watch(self._end_transaction, self._intact)
 
     def execute(self, sql: str, args: Sequence[object] = (), *, write: bool = False) -> Cursor:
         """Run one statement in the unit of work's transaction."""
-        with _translate():
+        with self._watch(), _translate():
             return self._connection().execute(sql.encode(), args)
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one write statement once per row."""
-        with _translate(), self._connection().cursor() as cursor:
+        with self._watch(), _translate(), self._connection().cursor() as cursor:
             cursor.executemany(sql.encode(), rows)
 
     def __exit__(
@@ -152,19 +174,22 @@ class _PostgresUnitOfWork(RepositorySet):
 
     def commit(self) -> None:
         """Make every change durable and visible at once (ends the transaction)."""
-        with _translate():
+        with self._watch(), _translate():
             self._connection().commit()
 
     def rollback(self) -> None:
-        """Discard every change since the transaction began."""
-        with _translate():
+        """Discard every change since the transaction began (nothing to do after an error
+        ended the unit of work: it is already rolled back)."""
+        if self._guard.failure is not None:
+            return
+        with self._watch(), _translate():
             self._connection().rollback()
 
     def lock_school(self, school_id: str) -> None:
         """Wait (up to the store's ``lock_timeout``) for the school's advisory lock; it is
         held until the transaction commits or rolls back."""
         conn = self._connection()
-        with _translate():
+        with self._watch(), _translate():
             row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
             assert row is not None
             conn.execute("SAVEPOINT schoolsync_lock_school")

@@ -12,6 +12,7 @@ lock: writers to any school are serialised. A writer that cannot get the lock wi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from schoolsync.errors import StorageError
 from schoolsync.storage import migrations
+from schoolsync.storage._faults import FaultGuard
 from schoolsync.storage.base import (
     ConnectionPool,
     Cursor,
@@ -67,24 +69,46 @@ class _SqliteUnitOfWork(RepositorySet):
         self._store = store
         self._conn: sqlite3.Connection | None = conn
         self._in_transaction = False
+        self._guard = FaultGuard()
         for spec in TABLES:
             setattr(self, spec.name, SqlRepository[Any](self, spec, _DIALECT))
         self.audit = SqlAuditLog(self, _DIALECT)
 
     def execute(self, sql: str, args: Sequence[object] = (), *, write: bool = False) -> Cursor:
-        """Run one statement (taking the write lock first if *write*)."""
-        with _translate():
+        """Run one statement (taking the write lock first if *write*).
+
+        Any storage error ends the unit of work (see :mod:`schoolsync.storage._faults`)."""
+        with self._guard.watch(self._end_transaction), _translate():
             conn = self._write() if write else self._connection()
-            return conn.execute(sql, args)
+            cursor = conn.execute(sql, args)
+            self._check_open(conn)
+            return cursor
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one write statement once per row."""
-        with _translate():
-            self._write().executemany(sql, rows)
+        with self._guard.watch(self._end_transaction), _translate():
+            conn = self._write()
+            conn.executemany(sql, rows)
+            self._check_open(conn)
+
+    def _check_open(self, conn: sqlite3.Connection) -> None:
+        """Refuse to go on when SQLite ended the transaction by itself: later statements
+        would otherwise run (and commit) one by one."""
+        if self._in_transaction and not conn.in_transaction:
+            raise StorageError("SQLite ended the transaction by itself; nothing was kept")
+
+    def _end_transaction(self) -> None:
+        """After an error: roll back whatever SQLite still holds of the transaction."""
+        self._in_transaction = False
+        conn = self._conn
+        if conn is not None and conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StorageError("this unit of work has ended; start a new one")
+        self._guard.check()
         return self._conn
 
     def _write(self) -> sqlite3.Connection:
@@ -105,8 +129,8 @@ class _SqliteUnitOfWork(RepositorySet):
         if conn is None:
             return
         try:
-            if self._in_transaction:
-                self._in_transaction = False
+            self._in_transaction = False
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
         except sqlite3.Error:
             conn.close()
@@ -117,17 +141,22 @@ class _SqliteUnitOfWork(RepositorySet):
         """Make every change durable and visible at once (ends the transaction)."""
         conn = self._connection()
         if self._in_transaction:
-            with _translate():
+            with self._guard.watch(self._end_transaction), _translate():
+                self._check_open(conn)
                 conn.execute("COMMIT")
             self._in_transaction = False
 
     def rollback(self) -> None:
-        """Discard every change since the transaction began."""
+        """Discard every change since the transaction began (nothing to do after an error
+        ended the unit of work: it is already rolled back)."""
+        if self._guard.failure is not None:
+            return
         conn = self._connection()
         if self._in_transaction:
             self._in_transaction = False
-            with _translate():
-                conn.execute("ROLLBACK")
+            with self._guard.watch(self._end_transaction), _translate():
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
 
     def lock_school(self, school_id: str) -> None:
         """Take the database's write lock (SQLite has one writer) until commit or rollback."""
@@ -173,6 +202,9 @@ class SqliteStore:
             try:
                 conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 conn.execute("PRAGMA foreign_keys = ON")
+                # Deleted rows are overwritten with zeros, whatever SQLite's build default:
+                # an erased pupil's name must not stay readable in the file.
+                conn.execute("PRAGMA secure_delete = ON")
             except BaseException:
                 conn.close()
                 raise

@@ -1,0 +1,306 @@
+"""Storage faults on a really full disk: a 600 KiB tmpfs holding the SQLite database, and a
+PostgreSQL tablespace on a small tmpfs. Any storage error ends the unit of work, leaves the
+store as it was and names the real cause; a preview never writes.
+
+Mounting needs root (``mount(2)`` needs CAP_SYS_ADMIN); CI runs as root. Where mounting is
+impossible the tests skip, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from schoolsync.access import Account, AccountStatus, RoleAssignment
+from schoolsync.access.presets import progress_teaching
+from schoolsync.bulk import (
+    CatalogueChecks,
+    TrustUsers,
+    apply_change_set,
+    check_change_set,
+    plan_import,
+    read_sheet,
+    write_sheet,
+)
+from schoolsync.errors import StorageError, ValidationError
+from schoolsync.people import Pupil
+from schoolsync.ports import Store, UnitOfWork
+from schoolsync.records.sync import RecordKind
+from schoolsync.storage.postgres import PostgresStore
+from schoolsync.storage.sqlite import SqliteStore
+from schoolsync.sync import erase
+from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
+from schoolsync.trusts import Membership, MembershipStatus, School, Trust
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NEW_ACCOUNTS = 3_000
+
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip(f"mounting a {size} tmpfs needs root (mount(2) needs CAP_SYS_ADMIN)")
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+
+
+def _unmount(where: Path) -> None:
+    subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a 600 KiB filesystem."""
+    where = tmp_path / "disk"
+    _mount_tmpfs(where, "600k")
+    try:
+        yield where
+    finally:
+        _unmount(where)
+
+
+def _seed(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.trusts.add(Trust(id="t1", name="Northern Lights Trust"))
+        uow.schools.add(School(id="s1", name="Oakfield Primary"))
+        uow.memberships.add(
+            Membership(id="m1", trust_id="t1", school_id="s1", status=MembershipStatus.ACCEPTED)
+        )
+        uow.accounts.add(
+            Account(
+                id="ada",
+                trust_id="t1",
+                email="ada@oak.example",
+                name="Ada Lovelace",
+                status=AccountStatus.ACTIVE,
+            )
+        )
+        uow.assignments.add(
+            RoleAssignment(id="r1", account_id="ada", trust_id="t1", role="Trust Admin")
+        )
+        uow.commit()
+
+
+def _counts(store: Store) -> tuple[int, int, int]:
+    with store.unit_of_work() as uow:
+        return len(uow.accounts.list()), len(uow.assignments.list()), len(list(uow.audit.events()))
+
+
+def _big_file(tmp_path: Path) -> Path:
+    rows = [
+        [f"user{n:05d}@oak.example", f"New User {n:05d} " + "x" * 60, "", "Staff", "", ""]
+        for n in range(NEW_ACCOUNTS)
+    ]
+    header = ["Email", "Name", "Edited", "Oakfield Primary", "Trust Roles", "Inactive"]
+    return write_sheet(tmp_path / "many.csv", header, rows)
+
+
+def _is_full(error: BaseException) -> bool:
+    text = str(error).lower()
+    return ("full" in text or "space" in text) and "no transaction is active" not in text
+
+
+def _assert_full_disk_leaves_store_unchanged(store: Store, tmp_path: Path) -> None:
+    """3,000 new accounts on a full disk: the preview and the apply both change nothing, and
+    the error says the disk is full."""
+    checks = CatalogueChecks(progress_teaching())
+    before = _counts(store)
+    sheet = read_sheet(_big_file(tmp_path))
+    with store.unit_of_work() as uow:
+        users = TrustUsers.load(uow, "t1")
+    planned = plan_import(sheet, users, checks=checks)
+    assert len(planned.users_to_create) == NEW_ACCOUNTS
+    assert planned.ok
+    # The preview runs every change in a unit of work that is then rolled back: whether or not
+    # the disk fills while it runs, it writes nothing.
+    preview_error: StorageError | None = None
+    try:
+        check_change_set(store, planned, checks=checks, at=NOW)
+    except StorageError as exc:
+        preview_error = exc
+    assert preview_error is None or _is_full(preview_error), preview_error
+    assert _counts(store) == before, "the preview wrote to the store"
+    with pytest.raises(StorageError) as info:
+        apply_change_set(store, planned, checks=checks, at=NOW)
+    assert _is_full(info.value), info.value
+    assert _counts(store) == before, "a failed apply left changes behind"
+
+
+def test_sqlite_full_disk_changes_nothing(small_disk: Path, tmp_path: Path) -> None:
+    """SQLite on a full 600 KiB filesystem: all or nothing, and the real cause."""
+    store = SqliteStore(small_disk / "app.db")
+    try:
+        _seed(store)
+        _assert_full_disk_leaves_store_unchanged(store, tmp_path)
+    finally:
+        store.close()
+
+
+def _fill(uow: UnitOfWork) -> None:
+    for n in range(20_000):
+        uow.pupils.add(Pupil(id=f"p{n}", school_id="s1", forename="A" * 200, surname="B"))
+
+
+def test_a_unit_of_work_ended_by_a_fault_refuses_to_go_on(small_disk: Path) -> None:
+    """After a storage error, later writes and the commit raise (naming the first error) and
+    nothing is committed in autocommit behind the caller's back."""
+    store = SqliteStore(small_disk / "app.db")
+    try:
+        _seed(store)
+        before = _counts(store)
+        with store.unit_of_work() as uow:
+            with pytest.raises(StorageError) as first:
+                _fill(uow)
+            assert _is_full(first.value)
+            with pytest.raises(StorageError, match="ended by an earlier error"):
+                uow.pupils.add(Pupil(id="late", school_id="s1", forename="C", surname="D"))
+            with pytest.raises(StorageError, match="ended by an earlier error"):
+                uow.commit()
+            uow.rollback()  # already rolled back: no second, misleading error
+        assert _counts(store) == before
+        with store.unit_of_work() as uow:
+            assert uow.pupils.list() == []
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def small_tablespace() -> Iterator[tuple[str, str]]:
+    """A throwaway database whose tables live in a tablespace on a 2 MiB tmpfs."""
+    import psycopg
+    from psycopg import sql
+
+    admin = postgres_admin_dsn()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    data_dir = Path(str(row[0])) if row else Path("/nonexistent")
+    if not data_dir.exists():
+        pytest.skip("the PostgreSQL server is not on this machine: no tablespace can be mounted")
+    where = Path(tempfile.mkdtemp(prefix="schoolsync-pgspace-"))
+    where.chmod(0o755)
+    _mount_tmpfs(where, "2m")
+    owner = data_dir.stat()
+    os.chown(where, owner.st_uid, owner.st_gid)
+    name = f"schoolsync_small_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(
+                    sql.Identifier(name), sql.Literal(str(where))
+                )
+            )
+        try:
+            with throwaway_postgres_database(admin) as dsn:
+                dbname = dsn.rsplit("dbname=", 1)[-1].split()[0]
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("ALTER DATABASE {} SET default_tablespace = {}").format(
+                            sql.Identifier(dbname), sql.Identifier(name)
+                        )
+                    )
+                yield dsn, name
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP TABLESPACE IF EXISTS {}").format(sql.Identifier(name)))
+    finally:
+        _unmount(where)
+        where.rmdir()
+
+
+def test_postgres_full_tablespace_changes_nothing(
+    small_tablespace: tuple[str, str], tmp_path: Path
+) -> None:
+    """PostgreSQL with its tables on a full 2 MiB tablespace: all or nothing, real cause."""
+    dsn, _ = small_tablespace
+    store = PostgresStore(dsn)
+    try:
+        _seed(store)
+        _assert_full_disk_leaves_store_unchanged(store, tmp_path)
+    finally:
+        store.close()
+
+
+SECRET = "Quennevilleszyx"
+
+
+def test_sqlite_erasure_leaves_no_trace_in_the_file(tmp_path: Path) -> None:
+    """secure_delete is on: an erased pupil's name is not in the database file afterwards."""
+    path = tmp_path / "app.db"
+    store = SqliteStore(path)
+    with store.unit_of_work() as uow:
+        for n in range(50):
+            uow.pupils.add(Pupil(id=f"p{n}", school_id="s1", forename="Amy", surname=f"S{n}"))
+        uow.pupils.add(Pupil(id="gone", school_id="s1", forename="Zed", surname=SECRET))
+        uow.commit()
+    store.close()
+    assert SECRET.encode() in path.read_bytes()
+    store = SqliteStore(path)
+    erase(store, RecordKind.PUPIL, "gone", key=b"k" * 32, at=NOW, school_id="s1")
+    store.close()  # the last connection checkpoints the WAL into the file and removes it
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith("app.db")]
+    assert all(SECRET.encode() not in (tmp_path / p).read_bytes() for p in leftovers), leftovers
+
+
+def test_the_erasure_scan_finds_data_left_without_secure_delete(tmp_path: Path) -> None:
+    """The control for the test above: with secure_delete off (the default of many SQLite
+    builds) a deleted row stays readable in the file, so the scan does detect leftovers."""
+    import sqlite3
+
+    path = tmp_path / "plain.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA secure_delete = OFF")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.executemany("INSERT INTO t (name) VALUES (?)", [(f"S{n}",) for n in range(50)])
+    conn.execute("INSERT INTO t (name) VALUES (?)", (SECRET,))
+    conn.execute("DELETE FROM t WHERE name = ?", (SECRET,))
+    conn.close()
+    assert SECRET.encode() in path.read_bytes()
+
+
+def test_every_sqlite_connection_has_secure_delete_on(tmp_path: Path) -> None:
+    """The store sets secure_delete itself rather than relying on how SQLite was built."""
+    store = SqliteStore(tmp_path / "app.db")
+    try:
+        with store.unit_of_work() as uow:
+            assert uow.execute("PRAGMA secure_delete").fetchone() == (1,)  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        store: Store = SqliteStore(tmp_path / "app.db")
+        yield store
+        store.close()  # type: ignore[attr-defined]
+        return
+    with throwaway_postgres_database(postgres_admin_dsn()) as dsn:
+        pg = PostgresStore(dsn)
+        yield pg
+        pg.close()
+
+
+def test_a_lone_surrogate_is_a_typed_error(any_store: Store) -> None:
+    """A name holding a lone surrogate is a ValidationError (not UnicodeEncodeError) that does
+    not echo the name, and nothing is stored."""
+    with any_store.unit_of_work() as uow:
+        with pytest.raises(ValidationError) as info:
+            uow.pupils.add(Pupil(id="p1", school_id="s1", forename="Ann\udc80e", surname="Lee"))
+        assert "Ann" not in str(info.value)
+        with pytest.raises(StorageError):
+            uow.commit()
+    with any_store.unit_of_work() as uow:
+        assert uow.pupils.list() == []
