@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,7 @@ from schoolsync.brokers._http import (
 from schoolsync.brokers._school import BrokerClient, BrokerSchool
 from schoolsync.calendar import AcademicYear
 from schoolsync.errors import BrokerAuthError, BrokerError
+from schoolsync.people import Pupil
 from schoolsync.ports import Clock
 from schoolsync.sources._roster import Deletion
 
@@ -205,8 +206,37 @@ class XporterSchool(BrokerSchool):
 
     # -- pages -----------------------------------------------------------------------------
 
-    def _get(self, endpoint: str, params: Mapping[str, str]) -> dict[str, Any]:
-        url = f"{self.broker.base_url}/api/v1/School/{self.school}/{endpoint}/"
+    def get(
+        self, endpoint: str, params: Mapping[str, str] | None = None, *, school_path: bool = True
+    ) -> dict[str, Any]:
+        """One response of *endpoint* (``School/{estab}/{endpoint}``, or ``api/v1/{endpoint}``
+        when *school_path* is false), checked for Xporter's HTTP 200 errors.
+
+        Raises:
+            BrokerError: the request failed or the body carries an ``ExceptionMessage``.
+        """
+        return self._get(endpoint, params or {}, school_path=school_path)
+
+    def rows(
+        self, endpoint: str, table: str | None = None, **params: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of *endpoint*'s main table (default: named like the endpoint), page by
+        page, checked like a fetch (for endpoints the snapshot does not read, e.g. ``Calendar``)."""
+        for data in self._pages(endpoint, (table or endpoint,), params):
+            yield from (dict(r) for r in rows_of(data.get(table or endpoint)))
+
+    def pupils_from(self, rows: Iterable[Mapping[str, Any]]) -> list[Pupil]:
+        """``Students`` rows (from :meth:`rows`) as pupils, mapped as a fetch maps them."""
+        m = Mapper(PROVIDER, self.school, self.school_id)
+        for row in rows:
+            self._student(m, row)
+        return list(m.finish(None).pupils)
+
+    def _get(
+        self, endpoint: str, params: Mapping[str, str], *, school_path: bool = True
+    ) -> dict[str, Any]:
+        where = f"School/{self.school}/{endpoint}/" if school_path else endpoint
+        url = f"{self.broker.base_url}/api/v1/{where}"
         self.requests += 1
         _, data = self.broker.http.send(
             Call(method="GET", url=url, endpoint=endpoint, params=params),

@@ -18,7 +18,8 @@ body), ``"drop"`` (the connection closes mid-body), ``"stall"`` (no answer for `
 seconds: a client timeout), ``"expire_token"`` (every token issued so far stops working),
 ``"duplicate"`` (a new item is inserted before the page: the page repeats an item and the total
 grows), ``"vanish"`` (an item already read is deleted: later pages shift and the total falls),
-``"error200"`` (Xporter's HTTP 200 error body). ``endpoint`` matches a substring of the path;
+``"error200"`` (Xporter's HTTP 200 error body), ``"body"`` (HTTP 200 with the given ``body``
+bytes: any payload shape). ``endpoint`` matches a substring of the path;
 ``page`` a 1-based page number.
 
 :class:`FakeXporterRecording` serves Groupcall's recorded responses (VCR cassettes) byte for
@@ -142,6 +143,7 @@ class Fault:
     times: int = 1
     retry_after: float = 0.0
     delay: float = 5.0
+    body: bytes = b""
 
     def matches(self, path: str, page: int | None) -> bool:
         """True if this fault applies to a request of *path* for *page*."""
@@ -354,6 +356,7 @@ class FakeBroker(abc.ABC):
         times: int = 1,
         retry_after: float = 0.0,
         delay: float = 5.0,
+        body: bytes = b"",
     ) -> Fault:
         """Inject a fault into the next *times* matching requests (see the module docstring)."""
         fault = Fault(
@@ -363,6 +366,7 @@ class FakeBroker(abc.ABC):
             times=times,
             retry_after=retry_after,
             delay=delay,
+            body=body,
         )
         with self._lock:
             self.faults.append(fault)
@@ -429,7 +433,7 @@ class FakeBroker(abc.ABC):
         credential = self.credential_of(request)
         fault = self._fault(request)
         reply: Reply
-        if fault is not None and fault.kind in {"429", "500", "503", "stall", "error200"}:
+        if fault is not None and fault.kind in {"429", "500", "503", "stall", "error200", "body"}:
             reply = self.fault_reply(fault, request)
         elif self._over_limit(credential):
             reply = self.too_many(self.rate_limit[1] if self.rate_limit else 1.0)
@@ -468,6 +472,8 @@ class FakeBroker(abc.ABC):
             reply = self.handle(request)
             reply.stall = fault.delay
             return reply
+        if fault.kind == "body":
+            return Reply(body=fault.body, headers={"Content-Type": "application/json"})
         if fault.kind == "error200":
             return Reply.json(
                 {
@@ -1185,7 +1191,9 @@ class FakeAssembly(FakeBroker):
     def fault_reply(self, fault: Fault, request: Request) -> Reply:
         if fault.kind == "429":
             return self.too_many(fault.retry_after)
-        return super().fault_reply(fault, request)
+        reply = super().fault_reply(fault, request)
+        reply.headers.setdefault("Total-Pages", "1")
+        return reply
 
     def credential_of(self, request: Request) -> str:
         token = _bearer(request)

@@ -1,0 +1,95 @@
+"""Credentials never appear in logs (ours, httpx's, httpcore's, at DEBUG), reprs or exception
+text, whatever happens: refreshes, rate limits, refusals, failures."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from schoolsync.brokers import HttpSettings, RetryPolicy
+from schoolsync.clock import FixedClock
+from schoolsync.errors import SchoolsyncError
+from schoolsync.sync.sample import sample_snapshot
+from schoolsync.testing.brokers import FakeAssembly, FakeOneRoster, FakeWonde, FakeXporter
+
+CLOCK = FixedClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+SCHOOL = sample_snapshot("s1", pupils=30, staff=4, year_codes=("7",), classes_per_year=2)
+SECRETS = [
+    "xod-SECRET-value-1",
+    "wonde-TOKEN-value-2",
+    "assembly-SECRET-value-3",
+    "assembly-REFRESH-value-4",
+    "oneroster-SECRET-value-5",
+]
+QUICK = HttpSettings(read_timeout=0.3, retry=RetryPolicy(attempts=5, wait_initial=0, wait_jitter=0))
+
+
+def _fakes() -> list[Any]:
+    schools = {"K1": SCHOOL}
+    return [
+        FakeXporter(secrets={"K1": SECRETS[0]}, schools=schools, clock=CLOCK),
+        FakeWonde(token=SECRETS[1], schools=schools, clock=CLOCK),
+        FakeAssembly(
+            client_id="cid",
+            client_secret=SECRETS[2],
+            refresh_tokens={"K1": SECRETS[3]},
+            schools=schools,
+            clock=CLOCK,
+            rate_limit=(1000, 1.0),
+        ),
+        FakeOneRoster(client_id="cid", client_secret=SECRETS[4], schools=schools, clock=CLOCK),
+        FakeOneRoster(
+            client_id="cid",
+            client_secret=SECRETS[4],
+            schools=schools,
+            clock=CLOCK,
+            version="1.1",
+            oauth1=True,
+        ),
+    ]
+
+
+def _texts_of(exc: BaseException) -> list[str]:
+    out: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        out += [str(seen), repr(seen), *map(str, seen.args)]
+        seen = seen.__cause__ or seen.__context__
+    return out
+
+
+def test_credentials_never_appear_anywhere(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    issued: list[str] = []
+    for fake in _fakes():
+        with fake:
+            conn = fake.connect("K1", settings=QUICK)
+            shown += [repr(conn), str(conn), repr(conn.broker), repr(getattr(conn, "tokens", ""))]
+            # A token expiring mid-run, a rate-limit storm and a server error, then success.
+            fake.inject("expire_token", page=2)
+            fake.inject("429", times=2, retry_after=0)
+            fake.inject("500")
+            fetched = conn.fetch()
+            shown += [repr(fetched.watermark), *fetched.warnings()]
+            # Then a refusal and a failure that ends the fetch.
+            fake.expire_tokens()
+            for attribute in ("secrets", "token", "refresh_tokens", "client_secret"):
+                if hasattr(fake, attribute):
+                    value = getattr(fake, attribute)
+                    setattr(fake, attribute, {} if isinstance(value, dict) else "changed")
+            for attempt in (conn.fetch, conn.fetch):
+                with pytest.raises(SchoolsyncError) as caught:
+                    attempt()
+                shown += _texts_of(caught.value)
+            issued += list(getattr(getattr(fake, "tokens", None), "issued", {}))
+            conn.close()
+    shown += [r.getMessage() for r in caplog.records]
+    shown += [str(r.args) for r in caplog.records]
+    assert caplog.records  # the layers did log
+    everything = "\n".join(shown)
+    for secret in [*SECRETS, *issued]:
+        assert secret not in everything
