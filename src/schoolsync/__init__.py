@@ -1,9 +1,12 @@
 """schoolsync: a correct, fast, well-tested core for software used by school groups.
 
-The most used names are available here; each capability lives in its own module:
+The names here are the entry points a host app needs; each capability lives in its own
+module, with the rest of its names:
 
 - ``schoolsync.identifiers`` and ``schoolsync.calendar``: UK identifiers, academic years, year
   groups, cohorts and rollover (pure).
+- ``schoolsync.records``: the plain records (trusts, schools, accounts, people, sync records,
+  audit events) and the table registry.
 - ``schoolsync.access``: role catalogues, assignments, activation, :class:`AccessIndex` and
   explainable :class:`Decision` values; ``schoolsync.access.presets`` for five real products.
 - ``schoolsync.trusts``, ``schoolsync.access.lifecycle`` and ``schoolsync.views``: trusts, school
@@ -13,9 +16,11 @@ The most used names are available here; each capability lives in its own module:
 - ``schoolsync.bulk``: users to CSV/XLSX and back as a previewed :class:`ChangeSet`.
 - ``schoolsync.sources``: OneRoster, Microsoft SDS, DfE CTF and mapped CSV/XLSX readers.
 - ``schoolsync.storage``: :class:`SqliteStore` (embedded default) and :class:`PostgresStore`.
-- ``schoolsync.testing``: the in-memory store, fakes, builders and strategies for your tests.
+- ``schoolsync.errors``: the exception tree under :class:`SchoolsyncError`.
+- ``schoolsync.testing``: the in-memory store (``MemoryStore``), fakes, builders and strategies
+  for your tests (test doubles live there, not here).
 
-Importing ``schoolsync`` loads only the pure core; the other names load on first use.
+Importing ``schoolsync`` loads nothing else; each name loads its module on first use (PEP 562).
 """
 
 from __future__ import annotations
@@ -23,230 +28,167 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from schoolsync.calendar import (
-    AcademicYear,
-    Jurisdiction,
-    YearCode,
-    academic_year_containing,
-    compare_year_group,
-    intake_cohort,
-    rollover_school,
-    year_group_for,
-)
-from schoolsync.errors import SchoolsyncError
-from schoolsync.identifiers import (
-    Laestab,
-    Postcode,
-    Uln,
-    Upn,
-    UpnProblem,
-    Urn,
-    find_duplicate_upns,
-)
-from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup, change_upn
-from schoolsync.trusts import Membership, MembershipStatus, School, Trust, TrustKind
-
-if TYPE_CHECKING:
-    from schoolsync.access import (
-        AccessAdmin,
-        AccessIndex,
-        Decision,
-        DenialReason,
-        Grant,
-        Permission,
-        Role,
-        RoleCatalogue,
-    )
-    from schoolsync.access.lifecycle import GrantChanged, GrantListener, TrustLifecycle
-    from schoolsync.bulk import ChangeSet, apply_change_set, export_users, import_users
-    from schoolsync.matching import (
-        MatchReview,
-        MatchSettings,
-        MatchStatus,
-        match_classes,
-        match_pupils,
-        match_staff,
-        match_year_groups,
-    )
-    from schoolsync.sources import (
-        CtfSource,
-        OneRosterSource,
-        SdsClassicSource,
-        SdsSource,
-        TabularSource,
-        read_ctf,
-        read_oneroster,
-        read_sds,
-        read_sds_classic,
-        read_tabular,
-    )
-    from schoolsync.storage import PostgresStore, SqliteStore
-    from schoolsync.sync import (
-        MisConnection,
-        SyncPlan,
-        SyncReport,
-        apply,
-        incremental_sync,
-        plan,
-        rollover_sync,
-        unmatch,
-    )
-    from schoolsync.testing.memory import MemoryStore
-    from schoolsync.trusts import TrustPolicy
-    from schoolsync.views import comparison_report, schools_in_view, trust_report
+if TYPE_CHECKING:  # the names of _EXPORTS again, for type checkers (a test keeps them equal)
+    from schoolsync.access import AccessAdmin as AccessAdmin
+    from schoolsync.access import AccessIndex as AccessIndex
+    from schoolsync.access import Decision as Decision
+    from schoolsync.access import RoleCatalogue as RoleCatalogue
+    from schoolsync.access.lifecycle import TrustLifecycle as TrustLifecycle
+    from schoolsync.bulk import ChangeSet as ChangeSet
+    from schoolsync.bulk import apply_change_set as apply_change_set
+    from schoolsync.bulk import export_users as export_users
+    from schoolsync.bulk import import_users as import_users
+    from schoolsync.calendar import AcademicYear as AcademicYear
+    from schoolsync.calendar import year_group_for as year_group_for
+    from schoolsync.clock import SystemClock as SystemClock
+    from schoolsync.errors import SchoolsyncError as SchoolsyncError
+    from schoolsync.identifiers import Laestab as Laestab
+    from schoolsync.identifiers import Postcode as Postcode
+    from schoolsync.identifiers import Uln as Uln
+    from schoolsync.identifiers import Upn as Upn
+    from schoolsync.identifiers import Urn as Urn
+    from schoolsync.matching import MatchReview as MatchReview
+    from schoolsync.matching import MatchSettings as MatchSettings
+    from schoolsync.matching import MatchStatus as MatchStatus
+    from schoolsync.matching import match_classes as match_classes
+    from schoolsync.matching import match_pupils as match_pupils
+    from schoolsync.matching import match_staff as match_staff
+    from schoolsync.matching import match_year_groups as match_year_groups
+    from schoolsync.records import Account as Account
+    from schoolsync.records import AuditAction as AuditAction
+    from schoolsync.records import AuditEvent as AuditEvent
+    from schoolsync.records import Grant as Grant
+    from schoolsync.records import Membership as Membership
+    from schoolsync.records import Pupil as Pupil
+    from schoolsync.records import RoleAssignment as RoleAssignment
+    from schoolsync.records import School as School
+    from schoolsync.records import SchoolClass as SchoolClass
+    from schoolsync.records import StaffMember as StaffMember
+    from schoolsync.records import Trust as Trust
+    from schoolsync.records import YearGroup as YearGroup
+    from schoolsync.sources import read_ctf as read_ctf
+    from schoolsync.sources import read_oneroster as read_oneroster
+    from schoolsync.sources import read_sds as read_sds
+    from schoolsync.sources import read_tabular as read_tabular
+    from schoolsync.storage import PostgresStore as PostgresStore
+    from schoolsync.storage import SqliteStore as SqliteStore
+    from schoolsync.sync import SyncPlan as SyncPlan
+    from schoolsync.sync import SyncReport as SyncReport
+    from schoolsync.sync import apply as apply
+    from schoolsync.sync import incremental_sync as incremental_sync
+    from schoolsync.sync import plan as plan
+    from schoolsync.sync import rollover_sync as rollover_sync
+    from schoolsync.sync import unmatch as unmatch
+    from schoolsync.trusts import TrustPolicy as TrustPolicy
+    from schoolsync.views import schools_in_view as schools_in_view
+    from schoolsync.views import trust_report as trust_report
 
 __version__ = "0.1.0"
 
-_LAZY: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "AccessAdmin",
-            "AccessIndex",
-            "Decision",
-            "DenialReason",
-            "Grant",
-            "Permission",
-            "Role",
-            "RoleCatalogue",
-        ],
-        "schoolsync.access",
+#: THE list of public names, by the module each comes from. It drives both ``__all__`` and the
+#: lazy imports below.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    # the one exception every other derives from (the tree: schoolsync.errors)
+    "schoolsync.errors": ("SchoolsyncError",),
+    # UK identifiers as validated values
+    "schoolsync.identifiers": (
+        "Laestab",
+        "Postcode",
+        "Uln",
+        "Upn",
+        "Urn",
     ),
-    **dict.fromkeys(
-        ["GrantChanged", "GrantListener", "TrustLifecycle"], "schoolsync.access.lifecycle"
+    # the academic calendar
+    "schoolsync.calendar": (
+        "AcademicYear",
+        "year_group_for",
     ),
-    "TrustPolicy": "schoolsync.trusts",
-    **dict.fromkeys(["comparison_report", "schools_in_view", "trust_report"], "schoolsync.views"),
-    **dict.fromkeys(
-        ["ChangeSet", "apply_change_set", "export_users", "import_users"], "schoolsync.bulk"
+    # the records a host stores
+    "schoolsync.records": (
+        "Account",
+        "AuditAction",
+        "AuditEvent",
+        "Grant",
+        "Membership",
+        "Pupil",
+        "RoleAssignment",
+        "School",
+        "SchoolClass",
+        "StaffMember",
+        "Trust",
+        "YearGroup",
     ),
-    **dict.fromkeys(
-        [
-            "MatchReview",
-            "MatchSettings",
-            "MatchStatus",
-            "match_classes",
-            "match_pupils",
-            "match_staff",
-            "match_year_groups",
-        ],
-        "schoolsync.matching",
+    # time, injected
+    "schoolsync.clock": ("SystemClock",),
+    # a host's trust rules
+    "schoolsync.trusts": ("TrustPolicy",),
+    # roles, permissions and explained decisions
+    "schoolsync.access": (
+        "AccessAdmin",
+        "AccessIndex",
+        "Decision",
+        "RoleCatalogue",
     ),
-    **dict.fromkeys(
-        [
-            "CtfSource",
-            "OneRosterSource",
-            "SdsClassicSource",
-            "SdsSource",
-            "TabularSource",
-            "read_ctf",
-            "read_oneroster",
-            "read_sds",
-            "read_sds_classic",
-            "read_tabular",
-        ],
-        "schoolsync.sources",
+    # trust set-up, invitations and grants
+    "schoolsync.access.lifecycle": ("TrustLifecycle",),
+    # trust-wide views that only ask schools that granted
+    "schoolsync.views": (
+        "schools_in_view",
+        "trust_report",
     ),
-    **dict.fromkeys(["PostgresStore", "SqliteStore"], "schoolsync.storage"),
-    **dict.fromkeys(
-        [
-            "MisConnection",
-            "SyncPlan",
-            "SyncReport",
-            "apply",
-            "incremental_sync",
-            "plan",
-            "rollover_sync",
-            "unmatch",
-        ],
-        "schoolsync.sync",
+    # matching MIS records to the app's
+    "schoolsync.matching": (
+        "MatchReview",
+        "MatchSettings",
+        "MatchStatus",
+        "match_classes",
+        "match_pupils",
+        "match_staff",
+        "match_year_groups",
     ),
-    "MemoryStore": "schoolsync.testing.memory",
+    # sync plans, apply with backups, undo, nightly and new-year sync
+    "schoolsync.sync": (
+        "SyncPlan",
+        "SyncReport",
+        "apply",
+        "incremental_sync",
+        "plan",
+        "rollover_sync",
+        "unmatch",
+    ),
+    # users to CSV/XLSX and back
+    "schoolsync.bulk": (
+        "ChangeSet",
+        "apply_change_set",
+        "export_users",
+        "import_users",
+    ),
+    # MIS export readers
+    "schoolsync.sources": (
+        "read_ctf",
+        "read_oneroster",
+        "read_sds",
+        "read_tabular",
+    ),
+    # the bundled stores
+    "schoolsync.storage": (
+        "PostgresStore",
+        "SqliteStore",
+    ),
 }
 
-__all__ = [
-    "AcademicYear",
-    "AccessAdmin",
-    "AccessIndex",
-    "ChangeSet",
-    "CtfSource",
-    "Decision",
-    "DenialReason",
-    "Gender",
-    "Grant",
-    "GrantChanged",
-    "GrantListener",
-    "Jurisdiction",
-    "Laestab",
-    "MatchReview",
-    "MatchSettings",
-    "MatchStatus",
-    "Membership",
-    "MembershipStatus",
-    "MemoryStore",
-    "MisConnection",
-    "OneRosterSource",
-    "Permission",
-    "Postcode",
-    "PostgresStore",
-    "Pupil",
-    "Role",
-    "RoleCatalogue",
-    "School",
-    "SchoolClass",
-    "SchoolsyncError",
-    "SdsClassicSource",
-    "SdsSource",
-    "SqliteStore",
-    "StaffMember",
-    "SyncPlan",
-    "SyncReport",
-    "TabularSource",
-    "Trust",
-    "TrustKind",
-    "TrustLifecycle",
-    "TrustPolicy",
-    "Uln",
-    "Upn",
-    "UpnProblem",
-    "Urn",
-    "YearCode",
-    "YearGroup",
-    "__version__",
-    "academic_year_containing",
-    "apply",
-    "apply_change_set",
-    "change_upn",
-    "compare_year_group",
-    "comparison_report",
-    "export_users",
-    "find_duplicate_upns",
-    "import_users",
-    "incremental_sync",
-    "intake_cohort",
-    "match_classes",
-    "match_pupils",
-    "match_staff",
-    "match_year_groups",
-    "plan",
-    "read_ctf",
-    "read_oneroster",
-    "read_sds",
-    "read_sds_classic",
-    "read_tabular",
-    "rollover_school",
-    "rollover_sync",
-    "schools_in_view",
-    "trust_report",
-    "unmatch",
-    "year_group_for",
-]
+_MODULE_OF: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = ["__version__", *sorted(_MODULE_OF)]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'schoolsync' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
 
 def __dir__() -> list[str]:
