@@ -4,6 +4,7 @@ Pairs are only made within one school when both sides use the same school ids. E
 gets several keys:
 
 * birth date (day and month in either order), ordered by surname and again by forename;
+* postcode (where held), ordered by surname;
 * each surname token with the forename (or each form of it in the nickname table), in
   either order;
 * in a second pass over the records the first left unpaired: three letters of one name
@@ -31,15 +32,6 @@ __all__ = ["candidate_pairs", "sorted_unique"]
 IntArray = npt.NDArray[np.int64]
 
 
-def _letters(s: str) -> int:
-    """The first four letters of a compact name as a base-27 number (sorts like the name)."""
-    v = 0
-    for k in range(4):
-        ch = s[k] if k < len(s) else ""
-        v = v * 27 + (ord(ch) - 96 if "a" <= ch <= "z" else 0)
-    return v
-
-
 def _key_codes(
     f: Features,
     rows: IntArray,
@@ -61,13 +53,13 @@ def _key_codes(
     fn_t, pfn_t, sn_t, psn_t, date_key = f.fn_t, f.pfn_t, f.sn_t, f.psn_t, f.date_key
     schools = f.school if by_school else [""] * f.n
     dob = np.where(f.dob_y >= 0, f.dob_y * 372 + f.dob_m * 31 + f.dob_d, -1).tolist()
+    sn_codes, fn_codes = f.order_code("sn_c"), f.order_code("fn_c")
+    postcodes = f.postcode
     for k in rows.tolist():
         school = schools[k]
         ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
         surnames = st if qt is st else (*st, *qt)
         givens = (ft, pt) if pt is not ft else (ft,)
-        sn_code = _letters(f.sn_c[k])
-        fn_code = _letters(f.fn_c[k])
         if wide:
             for s in surnames:
                 for given in givens:
@@ -89,9 +81,16 @@ def _key_codes(
             add_code(hash((school, dk, "F")))
             add_owner(k)
             add_owner(k)
-            add_second(sn_code)
-            add_second(fn_code)
+            add_second(sn_codes[k])
+            add_second(fn_codes[k])
             add_window(date_window)
+            add_window(date_window)
+        pc = postcodes[k]
+        if pc:
+            # the same postcode (when both lists hold postcodes): neighbours by surname
+            add_code(hash((school, "P", pc)))
+            add_owner(k)
+            add_second(sn_codes[k])
             add_window(date_window)
         firsts: list[str] = []
         for given in givens:

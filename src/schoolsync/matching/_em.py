@@ -19,8 +19,9 @@ person). The parameters come from the two lists being matched:
 Identifier levels (UPN, MIS id, email) keep their priors: the identifier ladder already
 pairs most records that share one, so the candidate pairs hold too few to learn from.
 
-Each field's weights are bounded below by ``floor``: a missing value weighs ``floor`` (no
-value is never stronger than a disagreeing one), and a pair's field weighs the best of the
+Each optional field's weights are bounded below by ``floor`` and a missing value weighs
+``floor`` (no value is never stronger than a disagreeing one; names, which are required,
+weigh 0 when blank), and a pair's field weighs the best of the
 levels that apply to it (a name can be both close and one part of a multi-part name), so
 removing a value (a birth date, a preferred or middle name) never makes a pair more likely.
 """
@@ -40,6 +41,7 @@ from schoolsync.matching._evidence import (
     FIELDS,
     MISSING,
     N_LEVELS,
+    TRANSPOSED,
     LevelArray,
     PatternArray,
 )
@@ -101,6 +103,11 @@ def _table(index: int) -> FloatArray:
 _M0 = _table(0)
 _U0 = _table(1)
 _FLOOR = np.asarray([PRIORS[f.name][2] for f in FIELDS], dtype=np.float64)
+# names are never removed (they are required fields): a missing name (a blank in a file) is
+# no evidence either way, and a different name is not bounded below
+_NAME = np.asarray([f.kind == "name" and f.name != "middle_names" for f in FIELDS], dtype=bool)
+_MISSING_W = np.where(_NAME, 0.0, _FLOOR)
+_LEVEL_FLOOR = np.where(_NAME, -np.inf, _FLOOR)
 _LEARNED = np.asarray([f.learned for f in FIELDS], dtype=bool)
 
 
@@ -158,8 +165,11 @@ def _clean(m: FloatArray, u: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def _weights(m: FloatArray, u: FloatArray) -> FloatArray:
     w: FloatArray = np.log2(m / u)
-    w = np.maximum(w, _FLOOR[:, None])
-    w[:, MISSING] = _FLOOR
+    w = np.maximum(w, _LEVEL_FLOOR[:, None])
+    # forename and surname transposed is one piece of evidence shown on both fields
+    both = 0.5 * (w[F_SURNAME, TRANSPOSED] + w[F_FORENAME, TRANSPOSED])
+    w[F_SURNAME, TRANSPOSED] = w[F_FORENAME, TRANSPOSED] = 0.5 * both
+    w[:, MISSING] = _MISSING_W
     return w
 
 
@@ -174,7 +184,7 @@ def _tf_tables(
     for f, c in counts.items():
         total = float(c.sum())
         share = (c + smoothing * u[f, EXACT]) / (total + smoothing)
-        out[f] = np.maximum(np.log2(m[f, EXACT] / share), _FLOOR[f])
+        out[f] = np.log2(m[f, EXACT] / share)
     return out
 
 
@@ -210,11 +220,16 @@ def _finish(
     )
 
 
-def _level_counts(levels: LevelArray, weight: FloatArray | None) -> FloatArray:
-    """Weighted count of each (field, level) over pairs (missing levels count 0)."""
+def _flat_levels(levels: LevelArray) -> IntArray:
+    """Each (field, level) of each pair as one number, for counting with ``np.bincount``."""
     f_n = levels.shape[0]
-    flat = (np.arange(f_n, dtype=np.int64)[:, None] * N_LEVELS + levels).ravel()
-    w = None if weight is None else np.broadcast_to(weight, levels.shape).ravel()
+    flat: IntArray = (np.arange(f_n, dtype=np.int64)[:, None] * N_LEVELS + levels).ravel()
+    return flat
+
+
+def _level_counts(flat: IntArray, f_n: int, weight: FloatArray | None) -> FloatArray:
+    """Weighted count of each (field, level) over pairs (missing levels count 0)."""
+    w = None if weight is None else np.tile(weight, f_n)
     counts: FloatArray = (
         np.bincount(flat, weights=w, minlength=f_n * N_LEVELS)
         .reshape(f_n, N_LEVELS)
@@ -247,7 +262,10 @@ def estimate(
     and u (from *sample*, levels of pairs of different people)."""
     if candidates.shape[1] < min_pairs_to_learn:
         return prior_model(n_pairs_total, expected_matches, name_counts, tf_smoothing)
-    u_random = _normalise(_level_counts(sample, None), _U0, prior_strength * 20)
+    f_n = candidates.shape[0]
+    u_random = _normalise(_level_counts(_flat_levels(sample), f_n, None), _U0, prior_strength * 20)
+    flat = _flat_levels(candidates)
+    all_counts = _level_counts(flat, f_n, None)
     m = _M0.copy()
     u_cand = u_random.copy()
     # the first E-step sees the candidates as random pairs of one school would be (the prior
@@ -267,8 +285,8 @@ def estimate(
         g = 1.0 / (1.0 + np.exp2(-np.clip(bits + prior_odds, -60, 60)))
         share = float(np.clip(g.mean(), 1e-6, 1 - 1e-6))
         prior_odds = math.log2(share / (1.0 - share))
-        m_counts = _level_counts(candidates, g)
-        u_counts = _level_counts(candidates, 1.0 - g)
+        m_counts = _level_counts(flat, f_n, g)
+        u_counts = np.maximum(all_counts - m_counts, 0.0)
         m = np.where(learned, _normalise(m_counts, _M0, prior_strength), _M0)
         u_cand = np.where(learned, _normalise(u_counts, u_random, prior_strength), _U0)
     m_final, u_final = _clean(np.where(learned, m, _M0), np.where(learned, u_random, _U0))

@@ -241,6 +241,7 @@ class Features:
         ]
         self.postcode: list[str] = [_norm_postcode(getattr(r, "postcode", None)) for r in records]
         self.address: list[str] = [normalise_name(getattr(r, "address", None)) for r in records]
+        self._per_record: dict[str, npt.NDArray[Any]] = {}
         self.upn: list[str | None] = [None] * n
         self.former: list[tuple[str, ...]] = [()] * n
         for k, r in enumerate(records):
@@ -250,12 +251,90 @@ class Features:
                 if r.former_upns:
                     self.former[k] = tuple(u.value for u in r.former_upns)
 
+    def has(self, name: str) -> BoolArray:
+        """Per record: whether column *name* (a list of str) holds a value."""
+        key = f"has:{name}"
+        arr = self._per_record.get(key)
+        if arr is None:
+            values = getattr(self, name)
+            arr = self._per_record[key] = np.fromiter(
+                (bool(x) for x in values), dtype=bool, count=len(values)
+            )
+        return arr
+
+    def first_letter(self, name: str) -> IntArray:
+        """Per record: the code of the first character of column *name* (0: empty)."""
+        key = f"first:{name}"
+        arr = self._per_record.get(key)
+        if arr is None:
+            arr = self._per_record[key] = np.fromiter(
+                (ord(x[0]) if x else 0 for x in getattr(self, name)), dtype=np.int64, count=self.n
+            )
+        return arr
+
+    def length(self, name: str) -> IntArray:
+        """Per record: the length of column *name*."""
+        key = f"len:{name}"
+        arr = self._per_record.get(key)
+        if arr is None:
+            arr = self._per_record[key] = np.fromiter(
+                map(len, getattr(self, name)), dtype=np.int64, count=self.n
+            )
+        return arr
+
+    def nickname_groups(self, table: NicknameTable) -> list[frozenset[str]]:
+        """Per record: the full names the first legal or preferred forename may stand for."""
+        cached = self._per_record.get("nick")
+        if cached is not None:
+            return cached.tolist()  # type: ignore[no-any-return]
+        memo: dict[str, frozenset[str]] = {}
+        out: list[frozenset[str]] = []
+        for ft, pt in zip(self.fn_t, self.pfn_t, strict=True):
+            groups: frozenset[str] = frozenset()
+            for t in (ft, pt):
+                if t:
+                    g = memo.get(t[0])
+                    if g is None:
+                        g = memo[t[0]] = table.groups_of(t[0]) | {t[0]}
+                    groups = groups | g
+            out.append(groups)
+        arr = np.empty(self.n, dtype=object)
+        arr[:] = out
+        self._per_record["nick"] = arr
+        return out
+
+    def order_code(self, name: str) -> list[int]:
+        """Per record: the first four letters of column *name* as a base-27 number (sorts
+        like the name; orders records inside a large blocking key)."""
+        cached = self._per_record.get(f"order:{name}")
+        if cached is not None:
+            return cached.tolist()  # type: ignore[no-any-return]
+        letters = np.zeros((self.n, 4), dtype=np.int64)
+        if self.n:
+            raw = np.asarray(getattr(self, name), dtype="S4").view(np.uint8).reshape(self.n, -1)
+            letters[:, : raw.shape[1]] = raw
+        digits = np.where((letters >= 97) & (letters <= 122), letters - 96, 0)
+        codes = digits @ np.asarray([27**3, 27**2, 27, 1], dtype=np.int64)
+        self._per_record[f"order:{name}"] = codes
+        return codes.tolist()  # type: ignore[no-any-return]
+
     def take(self, name: str, idx: IntArray) -> list[str]:
         """Column *name* (a list of str) at rows *idx* (the object array is made once)."""
         arr = self._arrays.get(name)
         if arr is None:
             arr = self._arrays[name] = np.asarray(getattr(self, name), dtype=object)
         return arr[idx].tolist()  # type: ignore[no-any-return]
+
+    def has_upns(self) -> BoolArray:
+        """Per record: whether it holds a current or former UPN."""
+        arr = self._per_record.get("upns")
+        if arr is None:
+            arr = self._per_record["upns"] = np.fromiter(
+                (u is not None or bool(f) for u, f in zip(self.upn, self.former, strict=True)),
+                dtype=bool,
+                count=self.n,
+            )
+        return arr
 
     def all_upns(self, k: int) -> tuple[str, ...]:
         """The current UPN (if any) then the former ones of record *k*."""
@@ -289,10 +368,6 @@ class Comparison:
         return len(self.pi)
 
 
-def _filled(values: list[str]) -> BoolArray:
-    return np.fromiter((bool(x) for x in values), dtype=bool, count=len(values))
-
-
 def _cp(n: int) -> Callable[..., FloatArray]:
     jw = JaroWinkler.normalized_similarity
 
@@ -303,18 +378,6 @@ def _cp(n: int) -> Callable[..., FloatArray]:
         return np.asarray(out, dtype=np.float64).reshape(len(a))
 
     return cp
-
-
-def _nick(
-    same: Callable[[str, str], bool],
-    ft_m: tuple[str, ...],
-    pt_m: tuple[str, ...],
-    ft_a: tuple[str, ...],
-    pt_a: tuple[str, ...],
-) -> bool:
-    firsts_m = {t[0] for t in (ft_m, pt_m) if t}
-    firsts_a = {t[0] for t in (ft_a, pt_a) if t}
-    return any(same(a, b) for a in firsts_m for b in firsts_a)
 
 
 class _Compare:
@@ -330,6 +393,18 @@ class _Compare:
 
     def cols(self, name: str) -> tuple[list[str], list[str]]:
         return self.fm.take(name, self.pi), self.fa.take(name, self.pj)
+
+    def both_have(self, name: str) -> BoolArray:
+        out: BoolArray = self.fm.has(name)[self.pi] & self.fa.has(name)[self.pj]
+        return out
+
+    def initials(self, name: str, *, single: bool) -> BoolArray:
+        """Same first letter (and, when *single*, one side is just that letter)."""
+        fm, fa, pi, pj = self.fm, self.fa, self.pi, self.pj
+        out: BoolArray = fm.first_letter(name)[pi] == fa.first_letter(name)[pj]
+        if single:
+            out &= (fm.length(name)[pi] == 1) | (fa.length(name)[pj] == 1)
+        return out
 
     def name_field(
         self, compact: str, preferred: str, spaced: str
@@ -352,15 +427,8 @@ class _Compare:
             pref_eq[has_pref] = pref >= 1.0
         ms, as_ = self.cols(spaced)
         tokens = cp(ms, as_, fuzz.token_set_ratio) / 100.0
-        present = _filled(m) & _filled(a)
-        initial = np.fromiter(
-            (
-                bool(x and y and (len(x) == 1 or len(y) == 1) and x[0] == y[0])
-                for x, y in zip(m, a, strict=True)
-            ),
-            dtype=bool,
-            count=self.n,
-        )
+        present = self.both_have(compact)
+        initial = self.initials(compact, single=True) & present
         bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int32)
         bits |= np.where(initial, 1 << INITIAL, 0)
         bits |= np.where(best >= 0.80, 1 << SIMILAR, 0)
@@ -383,18 +451,19 @@ class _Compare:
         # the nickname table (Alex / Alexander) where the legal forenames differ
         low = np.flatnonzero(f_present & (f_legal < 1.0))
         if len(low):
-            same = self.nicknames.same_person_name
-            pi, pj, fm, fa = self.pi, self.pj, self.fm, self.fa
+            g_m = self.fm.nickname_groups(self.nicknames)
+            g_a = self.fa.nickname_groups(self.nicknames)
+            pi, pj = self.pi[low].tolist(), self.pj[low].tolist()
             hits = [
                 k
-                for k in low.tolist()
-                if _nick(same, fm.fn_t[pi[k]], fm.pfn_t[pi[k]], fa.fn_t[pj[k]], fa.pfn_t[pj[k]])
+                for k, i, j in zip(low.tolist(), pi, pj, strict=True)
+                if len(g_m[i]) + len(g_a[j]) > 2 and not g_m[i].isdisjoint(g_a[j])
             ]
             if hits:
                 f_bits[np.asarray(hits, dtype=np.int64)] |= 1 << PREFERRED
         # known by a middle name
         mid_m, mid_a = self.cols("mid_c")
-        has_mid_m, has_mid_a = _filled(mid_m), _filled(mid_a)
+        has_mid_m, has_mid_a = self.fm.has("mid_c")[self.pi], self.fa.has("mid_c")[self.pj]
         weak_f = np.flatnonzero(f_present & (f_legal < 1.0) & (has_mid_m | has_mid_a))
         if len(weak_f):
             sub = weak_f.tolist()
@@ -415,11 +484,7 @@ class _Compare:
         # middle names
         present = has_mid_m & has_mid_a
         mid_sim = np.where(present, cp(mid_m, mid_a), 0.0)
-        initial = np.fromiter(
-            (bool(x and y and x[0] == y[0]) for x, y in zip(mid_m, mid_a, strict=True)),
-            dtype=bool,
-            count=self.n,
-        )
+        initial = self.initials("mid_c", single=False) & present
         m_bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int32)
         m_bits |= np.where(initial, 1 << INITIAL, 0)
         m_bits |= np.where(mid_sim >= 0.92, 1 << CLOSE, 0)
@@ -457,11 +522,11 @@ class _Compare:
 
     def postcode(self) -> LevelArray:
         """Postcode levels: equal, one edit apart, same outward code, different."""
-        m, a = self.cols("postcode")
-        present = _filled(m) & _filled(a)
+        present = self.both_have("postcode")
         level = np.full(self.n, MISSING, dtype=np.int8)
         idx = np.flatnonzero(present)
         if len(idx):
+            m, a = self.cols("postcode")
             sub = idx.tolist()
             ms, as_ = [m[k] for k in sub], [a[k] for k in sub]
             dist = self.cp(ms, as_, Levenshtein.distance)
@@ -479,12 +544,12 @@ class _Compare:
 
     def address(self) -> tuple[LevelArray, FloatArray]:
         """Address levels: equal, close (token sort ratio >= 90), similar (>= 75), different."""
-        m, a = self.cols("address")
-        present = _filled(m) & _filled(a)
+        present = self.both_have("address")
         level = np.full(self.n, MISSING, dtype=np.int8)
         sim = np.zeros(self.n, dtype=np.float64)
         idx = np.flatnonzero(present)
         if len(idx):
+            m, a = self.cols("address")
             sub = idx.tolist()
             ms, as_ = [m[k] for k in sub], [a[k] for k in sub]
             ratio = self.cp(ms, as_, fuzz.token_sort_ratio) / 100.0
@@ -500,20 +565,19 @@ class _Compare:
 
     def identifiers(self) -> tuple[LevelArray, LevelArray, LevelArray]:
         """UPN (current or former on either side), MIS id (same school) and email levels."""
-        fm, fa = self.fm, self.fa
+        fm, fa, pi, pj = self.fm, self.fa, self.pi, self.pj
         upn = np.zeros(self.n, dtype=np.int8)
         mis = np.zeros(self.n, dtype=np.int8)
         email = np.zeros(self.n, dtype=np.int8)
-        for k, (i, j) in enumerate(zip(self.pi.tolist(), self.pj.tolist(), strict=True)):
-            um, ua = fm.all_upns(i), fa.all_upns(j)
-            if um and ua:
-                upn[k] = EQUAL if set(um) & set(ua) else UNEQUAL
-            a, b = fm.mis_id[i], fa.mis_id[j]
-            if a is not None and b is not None and fm.school[i] == fa.school[j]:
-                mis[k] = EQUAL if a == b else UNEQUAL
-            a, b = fm.email[i], fa.email[j]
-            if a is not None and b is not None:
-                email[k] = EQUAL if a == b else UNEQUAL
+        for k in np.flatnonzero(fm.has_upns()[pi] & fa.has_upns()[pj]).tolist():
+            um, ua = fm.all_upns(int(pi[k])), fa.all_upns(int(pj[k]))
+            upn[k] = EQUAL if set(um) & set(ua) else UNEQUAL
+        for k in np.flatnonzero(fm.has("mis_id")[pi] & fa.has("mis_id")[pj]).tolist():
+            i, j = int(pi[k]), int(pj[k])
+            if fm.school[i] == fa.school[j]:
+                mis[k] = EQUAL if fm.mis_id[i] == fa.mis_id[j] else UNEQUAL
+        for k in np.flatnonzero(fm.has("email")[pi] & fa.has("email")[pj]).tolist():
+            email[k] = EQUAL if fm.email[int(pi[k])] == fa.email[int(pj[k])] else UNEQUAL
         return upn, mis, email
 
 
@@ -568,12 +632,8 @@ def compare(
 
 def _one_sided(fm: Features, fa: Features, pi: IntArray, pj: IntArray) -> BoolArray:
     """Pairs where some compared value is held by one record only."""
-
-    def held(f: Features, name: str, idx: IntArray) -> BoolArray:
-        return _filled(f.take(name, idx))
-
-    out = (fm.dob_y[pi] >= 0) ^ (fa.dob_y[pj] >= 0)
+    out: BoolArray = (fm.dob_y[pi] >= 0) ^ (fa.dob_y[pj] >= 0)
     out |= (fm.gender[pi] > 0) ^ (fa.gender[pj] > 0)
     for name in ("sn_c", "fn_c", "mid_c", "postcode", "address"):
-        out |= held(fm, name, pi) ^ held(fa, name, pj)
+        out |= fm.has(name)[pi] ^ fa.has(name)[pj]
     return out

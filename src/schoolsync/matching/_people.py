@@ -492,7 +492,7 @@ class _Run:
 
     def sample(self) -> tuple[IntArray, IntArray]:
         """A deterministic spread of record pairs within schools (almost all different people):
-        MIS record of rank r in its school with app records at strided offsets."""
+        the MIS record of rank r in its school with app records at evenly spaced offsets."""
         fm, fa = self.fm, self.fa
         if fm.n == 0 or fa.n == 0:
             empty = np.zeros(0, dtype=np.int64)
@@ -516,8 +516,13 @@ class _Run:
         local_m = np.arange(fm.n) - start_m[sm_sorted]
         pis, pjs = [], []
         has = count_a[sm_sorted] > 0
+        n_a = np.maximum(count_a[sm_sorted], 1)
         for step in range(1, per_record + 1):
-            offset = (local_m * 7919 + step * 104_729) % np.maximum(count_a[sm_sorted], 1)
+            # the app record `step` fractions of the school away in id order: never the
+            # record of the same rank (lists exported in the same id order would pair the
+            # same people and make agreement look common among different people)
+            shift = np.maximum((n_a * step) // (per_record + 1), 1)
+            offset = (local_m + shift) % n_a
             pis.append(om[has])
             pjs.append(oa[(start_a[sm_sorted] + offset)[has]])
         return np.concatenate(pis), np.concatenate(pjs)

@@ -46,7 +46,7 @@ class MatchSettings:
     * ``use_mis_id`` / ``use_upn`` / ``use_email``: the identifier ladder's rungs.
     """
 
-    match_threshold: float = attrs.field(default=0.99, validator=_unit)
+    match_threshold: float = attrs.field(default=0.95, validator=_unit)
     may_match_threshold: float = attrs.field(default=0.2, validator=_unit)
     evidence_bits: float = attrs.field(default=2.0, validator=_non_negative)
     ambiguity_bits: float = attrs.field(default=3.0, validator=_non_negative)
