@@ -20,6 +20,7 @@ records, inside one school too.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 
 import numpy as np
@@ -43,12 +44,11 @@ def _key_codes(
     """Blocking key codes (hashes, stable within one process), their owners, each entry's
     order inside its block and its window."""
     date_window = max(2, window // 3)
-    windows: list[int] = []
+    windows = array("q")
     add_window = windows.append
     nick_cache: dict[str, tuple[str, ...]] = {}
-    codes: list[int] = []
-    owners: list[int] = []
-    second: list[int] = []
+    # compact typed buffers (a Python list of a million ints would take 40 MB)
+    codes, owners, second = array("q"), array("q"), array("q")
     add_code, add_owner, add_second = codes.append, owners.append, second.append
     fn_t, pfn_t, sn_t, psn_t, date_key = f.fn_t, f.pfn_t, f.sn_t, f.psn_t, f.date_key
     schools = f.school if by_school else [""] * f.n
@@ -108,10 +108,10 @@ def _key_codes(
                 add_second(dob[k])
                 add_window(window)
     return (
-        np.asarray(codes, dtype=np.int64),
-        np.asarray(owners, dtype=np.int64),
-        np.asarray(second, dtype=np.int64),
-        np.asarray(windows, dtype=np.int64),
+        np.frombuffer(codes, dtype=np.int64).copy(),
+        np.frombuffer(owners, dtype=np.int64).copy(),
+        np.frombuffer(second, dtype=np.int64).copy(),
+        np.frombuffer(windows, dtype=np.int64).copy(),
     )
 
 

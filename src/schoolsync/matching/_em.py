@@ -220,21 +220,12 @@ def _finish(
     )
 
 
-def _flat_levels(levels: LevelArray) -> IntArray:
-    """Each (field, level) of each pair as one number, for counting with ``np.bincount``."""
-    f_n = levels.shape[0]
-    flat: IntArray = (np.arange(f_n, dtype=np.int64)[:, None] * N_LEVELS + levels).ravel()
-    return flat
-
-
-def _level_counts(flat: IntArray, f_n: int, weight: FloatArray | None) -> FloatArray:
+def _level_counts(levels: LevelArray, weight: FloatArray | None) -> FloatArray:
     """Weighted count of each (field, level) over pairs (missing levels count 0)."""
-    w = None if weight is None else np.tile(weight, f_n)
-    counts: FloatArray = (
-        np.bincount(flat, weights=w, minlength=f_n * N_LEVELS)
-        .reshape(f_n, N_LEVELS)
-        .astype(np.float64)
-    )
+    f_n = levels.shape[0]
+    counts: FloatArray = np.zeros((f_n, N_LEVELS), dtype=np.float64)
+    for f in range(f_n):
+        counts[f] = np.bincount(levels[f], weights=weight, minlength=N_LEVELS)[:N_LEVELS]
     counts[:, MISSING] = 0.0
     return counts
 
@@ -262,10 +253,8 @@ def estimate(
     and u (from *sample*, levels of pairs of different people)."""
     if candidates.shape[1] < min_pairs_to_learn:
         return prior_model(n_pairs_total, expected_matches, name_counts, tf_smoothing)
-    f_n = candidates.shape[0]
-    u_random = _normalise(_level_counts(_flat_levels(sample), f_n, None), _U0, prior_strength * 20)
-    flat = _flat_levels(candidates)
-    all_counts = _level_counts(flat, f_n, None)
+    u_random = _normalise(_level_counts(sample, None), _U0, prior_strength * 20)
+    all_counts = _level_counts(candidates, None)
     m = _M0.copy()
     u_cand = u_random.copy()
     # the first E-step sees the candidates as random pairs of one school would be (the prior
@@ -273,19 +262,20 @@ def estimate(
     # settles on "a different birth date is usual for the same person"
     first = min(max(expected_matches, 1.0) / max(n_pairs_total, 1.0), 0.5)
     prior_odds = math.log2(first / (1.0 - first))
-    levels = candidates.astype(np.int64)
-    rows = np.arange(len(FIELDS))[:, None]
     learned = _LEARNED[:, None]
+    learned_fields = np.flatnonzero(_LEARNED).tolist()
     g = np.zeros(candidates.shape[1])
     for _ in range(rounds):
         mm, uu = _clean(m, u_cand)
         w = np.log2(mm / uu)
         w[:, MISSING] = 0.0
-        bits = (w[rows, levels] * learned).sum(axis=0)
+        bits = np.zeros(candidates.shape[1])
+        for f in learned_fields:
+            bits += w[f][candidates[f]]
         g = 1.0 / (1.0 + np.exp2(-np.clip(bits + prior_odds, -60, 60)))
         share = float(np.clip(g.mean(), 1e-6, 1 - 1e-6))
         prior_odds = math.log2(share / (1.0 - share))
-        m_counts = _level_counts(flat, f_n, g)
+        m_counts = _level_counts(candidates, g)
         u_counts = np.maximum(all_counts - m_counts, 0.0)
         m = np.where(learned, _normalise(m_counts, _M0, prior_strength), _M0)
         u_cand = np.where(learned, _normalise(u_counts, u_random, prior_strength), _U0)

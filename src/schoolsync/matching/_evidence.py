@@ -359,7 +359,7 @@ class Comparison:
     pj: IntArray
     patterns: PatternArray
     levels: LevelArray
-    similarity: FloatArray
+    similarity: npt.NDArray[np.float32]
     one_sided: BoolArray
 
     @property
@@ -588,10 +588,9 @@ def _bits(levels: LevelArray) -> PatternArray:
 
 def first_level(patterns: PatternArray) -> LevelArray:
     """The first applicable level of each pattern set (0, missing, when none applies)."""
-    lowest = patterns & -patterns
-    out: LevelArray = np.where(lowest > 0, np.log2(np.maximum(lowest, 1)).round(), 0).astype(
-        np.int8
-    )
+    out: LevelArray = np.zeros(patterns.shape, dtype=np.int8)
+    for lv in range(N_LEVELS - 1, 0, -1):
+        out[(patterns & (1 << lv)) != 0] = lv
     return out
 
 
@@ -617,7 +616,7 @@ def compare(
             _bits(email),
         ]
     ).astype(np.int32)
-    similarity = np.zeros((len(FIELDS), len(pi)), dtype=np.float64)
+    similarity = np.zeros((len(FIELDS), len(pi)), dtype=np.float32)
     similarity[F_SURNAME], similarity[F_FORENAME], similarity[F_ADDRESS] = s_sim, f_sim, a_sim
     one_sided = _one_sided(fm, fa, pi, pj)
     return Comparison(

@@ -97,6 +97,7 @@ def _score(
 ) -> _Scored:
     codes = {f: c[cmp.pi] for f, c in tf_codes.items()}
     w, levels = model.pair_weights(cmp.patterns, codes)
+    cmp.patterns = np.zeros((0, 0), dtype=np.int32)  # not needed again: free the memory
     bits = model.prior_bits + w.sum(axis=0)
     # agreeing kinds: the best weight of each kind's fields reaches evidence_bits
     n_kinds = len(KINDS)
@@ -527,17 +528,17 @@ class _Run:
             pjs.append(oa[(start_a[sm_sorted] + offset)[has]])
         return np.concatenate(pis), np.concatenate(pjs)
 
-    def model(self, candidates: Comparison) -> _em.Model:
-        """m and u learned from the candidate pairs and a sample (or the priors)."""
+    def model(self, levels: LevelArray) -> _em.Model:
+        """m and u learned from the candidate pairs' levels and a sample (or the priors)."""
         s = self.settings
         total = self.pairs_total()
         expected = _em.PRIOR_MATCH_SHARE * min(self.fm.n, self.fa.n)
-        if not s.learn or candidates.n < s.min_pairs_to_learn:
+        if not s.learn or levels.shape[1] < s.min_pairs_to_learn:
             return _em.prior_model(total, expected, self.name_counts, s.tf_smoothing)
         si, sj = self.sample()
         sample = self.compare(si, sj)
         return _em.estimate(
-            candidates.levels,
+            levels,
             sample.levels,
             n_pairs_total=total,
             expected_matches=expected,
@@ -659,15 +660,7 @@ def _match_people(
         return run.compare(ci, cj)
 
     first = candidates(False)
-    both = Comparison(
-        pi=np.concatenate([link_cmp.pi, first.pi]),
-        pj=np.concatenate([link_cmp.pj, first.pj]),
-        patterns=np.concatenate([link_cmp.patterns, first.patterns], axis=1),
-        levels=np.concatenate([link_cmp.levels, first.levels], axis=1),
-        similarity=np.concatenate([link_cmp.similarity, first.similarity], axis=1),
-        one_sided=np.concatenate([link_cmp.one_sided, first.one_sided]),
-    )
-    model = run.model(both)
+    model = run.model(np.concatenate([link_cmp.levels, first.levels], axis=1))
     ctx = _Context(
         twins_m=_twins(fm),
         twins_a=_twins(fa),
@@ -719,7 +712,7 @@ def score_pair(mis: P, app: P, settings: MatchSettings) -> tuple[float, tuple[Fi
     run = _new_run([mis], [app], attrs.evolve(settings, learn=False))
     zero = np.zeros(1, dtype=np.int64)
     cmp = run.compare(zero, zero)
-    model = run.model(cmp)
+    model = run.model(cmp.levels)
     scored = _score(model, cmp, run.tf_codes, settings)
     return round(float(scored.probability[0]), 4), _breakdowns(scored, [0], [""])[0]
 
