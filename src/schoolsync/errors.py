@@ -13,7 +13,9 @@ one is defined here (other modules re-export the ones they raise)::
     │   └── BulkRowError                      one bulk problem, with its row and column
     ├── ProblemsError (ExceptionGroup)        many problems reported at once
     │   ├── CatalogueError                    a role catalogue with mistakes
-    │   └── BulkImportError                   a bulk change set with problems
+    │   ├── BulkImportError                   a bulk change set with problems
+    │   └── DecisionsError                    review decisions (a workbook, the page, a file)
+    │                                         that cannot be used; each names row and column
     ├── NotFoundError (LookupError)           a record that does not exist
     ├── ConflictError                         a change that clashes with stored state
     │   ├── DuplicateRecordError
@@ -25,13 +27,14 @@ one is defined here (other modules re-export the ones they raise)::
     ├── StorageError                          a store could not be used
     │   ├── SchemaVersionError                the database is newer than this library
     │   └── CorruptRecordError                a stored row is invalid; names table and key
-    └── SyncError                             a sync refused to run or could not finish
-        ├── SyncGuardError                    the change-size guard refused a sync
-        ├── SyncedRecordEditError (ValidationError)  an app edit to a synced record
-        └── BrokerError                       a data broker (Wonde, Assembly, Xporter,
-            │                                 OneRoster REST) fetch or write failed; names
-            │                                 the provider, school and endpoint
-            └── BrokerAuthError               credentials refused or a token not refreshed
+    ├── SyncError                             a sync refused to run or could not finish
+    │   ├── SyncGuardError                    the change-size guard refused a sync
+    │   ├── SyncedRecordEditError (ValidationError)  an app edit to a synced record
+    │   └── BrokerError                       a data broker (Wonde, Assembly, Xporter,
+    │       │                                 OneRoster REST) fetch or write failed; names
+    │       │                                 the provider, school and endpoint
+    │       └── BrokerAuthError               credentials refused or a token not refreshed
+    └── MissingExtraError (ImportError)       an optional part needs an extra installed
 
 The test doubles of :mod:`schoolsync.testing.faults` raise two exceptions of their own, on
 purpose outside this tree: ``InjectedFailure`` (a simulated crash, which no handler of bad
@@ -63,10 +66,12 @@ __all__ = [
     "ConcurrentWriteError",
     "ConflictError",
     "CorruptRecordError",
+    "DecisionsError",
     "DuplicateRecordError",
     "FileFormatError",
     "InvalidDateError",
     "InvalidIdentifierError",
+    "MissingExtraError",
     "MembershipStateError",
     "NotFoundError",
     "ProblemsError",
@@ -345,3 +350,21 @@ class BulkImportError(ProblemsError):
     def from_problems(cls, message: str, problems: Sequence[BulkProblem]) -> BulkImportError:
         """Wrap *problems* (at least one) into one error."""
         return cls(message, [BulkRowError(p) for p in problems])
+
+
+class DecisionsError(ProblemsError):
+    """Review decisions that cannot be used (from an edited workbook, the review page or a
+    decisions file); ``exceptions`` holds one :class:`FileFormatError` per problem, naming the
+    row and column (or the decision's position in a file). Nothing was applied."""
+
+
+class MissingExtraError(SchoolsyncError, ImportError):
+    """An optional part of schoolsync needs packages that are not installed.
+
+    Attributes:
+        extra: the extra to install (``pip install 'schoolsync[review]'``).
+    """
+
+    def __init__(self, what: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(f"{what} needs the '{extra}' extra: pip install 'schoolsync[{extra}]'")

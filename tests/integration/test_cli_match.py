@@ -40,17 +40,19 @@ def test_match_writes_one_sheet_per_status_with_breakdowns(tmp_path: Path) -> No
     assert 0 == code, output
     assert "Matched 4 MIS pupils with 3 app pupils" in output
     workbook = openpyxl.load_workbook(out)
-    assert ["Summary", "Not matched", "New", "May match", "Matched"] == workbook.sheetnames
-    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
-    assert {"Not matched": 1, "New": 2, "May match": 0, "Matched": 2} == summary
-    matched = list(workbook["Matched"].iter_rows(values_only=True))
-    header = matched[0]
-    assert ("Score", "Rule", "MIS id", "MIS name") == header[:4]
-    assert "surname" in header
-    assert "forename" in header
-    assert {"m1", "m2"} == {row[2] for row in matched[1:]}
-    new_names = {row[3] for row in workbook["New"].iter_rows(min_row=2, values_only=True)}
-    assert "'=cmd Taylor" in new_names  # neutralised: the spreadsheet shows text, runs nothing
+    assert ["Summary", "Review"] == workbook.sheetnames
+    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(values_only=True)}
+    assert {"Not matched": 1, "New": 2, "May match": 0, "Matched": 2}.items() <= summary.items()
+    rows = list(workbook["Review"].iter_rows(values_only=True))
+    header = rows[0]
+    assert ("Status", "Decision", "Match to id", "MIS id", "MIS forename") == header[:5]
+    assert {"How matched", "Score", "Evidence", "Will be overwritten"} <= set(header)
+    status, mis_id, evidence = 0, header.index("MIS id"), header.index("Evidence")
+    matched = [r for r in rows[1:] if r[status] == "Matched"]
+    assert {"m1", "m2"} == {r[mis_id] for r in matched}
+    assert all("surname" in r[evidence] for r in matched)  # per-field evidence, in words
+    new_names = {r[header.index("MIS forename")] for r in rows[1:] if r[status] == "New"}
+    assert "'=cmd" in new_names  # neutralised: the spreadsheet shows text, runs nothing
 
 
 def test_staff_kind_and_unrecognised_columns(tmp_path: Path) -> None:

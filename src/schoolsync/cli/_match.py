@@ -5,18 +5,16 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import openpyxl
-from openpyxl.styles import Font
 
-from schoolsync.bulk import neutralise, read_sheet
+from schoolsync.bulk import read_sheet
 from schoolsync.cli._common import check_table_file, run_steps
 from schoolsync.errors import FileFormatError
-from schoolsync.matching import MatchReview, MatchStatus, match_pupils, match_staff, record_name
-from schoolsync.people import Pupil, StaffMember
+from schoolsync.matching import MatchReview, MatchStatus, match_pupils, match_staff
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources import (
     PupilColumns,
@@ -28,7 +26,7 @@ from schoolsync.sources import (
     read_tabular,
 )
 
-__all__ = ["match", "read_people", "write_review_workbook"]
+__all__ = ["match", "match_files", "read_people", "write_review_workbook"]
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "id": (
@@ -146,74 +144,26 @@ def read_people(
     )
 
 
-def _dob(record: Pupil | StaffMember | None) -> str:
-    value = getattr(record, "date_of_birth", None)
-    return "" if value is None else value.isoformat()
-
-
 def write_review_workbook(review: MatchReview[Any], path: Path) -> Path:
-    """Write *review* as a workbook: a Summary sheet, then one sheet per status in review order
-    (Not matched, New, May match, Matched) with each pair's score and its per-field breakdown.
+    """Write *review* as a review workbook (moved to :func:`schoolsync.review.write_review_workbook`)."""
+    from schoolsync.review import write_review_workbook as write
 
-    Every cell is neutralised (no value can run as a spreadsheet formula).
-    """
-    workbook = openpyxl.Workbook()
-    summary = workbook.active
-    assert summary is not None
-    summary.title = "Summary"
-    summary.append(["Status", "Records"])
-    counts = review.counts()
-    ordered = sorted(MatchStatus, key=lambda s: s.review_order)
-    for status in ordered:
-        summary.append([status.label, counts.get(status, 0)])
-    summary["A1"].font = summary["B1"].font = Font(bold=True)
-    for status in ordered:
-        results = review.by_status(status)
-        fields: list[str] = []
-        for r in results:
-            for score in r.breakdown:
-                if score.field not in fields:
-                    fields.append(score.field)
-        sheet = workbook.create_sheet(status.label)
-        header = [
-            "Score",
-            "Rule",
-            "MIS id",
-            "MIS name",
-            "MIS date of birth",
-            "App id",
-            "App name",
-            "App date of birth",
-            "Explanation",
-            "Flags",
-            *(f"{f.replace('_', ' ')}" for f in fields),
-        ]
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for r in results:
-            by_field = {f.field: f for f in r.breakdown}
-            row: list[object] = [
-                round(r.score, 3) if r.is_pair else None,
-                r.rule.value if r.is_pair else "",
-                neutralise(r.mis_key or ""),
-                neutralise(record_name(r.mis)) if r.mis is not None else "",
-                _dob(r.mis),
-                neutralise(r.app_key or ""),
-                neutralise(record_name(r.app)) if r.app is not None else "",
-                _dob(r.app),
-                neutralise(r.explanation),
-                ", ".join(r.flags),
-            ]
-            for name in fields:
-                found = by_field.get(name)
-                row.append(
-                    "" if found is None else neutralise(f"{found.similarity:.2f} {found.note}")
-                )
-            sheet.append(row)
-        sheet.freeze_panes = "A2"
-    workbook.save(path)
+    write(review, path)
     return path
+
+
+def match_files(
+    app_file: Path, mis_file: Path, *, kind: str, school_org: str | None
+) -> tuple[MatchReview[Any], MisSnapshot, MisSnapshot]:
+    """Read both exports and match them: the review, the app's snapshot and the MIS's."""
+    app = read_people(app_file, kind=kind, school_id="school", school_org=school_org)
+    mis = read_people(mis_file, kind=kind, school_id="school", school_org=school_org)
+    review: MatchReview[Any]
+    if kind == "pupils":
+        review = match_pupils(list(mis.pupils), list(app.pupils))
+    else:
+        review = match_staff(list(mis.staff), list(app.staff))
+    return review, app, mis
 
 
 @click.command()
@@ -254,6 +204,17 @@ def match(app_file: Path, mis_file: Path, out: Path, kind: str, school_org: str 
 
         return step
 
+    def write_workbook(review: MatchReview[Any]) -> None:
+        from schoolsync.review import write_review_workbook as write
+
+        write(
+            review,
+            out,
+            sources=[f"app: {app_file.name}", f"MIS: {mis_file.name}"],
+            written_at=datetime.now(UTC),
+        )
+        state["out"] = out
+
     def run_match() -> None:
         app: MisSnapshot = state["app"]
         mis: MisSnapshot = state["mis"]
@@ -266,10 +227,7 @@ def match(app_file: Path, mis_file: Path, out: Path, kind: str, school_org: str 
         ("reading the app file", read("app", app_file)),
         ("reading the MIS file", read("mis", mis_file)),
         ("matching", run_match),
-        (
-            "writing the workbook",
-            lambda: state.__setitem__("out", write_review_workbook(state["review"], out)),
-        ),
+        ("writing the workbook", lambda: write_workbook(state["review"])),
     ]
     run_steps("Matching", steps)
     app_snap: MisSnapshot = state["app"]

@@ -1,0 +1,97 @@
+"""``schoolsync decisions`` and ``schoolsync review``: where a person decides about a match.
+
+``decisions`` reads an edited review workbook back (every decision checked, with its row and
+column), saves the decisions as JSON and shows the decided review and the sync plan.
+``review`` serves the same review as a page on 127.0.0.1 only, behind a per-run secret token
+in the URL; its Save writes the same decisions file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from schoolsync.cli._match import match_files
+from schoolsync.matching import MatchReview, MatchStatus
+from schoolsync.ports import MisSnapshot
+from schoolsync.review import ReviewDecisions, read_review_workbook
+from schoolsync.sync import SchoolRecords, plan
+from schoolsync.sync.plans import SyncPlan
+from schoolsync.trusts import School
+
+__all__ = ["decisions", "plan_for"]
+
+_KIND = click.option(
+    "--kind",
+    type=click.Choice(["pupils", "staff"]),
+    default="pupils",
+    show_default=True,
+    help="Which records were matched.",
+)
+_ORG = click.option(
+    "--org",
+    "school_org",
+    help="For a OneRoster or SDS bundle holding several schools: the school's sourcedId.",
+)
+
+
+def plan_for(review: MatchReview[Any], app: MisSnapshot, *, at: datetime) -> SyncPlan:
+    """The sync plan of a decided *review* against the app's export *app* (no links yet)."""
+    current = SchoolRecords(
+        school=School(id="school", name="school"),
+        pupils={p.id: p for p in app.pupils},
+        staff={s.id: s for s in app.staff},
+    )
+    return plan(review, current, at=at)
+
+
+def _echo_outcome(review: MatchReview[Any], decided: ReviewDecisions, sync: SyncPlan) -> None:
+    counts = decided.counts()
+    made = ", ".join(f"{n} {c.label.lower()}" for c, n in counts.items() if n) or "none"
+    click.echo(f"Decisions: {made}")
+    click.echo("The review as decided:")
+    review_counts = review.counts()
+    for status in sorted(MatchStatus, key=lambda s: s.review_order):
+        click.echo(f"  {status.label:<12} {review_counts[status]}")
+    click.echo(f"  {'to import':<12} {len(review.to_import())}")
+    actions = Counter(c.action.value.replace("_", " ") for c in sync.changes)
+    click.echo("The sync plan:")
+    for action, n in sorted(actions.items()):
+        click.echo(f"  {action:<12} {n}")
+
+
+@click.command("decisions")
+@click.argument("app_file", type=click.Path(exists=True, path_type=Path))
+@click.argument("mis_file", type=click.Path(exists=True, path_type=Path))
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to save the decisions (JSON; default: beside the workbook, .decisions.json).",
+)
+@_KIND
+@_ORG
+def decisions(
+    app_file: Path,
+    mis_file: Path,
+    workbook: Path,
+    out: Path | None,
+    kind: str,
+    school_org: str | None,
+) -> None:
+    """Read the decisions in WORKBOOK (written by `schoolsync match` from APP_FILE and
+    MIS_FILE), check each one, save them as JSON and show the review and the sync plan.
+
+    Every problem is reported with its row and column; nothing is saved then (exit status 1).
+    """
+    review, app, _mis = match_files(app_file, mis_file, kind=kind, school_org=school_org)
+    decided = read_review_workbook(workbook, review)
+    target = out or workbook.with_suffix(".decisions.json")
+    decided.save(target)
+    after = decided.apply(review)
+    _echo_outcome(after, decided, plan_for(after, app, at=datetime.now(UTC)))
+    click.echo(f"Wrote {target}")
