@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import click
 
 from schoolsync.bulk import read_sheet
 from schoolsync.cli._common import check_table_file, run_steps
+from schoolsync.clock import SystemClock
 from schoolsync.errors import FileFormatError
 from schoolsync.matching import MatchReview, MatchStatus, match_pupils, match_staff
 from schoolsync.ports import MisSnapshot
@@ -211,7 +211,7 @@ def match(app_file: Path, mis_file: Path, out: Path, kind: str, school_org: str 
             review,
             out,
             sources=[f"app: {app_file.name}", f"MIS: {mis_file.name}"],
-            written_at=datetime.now(UTC),
+            written_at=SystemClock().now(),
         )
         state["out"] = out
 

@@ -9,13 +9,14 @@ in the URL; its Save writes the same decisions file.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from schoolsync.cli._match import match_files
+from schoolsync.clock import SystemClock
 from schoolsync.matching import MatchReview, MatchStatus
 from schoolsync.ports import MisSnapshot
 from schoolsync.review import ReviewDecisions, read_review_workbook
@@ -93,5 +94,5 @@ def decisions(
     target = out or workbook.with_suffix(".decisions.json")
     decided.save(target)
     after = decided.apply(review)
-    _echo_outcome(after, decided, plan_for(after, app, at=datetime.now(UTC)))
+    _echo_outcome(after, decided, plan_for(after, app, at=SystemClock().now()))
     click.echo(f"Wrote {target}")
