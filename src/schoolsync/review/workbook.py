@@ -15,7 +15,6 @@ reader and checks every row against the review it was written from.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from schoolsync.review.decisions import (
     decisions_from_rows,
     prefilled,
 )
+from schoolsync.sources.xlsx import XlsxRow, XlsxWorkbook
 from schoolsync.sync.records import RecordKind
 
 __all__ = ["REVIEW_SHEET", "SUMMARY_SHEET", "read_review_workbook", "write_review_workbook"]
@@ -366,41 +366,29 @@ def _same_text(got: str, want: str) -> bool:
 
 
 @contextmanager
-def _open(source: Path | bytes, name: str) -> Iterator[Any]:
-    """The workbook, opened read-only through openpyxl (hostile XML refused by defusedxml)."""
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
+def _open(source: Path | bytes, name: str) -> Iterator[XlsxWorkbook]:
+    """The workbook, opened through the one bounded XLSX reader."""
     data = source if isinstance(source, bytes) else source.read_bytes()
     if not data.startswith(b"PK\x03\x04"):
         raise FileFormatError(name, "not an Excel workbook (.xlsx)")
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise FileFormatError(name, "not a readable XLSX workbook") from exc
-    except Exception as exc:  # zipfile.BadZipFile and hostile XML refused by defusedxml
-        raise FileFormatError(name, "not a readable XLSX workbook") from exc
-    try:
+    with XlsxWorkbook(data, name) as workbook:
         yield workbook
-    finally:
-        workbook.close()
 
 
-def _sheet_rows(workbook: Any, name: str, sheet_name: str) -> Iterator[tuple[Any, ...]]:
-    """The rows of one sheet, through the hostile-sheet-safe row reader."""
-    from schoolsync.sources.tabular import xlsx_rows
-
-    if sheet_name not in workbook.sheetnames:
+def _sheet_rows(workbook: XlsxWorkbook, name: str, sheet_name: str) -> Iterator[XlsxRow]:
+    """The rows of one sheet (bounded: hostile sheets are refused with a FileFormatError)."""
+    if sheet_name not in workbook.sheet_names:
         raise FileFormatError(
             name, f"has no {sheet_name!r} sheet; is it a schoolsync review workbook?"
         )
-    return xlsx_rows(workbook[sheet_name], name)
+    return workbook.rows(sheet_name)
 
 
-def _fingerprint(workbook: Any, name: str) -> str:
+def _fingerprint(workbook: XlsxWorkbook, name: str) -> str:
     for row in _sheet_rows(workbook, name, SUMMARY_SHEET):
-        if row and _cell_text(row[0]) == _FINGERPRINT_LABEL:
-            return _cell_text(row[1] if len(row) > 1 else None).strip()
+        cells = row.values
+        if cells and _cell_text(cells[0]) == _FINGERPRINT_LABEL:
+            return _cell_text(cells[1] if len(cells) > 1 else None).strip()
     raise FileFormatError(
         name, f"the {SUMMARY_SHEET} sheet has lost its {_FINGERPRINT_LABEL!r} row", field="Summary"
     )
@@ -432,7 +420,7 @@ def read_review_workbook(
         return _read(workbook, review, label)
 
 
-def _read(workbook: Any, review: MatchReview[Any], label: str) -> ReviewDecisions:
+def _read(workbook: XlsxWorkbook, review: MatchReview[Any], label: str) -> ReviewDecisions:
     found = _fingerprint(workbook, label)
     if found != review_fingerprint(review):
         raise FileFormatError(
@@ -445,7 +433,7 @@ def _read(workbook: Any, review: MatchReview[Any], label: str) -> ReviewDecision
     headers = _headers(review.kind)
     rows = _sheet_rows(workbook, label, REVIEW_SHEET)
     try:
-        head = [_cell_text(v).strip() for v in next(rows)]
+        head = [_cell_text(v).strip() for v in next(rows).values]
     except StopIteration:
         raise FileFormatError(label, "the Review sheet is empty", row=1) from None
     where = {h: i for i, h in enumerate(head) if h}
@@ -466,7 +454,7 @@ def _read(workbook: Any, review: MatchReview[Any], label: str) -> ReviewDecision
 
 
 def _entries(
-    rows: Iterator[tuple[Any, ...]],
+    rows: Iterator[XlsxRow],
     where: dict[str, int],
     headers: Sequence[str],
     lines: Sequence[ReviewLine],
@@ -480,8 +468,9 @@ def _entries(
     width = max(where.values()) + 1
     entries: list[RowEntry] = []
     changed: list[FileFormatError] = []
-    for number, raw in enumerate(rows, start=2):
-        cells = [_cell_text(v) for v in raw[:width]]
+    for row in rows:
+        number = row.number
+        cells = [_cell_text(v) for v in row.values[:width]]
         if not any(c.strip() for c in cells):
             continue
         cells += [""] * (width - len(cells))
