@@ -161,30 +161,93 @@ def xlsx_damaged_lzma(size: int) -> bytes:
     return bytes(data)
 
 
-def zip_bomb_member(size: int, *, name: str = "users.csv", line: bool = True) -> bytes:
-    """A zip with one member inflating far beyond its size (one endless line, or blank lines)."""
+_BUNDLE_MEMBERS = (
+    "manifest.csv",
+    "orgs.csv",
+    "users.csv",
+    "roles.csv",
+    "classes.csv",
+    "enrollments.csv",
+    "School.csv",
+    "Student.csv",
+    "Teacher.csv",
+    "Section.csv",
+)
+
+
+def _bundle(member: Callable[[zipfile.ZipFile, str], None]) -> bytes:
+    """A zip holding one hostile member under every name a OneRoster or SDS reader opens."""
     out = io.BytesIO()
-    target = size * 1000  # deflate reaches ~1000:1 on repeated bytes
-    chunk = (b"," if line else b"\n") * (1024 * 1024)
-    with (
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z,
-        z.open(name, "w", force_zip64=True) as member,
-    ):
-        written = 0
-        while written < target:
-            member.write(chunk)
-            written += len(chunk)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name in _BUNDLE_MEMBERS:
+            member(z, name)
     return out.getvalue()
+
+
+def _inflating(size: int, header: bytes, unit: bytes) -> bytes:
+    """Members of *header* then *unit* repeated: each inflates about 1,000 times its size."""
+    target = size * 1000 // len(_BUNDLE_MEMBERS)
+    chunk = unit * (1024 * 1024 // len(unit))
+
+    def member(z: zipfile.ZipFile, name: str) -> None:
+        with z.open(name, "w", force_zip64=True) as part:
+            part.write(header)
+            written = 0
+            while written < target:
+                part.write(chunk)
+                written += len(chunk)
+
+    return _bundle(member)
+
+
+def bundle_commas(size: int) -> bytes:
+    """Bundle members that are one endless line of commas (64 KiB read at 1.2 GiB before)."""
+    return _inflating(size, b"", b",")  # the header line itself never ends
+
+
+def bundle_blank_lines(size: int) -> bytes:
+    """Bundle members of endless blank lines (32 KiB took 18 s of CPU before)."""
+    return _inflating(size, b"propertyName,value\n", b"\n")  # a valid manifest header
+
+
+def bundle_long_line(size: int) -> bytes:
+    """Bundle members with one endless line of letters (510 KiB made one 512 MiB line)."""
+    return _inflating(size, b"", b"a")
+
+
+def bundle_damaged_lzma(size: int) -> bytes:
+    """Bundle members compressed with LZMA whose streams are damaged."""
+    body = b"sourcedId,status\n" + b"x1,active\n" * max(1, size // 10)
+
+    def member(z: zipfile.ZipFile, name: str) -> None:
+        z.writestr(name, body, compress_type=zipfile.ZIP_LZMA)
+
+    data = bytearray(_bundle(member))
+    for name in _BUNDLE_MEMBERS:
+        at = data.find(name.encode()) + len(name) + 24
+        for i in range(at, min(at + 16, len(data))):
+            data[i] ^= 0x5A
+    return bytes(data)
 
 
 def csv_single_line(size: int) -> bytes:
     """One header then one line with no line break and a giant field."""
-    return b"Email,Name\n" + b"a" * size
+    return b"Email,School name,Postcode,URN\n" + b"a" * size
 
 
 def csv_many_commas(size: int) -> bytes:
-    """A line of nothing but commas (millions of empty fields)."""
-    return b"Email,Name\n" + b"," * size
+    """A line of nothing but commas (many empty fields)."""
+    return b"Email,School name,Postcode,URN\n" + b"," * size
+
+
+def csv_quoted_field(size: int) -> bytes:
+    """A quoted field that never closes, spanning many short lines."""
+    return b'Email,School name,Postcode,URN\n"' + b"a\n" * (size // 2)
+
+
+def gias_big_field(size: int) -> bytes:
+    """A GIAS links file whose LinkName field is larger than csv's 128 KiB field limit."""
+    return b'URN,LinkURN,LinkType,LinkName\n100001,100002,Successor,"' + b"a" * size + b'"\n'
 
 
 def ctf_deep(size: int) -> bytes:
@@ -212,6 +275,21 @@ def ctf_encoding(encoding: str) -> bytes:
     """A CTF declaring an encoding the reader does not accept."""
     return f'<?xml version="1.0" encoding="{encoding}"?><CTfile></CTfile>'.encode("ascii")
 
+
+#: The zipped bundle classes (OneRoster, SDS) by name.
+BUNDLE: dict[str, Callable[[int], bytes]] = {
+    "commas": bundle_commas,
+    "blank_lines": bundle_blank_lines,
+    "long_line": bundle_long_line,
+    "damaged_lzma": bundle_damaged_lzma,
+}
+
+#: The plain CSV classes by name.
+CSV: dict[str, Callable[[int], bytes]] = {
+    "single_line": csv_single_line,
+    "many_commas": csv_many_commas,
+    "quoted_field": csv_quoted_field,
+}
 
 #: The XLSX classes by name (each returns workbook bytes for a size).
 XLSX: dict[str, Callable[[int], bytes]] = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import hostile_corpus as corpus
 import pytest
-from hostile_readers import XLSX_READERS
+from hostile_readers import BUNDLE_READERS, CSV_READERS, XLSX_READERS
 
 CHILD = Path(__file__).with_name("_child.py")
 #: The address space any reader may add while reading an input under 1 MiB.
@@ -82,3 +82,63 @@ def test_xfd_rows_are_read_without_padding(tmp_path: Path) -> None:
     # Every data row is empty within the header's columns: none is left once trailing empty
     # rows are dropped.
     assert outcomes == [{"reader": "bulk", "outcome": "ok", "rows": 0}]
+
+
+BUNDLE_CASES = [
+    ("commas", 2_000),
+    ("commas", 600_000),
+    ("blank_lines", 30_000),
+    ("blank_lines", 600_000),
+    ("long_line", 600_000),
+    ("damaged_lzma", 10_000),
+]
+
+
+@pytest.mark.parametrize(("attack", "size"), BUNDLE_CASES)
+def test_bundle_readers_are_bounded(tmp_path: Path, attack: str, size: int) -> None:
+    """OneRoster and SDS zips whose members inflate without limit, or are damaged: a typed
+    error (or a read), within the memory cap, never a bare MemoryError or LZMAError."""
+    data = corpus.BUNDLE[attack](size)
+    assert len(data) < 1024 * 1024
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(data)
+    outcomes = run_readers(path, BUNDLE_READERS)
+    assert_bounded(outcomes)
+    if attack != "blank_lines":
+        assert {o["outcome"] for o in outcomes} == {"typed"}, outcomes
+
+
+CSV_CASES = [
+    ("single_line", 900_000),
+    ("many_commas", 900_000),
+    ("quoted_field", 900_000),
+]
+
+
+@pytest.mark.parametrize(("attack", "size"), CSV_CASES)
+def test_csv_readers_are_bounded(tmp_path: Path, attack: str, size: int) -> None:
+    """Plain CSV: one giant line, endless commas, an unclosed quote: bounded, typed."""
+    path = tmp_path / "hostile.csv"
+    path.write_bytes(corpus.CSV[attack](size))
+    outcomes = run_readers(path, CSV_READERS)
+    assert_bounded(outcomes)
+
+
+def test_a_500_mb_single_line_csv_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    """A 500 MB file with no line break (sparse: it costs no disk) is refused by every CSV
+    reader within the memory cap: lines are read with a bound, whole-sheet readers check the
+    size first."""
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as handle:
+        handle.write(b"Email,School name,Postcode,URN\n" + b"a" * 1000)
+        handle.truncate(500 * 1000 * 1000)
+    outcomes = run_readers(path, CSV_READERS)
+    assert_bounded(outcomes)
+    assert {o["outcome"] for o in outcomes} == {"typed"}, outcomes
+
+
+def test_a_gias_field_beyond_the_csv_limit_is_typed(tmp_path: Path) -> None:
+    """A GIAS links field over 128 KiB is a FileFormatError, not _csv.Error."""
+    path = tmp_path / "links.csv"
+    path.write_bytes(corpus.gias_big_field(200_000))
+    assert run_readers(path, ("gias",))[0]["error"] == "FileFormatError"

@@ -15,6 +15,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
+from schoolsync.sources._limits import read_capped
 from schoolsync.sources.xlsx import XlsxWorkbook
 
 __all__ = [
@@ -209,11 +210,11 @@ def read_sheet(
         shown = name or str(path)
         label = name or path.name
         check_suffix(path, shown)
-        data = path.read_bytes()
+        data = read_capped(path, shown)
         if _is_xlsx(path) and not data.startswith(_ZIP):
             raise FileFormatError(shown, NOT_A_WORKBOOK)
     else:
-        data = source.read()
+        data = read_capped(source, name or str(getattr(source, "name", "upload")))
         label = shown = name or str(getattr(source, "name", "upload"))
     # A zip container is XLSX, whatever the name says.
     raw = (

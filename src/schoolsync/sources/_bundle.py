@@ -15,6 +15,7 @@ from typing import IO
 
 from schoolsync.errors import FileFormatError
 from schoolsync.sources._csv import ARCHIVE_ERRORS, Opener
+from schoolsync.sources._zip import ZipLimits, open_member, open_zip
 
 __all__ = ["ZIP_ERRORS", "Bundle", "FileMode"]
 
@@ -32,6 +33,21 @@ class FileMode(StrEnum):
 ZIP_ERRORS = (OSError, ValueError, *ARCHIVE_ERRORS)
 
 
+def _refuse_outside_link(root: Path, target: Path, shown: str) -> None:
+    """Refuse a member that is a link to a file outside the bundle's folder (a link to a
+    secrets file would otherwise be read, and its lines quoted in warnings)."""
+    try:
+        if not target.is_symlink():
+            return
+        inside = target.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a path the system refuses
+        inside = False
+    if not inside:
+        raise FileFormatError(
+            shown, "a link to a file outside the bundle is refused", code="link_outside"
+        )
+
+
 class Bundle:
     """The files of a folder or a zip, found by name ignoring case.
 
@@ -40,8 +56,10 @@ class Bundle:
             a file that is not a readable zip.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, limits: ZipLimits | None = None) -> None:
         self.path = Path(path)
+        #: How far a zip member may inflate (see ``docs/security.md``).
+        self.limits = limits or ZipLimits()
         self.label = self.path.name or str(self.path)
         self._members: dict[str, str] = {}
         self._zip = False
@@ -52,6 +70,7 @@ class Bundle:
             raise FileFormatError(str(self.path), f"cannot be read ({e})") from None
         if is_dir:
             for name in files:
+                _refuse_outside_link(self.path, self.path / name, f"{self.label}/{name}")
                 self._members.setdefault(name.lower(), name)
         elif is_file:
             self._zip = True
@@ -83,28 +102,26 @@ class Bundle:
         """A callable that opens *member* as binary, as a context manager."""
         if not self._zip:
             target = self.path / member
+            shown = self.display(member)
+            root = self.path
 
             def open_file() -> AbstractContextManager[IO[bytes]]:
+                _refuse_outside_link(root, target, shown)
                 return target.open("rb")
 
             return open_file
         path = self.path
+        limits = self.limits
+        shown = self.display(member)
 
         class _ZipMember:
             def __enter__(self) -> IO[bytes]:
+                self._zip = open_zip(path, shown, limits)
                 try:
-                    self._zip = zipfile.ZipFile(path)
-                except ZIP_ERRORS as e:
-                    raise FileFormatError(
-                        f"{path.name}/{member}", f"cannot be unzipped ({e})"
-                    ) from None
-                try:
-                    self._file: IO[bytes] = self._zip.open(member)
-                except ZIP_ERRORS as e:
+                    self._file: IO[bytes] = open_member(self._zip, member, shown, limits)
+                except BaseException:
                     self._zip.close()
-                    raise FileFormatError(
-                        f"{path.name}/{member}", f"cannot be unzipped ({e})"
-                    ) from None
+                    raise
                 return self._file
 
             def __exit__(self, *exc: object) -> None:

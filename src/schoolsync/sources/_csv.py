@@ -133,6 +133,30 @@ class FileSpec:
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
+#: The longest line a CSV reader reads (characters); a longer line is refused before it is
+#: held in memory whole (a 500 MB file with no line break, a zip member of endless commas).
+MAX_LINE_CHARS = 1024 * 1024
+
+
+def _bounded_lines(text: IO[str], name: str, limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The lines of *text*, each read with a bound: a line longer than *limit* is refused."""
+    number = 0
+    while True:
+        line = text.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit:
+            raise FileFormatError(
+                name,
+                f"a line longer than {limit:,} characters (not a CSV file a person or an MIS "
+                "would write)",
+                row=number,
+                code="line_too_long",
+            )
+        yield line
+
+
 def _no_nul(lines: Iterator[str], name: str) -> Iterator[str]:
     for number, line in enumerate(lines, start=1):
         if "\x00" in line:
@@ -301,7 +325,8 @@ class CsvFile:
         try:
             with self.opener() as raw:
                 text = _decode(raw, self.name)
-                for cells in csv.reader(_no_nul(text, self.name), strict=True):
+                lines = _no_nul(_bounded_lines(text, self.name), self.name)
+                for cells in csv.reader(lines, strict=True):
                     number += 1
                     yield cells
         except UnicodeDecodeError:

@@ -204,11 +204,26 @@ def read_gias_links(
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="replace")
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read_links(path.name, reader, identity_types, strict=strict)
+    except csv.Error as exc:  # a field beyond csv's limit, a NUL
+        raise FileFormatError(
+            path.name, f"broken CSV ({exc})", row=reader.line_num, code="unreadable"
+        ) from None
+
+
+def _read_links(
+    name: str,
+    reader: csv.DictReader[str],
+    identity_types: Iterable[str],
+    *,
+    strict: bool,
+) -> GiasLinks:
     fields = reader.fieldnames or []
     missing = [c for c in _REQUIRED if c not in fields]
     if missing:
         raise FileFormatError(
-            path.name,
+            name,
             f"not a GIAS links file: missing column(s) {', '.join(missing)}",
             row=1,
             code="header_missing",
@@ -223,7 +238,7 @@ def read_gias_links(
             except InvalidIdentifierError as exc:
                 if strict:
                     raise FileFormatError(
-                        path.name,
+                        name,
                         exc.reason,
                         row=reader.line_num,
                         field=column,

@@ -24,6 +24,7 @@ import attrs
 import openpyxl
 
 from schoolsync.errors import FileFormatError
+from schoolsync.sources._limits import read_capped
 from schoolsync.sources.xlsx import XlsxWorkbook
 from schoolsync.trusts import SchoolUploadRow
 
@@ -138,7 +139,7 @@ def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolU
         if suffix in (".xlsx", ".xlsm"):
             return _rows_from(file, _xlsx_rows(path, sheet))
         if suffix in (".csv", ".txt"):
-            return _rows_from(file, _csv_rows(_decode(path.read_bytes())))
+            return _rows_from(file, _csv_rows(_decode(read_capped(path, file))))
     except FileFormatError:
         raise
     except (
