@@ -40,6 +40,8 @@ PURE_MODULES = (
     "schoolsync.access.presets",
     "schoolsync.access.admin",
     "schoolsync.access.lifecycle",
+    "schoolsync.access.operation",
+    "schoolsync.access.activation",
     "schoolsync.matching",
     "schoolsync.sync.plans",
     "schoolsync.sync.planning",

@@ -127,3 +127,27 @@ def test_a_role_assignment_is_one_action_however_it_was_stored(
     assert converter.structure({**converter.unstructure(_event(stored))}, AuditEvent).action is (
         member
     )
+
+
+def test_the_library_names_every_audit_action_by_its_member() -> None:
+    """No module outside ``schoolsync.testing`` passes an action as a bare string: each change
+    is audited as an :class:`AuditAction` member (the one place a host's sync ``mode`` label
+    becomes an action, ``sync.applying._sync_action``, goes through ``action_named``)."""
+    src = RECORDS.parent
+    literals: list[str] = []
+    for path in sorted(src.rglob("*.py")):
+        if "testing" in path.relative_to(src).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg == "action" and isinstance(
+                    keyword.value, ast.Constant | ast.JoinedStr
+                ):
+                    if isinstance(keyword.value, ast.Constant) and not isinstance(
+                        keyword.value.value, str
+                    ):
+                        continue
+                    literals.append(f"{path.relative_to(src)}:{node.lineno}")
+    assert literals == []
