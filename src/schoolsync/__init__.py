@@ -25,8 +25,9 @@ Importing ``schoolsync`` loads nothing else; each name loads its module on first
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from schoolsync import _lazy
 
 if TYPE_CHECKING:  # the names of _EXPORTS again, for type checkers (a test keeps them equal)
     from schoolsync.access import AccessAdmin as AccessAdmin
@@ -183,12 +184,7 @@ __all__ = ["__version__", *sorted(_MODULE_OF)]
 
 
 def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'schoolsync' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+    return _lazy.load(__name__, _MODULE_OF, name)
 
 
 def __dir__() -> list[str]:

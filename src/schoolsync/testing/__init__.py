@@ -20,8 +20,9 @@ only when asked for, so ``import schoolsync.testing`` never needs them.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from schoolsync import _lazy
 
 if TYPE_CHECKING:
     from schoolsync.testing.assertions import assert_allowed, assert_denied
@@ -80,7 +81,4 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'schoolsync.testing' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+    return _lazy.load(__name__, _LAZY, name)
