@@ -258,7 +258,7 @@ class Features:
         if arr is None:
             values = getattr(self, name)
             arr = self._per_record[key] = np.fromiter(
-                (bool(x) for x in values), dtype=bool, count=len(values)
+                map(bool, values), dtype=bool, count=len(values)
             )
         return arr
 
@@ -317,6 +317,16 @@ class Features:
         codes = digits @ np.asarray([27**3, 27**2, 27, 1], dtype=np.int64)
         self._per_record[f"order:{name}"] = codes
         return codes.tolist()  # type: ignore[no-any-return]
+
+    def nickname_known(self, table: NicknameTable) -> BoolArray:
+        """Per record: whether the nickname table knows its first legal or preferred forename
+        as a form of another name."""
+        arr = self._per_record.get("nick_known")
+        if arr is None:
+            arr = self._per_record["nick_known"] = np.fromiter(
+                (len(g) > 1 for g in self.nickname_groups(table)), dtype=bool, count=self.n
+            )
+        return arr
 
     def take(self, name: str, idx: IntArray) -> list[str]:
         """Column *name* (a list of str) at rows *idx* (the object array is made once)."""
@@ -453,11 +463,15 @@ class _Compare:
         if len(low):
             g_m = self.fm.nickname_groups(self.nicknames)
             g_a = self.fa.nickname_groups(self.nicknames)
+            # only names the table knows can be forms of each other
+            known = self.fm.nickname_known(self.nicknames)[self.pi[low]]
+            known |= self.fa.nickname_known(self.nicknames)[self.pj[low]]
+            low = low[known]
             pi, pj = self.pi[low].tolist(), self.pj[low].tolist()
             hits = [
                 k
                 for k, i, j in zip(low.tolist(), pi, pj, strict=True)
-                if len(g_m[i]) + len(g_a[j]) > 2 and not g_m[i].isdisjoint(g_a[j])
+                if not g_m[i].isdisjoint(g_a[j])
             ]
             if hits:
                 f_bits[np.asarray(hits, dtype=np.int64)] |= 1 << PREFERRED

@@ -498,7 +498,7 @@ class _Run:
         if fm.n == 0 or fa.n == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        per_record = int(np.clip(20_000 // max(fm.n, 1), 1, 10))
+        per_record = int(np.clip(20_000 // max(fm.n, 1), 1, 4))
         if self.by_school:
             codes = {s: k for k, s in enumerate(sorted(set(fm.school) | set(fa.school)))}
             school_m = np.fromiter((codes[s] for s in fm.school), np.int64, fm.n)
