@@ -27,6 +27,8 @@ one is defined here (other modules re-export the ones they raise)::
     ├── StorageError                          a store could not be used
     │   ├── SchemaVersionError                the database is newer than this library
     │   └── CorruptRecordError                a stored row is invalid; names table and key
+    ├── DeliveryError                         a message could not be delivered; says whether
+    │                                         a later attempt may succeed (``transient``)
     ├── SyncError                             a sync refused to run or could not finish
     │   ├── SyncGuardError                    the change-size guard refused a sync
     │   ├── SyncedRecordEditError (ValidationError)  an app edit to a synced record
@@ -67,6 +69,7 @@ __all__ = [
     "ConflictError",
     "CorruptRecordError",
     "DecisionsError",
+    "DeliveryError",
     "DuplicateRecordError",
     "FileFormatError",
     "InvalidDateError",
@@ -259,6 +262,20 @@ class CorruptRecordError(StorageError):
         self.key = key
         self.reason = reason
         super().__init__(f"table {table!r}, key {key!r}: {reason}")
+
+
+class DeliveryError(SchoolsyncError):
+    """A message could not be delivered.
+
+    ``transient`` is true when a later attempt may succeed (a 4xx reply, a lost connection);
+    ``code`` is the server's reply code, if it gave one. The text never holds the recipient's
+    address, the message or any credential.
+    """
+
+    def __init__(self, message: str, *, transient: bool, code: int | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.code = code
 
 
 class SyncError(SchoolsyncError):

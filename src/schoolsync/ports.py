@@ -35,6 +35,7 @@ from schoolsync.records import (
     Trust,
     YearGroup,
 )
+from schoolsync.records.messages import OutboundMessage
 from schoolsync.records.tables import Table
 
 __all__ = [
@@ -221,20 +222,6 @@ class TokenSource(Protocol):
     def choice(self, alphabet: str) -> str:
         """One character of *alphabet*, chosen at random."""
         ...
-
-
-@attrs.frozen(kw_only=True)
-class OutboundMessage:
-    """A message the library asks the host to deliver (the library never sends email itself).
-
-    ``kind`` names the template (``"trust_invitation"``, ``"welcome"``, ``"activation_code"``);
-    ``data`` holds the values the template needs.
-    """
-
-    kind: str
-    to: str
-    subject: str
-    data: dict[str, str] = attrs.field(factory=dict)
 
 
 class Notifier(Protocol):

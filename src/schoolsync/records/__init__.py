@@ -12,6 +12,7 @@ from __future__ import annotations
 from schoolsync.records.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.records.grants import Grant
+from schoolsync.records.messages import OutboundMessage, OutboxEntry, OutboxState
 from schoolsync.records.organisations import (
     Country,
     Membership,
@@ -45,6 +46,9 @@ __all__ = [
     "MatchStatus",
     "Membership",
     "MembershipStatus",
+    "OutboundMessage",
+    "OutboxEntry",
+    "OutboxState",
     "PairStatus",
     "Pupil",
     "RecordKind",

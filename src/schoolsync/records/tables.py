@@ -23,6 +23,7 @@ import attrs
 
 from schoolsync.records.accounts import Account, RoleAssignment
 from schoolsync.records.grants import Grant
+from schoolsync.records.messages import OutboxEntry
 from schoolsync.records.organisations import Membership, School, Trust
 from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.records.sync import Backup, DeletedRecord, RecordKind, SyncLink, Tombstone
@@ -36,6 +37,7 @@ __all__ = [
     "DELETED",
     "GRANTS",
     "MEMBERSHIPS",
+    "OUTBOX",
     "PUPILS",
     "SCHOOLS",
     "SCHOOL_RECORD_TABLES",
@@ -189,6 +191,13 @@ TOMBSTONES: Table[Tombstone] = Table(
     columns=("school_id",),
     subject="tombstone",
 )
+OUTBOX: Table[OutboxEntry] = Table(
+    name="outbox",
+    kind="outbox entry",
+    record_type=OutboxEntry,
+    columns=("state",),
+    subject="outbox_entry",
+)
 
 #: Every table, in the order stores create and list them.
 TABLES: tuple[Table[Any], ...] = (
@@ -206,6 +215,7 @@ TABLES: tuple[Table[Any], ...] = (
     BACKUPS,
     DELETED,
     TOMBSTONES,
+    OUTBOX,
 )
 
 #: The tables by name (``TABLES_BY_NAME["pupils"]``).

@@ -144,6 +144,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_V1_AUDIT_SQLITE,
         postgres=_V1_AUDIT_POSTGRES,
     ),
+    Migration.create_tables(
+        version=2,
+        description="the outbox: messages queued with the change that asked for them",
+        tables={"outbox": ("state",)},
+    ),
 )
 
 #: The newest schema version this library understands.

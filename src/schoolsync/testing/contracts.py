@@ -47,6 +47,7 @@ from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFou
 from schoolsync.identifiers import Laestab, Postcode, Upn, Urn, upn_check_letter
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import Store, UnitOfWork
+from schoolsync.records.messages import OutboundMessage, OutboxEntry
 from schoolsync.records.tables import TABLES, TABLES_BY_NAME
 from schoolsync.sync.records import (
     Backup,
@@ -233,6 +234,23 @@ def sample_records(school_id: str = "school-1", trust_id: str = "trust-1") -> di
                 kind=RecordKind.PUPIL,
                 key_hash="9f86d081884c7d659a2feaa0c55ad015",
                 erased_at=at,
+            )
+        ],
+        "outbox": [
+            OutboxEntry(
+                id=f"{school_id}-outbox-1",
+                message=OutboundMessage(
+                    kind="welcome",
+                    to="zoë.teacher@example.org",
+                    subject="Welcome to St Mary's",
+                    data={"name": "Zoë", "link": "https://app.example/welcome?t=a&b=ç"},
+                ),
+                queued_at=at.astimezone(bst),
+                attempts=2,
+                next_attempt_at=at + timedelta(minutes=5),
+                error="SMTPResponseException 451",
+                school_id=school_id,
+                trust_id=trust_id,
             )
         ],
     }
