@@ -51,11 +51,11 @@ def main() -> None:
 def _register() -> None:
     from schoolsync.cli._demo import demo
     from schoolsync.cli._match import match
-    from schoolsync.cli._review import decisions
+    from schoolsync.cli._review import decisions, review
     from schoolsync.cli._upload import check_upload
     from schoolsync.cli._users import users
 
-    for command in (demo, match, decisions, check_upload, users):
+    for command in (demo, match, decisions, review, check_upload, users):
         main.add_command(command)
 
 

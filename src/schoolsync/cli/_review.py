@@ -24,7 +24,7 @@ from schoolsync.sync import SchoolRecords, plan
 from schoolsync.sync.plans import SyncPlan
 from schoolsync.trusts import School
 
-__all__ = ["decisions", "plan_for"]
+__all__ = ["decisions", "plan_for", "review"]
 
 _KIND = click.option(
     "--kind",
@@ -96,3 +96,48 @@ def decisions(
     after = decided.apply(review)
     _echo_outcome(after, decided, plan_for(after, app, at=SystemClock().now()))
     click.echo(f"Wrote {target}")
+
+
+@click.command("review")
+@click.argument("app_file", type=click.Path(exists=True, path_type=Path))
+@click.argument("mis_file", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--decisions",
+    "decisions_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("decisions.json"),
+    show_default=True,
+    help="The decisions file the page starts from (when it exists) and its Save writes.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (default: any free).")
+@click.option("--open/--no-open", "open_browser", default=True, help="Open a web browser.")
+@_KIND
+@_ORG
+def review(
+    app_file: Path,
+    mis_file: Path,
+    decisions_file: Path,
+    port: int,
+    open_browser: bool,
+    kind: str,
+    school_org: str | None,
+) -> None:
+    """Serve the review of APP_FILE against MIS_FILE as a page on this computer only.
+
+    The page lists Not matched, New, May match and Matched records with a filter box; match,
+    unmatch, tick who to import and Save (to --decisions). It listens on 127.0.0.1 with a
+    secret token in its address; stop it with Ctrl+C.
+    """
+    from schoolsync.review.serve import serve_review
+
+    found, _app, _mis = match_files(app_file, mis_file, kind=kind, school_org=school_org)
+    start = ReviewDecisions.load(decisions_file) if decisions_file.exists() else None
+    serve_review(
+        found,
+        decisions_file,
+        decisions=start,
+        port=port,
+        open_browser=open_browser,
+        title=f"{mis_file.name} against {app_file.name}",
+        announce=click.echo,
+    )

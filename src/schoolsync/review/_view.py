@@ -7,13 +7,14 @@ records side by side, the values the MIS will overwrite, the evidence) is writte
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import attrs
 
-from schoolsync.matching import MatchResult, MatchReview, MatchRule, MatchStatus
+from schoolsync.matching import MatchResult, MatchReview, MatchRule, MatchStatus, record_name
 from schoolsync.people import Gender
 from schoolsync.sync.records import RecordKind
 
@@ -137,6 +138,8 @@ class ReviewLine:
     evidence: tuple[str, ...]
     selected: bool | None
     locked: bool
+    mis_name: str
+    app_name: str
 
     @property
     def row(self) -> int:
@@ -145,8 +148,10 @@ class ReviewLine:
 
     @property
     def search_text(self) -> str:
-        """Both records' names and ids, lower-cased (what the filter box looks in)."""
-        return " ".join([self.mis_id, self.app_id, *self.mis_values, *self.app_values]).casefold()
+        """Both records' values and ids, lower-cased without accents (what the filter looks in)."""
+        text = " ".join([self.mis_id, self.app_id, *self.mis_values, *self.app_values])
+        plain = unicodedata.normalize("NFD", text.casefold())
+        return "".join(c for c in plain if not unicodedata.combining(c))
 
 
 def _explanation(result: MatchResult[Any], review: MatchReview[Any]) -> str:
@@ -198,6 +203,8 @@ def review_lines(review: MatchReview[Any]) -> list[ReviewLine]:
                 evidence=tuple(f.describe() for f in r.breakdown) + tuple(r.flags),
                 selected=(mis_id in review.selected) if is_new else None,
                 locked=is_new and mis_id in review.locked,
+                mis_name="" if r.mis is None else record_name(r.mis),
+                app_name="" if r.app is None else record_name(r.app),
             )
         )
     return out

@@ -56,6 +56,7 @@ _MAX_CELL = 32767
 CONSTANT_MEMORY_LINES = 50_000
 #: Characters a workbook cannot hold (XML 1.0 forbids them); tab and new lines stay.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_RISKY = frozenset("=+-@\t\r'")
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 _PLURAL = {
@@ -76,6 +77,8 @@ _EDITABLE_FILL = "#FFFDE7"
 
 def clean(text: str) -> str:
     """*text* as a workbook cell holds it: control characters dropped, then neutralised."""
+    if text.isprintable() and text[:1] not in _RISKY and len(text) <= _MAX_CELL:
+        return text  # the common case, without a regular expression
     return neutralise(_ILLEGAL.sub("", text))[:_MAX_CELL]
 
 
@@ -265,13 +268,13 @@ def _write_summary(
     sheet.activate()
 
 
-def _widths(headers: Sequence[str], lines: Sequence[ReviewLine], kind: RecordKind) -> list[float]:
+def _widths(headers: Sequence[str], cells: Sequence[list[str]], kind: RecordKind) -> list[float]:
     width = [max(10, min(28, len(h) + 2)) for h in headers]
-    for ln in lines:
-        cells = _read_only_cells(ln, kind)
-        for i, text in zip(_READ_ONLY_POSITIONS[kind], cells, strict=True):
-            if len(text) + 2 > width[i]:
-                width[i] = len(text) + 2
+    positions = _READ_ONLY_POSITIONS[kind]
+    for i, column in zip(positions, zip(*cells, strict=True), strict=True):
+        longest = max(map(len, column), default=0) + 2
+        if longest > width[i]:
+            width[i] = longest
     width[1] = max(width[1], 16)
     width[2] = max(width[2], 14)
     return [min(w, 60 if i == len(width) - 1 else 40) for i, w in enumerate(width)]
@@ -291,7 +294,8 @@ def _write_review(
     kind = review.kind
     headers = _headers(kind)
     sheet = workbook.add_worksheet(REVIEW_SHEET)
-    for i, w in enumerate(_widths(headers, lines, kind)):
+    all_cells = [_read_only_cells(ln, kind) for ln in lines]
+    for i, w in enumerate(_widths(headers, all_cells, kind)):
         sheet.set_column(i, i, w)
     sheet.freeze_panes(1, 3)
     sheet.set_row(0, 30)
@@ -309,7 +313,7 @@ def _write_review(
         else:
             sheet.write_blank(n, 1, None, f.editable)
         sheet.write_blank(n, 2, None, f.editable)
-        cells = _read_only_cells(ln, kind)
+        cells = all_cells[n - 1]
         for col, text in zip(positions[1:], cells[1:], strict=True):
             if col == score_col:
                 if ln.score is not None:
