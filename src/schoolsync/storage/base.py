@@ -47,6 +47,7 @@ __all__ = [
     "AuditLogBase",
     "ConnectionPool",
     "Cursor",
+    "PooledStore",
     "RepositoryBase",
     "RepositorySet",
     "SqlAuditLog",
@@ -388,3 +389,20 @@ class ConnectionPool(Generic[C]):
             idle, self._idle = self._idle, []
         for conn in idle:
             self._close(conn)
+
+
+class PooledStore:
+    """What the SQL stores share as a :class:`~schoolsync.ports.Store`: their connection pool,
+    :meth:`close`, and use as a context manager (which closes the store)."""
+
+    _pool: ConnectionPool[Any]
+
+    def close(self) -> None:
+        """Close the idle connections; units of work still open close theirs when they end."""
+        self._pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from schoolsync.errors import StorageError
 from schoolsync.storage import migrations
@@ -27,6 +27,7 @@ from schoolsync.storage._faults import FaultGuard
 from schoolsync.storage.base import (
     ConnectionPool,
     Cursor,
+    PooledStore,
     RepositorySet,
     SqlAuditLog,
     SqlDialect,
@@ -210,7 +211,7 @@ class _PostgresUnitOfWork(RepositorySet):
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (row[0],))
 
 
-class PostgresStore:
+class PostgresStore(PooledStore):
     """A :class:`~schoolsync.ports.Store` in a PostgreSQL database.
 
     Args:
@@ -325,16 +326,6 @@ class PostgresStore:
     def unit_of_work(self) -> _PostgresUnitOfWork:
         """A new unit of work (one transaction on its own connection)."""
         return _PostgresUnitOfWork(self, self._pool.take())  # type: ignore[abstract]  # repositories set per TABLES entry
-
-    def close(self) -> None:
-        """Close the idle connections; units of work still open close theirs when they end."""
-        self._pool.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema!r})"

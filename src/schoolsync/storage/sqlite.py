@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from schoolsync.errors import StorageError
 from schoolsync.storage import migrations
@@ -28,6 +28,7 @@ from schoolsync.storage._faults import FaultGuard
 from schoolsync.storage.base import (
     ConnectionPool,
     Cursor,
+    PooledStore,
     RepositorySet,
     SqlAuditLog,
     SqlDialect,
@@ -163,7 +164,7 @@ class _SqliteUnitOfWork(RepositorySet):
         self._write()
 
 
-class SqliteStore:
+class SqliteStore(PooledStore):
     """A :class:`~schoolsync.ports.Store` in an SQLite database file.
 
     Args:
@@ -222,16 +223,6 @@ class SqliteStore:
     def unit_of_work(self) -> _SqliteUnitOfWork:
         """A new unit of work (one transaction on its own connection)."""
         return _SqliteUnitOfWork(self, self._pool.take())  # type: ignore[abstract]  # repositories set per TABLES entry
-
-    def close(self) -> None:
-        """Close the idle connections; units of work still open close theirs when they end."""
-        self._pool.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
