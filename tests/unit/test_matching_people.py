@@ -413,3 +413,34 @@ def test_an_identical_pair_beats_a_near_miss() -> None:
         "only the names agree: a second kind of evidence is needed"
     )
     assert review.result_for(app="a2").status is MatchStatus.NOT_MATCHED
+
+
+@pytest.mark.parametrize(
+    ("mis_dob", "app_dob", "level"),
+    [
+        (date(2015, 4, 7), date(2015, 4, 7), "equal"),
+        (date(2015, 4, 7), date(2015, 7, 4), "day/month swapped"),
+        (date(2015, 4, 17), date(2015, 4, 18), "one digit different"),
+        (date(2015, 4, 7), date(2008, 4, 7), "another year"),
+        (date(2015, 4, 7), date(2015, 11, 7), "one part different"),
+        (date(2015, 4, 7), date(2011, 12, 25), "different"),
+        (date(2015, 4, 7), None, "missing"),
+    ],
+)
+def test_birth_date_comparison_levels(mis_dob: date, app_dob: date | None, level: str) -> None:
+    """Each birth-date comparison level is recognised, named in the breakdown, and weighs
+    less than an equal birth date; a missing one never weighs more than a different one."""
+    from schoolsync.matching import score_pair
+
+    _, breakdown = score_pair(
+        pupil("m", "Ava", "Patel", mis_dob), pupil("a", "Ava", "Patel", app_dob)
+    )
+    (dob,) = [f for f in breakdown if f.field == "date_of_birth"]
+    assert dob.note.rsplit(" ", 1)[0] == level
+    _, same = score_pair(pupil("m", "Ava", "Patel", mis_dob), pupil("a", "Ava", "Patel", mis_dob))
+    (equal,) = [f for f in same if f.field == "date_of_birth"]
+    assert dob.weight <= equal.weight
+    if level == "different":
+        _, none = score_pair(pupil("m", "Ava", "Patel", mis_dob), pupil("a", "Ava", "Patel", None))
+        (missing,) = [f for f in none if f.field == "date_of_birth"]
+        assert missing.weight <= dob.weight
