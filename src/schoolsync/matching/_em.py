@@ -128,10 +128,14 @@ class Model:
     tf_weight: dict[int, FloatArray]
 
     def pair_weights(
-        self, patterns: PatternArray, tf_codes: dict[int, IntArray]
+        self,
+        patterns: PatternArray,
+        tf_codes: dict[int, IntArray],
+        tf_codes_other: dict[int, IntArray] | None = None,
     ) -> tuple[FloatArray, LevelArray]:
         """Each field's weight for each pair, the best of the levels that apply, and which
-        level that was: shapes (fields, pairs)."""
+        level that was: shapes (fields, pairs). ``tf_codes`` are the name codes of the pairs'
+        first records, ``tf_codes_other`` of their second ones."""
         n = patterns.shape[1]
         weights = np.empty((len(FIELDS), n), dtype=np.float64)
         chosen = np.zeros((len(FIELDS), n), dtype=np.int8)
@@ -139,22 +143,40 @@ class Model:
             bits = patterns[f]
             best = np.full(n, -np.inf)
             level = np.zeros(n, dtype=np.int8)
+            table = self.tf_weight.get(f)
+            # an equal name weighs less when the name is common (term frequency); a weaker
+            # agreement with the same record's name (a nickname form, a close spelling) never
+            # weighs more than equality would, so an exact namesake always beats a near one
+            exact_cap: FloatArray | None = None
+            if table is not None:
+                exact_cap = np.full(n, np.inf)
+                for side in (tf_codes, tf_codes_other or {}):
+                    if f in side:
+                        codes = side[f]
+                        ok = codes >= 0
+                        exact_cap[ok] = np.minimum(exact_cap[ok], table[codes[ok]])
             for lv in range(1, N_LEVELS):
                 has = (bits & (1 << lv)) != 0
                 if not has.any():
                     continue
                 w = np.full(n, self.weights[f, lv])
-                table = self.tf_weight.get(f)
-                if table is not None and lv == EXACT:
-                    codes = tf_codes[f]
-                    ok = codes >= 0
-                    w[ok] = table[codes[ok]]
+                if exact_cap is not None and table is not None:
+                    if lv == EXACT:
+                        codes = tf_codes[f]
+                        ok = codes >= 0
+                        w[ok] = table[codes[ok]]
+                    else:
+                        w = np.minimum(w, exact_cap - _BELOW_EXACT)
                 better = has & (w > best)
                 best = np.where(better, w, best)
                 level = np.where(better, lv, level).astype(np.int8)
             weights[f] = np.where(bits == 0, self.weights[f, MISSING], best)
             chosen[f] = level
         return weights, chosen
+
+
+#: How far below an equal name's (term-frequency) weight a weaker name agreement stays.
+_BELOW_EXACT = 0.5
 
 
 def _clean(m: FloatArray, u: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -92,11 +92,10 @@ class _Scored:
         return out
 
 
-def _score(
-    model: _em.Model, cmp: Comparison, tf_codes: dict[int, IntArray], settings: MatchSettings
-) -> _Scored:
-    codes = {f: c[cmp.pi] for f, c in tf_codes.items()}
-    w, levels = model.pair_weights(cmp.patterns, codes)
+def _score(model: _em.Model, cmp: Comparison, run: _Run, settings: MatchSettings) -> _Scored:
+    codes = {f: c[cmp.pi] for f, c in run.tf_codes.items()}
+    codes_app = {f: c[cmp.pj] for f, c in run.tf_codes_app.items()}
+    w, levels = model.pair_weights(cmp.patterns, codes, codes_app)
     cmp.patterns = np.zeros((0, 0), dtype=np.int32)  # not needed again: free the memory
     bits = model.prior_bits + w.sum(axis=0)
     # agreeing kinds: the best weight of each kind's fields reaches evidence_bits
@@ -470,6 +469,7 @@ class _Run:
     rank_m: IntArray
     rank_a: IntArray
     tf_codes: dict[int, IntArray]
+    tf_codes_app: dict[int, IntArray]
     name_counts: dict[int, IntArray]
     settings: MatchSettings
 
@@ -588,10 +588,11 @@ def _new_run(mis: Sequence[P], app: Sequence[P], settings: MatchSettings) -> _Ru
     fm = Features(mis, cache)
     fa = Features(app, cache)
     tf_codes: dict[int, IntArray] = {}
+    tf_codes_app: dict[int, IntArray] = {}
     counts: dict[int, IntArray] = {}
     for f, column in ((F_SURNAME, "sn_c"), (F_FORENAME, "fn_c")):
-        a, _, c = _em.name_codes(getattr(fm, column), getattr(fa, column))
-        tf_codes[f], counts[f] = a, c
+        a, b, c = _em.name_codes(getattr(fm, column), getattr(fa, column))
+        tf_codes[f], tf_codes_app[f], counts[f] = a, b, c
     return _Run(
         fm=fm,
         fa=fa,
@@ -599,6 +600,7 @@ def _new_run(mis: Sequence[P], app: Sequence[P], settings: MatchSettings) -> _Ru
         rank_m=_rank(fm.ids),
         rank_a=_rank(fa.ids),
         tf_codes=tf_codes,
+        tf_codes_app=tf_codes_app,
         name_counts=counts,
         settings=settings,
     )
@@ -670,13 +672,13 @@ def _match_people(
     )
     results: list[MatchResult[P]] = []
     if links:
-        scored = _score(model, link_cmp, run.tf_codes, settings)
+        scored = _score(model, link_cmp, run, settings)
         results.extend(_build(mis, app, scored, _link_decisions(scored, links, settings), run))
-    scored = _score(model, first, run.tf_codes, settings)
+    scored = _score(model, first, run, settings)
     results.extend(_build(mis, app, scored, _assign(scored, free=free, ctx=ctx), run))
     if any(free.mis) and any(free.app):
         second = candidates(True)
-        scored = _score(model, second, run.tf_codes, settings)
+        scored = _score(model, second, run, settings)
         results.extend(_build(mis, app, scored, _assign(scored, free=free, ctx=ctx), run))
     new, not_matched = MatchStatus.NEW, MatchStatus.NOT_MATCHED
     results.extend(MatchResult(status=new, mis=mis[i]) for i, f in enumerate(free.mis) if f)
@@ -713,7 +715,7 @@ def score_pair(mis: P, app: P, settings: MatchSettings) -> tuple[float, tuple[Fi
     zero = np.zeros(1, dtype=np.int64)
     cmp = run.compare(zero, zero)
     model = run.model(cmp.levels)
-    scored = _score(model, cmp, run.tf_codes, settings)
+    scored = _score(model, cmp, run, settings)
     return round(float(scored.probability[0]), 4), _breakdowns(scored, [0], [""])[0]
 
 
