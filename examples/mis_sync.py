@@ -46,7 +46,7 @@ def main() -> None:
     # 1. The Access Co-ordinator authorises the MIS connection.
     connection = authorise(
         MisConnection(school_id="oak", provider="assembly", required_scopes={"read"}),
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes={"read"},
         at=now,
         can_configure=access_co_ordinator_only,

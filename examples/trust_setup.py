@@ -116,20 +116,20 @@ def main() -> None:
             )
         uow.commit()
     for name in ids:
-        life.send_invitation(memberships[name], by="alice")
-    life.accept_invitation(memberships["Oakfield Primary"], by="ac0")
-    life.accept_invitation(memberships["Elm Academy"], by="ac1")
+        life.send_invitation(memberships[name], actor_id="alice")
+    life.accept_invitation(memberships["Oakfield Primary"], actor_id="ac0")
+    life.accept_invitation(memberships["Elm Academy"], actor_id="ac1")
     print(f"invitations sent: {len(outbox.of_kind('trust_invitation'))}")
 
     # 4. Grants: Oakfield to the whole trust, Elm to alice only, for a year.
-    oak = life.grant(trust.id, ids["Oakfield Primary"], {"reports.school.view"}, by="ac0")
+    oak = life.grant(trust.id, ids["Oakfield Primary"], {"reports.school.view"}, actor_id="ac0")
     life.grant(
         trust.id,
         ids["Elm Academy"],
         {"reports.school.view", "users.manage"},
         account_ids={"alice"},
         expires_at=clock.now() + timedelta(days=365),
-        by="ac1",
+        actor_id="ac1",
     )
 
     # 5. A comparison report: only schools that granted are asked for data.
@@ -161,7 +161,7 @@ def main() -> None:
     assert bob_count == 1
 
     # 6. Oakfield revokes: denied at once, and the host is told to drop cached views.
-    life.revoke_grant(oak.id, by="ac0")
+    life.revoke_grant(oak.id, actor_id="ac0")
     print(f"event: {listener.events[-1].kind.value} grant {listener.events[-1].grant_id}")
     store.close()
 

@@ -173,7 +173,7 @@ class _Demo:
         )
         sheet = read_school_upload(sheet_path)
         result = self.lifecycle.add_schools_from_upload(
-            TRUST_ID, sheet.rows, file=sheet.file, by="grace"
+            TRUST_ID, sheet.rows, file=sheet.file, actor_id="grace"
         )
         return DemoStep(
             title="School Upload",
@@ -189,10 +189,10 @@ class _Demo:
         with self.store.unit_of_work() as uow:
             memberships = {m.school_id: m for m in uow.memberships.list() if m.trust_id == TRUST_ID}
         for school_id, *_ in SCHOOLS:
-            self.lifecycle.send_invitation(memberships[school_id].id, by="grace")
+            self.lifecycle.send_invitation(memberships[school_id].id, actor_id="grace")
         self.clock.advance(timedelta(hours=2))
-        self.lifecycle.accept_invitation(memberships["oak"].id, by="amir")
-        self.lifecycle.accept_invitation(memberships["riv"].id, by="bea")
+        self.lifecycle.accept_invitation(memberships["oak"].id, actor_id="amir")
+        self.lifecycle.accept_invitation(memberships["riv"].id, actor_id="bea")
         with self.store.unit_of_work() as uow:
             statuses = {
                 m.school_id: m.status.value.replace("_", " ")
@@ -215,7 +215,11 @@ class _Demo:
         reports = self.index().check("grace", "reports.school.view", "oak")
         self.clock.advance(timedelta(minutes=30))
         self.lifecycle.grant(
-            TRUST_ID, "oak", ["users.manage", "users.invite"], by="amir", account_ids=["grace"]
+            TRUST_ID,
+            "oak",
+            ["users.manage", "users.invite"],
+            actor_id="amir",
+            account_ids=["grace"],
         )
         after = self.index().check("grace", "users.manage", "oak")
         elsewhere = self.index().check("grace", "users.manage", "riv")
@@ -266,7 +270,7 @@ class _Demo:
         sync_plan = plan([year_groups, classes, staff, reviewed], current, at=now)
         connection = authorise(
             MisConnection(school_id="oak", provider="demo MIS", required_scopes={"read"}),
-            account_id="amir",
+            actor_id="amir",
             granted_scopes={"read"},
             at=now,
             # Boost has no separate MIS permission: its Access Coordinator configures the sync.

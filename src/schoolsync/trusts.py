@@ -244,8 +244,8 @@ def invitation_has_expired(membership: Membership, at: datetime) -> bool:
     )
 
 
-def accept_invitation(membership: Membership, *, by: str, at: datetime) -> Membership:
-    """The membership accepted by account *by* at *at*.
+def accept_invitation(membership: Membership, *, actor_id: str, at: datetime) -> Membership:
+    """The membership accepted by the account *actor_id* at *at*.
 
     Raises:
         MembershipStateError: unless an invitation was sent and has not expired.
@@ -255,7 +255,7 @@ def accept_invitation(membership: Membership, *, by: str, at: datetime) -> Membe
     if invitation_has_expired(membership, at):
         raise MembershipStateError(membership.id, MembershipStatus.EXPIRED, "accept")
     return attrs.evolve(
-        membership, status=MembershipStatus.ACCEPTED, responded_at=at, accepted_by=by
+        membership, status=MembershipStatus.ACCEPTED, responded_at=at, accepted_by=actor_id
     )
 
 

@@ -156,7 +156,7 @@ _APPLY_CHILD = textwrap.dedent(
     feed = sample_snapshot("crash-school", pupils={APPLY_PUPILS}, staff=30, taken_at=now)
     conn = authorise(
         MisConnection(school_id="crash-school", provider="p", required_scopes={{"read"}}),
-        account_id="ac", granted_scopes={{"read"}}, at=now, can_configure=lambda a, p, s: True,
+        actor_id="ac", granted_scopes={{"read"}}, at=now, can_configure=lambda a, p, s: True,
     )
     with store.unit_of_work() as uow:
         uow.schools.put(School(id="crash-school", name="Oak"))

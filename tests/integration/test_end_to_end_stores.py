@@ -199,17 +199,17 @@ class Scenario:
         token = self.lifecycle.nominate_trust_admin(TRUST, "grace")
         assert self.lifecycle.accept_trust_admin(TRUST, token) == "grace"
         for school_id, *_ in SCHOOLS:
-            self.lifecycle.send_invitation(memberships[school_id].id, by="grace")
+            self.lifecycle.send_invitation(memberships[school_id].id, actor_id="grace")
         self.tick()
-        self.lifecycle.accept_invitation(memberships["oak"].id, by="amir")
-        self.lifecycle.accept_invitation(memberships["riv"].id, by="bea")
+        self.lifecycle.accept_invitation(memberships["oak"].id, actor_id="amir")
+        self.lifecycle.accept_invitation(memberships["riv"].id, actor_id="bea")
 
     def grant_check_revoke(self) -> None:
         """A school's grant opens exactly that school to the trust admin, until revoked."""
         assert not self.index().check("grace", "users.manage", "oak").allowed
         self.tick()
         grant = self.lifecycle.grant(
-            TRUST, "oak", ["users.manage"], by="amir", account_ids=["grace"]
+            TRUST, "oak", ["users.manage"], actor_id="amir", account_ids=["grace"]
         )
         index = self.index()
         assert index.check("grace", "users.manage", "oak").allowed
@@ -217,7 +217,7 @@ class Scenario:
         assert not elsewhere.allowed
         assert elsewhere.reason == "no_grant"
         self.tick()
-        self.lifecycle.revoke_grant(grant.id, by="amir")
+        self.lifecycle.revoke_grant(grant.id, actor_id="amir")
         self.tick()
         revoked = self.index().check("grace", "users.manage", "oak")
         assert not revoked.allowed
@@ -252,7 +252,7 @@ class Scenario:
         assert sync_plan.links
         connection = authorise(
             MisConnection(school_id="oak", provider="e2e MIS", required_scopes={"read"}),
-            account_id="amir",
+            actor_id="amir",
             granted_scopes={"read"},
             at=now,
             can_configure=lambda account, _permission, school: bool(

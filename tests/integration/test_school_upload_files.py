@@ -135,7 +135,7 @@ def _lifecycle_with_cedar_in_another_trust() -> tuple[TrustLifecycle, MemoryStor
     cedar = School(id="c", name="Cedar Academy", urn=Urn("100009"))
     membership = life.add_school(other.id, cedar)
     life.send_invitation(membership.id)
-    life.accept_invitation(membership.id, by="ac")
+    life.accept_invitation(membership.id, actor_id="ac")
     trust = life.create_trust(name="Oak Trust", trust_id="oak")
     return life, store, trust.id
 

@@ -52,7 +52,7 @@ def test_first_sync_then_nightly_from_a_real_bundle(tmp_path: Path) -> None:
         current = SchoolRecords.load(uow, "s1")
     connection = authorise(
         MisConnection(school_id="s1", provider="oneroster", required_scopes={"roster"}),
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes={"roster"},
         at=NOW,
         can_configure=lambda a, p, s: True,

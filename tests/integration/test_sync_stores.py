@@ -61,7 +61,7 @@ SEPTEMBER = datetime(2026, 9, 4, 2, tzinfo=UTC)
 KEY = b"host-secret-key-0123456789"
 CONN = authorise(
     MisConnection(school_id="s1", provider="p", required_scopes={"read"}),
-    account_id="ac",
+    actor_id="ac",
     granted_scopes={"read"},
     at=NOW,
     can_configure=lambda a, p, s: True,

@@ -30,7 +30,7 @@ NOW = datetime(2026, 3, 2, 2, tzinfo=UTC)
 SEPT = datetime(2026, 9, 4, 2, tzinfo=UTC)
 CONN = authorise(
     MisConnection(school_id="s1", provider="p", required_scopes={"read"}),
-    account_id="ac",
+    actor_id="ac",
     granted_scopes={"read"},
     at=NOW,
     can_configure=lambda a, p, s: True,

@@ -31,7 +31,7 @@ from schoolsync.trusts import School
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 CONN = authorise(
     MisConnection(school_id="s1", provider="p", required_scopes={"read"}),
-    account_id="ac",
+    actor_id="ac",
     granted_scopes={"read"},
     at=NOW,
     can_configure=lambda a, p, s: True,

@@ -163,14 +163,14 @@ class TrustMachine(RuleBasedStateMachine):
         if school not in self.coordinated:
             respond = self.life.decline_invitation if decline else self.life.accept_invitation
             with pytest.raises(AccessDeniedError):
-                respond(m.id, by=f"ac-{school}")
+                respond(m.id, actor_id=f"ac-{school}")
             assert m == self.membership(school)
             return
         try:
             if decline:
-                self.life.decline_invitation(m.id, by=f"ac-{school}")
+                self.life.decline_invitation(m.id, actor_id=f"ac-{school}")
             else:
-                self.life.accept_invitation(m.id, by=f"ac-{school}")
+                self.life.accept_invitation(m.id, actor_id=f"ac-{school}")
                 self.members.add(school)
         except SchoolsyncError:
             assert m.status is not MembershipStatus.INVITATION_SENT or (
@@ -218,10 +218,12 @@ class TrustMachine(RuleBasedStateMachine):
         expires = None if days is None else self.clock.now() + timedelta(days=days)
         if school not in self.coordinated:
             with pytest.raises(AccessDeniedError):
-                self.life.grant("t", school, permissions, by=f"ac-{school}", account_ids=named)
+                self.life.grant(
+                    "t", school, permissions, actor_id=f"ac-{school}", account_ids=named
+                )
             return
         g = self.life.grant(
-            "t", school, permissions, by=f"ac-{school}", account_ids=named, expires_at=expires
+            "t", school, permissions, actor_id=f"ac-{school}", account_ids=named, expires_at=expires
         )
         self.live[g.id] = ModelGrant(
             school, frozenset(permissions), None if named is None else frozenset(named), expires
@@ -232,7 +234,7 @@ class TrustMachine(RuleBasedStateMachine):
         if school in self.members:
             return
         try:
-            self.life.grant("t", school, set(PERMS), by=f"ac-{school}")
+            self.life.grant("t", school, set(PERMS), actor_id=f"ac-{school}")
         except SchoolsyncError:
             return
         raise AssertionError("a school that is not a member granted its trust access")
@@ -245,10 +247,10 @@ class TrustMachine(RuleBasedStateMachine):
         school = self.live[grant_id].school_id
         if school not in self.coordinated:
             with pytest.raises(AccessDeniedError):
-                self.life.revoke_grant(grant_id, by=f"ac-{school}")
+                self.life.revoke_grant(grant_id, actor_id=f"ac-{school}")
             return
         del self.live[grant_id]
-        self.life.revoke_grant(grant_id, by=f"ac-{school}")
+        self.life.revoke_grant(grant_id, actor_id=f"ac-{school}")
         assert grant_id == self.listener.events[-1].grant_id  # hosts are told at once
 
     @rule(data=st.data())
@@ -262,10 +264,12 @@ class TrustMachine(RuleBasedStateMachine):
         accounts = data.draw(st.none() | st.sets(st.sampled_from(pool), min_size=1))
         if old.school_id not in self.coordinated:
             with pytest.raises(AccessDeniedError):
-                self.life.narrow_grant(grant_id, by=f"ac-{old.school_id}", permissions=permissions)
+                self.life.narrow_grant(
+                    grant_id, actor_id=f"ac-{old.school_id}", permissions=permissions
+                )
             return
         new = self.life.narrow_grant(
-            grant_id, by=f"ac-{old.school_id}", permissions=permissions, account_ids=accounts
+            grant_id, actor_id=f"ac-{old.school_id}", permissions=permissions, account_ids=accounts
         )
         if new.id != grant_id:
             del self.live[grant_id]
@@ -278,7 +282,7 @@ class TrustMachine(RuleBasedStateMachine):
         m = self.membership(school)
         try:
             if by_school:
-                self.life.leave_trust(m.id, by=f"ac-{school}")
+                self.life.leave_trust(m.id, actor_id=f"ac-{school}")
             else:
                 self.life.remove_school(m.id)
         except SchoolsyncError:

@@ -79,3 +79,22 @@ def test_older_stored_actions_load_as_the_one_action() -> None:
             subject_id="a",
         )
         assert AuditAction.ROLE_ASSIGNED is event.action
+
+
+def test_the_acting_account_is_actor_id_everywhere() -> None:
+    """No function in src names the account that acts anything but ``actor_id``."""
+    import ast
+    from pathlib import Path
+
+    import schoolsync
+
+    other_names = {"by", "actor", "admin_id", "acting_account", "acting_account_id", "done_by"}
+    found = []
+    for path in sorted(Path(schoolsync.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = node.args
+                for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+                    if arg.arg in other_names or arg.arg.startswith("acting_"):
+                        found.append(f"{path.name}:{node.lineno} {node.name}({arg.arg})")
+    assert [] == found

@@ -39,7 +39,7 @@ ADAPTERS_WITH_OWN_SOURCES = ("testing/", "brokers/")
 def _connection() -> MisConnection:
     return authorise(
         MisConnection(school_id="s1", provider="assembly", required_scopes={"read"}),
-        account_id="ac",
+        actor_id="ac",
         granted_scopes={"read"},
         at=NOW,
         can_configure=lambda a, p, s: True,
@@ -229,7 +229,7 @@ class TestServicesTakeAnIdSource:
         with store.unit_of_work() as uow:
             authorise(
                 MisConnection(school_id="s1", provider="assembly", required_scopes={"read"}),
-                account_id="ac",
+                actor_id="ac",
                 granted_scopes={"read"},
                 at=NOW,
                 can_configure=lambda a, p, s: True,

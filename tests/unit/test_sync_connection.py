@@ -40,7 +40,7 @@ def connection() -> MisConnection:
 def authorised(scopes: set[str] | None = None) -> MisConnection:
     return authorise(
         connection(),
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes=scopes or {"students.read", "staff.read", "classes.read"},
         at=NOW,
         can_configure=coordinator_only,
@@ -75,13 +75,13 @@ class TestAuthorise:
         with pytest.raises(AccessDeniedError, match=CONFIGURE_PERMISSION):
             authorise(
                 connection(),
-                account_id="teacher",
+                actor_id="teacher",
                 granted_scopes={"students.read", "staff.read", "classes.read"},
                 at=NOW,
                 can_configure=coordinator_only,
             )
         with pytest.raises(AccessDeniedError):
-            deauthorise(authorised(), account_id="teacher", at=NOW, can_configure=coordinator_only)
+            deauthorise(authorised(), actor_id="teacher", at=NOW, can_configure=coordinator_only)
 
     def test_changes_are_audited_without_personal_data(self) -> None:
         """Authorising appends an audit event naming the school and scopes only."""
@@ -89,7 +89,7 @@ class TestAuthorise:
         with store.unit_of_work() as uow:
             authorise(
                 connection(),
-                account_id="coordinator",
+                actor_id="coordinator",
                 granted_scopes={"students.read", "staff.read", "classes.read"},
                 at=NOW,
                 can_configure=coordinator_only,
@@ -104,7 +104,7 @@ class TestDeauthorise:
     def test_deauthorising_stops_all_syncing(self) -> None:
         """After deauthorising, require_active refuses with SyncError."""
         conn = deauthorise(
-            authorised(), account_id="coordinator", at=NOW, can_configure=coordinator_only
+            authorised(), actor_id="coordinator", at=NOW, can_configure=coordinator_only
         )
         assert ConnectionStatus.DEAUTHORISED is conn.status
         assert frozenset() == conn.granted_scopes
@@ -129,14 +129,14 @@ class TestDataSharing:
             set_data_sharing(
                 authorised(),
                 DataSharing(share_results=True),
-                account_id="coordinator",
+                actor_id="coordinator",
                 at=NOW,
                 can_configure=coordinator_only,
             )
         conn = set_data_sharing(
             authorised({"students.read", "staff.read", "classes.read", "assessments.write"}),
             DataSharing(share_results=True, share_historical=True),
-            account_id="coordinator",
+            actor_id="coordinator",
             at=NOW,
             can_configure=coordinator_only,
         )
@@ -151,7 +151,7 @@ class TestDataSharing:
             return set_data_sharing(
                 conn,
                 DataSharing(**choice),
-                account_id="coordinator",
+                actor_id="coordinator",
                 at=NOW,
                 can_configure=coordinator_only,
             )
@@ -163,7 +163,7 @@ class TestDataSharing:
         everything = sharing(full, share_results=True, share_historical=True)
         assert shares_result(everything, historical=True)
         stopped = deauthorise(
-            everything, account_id="coordinator", at=NOW, can_configure=coordinator_only
+            everything, actor_id="coordinator", at=NOW, can_configure=coordinator_only
         )
         assert not shares_result(stopped)
         assert not shares_result(authorised())
@@ -195,11 +195,11 @@ class TestWithAccessIndex:
         scopes = {"students.read", "staff.read", "classes.read"}
         conn = authorise(
             connection(),
-            account_id="coord",
+            actor_id="coord",
             granted_scopes=scopes,
             at=NOW,
             can_configure=index.check,
         )
         assert conn.is_active
         with pytest.raises(AccessDeniedError):
-            deauthorise(conn, account_id="teacher", at=NOW, can_configure=index.check)
+            deauthorise(conn, actor_id="teacher", at=NOW, can_configure=index.check)

@@ -50,7 +50,7 @@ TABLES = (
 def connection() -> MisConnection:
     return authorise(
         MisConnection(school_id="s1", provider="assembly", required_scopes={"read"}),
-        account_id="ac",
+        actor_id="ac",
         granted_scopes={"read"},
         at=NOW,
         can_configure=lambda a, p, s: True,

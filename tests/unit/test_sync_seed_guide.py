@@ -210,7 +210,7 @@ def test_the_guide_end_to_end() -> None:
     with pytest.raises(AccessDeniedError):
         authorise(
             connection,
-            account_id="teacher",
+            actor_id="teacher",
             granted_scopes=required,
             at=NOW,
             can_configure=access.check,
@@ -218,14 +218,14 @@ def test_the_guide_end_to_end() -> None:
     with pytest.raises(ValidationError, match="required scope"):
         authorise(
             connection,
-            account_id="coordinator",
+            actor_id="coordinator",
             granted_scopes={"staff.read"},
             at=NOW,
             can_configure=access.check,
         )
     connection = authorise(
         connection,
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes=required,
         at=NOW,
         can_configure=access.check,
@@ -237,13 +237,13 @@ def test_the_guide_end_to_end() -> None:
         set_data_sharing(
             connection,
             DataSharing(share_results=True),
-            account_id="coordinator",
+            actor_id="coordinator",
             at=NOW,
             can_configure=access.check,
         )
     connection = authorise(
         connection,
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes=required | {"assessments.write"},
         at=NOW,
         can_configure=access.check,
@@ -251,14 +251,14 @@ def test_the_guide_end_to_end() -> None:
     connection = set_data_sharing(
         connection,
         DataSharing(share_results=True),
-        account_id="coordinator",
+        actor_id="coordinator",
         at=NOW,
         can_configure=access.check,
     )
     assert shares_result(connection)
     assert not shares_result(connection, historical=True)
     # 3. Deauthorising stops all syncing.
-    stopped = deauthorise(connection, account_id="coordinator", at=NOW, can_configure=access.check)
+    stopped = deauthorise(connection, actor_id="coordinator", at=NOW, can_configure=access.check)
     with pytest.raises(SyncError, match="syncing is stopped"):
         incremental_sync(
             SnapshotSource(snapshot=feed()),

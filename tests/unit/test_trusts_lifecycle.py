@@ -84,7 +84,7 @@ class World:
         ac = self.account(f"ac-{school_id}")
         self.school_role(ac, school_id)
         self.life.send_invitation(membership.id)
-        self.life.accept_invitation(membership.id, by=ac)
+        self.life.accept_invitation(membership.id, actor_id=ac)
         return membership.id, ac
 
 
@@ -202,8 +202,8 @@ class TestMembership:
 
         for intruder in ("teacher", "ac2", "nobody"):
             with pytest.raises(AccessDeniedError):
-                world.life.accept_invitation(membership.id, by=intruder)
-        accepted = world.life.accept_invitation(membership.id, by="ac1")
+                world.life.accept_invitation(membership.id, actor_id=intruder)
+        accepted = world.life.accept_invitation(membership.id, actor_id="ac1")
         assert "ac1" == accepted.accepted_by
 
     def test_expired_invitation_cannot_be_accepted_but_can_be_resent(self, world: World) -> None:
@@ -214,12 +214,12 @@ class TestMembership:
         world.clock.advance(timedelta(days=15))
 
         with pytest.raises(MembershipStateError):
-            world.life.accept_invitation(membership.id, by="ac1")
+            world.life.accept_invitation(membership.id, actor_id="ac1")
         assert [membership.id] == [m.id for m in world.life.expire_invitations()]
         world.life.send_invitation(membership.id)
         assert (
             MembershipStatus.ACCEPTED
-            == world.life.accept_invitation(membership.id, by="ac1").status
+            == world.life.accept_invitation(membership.id, actor_id="ac1").status
         )
 
     def test_declined_school_is_not_a_member(self, world: World) -> None:
@@ -228,10 +228,10 @@ class TestMembership:
         world.school_role(world.account("ac1"), "s1")
         world.life.send_invitation(membership.id)
 
-        world.life.decline_invitation(membership.id, by="ac1")
+        world.life.decline_invitation(membership.id, actor_id="ac1")
 
         with pytest.raises(ConflictError):
-            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by="ac1")
+            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id="ac1")
 
     def test_school_in_another_trust_cannot_be_added(self, world: World) -> None:
         """A school belongs to at most one trust at a time."""
@@ -261,11 +261,11 @@ class TestGrants:
     def test_leaving_ends_every_grant_and_tells_listeners(self, world: World) -> None:
         """A school leaving its trust revokes all its grants at once, with an event per grant."""
         membership_id, ac = world.member_school("s1", "100001")
-        g1 = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
-        g2 = world.life.grant(world.trust_id, "s1", {"users.manage"}, by=ac, account_ids=[ac])
+        g1 = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
+        g2 = world.life.grant(world.trust_id, "s1", {"users.manage"}, actor_id=ac, account_ids=[ac])
         world.listener.events.clear()
 
-        world.life.leave_trust(membership_id, by=ac)
+        world.life.leave_trust(membership_id, actor_id=ac)
 
         with world.store.unit_of_work() as uow:
             grants = uow.grants.list()
@@ -276,7 +276,7 @@ class TestGrants:
     def test_removal_by_the_trust_also_ends_grants(self, world: World) -> None:
         """Removing a school ends its grants too."""
         membership_id, ac = world.member_school("s1", "100001")
-        world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
 
         world.life.remove_school(membership_id)
 
@@ -287,11 +287,13 @@ class TestGrants:
         """Narrowing revokes the old grant and creates a narrower one, immediately."""
         _, ac = world.member_school("s1", "100001")
         grant = world.life.grant(
-            world.trust_id, "s1", {"reports.school.view", "users.manage"}, by=ac
+            world.trust_id, "s1", {"reports.school.view", "users.manage"}, actor_id=ac
         )
         world.clock.advance(timedelta(minutes=1))
 
-        narrower = world.life.narrow_grant(grant.id, by=ac, permissions={"reports.school.view"})
+        narrower = world.life.narrow_grant(
+            grant.id, actor_id=ac, permissions={"reports.school.view"}
+        )
 
         now = world.clock.now()
         with world.store.unit_of_work() as uow:
@@ -322,10 +324,10 @@ class TestGrants:
         world.account("alice")
 
         with pytest.raises(AccessDeniedError):
-            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by="alice")
-        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id="alice")
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
         with pytest.raises(AccessDeniedError):
-            world.life.revoke_grant(grant.id, by="alice")
+            world.life.revoke_grant(grant.id, actor_id="alice")
 
     def test_grant_names_only_accounts_of_the_trust(self, world: World) -> None:
         """A grant to named accounts refuses an account of another trust."""
@@ -333,7 +335,9 @@ class TestGrants:
         world.account("mallory", trust_id="other-trust")
 
         with pytest.raises(ValidationError):
-            world.life.grant(world.trust_id, "s1", {"users.manage"}, by=ac, account_ids=["mallory"])
+            world.life.grant(
+                world.trust_id, "s1", {"users.manage"}, actor_id=ac, account_ids=["mallory"]
+            )
 
     def _later_admin_sees(self, world: World, account_id: str) -> tuple[str, ...]:
         """Make *account_id* a trust admin now; the schools it may view reports of."""
@@ -357,7 +361,7 @@ class TestGrants:
     def test_whole_trust_grant_covers_an_admin_added_later(self, world: World) -> None:
         """The Schoot model: a grant to the whole trust also covers trust admins added after it."""
         _, ac = world.member_school("s1", "100001")
-        world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
 
         assert ("s1",) == self._later_admin_sees(world, "newcomer")
 
@@ -367,12 +371,12 @@ class TestGrants:
         _, ac = world.member_school("s1", "100001")
         world.account("alice")
         world.life.grant(
-            world.trust_id, "s1", {"reports.school.view"}, by=ac, account_ids=["alice"]
+            world.trust_id, "s1", {"reports.school.view"}, actor_id=ac, account_ids=["alice"]
         )
 
         assert () == self._later_admin_sees(world, "newcomer")
         world.life.grant(
-            world.trust_id, "s1", {"reports.school.view"}, by=ac, account_ids=["newcomer"]
+            world.trust_id, "s1", {"reports.school.view"}, actor_id=ac, account_ids=["newcomer"]
         )
         with world.store.unit_of_work() as uow:
             [grant] = [g for g in uow.grants.list() if g.account_ids == {"newcomer"}]
@@ -385,12 +389,14 @@ class TestGrants:
         strict = attrs.evolve(world.life, policy=TrustPolicy(whole_trust_grants=False))
 
         with pytest.raises(ValidationError) as info:
-            strict.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+            strict.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
 
         assert ("account_ids", "whole_trust_grants_off") == (info.value.field, info.value.code)
         with world.store.unit_of_work() as uow:
             assert 0 == uow.grants.count()
-        strict.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac, account_ids=["alice"])
+        strict.grant(
+            world.trust_id, "s1", {"reports.school.view"}, actor_id=ac, account_ids=["alice"]
+        )
 
     def test_expiry_sweep_reports_each_expired_grant_once(self, world: World) -> None:
         """Expired grants are reported to listeners once, and audited."""
@@ -399,7 +405,7 @@ class TestGrants:
             world.trust_id,
             "s1",
             {"reports.school.view"},
-            by=ac,
+            actor_id=ac,
             expires_at=world.clock.now() + timedelta(days=1),
         )
         world.clock.advance(timedelta(days=2))
@@ -415,8 +421,8 @@ class TestAuditAndReplay:
     def test_every_change_is_audited_with_ids_only(self, world: World) -> None:
         """Membership and grant events name ids and hold no names or emails."""
         _membership_id, ac = world.member_school("s1", "100001")
-        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
-        world.life.revoke_grant(grant.id, by=ac)
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
+        world.life.revoke_grant(grant.id, actor_id=ac)
 
         with world.store.unit_of_work() as uow:
             events = uow.audit.events(school_id="s1")
@@ -435,21 +441,21 @@ class TestAuditAndReplay:
         membership_id, ac = world.member_school("s1", "100001")
         world.account("alice")
         wide = world.life.grant(
-            world.trust_id, "s1", {"reports.school.view", "users.manage"}, by=ac
+            world.trust_id, "s1", {"reports.school.view", "users.manage"}, actor_id=ac
         )
-        narrower = world.life.narrow_grant(wide.id, by=ac, account_ids=["alice"])
-        world.life.revoke_grant(narrower.id, by=ac)
+        narrower = world.life.narrow_grant(wide.id, actor_id=ac, account_ids=["alice"])
+        world.life.revoke_grant(narrower.id, actor_id=ac)
         short = world.life.grant(
             world.trust_id,
             "s1",
             {"reports.school.view"},
-            by=ac,
+            actor_id=ac,
             expires_at=world.clock.now() + timedelta(days=1),
         )
         world.clock.advance(timedelta(days=2))
         world.life.expire_grants()
-        last = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
-        world.life.leave_trust(membership_id, by=ac)
+        last = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
+        world.life.leave_trust(membership_id, actor_id=ac)
 
         with world.store.unit_of_work() as uow:
             events = [e for e in uow.audit.events() if e.subject_kind == "grant"]
@@ -486,11 +492,11 @@ class TestAuditAndReplay:
         _, ac = world.member_school("s1", "100001")
         before_grant = world.clock.now()
         world.clock.advance(timedelta(hours=1))
-        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
         granted = world.clock.advance(timedelta(hours=1))
         world.life.record_urn_change("s1", Urn.parse("140001"))
         world.clock.advance(timedelta(hours=1))
-        world.life.revoke_grant(grant.id, by=ac)
+        world.life.revoke_grant(grant.id, actor_id=ac)
 
         with world.store.unit_of_work() as uow:
             index = AccessIndex.from_unit_of_work(catalogue, uow, now=world.clock.now())
@@ -503,9 +509,9 @@ class TestAuditAndReplay:
         """Folding the audit log from empty gives exactly the stored memberships and grants."""
         membership_id, ac = world.member_school("s1", "100001")
         world.member_school("s2", "100002")
-        grant = world.life.grant(world.trust_id, "s1", {"a", "b"}, by=ac)
-        world.life.narrow_grant(grant.id, by=ac, permissions={"a"})
-        world.life.leave_trust(membership_id, by=ac)
+        grant = world.life.grant(world.trust_id, "s1", {"a", "b"}, actor_id=ac)
+        world.life.narrow_grant(grant.id, actor_id=ac, permissions={"a"})
+        world.life.leave_trust(membership_id, actor_id=ac)
 
         with world.store.unit_of_work() as uow:
             state = replay_memberships_and_grants(uow.audit.events())
@@ -557,7 +563,7 @@ class TestUploadAndUrns:
     def test_urn_change_keeps_memberships_and_grants(self, world: World) -> None:
         """An academy conversion gives a new URN; the grant still applies to the same school."""
         _, ac = world.member_school("s1", "100001")
-        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+        grant = world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
 
         school = world.life.record_urn_change("s1", Urn.parse("140001"))
 
@@ -627,7 +633,7 @@ class TestListeners:
         world.life.listeners.insert(0, Broken())
 
         with pytest.raises(RuntimeError, match="cache server down"):
-            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, by=ac)
+            world.life.grant(world.trust_id, "s1", {"reports.school.view"}, actor_id=ac)
 
         assert [GrantChangeKind.GRANTED] == [e.kind for e in world.listener.events]
         with world.store.unit_of_work() as uow:
@@ -691,8 +697,8 @@ class TestWithPresets:
         life.accept_trust_admin(trust_id, life.nominate_trust_admin(trust_id, "ga1"))
         membership = life.add_school(trust_id, School(id="s1", name="Oak", urn=Urn("100001")))
         life.send_invitation(membership.id)
-        life.accept_invitation(membership.id, by="coord")
-        life.grant(trust_id, "s1", {"users.manage"}, account_ids={"ga1"}, by="coord")
+        life.accept_invitation(membership.id, actor_id="coord")
+        life.grant(trust_id, "s1", {"users.manage"}, account_ids={"ga1"}, actor_id="coord")
         life.accept_trust_admin(trust_id, life.nominate_trust_admin(trust_id, "ga2"))
 
         def may_manage_users() -> list[str]:
@@ -708,7 +714,7 @@ class TestWithPresets:
             return allowed
 
         assert ["ga1"] == may_manage_users()  # the later group admin holds nothing yet
-        life.grant(trust_id, "s1", {"users.manage"}, account_ids={"ga2"}, by="coord")
+        life.grant(trust_id, "s1", {"users.manage"}, account_ids={"ga2"}, actor_id="coord")
         assert ["ga1", "ga2"] == may_manage_users()  # once the coordinator repeats the step
 
 

@@ -121,7 +121,7 @@ class TestMembershipTransitions:
         m = Membership(id="m", trust_id="t", school_id="s")
 
         sent = send_invitation(m, at=T0, valid_for=14 * DAY)
-        accepted = accept_invitation(sent, by="ac", at=T0 + DAY)
+        accepted = accept_invitation(sent, actor_id="ac", at=T0 + DAY)
 
         assert (MembershipStatus.ACCEPTED, "ac", T0 + DAY) == (
             accepted.status,
@@ -145,11 +145,11 @@ class TestMembershipTransitions:
         sent = send_invitation(m, at=T0, valid_for=DAY)
 
         with pytest.raises(MembershipStateError):
-            accept_invitation(m, by="ac", at=T0)
+            accept_invitation(m, actor_id="ac", at=T0)
         with pytest.raises(MembershipStateError):
-            accept_invitation(sent, by="ac", at=T0 + DAY)
+            accept_invitation(sent, actor_id="ac", at=T0 + DAY)
         with pytest.raises(MembershipStateError):
-            accept_invitation(decline_invitation(sent, at=T0), by="ac", at=T0)
+            accept_invitation(decline_invitation(sent, at=T0), actor_id="ac", at=T0)
 
     def test_expire_only_after_the_expiry(self) -> None:
         """An invitation expires at its expiry time, not before."""
@@ -179,7 +179,7 @@ class TestMembershipTransitions:
         sent = send_invitation(
             Membership(id="m", trust_id="t", school_id="s"), at=T0, valid_for=DAY
         )
-        accepted = accept_invitation(sent, by="ac", at=T0)
+        accepted = accept_invitation(sent, actor_id="ac", at=T0)
 
         with pytest.raises(MembershipStateError):
             send_invitation(accepted, at=T0, valid_for=DAY)

@@ -83,10 +83,10 @@ def world() -> tuple[TrustLifecycle, MemoryStore, FixedClock]:
         memberships[school_id] = m.id
         life.send_invitation(m.id)
         if school_id != "pending":
-            life.accept_invitation(m.id, by=f"ac-{school_id}")
-    life.grant("t1", "granted", {"reports.school.view"}, by="ac-granted")
-    life.grant("t1", "gone", {"reports.school.view"}, by="ac-gone")
-    life.leave_trust(memberships["gone"], by="ac-gone")
+            life.accept_invitation(m.id, actor_id=f"ac-{school_id}")
+    life.grant("t1", "granted", {"reports.school.view"}, actor_id="ac-granted")
+    life.grant("t1", "gone", {"reports.school.view"}, actor_id="ac-gone")
+    life.leave_trust(memberships["gone"], actor_id="ac-gone")
     return life, store, clock
 
 
@@ -109,7 +109,7 @@ class TestSchoolsInView:
         life, store, clock = world
         with store.unit_of_work() as uow:
             [grant] = uow.grants.list(school_id="granted")
-        life.revoke_grant(grant.id, by="ac-granted")
+        life.revoke_grant(grant.id, actor_id="ac-granted")
 
         with store.unit_of_work() as uow:
             view = schools_in_view(
@@ -233,7 +233,7 @@ class TestReports:
         every school, is never called for the member that did not grant, the pending school or
         the school that left (even when the host's own check would allow the member)."""
         life, store, clock = world
-        life.grant("t1", "granted", {"dashboards.view"}, by="ac-granted")
+        life.grant("t1", "granted", {"dashboards.view"}, actor_id="ac-granted")
         called: list[str] = []
 
         def provider(school_id: str) -> dict[str, int]:
@@ -275,7 +275,7 @@ class TestReports:
             [grant] = [g for g in uow.grants.list(school_id="granted") if g.revoked_at is None]
         providers = {s: (lambda s=s: called.append(s)) for s in ("granted", "silent", "pending")}
         called: list[str] = []
-        life.revoke_grant(grant.id, by="ac-granted")
+        life.revoke_grant(grant.id, actor_id="ac-granted")
 
         with store.unit_of_work() as uow:
             report = comparison_report(

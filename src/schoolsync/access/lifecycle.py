@@ -404,7 +404,7 @@ class TrustLifecycle:
         organisation_type: str | None = None,
         designated_academy_trust: bool = False,
         max_trust_admins: int = 2,
-        by: str | None = None,
+        actor_id: str | None = None,
         trust_id: str | None = None,
     ) -> Trust:
         """Create a trust (or school group) with no schools and no admins yet.
@@ -424,11 +424,13 @@ class TrustLifecycle:
             designated_academy_trust=designated_academy_trust,
             max_trust_admins=max_trust_admins,
         )
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             op.write(None, trust, action=AuditAction.TRUST_CREATED)
         return trust
 
-    def nominate_trust_admin(self, trust_id: str, account_id: str, *, by: str | None = None) -> str:
+    def nominate_trust_admin(
+        self, trust_id: str, account_id: str, *, actor_id: str | None = None
+    ) -> str:
         """Nominate *account_id* as a trust admin and email it a single-use acceptance link.
 
         Returns the token (also in the outbound message's ``data["token"]``); only its hash is
@@ -446,7 +448,7 @@ class TrustLifecycle:
                 nominees registered with a school and this account holds no school role.
         """
         token = self.new_token()
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             trust = op.uow.trusts.require(trust_id)
             account = op.uow.accounts.require(account_id)
             if account.trust_id != trust_id:
@@ -482,7 +484,7 @@ class TrustLifecycle:
                 nominated_at=op.at,
                 expires_at=op.at + self.policy.admin_token_valid_for,
                 token_hash=hash_token(token),
-                nominated_by=by,
+                nominated_by=actor_id,
             )
             updated = attrs.evolve(trust, admin_nominations=(*others, nomination))
             op.write(
@@ -559,7 +561,9 @@ class TrustLifecycle:
 
     # -- schools and membership ------------------------------------------------------------
 
-    def add_school(self, trust_id: str, school: School, *, by: str | None = None) -> Membership:
+    def add_school(
+        self, trust_id: str, school: School, *, actor_id: str | None = None
+    ) -> Membership:
         """Add *school* to the trust (creating the school record if new): invitation not sent.
 
         A school that was in the trust before (declined, expired, left, removed) gets its
@@ -571,7 +575,7 @@ class TrustLifecycle:
                 already in (or invited to) this one.
         """
         validate_school(school, self.policy)
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             op.uow.trusts.require(trust_id)
             return self._add_school(op, trust_id, school)
 
@@ -605,7 +609,7 @@ class TrustLifecycle:
         *,
         file: str = "School Upload",
         accept_valid_rows: bool = False,
-        by: str | None = None,
+        actor_id: str | None = None,
     ) -> SchoolUploadResult:
         """Add the schools of a School Upload sheet to the trust, all or nothing.
 
@@ -617,7 +621,7 @@ class TrustLifecycle:
         Raises:
             ProblemsError: one :class:`~schoolsync.errors.FileFormatError` per bad row.
         """
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             op.uow.trusts.require(trust_id)
             plan = plan_school_upload(
                 rows,
@@ -640,7 +644,7 @@ class TrustLifecycle:
             plan=plan,
         )
 
-    def send_invitation(self, membership_id: str, *, by: str | None = None) -> Membership:
+    def send_invitation(self, membership_id: str, *, actor_id: str | None = None) -> Membership:
         """Send (or re-send) the membership invitation to the school's Access Coordinator(s).
 
         One :class:`~schoolsync.ports.OutboundMessage` of kind ``"trust_invitation"`` goes to
@@ -650,7 +654,7 @@ class TrustLifecycle:
             MembershipStateError: the school is already a member.
             NotFoundError: the school has no active Access Coordinator/Administrator to invite.
         """
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             before = op.uow.memberships.require(membership_id)
             trust = op.uow.trusts.require(before.trust_id)
             after = send_invitation(before, at=op.at, valid_for=self.policy.invitation_valid_for)
@@ -695,16 +699,16 @@ class TrustLifecycle:
         change: Callable[[Membership, datetime], Membership],
         *,
         action: AuditAction,
-        by: str | None,
+        actor_id: str | None,
         needs_consent: bool,
     ) -> Membership:
         """Apply the pure *change* to a membership; a change that ends it ends every grant the
         school gave the trust (one ``grant.ended`` event each)."""
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             before = op.uow.memberships.require(membership_id)
             if needs_consent:
-                assert by is not None
-                self._require_school_consent(op.uow, by, before.school_id)
+                assert actor_id is not None
+                self._require_school_consent(op.uow, actor_id, before.school_id)
             after = change(before, op.at)
             op.write(before, after, action=action)
             if after.status in (MembershipStatus.LEFT, MembershipStatus.REMOVED):
@@ -718,52 +722,52 @@ class TrustLifecycle:
                         op.tell(GrantChangeKind.ENDED, grant)
         return after
 
-    def accept_invitation(self, membership_id: str, *, by: str) -> Membership:
-        """The school's Access Coordinator (or Administrator) *by* accepts the invitation.
+    def accept_invitation(self, membership_id: str, *, actor_id: str) -> Membership:
+        """The school's Access Coordinator (or Administrator) *actor_id* accepts the invitation.
 
         Raises:
-            AccessDeniedError: *by* is not an active acceptor at the school.
+            AccessDeniedError: *actor_id* is not an active acceptor at the school.
             MembershipStateError: no invitation is open (not sent, already answered, expired).
         """
         return self._change_membership(
             membership_id,
-            lambda m, at: accept_invitation(m, by=by, at=at),
+            lambda m, at: accept_invitation(m, actor_id=actor_id, at=at),
             action=AuditAction.MEMBERSHIP_ACCEPTED,
-            by=by,
+            actor_id=actor_id,
             needs_consent=True,
         )
 
-    def decline_invitation(self, membership_id: str, *, by: str) -> Membership:
-        """The school's Access Coordinator (or Administrator) *by* declines the invitation.
+    def decline_invitation(self, membership_id: str, *, actor_id: str) -> Membership:
+        """The school's Access Coordinator (or Administrator) *actor_id* declines the invitation.
 
         Raises:
-            AccessDeniedError: *by* is not an active acceptor at the school.
+            AccessDeniedError: *actor_id* is not an active acceptor at the school.
             MembershipStateError: no invitation is open.
         """
         return self._change_membership(
             membership_id,
             lambda m, at: decline_invitation(m, at=at),
             action=AuditAction.MEMBERSHIP_DECLINED,
-            by=by,
+            actor_id=actor_id,
             needs_consent=True,
         )
 
-    def leave_trust(self, membership_id: str, *, by: str) -> Membership:
+    def leave_trust(self, membership_id: str, *, actor_id: str) -> Membership:
         """The school leaves its trust; every grant it gave the trust ends at once.
 
         Raises:
-            AccessDeniedError: *by* is not an active acceptor at the school.
+            AccessDeniedError: *actor_id* is not an active acceptor at the school.
             MembershipStateError: the school is not a member.
         """
         return self._change_membership(
             membership_id,
             lambda m, at: end_membership(m, at=at, status=MembershipStatus.LEFT),
             action=AuditAction.MEMBERSHIP_LEFT,
-            by=by,
+            actor_id=actor_id,
             needs_consent=True,
         )
 
-    def remove_school(self, membership_id: str, *, by: str | None = None) -> Membership:
+    def remove_school(self, membership_id: str, *, actor_id: str | None = None) -> Membership:
         """The trust removes a school (or withdraws its invitation); every grant it gave ends.
 
         Raises:
@@ -773,7 +777,7 @@ class TrustLifecycle:
             membership_id,
             lambda m, at: end_membership(m, at=at, status=MembershipStatus.REMOVED),
             action=AuditAction.MEMBERSHIP_REMOVED,
-            by=by,
+            actor_id=actor_id,
             needs_consent=False,
         )
 
@@ -798,7 +802,7 @@ class TrustLifecycle:
         school_id: str,
         permissions: Collection[str],
         *,
-        by: str,
+        actor_id: str,
         account_ids: Collection[str] | None = None,
         expires_at: datetime | None = None,
     ) -> Grant:
@@ -811,13 +815,13 @@ class TrustLifecycle:
         second model sets :attr:`TrustPolicy.whole_trust_grants` to ``False``.
 
         Raises:
-            AccessDeniedError: *by* is not an active acceptor at the school.
+            AccessDeniedError: *actor_id* is not an active acceptor at the school.
             ConflictError: the school is not an accepted member of the trust.
             ValidationError: no permissions, no accounts named (or none when the policy
                 requires them), an account of another trust, or an expiry in the past.
         """
         perms = frozenset(permissions)
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             if not perms:
                 raise ValidationError("permissions", [], "a grant needs at least one permission")
             if expires_at is not None and expires_at <= op.at:
@@ -829,7 +833,7 @@ class TrustLifecycle:
                     "this host's grants name trust accounts; grants to the whole trust are off",
                     code="whole_trust_grants_off",
                 )
-            self._require_school_consent(op.uow, by, school_id)
+            self._require_school_consent(op.uow, actor_id, school_id)
             membership = self._membership_of(op.uow, trust_id, school_id)
             if membership is None or membership.status is not MembershipStatus.ACCEPTED:
                 raise ConflictError(
@@ -851,7 +855,7 @@ class TrustLifecycle:
                 school_id=school_id,
                 permissions=perms,
                 account_ids=accounts,
-                granted_by=by,
+                granted_by=actor_id,
                 granted_at=op.at,
                 expires_at=expires_at,
             )
@@ -863,7 +867,7 @@ class TrustLifecycle:
         self,
         grant_id: str,
         *,
-        by: str,
+        actor_id: str,
         permissions: Collection[str] | None = None,
         account_ids: Collection[str] | None = None,
     ) -> Grant:
@@ -872,13 +876,13 @@ class TrustLifecycle:
         Returns the replacement (or the grant itself if the scope is unchanged).
 
         Raises:
-            AccessDeniedError: *by* is not an active acceptor at the school.
+            AccessDeniedError: *actor_id* is not an active acceptor at the school.
             ConflictError: the grant is no longer live.
             ValidationError: the new scope is not inside the old one.
         """
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             old = op.uow.grants.require(grant_id)
-            self._require_school_consent(op.uow, by, old.school_id)
+            self._require_school_consent(op.uow, actor_id, old.school_id)
             if not old.is_live(op.at):
                 raise ConflictError(f"grant {grant_id!r} is no longer live")
             new_permissions, new_accounts = narrowed_scope(
@@ -891,7 +895,7 @@ class TrustLifecycle:
                 id=self.new_id("grant"),
                 permissions=new_permissions,
                 account_ids=new_accounts,
-                granted_by=by,
+                granted_by=actor_id,
                 granted_at=op.at,
                 revoked_at=None,
             )
@@ -909,17 +913,17 @@ class TrustLifecycle:
             )
         return replacement
 
-    def revoke_grant(self, grant_id: str, *, by: str) -> Grant:
+    def revoke_grant(self, grant_id: str, *, actor_id: str) -> Grant:
         """Revoke a grant at once; decisions from now on deny and listeners are told.
 
         Revoking a grant that is already revoked changes nothing.
 
         Raises:
-            AccessDeniedError: *by* is not an active acceptor at the school.
+            AccessDeniedError: *actor_id* is not an active acceptor at the school.
         """
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             old = op.uow.grants.require(grant_id)
-            self._require_school_consent(op.uow, by, old.school_id)
+            self._require_school_consent(op.uow, actor_id, old.school_id)
             if old.revoked_at is not None:
                 return old
             revoked = attrs.evolve(old, revoked_at=op.at)
@@ -953,7 +957,9 @@ class TrustLifecycle:
 
     # -- schools changing identity ---------------------------------------------------------
 
-    def record_urn_change(self, school_id: str, new_urn: Urn, *, by: str | None = None) -> School:
+    def record_urn_change(
+        self, school_id: str, new_urn: Urn, *, actor_id: str | None = None
+    ) -> School:
         """Record a school's new URN (e.g. an academy conversion), keeping its former URNs.
 
         Memberships and grants hang on the school's id, so they carry on unchanged.
@@ -961,11 +967,11 @@ class TrustLifecycle:
         Raises:
             ConflictError: another school already holds *new_urn* as its current URN.
         """
-        [school] = self._move_urns({school_id: new_urn}, by=by, return_all=True)
+        [school] = self._move_urns({school_id: new_urn}, actor_id=actor_id, return_all=True)
         return school
 
     def follow_urn_changes(
-        self, current_urn: Callable[[Urn], Urn], *, by: str | None = None
+        self, current_urn: Callable[[Urn], Urn], *, actor_id: str | None = None
     ) -> list[School]:
         """Move every school whose URN has a successor to that successor (e.g. from GIAS links).
 
@@ -983,13 +989,13 @@ class TrustLifecycle:
                 for s in uow.schools.list()
                 if s.urn is not None and current_urn(s.urn) != s.urn
             }
-        return self._move_urns(moves, by=by, return_all=False)
+        return self._move_urns(moves, actor_id=actor_id, return_all=False)
 
     def _move_urns(
-        self, moves: dict[str, Urn], *, by: str | None, return_all: bool
+        self, moves: dict[str, Urn], *, actor_id: str | None, return_all: bool
     ) -> list[School]:
         changed: list[School] = []
-        with self._operation(by) as op:
+        with self._operation(actor_id) as op:
             schools = {s.id: s for s in op.uow.schools.list()}
             for school_id in moves:
                 if school_id not in schools:

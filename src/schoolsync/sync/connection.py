@@ -105,11 +105,11 @@ class MisConnection:
 
 
 def _check_permission(
-    connection: MisConnection, account_id: str, can_configure: PermissionCheck, action: str
+    connection: MisConnection, actor_id: str, can_configure: PermissionCheck, action: str
 ) -> None:
-    if not bool(can_configure(account_id, CONFIGURE_PERMISSION, connection.school_id)):
+    if not bool(can_configure(actor_id, CONFIGURE_PERMISSION, connection.school_id)):
         raise AccessDeniedError(
-            f"account {account_id!r} may not {action} the MIS connection of school "
+            f"account {actor_id!r} may not {action} the MIS connection of school "
             f"{connection.school_id!r}: it needs {CONFIGURE_PERMISSION!r}"
         )
 
@@ -118,7 +118,7 @@ def _audit(
     audit: AuditLog | None,
     connection: MisConnection,
     action: AuditAction,
-    account_id: str,
+    actor_id: str,
     at: datetime,
     ids: IdSource | None,
 ) -> None:
@@ -128,12 +128,12 @@ def _audit(
         AuditEvent(
             id=ids_or_random(ids).new_id(),
             at=at,
-            actor_id=account_id,
+            actor_id=actor_id,
             action=action,
             subject_kind="mis_connection",
             subject_id=connection.school_id,
             school_id=connection.school_id,
-            account_id=account_id,
+            account_id=actor_id,
             after={
                 "status": connection.status.value,
                 "granted_scopes": sorted(connection.granted_scopes),
@@ -146,22 +146,22 @@ def _changed(
     connection: MisConnection,
     action: AuditAction,
     *,
-    account_id: str,
+    actor_id: str,
     at: datetime,
     audit: AuditLog | None,
     ids: IdSource | None,
     **changes: Any,
 ) -> MisConnection:
     """The connection with *changes*, stamped with who changed it and when; audited."""
-    result = attrs.evolve(connection, changed_at=at, changed_by=account_id, **changes)
-    _audit(audit, result, action, account_id, at, ids)
+    result = attrs.evolve(connection, changed_at=at, changed_by=actor_id, **changes)
+    _audit(audit, result, action, actor_id, at, ids)
     return result
 
 
 def authorise(
     connection: MisConnection,
     *,
-    account_id: str,
+    actor_id: str,
     granted_scopes: Iterable[str],
     at: datetime,
     can_configure: PermissionCheck,
@@ -171,10 +171,10 @@ def authorise(
     """Authorise the connection with *granted_scopes*; returns the authorised connection.
 
     Raises:
-        AccessDeniedError: *account_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
+        AccessDeniedError: *actor_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
         ValidationError: a required scope is missing, or a scope is unknown to the provider.
     """
-    _check_permission(connection, account_id, can_configure, "authorise")
+    _check_permission(connection, actor_id, can_configure, "authorise")
     granted = frozenset(granted_scopes)
     missing = sorted(connection.required_scopes - granted)
     if missing:
@@ -188,7 +188,7 @@ def authorise(
     return _changed(
         connection,
         AuditAction.MIS_CONNECTION_AUTHORISED,
-        account_id=account_id,
+        actor_id=actor_id,
         at=at,
         audit=audit,
         ids=ids,
@@ -201,7 +201,7 @@ def authorise(
 def deauthorise(
     connection: MisConnection,
     *,
-    account_id: str,
+    actor_id: str,
     at: datetime,
     can_configure: PermissionCheck,
     audit: AuditLog | None = None,
@@ -210,13 +210,13 @@ def deauthorise(
     """Deauthorise the connection: every later sync refuses until it is authorised again.
 
     Raises:
-        AccessDeniedError: *account_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
+        AccessDeniedError: *actor_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
     """
-    _check_permission(connection, account_id, can_configure, "deauthorise")
+    _check_permission(connection, actor_id, can_configure, "deauthorise")
     return _changed(
         connection,
         AuditAction.MIS_CONNECTION_DEAUTHORISED,
-        account_id=account_id,
+        actor_id=actor_id,
         at=at,
         audit=audit,
         ids=ids,
@@ -230,7 +230,7 @@ def set_data_sharing(
     connection: MisConnection,
     sharing: DataSharing,
     *,
-    account_id: str,
+    actor_id: str,
     at: datetime,
     can_configure: PermissionCheck,
     audit: AuditLog | None = None,
@@ -239,10 +239,10 @@ def set_data_sharing(
     """Choose which results are shared back to the MIS.
 
     Raises:
-        AccessDeniedError: *account_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
+        AccessDeniedError: *actor_id* lacks :data:`CONFIGURE_PERMISSION` at the school.
         SyncError: sharing is asked for but the connection lacks the optional scope for it.
     """
-    _check_permission(connection, account_id, can_configure, "change data sharing of")
+    _check_permission(connection, actor_id, can_configure, "change data sharing of")
     wants = sharing.share_results or sharing.share_historical
     if wants and connection.sharing_scope is not None:
         if not connection.has_scope(connection.sharing_scope):
@@ -255,7 +255,7 @@ def set_data_sharing(
     return _changed(
         connection,
         AuditAction.MIS_CONNECTION_DATA_SHARING_CHANGED,
-        account_id=account_id,
+        actor_id=actor_id,
         at=at,
         audit=audit,
         ids=ids,
