@@ -53,19 +53,23 @@ def page(pupils: int, runs: int) -> None:
             return
         with chromium() as driver:
             driver.get(url)  # warm: the first Chromium start-up is not the page's cost
-            loads, ready, html = [], [], []
+            loads, ready, html, paints = [], [], [], []
             for _ in range(runs):
                 driver.get("about:blank")
                 driver.get(url)
                 timing = driver.execute_script(
                     "const t = performance.getEntriesByType('navigation')[0];"
-                    "return [t.responseStart, t.responseEnd, t.domContentLoadedEventEnd, t.loadEventEnd];"
+                    "const p = performance.getEntriesByName('first-contentful-paint')[0];"
+                    "return [t.responseStart, t.responseEnd, t.domContentLoadedEventEnd,"
+                    " t.loadEventEnd, p ? p.startTime : -1];"
                 )
+                paints.append(timing[4])
                 html.append(timing[1] - timing[0])
                 ready.append(timing[2])
                 loads.append(timing[3])
     print(
-        f"page first render, {len(review)} lines ({pupils} pupils): DOM ready "
+        f"page first render, {len(review)} lines ({pupils} pupils): first paint "
+        f"{statistics.median(paints) / 1000:.2f} s, DOM ready "
         f"{statistics.median(ready) / 1000:.2f} s, load {statistics.median(loads) / 1000:.2f} s "
         f"(median of {runs}; server response {statistics.median(html) / 1000:.2f} s)"
     )

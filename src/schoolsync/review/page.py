@@ -218,8 +218,10 @@ class ReviewPage:
             decisions_total=len(self.decisions),
             choice=Choice,
             status=MatchStatus,
-            mis_ids=[ln for ln in self.lines if ln.mis_id],
-            app_ids=[ln for ln in self.lines if ln.app_id],
+            # The pick lists offer the unpaired records (a paired one needs its pair rejected
+            # first); any id can still be typed. Short lists keep the page fast to open.
+            mis_ids=[ln for ln in self.lines if ln.status is MatchStatus.NEW],
+            app_ids=[ln for ln in self.lines if ln.status is MatchStatus.NOT_MATCHED],
             save_url=str(request.url_for("save")),
             script_url=str(request.url_for("script")),
             style_url=str(request.url_for("style")),
