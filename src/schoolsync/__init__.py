@@ -21,10 +21,15 @@ module, with the rest of its names:
   for your tests (test doubles live there, not here).
 
 Importing ``schoolsync`` loads nothing else; each name loads its module on first use (PEP 562).
+
+The library logs through :mod:`logging` under the ``schoolsync`` logger (ids and counts, never
+names, emails or birth dates), with a :class:`logging.NullHandler`: a host sees what a read or
+a sync did by configuring logging; ``schoolsync -v`` shows it on the command line.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from schoolsync import _lazy
@@ -177,6 +182,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "SqliteStore",
     ),
 }
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _MODULE_OF: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
 

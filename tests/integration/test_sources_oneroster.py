@@ -391,22 +391,22 @@ class TestBadInput:
         err = read_error(tmp_path, files, school_org="sch1")
         assert (7, "classSourcedId") == (err.row, err.field)
 
-    def test_utf16_is_refused_clearly(self, tmp_path):
-        """A UTF-16 file is refused with an error saying to save it as UTF-8."""
-        files: dict[str, str | bytes] = dict(bundle_files())
-        files["users.csv"] = USERS.encode("utf-16")
-        err = read_error(tmp_path, files, school_org="sch1")
-        assert "UTF-16" in str(err)
-        assert err.file.endswith("users.csv")
+    def test_utf16_and_windows_1252_files_are_read(self, tmp_path):
+        """A users.csv saved as UTF-16 (Excel's "Unicode Text") or Windows-1252 (Excel's plain
+        "CSV") is read like UTF-8: the shared detection decides the encoding."""
+        for n, encoding in enumerate(("utf-16", "cp1252")):
+            files: dict[str, str | bytes] = dict(bundle_files())
+            files["users.csv"] = USERS.replace("Tomos", "Tomás").encode(encoding)
+            snap = read_oneroster(write_bundle(tmp_path, files, name=f"b{n}"), school_org="sch1")
+            assert "Tomás" in [p.forename for p in snap.pupils]
 
-    def test_latin1_is_refused_clearly(self, tmp_path):
-        """A file in another 8-bit encoding is refused, naming the row where it breaks."""
+    def test_bytes_that_are_no_known_encoding_are_refused_clearly(self, tmp_path):
+        """Bytes Windows-1252 leaves undefined in a non-UTF-8 file: refused, naming the file."""
         files: dict[str, str | bytes] = dict(bundle_files())
-        files["users.csv"] = USERS.replace("Tomos", "Tomás").encode("latin-1")
+        files["users.csv"] = USERS.replace("Tomos", "Tom\x81s").encode("latin-1")
         err = read_error(tmp_path, files, school_org="sch1")
-        assert "not valid UTF-8" in str(err)
+        assert "neither UTF-8 nor Windows-1252" in str(err)
         assert err.file.endswith("users.csv")
-        assert 3 == err.row  # the line with the bad byte, not where the decoder's block began
 
     def test_row_with_too_many_values(self, tmp_path):
         """A row with more values than the header has columns is an error."""

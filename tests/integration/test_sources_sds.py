@@ -209,12 +209,16 @@ class TestBadFiles:
         assert err.file.endswith(name)
         assert (row, field, value) == (err.row, err.field, err.value)
 
-    def test_v21_other_encoding_names_the_row(self, tmp_path):
-        """A users.csv saved as Latin-1 is refused, naming the line of the first bad byte."""
-        text = V21["users.csv"].replace("Jo,Li", "José,Li").encode("latin-1")
-        err = sds_error(tmp_path, V21, {"users.csv": text})
-        assert ("users.csv", 3) == (Path(err.file).name, err.row)
-        assert "UTF-8" in str(err)
+    def test_v21_windows_1252_is_read_and_said(self, tmp_path):
+        """A users.csv saved as Windows-1252 (Excel's plain "CSV") is read, with a warning
+        naming the encoding read."""
+        for name, text in V21.items():
+            (tmp_path / name).write_text(text)
+        text = V21["users.csv"].replace("Jo,Li", "José,Li").encode("cp1252")
+        (tmp_path / "users.csv").write_bytes(text)
+        snap = read_sds(tmp_path)
+        assert ["José"] == [s.forename for s in snap.staff]
+        assert any("Windows-1252" in w for w in snap.warnings)
 
     def test_v21_byte_order_mark_is_read(self, tmp_path):
         """UTF-8 with a byte-order mark reads like UTF-8 without one."""

@@ -228,13 +228,18 @@ class TestBadCells:
             )
         assert 4 == info.value.row
 
-    def test_other_encoding_names_the_line(self, tmp_path):
-        """A Latin-1 file is refused with a clear error naming the line of the first bad byte."""
+    def test_windows_1252_is_read_and_said(self, tmp_path):
+        """A Windows-1252 file (Excel's plain "CSV") is read, with a warning naming the
+        encoding; bytes no such file holds are refused, naming the file."""
         path = tmp_path / "p.csv"
-        path.write_bytes(PUPILS_CSV.replace("Zofia", "Zófia").encode("latin-1"))
-        with pytest.raises(FileFormatError, match="not valid UTF-8") as info:
+        path.write_bytes(PUPILS_CSV.replace("Zofia", "Zófia").encode("cp1252"))
+        snap = read_tabular(school_id="oak", pupils=path, pupil_columns=PUPIL_COLUMNS)
+        assert "Zófia" in [p.forename for p in snap.pupils]
+        assert any("read as Windows-1252" in w for w in snap.warnings)
+        path.write_bytes(PUPILS_CSV.replace("Zofia", "Z\x81fia").encode("latin-1"))
+        with pytest.raises(FileFormatError, match="neither UTF-8 nor Windows-1252") as info:
             read_tabular(school_id="oak", pupils=path, pupil_columns=PUPIL_COLUMNS)
-        assert ("p.csv", 3) == (info.value.file, info.value.row)
+        assert "p.csv" == info.value.file
 
     def test_byte_order_mark_is_read(self, tmp_path):
         """UTF-8 with a byte-order mark (as Excel saves "CSV UTF-8") reads like plain UTF-8."""

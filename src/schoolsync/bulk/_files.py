@@ -16,6 +16,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
 from schoolsync.sources._limits import read_capped
+from schoolsync.sources._text import decode_text as shared_decode_text
 from schoolsync.sources.xlsx import XlsxWorkbook
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
 
 _XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 _SHEET_TITLE = "bulk-user-data"
+#: Headers of the bulk-user-data shape, to find the header row below any title rows.
+BULK_HEADERS = ("Email", "Name", "Edited", "Trust Roles", "Inactive")
 
 
 @attrs.frozen(kw_only=True)
@@ -133,46 +136,27 @@ def write_stream(
 
 
 def decode_text(data: bytes, name: str) -> str:
-    """The text of a CSV file as Excel and MIS exports save it: UTF-8 (with or without a
-    byte-order mark), UTF-16 with a byte-order mark (Excel's "Unicode Text"), else
-    Windows-1252 (Excel's plain "CSV").
+    """The text of a CSV file as Excel and MIS exports save it (UTF-8 with or without a
+    byte-order mark, UTF-16, Windows-1252), by the shared detection of
+    :func:`schoolsync.sources._text.decode_text`.
 
     Raises:
         FileFormatError: the bytes are none of these (or hold NUL characters: a binary file).
     """
-    # A UTF-16 file starts with its byte-order mark; Windows-1252 is the last resort.
-    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    for encoding in ("utf-16",) if utf16 else ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        expected = "UTF-16" if utf16 else "UTF-8 or Windows-1252"
-        raise FileFormatError(name, f"not readable {expected} text; save the file as CSV UTF-8")
-    if "\x00" in text:
-        raise FileFormatError(
-            name, "not a text file (it holds NUL characters); save the file as CSV UTF-8"
-        )
-    return text
+    return shared_decode_text(data, name)[0]
 
 
 def _read_csv(data: bytes, name: str) -> list[list[str]]:
-    """Rows of a CSV file (see :func:`decode_text`); comma-separated, or semicolon/tab when the
-    header has no comma (Excel in many European locales, Excel's "Unicode Text")."""
-    text = decode_text(data, name)
-    first = text.split("\n", 1)[0]
-    delimiter = ","
-    if "," not in first:
-        if ";" in first:
-            delimiter = ";"
-        elif "\t" in first:
-            delimiter = "\t"
+    """Rows of a CSV file from the header row on (title rows above it are dropped), with the
+    encoding and delimiter the shared detection finds."""
+    text, layout = shared_decode_text(data, name, expected=BULK_HEADERS)
     try:
-        return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+        rows = [
+            list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+        ]
     except csv.Error as exc:
         raise FileFormatError(name, f"not a readable CSV file ({exc})") from exc
+    return rows[layout.header_row - 1 :]
 
 
 def _read_xlsx(source: BinaryIO, name: str, sheet: str | None) -> list[list[str]]:

@@ -1,12 +1,17 @@
 """The ``schoolsync`` command line: thin commands over the library for data officers.
 
-Every command turns bad input (a :class:`~schoolsync.errors.SchoolsyncError`, an
-:class:`OSError`, or a bad argument such as a missing file or a folder given for a file) into a
-one-line ``Error: ...`` message and exit status 1, never a traceback.
+Conventions (``docs/cli.md``): exit status 0 when done, 1 for problems in the data (or a file
+that cannot be read), 2 for a usage mistake; ``--json``, ``-q/--quiet`` and ``-v/--verbose``
+on every command (:func:`schoolsync.cli._common.output_options`); errors are one
+``Error: ...`` line, never a traceback; piping into ``head`` ends quietly.
+
+Subcommands are imported only when run (``_COMMANDS``), so ``--version`` and ``--help`` stay
+fast: add a new command as one line there.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
@@ -15,6 +20,25 @@ from schoolsync import __version__
 from schoolsync.errors import ProblemsError, SchoolsyncError
 
 __all__ = ["main"]
+
+#: Each command: where it lives (``module:attribute``) and its one-line help for ``--help``.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "decisions": (
+        "schoolsync.cli._review:decisions",
+        "Read the decisions in a review workbook; check and save them.",
+    ),
+    "demo": ("schoolsync.cli._demo:demo", "Build a sample trust and walk it through each step."),
+    "match": ("schoolsync.cli._match:match", "Match an app export with an MIS export."),
+    "review": (
+        "schoolsync.cli._review:review",
+        "Open a review in the browser to decide each match.",
+    ),
+    "check-upload": (
+        "schoolsync.cli._upload:check_upload",
+        "Validate a School Upload FILE (.xlsx or .csv: school name, postcode, URN).",
+    ),
+    "users": ("schoolsync.cli._users:users", "Export a trust's users, or import an edited file."),
+}
 
 
 def error_message(exc: BaseException) -> str:
@@ -28,16 +52,46 @@ def error_message(exc: BaseException) -> str:
 
 
 class _Group(click.Group):
-    """A click group that reports schoolsync and file errors as one-line messages."""
+    """A click group that loads its commands lazily and reports schoolsync and file errors as
+    one-line messages (exit status 1), usage mistakes with the usage line (exit status 2)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _COMMANDS:
+            return found
+        module, _, attribute = _COMMANDS[cmd_name][0].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from ``_COMMANDS`` (no subcommand is imported for ``--help``)."""
+        rows = [(name, help_text) for name, (_, help_text) in sorted(_COMMANDS.items())]
+        rows += [
+            (name, command.get_short_help_str(limit=formatter.width))
+            for name, command in sorted(self.commands.items())
+            if name not in _COMMANDS and not command.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # `| head` closed the pipe: click ends quietly
         except click.MissingParameter:
             raise  # a usage mistake: click shows the usage line with it (exit status 2)
         except click.BadParameter as exc:
+            if not isinstance(exc.param and exc.param.type, click.Path):
+                raise  # a bad option value: a usage mistake (exit status 2)
             # A missing file, a folder for a file...: one line, not the usage text.
             raise click.ClickException(exc.format_message()) from None
+        except click.UsageError:
+            raise
         except (SchoolsyncError, OSError) as exc:
             raise click.ClickException(error_message(exc)) from None
 
@@ -45,18 +99,7 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="schoolsync")
 def main() -> None:
-    """schoolsync: roles, grants, MIS sync and bulk round-trips for school groups."""
+    """schoolsync: roles, grants, MIS sync and bulk round-trips for school groups.
 
-
-def _register() -> None:
-    from schoolsync.cli._demo import demo
-    from schoolsync.cli._match import match
-    from schoolsync.cli._review import decisions, review
-    from schoolsync.cli._upload import check_upload
-    from schoolsync.cli._users import users
-
-    for command in (demo, match, decisions, review, check_upload, users):
-        main.add_command(command)
-
-
-_register()
+    Exit status: 0 done, 1 problems in the data, 2 a usage mistake.
+    """

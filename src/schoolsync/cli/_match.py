@@ -2,97 +2,36 @@
 
 from __future__ import annotations
 
-import re
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from schoolsync.bulk import read_sheet
-from schoolsync.cli._common import check_table_file, run_steps
+from schoolsync.cli._columns import columns_for, parse_column_options, read_header
+from schoolsync.cli._common import (
+    DataProblems,
+    Output,
+    check_table_file,
+    output_options,
+    refuse_overwrite,
+)
 from schoolsync.clock import SystemClock
-from schoolsync.errors import FileFormatError
+from schoolsync.errors import FileFormatError, ProblemsError
 from schoolsync.matching import MatchReview, MatchStatus, match_pupils, match_staff
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources import (
     PupilColumns,
     StaffColumns,
+    TabularSource,
     read_ctf,
     read_oneroster,
     read_sds,
     read_sds_classic,
-    read_tabular,
 )
 
 __all__ = ["match", "match_files", "read_people", "write_review_workbook"]
-
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "id": (
-        "id",
-        "mis id",
-        "misid",
-        "person id",
-        "pupil id",
-        "staff id",
-        "admission number",
-        "adno",
-        "sourcedid",
-        "reference",
-    ),
-    "forename": (
-        "forename",
-        "first name",
-        "firstname",
-        "legal forename",
-        "given name",
-        "givenname",
-    ),
-    "surname": ("surname", "last name", "lastname", "legal surname", "family name", "familyname"),
-    "upn": ("upn", "unique pupil number"),
-    "former_upns": ("former upn", "former upns"),
-    "preferred_forename": ("preferred forename", "preferred first name", "known as"),
-    "preferred_surname": ("preferred surname", "preferred last name"),
-    "middle_names": ("middle name", "middle names", "middlename"),
-    "date_of_birth": ("date of birth", "dob", "birth date", "birthdate"),
-    "gender": ("gender", "sex"),
-    "year": ("year", "year group", "nc year", "ncyear", "year code"),
-    "classes": ("class", "classes", "reg group", "registration group", "form"),
-    "email": ("email", "email address", "e mail"),
-    "title": ("title",),
-    "staff_code": ("staff code", "initials"),
-}
-_PUPIL_FIELDS = {a.name for a in PupilColumns.__attrs_attrs__}
-_STAFF_FIELDS = {a.name for a in StaffColumns.__attrs_attrs__}
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
-
-
-def _columns(path: Path, kind: str) -> PupilColumns | StaffColumns:
-    header = read_sheet(path).header
-    by_norm = {_norm(h): h for h in header}
-    fields = _PUPIL_FIELDS if kind == "pupils" else _STAFF_FIELDS
-    found: dict[str, str] = {}
-    for field in fields:
-        for name in _SYNONYMS.get(field, ()):
-            if name in by_norm:
-                found[field] = by_norm[name]
-                break
-    missing = [f for f in ("id", "forename", "surname") if f not in found]
-    if missing:
-        raise FileFormatError(
-            path.name,
-            "cannot find the column(s) for "
-            + ", ".join(missing)
-            + " (headers such as 'ID', 'Forename', 'Surname' are recognised)",
-            row=1,
-        )
-    if kind == "pupils":
-        return PupilColumns(**found)
-    return StaffColumns(**found)
 
 
 def _bundle_names(path: Path) -> set[str]:
@@ -103,17 +42,30 @@ def _bundle_names(path: Path) -> set[str]:
 
 
 def read_people(
-    path: Path, *, kind: str, school_id: str, school_org: str | None = None
+    path: Path,
+    *,
+    kind: str,
+    school_id: str,
+    school_org: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    read_as: list[str] | None = None,
 ) -> MisSnapshot:
     """Read pupils or staff from an export, telling the format from the file.
 
     ``.xml`` is a CTF; a folder or ``.zip`` is a OneRoster bundle (it has ``manifest.csv``),
-    classic SDS (``student.csv``) or SDS v2; ``.csv``/``.xlsx`` is a plain table whose columns
-    are recognised by their headings. *school_org* picks the school of a bundle holding several
-    (its ``sourcedId``, or its DfE number for classic SDS).
+    classic SDS (``student.csv``) or SDS v2; ``.csv``/``.txt``/``.xlsx`` is a plain table whose
+    columns are recognised by their headings, or named in *columns* (field -> header). *sheet*
+    picks a workbook's sheet (default: the first with the needed columns). *school_org* picks
+    the school of a bundle holding several (its ``sourcedId``, or its DfE number for classic
+    SDS). *progress* is told how many rows each step read; *read_as*, when given, gets how a
+    plain table was read (``"Windows-1252, semicolon-separated, header on row 3"``).
 
     Raises:
-        FileFormatError: the file cannot be read as any of these.
+        FileFormatError: the file cannot be read as any of these (for a table missing a needed
+            column, the message lists the file's headers and the nearest matches).
+        ProblemsError: a plain table has several bad rows (each is one problem).
     """
     suffix = path.suffix.lower()
     if suffix == ".xml":
@@ -133,12 +85,21 @@ def read_people(
             path.name,
             "not a OneRoster or SDS export (it has no manifest.csv, student.csv or users.csv)",
         )
-    if suffix in {".csv", ".xlsx", ".xlsm"}:
+    if suffix in {".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}:
         check_table_file(path)
-        columns = _columns(path, kind)
-        if isinstance(columns, PupilColumns):
-            return read_tabular(school_id=school_id, pupils=path, pupil_columns=columns)
-        return read_tabular(school_id=school_id, staff=path, staff_columns=columns)
+        header = read_header(path, kind=kind, sheet=sheet)
+        mapped = columns_for(path, header, kind, columns or {})
+        source = TabularSource(
+            school_id=school_id,
+            pupils=path if isinstance(mapped, PupilColumns) else None,
+            pupil_columns=mapped if isinstance(mapped, PupilColumns) else None,
+            staff=path if isinstance(mapped, StaffColumns) else None,
+            staff_columns=mapped if isinstance(mapped, StaffColumns) else None,
+            sheet=header.sheet,
+        )
+        if read_as is not None:
+            read_as.append(header.read_as)
+        return source.read(progress=progress)
     raise FileFormatError(
         path.name, "expected a .csv, .xlsx, CTF .xml, or a OneRoster/SDS folder or .zip"
     )
@@ -174,7 +135,7 @@ def match_files(
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("review.xlsx"),
     show_default=True,
-    help="The review workbook to write.",
+    help="The review workbook to write (.xlsx; never one of the input files).",
 )
 @click.option(
     "--kind",
@@ -189,56 +150,117 @@ def match_files(
     help="For a OneRoster or SDS bundle holding several schools: the school's sourcedId "
     "(DfE number for classic SDS).",
 )
-def match(app_file: Path, mis_file: Path, out: Path, kind: str, school_org: str | None) -> None:
+@click.option(
+    "--column",
+    "column_pairs",
+    multiple=True,
+    metavar="FIELD=HEADER",
+    help='Which header holds a field, e.g. --column id="Student ID" --column classes=Reg '
+    "(repeatable; fields: id, forename, surname, upn, date_of_birth, gender, year, classes, "
+    "email...).",
+)
+@click.option(
+    "--columns",
+    "columns_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='A TOML or JSON file of FIELD = "HEADER" lines (as --column).',
+)
+@click.option("--sheet", help="The workbook sheet to read (default: the first with the columns).")
+@output_options
+def match(
+    app_file: Path,
+    mis_file: Path,
+    out: Path,
+    kind: str,
+    school_org: str | None,
+    column_pairs: tuple[str, ...],
+    columns_file: Path | None,
+    sheet: str | None,
+    *,
+    output: Output,
+) -> None:
     """Match the app's export APP_FILE with the MIS export MIS_FILE; write a review workbook.
 
-    Each file may be CSV/XLSX (columns recognised by heading), a OneRoster or SDS bundle (folder
-    or zip) or a CTF (.xml, pupils only).
+    Each file may be CSV/XLSX (columns recognised by heading, or named with --column), a
+    OneRoster or SDS bundle (folder or zip) or a CTF (.xml, pupils only). Every problem in the
+    files is listed (exit status 1); nothing is written then.
     """
-    steps: list[tuple[str, Callable[[], None]]] = []
+    refuse_overwrite(out, [app_file, mis_file])
+    mapping = parse_column_options(column_pairs, columns_file)
     state: dict[str, Any] = {}
+    problems: list[str] = []
 
-    def read(name: str, path: Path) -> Callable[[], None]:
-        def step() -> None:
-            state[name] = read_people(path, kind=kind, school_id="school", school_org=school_org)
-
-        return step
-
-    def write_workbook(review: MatchReview[Any]) -> None:
+    with output.progress("Matching") as progress:
+        for name, path in (("app", app_file), ("mis", mis_file)):
+            progress.stage(f"reading {path.name}")
+            read_as: list[str] = []
+            try:
+                state[name] = read_people(
+                    path,
+                    kind=kind,
+                    school_id="school",
+                    school_org=school_org,
+                    columns=mapping,
+                    sheet=sheet,
+                    progress=progress.advance,
+                    read_as=read_as,
+                )
+            except ProblemsError as exc:
+                problems.extend(exc.problems())
+                continue
+            except FileFormatError as exc:
+                problems.append(_cli_wording(str(exc)))
+                continue
+            state[f"{name}_read_as"] = read_as[0] if read_as else ""
+        problems = list(dict.fromkeys(problems))  # the same file given twice
+        if len(problems) == 1:
+            raise DataProblems(problems[0])
+        if problems:
+            raise DataProblems(
+                f"{len(problems)} problem(s) in the files; nothing was written", problems
+            )
+        progress.stage("matching")
+        app: MisSnapshot = state["app"]
+        mis: MisSnapshot = state["mis"]
+        review: MatchReview[Any]
+        if kind == "pupils":
+            review = match_pupils(list(mis.pupils), list(app.pupils))
+        else:
+            review = match_staff(list(mis.staff), list(app.staff))
+        progress.stage(f"writing {out.name}")
         from schoolsync.review import write_review_workbook as write
 
-        write(
+        written = write(
             review,
             out,
             sources=[f"app: {app_file.name}", f"MIS: {mis_file.name}"],
             written_at=SystemClock().now(),
         )
-        state["out"] = out
 
-    def run_match() -> None:
-        app: MisSnapshot = state["app"]
-        mis: MisSnapshot = state["mis"]
-        if kind == "pupils":
-            state["review"] = match_pupils(list(mis.pupils), list(app.pupils))
-        else:
-            state["review"] = match_staff(list(mis.staff), list(app.staff))
-
-    steps = [
-        ("reading the app file", read("app", app_file)),
-        ("reading the MIS file", read("mis", mis_file)),
-        ("matching", run_match),
-        ("writing the workbook", lambda: write_workbook(state["review"])),
-    ]
-    run_steps("Matching", steps)
-    app_snap: MisSnapshot = state["app"]
-    mis_snap: MisSnapshot = state["mis"]
-    records: Sequence[object] = app_snap.pupils if kind == "pupils" else app_snap.staff
-    mis_records: Sequence[object] = mis_snap.pupils if kind == "pupils" else mis_snap.staff
-    review: MatchReview[Any] = state["review"]
-    click.echo(f"Matched {len(mis_records)} MIS {kind} with {len(records)} app {kind}:")
+    records: Sequence[object] = app.pupils if kind == "pupils" else app.staff
+    mis_records: Sequence[object] = mis.pupils if kind == "pupils" else mis.staff
+    for name, path, snap in (("app", app_file, app), ("mis", mis_file, mis)):
+        how = state.get(f"{name}_read_as") or ""
+        count = len(snap.pupils if kind == "pupils" else snap.staff)
+        output.echo(f"Read {path.name}{f' ({how})' if how else ''}: {count} {kind}")
+    output.echo(f"Matched {len(mis_records)} MIS {kind} with {len(records)} app {kind}:")
     counts = review.counts()
-    for status in sorted(MatchStatus, key=lambda s: s.review_order):
-        click.echo(f"  {status.label:<12} {counts.get(status, 0)}")
-    for warning in [*app_snap.warnings, *mis_snap.warnings][:10]:
-        click.echo(f"  warning: {warning}")
-    click.echo(f"Wrote {state['out']}")
+    ordered = sorted(MatchStatus, key=lambda s: s.review_order)
+    for status in ordered:
+        output.echo(f"  {status.label:<12} {counts.get(status, 0)}")
+    output.warn([*app.warnings, *mis.warnings])
+    output.echo(f"Wrote {written}")
+    output.result(
+        kind=kind,
+        app={"file": str(app_file), "records": len(records), "read_as": state["app_read_as"]},
+        mis={"file": str(mis_file), "records": len(mis_records), "read_as": state["mis_read_as"]},
+        counts={status.label: counts.get(status, 0) for status in ordered},
+        out=str(written),
+    )
+
+
+def _cli_wording(message: str) -> str:
+    """A library message in the command line's words (``--org``, not ``school_org=``)."""
+    for argument in ("pass school_org=", "pass school="):
+        message = message.replace(argument, "use --org")
+    return message

@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 from openpyxl.utils.exceptions import InvalidFileException
 
-from schoolsync.cli._common import check_table_file, open_store, pick_trust
+from schoolsync.cli._common import (
+    DataProblems,
+    Output,
+    check_table_file,
+    open_store,
+    output_options,
+    pick_trust,
+)
 from schoolsync.errors import FileFormatError
 from schoolsync.sources.school_upload import read_school_upload
 from schoolsync.trusts import Membership, School, plan_school_upload
@@ -25,15 +32,19 @@ __all__ = ["check_upload"]
     help="Also check against the schools and trusts in this SQLite store.",
 )
 @click.option("--trust", "trust_id", help="With --store: the trust the schools would join.")
-def check_upload(file: Path, store: Path | None, trust_id: str | None) -> None:
+@click.option("--sheet", help="The workbook sheet to read (default: the first).")
+@output_options
+def check_upload(
+    file: Path, store: Path | None, trust_id: str | None, sheet: str | None, *, output: Output
+) -> None:
     """Validate a School Upload FILE (.xlsx or .csv: school name, postcode, URN).
 
     Lists every problem with its row and column and exits with status 1 if there is any.
     With --store, a school already in another trust is a problem too.
     """
-    check_table_file(file)
+    layout = check_table_file(file, expected=("School name", "Postcode", "URN"))
     try:
-        sheet = read_school_upload(file)
+        sheet_read = read_school_upload(file, sheet=sheet)
     except (zipfile.BadZipFile, KeyError, InvalidFileException) as exc:
         # A zip that is not a workbook (or is damaged): the reader's error is not a sentence.
         raise FileFormatError(file.name, "not a readable XLSX workbook") from exc
@@ -52,8 +63,8 @@ def check_upload(file: Path, store: Path | None, trust_id: str | None) -> None:
             db.close()
     counter = itertools.count(1)
     plan = plan_school_upload(
-        sheet.rows,
-        file=sheet.file,
+        sheet_read.rows,
+        file=sheet_read.file,
         trust_id=trust,
         schools=schools,
         memberships=memberships,
@@ -62,15 +73,23 @@ def check_upload(file: Path, store: Path | None, trust_id: str | None) -> None:
     new = sum(1 for p in plan.valid if p.is_new)
     known = sum(1 for p in plan.valid if not p.is_new and not p.already_in_trust)
     already = sum(1 for p in plan.valid if p.already_in_trust)
-    click.echo(
-        f"{sheet.file}: {len(sheet.rows)} row(s); {len(plan.valid)} valid "
+    how = f" (read as {layout.describe()})" if layout is not None else ""
+    output.echo(
+        f"{sheet_read.file}{how}: {len(sheet_read.rows)} row(s); {len(plan.valid)} valid "
         f"({new} new school(s), {known} known, {already} already in the trust)"
     )
+    output.result(
+        file=str(file),
+        read_as=layout.describe() if layout is not None else None,
+        rows=len(sheet_read.rows),
+        valid=len(plan.valid),
+        new_schools=new,
+        known_schools=known,
+        already_in_trust=already,
+    )
     if plan.problems:
-        click.echo(f"Problems ({len(plan.problems)}):")
-        for problem in plan.problems:
-            click.echo(f"  {problem}")
-        raise click.ClickException(
-            f"{sheet.file} has {len(plan.problems)} problem(s); fix them and check again"
+        raise DataProblems(
+            f"{sheet_read.file} has {len(plan.problems)} problem(s); fix them and check again",
+            [str(p) for p in plan.problems],
         )
-    click.echo("No problems found.")
+    output.echo("No problems found.")

@@ -23,7 +23,17 @@ from schoolsync.bulk import (
     with_names,
 )
 from schoolsync.bulk._files import check_suffix
-from schoolsync.cli._common import echo_table, load_catalogue, open_store, pick_trust, run_steps
+from schoolsync.cli._common import (
+    DataProblems,
+    Output,
+    echo_table,
+    load_catalogue,
+    open_store,
+    output_options,
+    pick_trust,
+    refuse_overwrite,
+    run_steps,
+)
 from schoolsync.clock import SystemClock
 from schoolsync.errors import ValidationError
 from schoolsync.ports import Store
@@ -47,9 +57,11 @@ def users() -> None:
 @_STORE
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @_TRUST
-def export_command(store: Path, out: Path, trust_id: str | None) -> None:
+@output_options
+def export_command(store: Path, out: Path, trust_id: str | None, *, output: Output) -> None:
     """Write the trust's users to OUT (.csv or .xlsx) in the bulk-user-data shape."""
     check_suffix(out, out.name)
+    refuse_overwrite(out, [store], option="OUT", suffixes=())
     db = open_store(store)
     try:
         with db.unit_of_work() as uow:
@@ -58,17 +70,24 @@ def export_command(store: Path, out: Path, trust_id: str | None) -> None:
         path = export_users(db, trust, out)
     finally:
         db.close()
-    click.echo(f"Wrote {count} users to {path}")
+    output.echo(f"Wrote {count} users to {path}")
+    output.result(trust=trust, users=count, out=str(path))
 
 
 def show_change_set(
-    change_set: ChangeSet, *, names: Mapping[str, str] | None = None, limit: int = 40
+    change_set: ChangeSet,
+    *,
+    names: Mapping[str, str] | None = None,
+    limit: int = 40,
+    output: Output | None = None,
 ) -> None:
     """Print a change set: the one-line summary, the changes and every problem.
 
     *names* maps account and school ids to names: refusals name records by id, and the person
     reading them sees names instead (:func:`schoolsync.bulk.with_names`).
     """
+    if output is not None and (output.quiet or output.as_json):
+        return
     click.echo(f"Change set: {change_set.describe()}")
     changes = [r for r in change_set.to_rows() if r["change"] != "problem"]
     columns = ["change", "email", "name", "role", "where", "row"]
@@ -91,6 +110,7 @@ def _preview(
     checks: CatalogueChecks,
     at: datetime,
     actor_id: str | None,
+    output: Output | None = None,
 ) -> tuple[ChangeSet, dict[str, str]]:
     """:func:`schoolsync.bulk.import_users`, step by step under a progress bar; also the names
     of the trust's accounts and schools by id."""
@@ -117,7 +137,7 @@ def _preview(
         ("comparing", compare),
         ("checking", check),
     ]
-    run_steps(f"Importing {file.name}", steps)
+    run_steps(f"Importing {file.name}", steps, out=output)
     result: ChangeSet = state["checked"]
     users: TrustUsers = state["users"]
     names = {s.id: s.name for s in users.schools}
@@ -137,6 +157,7 @@ def _preview(
 )
 @click.option("--as", "actor_email", help="Import as this account (its rights apply).")
 @click.option("--apply", "do_apply", is_flag=True, help="Make the changes (default: preview only).")
+@output_options
 def import_command(
     store: Path,
     file: Path,
@@ -144,6 +165,8 @@ def import_command(
     roles: str,
     actor_email: str | None,
     do_apply: bool,
+    *,
+    output: Output,
 ) -> None:
     """Preview (or with --apply, make) the changes an edited bulk FILE asks for.
 
@@ -168,25 +191,43 @@ def import_command(
                     )
                 actor_id = found[0].id
         now = SystemClock().now()
-        change_set, names = _preview(db, trust, file, checks=checks, at=now, actor_id=actor_id)
+        change_set, names = _preview(
+            db, trust, file, checks=checks, at=now, actor_id=actor_id, output=output
+        )
         if any(p.code is ProblemCode.MISSING_COLUMN for p in change_set.problems):
             raise click.ClickException(
                 f"{file.name}: not a bulk-user-data file (it needs Email and Name columns); "
                 "start from the file `schoolsync users export` writes"
             )
-        show_change_set(change_set, names=names)
+        show_change_set(change_set, names=names, output=output)
+        output.result(
+            trust=trust,
+            summary=change_set.describe(),
+            changes=[r for r in change_set.to_rows() if r["change"] != "problem"],
+            applied=False,
+        )
         if change_set.problems:
+            problems = [with_names(str(p), names) for p in change_set.problems]
+            if output.as_json:
+                raise DataProblems(
+                    f"{file.name} has {len(problems)} problem(s); nothing was changed", problems
+                )
             raise click.ClickException(
-                f"{file.name} has {len(change_set.problems)} problem(s); nothing was changed"
+                f"{file.name} has {len(problems)} problem(s); nothing was changed"
             )
         if not do_apply:
             if change_set.changes:
-                click.echo("Preview only: run again with --apply to make these changes.")
+                output.echo("Preview only: run again with --apply to make these changes.")
             return
         result = apply_change_set(db, change_set, checks=checks, at=now)
-        click.echo(
+        output.echo(
             f"Applied {result.changes_applied} change(s); "
             f"{len(result.created_account_ids)} account(s) created."
+        )
+        output.result(
+            applied=True,
+            changes_applied=result.changes_applied,
+            created_account_ids=list(result.created_account_ids),
         )
     finally:
         db.close()

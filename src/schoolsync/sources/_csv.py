@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import logging
 import re
 import zipfile
 import zlib
@@ -21,6 +23,7 @@ from rapidfuzz import fuzz, process
 
 from schoolsync.errors import FileFormatError, InvalidIdentifierError, SchoolsyncError
 from schoolsync.identifiers import Upn
+from schoolsync.sources._text import HEADER_SEARCH_ROWS, CsvLayout, detect_csv, find_header_row
 
 __all__ = [
     "ARCHIVE_ERRORS",
@@ -29,11 +32,14 @@ __all__ = [
     "Row",
     "SourceWarning",
     "Warnings",
+    "date_problem",
     "parse_date",
     "parse_datetime",
     "parse_upn",
     "split_list",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Opens a file as binary, as a context manager.
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
@@ -217,16 +223,6 @@ class Row:
         return column in self._index
 
 
-def _decode(raw: IO[bytes], name: str) -> io.TextIOWrapper:
-    peek = getattr(raw, "peek", None)
-    head = peek(4)[:4] if peek is not None else b""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise FileFormatError(
-            name, "the file is UTF-16; save it as UTF-8 (with or without a byte-order mark)"
-        )
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
-
-
 class CsvFile:
     """A CSV file read against a :class:`FileSpec`, one :class:`Row` at a time.
 
@@ -245,6 +241,28 @@ class CsvFile:
         self.name = name
         self.spec = spec
         self.warnings = warnings
+        self._layout: CsvLayout | None = None
+
+    @property
+    def layout(self) -> CsvLayout:
+        """The file's encoding, delimiter and header row (detected once, on first use).
+
+        Raises:
+            FileFormatError: the file is not text in an encoding schoolsync reads.
+        """
+        if self._layout is None:
+            try:
+                self._layout = detect_csv(self.opener, self.name, expected=self._expected())
+                _log.debug("%s read as %s", self.name, self._layout.describe())
+            except ARCHIVE_ERRORS as e:
+                raise FileFormatError(self.name, f"cannot be unzipped ({e})") from None
+            except OSError as e:
+                raise FileFormatError(self.name, f"cannot be read: {e.strerror or e}") from None
+        return self._layout
+
+    def _expected(self) -> list[str]:
+        spec = self.spec
+        return [*spec.used, *spec.known, *spec.aliases, *spec.labels.values()]
 
     def _resolve(self, header: Sequence[str]) -> dict[str, int]:
         first = self.name not in self.warnings.headers_read
@@ -321,18 +339,25 @@ class CsvFile:
 
     def _cells(self) -> Iterator[list[str]]:
         """The raw rows of the file, header first (subclasses read other formats)."""
+        layout = self.layout
         number = 0
         try:
             with self.opener() as raw:
-                text = _decode(raw, self.name)
-                lines = _no_nul(_bounded_lines(text, self.name), self.name)
-                for cells in csv.reader(lines, strict=True):
+                text = io.TextIOWrapper(raw, encoding=layout.encoding, newline="")
+                lines: Iterator[str] = _bounded_lines(text, self.name)
+                if layout.encoding not in {"utf-8", "cp1252"}:  # a byte-order mark kept
+                    lines = (
+                        line.lstrip("\ufeff") if i == 0 else line for i, line in enumerate(lines)
+                    )
+                for cells in csv.reader(
+                    _no_nul(lines, self.name), delimiter=layout.delimiter, strict=True
+                ):
                     number += 1
                     yield cells
         except UnicodeDecodeError:
             raise FileFormatError(
                 self.name,
-                "the file is not valid UTF-8; save it as UTF-8 (with or without a byte-order mark)",
+                f"the file is not valid {layout.encoding_label}; save it as CSV UTF-8",
                 row=self._bad_utf8_line(),
             ) from None
         except csv.Error as e:
@@ -364,14 +389,26 @@ class CsvFile:
                 header, or a row with more values than the header has columns.
         """
         cells_iter = self._cells()
-        try:
-            header = next(cells_iter)
-        except StopIteration:
+        top = list(itertools.islice(cells_iter, HEADER_SEARCH_ROWS))
+        if not any(any(c.strip() for c in r) for r in top):
             raise FileFormatError(self.name, "the file is empty (no header row)") from None
+        at = find_header_row(top, self._expected())
+        header = top[at]
+        first_pass = self.name not in self.warnings.headers_read
+        encoding = getattr(self._layout, "encoding", "utf-8")
+        if first_pass and encoding not in {"utf-8", "utf-8-sig"}:
+            self.warnings.add(self.name, f"read as {self.layout.encoding_label} text (not UTF-8)")
+        if at and first_pass:
+            self.warnings.add(
+                self.name,
+                f"the header is on row {at + 1}; the row(s) above it were read as titles and "
+                "skipped",
+                row=at + 1,
+            )
         index = self._resolve(header)
         width = len(header)
-        number = 1
-        for cells in cells_iter:
+        number = at + 1
+        for cells in itertools.chain(top[at + 1 :], cells_iter):
             number += 1
             if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                 continue
@@ -391,12 +428,55 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SLASH_DATE = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 
 
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def date_problem(year: int, month: int, day: int, *, day_first: bool = True) -> str:
+    """Why *year*-*month*-*day* is not a date, in words (``"February has no 31st"``)."""
+    if not 1 <= month <= 12:
+        if day_first and 1 <= day <= 12 and 13 <= month <= 31:
+            return f"there is no month {month}; is the file m/d/yyyy (US order)?"
+        return f"there is no month {month}"
+    if day < 1:
+        return f"there is no day {day}"
+    if month == 2 and day == 29:
+        return f"{year} is not a leap year, so February has no 29th"
+    if not 1 <= year:
+        return f"there is no year {year}"
+    return f"{_MONTHS[month - 1]} has no {_ordinal(day)}"
+
+
 def _bad_date(
-    file: str, row: int | None, field: str, value: str, path: str | None = None
+    file: str,
+    row: int | None,
+    field: str,
+    value: str,
+    path: str | None = None,
+    why: str = "expected yyyy-mm-dd or dd/mm/yyyy",
 ) -> FileFormatError:
-    return FileFormatError(
-        file, "not a date (expected yyyy-mm-dd)", row=row, field=field, value=value, path=path
+    error = FileFormatError(
+        file, f"{value!r} is not a date ({why})", row=row, field=field, path=path
     )
+    error.value = value
+    return error
 
 
 def parse_date(
@@ -418,12 +498,20 @@ def parse_date(
     v = value.strip()
     try:
         if _ISO_DATE.match(v):
-            return date.fromisoformat(v)
+            y, mo, d = int(v[:4]), int(v[5:7]), int(v[8:10])
+            try:
+                return date(y, mo, d)
+            except ValueError:
+                raise _bad_date(file, row, field, v, path, date_problem(y, mo, d)) from None
         m = _SLASH_DATE.match(v)
         if m:
             a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
             d, mo = (a, b) if day_first else (b, a)
-            result = date(y, mo, d)
+            try:
+                result = date(y, mo, d)
+            except ValueError:
+                why = date_problem(y, mo, d, day_first=day_first)
+                raise _bad_date(file, row, field, v, path, why) from None
             order = "d/m/yyyy" if day_first else "m/d/yyyy"
             warnings.add(
                 file,
@@ -437,9 +525,12 @@ def parse_date(
             return parse_datetime(
                 v, file=file, field=field, warnings=warnings, row=row, path=path
             ).date()
+    except FileFormatError:
+        raise
     except ValueError:
         pass
-    raise _bad_date(file, row, field, v, path)
+    order = "dd/mm/yyyy" if day_first else "mm/dd/yyyy"
+    raise _bad_date(file, row, field, v, path, f"expected yyyy-mm-dd or {order}")
 
 
 def parse_datetime(

@@ -25,6 +25,7 @@ import openpyxl
 
 from schoolsync.errors import FileFormatError
 from schoolsync.sources._limits import read_capped
+from schoolsync.sources._text import decode_text
 from schoolsync.sources.xlsx import XlsxWorkbook
 from schoolsync.trusts import SchoolUploadRow
 
@@ -35,9 +36,9 @@ __all__ = [
 ]
 
 _HEADERS: dict[str, frozenset[str]] = {
-    "name": frozenset({"name", "school name", "school", "establishment name"}),
+    "name": frozenset({"name", "school name", "school", "establishment name", "establishmentname"}),
     "postcode": frozenset({"postcode", "post code", "postal code", "zip code"}),
-    "urn": frozenset({"urn", "school urn", "unique reference number"}),
+    "urn": frozenset({"urn", "school urn", "unique reference number", "establishment urn"}),
 }
 #: How many rows from the top are searched for the header row.
 HEADER_SEARCH_ROWS = 10
@@ -102,17 +103,11 @@ def _rows_from(file: str, raw_rows: Iterable[tuple[int, Sequence[Any]]]) -> Scho
     return SchoolUploadSheet(file=file, rows=tuple(rows))
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    for cells in reader:
-        yield reader.line_num, cells
+def _csv_rows(data: bytes, file: str) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a CSV upload by the shared detection (encoding, delimiter), numbered."""
+    text, layout = decode_text(data, file, expected=[n for ns in _HEADERS.values() for n in ns])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+    yield from enumerate(reader, start=1)
 
 
 def _xlsx_rows(path: Path, sheet: str | None) -> list[tuple[int, tuple[Any, ...]]]:
@@ -139,7 +134,7 @@ def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolU
         if suffix in (".xlsx", ".xlsm"):
             return _rows_from(file, _xlsx_rows(path, sheet))
         if suffix in (".csv", ".txt"):
-            return _rows_from(file, _csv_rows(_decode(read_capped(path, file))))
+            return _rows_from(file, _csv_rows(read_capped(path, file), file))
     except FileFormatError:
         raise
     except (

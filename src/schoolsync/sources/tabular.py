@@ -7,14 +7,21 @@ groups from a "year" column, so a one-sheet export is enough.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import attrs
 
-from schoolsync.errors import FileFormatError, InvalidIdentifierError
+from schoolsync.errors import (
+    FileFormatError,
+    InvalidIdentifierError,
+    ProblemsError,
+    SchoolsyncError,
+)
 from schoolsync.identifiers import Upn
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import MisSnapshot
@@ -27,6 +34,7 @@ from schoolsync.sources._csv import (
     parse_date,
     parse_upn,
 )
+from schoolsync.sources._text import HEADER_SEARCH_ROWS, find_header_row
 from schoolsync.sources._years import in_nc_order, nc_year_for_grade, pupils_year_groups
 from schoolsync.sources.xlsx import XlsxWorkbook
 
@@ -111,13 +119,15 @@ class _XlsxFile(CsvFile):
 
     def _cells(self) -> Iterator[list[str]]:
         with XlsxWorkbook(self.path, self.name) as book:
-            width: int | None = None
-            for row in book.rows(self.sheet):
+            rows = book.rows(self.sheet)
+            # The header may sit below title rows: find it as CsvFile.rows() will.
+            top = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+            at = find_header_row([r.values for r in top], self._expected()) if top else 0
+            width = len(top[at].values) if top else 0
+            for row in top[: at + 1]:
+                yield [_cell_text(v) for v in row.values]
+            for row in itertools.chain(top[at + 1 :], rows):
                 values = row.values
-                if width is None:  # the header
-                    width = len(values)
-                    yield [_cell_text(v) for v in values]
-                    continue
                 head = values[:width]
                 if row.beyond or len(values) - values.count(None) > len(head) - head.count(None):
                     self.warnings.add(
@@ -131,8 +141,46 @@ class _XlsxFile(CsvFile):
                 yield cells
 
 
+_log = logging.getLogger(__name__)
+
+#: :meth:`TabularSource.read` stops collecting problems after this many.
+MAX_PROBLEMS = 1000
+
+
 def _no_opener() -> IO[bytes]:  # pragma: no cover - never called for XLSX
     raise AssertionError("an XLSX file is not opened as text")
+
+
+_T = TypeVar("_T")
+
+
+class _RowProblems(Exception):
+    """Every bad cell of one row (internal: raised by a row, caught by its reader)."""
+
+    def __init__(self, problems: list[FileFormatError]) -> None:
+        super().__init__(len(problems))
+        self.problems = problems
+
+
+def _checked(problems: list[FileFormatError], compute: Callable[[], _T]) -> _T | None:
+    """*compute*'s value, or ``None`` with its :class:`FileFormatError` added to *problems*."""
+    try:
+        return compute()
+    except FileFormatError as problem:
+        problems.append(problem)
+        return None
+
+
+def _counted(rows: Iterator[_T], progress: Callable[[int], None] | None) -> list[_T]:
+    if progress is None:
+        return list(rows)
+    found: list[_T] = []
+    for item in rows:
+        found.append(item)
+        if len(found) % 500 == 0:
+            progress(500)
+    progress(len(found) % 500)
+    return found
 
 
 class TabularSource:
@@ -179,6 +227,7 @@ class TabularSource:
         self._taken_at = taken_at
         self._pupil_cols = pupil_columns
         self._staff_cols = staff_columns
+        self._problems: list[FileFormatError] | None = None
         self._pupil_file = self._make(pupils, pupil_columns, sheet)
         self._staff_file = self._make(staff, staff_columns, sheet)
 
@@ -268,46 +317,74 @@ class TabularSource:
 
     # -- MisSource -----------------------------------------------------------------------------
 
+    def _each_row(self, f: CsvFile, build: Callable[[Row], _T]) -> Iterator[_T]:
+        """*build* applied to each row of *f*: a bad row raises its first problem when the
+        source is streamed, and adds every problem when :meth:`read` collects them."""
+        for row in f.rows():
+            try:
+                yield build(row)
+            except _RowProblems as found:
+                if self._problems is None:
+                    raise found.problems[0] from None
+                for problem in found.problems:
+                    self._note(problem)
+
     def pupils(self) -> Iterator[Pupil]:
         """The pupils file's rows as pupils, streamed."""
         f, c = self._pupil_file, self._pupil_cols
         if f is None or c is None:
             return
         seen: set[str] = set()
-        for row in f.rows():
-            pid = self._id(f, row, c.id, seen)
-            upn = parse_upn(
+        yield from self._each_row(f, lambda row: self._pupil(f, c, row, seen))
+
+    def _pupil(self, f: CsvFile, c: PupilColumns, row: Row, seen: set[str]) -> Pupil:
+        """One row as a pupil; every bad cell of the row is a problem (the first is raised
+        when the source is streamed, all are kept when :meth:`read` collects them)."""
+        bad: list[FileFormatError] = []
+        pid = _checked(bad, lambda: self._id(f, row, c.id, seen))
+        upn = _checked(
+            bad,
+            lambda: parse_upn(
                 self._get(row, c.upn), file=f.name, field=row.header(c.upn or ""), row=row.number
-            )
-            former: list[Upn] = []
-            for text in self._class_names(row, c.former_upns):
-                try:
-                    former.append(Upn.parse(text))
-                except InvalidIdentifierError as e:
-                    self._w.add(
-                        f.name,
-                        f"former UPN dropped: {e.reason}",
-                        row=row.number,
-                        field=c.former_upns,
-                        kind="former upn",
-                    )
-            yield Pupil(
-                id=pid,
-                school_id=self.school_id,
-                forename=self._name(f, row, c.forename),
-                surname=self._name(f, row, c.surname),
-                mis_id=pid,
-                upn=upn,
-                former_upns=tuple(former),
-                preferred_forename=self._get(row, c.preferred_forename) or None,
-                preferred_surname=self._get(row, c.preferred_surname) or None,
-                middle_names=self._get(row, c.middle_names) or None,
-                date_of_birth=self._date(f, row, c.date_of_birth),
-                gender=Gender.parse(self._get(row, c.gender)),
-                year_code=self._year(f, row, c.year),
-                class_ids=tuple(self._class_id(n) for n in self._class_names(row, c.classes)),
-                email=self._get(row, c.email) or None,
-            )
+            ),
+        )
+        forename = _checked(bad, lambda: self._name(f, row, c.forename))
+        surname = _checked(bad, lambda: self._name(f, row, c.surname))
+        born = _checked(bad, lambda: self._date(f, row, c.date_of_birth))
+        if bad:
+            raise _RowProblems(bad)
+        assert pid is not None
+        assert forename is not None
+        assert surname is not None
+        former: list[Upn] = []
+        for text in self._class_names(row, c.former_upns):
+            try:
+                former.append(Upn.parse(text))
+            except InvalidIdentifierError as e:
+                self._w.add(
+                    f.name,
+                    f"former UPN dropped: {e.reason}",
+                    row=row.number,
+                    field=c.former_upns,
+                    kind="former upn",
+                )
+        return Pupil(
+            id=pid,
+            school_id=self.school_id,
+            forename=forename,
+            surname=surname,
+            mis_id=pid,
+            upn=upn,
+            former_upns=tuple(former),
+            preferred_forename=self._get(row, c.preferred_forename) or None,
+            preferred_surname=self._get(row, c.preferred_surname) or None,
+            middle_names=self._get(row, c.middle_names) or None,
+            date_of_birth=born,
+            gender=Gender.parse(self._get(row, c.gender)),
+            year_code=self._year(f, row, c.year),
+            class_ids=tuple(self._class_id(n) for n in self._class_names(row, c.classes)),
+            email=self._get(row, c.email) or None,
+        )
 
     def staff(self) -> Iterator[StaffMember]:
         """The staff file's rows as staff members, streamed."""
@@ -315,24 +392,35 @@ class TabularSource:
         if f is None or c is None:
             return
         seen: set[str] = set()
-        for row in f.rows():
-            sid = self._id(f, row, c.id, seen)
-            yield StaffMember(
-                id=sid,
-                school_id=self.school_id,
-                forename=self._name(f, row, c.forename),
-                surname=self._name(f, row, c.surname),
-                mis_id=sid,
-                title=self._get(row, c.title) or None,
-                preferred_forename=self._get(row, c.preferred_forename) or None,
-                preferred_surname=self._get(row, c.preferred_surname) or None,
-                middle_names=self._get(row, c.middle_names) or None,
-                date_of_birth=self._date(f, row, c.date_of_birth),
-                gender=Gender.parse(self._get(row, c.gender)),
-                email=self._get(row, c.email) or None,
-                staff_code=self._get(row, c.staff_code) or None,
-                class_ids=tuple(self._class_id(n) for n in self._class_names(row, c.classes)),
-            )
+        yield from self._each_row(f, lambda row: self._staff_member(f, c, row, seen))
+
+    def _staff_member(self, f: CsvFile, c: StaffColumns, row: Row, seen: set[str]) -> StaffMember:
+        bad: list[FileFormatError] = []
+        sid = _checked(bad, lambda: self._id(f, row, c.id, seen))
+        forename = _checked(bad, lambda: self._name(f, row, c.forename))
+        surname = _checked(bad, lambda: self._name(f, row, c.surname))
+        born = _checked(bad, lambda: self._date(f, row, c.date_of_birth))
+        if bad:
+            raise _RowProblems(bad)
+        assert sid is not None
+        assert forename is not None
+        assert surname is not None
+        return StaffMember(
+            id=sid,
+            school_id=self.school_id,
+            forename=forename,
+            surname=surname,
+            mis_id=sid,
+            title=self._get(row, c.title) or None,
+            preferred_forename=self._get(row, c.preferred_forename) or None,
+            preferred_surname=self._get(row, c.preferred_surname) or None,
+            middle_names=self._get(row, c.middle_names) or None,
+            date_of_birth=born,
+            gender=Gender.parse(self._get(row, c.gender)),
+            email=self._get(row, c.email) or None,
+            staff_code=self._get(row, c.staff_code) or None,
+            class_ids=tuple(self._class_id(n) for n in self._class_names(row, c.classes)),
+        )
 
     def _classes_of(
         self, pupils: Iterable[Pupil], staff: Iterable[StaffMember]
@@ -377,12 +465,53 @@ class TabularSource:
         """The warnings as structured records."""
         return self._w.details()
 
-    def read(self) -> MisSnapshot:
-        """Read everything into a snapshot (raises on any problem; never half-read)."""
-        pupils = list(self.pupils())
-        staff = list(self.staff())
+    def _note(self, problem: FileFormatError) -> None:
+        assert self._problems is not None
+        self._problems.append(problem)
+        if len(self._problems) >= MAX_PROBLEMS:
+            raise self._problems_error(more=True)
+
+    def _problems_error(self, *, more: bool = False) -> SchoolsyncError:
+        problems = self._problems or []
+        if len(problems) == 1:
+            return problems[0]
+        stop = f"; stopped after the first {MAX_PROBLEMS}" if more else ""
+        return ProblemsError(f"the file(s) cannot be read as they are{stop}", problems)
+
+    def read(self, *, progress: Callable[[int], None] | None = None) -> MisSnapshot:
+        """Read everything into a snapshot; never half-read. *progress*, if given, is called
+        with the number of rows read since its last call (every 500 rows, and at the end).
+
+        Every bad row is found in the one pass (up to :data:`MAX_PROBLEMS`): one problem is
+        raised as its :class:`~schoolsync.errors.FileFormatError`, several as a
+        :class:`~schoolsync.errors.ProblemsError` holding one such error per problem.
+
+        Raises:
+            FileFormatError: a file cannot be read, or holds one bad row.
+            ProblemsError: it holds several.
+        """
+        self._problems = []
+        try:
+            pupils = _counted(self.pupils(), progress)
+            staff = _counted(self.staff(), progress)
+        finally:
+            problems, self._problems = self._problems, None
+        if problems:
+            self._problems = problems
+            try:
+                raise self._problems_error()
+            finally:
+                self._problems = None
         classes = self._classes_of(pupils, staff)
         years = pupils_year_groups(self.school_id, pupils)
+        _log.info(
+            "read school %s from %s: %d pupil(s), %d staff, %d warning(s)",
+            self.school_id,
+            ", ".join(f.name for f in (self._pupil_file, self._staff_file) if f is not None),
+            len(pupils),
+            len(staff),
+            len(self._w.details()),
+        )
         return MisSnapshot(
             school_id=self.school_id,
             taken_at=self._taken_at,

@@ -19,6 +19,7 @@ record shows as New again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,8 @@ from schoolsync.sync.report import Outcome, ReportEntry, SyncReport
 from schoolsync.sync.state import SchoolRecords, link_id_for, open_unit, record_type, repository
 
 __all__ = ["apply", "original_backup_id", "report_for", "unmatch"]
+
+_log = logging.getLogger(__name__)
 
 _OUTCOME = {
     Action.CREATE: Outcome.CREATED,
@@ -245,6 +248,7 @@ def apply(
     """
     require_active(connection, plan.school_id)
     if plan.guard_exceeded and not force:
+        _log.warning("sync of school %s refused by the change-size guard", plan.school_id)
         raise SyncGuardError(
             "refused: "
             + "; ".join(g.describe() for g in plan.guard if g.exceeded)
@@ -268,6 +272,12 @@ def apply(
         for message in _welcome(plan, school_name):
             notifier.send(message)
             sent += 1
+    _log.info(
+        "sync of school %s applied: %d write(s), %d message(s) sent",
+        plan.school_id,
+        len(plan.writes),
+        sent,
+    )
     return report_for(plan, at=at, committed=True, messages_sent=sent)
 
 
