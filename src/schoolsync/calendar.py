@@ -40,6 +40,7 @@ __all__ = [
     "AcademicYear",
     "IntakeCohort",
     "Jurisdiction",
+    "NotYetInSchool",
     "Rollover",
     "YearCode",
     "YearGroupCheck",
@@ -52,6 +53,7 @@ __all__ = [
     "intake_cohort",
     "promote",
     "rollover_school",
+    "school_stage_for",
     "year_group_for",
     "year_number_for",
 ]
@@ -468,13 +470,67 @@ def year_group_for(
             or ``on``) when either is not a date.
         ValidationError: (field ``jurisdiction``) for an unknown jurisdiction.
     """
+    stage = school_stage_for(
+        date_of_birth, on, jurisdiction=jurisdiction, offset=offset, start=start
+    )
+    if isinstance(stage, NotYetInSchool):
+        raise InvalidDateError(
+            "date_of_birth",
+            date_of_birth,
+            f"gives no year group on {on.isoformat()}: {stage} "
+            "(school_stage_for reports this without raising)",
+        )
+    return stage
+
+
+@attrs.frozen(kw_only=True)
+class NotYetInSchool:
+    """A child too young for the first year group on a date: pre-school age (a Northern
+    Ireland or Scottish three-year-old, an English baby), not an error in their record.
+
+    ``first_year`` is the first year group (``N1``, ``P1``, ``Y1``) and ``starts`` the academic
+    year the child reaches it (for the jurisdiction's usual entry, without deferral).
+    """
+
+    jurisdiction: Jurisdiction
+    first_year: YearCode
+    starts: AcademicYear
+
+    def __str__(self) -> str:
+        return f"not yet in school (pre-school age; {self.first_year.label} from {self.starts})"
+
+
+def school_stage_for(
+    date_of_birth: date,
+    on: date,
+    *,
+    jurisdiction: Jurisdiction = Jurisdiction.ENGLAND_WALES,
+    offset: int = 0,
+    start: YearStart | None = None,
+) -> YearCode | NotYetInSchool:
+    """Like :func:`year_group_for`, but a child younger than the first year group is reported
+    as :class:`NotYetInSchool` instead of raising (a Northern Ireland nursery child has no year
+    group yet, and that is not a bad birth date).
+
+    Raises:
+        InvalidDateError: the birth date is after *on*, the pupil is older than the last year
+            group, or either is not a date.
+        ValidationError: (field ``jurisdiction``) for an unknown jurisdiction.
+    """
     date_of_birth, on = _as_date("date_of_birth", date_of_birth), _as_date("on", on)
     jurisdiction = _as_jurisdiction(jurisdiction)
     if date_of_birth > on:
         raise InvalidDateError("date_of_birth", date_of_birth, f"is after {on.isoformat()}")
     number = year_number_for(date_of_birth, on, jurisdiction=jurisdiction, start=start) + offset
     low, high = _RANGES[jurisdiction]
-    if not low <= number <= high:
+    if number < low:
+        year_start = start or jurisdiction.default_start
+        now = AcademicYear.containing(on, start=year_start)
+        starts = AcademicYear(now.start_year + (low - number), start=year_start)
+        return NotYetInSchool(
+            jurisdiction=jurisdiction, first_year=YearCode(jurisdiction, low), starts=starts
+        )
+    if number > high:
         first, last = YearCode(jurisdiction, low).code, YearCode(jurisdiction, high).code
         raise InvalidDateError(
             "date_of_birth",
@@ -541,11 +597,14 @@ def check_year_group(
         reason = "no date of birth"
     else:
         try:
-            chronological = year_group_for(
-                date_of_birth, on, jurisdiction=jurisdiction, start=start
-            )
+            stage = school_stage_for(date_of_birth, on, jurisdiction=jurisdiction, start=start)
         except InvalidDateError as exc:
             reason = f"date of birth {exc.reason}"
+        else:
+            if isinstance(stage, NotYetInSchool):
+                reason = str(stage)
+            else:
+                chronological = stage
     reported_code = YearCode.parse_optional(reported, jurisdiction)
     if reported_code is None and reason is None:
         reason = "no year reported" if not (reported or "").strip() else "year is not derivable"

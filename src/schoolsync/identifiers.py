@@ -25,6 +25,7 @@ from schoolsync.la_codes import DEFAULT_VERSION, is_known_la_code
 
 __all__ = [
     "ULN_FORMAT_CODE",
+    "ULN_PLACEHOLDER",
     "UPN_CHECK_ALPHABET",
     "UPN_PLACEHOLDERS",
     "Laestab",
@@ -50,6 +51,9 @@ UPN_PLACEHOLDERS = frozenset(
     {"UN1", "UN2", "UN3", "UN4", "UN5", "UNKNOWN", "N/A", "NA", "NONE", "NULL", "-"}
 )
 _UPN_PLACEHOLDERS = UPN_PLACEHOLDERS
+#: The ULN a learner record carries while the real one is "not yet known" (the Learning
+#: Records Service and the ILR use it); it fails the check digit by design.
+ULN_PLACEHOLDER = "9999999999"
 
 
 class UpnProblem(StrEnum):
@@ -424,23 +428,41 @@ class Uln:
 
         Raises:
             InvalidIdentifierError: on a wrong length, non-digits, a leading zero or a bad check
-                digit (``code`` ``"1575"``).
+                digit (``code`` ``"1575"``); the placeholder ``9999999999`` is refused saying
+                it means "not yet known" (:meth:`parse_optional` reads it as ``None``).
         """
         raw = str(text).strip() if text is not None else ""
+        if raw == ULN_PLACEHOLDER:
+            raise InvalidIdentifierError(
+                "uln",
+                text,
+                "9999999999 is the placeholder for a ULN not yet known, not a ULN "
+                "(Uln.parse_optional reads it as no ULN)",
+                code=ULN_FORMAT_CODE,
+            )
         problem = _uln_problem(raw)
         if problem is not None:
             raise InvalidIdentifierError("uln", text, problem, code=ULN_FORMAT_CODE)
         return cls(raw)
 
+    @staticmethod
+    def is_placeholder(text: str | None) -> bool:
+        """True when *text* is blank or :data:`ULN_PLACEHOLDER` (``9999999999``, "not yet
+        known")."""
+        cleaned = "" if text is None else str(text).strip()
+        return cleaned in {"", ULN_PLACEHOLDER}
+
     @classmethod
     def parse_optional(cls, text: str | None) -> Uln | None:
-        """Parse *text*, returning ``None`` for a blank value.
+        """Parse *text*, returning ``None`` for a blank value or the placeholder
+        ``9999999999`` ("not yet known").
 
         Raises:
-            InvalidIdentifierError: for a non-blank invalid value.
+            InvalidIdentifierError: for any other invalid value.
         """
-        if text is None or not str(text).strip():
+        if cls.is_placeholder(text):
             return None
+        assert text is not None
         return cls.parse(text)
 
 

@@ -1,9 +1,11 @@
 """Local-authority codes as versioned data (not constants).
 
-The list ships in ``schoolsync/data/la_codes.json`` with one entry per published version (each
-with its source); the default, :data:`DEFAULT_VERSION`, adds the codes believed to come from the
-2021 and 2023 LA reorganisations (940-943, unverified) to the DfE census list, so that real
-pupils from those LAs do not raise warnings. An unknown LA code is a warning when reading an
+The list ships in ``schoolsync/data/la_codes.json`` with one entry per version (each with its
+source and the date it was checked). The default, :data:`DEFAULT_VERSION` (``2025-dfe-gias``),
+is the DfE census list checked against the DfE's GIAS three-digit LA code table: it adds the
+codes of the 2019, 2021 and 2023 reorganisations (838 Dorset, 839 Bournemouth, Christchurch
+and Poole, 940 North and 941 West Northamptonshire, 942 Cumberland, 943 Westmorland and
+Furness), and keeps the codes of the LAs they replaced (a UPN keeps its issuing LA's code). An unknown LA code is a warning when reading an
 MIS (the MIS is the record of truth) and an error only in strict mode.
 """
 
@@ -15,9 +17,15 @@ from importlib.resources import files
 
 from schoolsync.errors import NotFoundError
 
-__all__ = ["DEFAULT_VERSION", "is_known_la_code", "la_code_versions", "la_codes"]
+__all__ = [
+    "DEFAULT_VERSION",
+    "is_known_la_code",
+    "la_code_source",
+    "la_code_versions",
+    "la_codes",
+]
 
-DEFAULT_VERSION = "2024-dfe-census+reorganisations"
+DEFAULT_VERSION = "2025-dfe-gias"
 
 
 @cache
@@ -32,6 +40,20 @@ def la_code_versions() -> list[str]:
     versions = _data()["versions"]
     assert isinstance(versions, list)
     return [str(v["version"]) for v in versions]
+
+
+def la_code_source(version: str = DEFAULT_VERSION) -> str:
+    """Where one version of the list comes from, and when it was checked.
+
+    Raises:
+        NotFoundError: for a version this library does not ship.
+    """
+    versions = _data()["versions"]
+    assert isinstance(versions, list)
+    for entry in versions:
+        if entry["version"] == version:
+            return str(entry["source"])
+    raise NotFoundError("LA code list version", version)
 
 
 @cache

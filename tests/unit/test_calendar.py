@@ -303,7 +303,8 @@ class TestOutOfYearGroup:
             (None, "3", "no date of birth"),
             (date(2013, 9, 1), None, "no year reported"),
             (date(2013, 9, 1), "X", "year is not derivable"),
-            (date(2024, 1, 1), "E1", "date of birth"),
+            (date(2024, 1, 1), "E1", "not yet in school (pre-school age; Nursery 1 from 2026/27)"),
+            (date(1990, 1, 1), "14", "date of birth"),
         ],
     )
     def test_not_comparable(self, dob: date | None, reported: str | None, reason: str) -> None:

@@ -127,7 +127,9 @@ class TestUpnCensusCodes:
         upn = Upn.parse(upn_check_letter(body) + body)
         assert upn.la_code_warning("2024-dfe-census") is not None
         assert upn.la_code_warning("2024-dfe-census+reorganisations") is None
-        assert {"2024-dfe-census", DEFAULT_VERSION} <= set(la_code_versions())
+        assert {"2024-dfe-census", "2024-dfe-census+reorganisations", DEFAULT_VERSION} <= set(
+            la_code_versions()
+        )
 
     def test_placeholder_is_missing_for_parse_and_none_for_parse_optional(self) -> None:
         """UN1-UN5 are "no UPN": parse reports 1500, parse_optional gives None."""
@@ -333,4 +335,5 @@ def test_census_la_code_list_matches_the_published_list() -> None:
         first, _, last = part.partition("-")
         expected |= {f"{n:03d}" for n in range(int(first), int(last or first) + 1)}
     assert expected == la_codes("2024-dfe-census")
-    assert {"940", "941", "942", "943"} == la_codes(DEFAULT_VERSION) - expected
+    assert {"940", "941", "942", "943"} == la_codes("2024-dfe-census+reorganisations") - expected
+    assert {"838", "839", "940", "941", "942", "943"} == la_codes(DEFAULT_VERSION) - expected

@@ -60,11 +60,15 @@ class SourceWarning:
     row: int | None = None
     field: str | None = None
     count: int = 1
+    #: Where in an XML file (a CTF's XPath), like :attr:`FileFormatError.path`.
+    path: str | None = None
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
             where += f", row {self.row}"
+        if self.path:
+            where += f", at {self.path}"
         if self.field:
             where += f", field {self.field!r}"
         more = f" ({self.count} rows like this)" if self.count > 1 else ""
@@ -90,12 +94,16 @@ class Warnings:
         row: int | None = None,
         field: str | None = None,
         kind: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """Record a warning; *kind* (default: *message*) decides what counts as a repeat."""
+        """Record a warning; *kind* (default: *message*) decides what counts as a repeat.
+        *path* is an XML location (the first one is kept for repeats)."""
         key = (file, field, kind if kind is not None else message)
         seen = self._items.get(key)
         if seen is None:
-            self._items[key] = SourceWarning(file=file, message=message, row=row, field=field)
+            self._items[key] = SourceWarning(
+                file=file, message=message, row=row, field=field, path=path
+            )
         else:
             self._items[key] = attrs.evolve(seen, count=seen.count + 1)
 
@@ -179,6 +187,7 @@ def _no_warning(
     row: int | None = None,
     field: str | None = None,
     kind: str | None = None,
+    path: str | None = None,
 ) -> None:
     """Drop a warning (header warnings are given on the first pass over a file only)."""
 
@@ -519,6 +528,7 @@ def parse_date(
                 row=row,
                 field=field,
                 kind=f"date as {order}",
+                path=path,
             )
             return result
         if len(v) > 10 and _ISO_DATE.match(v[:10]) and v[10] in "T ":

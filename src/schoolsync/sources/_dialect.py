@@ -92,7 +92,8 @@ class Dialect:
     """The files of one roster format, as the engine reads them.
 
     ``users`` and ``enrolments`` may be several files (SDS classic has one per role, each
-    :class:`Part` carrying that role); ``day_first`` is the format's default for slash dates.
+    :class:`Part` carrying that role); ``day_first`` is the format's default for slash dates;
+    ``org_option`` and ``org_key`` are how its errors name the school option and key.
     """
 
     label: str
@@ -103,3 +104,7 @@ class Dialect:
     roles: Part | None = None
     demographics: Part | None = None
     day_first: bool = True
+    #: How errors name the reader's option that picks the school (``school=`` for classic SDS).
+    org_option: str = "school_org"
+    #: How errors name the column that keys a school (``DfE Number`` for classic SDS).
+    org_key: str = "sourcedId"

@@ -10,7 +10,7 @@ formats themselves are declared in :mod:`schoolsync.sources.oneroster` (with the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Set
 from datetime import date, datetime
 from pathlib import Path
 from typing import TypedDict
@@ -176,8 +176,9 @@ class _Rows:
         return stamp != self._last_stamp
 
 
-def _descendants(org: str, parents: Mapping[str, str]) -> set[str]:
-    """*org* and every org below it (departments of a school), from each org's parent."""
+def _descendants(org: str, parents: Mapping[str, str], *, stop: Set[str] = frozenset()) -> set[str]:
+    """*org* and every org below it (departments of a school), from each org's parent; the
+    orgs in *stop* (other schools) and what is below them are left out."""
     children: dict[str, list[str]] = {}
     for child, parent in parents.items():
         children.setdefault(parent, []).append(child)
@@ -185,7 +186,7 @@ def _descendants(org: str, parents: Mapping[str, str]) -> set[str]:
     todo = [org]
     while todo:
         o = todo.pop()
-        if o not in found:
+        if o not in found and (o == org or o not in stop):
             found.add(o)
             todo.extend(children.get(o, ()))
     return found
@@ -245,6 +246,7 @@ class RosterSource(ABC):
         self._grades: set[str] = set()
         self._all_class_ids: set[str] | None = None
         self._delta_enrolments: list[tuple[str, str, str]] = []
+        self._class_roles: dict[tuple[str, str], str] = {}
 
     @abstractmethod
     def _open(self, bundle: Bundle) -> tuple[Dialect, Mapping[str, FileMode]]:
@@ -329,13 +331,24 @@ class RosterSource(ABC):
                 raise FileFormatError(
                     where,
                     "the school org is not in the orgs file",
-                    field="sourcedId",
+                    field=self._dialect.org_key,
                     value=self._school_org,
                 )
             self._org = self._school_org
         else:
             self._org = self._only_school(orgs, where)
-        self._org_set = _descendants(self._org, parents)
+        schools = {o for o, (t, _) in orgs.items() if t == "school"}
+        self._org_set = _descendants(self._org, parents, stop=schools)
+        for child in sorted(_descendants(self._org, parents) - self._org_set):
+            if child in schools:
+                self._w.add(
+                    where,
+                    f"org {child!r} is a school under {self._org!r}: it is a school of its own, "
+                    f"so its records were not read as {self._org!r}'s (choose it with "
+                    f"{self._dialect.org_option}=)",
+                    field=self._dialect.org_key,
+                    kind=f"child school {child}",
+                )
 
     def _org_rows(self, f: CsvFile) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
         """Each live org's (type, name), and each org's parent; deletions are noted."""
@@ -368,13 +381,16 @@ class RosterSource(ABC):
                 "it was used as the school",
             )
             return org
+        option = self._dialect.org_option
         if not orgs:
-            raise FileFormatError(where, "no org to read; pass school_org=")
+            raise FileFormatError(where, f"no org to read; pass {option}=", code="no_school")
         shown = ", ".join(sorted(schools or orgs)[:10])
         raise FileFormatError(
             where,
             f"the bundle holds {len(schools or orgs)} schools ({shown}); "
-            "pass school_org= to choose one",
+            f"pass {option}= to choose one",
+            field=self._dialect.org_key,
+            code="several_schools",
         )
 
     @property
@@ -512,10 +528,17 @@ class RosterSource(ABC):
         for part in self._dialect.enrolments:
             f = self._file(part)
             if f is not None:
-                self._read_enrolment_file(f, self._is_delta(part), all_users, deleted_classes)
+                self._read_enrolment_file(
+                    f, self._is_delta(part), all_users, deleted_classes, part.role
+                )
 
     def _read_enrolment_file(
-        self, f: CsvFile, delta: bool, all_users: set[str], deleted_classes: set[str]
+        self,
+        f: CsvFile,
+        delta: bool,
+        all_users: set[str],
+        deleted_classes: set[str],
+        part_role: str | None = None,
     ) -> None:
         """Check every enrolment row and index the school members' class ids.
 
@@ -557,6 +580,28 @@ class RosterSource(ABC):
             lst = self._memberships.setdefault(uid, [])
             if cid not in lst:
                 lst.append(cid)
+            self._enrolment_role(f, row, part_role, uid, cid)
+
+    def _enrolment_role(
+        self, f: CsvFile, row: Row, part_role: str | None, uid: str, cid: str
+    ) -> None:
+        """Keep the role the enrolment row gives (a teacher of a class is its teacher, whatever
+        else they are); warn when it names another kind of member than the users file."""
+        role = (part_role or row.get("role")).strip()
+        if not role:
+            return
+        self._class_roles[(uid, cid)] = role.lower()
+        kind = member_kind(role)
+        member = self._members[uid]
+        if kind is not None and kind is not member:
+            self._w.add(
+                f.name,
+                f"the enrolment's role {role.lower()!r} is not the user's role in the users "
+                f"file ({member.enrolment_role!r}); the enrolment is reported with its own role",
+                row=row.number,
+                field=row.header("role"),
+                kind="enrolment role differs",
+            )
 
     def _repeated_enrolment(self, f: CsvFile, row: Row, eid: str) -> None:
         """A repeated enrolment id is an error; a repeated class and user pair, a warning."""
@@ -790,7 +835,11 @@ class RosterSource(ABC):
             role = self._members[uid].enrolment_role
             for cid in class_ids:
                 yield Enrolment(
-                    id=f"{cid}:{uid}", school_id=school, class_id=cid, user_id=uid, role=role
+                    id=f"{cid}:{uid}",
+                    school_id=school,
+                    class_id=cid,
+                    user_id=uid,
+                    role=self._class_roles.get((uid, cid), role),
                 )
         for cid, uid, role in self._delta_enrolments:
             yield Enrolment(

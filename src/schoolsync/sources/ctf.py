@@ -23,7 +23,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from schoolsync.errors import FileFormatError, InvalidIdentifierError
-from schoolsync.identifiers import Upn
+from schoolsync.identifiers import Uln, Upn
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources._csv import SourceWarning, Warnings, parse_date, parse_datetime
@@ -263,6 +263,7 @@ class CtfSource:
         for parent in (el, basic):
             if parent is None:
                 continue
+            where = path if parent is el else f"{path}/BasicDetails"
             for c in parent:
                 if _local(c.tag) == "FormerUPN" and _text(c):
                     try:
@@ -273,6 +274,7 @@ class CtfSource:
                             f"former UPN dropped: {e.reason}",
                             field="FormerUPN",
                             kind="former upn",
+                            path=f"{where}/FormerUPN",
                         )
         surname, s_path = field("Surname", "LegalSurname")
         forename, f_path = field("Forename", "LegalForename")
@@ -291,9 +293,15 @@ class CtfSource:
                 dob_text, file=self._name, field="DOB", warnings=self._w, path=dob_path
             )
         else:
-            self._w.add(self._name, "a pupil has no date of birth", field="DOB", kind="no dob")
+            self._w.add(
+                self._name,
+                "a pupil has no date of birth",
+                field="DOB",
+                kind="no dob",
+                path=dob_path,
+            )
         gender_text, _ = field("Gender", "Sex")
-        nc, _ = field("NCyearActual")
+        nc, nc_path = field("NCyearActual")
         year: str | None = nc.upper() or None
         if year is not None and year not in NC_YEAR_ACTUAL:
             self._w.add(
@@ -301,8 +309,21 @@ class CtfSource:
                 f"NCyearActual {nc!r} is not a pupil year code; left blank",
                 field="NCyearActual",
                 kind=f"nc {nc}",
+                path=nc_path,
             )
             year = None
+        uln_text, uln_path = field("UniqueLearnerNumber", "ULN")
+        uln: Uln | None = None
+        try:
+            uln = Uln.parse_optional(uln_text)
+        except InvalidIdentifierError as e:
+            self._w.add(
+                self._name,
+                f"ULN left blank: {e.reason}",
+                field="ULN",
+                kind="bad uln",
+                path=uln_path,
+            )
         return Pupil(
             id=upn.value,
             school_id=school,
@@ -317,6 +338,7 @@ class CtfSource:
             date_of_birth=dob,
             gender=Gender.parse(gender_text),
             year_code=year,
+            uln=uln,
         )
 
     # -- MisSource -----------------------------------------------------------------------------

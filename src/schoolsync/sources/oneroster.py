@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Unpack
 
+import attrs
+
 from schoolsync.errors import FileFormatError
 from schoolsync.ports import MisSnapshot
 from schoolsync.sources._bundle import Bundle, FileMode
@@ -158,12 +160,23 @@ _DEMOGRAPHICS = FileSpec(
 )
 
 
+#: OneRoster 1.0's users.csv: ``enabledUser`` came in 1.1 (read as enabled when absent).
+_USERS_10 = attrs.evolve(
+    _USERS_11, required=tuple(c for c in _USERS_11.required if c != "enabledUser")
+)
+#: The manifest keys OneRoster 1.0-1.2 define (``file.*`` keys are checked on their own).
+_MANIFEST_KEYS = frozenset(
+    {"manifest.version", "oneroster.version", "source.systemName", "source.systemCode"}
+)
+
+
 def _oneroster_dialect(version: str) -> Dialect:
     v12 = version == "1.2"
+    users = _USERS_12 if v12 else _USERS_10 if version == "1.0" else _USERS_11
     return Dialect(
         label=f"OneRoster {version}",
         orgs=Part(spec=_ORGS),
-        users=(Part(spec=_USERS_12 if v12 else _USERS_11),),
+        users=(Part(spec=users),),
         roles=Part(spec=_ROLES_12, required=False) if v12 else None,
         classes=Part(spec=_CLASSES, required=False),
         enrolments=(Part(spec=_ENROLMENTS, required=False),),
@@ -194,7 +207,7 @@ class OneRosterSource(RosterSource):
     """
 
     version: str
-    """The OneRoster version the manifest declares (``"1.1"`` or ``"1.2"``)."""
+    """The OneRoster version the manifest declares (``"1.0"``, ``"1.1"`` or ``"1.2"``)."""
 
     def _open(self, bundle: Bundle) -> tuple[Dialect, dict[str, FileMode]]:
         self.version, modes = _read_manifest(bundle, self._w)
@@ -221,12 +234,18 @@ def _read_manifest(bundle: Bundle, warnings: Warnings) -> tuple[str, dict[str, F
             props[name] = (row.get("value"), row.number)
     version, vrow = props.get("oneroster.version", ("", None))
     if version == "1.0":
-        warnings.add(f.name, "OneRoster 1.0 read as 1.1", field="oneroster.version")
-        version = "1.1"
-    if version not in {"1.1", "1.2"}:
+        warnings.add(
+            f.name,
+            "OneRoster 1.0 read with the 1.1 columns (enabledUser, added in 1.1, is optional)",
+            field="oneroster.version",
+        )
+    for key, (_value, number) in props.items():
+        if key not in _MANIFEST_KEYS and not key.startswith("file."):
+            warnings.add(f.name, f"unknown manifest key {key!r} ignored", row=number, field=key)
+    if version not in {"1.0", "1.1", "1.2"}:
         raise FileFormatError(
             f.name,
-            "oneroster.version must be 1.1 or 1.2",
+            "oneroster.version must be 1.0, 1.1 or 1.2",
             row=vrow,
             field="oneroster.version",
             value=version or None,

@@ -160,6 +160,7 @@ def _classic_dialect(dfe: bool) -> Dialect:
             "State",
             "Country",
             "Postal Code",
+            "Zip",
             "Phone",
             "Zone",
         ),
@@ -183,6 +184,7 @@ def _classic_dialect(dfe: bool) -> Dialect:
             "status",
             "grades",
             "birthDate",
+            "sex",
         ),
         known=(
             "Password",
@@ -203,7 +205,6 @@ def _classic_dialect(dfe: bool) -> Dialect:
             "Residence Latitude",
             "Residence Longitude",
             "Residence Country",
-            "Gender",
             "ELL Status",
             "FLL Status",
         ),
@@ -213,6 +214,7 @@ def _classic_dialect(dfe: bool) -> Dialect:
             "Username": "username",
             "Grade": "grades",
             "Birthdate": "birthDate",
+            "Gender": "sex",
             **people,
         },
     )
@@ -278,6 +280,8 @@ def _classic_dialect(dfe: bool) -> Dialect:
             Part(spec=teacher_roster, role="teacher"),
         ),
         day_first=False,
+        org_option="school",
+        org_key=sis,
     )
 
 
@@ -345,8 +349,15 @@ def read_sds_classic(
     school_id: str | None = None,
     grade_mapping: GradeMapping = GradeMapping.UK,
     taken_at: datetime | None = None,
+    day_first: bool = False,
 ) -> MisSnapshot:
-    """Read a whole classic SDS folder or zip into a snapshot (see :class:`SdsClassicSource`)."""
+    """Read a whole classic SDS folder or zip into a snapshot (see :class:`SdsClassicSource`;
+    *day_first* reads slash dates as d/m/yyyy instead of Microsoft's m/d/yyyy)."""
     return SdsClassicSource(
-        path, school=school, school_id=school_id, grade_mapping=grade_mapping, taken_at=taken_at
+        path,
+        school=school,
+        school_id=school_id,
+        grade_mapping=grade_mapping,
+        taken_at=taken_at,
+        day_first=day_first,
     ).read()
