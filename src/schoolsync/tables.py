@@ -2,13 +2,16 @@
 
 A value that can be shown as a table (a match review, a sync plan, a change set, a decision
 table) subclasses :class:`Tabular` and implements :meth:`Tabular.to_rows`; it then renders as an
-HTML table in Jupyter (``_repr_html_``) and its rows go straight into a DataFrame
-(``pandas.DataFrame(value.to_rows())``) without pandas being a dependency.
+HTML table in Jupyter (``_repr_html_``) and converts with one call: ``value.to_pandas()`` or
+``value.to_polars()`` (``pip install 'schoolsync[pandas]'`` or ``[polars]``). Neither library
+is a dependency. ``pandas.DataFrame(value)`` is refused with a message naming ``to_pandas()``
+rather than silently building one column of objects.
 """
 
 from __future__ import annotations
 
 import html
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -58,3 +61,55 @@ class Tabular(ABC):
 
     def _repr_html_(self) -> str:
         return rows_to_html(self.to_rows(), caption=self.table_caption())
+
+    def _columns(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        columns: list[str] = []
+        for row in rows:
+            for key in row:
+                if key not in columns:
+                    columns.append(key)
+        return columns
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        """Refuse a silent conversion: ``pandas.DataFrame(value)`` and ``numpy.asarray(value)``
+        would otherwise build one column of objects. Use :meth:`to_pandas`.
+
+        Raises:
+            TypeError: always, naming the call to use instead.
+        """
+        name = type(self).__name__
+        raise TypeError(
+            f"a {name} is not an array; use {name.lower()}.to_pandas() or .to_polars() "
+            "(or pandas.DataFrame(value.to_rows())) for one column per field"
+        )
+
+    def to_pandas(self) -> Any:
+        """The rows as a :class:`pandas.DataFrame` (one column per field, in order).
+
+        Raises:
+            ModuleNotFoundError: pandas is not installed (``pip install 'schoolsync[pandas]'``).
+        """
+        try:
+            pd = importlib.import_module("pandas")
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "to_pandas() needs pandas: pip install 'schoolsync[pandas]'"
+            ) from exc
+        rows = self.to_rows()
+        return pd.DataFrame(rows, columns=self._columns(rows))
+
+    def to_polars(self) -> Any:
+        """The rows as a :class:`polars.DataFrame` (one column per field, in order).
+
+        Raises:
+            ModuleNotFoundError: polars is not installed (``pip install 'schoolsync[polars]'``).
+        """
+        try:
+            pl = importlib.import_module("polars")
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "to_polars() needs polars: pip install 'schoolsync[polars]'"
+            ) from exc
+        rows = self.to_rows()
+        columns = self._columns(rows)
+        return pl.DataFrame({c: [row.get(c) for row in rows] for c in columns}, strict=False)
