@@ -31,7 +31,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "match": ("schoolsync.cli._match:match", "Match an app export with an MIS export."),
     "review": (
         "schoolsync.cli._review:review",
-        "Open a review in the browser to decide each match.",
+        "Serve a review as a page on this computer to decide each match.",
     ),
     "check-upload": (
         "schoolsync.cli._upload:check_upload",
