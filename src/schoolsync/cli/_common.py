@@ -8,7 +8,7 @@ them by using these helpers:
   (ten, then "and N more"), one JSON object on standard output under ``--json``, progress by
   rows on standard error (a terminal only), library logging shown by ``-v``.
 - Exit codes: :data:`EXIT_OK` (0, done), :data:`EXIT_DATA` (1, problems in the data or a file
-  that cannot be read: raise :class:`DataProblems` or let a
+  that cannot be read: raise :class:`_DataProblems` or let a
   :class:`~schoolsync.errors.SchoolsyncError` through), :data:`EXIT_USAGE` (2, a usage
   mistake: raise :class:`click.UsageError`).
 - :func:`refuse_overwrite` keeps an output file from replacing an input.
@@ -50,9 +50,9 @@ __all__ = [
     "EXIT_USAGE",
     "ROLE_MODELS",
     "WARNINGS_SHOWN",
-    "DataProblems",
     "Output",
     "Progress",
+    "_DataProblems",
     "catalogue_file_error",
     "check_table_file",
     "echo_table",
@@ -241,7 +241,7 @@ EXIT_USAGE = 2
 WARNINGS_SHOWN = 10
 
 
-class DataProblems(click.ClickException):
+class _DataProblems(click.ClickException):
     """Problems in the data: every problem is listed on standard output, then ``Error: message``
     on standard error; exit status 1.
 
@@ -425,7 +425,7 @@ def output_options(func: _F) -> _F:
             value = func(*args, output=out, **kwargs)
         except BrokenPipeError:
             raise
-        except DataProblems as exc:
+        except _DataProblems as exc:
             out.result(problems=exc.problems)
             out.emit_json(error=exc.format_message(), exit_code=EXIT_DATA)
             if not out.as_json and exc.problems:

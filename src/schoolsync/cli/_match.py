@@ -11,8 +11,8 @@ import click
 
 from schoolsync.cli._columns import columns_for, parse_column_options, read_header
 from schoolsync.cli._common import (
-    DataProblems,
     Output,
+    _DataProblems,
     check_table_file,
     output_options,
     refuse_overwrite,
@@ -214,9 +214,9 @@ def match(
             state[f"{name}_read_as"] = read_as[0] if read_as else ""
         problems = list(dict.fromkeys(problems))  # the same file given twice
         if len(problems) == 1:
-            raise DataProblems(problems[0])
+            raise _DataProblems(problems[0])
         if problems:
-            raise DataProblems(
+            raise _DataProblems(
                 f"{len(problems)} problem(s) in the files; nothing was written", problems
             )
         progress.stage("matching")

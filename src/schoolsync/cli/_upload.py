@@ -10,8 +10,8 @@ import click
 from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolsync.cli._common import (
-    DataProblems,
     Output,
+    _DataProblems,
     check_table_file,
     open_store,
     output_options,
@@ -88,7 +88,7 @@ def check_upload(
         already_in_trust=already,
     )
     if plan.problems:
-        raise DataProblems(
+        raise _DataProblems(
             f"{sheet_read.file} has {len(plan.problems)} problem(s); fix them and check again",
             [str(p) for p in plan.problems],
         )

@@ -24,8 +24,8 @@ from schoolsync.bulk import (
 )
 from schoolsync.bulk._files import check_suffix
 from schoolsync.cli._common import (
-    DataProblems,
     Output,
+    _DataProblems,
     echo_table,
     load_catalogue,
     open_store,
@@ -209,7 +209,7 @@ def import_command(
         if change_set.problems:
             problems = [with_names(str(p), names) for p in change_set.problems]
             if output.as_json:
-                raise DataProblems(
+                raise _DataProblems(
                     f"{file.name} has {len(problems)} problem(s); nothing was changed", problems
                 )
             raise click.ClickException(
