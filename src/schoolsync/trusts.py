@@ -351,6 +351,10 @@ class SchoolUploadPlan:
             raise ProblemsError(f"School Upload {self.file} has bad rows", self.problems)
 
 
+#: A school name starting with one of these would run as a formula in a spreadsheet.
+FORMULA_PREFIXES = frozenset("=+-@")
+
+
 def plan_school_upload(
     rows: Sequence[SchoolUploadRow],
     *,
@@ -401,6 +405,14 @@ def plan_school_upload(
         name = " ".join(r.name.split())
         if not name:
             problem("name", r.name or None, "school name is missing", "name_missing")
+        elif name[0] in FORMULA_PREFIXES:
+            problem(
+                "name",
+                r.name,
+                "a school name may not start with =, +, - or @ (a spreadsheet would run it as a "
+                "formula)",
+                "name_formula",
+            )
 
         parsed_urn: Urn | None = None
         urn_text = r.urn.strip()

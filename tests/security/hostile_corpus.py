@@ -250,14 +250,27 @@ def gias_big_field(size: int) -> bytes:
     return b'URN,LinkURN,LinkType,LinkName\n100001,100002,Successor,"' + b"a" * size + b'"\n'
 
 
+_CTF_HEADER = (
+    b"<Header><DocumentName>Common Transfer File</DocumentName><SourceSchool><LEA>820</LEA>"
+    b"<Estab>1234</Estab><URN>100001</URN></SourceSchool></Header>"
+)
+_CTF_PUPIL = (
+    b"<Pupil><UPN>C820123424001</UPN><Surname>Okafor</Surname><Forename>Amara</Forename>"
+    b"<DOB>2012-05-01</DOB><Gender>F</Gender></Pupil>"
+)
+
+
 def ctf_deep(size: int) -> bytes:
     """A CTF whose body nests unknown elements deeply."""
     depth = size // 7
     return (
-        b'<?xml version="1.0" encoding="UTF-8"?><CTfile><Header></Header>'
+        b'<?xml version="1.0" encoding="UTF-8"?><CTfile>'
+        + _CTF_HEADER
         + b"<x>" * depth
         + b"</x>" * depth
-        + b"<CTFpupilData></CTFpupilData></CTfile>"
+        + b"<CTFpupilData>"
+        + _CTF_PUPIL
+        + b"</CTFpupilData></CTfile>"
     )
 
 
@@ -265,9 +278,12 @@ def ctf_wide(size: int) -> bytes:
     """A CTF with a huge number of elements outside the pupil data."""
     count = size // 4
     return (
-        b'<?xml version="1.0" encoding="UTF-8"?><CTfile><Header>'
+        b'<?xml version="1.0" encoding="UTF-8"?><CTfile>'
+        + _CTF_HEADER
         + b"<a/>" * count
-        + b"</Header><CTFpupilData></CTFpupilData></CTfile>"
+        + b"<CTFpupilData>"
+        + _CTF_PUPIL
+        + b"</CTFpupilData></CTfile>"
     )
 
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 import attrs
 
+from schoolsync.errors import ValidationError
 from schoolsync.ids import SYSTEM_TOKENS
 from schoolsync.ports import TokenSource
 
@@ -40,8 +41,25 @@ class ActivationOutcome(StrEnum):
     LOCKED = "locked"
 
 
+#: The largest scrypt work factor accepted (2**20 needs 1 GiB of memory per hash).
+MAX_WORK_FACTOR = 2**20
+_R = 8
+
+
+def _check_work_factor(n: int) -> None:
+    if n < 2 or n > MAX_WORK_FACTOR or n & (n - 1):
+        raise ValidationError(
+            "work_factor",
+            n,
+            f"must be a power of two up to 2**20 ({MAX_WORK_FACTOR:,}); the default is 2**14",
+        )
+
+
 def _hash(secret: str, salt: bytes, n: int) -> str:
-    return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=8, p=1, dklen=32).hex()
+    _check_work_factor(n)
+    # scrypt needs 128 * r * n bytes; OpenSSL refuses more than 32 MiB unless told (maxmem).
+    maxmem = 128 * _R * (n + 2) + 1024 * 1024
+    return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=_R, p=1, dklen=32, maxmem=maxmem).hex()
 
 
 @attrs.frozen(kw_only=True)
@@ -83,6 +101,7 @@ def start_activation(
     """
     if code_length < 6:
         raise ValueError("activation codes need at least 6 characters")
+    _check_work_factor(work_factor)
     token = tokens.token_urlsafe(32)
     code = "".join(tokens.choice(CODE_ALPHABET) for _ in range(code_length))
     salt = tokens.token_bytes(16)

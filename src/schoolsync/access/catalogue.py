@@ -319,6 +319,11 @@ class RoleCatalogue:
         """
         try:
             data = tomllib.loads(text)
+        except RecursionError:
+            raise CatalogueError(
+                "role catalogue is not valid TOML",
+                [ValidationError("toml", None, "nested too deeply to read")],
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise CatalogueError(
                 "role catalogue is not valid TOML", [ValidationError("toml", None, str(exc))]
@@ -331,6 +336,11 @@ class RoleCatalogue:
         :class:`~schoolsync.errors.CatalogueError` (field ``json``)."""
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise CatalogueError(
+                "role catalogue is not valid JSON",
+                [ValidationError("json", None, "nested too deeply to read")],
+            ) from None
         except json.JSONDecodeError as exc:
             raise CatalogueError(
                 "role catalogue is not valid JSON", [ValidationError("json", None, str(exc))]
@@ -502,15 +512,28 @@ def _editable_field_problems(editable: frozenset[str]) -> list[Exception]:
 
 
 def _cycle_problems(role_map: Mapping[str, Role]) -> list[Exception]:
-    """Implication cycles: a depth-first search, each cycle reported once."""
+    """Implication cycles: a depth-first search, each cycle reported once.
+
+    Iterative (an explicit stack), so a chain of thousands of roles each implying the next
+    cannot exhaust Python's recursion limit.
+    """
     cycles: list[tuple[str, ...]] = []
     seen_cycles: set[frozenset[str]] = set()
     state: dict[str, int] = {}
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(role_map[node].implies):
+    done = object()
+    for root in sorted(role_map):
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [root]
+        pending = [iter(sorted(role_map[root].implies))]
+        while pending:
+            nxt = next(pending[-1], done)
+            if nxt is done:
+                state[stack.pop()] = 2
+                pending.pop()
+                continue
+            assert isinstance(nxt, str)
             if nxt not in role_map:
                 continue
             if state.get(nxt) == 1:
@@ -520,13 +543,9 @@ def _cycle_problems(role_map: Mapping[str, Role]) -> list[Exception]:
                     seen_cycles.add(key)
                     cycles.append(cycle)
             elif nxt not in state:
-                visit(nxt, stack)
-        stack.pop()
-        state[node] = 2
-
-    for rname in sorted(role_map):
-        if rname not in state:
-            visit(rname, [])
+                state[nxt] = 1
+                stack.append(nxt)
+                pending.append(iter(sorted(role_map[nxt].implies)))
     return [
         ValidationError(
             f"roles[{cycle[0]!r}].implies", " -> ".join(cycle), "roles imply each other in a cycle"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic
 
 import attrs
@@ -325,6 +325,10 @@ class MatchReview(Tabular, Generic[R]):
         """
         from schoolsync.serialisation import converter
 
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                "review", type(data).__name__, "not a saved review (expected a JSON object)"
+            )
         try:
             kind = RecordKind(data["kind"])
         except (KeyError, ValueError) as exc:

@@ -67,6 +67,23 @@ class CtfHeader:
     destination: CtfSchool | None = None
 
 
+#: The most elements one Header or pupil may hold (a real pupil holds a few thousand).
+MAX_RECORD_ELEMENTS = 100_000
+
+
+def _in_record(names: list[str]) -> bool:
+    """Whether the element at the end of *names* is inside the Header or a pupil."""
+    return len(names) >= 2 and (
+        names[1] == "Header" or (len(names) >= 3 and names[1] == "CTFpupilData")
+    )
+
+
+def _where(names: list[str]) -> str:
+    """The element path for an error message (its first levels, for a deeply nested one)."""
+    shown = "/".join(names[:8]) or "CTfile"
+    return shown + ("/..." if len(names) > 8 else "")
+
+
 def _local(tag: object) -> str:
     t = str(tag)
     return t.rsplit("}", 1)[-1]
@@ -123,44 +140,71 @@ class CtfSource:
             ) from None
 
     def _elements(self, stop_after_header: bool = False) -> Iterator[tuple[str, Element]]:
-        """(path, element) for the Header and each Pupil, at their end tags."""
-        stack: list[str] = []
+        """(path, element) for the Header and each Pupil, at their end tags.
+
+        Time and memory follow the content read: the element path is built only for what is
+        yielded (not at every end tag, which made deep nesting quadratic), every element outside
+        the Header and the pupils is dropped from the tree as soon as it ends, and a Header or
+        pupil holding more than :data:`MAX_RECORD_ELEMENTS` elements is refused.
+        """
+        names: list[str] = []
+        elements: list[Element] = []
         pupil_count = 0
-        path = "CTfile"
+        inside = 0  # elements in the Header or pupil being read
         with self._open() as f:
             try:
                 for event, el in iterparse(f, events=("start", "end"), forbid_dtd=True):
                     name = _local(el.tag)
                     if event == "start":
-                        if not stack and name != "CTfile":
+                        if not names and name != "CTfile":
                             raise FileFormatError(
                                 self._name, "the root element must be CTfile", path=name
                             )
-                        if len(stack) == 2 and name == "Pupil" and stack[1] == "CTFpupilData":
+                        if len(names) == 2 and name == "Pupil" and names[1] == "CTFpupilData":
                             pupil_count += 1
                             name = f"Pupil[{pupil_count}]"
-                        stack.append(name)
+                        names.append(name)
+                        elements.append(el)
+                        if _in_record(names):
+                            inside += 1
+                            if inside > MAX_RECORD_ELEMENTS:
+                                raise FileFormatError(
+                                    self._name,
+                                    f"more than {MAX_RECORD_ELEMENTS:,} elements in one record",
+                                    path="/".join(names[:3]),
+                                )
                         continue
-                    path = "/".join(stack)
-                    stack.pop()
-                    if len(stack) == 1 and name == "Header":
+                    record = (len(names) == 2 and name == "Header") or (
+                        len(names) == 3 and name == "Pupil" and names[1] == "CTFpupilData"
+                    )
+                    if record:
+                        path = "/".join(names)
+                    in_record = _in_record(names)
+                    names.pop()
+                    elements.pop()
+                    if record:
+                        inside = 0
                         yield path, el
-                        if stop_after_header:
+                        if stop_after_header and name == "Header":
                             return
+                    if (record or not in_record) and elements:
                         el.clear()
-                    elif len(stack) == 2 and name == "Pupil" and stack[1] == "CTFpupilData":
-                        yield path, el
-                        el.clear()
+                        elements[-1].remove(el)  # the last child: nothing else is kept
+            except FileFormatError:
+                raise
             except DefusedXmlException as e:
                 raise FileFormatError(
-                    self._name, f"hostile XML refused ({type(e).__name__})", path=path
+                    self._name, f"hostile XML refused ({type(e).__name__})", path=_where(names)
                 ) from None
             except ParseError as e:
                 line = getattr(e, "position", (None, None))[0]
                 raise FileFormatError(self._name, f"not well-formed XML ({e})", row=line) from None
-            except (LookupError, UnicodeError) as e:
+            except (LookupError, ValueError) as e:  # multi-byte encodings (UTF-7, Shift_JIS...)
                 raise FileFormatError(
-                    self._name, f"unsupported or wrong character encoding ({e})", path=path
+                    self._name,
+                    f"unsupported or wrong character encoding ({e}); a CTF is UTF-8",
+                    path=_where(names),
+                    code="encoding",
                 ) from None
 
     def header(self) -> CtfHeader:

@@ -22,7 +22,9 @@ from typing import Any
 
 import attrs
 import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
 from schoolsync.sources._limits import read_capped
 from schoolsync.sources._text import decode_text
@@ -57,12 +59,13 @@ def _norm(value: object) -> str:
 
 
 def _cell_text(value: object) -> str:
-    """A cell as text: whole floats lose their ``.0`` (URNs typed as numbers into Excel)."""
+    """A cell as text: whole floats lose their ``.0`` (URNs typed as numbers into Excel), and a
+    neutralised value (see :func:`write_school_upload`) is restored."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return restore(str(value).strip())
 
 
 def _rows_from(file: str, raw_rows: Iterable[tuple[int, Sequence[Any]]]) -> SchoolUploadSheet:
@@ -153,6 +156,10 @@ def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolU
 def write_school_upload(path: str | Path, rows: Iterable[tuple[str, str, str]]) -> Path:
     """Write a School Upload file (``.xlsx`` or ``.csv``): a header, then (name, postcode, URN) rows.
 
+    Every cell is neutralised (:func:`schoolsync.bulk.neutralise`: a value starting with ``=``,
+    ``+``, ``-`` or ``@`` gets a leading apostrophe), so no cell runs as a formula when the file
+    is opened; the reader undoes it. XLSX cells lose control characters a workbook cannot hold.
+
     Hosts use it to hand out a filled-in or empty template; tests use it to make files.
     """
     path = Path(path)
@@ -161,7 +168,7 @@ def write_school_upload(path: str | Path, rows: Iterable[tuple[str, str, str]]) 
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerows([[neutralise(c) for c in row] for row in rows])
         return path
     workbook = openpyxl.Workbook()
     ws = workbook.active
@@ -169,6 +176,7 @@ def write_school_upload(path: str | Path, rows: Iterable[tuple[str, str, str]]) 
     ws.title = "School Upload"
     ws.append(header)
     for row in rows:
-        ws.append(list(row))
+        # Neutralised, no cell starts with "=": openpyxl writes text, never a live formula.
+        ws.append([neutralise(ILLEGAL_CHARACTERS_RE.sub("", c)) for c in row])
     workbook.save(path)
     return path

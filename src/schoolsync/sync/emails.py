@@ -147,6 +147,10 @@ def normalise_name_part(text: str | None, policy: EmailPolicy | None = None) -> 
     return folded
 
 
+#: The longest email pattern accepted (an address is at most 254 characters).
+MAX_PATTERN_CHARS = 254
+
+
 def validate_pattern(pattern: str) -> None:
     """Check an email pattern; raises :class:`~schoolsync.errors.ValidationError` if unusable.
 
@@ -154,10 +158,28 @@ def validate_pattern(pattern: str) -> None:
     placeholders (``{forename}``, ``{surname}``, ``{initial}``, ``{surname_initial}``,
     ``{legal_forename}``, ``{legal_surname}``) and literal ``.``, ``_``, ``-`` or letters.
     """
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ValidationError(
+            "email_pattern", pattern[:40] + "...", f"longer than {MAX_PATTERN_CHARS} characters"
+        )
     if pattern.count("@") != 1:
         raise ValidationError("email_pattern", pattern, "must contain exactly one '@'")
     local, domain = pattern.split("@")
-    fields = [name for _, name, _, _ in string.Formatter().parse(local) if name is not None]
+    try:
+        parsed = list(string.Formatter().parse(local))
+    except ValueError as exc:  # an unmatched brace
+        raise ValidationError("email_pattern", pattern, f"not a pattern ({exc})") from None
+    for _, name, spec, conversion in parsed:
+        if name is not None and (spec or conversion):
+            # {forename:>300000000} would pad to 300 MB; {forename:d} or {forename!z} fail
+            # only when used. Placeholders are plain names.
+            raise ValidationError(
+                "email_pattern",
+                pattern,
+                "a placeholder takes no format spec or conversion (write {forename}, not "
+                "{forename:...} or {forename!...})",
+            )
+    fields = [name for _, name, _, _ in parsed if name is not None]
     if not fields:
         raise ValidationError("email_pattern", pattern, "the local part has no name placeholder")
     unknown = sorted(set(fields) - PLACEHOLDERS)

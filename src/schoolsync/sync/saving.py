@@ -12,6 +12,7 @@ its ISO text).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import cattrs
@@ -94,6 +95,12 @@ def report_from_dict(data: dict[str, Any]) -> SyncReport:
 
 
 def _load(data: dict[str, Any], cls: type[Any]) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValidationError(
+            cls.__name__,
+            type(data).__name__,
+            f"not a saved {cls.__name__} (expected a JSON object)",
+        )
     body = dict(data)
     version = body.pop("format_version", None)
     if version != FORMAT_VERSION:
