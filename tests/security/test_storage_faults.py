@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from schoolsync.access import Account, AccountStatus, RoleAssignment
-from schoolsync.access.presets import progress_teaching
+from schoolsync.access.presets import hodder_admin_hub, progress_teaching
 from schoolsync.bulk import (
     CatalogueChecks,
     TrustUsers,
@@ -30,13 +30,16 @@ from schoolsync.bulk import (
     write_sheet,
 )
 from schoolsync.errors import StorageError, ValidationError
+from schoolsync.matching import match_classes, match_pupils, match_staff, match_year_groups
 from schoolsync.people import Pupil
 from schoolsync.ports import Store, UnitOfWork
 from schoolsync.records.sync import RecordKind
 from schoolsync.storage.postgres import PostgresStore
 from schoolsync.storage.sqlite import SqliteStore
-from schoolsync.sync import erase
+from schoolsync.sync import MisConnection, SchoolRecords, SyncPlan, apply, authorise, erase, plan
+from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
+from schoolsync.testing.world import world
 from schoolsync.trusts import Membership, MembershipStatus, School, Trust
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -304,3 +307,57 @@ def test_a_lone_surrogate_is_a_typed_error(any_store: Store) -> None:
             uow.commit()
     with any_store.unit_of_work() as uow:
         assert uow.pupils.list() == []
+
+
+def _sync_plan_for(store: Store, pupils: int) -> SyncPlan:
+    mis = sample_snapshot("oak", pupils=pupils, staff=8)
+    with store.unit_of_work() as uow:
+        current = SchoolRecords.load(uow, "oak")
+    reviews = [
+        match_year_groups(mis.year_groups, list(current.year_groups.values())),
+        match_classes(mis.classes, list(current.classes.values())),
+        match_staff(mis.staff, list(current.staff.values())).select_all_new(),
+        match_pupils(mis.pupils, list(current.pupils.values())),
+    ]
+    return plan(reviews, current, at=NOW)
+
+
+def _connection() -> MisConnection:
+    access = (
+        world(hodder_admin_hub(), now=NOW)
+        .trust("T")
+        .school("oak", in_trust="T")
+        .account("coordinator")
+        .role("coordinator", "Access Co-ordinator", at="oak")
+        .index()
+    )
+    connection = MisConnection(
+        school_id="oak", provider="assembly", required_scopes={"students.read", "staff.read"}
+    )
+    return authorise(
+        connection,
+        account_id="coordinator",
+        granted_scopes={"students.read", "staff.read"},
+        at=NOW,
+        can_configure=access.check,
+    )
+
+
+def test_sqlite_sync_apply_on_a_full_disk_reports_the_real_cause(small_disk: Path) -> None:
+    """A first sync of 3,000 pupils onto a full disk: StorageError saying the disk is full (not
+    "cannot rollback - no transaction is active"), and nothing of the sync is kept."""
+    store = SqliteStore(small_disk / "app.db")
+    try:
+        with store.unit_of_work() as uow:
+            uow.schools.add(School(id="oak", name="Oak Primary"))
+            uow.commit()
+        sync_plan = _sync_plan_for(store, 3_000)
+        with pytest.raises(StorageError) as info:
+            apply(sync_plan, store, connection=_connection(), at=NOW, force=True)
+        assert _is_full(info.value), info.value
+        with store.unit_of_work() as uow:
+            assert uow.pupils.list() == []
+            assert uow.staff.list() == []
+            assert list(uow.audit.events()) == []
+    finally:
+        store.close()
