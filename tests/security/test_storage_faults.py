@@ -336,7 +336,7 @@ def _connection() -> MisConnection:
     )
     return authorise(
         connection,
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes={"students.read", "staff.read"},
         at=NOW,
         can_configure=access.check,
