@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from schoolsync.records.accounts import Account, RoleAssignment
+from schoolsync.records.brokers import QueuedResult, SyncWatermark
 from schoolsync.records.grants import Grant
 from schoolsync.records.messages import OutboxEntry
 from schoolsync.records.organisations import Membership, School, Trust
@@ -39,10 +40,12 @@ __all__ = [
     "MEMBERSHIPS",
     "OUTBOX",
     "PUPILS",
+    "RESULT_OUTBOX",
     "SCHOOLS",
     "SCHOOL_RECORD_TABLES",
     "STAFF",
     "SYNC_LINKS",
+    "SYNC_WATERMARKS",
     "TABLES",
     "TABLES_BY_NAME",
     "TOMBSTONES",
@@ -198,6 +201,20 @@ OUTBOX: Table[OutboxEntry] = Table(
     columns=("state",),
     subject="outbox_entry",
 )
+SYNC_WATERMARKS: Table[SyncWatermark] = Table(
+    name="sync_watermarks",
+    kind="sync watermark",
+    record_type=SyncWatermark,
+    columns=("school_id",),
+    subject="sync_watermark",
+)
+RESULT_OUTBOX: Table[QueuedResult] = Table(
+    name="result_outbox",
+    kind="queued result",
+    record_type=QueuedResult,
+    columns=("school_id",),
+    subject="queued_result",
+)
 
 #: Every table, in the order stores create and list them.
 TABLES: tuple[Table[Any], ...] = (
@@ -216,6 +233,8 @@ TABLES: tuple[Table[Any], ...] = (
     DELETED,
     TOMBSTONES,
     OUTBOX,
+    SYNC_WATERMARKS,
+    RESULT_OUTBOX,
 )
 
 #: The tables by name (``TABLES_BY_NAME["pupils"]``).

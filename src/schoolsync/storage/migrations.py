@@ -149,6 +149,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="the outbox: messages queued with the change that asked for them",
         tables={"outbox": ("state",)},
     ),
+    Migration.create_tables(
+        version=3,
+        description="broker sync watermarks and the assessment results outbox",
+        tables={"sync_watermarks": ("school_id",), "result_outbox": ("school_id",)},
+    ),
 )
 
 #: The newest schema version this library understands.

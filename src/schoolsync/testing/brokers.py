@@ -251,6 +251,15 @@ def _records(snapshot: MisSnapshot) -> Iterable[tuple[str, Any]]:
             yield kind, record
 
 
+def _memberships(items: Iterable[_Item]) -> dict[str, set[tuple[str, str]]]:
+    """Class id -> its members (a class whose members change counts as changed)."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for item in items:
+        for class_id in getattr(item.record, "class_ids", ()):
+            out.setdefault(class_id, set()).add((item.kind, item.record.id))
+    return out
+
+
 class FakeBroker(abc.ABC):
     """The server, credentials, schools, changes, faults and request log every fake shares.
 
@@ -337,9 +346,14 @@ class FakeBroker(abc.ABC):
                 if ident not in fresh:
                     del school.items[ident]
                     school.gone[ident] = _Gone(kind=ident[0], id=ident[1], seq=self._seq, at=now)
+            before = _memberships(school.items.values())
+            after = _memberships(
+                _Item(kind=kind, record=r, seq=0, at=now) for (kind, _), r in fresh.items()
+            )
             for ident, record in fresh.items():
                 old = school.items.get(ident)
-                if old is not None and old.record == record:
+                moved = ident[0] == "class" and before.get(ident[1]) != after.get(ident[1])
+                if old is not None and old.record == record and not moved:
                     continue
                 school.items[ident] = _Item(kind=ident[0], record=record, seq=self._seq, at=now)
                 gone = school.gone.get(ident)

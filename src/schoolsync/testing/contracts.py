@@ -47,6 +47,7 @@ from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFou
 from schoolsync.identifiers import Laestab, Postcode, Upn, Urn, upn_check_letter
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import Store, UnitOfWork
+from schoolsync.records.brokers import QueuedResult, ResultState, SyncWatermark
 from schoolsync.records.messages import OutboundMessage, OutboxEntry
 from schoolsync.records.tables import TABLES, TABLES_BY_NAME
 from schoolsync.sync.records import (
@@ -251,6 +252,33 @@ def sample_records(school_id: str = "school-1", trust_id: str = "trust-1") -> di
                 error="SMTPResponseException 451",
                 school_id=school_id,
                 trust_id=trust_id,
+            )
+        ],
+        "sync_watermarks": [
+            SyncWatermark(
+                id=f"{school_id}:wonde",
+                school_id=school_id,
+                provider="wonde",
+                school="A1930499544",
+                value="2024-09-02 07:30:00",
+                options="0f1e2d3c4b5a6978",
+                taken_at=at,
+                committed_at=at.astimezone(bst),
+            )
+        ],
+        "result_outbox": [
+            QueuedResult(
+                id=f"{school_id}-result-1",
+                school_id=school_id,
+                provider="assembly",
+                pupil_id=pupil.id,
+                payload={"subject_id": 2, "grade_id": 7, "comment": "Très bien"},
+                marked_at=at,
+                queued_at=at.astimezone(bst),
+                historical=True,
+                state=ResultState.UNCERTAIN,
+                attempts=2,
+                last_error="timed out",
             )
         ],
     }
