@@ -306,15 +306,19 @@ class BrokerError(SyncError):
         school: the school as the broker knows it (its id, estab or org), or ``""``.
         endpoint: the endpoint that failed (a path without query, never a credential).
         reason: what went wrong.
+        maybe_applied: a write whose answer never came (the broker may have applied it).
 
     The message never holds a credential, a token or a record's personal data.
     """
 
-    def __init__(self, provider: str, school: str, endpoint: str, reason: str) -> None:
+    def __init__(
+        self, provider: str, school: str, endpoint: str, reason: str, *, maybe_applied: bool = False
+    ) -> None:
         self.provider = provider
         self.school = school
         self.endpoint = endpoint
         self.reason = reason
+        self.maybe_applied = maybe_applied
         where = f"{provider} school {school!r}" if school else provider
         super().__init__(f"{where}, {endpoint}: {reason}")
 

@@ -14,12 +14,11 @@ import attrs
 import pytest
 
 from schoolsync.brokers import BrokerSchool, HttpSettings, RetryPolicy
-from schoolsync.brokers.sync import commit_watermark, load_watermark, nightly_sync
+from schoolsync.brokers.sync import load_watermark, nightly_sync
 from schoolsync.clock import FixedClock
 from schoolsync.errors import BrokerError, SyncGuardError
-from schoolsync.matching import match_classes, match_pupils, match_staff, match_year_groups
 from schoolsync.ports import MisSnapshot, Store
-from schoolsync.sync import MisConnection, Outcome, SchoolRecords, apply, authorise, plan
+from schoolsync.sync import MisConnection, Outcome, authorise
 from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.brokers import (
     FakeAssembly,
@@ -27,9 +26,9 @@ from schoolsync.testing.brokers import (
     FakeOneRoster,
     FakeWonde,
     FakeXporter,
+    import_school,
     school_with_registration_groups,
 )
-from schoolsync.trusts import School
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 QUICK = HttpSettings(read_timeout=2.0, retry=RetryPolicy(attempts=3, wait_initial=0, wait_jitter=0))
@@ -87,20 +86,7 @@ def connection() -> MisConnection:
 
 def first_sync(store: Store, conn: BrokerSchool) -> None:
     """The reviewed first sync: everything New is imported, then the watermark is kept."""
-    fetched = conn.fetch()
-    mis = fetched.snapshot
-    with store.unit_of_work() as uow:
-        uow.schools.add(School(id="s1", name="Broker school", email_pattern="{forename}@s.example"))
-        uow.commit()
-        current = SchoolRecords.load(uow, "s1")
-    reviews = [
-        match_year_groups(mis.year_groups, []),
-        match_classes(mis.classes, []),
-        match_staff(mis.staff, []).select_all_new(),
-        match_pupils(mis.pupils, []),
-    ]
-    apply(plan(reviews, current, at=DAY0), store, connection=connection(), at=DAY0)
-    commit_watermark(store, "s1", fetched, at=DAY0)
+    import_school(store, conn, connection=connection(), at=DAY0)
 
 
 def pupils_by_mis(store: Store) -> dict[str, Any]:

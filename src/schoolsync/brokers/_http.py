@@ -149,8 +149,12 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        margin: float = 0.05,
     ) -> None:
         self.limit = limit
+        # A token comes back a little after the period (5 %): requests reach the broker with
+        # varying delays, and the broker's windows are counted on arrival.
+        self._period = limit.period * (1 + margin)
         self._clock = clock
         self._sleep = sleep
         self._spent: deque[float] = deque()
@@ -162,7 +166,7 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                horizon = now - self.limit.period
+                horizon = now - self._period
                 while self._spent and self._spent[0] <= horizon:
                     self._spent.popleft()
                 wait = self._paused_until - now
@@ -170,7 +174,7 @@ class RateLimiter:
                     self._spent.append(now)
                     return
                 if wait <= 0:
-                    wait = self._spent[0] + self.limit.period - now
+                    wait = self._spent[0] + self._period - now
             self._sleep(max(wait, 0.001))
 
     def pause(self, seconds: float) -> None:
@@ -250,6 +254,9 @@ class Call:
     json_body: Any = None
     form: Mapping[str, str] | None = None
     ok: frozenset[int] = frozenset({200})
+    #: False for a write that must not be repeated (``POST /results``): only failures that
+    #: surely left it unsent are retried.
+    idempotent: bool = True
 
 
 class HttpSession:
@@ -287,6 +294,15 @@ class HttpSession:
     def close(self) -> None:
         """Close the pooled connections."""
         self._client.close()
+
+    def _unknown(self, school: str, call: Call, reason: str) -> BrokerError:
+        return BrokerError(
+            self.provider,
+            school,
+            call.endpoint,
+            f"{reason}: the write may or may not have been applied; not repeated",
+            maybe_applied=True,
+        )
 
     def error(self, school: str, endpoint: str, reason: str) -> BrokerError:
         """A :class:`BrokerError` naming this provider."""
@@ -342,12 +358,19 @@ class HttpSession:
                     json=call.json_body,
                     data=call.form,
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                last = f"could not connect ({type(exc).__name__})"
+                log.info("%s %s: %s (attempt %d)", self.provider, call.endpoint, last, attempt)
             except httpx.TimeoutException:
                 last = "timed out"
+                if not call.idempotent:
+                    raise self._unknown(school, call, last) from None
                 log.info("%s %s: timed out (attempt %d)", self.provider, call.endpoint, attempt)
             except httpx.TransportError as exc:
                 # The exception text may hold the URL; only its kind is kept.
                 last = f"connection failed ({type(exc).__name__})"
+                if not call.idempotent:
+                    raise self._unknown(school, call, last) from None
                 log.info("%s %s: %s (attempt %d)", self.provider, call.endpoint, last, attempt)
             else:
                 status = response.status_code
@@ -379,6 +402,8 @@ class HttpSession:
                 elif status in _RETRY_STATUS:
                     delay = _retry_after(response) if status == 503 else None
                     last = f"server error ({status})"
+                    if not call.idempotent and status != 503:
+                        raise self._unknown(school, call, last)
                 else:
                     raise self.error(school, call.endpoint, _describe_failure(response))
                 log.info("%s %s: %s (attempt %d)", self.provider, call.endpoint, last, attempt)

@@ -265,6 +265,7 @@ class AssemblySchool(BrokerSchool):
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         ok: frozenset[int] = frozenset({200}),
+        idempotent: bool = True,
     ) -> tuple[httpx.Response, Any]:
         """One API request on this school's token (limited, retried, refreshed on 401)."""
         self.requests += 1
@@ -277,6 +278,7 @@ class AssemblySchool(BrokerSchool):
                 headers={"Accept": self.broker.accept, **(headers or {})},
                 json_body=json,
                 ok=ok,
+                idempotent=idempotent,
             ),
             school=self.school,
             auth=self._auth,

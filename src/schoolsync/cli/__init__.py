@@ -28,6 +28,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Read the decisions in a review workbook; check and save them.",
     ),
     "demo": ("schoolsync.cli._demo:demo", "Build a sample trust and walk it through each step."),
+    "fetch": (
+        "schoolsync.cli._fetch:fetch",
+        "Fetch a school from a data broker into a OneRoster CSV bundle.",
+    ),
     "match": ("schoolsync.cli._match:match", "Match an app export with an MIS export."),
     "review": (
         "schoolsync.cli._review:review",

@@ -17,6 +17,7 @@ from schoolsync.cli._common import (
     output_options,
     refuse_overwrite,
 )
+from schoolsync.cli._fetch import connect_from_env, provider_spec
 from schoolsync.clock import SystemClock
 from schoolsync.errors import FileFormatError, ProblemsError
 from schoolsync.matching import MatchReview, MatchStatus, match_pupils, match_staff
@@ -129,7 +130,7 @@ def match_files(
 
 @click.command()
 @click.argument("app_file", type=click.Path(exists=True, path_type=Path))
-@click.argument("mis_file", type=click.Path(exists=True, path_type=Path))
+@click.argument("mis_file", type=click.Path(path_type=Path))
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -182,10 +183,16 @@ def match(
     """Match the app's export APP_FILE with the MIS export MIS_FILE; write a review workbook.
 
     Each file may be CSV/XLSX (columns recognised by heading, or named with --column), a
-    OneRoster or SDS bundle (folder or zip) or a CTF (.xml, pupils only). Every problem in the
-    files is listed (exit status 1); nothing is written then.
+    OneRoster or SDS bundle (folder or zip) or a CTF (.xml, pupils only). MIS_FILE may instead
+    name a school at a data broker, PROVIDER:SCHOOL (e.g. wonde:A1930499544), with credentials in
+    environment variables as for ``schoolsync fetch``. Every problem in the files is listed (exit
+    status 1); nothing is written then.
     """
-    refuse_overwrite(out, [app_file, mis_file])
+    # MIS_FILE may name a broker instead: "wonde:A1930499544" (see docs/brokers.md).
+    broker = provider_spec(str(mis_file))
+    if broker is None and not mis_file.exists():
+        raise click.BadParameter(f"Path {str(mis_file)!r} does not exist.", param_hint="'MIS_FILE'")
+    refuse_overwrite(out, [app_file] if broker is not None else [app_file, mis_file])
     mapping = parse_column_options(column_pairs, columns_file)
     state: dict[str, Any] = {}
     problems: list[str] = []
@@ -194,6 +201,11 @@ def match(
         for name, path in (("app", app_file), ("mis", mis_file)):
             progress.stage(f"reading {path.name}")
             read_as: list[str] = []
+            if name == "mis" and broker is not None:
+                with connect_from_env(*broker, school_id="school") as conn:
+                    state[name] = conn.fetch().snapshot
+                state[f"{name}_read_as"] = ""
+                continue
             try:
                 state[name] = read_people(
                     path,

@@ -40,9 +40,10 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,19 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 
+from schoolsync.brokers._base import BrokerFetch
 from schoolsync.brokers._http import Secret
+from schoolsync.brokers._school import BrokerSchool
 from schoolsync.brokers.assembly import AssemblyBroker, AssemblySchool, AssemblyTokens
 from schoolsync.brokers.oneroster import OneRosterBroker, OneRosterSchool, oauth1_authorization
+from schoolsync.brokers.sync import commit_watermark
 from schoolsync.brokers.wonde import WondeBroker, WondeSchool
 from schoolsync.brokers.xporter import XporterBroker, XporterSchool
 from schoolsync.clock import SystemClock
 from schoolsync.people import Pupil, SchoolClass, StaffMember
-from schoolsync.ports import Clock, MisSnapshot
+from schoolsync.ports import Clock, MisSnapshot, Store
+from schoolsync.sync.connection import MisConnection
+from schoolsync.trusts import School
 
 __all__ = [
     "FakeAssembly",
@@ -70,6 +76,7 @@ __all__ = [
     "LoggedRequest",
     "Reply",
     "Request",
+    "import_school",
     "school_with_registration_groups",
 ]
 
@@ -444,6 +451,7 @@ class FakeBroker(abc.ABC):
 
     def dispatch(self, request: Request) -> Reply:
         """Answer one request: faults first, then the rate limit, then the provider."""
+        arrived = time.monotonic()
         credential = self.credential_of(request)
         fault = self._fault(request)
         reply: Reply
@@ -469,7 +477,7 @@ class FakeBroker(abc.ABC):
         with self._lock:
             self.log.append(
                 LoggedRequest(
-                    at=time.monotonic(),
+                    at=arrived,
                     method=request.method,
                     path=request.path,
                     credential=credential,
@@ -1566,9 +1574,11 @@ class FakeOneRoster(FakeBroker):
             self.results[rid] = body["result"]
             return Reply.json({"result": body["result"]}, 201)
         rest = self._rest(request)
-        rows: list[dict[str, Any]]
+        rows: list[Callable[[], dict[str, Any]]]  # made only for the page served
         if len(rest) == 1 and rest[0] == "demographics":
-            rows = [self._demographic(i) for s in self.schools.values() for i in s.of("pupil")]
+            rows = [
+                partial(self._demographic, i) for s in self.schools.values() for i in s.of("pupil")
+            ]
             return self._paged(request, "demographics", rows)
         school = self.school_of(request)
         if school is None or len(rest) != 3:
@@ -1577,9 +1587,13 @@ class FakeOneRoster(FakeBroker):
         collection = rest[2]
         if collection in ("students", "teachers", "classes"):
             kind = {"students": "pupil", "teachers": "staff", "classes": "class"}[collection]
-            rows = [self._row(school, i) for i in school.of(kind) if since is None or i.at > since]
+            rows = [
+                partial(self._row, school, i)
+                for i in school.of(kind)
+                if since is None or i.at > since
+            ]
             rows += [
-                self._gone(g)
+                partial(self._gone, g)
                 for g in school.gone.values()
                 if g.kind == kind and since is not None and g.at > since and g.restored_at is None
             ]
@@ -1590,23 +1604,11 @@ class FakeOneRoster(FakeBroker):
                 for i in school.of(kind):
                     if since is not None and i.at <= since:
                         continue
-                    rows += [
-                        {
-                            "sourcedId": f"{c}:{i.record.id}",
-                            "status": "active",
-                            "dateLastModified": _or_time(i.at),
-                            "role": role,
-                            "class": {"sourcedId": c},
-                            "user": {"sourcedId": i.record.id},
-                            "classSourcedId": c,
-                            "userSourcedId": i.record.id,
-                        }
-                        for c in i.record.class_ids
-                    ]
+                    rows += [partial(_enrolment, c, i, role) for c in i.record.class_ids]
             return self._paged(request, "enrollments", rows)
         return Reply.json(_imsx("unknown_object", "not found"), 404)
 
-    def _paged(self, request: Request, key: str, rows: list[dict[str, Any]]) -> Reply:
+    def _paged(self, request: Request, key: str, rows: list[Callable[[], dict[str, Any]]]) -> Reply:
         limit_text = request.query.get("limit")
         if limit_text is not None and (not limit_text.isdigit() or int(limit_text) == 0):
             return Reply.json(
@@ -1614,7 +1616,7 @@ class FakeOneRoster(FakeBroker):
             )
         limit = min(_int(limit_text, 100), 1000)
         offset = _int(request.query.get("offset"), 0)
-        reply = Reply.json({key: rows[offset : offset + limit]})
+        reply = Reply.json({key: [make() for make in rows[offset : offset + limit]]})
         if self.count_headers:
             reply.headers["X-Total-Count"] = str(len(rows))
         return reply
@@ -1688,6 +1690,19 @@ def _broker_options(options: dict[str, Any]) -> dict[str, Any]:
     return {k: options.pop(k) for k in ("settings", "rate_limit", "rate_limits") if k in options}
 
 
+def _enrolment(class_id: str, item: _Item, role: str) -> dict[str, Any]:
+    return {
+        "sourcedId": f"{class_id}:{item.record.id}",
+        "status": "active",
+        "dateLastModified": _or_time(item.at),
+        "role": role,
+        "class": {"sourcedId": class_id},
+        "user": {"sourcedId": item.record.id},
+        "classSourcedId": class_id,
+        "userSourcedId": item.record.id,
+    }
+
+
 def _imsx(minor: str, description: str) -> dict[str, str]:
     return {
         "imsx_codeMajor": "failure",
@@ -1728,3 +1743,39 @@ def school_with_registration_groups(snapshot: MisSnapshot, *, per_group: int = 3
             )
         out.append(attrs.evolve(pupil, class_ids=(*pupil.class_ids, reg)))
     return attrs.evolve(snapshot, pupils=tuple(out), classes=(*snapshot.classes, *regs))
+
+
+def import_school(
+    store: Store,
+    source: BrokerSchool,
+    *,
+    connection: MisConnection,
+    at: datetime,
+    school_name: str = "School",
+) -> BrokerFetch:
+    """A first sync as a person approving everything: fetch *source*, import every New record
+    (staff too) into an empty school, and keep the watermark. For tests of what comes after."""
+    from schoolsync.matching import match_classes, match_pupils, match_staff, match_year_groups
+    from schoolsync.sync import SchoolRecords, apply, plan
+
+    school_id = connection.school_id
+    fetched = source.fetch()
+    mis = fetched.snapshot
+    with store.unit_of_work() as uow:
+        if uow.schools.get(school_id) is None:
+            uow.schools.add(
+                School(
+                    id=school_id, name=school_name, email_pattern="{forename}.{surname}@s.example"
+                )
+            )
+            uow.commit()
+        current = SchoolRecords.load(uow, school_id)
+    reviews = [
+        match_year_groups(mis.year_groups, []),
+        match_classes(mis.classes, []),
+        match_staff(mis.staff, []).select_all_new(),
+        match_pupils(mis.pupils, []),
+    ]
+    apply(plan(reviews, current, at=at), store, connection=connection, at=at)
+    commit_watermark(store, school_id, fetched, at=at)
+    return fetched

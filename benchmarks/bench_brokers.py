@@ -1,0 +1,149 @@
+"""Benchmark: broker fetches from the loopback fakes (issue 14).
+
+1. One 1,500-pupil, 150-staff, 300-class school fetched with 100-per-page paging, per provider:
+   target under 2 s. Memory flat in pages: the same school fetched at 100 and at 25 per page
+   (4x the pages) must have about the same traced peak.
+2. 100 schools fetched concurrently (16 threads) through one shared credential (Wonde) under a
+   rate limit: the fake counts requests per credential in every window (never above the
+   limit), and the run time must be within 10 % of the limit's minimum. The real limits are
+   per minutes (Assembly: 600 per 300 s), so the run uses a scaled-down limit of 100 requests
+   per 2 s; the minimum for N requests is floor((N - 1) / 100) * 2 s.
+
+Usage: ``python benchmarks/bench_brokers.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import attrs
+
+from schoolsync.brokers import RateLimit, RateLimits
+from schoolsync.clock import FixedClock
+from schoolsync.people import SchoolClass
+from schoolsync.ports import MisSnapshot
+from schoolsync.sync.sample import sample_snapshot
+from schoolsync.testing.brokers import (
+    FakeAssembly,
+    FakeOneRoster,
+    FakeWonde,
+    FakeXporter,
+    school_with_registration_groups,
+)
+
+CLOCK = FixedClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+YEARS = ("7", "8", "9", "10", "11")
+
+
+def big_school(pupils: int, staff: int, classes: int) -> MisSnapshot:
+    """A secondary school: *classes* teaching groups (subject sets per year), each pupil in
+    five of their year's, each member of staff teaching two; plus registration groups."""
+    base = sample_snapshot("s1", pupils=pupils, staff=staff, year_codes=YEARS, classes_per_year=1)
+    per_year = classes // len(YEARS)
+    sets = [
+        SchoolClass(id=f"{y}-{n:02d}", school_id="s1", name=f"{y}/Set{n}", mis_id=f"{y}-{n:02d}",
+                    year_group_ids=(f"Y{y}",), subject=f"Subject {n % 12}")
+        for y in YEARS for n in range(per_year)
+    ]  # fmt: skip
+    by_year = {y: [c.id for c in sets if c.id.startswith(f"{y}-")] for y in YEARS}
+    people = tuple(
+        attrs.evolve(p, class_ids=tuple(by_year[p.year_code or "7"][(i + k * 7) % per_year]
+                                        for k in range(5)))
+        for i, p in enumerate(base.pupils)
+    )  # fmt: skip
+    teachers = tuple(
+        attrs.evolve(t, class_ids=(sets[(2 * i) % len(sets)].id, sets[(2 * i + 1) % len(sets)].id))
+        for i, t in enumerate(base.staff)
+    )
+    school = attrs.evolve(base, pupils=people, staff=teachers, classes=tuple(sets))
+    return school_with_registration_groups(school, per_group=30)
+
+
+def fakes(snapshot: MisSnapshot) -> list[tuple[str, object, dict[str, int]]]:
+    schools = {"K1": snapshot}
+    return [
+        ("xporter", FakeXporter(secrets={"K1": "s"}, schools=schools, clock=CLOCK), {"page_size": 100}),
+        ("wonde", FakeWonde(token="t", schools=schools, clock=CLOCK), {"per_page": 100}),
+        ("assembly", FakeAssembly(client_id="c", client_secret="s", refresh_tokens={"K1": "r"},
+                                  schools=schools, clock=CLOCK, rate_limit=None), {"per_page": 100}),
+        ("oneroster", FakeOneRoster(client_id="c", client_secret="s", schools=schools, clock=CLOCK,
+                                    count_headers=False), {"limit": 100}),
+    ]  # fmt: skip
+
+
+def one_school(quick: bool) -> None:
+    pupils, staff, classes = (300, 30, 60) if quick else (1500, 150, 300)
+    snapshot = big_school(pupils, staff, classes)
+    regs = sum(1 for c in snapshot.classes if c.description)
+    print(
+        f"one school: {pupils} pupils, {staff} staff, {len(snapshot.classes) - regs} teaching "
+        f"groups + {regs} registration groups, 100 per page"
+    )
+    for name, fake, options in fakes(snapshot):
+        with fake:  # type: ignore[attr-defined]
+            limit = (
+                {"rate_limit": RateLimit(requests=10**6, period=1)} if name == "assembly" else {}
+            )
+            conn = fake.connect("K1", **options, **limit)  # type: ignore[attr-defined]
+            conn.fetch()  # warm
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                fetched = conn.fetch()
+                times.append(time.perf_counter() - start)
+            peaks = []
+            for size in (100, 25):
+                other = fake.connect("K1", **{next(iter(options)): size}, **limit)  # type: ignore[attr-defined]
+                tracemalloc.start()
+                other.fetch()
+                peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+                tracemalloc.stop()
+                other.close()
+            conn.close()
+        print(
+            f"  {name:9s} {min(times):.2f}-{max(times):.2f} s ({fetched.requests} requests); "
+            f"traced peak {peaks[0]:.1f} MiB at 100/page, {peaks[1]:.1f} MiB at 25/page (4x pages)"
+        )
+
+
+def many_schools(quick: bool) -> None:
+    schools = 20 if quick else 100
+    limit = RateLimit(requests=100, period=2.0)
+    served = {f"W{n:03d}": sample_snapshot(f"w{n}", pupils=120, staff=10, year_codes=("7", "8"),
+                                            classes_per_year=2) for n in range(schools)}  # fmt: skip
+    with FakeWonde(token="shared", schools=served, clock=CLOCK, rate_limit=(100, 2.0)) as fake:
+        limits = RateLimits()
+        conns = [fake.connect(key, per_page=50, rate_limit=limit, rate_limits=limits)
+                 for key in served]  # fmt: skip
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(lambda c: c.fetch(), conns))
+        elapsed = time.perf_counter() - start
+        for c in conns:
+            c.close()
+        requests = len(fake.log)
+        worst = fake.max_in_window(limit.period)
+        rejected = sum(1 for r in fake.log if r.status == 429)
+    minimum = math.floor((requests - 1) / limit.requests) * limit.period
+    print(
+        f"{schools} schools through one credential, limit {limit.requests} per {limit.period} s "
+        f"(scaled down), 16 threads: {requests} requests in {elapsed:.2f} s; the limit's minimum "
+        f"{minimum:.2f} s (+{(elapsed / minimum - 1) * 100:.1f} %); most in any window at the "
+        f"fake: {worst} (limit {limit.requests}); 429s: {rejected}; "
+        f"pupils fetched: {sum(len(r.snapshot.pupils) for r in results)}"
+    )
+
+
+def main(argv: list[str]) -> None:
+    quick = "--quick" in argv
+    one_school(quick)
+    many_schools(quick)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
