@@ -63,12 +63,16 @@ DEFAULT_AUTH_URL = "https://platform.assembly.education"
 ASSEMBLY_LIMIT = RateLimit(requests=600, period=300.0)
 
 
+def _optional_secret(value: str | Secret | None) -> Secret | None:
+    return None if value is None else as_secret(value)
+
+
 @attrs.frozen(kw_only=True)
 class AssemblyTokens:
     """A school's token pair (never shown: the repr hides both tokens)."""
 
     access_token: Secret = attrs.field(converter=as_secret)
-    refresh_token: Secret | None = attrs.field(default=None)
+    refresh_token: Secret | None = attrs.field(default=None, converter=_optional_secret)
     expires_at: datetime | None = None
     school_id: str | None = None
     scopes: frozenset[str] = frozenset()
