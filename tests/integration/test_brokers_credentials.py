@@ -12,6 +12,7 @@ import pytest
 from schoolsync.brokers import HttpSettings, RetryPolicy
 from schoolsync.clock import FixedClock
 from schoolsync.errors import SchoolsyncError
+from schoolsync.records.tables import SYNC_WATERMARKS
 from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.brokers import FakeAssembly, FakeOneRoster, FakeWonde, FakeXporter
 
@@ -24,7 +25,7 @@ SECRETS = [
     "assembly-REFRESH-value-4",
     "oneroster-SECRET-value-5",
 ]
-QUICK = HttpSettings(read_timeout=0.3, retry=RetryPolicy(attempts=5, wait_initial=0, wait_jitter=0))
+QUICK = HttpSettings(read_timeout=2.0, retry=RetryPolicy(attempts=5, wait_initial=0, wait_jitter=0))
 
 
 def _fakes() -> list[Any]:
@@ -91,5 +92,59 @@ def test_credentials_never_appear_anywhere(caplog: pytest.LogCaptureFixture) -> 
     shown += [str(r.args) for r in caplog.records]
     assert caplog.records  # the layers did log
     everything = "\n".join(shown)
+    for secret in [*SECRETS, *issued]:
+        assert secret not in everything
+
+
+def test_credentials_never_reach_the_store_or_its_audit_log() -> None:
+    """A whole sync and a nightly delta from a broker: no credential in any stored record or
+    audit event (the watermark holds a delta token, never an access token)."""
+    import json
+    from datetime import timedelta
+
+    import attrs
+
+    from schoolsync.brokers.sync import nightly_sync
+    from schoolsync.serialisation import converter
+    from schoolsync.sync import MisConnection, authorise
+    from schoolsync.testing.brokers import import_school
+    from schoolsync.testing.memory import MemoryStore
+
+    clock = FixedClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    store = MemoryStore()
+    connection = authorise(
+        MisConnection(school_id="s1", provider="assembly", required_scopes={"r"}),
+        account_id="coordinator",
+        granted_scopes={"r"},
+        at=clock.now(),
+        can_configure=lambda a, p, s: True,
+    )
+    with FakeAssembly(
+        client_id="cid",
+        client_secret=SECRETS[2],
+        refresh_tokens={"K1": SECRETS[3]},
+        schools={"K1": SCHOOL},
+        clock=clock,
+    ) as fake:
+        conn = fake.connect("K1", settings=QUICK)
+        import_school(store, conn, connection=connection, at=clock.now())
+        clock.advance(timedelta(days=1))
+        fake.expire_tokens()  # the nightly run refreshes the token
+        fake.set_school("K1", attrs.evolve(SCHOOL, pupils=SCHOOL.pupils[1:]))
+        nightly_sync(conn, store, school_id="s1", connection=connection, at=clock.now())
+        issued = list(fake.tokens.issued)
+        conn.close()
+    with store.unit_of_work() as uow:
+        stored = [
+            converter.unstructure(r)
+            for name in ("pupils", "staff", "classes", "sync_links", "backups", "deleted")
+            for r in getattr(uow, name).list()
+        ]
+        stored += [converter.unstructure(r) for r in uow.repository(SYNC_WATERMARKS).list()]
+        events = uow.audit.events()
+    assert events
+    everything = json.dumps(stored, default=str) + json.dumps(
+        [converter.unstructure(e) for e in events], default=str
+    )
     for secret in [*SECRETS, *issued]:
         assert secret not in everything

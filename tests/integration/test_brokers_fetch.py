@@ -86,31 +86,40 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-@pytest.fixture
-def settings(sleeps: Sleeps) -> HttpSettings:
+def quick(sleeps: Sleeps, timeout: float = 2.0) -> HttpSettings:
+    """No real waiting; a read timeout long enough for a loaded machine (stall tests pass a
+    shorter one and stall the fake for longer)."""
     return HttpSettings(
-        read_timeout=0.2,
-        connect_timeout=0.5,
+        read_timeout=timeout,
+        connect_timeout=2.0,
         retry=RetryPolicy(attempts=4, wait_initial=0.0, wait_jitter=0.0, sleep=sleeps),
     )
 
 
 @pytest.fixture
-def connect(
-    settings: HttpSettings, sleeps: Sleeps
-) -> Iterator[Callable[..., tuple[FakeBroker, BrokerSchool]]]:
+def settings(sleeps: Sleeps) -> HttpSettings:
+    return quick(sleeps)
+
+
+@pytest.fixture
+def connect(sleeps: Sleeps) -> Iterator[Callable[..., tuple[FakeBroker, BrokerSchool]]]:
     started: list[FakeBroker] = []
     clients: list[BrokerSchool] = []
 
     def open_(
-        provider: str, snapshot: MisSnapshot | None = None, *, size: int = 10, **fake: Any
+        provider: str,
+        snapshot: MisSnapshot | None = None,
+        *,
+        size: int = 10,
+        timeout: float = 2.0,
+        **fake: Any,
     ) -> tuple[FakeBroker, BrokerSchool]:
         clock = FixedClock(NOW)
         f = make_fake(provider, snapshot or school(), clock, **fake).start()
         started.append(f)
         limits = RateLimits(clock=sleeps.clock, sleep=sleeps)
         conn = f.connect(  # type: ignore[attr-defined]
-            "K1", settings=settings, rate_limits=limits, **page_option(provider, size)
+            "K1", settings=quick(sleeps, timeout), rate_limits=limits, **page_option(provider, size)
         )
         clients.append(conn)
         return f, conn
@@ -172,12 +181,12 @@ def test_transient_faults_are_retried_into_the_complete_school(
     provider: str, fault: str, connect: Any, sleeps: Sleeps
 ) -> None:
     served = school()
-    fake, conn = connect(provider, served)
+    fake, conn = connect(provider, served, timeout=0.5 if fault == "stall" else 2.0)
     endpoint = {"xporter": "Students", "wonde": "students", "assembly": "/students"}.get(
         provider, "students"
     )
     times = 1 if fault == "expire_token" else 2
-    fake.inject(fault, endpoint=endpoint, page=3, times=times, retry_after=7, delay=0.3)
+    fake.inject(fault, endpoint=endpoint, page=3, times=times, retry_after=7, delay=1.0)
     fetched = conn.fetch()
     assert comparable(served) == comparable(fetched.snapshot)
     if fault == "429":
@@ -230,11 +239,11 @@ def test_wonde_items_moving_between_cursor_pages_end_the_fetch(connect: Any) -> 
 def test_a_page_that_never_comes_is_an_error_naming_the_endpoint(
     provider: str, connect: Any
 ) -> None:
-    fake, conn = connect(provider)
+    fake, conn = connect(provider, timeout=0.4)
     endpoint = {"xporter": "Staff", "wonde": "employees", "assembly": "/staff_members"}.get(
         provider, "teachers"
     )
-    fake.inject("stall", endpoint=endpoint, page=1, times=10, delay=0.3)
+    fake.inject("stall", endpoint=endpoint, page=1, times=10, delay=0.8)
     with pytest.raises(BrokerError, match="timed out") as caught:
         conn.fetch()
     assert endpoint.strip("/") in caught.value.endpoint

@@ -27,7 +27,7 @@ from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.brokers import FakeAssembly, FakeOneRoster, import_school
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
-QUICK = HttpSettings(read_timeout=0.3, retry=RetryPolicy(attempts=3, wait_initial=0, wait_jitter=0))
+QUICK = HttpSettings(read_timeout=0.6, retry=RetryPolicy(attempts=3, wait_initial=0, wait_jitter=0))
 ASSESSMENT = {
     "subject_id": 2,
     "facet_id": 1,
@@ -145,7 +145,7 @@ def test_a_rate_limited_post_is_retried_and_sent_once(assembly: Any) -> None:
 def test_a_post_whose_answer_never_came_is_not_repeated(assembly: Any, fault: str) -> None:
     fake, conn, store = assembly
     mark(store, sharing(), pupil_ids(store)[0], "m")
-    fake.inject(fault, endpoint="/results", delay=0.6)
+    fake.inject(fault, endpoint="/results", delay=1.2)
     report = send_results(store, AssemblyResults(conn), sharing(), at=NOW)
     assert ("m",) == report.uncertain
     assert {"m": ResultState.UNCERTAIN} == states(store)

@@ -16,7 +16,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -135,9 +136,10 @@ class RateLimit:
 
 
 class RateLimiter:
-    """A token bucket of ``limit.requests`` tokens in which each spent token comes back exactly
-    ``limit.period`` seconds after it was spent, so no window of that length ever holds more
-    requests than the limit (a plain refilling bucket lets twice the limit through a window).
+    """A token bucket of ``limit.requests`` tokens in which each spent token comes back one
+    ``limit.period`` after its request ended, so no window of that length ever holds more
+    requests than the limit, at the broker too (a plain refilling bucket lets twice the limit
+    through a window).
 
     Thread-safe; one limiter is shared by every school using the same credential. A broker's
     "slow down" (429) pauses every holder until the delay it asked for has passed.
@@ -149,20 +151,35 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        margin: float = 0.05,
+        margin: float = 0.01,
     ) -> None:
         self.limit = limit
-        # A token comes back a little after the period (5 %): requests reach the broker with
-        # varying delays, and the broker's windows are counted on arrival.
+        # A token comes back a period (plus a small margin) after its request ended.
         self._period = limit.period * (1 + margin)
         self._clock = clock
         self._sleep = sleep
         self._spent: deque[float] = deque()
+        self._in_flight = 0
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """Wait until a request may be sent, and count it."""
+        """Wait until a request may be sent, and count it as sent now."""
+        self._take()
+        self._give_back()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a token for one request: it is counted from when the request *ends*, so the
+        next request on it reaches the broker at least one period after this one did, however
+        long the way there takes (the broker counts requests on arrival)."""
+        self._take()
+        try:
+            yield
+        finally:
+            self._give_back()
+
+    def _take(self) -> None:
         while True:
             with self._lock:
                 now = self._clock()
@@ -170,12 +187,17 @@ class RateLimiter:
                 while self._spent and self._spent[0] <= horizon:
                     self._spent.popleft()
                 wait = self._paused_until - now
-                if wait <= 0 and len(self._spent) < self.limit.requests:
-                    self._spent.append(now)
+                if wait <= 0 and len(self._spent) + self._in_flight < self.limit.requests:
+                    self._in_flight += 1
                     return
                 if wait <= 0:
-                    wait = self._spent[0] + self._period - now
+                    wait = self._spent[0] + self._period - now if self._spent else 0.005
             self._sleep(max(wait, 0.001))
+
+    def _give_back(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._spent.append(self._clock())
 
     def pause(self, seconds: float) -> None:
         """Hold every request back for *seconds* (the broker asked for it)."""
@@ -342,22 +364,21 @@ class HttpSession:
                     school, call.endpoint, f"gave up after {policy.attempts} attempts: {last}"
                 )
             delay: float | None = None
-            if limiter is not None:
-                limiter.acquire()
             headers = dict(call.headers or {})
             if auth is not None:
                 headers.update(auth())
             if sign is not None:
                 headers.update(sign(call))
             try:
-                response = self._client.request(
-                    call.method,
-                    call.url,
-                    params=call.params,
-                    headers=headers,
-                    json=call.json_body,
-                    data=call.form,
-                )
+                with limiter.slot() if limiter is not None else nullcontext():
+                    response = self._client.request(
+                        call.method,
+                        call.url,
+                        params=call.params,
+                        headers=headers,
+                        json=call.json_body,
+                        data=call.form,
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 last = f"could not connect ({type(exc).__name__})"
                 log.info("%s %s: %s (attempt %d)", self.provider, call.endpoint, last, attempt)
