@@ -114,7 +114,7 @@ def test_credentials_never_reach_the_store_or_its_audit_log() -> None:
     store = MemoryStore()
     connection = authorise(
         MisConnection(school_id="s1", provider="assembly", required_scopes={"r"}),
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes={"r"},
         at=clock.now(),
         can_configure=lambda a, p, s: True,

@@ -47,7 +47,7 @@ def sharing(*, results: bool = True, historical: bool = False) -> MisConnection:
             optional_scopes={"assessments.write"},
             sharing_scope="assessments.write",
         ),
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes={"students.basic", "assessments.write"},
         at=NOW,
         can_configure=yes,
@@ -55,7 +55,7 @@ def sharing(*, results: bool = True, historical: bool = False) -> MisConnection:
     return set_data_sharing(
         connection,
         DataSharing(share_results=results, share_historical=historical),
-        account_id="coordinator",
+        actor_id="coordinator",
         at=NOW,
         can_configure=yes,
     )

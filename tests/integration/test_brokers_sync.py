@@ -77,7 +77,7 @@ def fake_for(provider: str, served: MisSnapshot, clock: FixedClock) -> FakeBroke
 def connection() -> MisConnection:
     return authorise(
         MisConnection(school_id="s1", provider="broker", required_scopes={"roster"}),
-        account_id="coordinator",
+        actor_id="coordinator",
         granted_scopes={"roster"},
         at=DAY0,
         can_configure=lambda a, p, s: True,
