@@ -49,6 +49,8 @@ def chromium() -> Iterator[Any]:
     options.add_argument(f"--user-data-dir={profile}")
     service = Service(executable_path=paths[1], log_output=os.devnull)
     driver = webdriver.Chrome(options=options, service=service)
+    # Scripts over a 1,500-row page can outlast Selenium's 30 s default on a loaded machine.
+    driver.set_script_timeout(120)
     try:
         yield driver
     finally:
