@@ -32,6 +32,8 @@ one is defined here (other modules re-export the ones they raise)::
     ├── SyncError                             a sync refused to run or could not finish
     │   ├── SyncGuardError                    the change-size guard refused a sync
     │   ├── SyncedRecordEditError (ValidationError)  an app edit to a synced record
+    │   ├── NightlyJobError                   a school's nightly job failed; says whether
+    │   │                                     another attempt may succeed (``transient``)
     │   └── BrokerError                       a data broker (Wonde, Assembly, Xporter,
     │       │                                 OneRoster REST) fetch or write failed; names
     │       │                                 the provider, school and endpoint
@@ -76,6 +78,7 @@ __all__ = [
     "InvalidIdentifierError",
     "MembershipStateError",
     "MissingExtraError",
+    "NightlyJobError",
     "NotFoundError",
     "ProblemsError",
     "RoleRequirementError",
@@ -321,6 +324,19 @@ class BrokerError(SyncError):
         self.maybe_applied = maybe_applied
         where = f"{provider} school {school!r}" if school else provider
         super().__init__(f"{where}, {endpoint}: {reason}")
+
+
+class NightlyJobError(SyncError):
+    """A school's nightly job failed. ``transient`` says whether another attempt may succeed
+    (a job engine retries only those); ``problem`` names the kind (``"broker"``,
+    ``"storage"``, ``"guard"``...), ``reason`` says it in words, without personal data."""
+
+    def __init__(self, school_id: str, problem: str, reason: str, *, transient: bool) -> None:
+        self.school_id = school_id
+        self.problem = problem
+        self.reason = reason
+        self.transient = transient
+        super().__init__(f"nightly sync of school {school_id!r} failed ({problem}): {reason}")
 
 
 class BrokerAuthError(BrokerError):

@@ -33,6 +33,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Fetch a school from a data broker into a OneRoster CSV bundle.",
     ),
     "match": ("schoolsync.cli._match:match", "Match an app export with an MIS export."),
+    "nightly": (
+        "schoolsync.cli._nightly:nightly",
+        "Run the nightly sync of every school (here, a process pool or job engine workers).",
+    ),
     "review": (
         "schoolsync.cli._review:review",
         "Serve a review as a page on this computer to decide each match.",

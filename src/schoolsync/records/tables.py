@@ -25,6 +25,7 @@ from schoolsync.records.accounts import Account, RoleAssignment
 from schoolsync.records.brokers import QueuedResult, SyncWatermark
 from schoolsync.records.grants import Grant
 from schoolsync.records.messages import OutboxEntry
+from schoolsync.records.nightly import NightlyJob
 from schoolsync.records.organisations import Membership, School, Trust
 from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.records.sync import Backup, DeletedRecord, RecordKind, SyncLink, Tombstone
@@ -38,6 +39,7 @@ __all__ = [
     "DELETED",
     "GRANTS",
     "MEMBERSHIPS",
+    "NIGHTLY_JOBS",
     "OUTBOX",
     "PUPILS",
     "RESULT_OUTBOX",
@@ -215,6 +217,13 @@ RESULT_OUTBOX: Table[QueuedResult] = Table(
     columns=("school_id",),
     subject="queued_result",
 )
+NIGHTLY_JOBS: Table[NightlyJob] = Table(
+    name="nightly_jobs",
+    kind="nightly job",
+    record_type=NightlyJob,
+    columns=("school_id", "run_id"),
+    subject="nightly_job",
+)
 
 #: Every table, in the order stores create and list them.
 TABLES: tuple[Table[Any], ...] = (
@@ -235,6 +244,7 @@ TABLES: tuple[Table[Any], ...] = (
     OUTBOX,
     SYNC_WATERMARKS,
     RESULT_OUTBOX,
+    NIGHTLY_JOBS,
 )
 
 #: The tables by name (``TABLES_BY_NAME["pupils"]``).

@@ -154,6 +154,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="broker sync watermarks and the assessment results outbox",
         tables={"sync_watermarks": ("school_id",), "result_outbox": ("school_id",)},
     ),
+    Migration.create_tables(
+        version=4,
+        description="the nightly sync's job records (one per school and night)",
+        tables={"nightly_jobs": ("school_id", "run_id")},
+    ),
 )
 
 #: The newest schema version this library understands.

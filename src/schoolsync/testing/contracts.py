@@ -49,6 +49,7 @@ from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import Store, UnitOfWork
 from schoolsync.records.brokers import QueuedResult, ResultState, SyncWatermark
 from schoolsync.records.messages import OutboundMessage, OutboxEntry
+from schoolsync.records.nightly import JobStatus, NightlyJob
 from schoolsync.records.tables import TABLES, TABLES_BY_NAME
 from schoolsync.sync.records import (
     Backup,
@@ -279,6 +280,24 @@ def sample_records(school_id: str = "school-1", trust_id: str = "trust-1") -> di
                 state=ResultState.UNCERTAIN,
                 attempts=2,
                 last_error="timed out",
+            )
+        ],
+        "nightly_jobs": [
+            NightlyJob(
+                id=f"night-20260302T0200Z:{school_id}",
+                run_id="night-20260302T0200Z",
+                school_id=school_id,
+                trust_id="trust-1",
+                status=JobStatus.FAILED,
+                problem="broker",
+                reason="wonde school 'A1', students: gave up after 5 attempts: rate limited (429)",
+                transient=True,
+                attempts=3,
+                pupils_changed=0,
+                queued_at=at,
+                started_at=at.astimezone(bst),
+                finished_at=at,
+                timings={"fetch": 1.25, "sync": 0.5},
             )
         ],
     }
