@@ -307,6 +307,53 @@ def test_oneroster_pages_with_or_without_count_headers(count_headers: bool, conn
     assert comparable(served) == comparable(conn.fetch().snapshot)
 
 
+@pytest.mark.parametrize("fault", ["vanish", "duplicate"])
+@pytest.mark.parametrize("endpoint", ["/students", "/classes"])
+def test_oneroster_without_count_headers_sees_items_move_between_pages(
+    fault: str, endpoint: str, connect: Any
+) -> None:
+    """No total to check against: each page starts on the item the page before ended on, so
+    an item deleted (or added) before it while the collection is read is an error, never a
+    pupil silently skipped."""
+    fake, conn = connect("oneroster", size=3, count_headers=False)
+    # One collection at a time, enrolments first: the collection changed is the one to see it
+    # (read at once, enrolments or demographics may notice first: the fetch fails either way).
+    conn.concurrency, conn.demographics = 1, False
+    fake.inject(fault, endpoint=endpoint, page=3)
+    with pytest.raises(BrokerError, match="does not start where page 2 ended") as caught:
+        conn.fetch()
+    assert caught.value.endpoint.endswith(endpoint)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize("limit", [1, 2, 10, 500])
+def test_oneroster_reads_the_same_school_at_any_page_size_and_concurrency(
+    concurrency: int, limit: int, connect: Any
+) -> None:
+    served = school()
+    fake, conn = connect("oneroster", served, size=limit, count_headers=False)
+    conn.concurrency = concurrency
+    assert comparable(served) == comparable(conn.fetch().snapshot)
+    assert all(r.status == 200 for r in fake.log)
+
+
+def test_oneroster_a_failed_collection_stops_the_others(connect: Any) -> None:
+    """The collections are read at once: the first to fail (enrolments, a page without its
+    list) ends the fetch with its error, and the others stop at their next page (students
+    stall on page 2, so whatever the scheduling no page 3 is asked for), with no reader left
+    running."""
+    import threading
+
+    fake, conn = connect("oneroster", size=5, timeout=5.0)
+    fake.inject("stall", endpoint="/students", page=2, delay=2.0)
+    fake.inject("body", endpoint="enrollments", page=1, body=b'{"enrollments": "none"}')
+    with pytest.raises(BrokerError, match="no 'enrollments' list") as caught:
+        conn.fetch()
+    assert caught.value.endpoint.endswith("enrollments")
+    assert fake.requests_to("/students") <= 2  # a read to the end would ask for 14
+    assert not [t for t in threading.enumerate() if t.name.startswith("schoolsync-broker")]
+
+
 def test_oneroster_11_signs_every_request_with_oauth1(connect: Any) -> None:
     served = school()
     fake, conn = connect("oneroster", served, version="1.1", oauth1=True)

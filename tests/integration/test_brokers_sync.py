@@ -29,6 +29,7 @@ from schoolsync.testing.brokers import (
     import_school,
     school_with_registration_groups,
 )
+from schoolsync.trusts import School
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 QUICK = HttpSettings(read_timeout=2.0, retry=RetryPolicy(attempts=3, wait_initial=0, wait_jitter=0))
@@ -183,3 +184,55 @@ def test_a_failed_fetch_changes_nothing(store: Store) -> None:
         with store.unit_of_work() as uow:
             assert pupils_before == uow.pupils.list(school_id="s1")
         conn.close()
+
+
+def test_the_watermark_commits_in_the_same_unit_of_work_as_the_sync(store: Store) -> None:
+    """Fail each write of the first sync, then of a nightly sync, in turn: every failure leaves
+    the store exactly as it was, the watermark included (never the sync without its
+    watermark, nor the watermark without its sync); the run that succeeds commits once."""
+    from schoolsync.testing.faults import fails_cleanly_at_every_write
+
+    clock = FixedClock(DAY0)
+    served = sample_snapshot("s1", pupils=12, staff=2, year_codes=("7",), classes_per_year=1)
+    with fake_for("wonde", served, clock) as fake:
+        conn = fake.connect("K1", settings=QUICK)  # type: ignore[attr-defined]
+        with store.unit_of_work() as uow:
+            uow.schools.add(School(id="s1", name="School", email_pattern="{forename}@s.example"))
+            uow.commit()
+        first = fails_cleanly_at_every_write(
+            store, lambda s: import_school(s, conn, connection=connection(), at=DAY0)
+        )
+        assert first.writes.count("commit") == 1
+        assert "sync_watermarks.put" in first.writes
+        start = load_watermark(store, "s1", "wonde")
+        assert start is not None
+
+        clock.advance(timedelta(days=1))
+        pupils = list(served.pupils)
+        leaver = pupils[4]
+        fake.set_school(
+            "K1",
+            attrs.evolve(
+                served,
+                pupils=tuple(
+                    attrs.evolve(p, preferred_forename="Sunny") if p is pupils[2] else p
+                    for p in pupils
+                    if p is not leaver
+                ),
+            ),
+        )
+        night = fails_cleanly_at_every_write(
+            store,
+            lambda s: nightly_sync(
+                conn, s, school_id="s1", connection=connection(), at=clock.now()
+            ),
+        )
+        conn.close()
+    assert night.writes.count("commit") == 1
+    # The sync's writes, the soft delete of the leaver and the watermark: one commit.
+    assert night.writes.index("sync_watermarks.put") < night.writes.index("commit")
+    assert {"pupils.put_many", "deleted.put", "pupils.remove"} <= set(night.writes)
+    moved = load_watermark(store, "s1", "wonde")
+    assert moved is not None
+    assert moved.taken_at > start.taken_at
+    assert "Sunny" in {p.preferred_forename for p in pupils_by_mis(store).values()}

@@ -59,6 +59,10 @@ class BrokerFetch(SnapshotSource):
     :meth:`deletions` the nightly sync turns into Out of sync (then soft deletes).
 
     ``watermark`` is where the next fetch continues from, once this one's sync has committed.
+    ``deletions_complete`` is false for a delta that cannot see every deletion (Xporter's
+    ``updatedSince`` mode sees none; Assembly sees leavers but not deleted classes; OneRoster
+    1.2 providers may drop records without a ``tobedeleted`` row): absence from such a delta
+    proves nothing, and only a full fetch finds those deletions.
     ``academic_year`` is the year the MIS is in, when the broker says; ``requests`` how many
     HTTP requests the fetch took.
     """
@@ -69,6 +73,7 @@ class BrokerFetch(SnapshotSource):
     is_delta: bool = False
     deleted: tuple[Deletion, ...] = ()
     restored: tuple[str, ...] = ()
+    deletions_complete: bool = True
     academic_year: AcademicYear | None = None
     requests: int = 0
 

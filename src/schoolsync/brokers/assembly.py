@@ -380,6 +380,7 @@ class AssemblySchool(BrokerSchool):
             snapshot=m.finish(started, delta=since is not None),
             watermark=self.watermark(value, started),
             is_delta=since is not None,
+            deletions_complete=since is None,
             deleted=tuple(deletions("user", gone)),
             academic_year=year,
             requests=self.requests,

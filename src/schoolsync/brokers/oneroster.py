@@ -9,7 +9,14 @@
   ``/ims/oneroster/rostering/v1p2``.
 * Paging: ``limit``/``offset``. ``X-Total-Count`` and ``Link`` are optional (Ed-Fi sends
   neither): a page shorter than ``limit`` (or empty) is the last; when a total is sent the
-  items must add up to it.
+  items must add up to it. Each page after the first starts one item back, on the last item
+  of the page before: if that item is not the one read last, items were deleted or added
+  before it while the collection was read (which shifts later pages and would silently skip
+  or repeat someone), and the fetch ends with an error. This needs no count header and no
+  extra request; it assumes, as all offset paging does, that the provider's order is stable.
+* The collections (classes, demographics, teachers, students, enrolments) are read at once,
+  ``concurrency`` at a time, on the broker's pooled client and within its rate limit; the
+  first collection to fail stops the others and ends the fetch with its error.
 * Deltas: ``filter=dateLastModified>'<watermark>'``; records with ``status=tobedeleted`` are
   deletions (1.2 providers may drop records outright: only a full fetch sees those).
 * UNCONFIRMED per provider: where the UPN travels (``userIds`` of type ``UPN`` is read first,
@@ -22,11 +29,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+import attrs
 import httpx
 
 from schoolsync.brokers._base import (
@@ -48,6 +57,7 @@ from schoolsync.brokers._http import (
     as_secret,
     json_body,
 )
+from schoolsync.brokers._reads import Read, read_all
 from schoolsync.brokers._school import BrokerClient, BrokerSchool
 from schoolsync.errors import BrokerAuthError, BrokerError, InvalidIdentifierError
 from schoolsync.identifiers import Upn
@@ -156,6 +166,7 @@ class OneRosterBroker(BrokerClient):
         self._nonce = nonce
         self._token: Secret | None = None
         self._expires: datetime | None = None
+        self._token_lock = threading.Lock()  # schools and collections read at once share it
 
     def __repr__(self) -> str:
         return f"OneRosterBroker(base_url={self.base_url!r}, version={self.version!r})"
@@ -196,18 +207,21 @@ class OneRosterBroker(BrokerClient):
         """The OAuth 2 bearer header (a token is fetched or renewed as needed)."""
         if self.oauth1:
             return {}
-        if self._token is None or (
-            self._expires is not None and self._expires - timedelta(minutes=1) <= self._now()
-        ):
-            self._get_token()
-        assert self._token is not None
-        return {"Authorization": f"Bearer {self._token.reveal()}"}
+        with self._token_lock:
+            if self._token is None or (
+                self._expires is not None and self._expires - timedelta(minutes=1) <= self._now()
+            ):
+                self._get_token()
+            token = self._token
+        assert token is not None
+        return {"Authorization": f"Bearer {token.reveal()}"}
 
     def refresh(self) -> None:
         """Get a new OAuth 2 token (after a 401)."""
         if self.oauth1:
             raise BrokerAuthError(PROVIDER, "", "oauth1", "the OAuth 1.0a signature was refused")
-        self._get_token()
+        with self._token_lock:
+            self._get_token()
 
     def sign(self, call: Call) -> Mapping[str, str]:
         """The OAuth 1.0a header of *call* (empty for OAuth 2)."""
@@ -244,8 +258,10 @@ class OneRosterBroker(BrokerClient):
         limit: int = 100,
         demographics: bool = True,
         registration_groups: bool = True,
+        concurrency: int = 4,
     ) -> OneRosterSchool:
-        """One school, by its org ``sourcedId``."""
+        """One school, by its org ``sourcedId``; *concurrency* collections are read at once
+        (1: one after another)."""
         return OneRosterSchool(
             self,
             org,
@@ -253,6 +269,7 @@ class OneRosterBroker(BrokerClient):
             limit=limit,
             demographics=demographics,
             registration_groups=registration_groups,
+            concurrency=concurrency,
         )
 
 
@@ -271,13 +288,18 @@ class OneRosterSchool(BrokerSchool):
         limit: int,
         demographics: bool,
         registration_groups: bool,
+        concurrency: int = 4,
     ) -> None:
         super().__init__(school=org, school_id=school_id, clock=broker.clock)
+        if limit < 1 or concurrency < 1:
+            raise ValueError("limit and concurrency must be at least 1")
         self.broker = broker
         self.limit = limit
         self.demographics = demographics
         self.registration_groups = registration_groups
+        self.concurrency = concurrency
         self.requests = 0
+        self._count = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OneRosterSchool(org={self.school!r}, school_id={self.school_id!r})"
@@ -292,13 +314,22 @@ class OneRosterSchool(BrokerSchool):
         }
 
     def _pages(
-        self, path: str, key: str, params: Mapping[str, str]
+        self,
+        path: str,
+        key: str,
+        params: Mapping[str, str],
+        cancel: threading.Event | None = None,
     ) -> Iterator[list[Mapping[str, Any]]]:
         check = PageCheck(PROVIDER, self.school, path)
         offset = 0
+        overlap = self.limit > 1  # each page after the first repeats the last item read
+        before: str | None = None  # that item's sourcedId
         while True:
+            if cancel is not None and cancel.is_set():
+                return  # another collection failed: its error ends the fetch
             query = {**params, "limit": str(self.limit), "offset": str(offset)}
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             response, data = self.broker.request(
                 Call(
                     method="GET", url=f"{self.broker.base_url}/{path}", endpoint=path, params=query
@@ -308,20 +339,36 @@ class OneRosterSchool(BrokerSchool):
             if not isinstance(data, dict) or not isinstance(data.get(key), list):
                 raise check.fail(f"the response has no {key!r} list")
             rows = rows_of(data[key])
+            served = len(rows)
             total_text = response.headers.get("X-Total-Count", "").strip()
             total = int(total_text) if total_text.isdigit() else None
             links = response.headers.get("Link", "")
             if total is not None:
-                last = offset + len(rows) >= total or not rows
+                last = offset + served >= total or not rows
             elif links:
                 last = 'rel="next"' not in links.replace("'", '"') or not rows
             else:
-                last = len(rows) < self.limit
-            check.page(rows, "sourcedId", expected=self.limit, last=last, total=total)
+                last = served < self.limit
+            if before is not None:
+                first = text(rows[0], "sourcedId") if rows else None
+                if first != before:
+                    raise check.fail(
+                        f"page {check.pages + 1} does not start where page {check.pages} ended: "
+                        "items were deleted or added while the collection was read; fetch again"
+                    )
+                rows = rows[1:]
+            check.page(
+                rows,
+                "sourcedId",
+                expected=self.limit - (1 if before is not None else 0),
+                last=last,
+                total=total,
+            )
             yield rows
             if last:
                 return
-            offset += len(rows)
+            before = text(rows[-1], "sourcedId") if overlap and rows else None
+            offset += served - (1 if before is not None else 0)
             if check.pages > 100_000:
                 raise check.fail("more than 100,000 pages: stopped")
 
@@ -330,7 +377,9 @@ class OneRosterSchool(BrokerSchool):
         m = Mapper(PROVIDER, self.school, self.school_id)
         params = {"filter": f"dateLastModified>'{since.value}'"} if since is not None else {}
         gone: list[Deletion] = []
+        births: dict[str, tuple[Any, str | None]] = {}
         org = f"schools/{self.school}"
+        mapping = threading.Lock()  # the collections are read at once, mapped one page at a time
 
         def alive(row: Mapping[str, Any], kind: str) -> bool:
             if (text(row, "status") or "active").lower() == "tobedeleted":
@@ -340,7 +389,7 @@ class OneRosterSchool(BrokerSchool):
                 return False
             return True
 
-        for rows in self._pages(f"{org}/classes", "classes", params):
+        def classes(rows: list[Mapping[str, Any]]) -> None:
             for row in rows:
                 homeroom = (text(row, "classType") or "").lower() == "homeroom"
                 if alive(row, "class") and (self.registration_groups or not homeroom):
@@ -354,19 +403,22 @@ class OneRosterSchool(BrokerSchool):
                         else None,
                         description="registration group" if homeroom else text(row, "classCode"),
                     )
-        births: dict[str, tuple[Any, str | None]] = {}
-        if self.demographics:
-            for rows in self._pages("demographics", "demographics", params):
-                for row in rows:
-                    rid = text(row, "sourcedId")
-                    if rid is not None:
-                        births[rid] = (row.get("birthDate"), text(row, "sex"))
-        for path, kind in ((f"{org}/teachers", "s"), (f"{org}/students", "p")):
-            for rows in self._pages(path, "users", params):
+
+        def demographics(rows: list[Mapping[str, Any]]) -> None:
+            for row in rows:
+                rid = text(row, "sourcedId")
+                if rid is not None:
+                    births[rid] = (row.get("birthDate"), text(row, "sex"))
+
+        def users(kind: str) -> Callable[[list[Mapping[str, Any]]], None]:
+            def consume(rows: list[Mapping[str, Any]]) -> None:
                 for row in rows:
                     if alive(row, "user"):
-                        self._user(m, row, kind, births)
-        for rows in self._pages(f"{org}/enrollments", "enrollments", params):
+                        self._user(m, row, kind)
+
+            return consume
+
+        def enrollments(rows: list[Mapping[str, Any]]) -> None:
             for row in rows:
                 if not alive(row, "enrolment"):
                     continue
@@ -377,6 +429,25 @@ class OneRosterSchool(BrokerSchool):
                 role = (text(row, "role") or "").lower()
                 if cid is not None and uid is not None:
                     m.join(("p:" if role == "student" else "s:") + uid, cid)
+
+        def read(path: str, key: str, consume: Callable[[list[Mapping[str, Any]]], None]) -> Read:
+            def run(cancel: threading.Event) -> None:
+                for rows in self._pages(path, key, params, cancel):
+                    with mapping:
+                        consume(rows)
+
+            return run
+
+        reads = [
+            read(f"{org}/enrollments", "enrollments", enrollments),
+            read(f"{org}/students", "users", users("p")),
+            read(f"{org}/classes", "classes", classes),
+            read(f"{org}/teachers", "users", users("s")),
+        ]
+        if self.demographics:
+            reads.insert(2, read("demographics", "demographics", demographics))
+        read_all(reads, workers=self.concurrency)
+        self._demographics(m, births)
         value = started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return BrokerFetch(
             provider=PROVIDER,
@@ -384,19 +455,30 @@ class OneRosterSchool(BrokerSchool):
             snapshot=m.finish(started, delta=since is not None),
             watermark=self.watermark(value, started),
             is_delta=since is not None,
+            deletions_complete=since is None,
             deleted=tuple(d for d in gone if d.kind in ("user", "class")),
             requests=self.requests,
         )
+
+    @staticmethod
+    def _demographics(m: Mapper, births: Mapping[str, tuple[Any, str | None]]) -> None:
+        """Birth dates and sex from ``demographics`` (read beside the users) onto the people."""
+        for uid, pupil in m.pupils.items():
+            birth, sex = births.get(uid, (None, None))
+            m.pupils[uid] = attrs.evolve(
+                pupil, date_of_birth=m.day(birth, "demographics", "birth date"), gender=gender(sex)
+            )
+        for uid, member in m.staff.items():
+            m.staff[uid] = attrs.evolve(member, gender=gender(births.get(uid, (None, None))[1]))
 
     def _user(
         self,
         m: Mapper,
         row: Mapping[str, Any],
         kind: str,
-        births: Mapping[str, tuple[Any, str | None]],
     ) -> None:
+        """Add a user row (birth date and sex come later, from ``demographics``)."""
         uid = text(row, "sourcedId")
-        birth, sex = births.get(uid or "", (None, None))
         preferred = (
             text(row, "preferredFirstName", "preferredGivenName"),
             text(row, "preferredLastName", "preferredFamilyName"),
@@ -410,7 +492,6 @@ class OneRosterSchool(BrokerSchool):
                 preferred=preferred,
                 middle_names=text(row, "middleName"),
                 email=text(row, "email"),
-                gender=gender(sex),
             )
             return
         grades = row.get("grades")
@@ -427,8 +508,6 @@ class OneRosterSchool(BrokerSchool):
             preferred=preferred,
             middle_names=text(row, "middleName"),
             upn=_upn(m, row),
-            date_of_birth=m.day(birth, "demographics", "birth date"),
-            gender=gender(sex),
             year_code=m.year(nc) if nc else None,
             email=text(row, "email"),
         )

@@ -350,6 +350,7 @@ class XporterSchool(BrokerSchool):
             snapshot=m.finish(started, delta=since is not None),
             watermark=self.watermark(value, started),
             is_delta=since is not None,
+            deletions_complete=since is None or self.changesets,
             deleted=tuple(gone) if since is not None else (),
             academic_year=year,
             requests=self.requests,

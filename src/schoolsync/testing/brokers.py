@@ -56,7 +56,7 @@ from schoolsync.brokers._http import Secret
 from schoolsync.brokers._school import BrokerSchool
 from schoolsync.brokers.assembly import AssemblyBroker, AssemblySchool, AssemblyTokens
 from schoolsync.brokers.oneroster import OneRosterBroker, OneRosterSchool, oauth1_authorization
-from schoolsync.brokers.sync import commit_watermark
+from schoolsync.brokers.sync import syncing_unit
 from schoolsync.brokers.wonde import WondeBroker, WondeSchool
 from schoolsync.brokers.xporter import XporterBroker, XporterSchool
 from schoolsync.clock import SystemClock
@@ -297,6 +297,8 @@ class FakeBroker(abc.ABC):
         self._seq = 0
         self._lock = threading.RLock()
         self._windows: dict[str, list[float]] = {}
+        self._cache: dict[Any, Any] = {}
+        self._cache_seq = -1
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         for key, snapshot in (schools or {}).items():
@@ -415,6 +417,18 @@ class FakeBroker(abc.ABC):
                     start += 1
                 best = max(best, end - start + 1)
         return best
+
+    def cached(self, key: Any, build: Callable[[], Any]) -> Any:
+        """``build()``, kept until the served data next changes (a collection's row list is
+        then made once per change, not once per page: a real broker pages in O(page))."""
+        with self._lock:
+            if self._cache_seq != self._seq:
+                self._cache.clear()
+                self._cache_seq = self._seq
+            found = self._cache.get(key)
+            if found is None:
+                found = self._cache[key] = build()
+            return found
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -1509,8 +1523,9 @@ class FakeOneRoster(FakeBroker):
         )
 
     def page_of(self, request: Request) -> int | None:
-        limit = _int(request.query.get("limit"), 100)
-        return _int(request.query.get("offset"), 0) // max(limit, 1) + 1
+        # ceil: page n of a client whose pages overlap by one item starts at (n - 1) * (limit - 1)
+        limit = max(_int(request.query.get("limit"), 100), 1)
+        return -(-_int(request.query.get("offset"), 0) // limit) + 1
 
     def _rest(self, request: Request) -> list[str]:
         return [p for p in request.path[len(self.base_path) :].split("/") if p]
@@ -1574,17 +1589,29 @@ class FakeOneRoster(FakeBroker):
             self.results[rid] = body["result"]
             return Reply.json({"result": body["result"]}, 201)
         rest = self._rest(request)
-        rows: list[Callable[[], dict[str, Any]]]  # made only for the page served
+        rows = self.cached(
+            (request.path, request.query.get("filter")), lambda: self._collection(request, rest)
+        )
+        if rows is None:
+            return Reply.json(_imsx("unknown_object", "not found"), 404)
+        return self._paged(
+            request, "users" if rest[-1] in ("students", "teachers") else rest[-1], rows
+        )
+
+    def _collection(
+        self, request: Request, rest: list[str]
+    ) -> list[Callable[[], dict[str, Any]]] | None:
+        """The rows of a collection, each made only for the page that serves it."""
         if len(rest) == 1 and rest[0] == "demographics":
-            rows = [
+            return [
                 partial(self._demographic, i) for s in self.schools.values() for i in s.of("pupil")
             ]
-            return self._paged(request, "demographics", rows)
         school = self.school_of(request)
         if school is None or len(rest) != 3:
-            return Reply.json(_imsx("unknown_object", "not found"), 404)
+            return None
         since = _filter_time(request.query.get("filter"))
         collection = rest[2]
+        rows: list[Callable[[], dict[str, Any]]] = []
         if collection in ("students", "teachers", "classes"):
             kind = {"students": "pupil", "teachers": "staff", "classes": "class"}[collection]
             rows = [
@@ -1597,16 +1624,15 @@ class FakeOneRoster(FakeBroker):
                 for g in school.gone.values()
                 if g.kind == kind and since is not None and g.at > since and g.restored_at is None
             ]
-            return self._paged(request, "users" if kind != "class" else "classes", rows)
+            return rows
         if collection == "enrollments":
-            rows = []
             for kind, role in (("pupil", "student"), ("staff", "teacher")):
                 for i in school.of(kind):
                     if since is not None and i.at <= since:
                         continue
                     rows += [partial(_enrolment, c, i, role) for c in i.record.class_ids]
-            return self._paged(request, "enrollments", rows)
-        return Reply.json(_imsx("unknown_object", "not found"), 404)
+            return rows
+        return None
 
     def _paged(self, request: Request, key: str, rows: list[Callable[[], dict[str, Any]]]) -> Reply:
         limit_text = request.query.get("limit")
@@ -1754,7 +1780,8 @@ def import_school(
     school_name: str = "School",
 ) -> BrokerFetch:
     """A first sync as a person approving everything: fetch *source*, import every New record
-    (staff too) into an empty school, and keep the watermark. For tests of what comes after."""
+    (staff too) into an empty school, and keep the watermark (in the sync's own commit). For
+    tests of what comes after."""
     from schoolsync.matching import match_classes, match_pupils, match_staff, match_year_groups
     from schoolsync.sync import SchoolRecords, apply, plan
 
@@ -1776,6 +1803,6 @@ def import_school(
         match_staff(mis.staff, []).select_all_new(),
         match_pupils(mis.pupils, []),
     ]
-    apply(plan(reviews, current, at=at), store, connection=connection, at=at)
-    commit_watermark(store, school_id, fetched, at=at)
+    with syncing_unit(store, school_id, fetched, at=at) as unit:
+        apply(plan(reviews, current, at=at), unit, connection=connection, at=at)
     return fetched
