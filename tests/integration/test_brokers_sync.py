@@ -236,3 +236,43 @@ def test_the_watermark_commits_in_the_same_unit_of_work_as_the_sync(store: Store
     assert moved is not None
     assert moved.taken_at > start.taken_at
     assert "Sunny" in {p.preferred_forename for p in pupils_by_mis(store).values()}
+
+
+def test_a_delta_that_cannot_see_deletions_never_infers_one(store: Store) -> None:
+    """Xporter's updatedSince mode sees no deletions: a pupil gone from the MIS is absent from
+    the delta, which proves nothing, so the nightly sync leaves them Synced and says its
+    deletions are incomplete; a full sync (full=True) then finds them: Out of sync, under the
+    change-size guard, never soft-deleted from a delta's silence."""
+    from schoolsync.sync import SyncState
+    from schoolsync.sync.records import RecordKind
+
+    clock = FixedClock(DAY0)
+    served = sample_snapshot("s1", pupils=40, staff=4, year_codes=("7",), classes_per_year=2)
+    with fake_for("xporter", served, clock) as fake:
+        conn = fake.connect("K1", settings=QUICK, changesets=False)  # type: ignore[attr-defined]
+        first_sync(store, conn)
+        gone = served.pupils[7]
+        clock.advance(timedelta(days=1))
+        fake.set_school("K1", attrs.evolve(served, pupils=served.pupils[:7] + served.pupils[8:]))
+        night = nightly_sync(conn, store, school_id="s1", connection=connection(), at=clock.now())
+        assert night.delta
+        assert not night.deletions_complete
+        assert night.soft_deleted == ()
+
+        def state_of_gone() -> SyncState:
+            with store.unit_of_work() as uow:
+                links = uow.sync_links.list(school_id="s1")
+            return next(
+                lk.state for lk in links if lk.kind is RecordKind.PUPIL and lk.mis_id == gone.mis_id
+            )
+
+        assert state_of_gone() is SyncState.SYNCED
+        clock.advance(timedelta(hours=1))
+        full = nightly_sync(
+            conn, store, school_id="s1", connection=connection(), at=clock.now(), full=True
+        )
+        conn.close()
+    assert not full.delta
+    assert full.deletions_complete
+    assert full.soft_deleted == ()
+    assert state_of_gone() is SyncState.OUT_OF_SYNC

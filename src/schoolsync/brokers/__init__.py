@@ -14,6 +14,7 @@ from __future__ import annotations
 from schoolsync.brokers._base import BrokerFetch, Watermark, options_fingerprint
 from schoolsync.brokers._http import (
     HttpSettings,
+    Limiter,
     RateLimit,
     RateLimiter,
     RateLimits,
@@ -39,6 +40,7 @@ __all__ = [
     "BrokerFetch",
     "BrokerSchool",
     "HttpSettings",
+    "Limiter",
     "OneRosterBroker",
     "OneRosterSchool",
     "RateLimit",

@@ -17,9 +17,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import httpx
@@ -28,6 +28,7 @@ from schoolsync.errors import BrokerAuthError, BrokerError
 
 __all__ = [
     "HttpSettings",
+    "Limiter",
     "RateLimit",
     "RateLimiter",
     "RateLimits",
@@ -135,14 +136,38 @@ class RateLimit:
             raise ValueError("a rate limit needs requests >= 1 and period > 0")
 
 
+class Limiter(Protocol):
+    """What a connector needs of a rate limit: a slot per request and a pause for everyone.
+
+    :class:`RateLimiter` is the in-process implementation. A host running schools in several
+    processes can give :class:`RateLimits` a ``make`` that returns its own (for instance one
+    kept in PostgreSQL); it must keep the same promise: at most ``limit.requests`` requests
+    whose slots ended within any ``limit.period`` seconds, counting each from when its slot
+    ended (the broker counts requests on arrival, which is before the answer ends).
+    """
+
+    limit: RateLimit
+
+    def slot(self) -> AbstractContextManager[None]:
+        """Wait for a free slot, hold it for one request, and count it from when it ends."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request back for *seconds* (the broker asked for it)."""
+        ...
+
+
 class RateLimiter:
     """A token bucket of ``limit.requests`` tokens in which each spent token comes back one
     ``limit.period`` after its request ended, so no window of that length ever holds more
     requests than the limit, at the broker too (a plain refilling bucket lets twice the limit
     through a window).
 
-    Thread-safe; one limiter is shared by every school using the same credential. A broker's
-    "slow down" (429) pauses every holder until the delay it asked for has passed.
+    Thread-safe; one limiter is shared by every school using the same credential. Waiting
+    threads queue in order and only the first of them watches the clock (the others sleep
+    until it has its token), so a busy limiter wakes one thread per token rather than every
+    waiting thread. A broker's "slow down" (429) pauses every holder until the delay it asked
+    for has passed. ``margin`` lengthens the period a little (0.1 %: clocks drift).
     """
 
     def __init__(
@@ -151,9 +176,10 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        margin: float = 0.01,
+        margin: float = 0.001,
     ) -> None:
         self.limit = limit
+        self.margin = margin
         # A token comes back a period (plus a small margin) after its request ended.
         self._period = limit.period * (1 + margin)
         self._clock = clock
@@ -162,6 +188,8 @@ class RateLimiter:
         self._in_flight = 0
         self._paused_until = 0.0
         self._lock = threading.Lock()
+        self._queue: deque[threading.Event] = deque()  # waiting threads, first come first
+        self._freed = threading.Event()  # set when a request in flight ends
 
     def acquire(self) -> None:
         """Wait until a request may be sent, and count it as sent now."""
@@ -180,24 +208,43 @@ class RateLimiter:
             self._give_back()
 
     def _take(self) -> None:
-        while True:
+        turn = threading.Event()
+        with self._lock:
+            self._queue.append(turn)
+            if self._queue[0] is turn:
+                turn.set()
+        try:
+            turn.wait()  # until every thread that came first has its token
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    horizon = now - self._period
+                    while self._spent and self._spent[0] <= horizon:
+                        self._spent.popleft()
+                    wait: float | None = self._paused_until - now
+                    if wait is not None and wait <= 0:
+                        if len(self._spent) + self._in_flight < self.limit.requests:
+                            self._in_flight += 1
+                            return
+                        wait = self._spent[0] + self._period - now if self._spent else None
+                    if wait is None:
+                        self._freed.clear()  # every token is in flight: wait for one to end
+                if wait is None:
+                    self._freed.wait(0.05)
+                else:
+                    self._sleep(max(wait, 0.0005))
+        finally:
             with self._lock:
-                now = self._clock()
-                horizon = now - self._period
-                while self._spent and self._spent[0] <= horizon:
-                    self._spent.popleft()
-                wait = self._paused_until - now
-                if wait <= 0 and len(self._spent) + self._in_flight < self.limit.requests:
-                    self._in_flight += 1
-                    return
-                if wait <= 0:
-                    wait = self._spent[0] + self._period - now if self._spent else 0.005
-            self._sleep(max(wait, 0.001))
+                first = self._queue[0] is turn
+                self._queue.remove(turn)
+                if first and self._queue:
+                    self._queue[0].set()
 
     def _give_back(self) -> None:
         with self._lock:
             self._in_flight -= 1
             self._spent.append(self._clock())
+            self._freed.set()
 
     def pause(self, seconds: float) -> None:
         """Hold every request back for *seconds* (the broker asked for it)."""
@@ -207,26 +254,36 @@ class RateLimiter:
 
 class RateLimits:
     """The limiters of a host, one per credential, so that every school using a credential
-    shares its limit. Create one per process and pass it to every broker."""
+    shares its limit. Create one per process and pass it to every broker.
+
+    ``make(provider, key, limit)`` builds a limiter for a credential (``key`` is a one-way
+    fingerprint of it, stable across processes): pass one to share limits between processes
+    (see :class:`Limiter`); by default each is an in-process :class:`RateLimiter`.
+    """
 
     def __init__(
         self,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        make: Callable[[str, str, RateLimit], Limiter] | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._limiters: dict[tuple[str, str], RateLimiter] = {}
+        self._make = make
+        self._limiters: dict[tuple[str, str], Limiter] = {}
         self._lock = threading.Lock()
 
-    def limiter(self, provider: str, credential: Secret, limit: RateLimit) -> RateLimiter:
+    def limiter(self, provider: str, credential: Secret, limit: RateLimit) -> Limiter:
         """The shared limiter of *credential* at *provider* (made on first use)."""
         key = (provider, credential.fingerprint())
         with self._lock:
             found = self._limiters.get(key)
             if found is None:
-                found = RateLimiter(limit, clock=self._clock, sleep=self._sleep)
+                if self._make is not None:
+                    found = self._make(provider, key[1], limit)
+                else:
+                    found = RateLimiter(limit, clock=self._clock, sleep=self._sleep)
                 self._limiters[key] = found
             return found
 
@@ -296,7 +353,7 @@ class HttpSession:
         provider: str,
         settings: HttpSettings,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.provider = provider
@@ -339,7 +396,7 @@ class HttpSession:
         refresh: Callable[[], None] | None = None,
         sign: Callable[[Call], Mapping[str, str]] | None = None,
         parse: Callable[[httpx.Response], Any] | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
     ) -> tuple[httpx.Response, Any]:
         """Send *call*, retrying what can be retried; returns the response and ``parse``'s value.
 

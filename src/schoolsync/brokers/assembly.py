@@ -42,8 +42,8 @@ from schoolsync.brokers._http import (
     Call,
     HttpSession,
     HttpSettings,
+    Limiter,
     RateLimit,
-    RateLimiter,
     RateLimits,
     Secret,
     as_secret,
@@ -222,7 +222,7 @@ class AssemblySchool(BrokerSchool):
         self.per_page = per_page
         self.registration_groups = registration_groups
         # The limit is per access token; a refreshed token continues the same school's count.
-        self.limiter: RateLimiter = broker.rate_limits.limiter(
+        self.limiter: Limiter = broker.rate_limits.limiter(
             PROVIDER, Secret(f"school:{broker.client_id}:{key}"), broker.rate_limit
         )
         self.requests = 0

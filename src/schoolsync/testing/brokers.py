@@ -182,6 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
             raw_query=parts.query,
         )
         reply = self.server.broker.dispatch(request)
+        if self.server.broker.latency:
+            time.sleep(self.server.broker.latency)  # a broker that far away (the GIL is free)
         if reply.stall:
             time.sleep(reply.stall)
         self.send_response(reply.status)
@@ -276,6 +278,7 @@ class FakeBroker(abc.ABC):
             :class:`~schoolsync.clock.FixedClock` in tests to make deltas exact).
         rate_limit: ``(requests, period)`` the fake enforces per credential (429 when over).
         token_lifetime: how long issued tokens last.
+        latency: seconds added before every answer (a broker across a network, not loopback).
     """
 
     provider = ""
@@ -287,8 +290,10 @@ class FakeBroker(abc.ABC):
         clock: Clock | None = None,
         rate_limit: tuple[int, float] | None = None,
         token_lifetime: timedelta = timedelta(hours=24),
+        latency: float = 0.0,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        self.latency = latency
         self.rate_limit = rate_limit
         self.token_lifetime = token_lifetime
         self.schools: dict[str, _School] = {}
