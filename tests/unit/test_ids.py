@@ -221,8 +221,9 @@ class TestServicesTakeAnIdSource:
         soft_delete(store, RecordKind.PUPIL, created, at=NOW, ids=ids)
         with store.unit_of_work() as uow:
             injected = [e.id for e in uow.audit.events() if e.id.startswith("u-")]
-        assert injected == ["u-1", "u-3"]
-        assert report.sync_id == "u-2"
+        # the unmatch, the remembered "not this one" decision, then the soft delete
+        assert injected == ["u-1", "u-2", "u-4"]
+        assert report.sync_id == "u-3"
 
     def test_connection_changes_are_audited_with_the_injected_ids(self) -> None:
         store = MemoryStore()

@@ -12,8 +12,8 @@ See docs/matching.md for the method, the settings and measured accuracy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from schoolsync.errors import DuplicateRecordError
 from schoolsync.matching._groups import is_nursery, nc_year_key
@@ -30,6 +30,7 @@ from schoolsync.matching._people import score_pair as _score_pair
 from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus
 from schoolsync.matching._review import MatchReview, MixedYearClass, record_name
 from schoolsync.matching._settings import MatchSettings
+from schoolsync.records.decisions import MatchDecision
 from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.records.sync import RecordKind
 
@@ -77,9 +78,16 @@ def _checked_match(
 
 
 def match_pupils(
-    mis: Sequence[Pupil], app: Sequence[Pupil], settings: MatchSettings | None = None
+    mis: Sequence[Pupil],
+    app: Sequence[Pupil],
+    settings: MatchSettings | None = None,
+    *,
+    decisions: Iterable[MatchDecision] = (),
 ) -> MatchReview[Pupil]:
     """Match the MIS's pupils with the app's; New pupils are selected for import.
+
+    *decisions* are a person's remembered decisions (``schoolsync.sync.load_decisions``):
+    no automatic evidence overrides them (:meth:`MatchReview.honour`).
 
     Raises:
         DuplicateRecordError: two records on one side share an ``id``.
@@ -90,21 +98,35 @@ def match_pupils(
         results=results,
         selected=[r.mis.id for r in results if r.status is MatchStatus.NEW and r.mis],
         select_new_by_default=True,
-    )
+    ).honour(decisions, scorer=_scorer(settings))
 
 
 def match_staff(
     mis: Sequence[StaffMember],
     app: Sequence[StaffMember],
     settings: MatchSettings | None = None,
+    *,
+    decisions: Iterable[MatchDecision] = (),
 ) -> MatchReview[StaffMember]:
     """Match the MIS's staff with the app's; New staff are deselected by default.
+
+    *decisions*: a person's remembered decisions, honoured as by :func:`match_pupils`.
 
     Raises:
         DuplicateRecordError: two records on one side share an ``id``.
     """
     results = _checked_match("staff member", mis, app, settings)
-    return MatchReview(kind=RecordKind.STAFF, results=results, select_new_by_default=False)
+    review: MatchReview[StaffMember] = MatchReview(
+        kind=RecordKind.STAFF, results=results, select_new_by_default=False
+    )
+    return review.honour(decisions, scorer=_scorer(settings))
+
+
+def _scorer(settings: MatchSettings | None) -> Any:
+    def scorer(mis: Any, app: Any) -> tuple[float, tuple[FieldScore, ...]]:
+        return _score_pair(mis, app, settings or MatchSettings())
+
+    return scorer
 
 
 def match_year_groups(mis: Sequence[YearGroup], app: Sequence[YearGroup]) -> MatchReview[YearGroup]:
@@ -126,6 +148,7 @@ def match_classes(
     mis_year_groups: Sequence[YearGroup] = (),
     app_year_groups: Sequence[YearGroup] = (),
     similarity_threshold: float = 0.88,
+    decisions: Iterable[MatchDecision] = (),
 ) -> MatchReview[SchoolClass]:
     """Match classes on normalised names within year groups.
 
@@ -134,11 +157,13 @@ def match_classes(
     year ("Swans" with Years 1 and 2 vs "1Swans" and "2Swans"), reported in
     ``review.mixed_year_classes`` (the MIS class is New, the app classes Not matched); then names
     equal apart from a year designator, or similar (Jaro-Winkler at least
-    *similarity_threshold*) within the same year groups: May match.
+    *similarity_threshold*) within the same year groups: May match. A person's remembered
+    *decisions* are honoured (:meth:`MatchReview.honour`).
     """
     _check_unique("class", "MIS", mis)
     _check_unique("class", "app", app)
-    return _match_classes(mis, app, mis_year_groups, app_year_groups, similarity_threshold)
+    review = _match_classes(mis, app, mis_year_groups, app_year_groups, similarity_threshold)
+    return review.honour(decisions)
 
 
 def score_pair(

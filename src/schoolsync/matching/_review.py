@@ -11,11 +11,12 @@ from cattrs import BaseValidationError, transform_error
 from schoolsync.errors import NotFoundError, ValidationError
 from schoolsync.matching._normalise import normalise_name
 from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus, R
+from schoolsync.records.decisions import MatchChoice, MatchDecision, MatchDecisions
 from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.records.sync import RecordKind
 from schoolsync.tables import Tabular
 
-__all__ = ["MatchReview", "MixedYearClass", "record_name"]
+__all__ = ["MatchReview", "MixedYearClass", "ReviewLines", "manual_pair", "record_name"]
 
 _ORDER = {s: s.review_order for s in MatchStatus}
 
@@ -182,16 +183,7 @@ class MatchReview(Tabular, Generic[R]):
         ra = self.result_for(app=app)
         assert rm.mis is not None
         assert ra.app is not None
-        score, breakdown = (0.0, ()) if scorer is None else scorer(rm.mis, ra.app)
-        new = MatchResult(
-            status=MatchStatus.MATCHED,
-            mis=rm.mis,
-            app=ra.app,
-            score=score,
-            rule=MatchRule.MANUAL,
-            breakdown=breakdown,
-            confirmed=True,
-        )
+        new = manual_pair(rm.mis, ra.app, scorer)
         rest: list[MatchResult[R]] = [r for r in self.results if r is not rm and r is not ra]
         added: set[str] = set()
         for r in {id(rm): rm, id(ra): ra}.values():
@@ -280,6 +272,31 @@ class MatchReview(Tabular, Generic[R]):
         selected = ((self.selected | added) - dropped) & (new_keys | self.locked)
         return attrs.evolve(self, results=results, selected=selected)
 
+    def honour(
+        self,
+        decisions: Iterable[MatchDecision],
+        *,
+        scorer: Callable[[R, R], tuple[float, tuple[FieldScore, ...]]] | None = None,
+    ) -> MatchReview[R]:
+        """The review with a person's remembered decisions (of this review's kind) applied.
+
+        No automatic evidence overrides them: a pair a person matched is Matched (``confirmed``,
+        rule ``MANUAL``), taking both records from whatever pairs they were in; a pair a person
+        refused ("not this one", e.g. by :func:`schoolsync.sync.unmatch`) is split, its MIS
+        record New and not ticked for import until a person matches it or chooses Import, its
+        app record Not matched; Import and Do not import set the New record's tick. Decisions
+        about records absent from the review are ignored. MIS records are named by their MIS
+        identifier (``mis_id``, else ``id``). *scorer* scores a pair a person matched (as for
+        :meth:`match`). See :mod:`schoolsync.sync.decisions`.
+        """
+        book = (
+            decisions if isinstance(decisions, MatchDecisions) else MatchDecisions(decisions)
+        ).of(self.kind)
+        if not book:
+            return self
+        honoured: MatchReview[R] = _Honour(self, scorer).run(book)
+        return honoured
+
     # ------------------------------------------------------------------ views and saving
 
     def to_rows(self) -> list[dict[str, Any]]:
@@ -343,6 +360,25 @@ class MatchReview(Tabular, Generic[R]):
         return review
 
 
+def manual_pair(
+    mis: R,
+    app: R,
+    scorer: Callable[[R, R], tuple[float, tuple[FieldScore, ...]]] | None = None,
+) -> MatchResult[R]:
+    """The Matched result of a pair a person matched by hand (``confirmed``, rule ``MANUAL``);
+    *scorer* fills in its score and breakdown."""
+    score, breakdown = (0.0, ()) if scorer is None else scorer(mis, app)
+    return MatchResult(
+        status=MatchStatus.MATCHED,
+        mis=mis,
+        app=app,
+        score=score,
+        rule=MatchRule.MANUAL,
+        breakdown=breakdown,
+        confirmed=True,
+    )
+
+
 def _key(value: object) -> str:
     if isinstance(value, str):
         return value
@@ -350,3 +386,137 @@ def _key(value: object) -> str:
     if not isinstance(key, str):
         raise ValidationError("record", type(value).__name__, "expected a record or an id")
     return key
+
+
+_UNMATCHED_FLAG = "unmatched by a person"
+_LEFT_OUT_FLAG = "left out by a person"
+
+
+def _mis_key(record: Any) -> str:
+    return str(record.mis_id or record.id)
+
+
+class ReviewLines:
+    """A mutable working copy of a review's lines, found by MIS key and app id, for passes
+    that edit many lines at once; :meth:`result` is the edited review."""
+
+    def __init__(
+        self, review: MatchReview[Any], mis_key: Callable[[Any], str] = lambda rec: rec.id
+    ) -> None:
+        self.review = review
+        self.mis_key = mis_key
+        self.live: dict[int, MatchResult[Any]] = {}
+        self.by_mis: dict[str, MatchResult[Any]] = {}
+        self.by_app: dict[str, MatchResult[Any]] = {}
+        self.selected = set(review.selected)
+        for r in review.results:
+            self.add(r)
+
+    def add(self, r: MatchResult[Any]) -> None:
+        """Put line *r* in."""
+        self.live[id(r)] = r
+        if r.mis is not None:
+            self.by_mis[self.mis_key(r.mis)] = r
+        if r.app is not None:
+            self.by_app[r.app.id] = r
+
+    def remove(self, r: MatchResult[Any]) -> None:
+        """Take line *r* out."""
+        del self.live[id(r)]
+        if r.mis is not None:
+            del self.by_mis[self.mis_key(r.mis)]
+        if r.app is not None:
+            del self.by_app[r.app.id]
+
+    def result(self) -> MatchReview[Any]:
+        """The review with the lines as they are now (selection kept to New and locked ids)."""
+        results = list(self.live.values())
+        news = {x.mis.id for x in results if x.status is MatchStatus.NEW and x.mis is not None}
+        return attrs.evolve(
+            self.review,
+            results=results,
+            selected=frozenset(self.selected & (news | set(self.review.locked))),
+        )
+
+
+class _Honour(ReviewLines):
+    """Applies remembered decisions to a review in one pass."""
+
+    def __init__(
+        self,
+        review: MatchReview[Any],
+        scorer: Callable[[Any, Any], tuple[float, tuple[FieldScore, ...]]] | None,
+    ) -> None:
+        super().__init__(review, _mis_key)
+        self.scorer = scorer
+        self.decided: set[str] = set()  # MIS keys a person matched
+
+    def split(self, r: MatchResult[Any], *, flag: str | None, select: bool) -> None:
+        """Break pair *r*: its MIS record New, its app record Not matched."""
+        assert r.mis is not None
+        assert r.app is not None
+        flags = () if flag is None else (flag,)
+        self.remove(r)
+        self.add(MatchResult(status=MatchStatus.NEW, mis=r.mis, flags=flags))
+        self.add(MatchResult(status=MatchStatus.NOT_MATCHED, app=r.app, flags=flags))
+        if select:
+            self.selected.add(r.mis.id)
+        else:
+            self.selected.discard(r.mis.id)
+
+    def match(self, d: MatchDecision) -> None:
+        rm = self.by_mis.get(d.mis_id)
+        ra = self.by_app.get(d.app_id or "")
+        if rm is None or ra is None or rm.mis is None or ra.app is None:
+            return
+        self.decided.add(d.mis_id)
+        if rm is ra:
+            self.remove(rm)
+            self.add(
+                attrs.evolve(rm, status=MatchStatus.MATCHED, confirmed=True, rule=MatchRule.MANUAL)
+            )
+            return
+        self.remove(rm)
+        self.remove(ra)
+        if rm.app is not None:
+            self.add(MatchResult(status=MatchStatus.NOT_MATCHED, app=rm.app))
+        if ra.mis is not None:
+            self.add(MatchResult(status=MatchStatus.NEW, mis=ra.mis))
+            if self.review.select_new_by_default:
+                self.selected.add(ra.mis.id)
+        self.add(manual_pair(rm.mis, ra.app, self.scorer))
+        self.selected.discard(rm.mis.id)
+
+    def run(self, book: MatchDecisions) -> MatchReview[Any]:
+        for d in book:
+            if d.choice is MatchChoice.MATCH:
+                self.match(d)
+        for d in book:
+            r = self.by_mis.get(d.mis_id)
+            if r is None or d.mis_id in self.decided or d.choice is MatchChoice.MATCH:
+                continue
+            if d.choice is MatchChoice.NOT_MATCH:
+                if r.app is not None and r.app.id == d.app_id:
+                    self.split(r, flag=_UNMATCHED_FLAG, select=False)
+            elif d.choice is MatchChoice.NEW and r.is_pair:
+                self.split(r, flag=None, select=True)
+        for d in book:
+            r = self.by_mis.get(d.mis_id)
+            if r is None or r.mis is None or r.status is not MatchStatus.NEW:
+                continue
+            choice = book.import_choice(self.review.kind, d.mis_id)
+            if choice is MatchChoice.NEW:
+                self.selected.add(r.mis.id)
+            elif r.mis.id in self.review.locked:
+                continue
+            elif choice is MatchChoice.LEAVE_OUT:
+                self.selected.discard(r.mis.id)
+                if _LEFT_OUT_FLAG not in r.flags:
+                    self.remove(r)
+                    self.add(attrs.evolve(r, flags=(*r.flags, _LEFT_OUT_FLAG)))
+            elif d.choice is MatchChoice.NOT_MATCH:
+                self.selected.discard(r.mis.id)
+                if _UNMATCHED_FLAG not in r.flags:
+                    self.remove(r)
+                    self.add(attrs.evolve(r, flags=(*r.flags, _UNMATCHED_FLAG)))
+        return self.result()

@@ -2,7 +2,7 @@
 
 Accounts and role assignments, grants, trusts, schools and memberships, people (pupils, staff,
 classes, year groups), the records the MIS sync keeps, audit events and their actions, and the
-review status of a pair. This package imports nothing but attrs, the standard library and
+review status of a pair, and the match decisions a person made. This package imports nothing but attrs, the standard library and
 :mod:`schoolsync.identifiers`; the rules that act on these records live above it (see
 ``ARCHITECTURE.md``).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from schoolsync.records.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.records.audit import AuditAction, AuditEvent
+from schoolsync.records.decisions import MatchChoice, MatchDecision, MatchDecisions
 from schoolsync.records.grants import Grant
 from schoolsync.records.messages import OutboundMessage, OutboxEntry, OutboxState
 from schoolsync.records.organisations import (
@@ -43,6 +44,9 @@ __all__ = [
     "DeletedRecord",
     "Gender",
     "Grant",
+    "MatchChoice",
+    "MatchDecision",
+    "MatchDecisions",
     "MatchStatus",
     "Membership",
     "MembershipStatus",

@@ -23,6 +23,7 @@ import attrs
 
 from schoolsync.records.accounts import Account, RoleAssignment
 from schoolsync.records.brokers import QueuedResult, SyncWatermark
+from schoolsync.records.decisions import MatchDecision
 from schoolsync.records.grants import Grant
 from schoolsync.records.messages import OutboxEntry
 from schoolsync.records.nightly import NightlyJob
@@ -38,6 +39,7 @@ __all__ = [
     "CLASSES",
     "DELETED",
     "GRANTS",
+    "MATCH_DECISIONS",
     "MEMBERSHIPS",
     "NIGHTLY_JOBS",
     "OUTBOX",
@@ -224,6 +226,13 @@ NIGHTLY_JOBS: Table[NightlyJob] = Table(
     columns=("school_id", "run_id"),
     subject="nightly_job",
 )
+MATCH_DECISIONS: Table[MatchDecision] = Table(
+    name="match_decisions",
+    kind="match decision",
+    record_type=MatchDecision,
+    columns=("school_id", "mis_id", "app_id"),
+    subject="match_decision",
+)
 
 #: Every table, in the order stores create and list them.
 TABLES: tuple[Table[Any], ...] = (
@@ -245,6 +254,7 @@ TABLES: tuple[Table[Any], ...] = (
     SYNC_WATERMARKS,
     RESULT_OUTBOX,
     NIGHTLY_JOBS,
+    MATCH_DECISIONS,
 )
 
 #: The tables by name (``TABLES_BY_NAME["pupils"]``).

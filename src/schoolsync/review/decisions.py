@@ -24,7 +24,8 @@ import attrs
 from cattrs import BaseValidationError, transform_error
 
 from schoolsync.errors import DecisionsError, FileFormatError
-from schoolsync.matching import MatchResult, MatchReview, MatchRule, MatchStatus, score_pair
+from schoolsync.matching import MatchResult, MatchReview, MatchStatus, score_pair
+from schoolsync.matching._review import ReviewLines, manual_pair
 from schoolsync.people import Pupil, StaffMember
 from schoolsync.review._view import ReviewLine, review_fingerprint, review_lines
 from schoolsync.sync.records import RecordKind
@@ -196,32 +197,12 @@ def _problems(message: str, problems: list[FileFormatError], more: int) -> Decis
     return DecisionsError(message, shown)
 
 
-class _Applier:
+class _Applier(ReviewLines):
     """Applies decisions one by one to a mutable copy of the review's lines."""
 
     def __init__(self, review: MatchReview[Any], rows: Mapping[str, int]) -> None:
-        self.review = review
+        super().__init__(review)
         self.rows = rows
-        self.live: dict[int, MatchResult[Any]] = {}
-        self.by_mis: dict[str, MatchResult[Any]] = {}
-        self.by_app: dict[str, MatchResult[Any]] = {}
-        self.selected = set(review.selected)
-        for r in review.results:
-            self.add(r)
-
-    def add(self, r: MatchResult[Any]) -> None:
-        self.live[id(r)] = r
-        if r.mis is not None:
-            self.by_mis[r.mis.id] = r
-        if r.app is not None:
-            self.by_app[r.app.id] = r
-
-    def remove(self, r: MatchResult[Any]) -> None:
-        del self.live[id(r)]
-        if r.mis is not None:
-            del self.by_mis[r.mis.id]
-        if r.app is not None:
-            del self.by_app[r.app.id]
 
     def new(self, record: Any) -> None:
         self.add(MatchResult(status=MatchStatus.NEW, mis=record))
@@ -286,33 +267,10 @@ class _Applier:
         claimed[f"m:{d.mis_id}"] = claimed[f"a:{d.app_id}"] = index
         self.remove(rm)
         self.remove(ra)
-        mis, app = rm.mis, ra.app
-        if isinstance(mis, Pupil | StaffMember) and isinstance(app, Pupil | StaffMember):
-            score, breakdown = score_pair(mis, app)
-        else:
-            score, breakdown = 0.0, ()
-        self.add(
-            MatchResult(
-                status=MatchStatus.MATCHED,
-                mis=rm.mis,
-                app=ra.app,
-                score=score,
-                rule=MatchRule.MANUAL,
-                breakdown=breakdown,
-                confirmed=True,
-            )
-        )
+        people = isinstance(rm.mis, Pupil | StaffMember)
+        self.add(manual_pair(rm.mis, ra.app, score_pair if people else None))
         self.selected.discard(d.mis_id or "")
         return None
-
-    def result(self) -> MatchReview[Any]:
-        results = list(self.live.values())
-        news = {r.mis.id for r in results if r.status is MatchStatus.NEW and r.mis is not None}
-        return attrs.evolve(
-            self.review,
-            results=results,
-            selected=frozenset(self.selected & (news | set(self.review.locked))),
-        )
 
 
 def _where_ref(index: int) -> str:

@@ -159,6 +159,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="the nightly sync's job records (one per school and night)",
         tables={"nightly_jobs": ("school_id", "run_id")},
     ),
+    Migration.create_tables(
+        version=5,
+        description="match decisions made by a person (match, not this one, import, leave out)",
+        tables={"match_decisions": ("school_id", "mis_id", "app_id")},
+    ),
 )
 
 #: The newest schema version this library understands.

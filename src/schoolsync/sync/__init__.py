@@ -11,7 +11,8 @@ The flow (see docs/sync.md)::
     report = apply(sync_plan, store, connection=connection, at=now, notifier=notifier)
 
 Nightly: :func:`incremental_sync`; new academic year: :func:`rollover_sync`; undo:
-:func:`unmatch`; leavers: :func:`soft_delete`, :func:`purge_expired`, :func:`erase`.
+:func:`unmatch`; a person's decisions, remembered: :func:`record_decision`,
+:func:`load_decisions`, :func:`forget_decision`; leavers: :func:`soft_delete`, :func:`purge_expired`, :func:`erase`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
         require_active,
         set_data_sharing,
         shares_result,
+    )
+    from schoolsync.sync.decisions import (
+        MatchChoice,
+        MatchDecision,
+        MatchDecisions,
+        decide_in,
+        forget_decision,
+        load_decisions,
+        record_decision,
     )
     from schoolsync.sync.emails import (
         EmailBatch,
@@ -120,6 +130,9 @@ _LAZY: dict[str, str] = {
     "GuardCheck": "schoolsync.sync.plans",
     "MIS_OWNED_FIELDS": "schoolsync.sync.plans",
     "MisConnection": "schoolsync.sync.connection",
+    "MatchChoice": "schoolsync.sync.decisions",
+    "MatchDecision": "schoolsync.sync.decisions",
+    "MatchDecisions": "schoolsync.sync.decisions",
     "Outcome": "schoolsync.sync.report",
     "PairStatus": "schoolsync.sync.plans",
     "Pairing": "schoolsync.sync.plans",
@@ -143,9 +156,11 @@ _LAZY: dict[str, str] = {
     "authorise": "schoolsync.sync.connection",
     "check_app_edit": "schoolsync.sync.state",
     "deauthorise": "schoolsync.sync.connection",
+    "decide_in": "schoolsync.sync.decisions",
     "delta_of": "schoolsync.sync.incremental",
     "edit_record": "schoolsync.sync.state",
     "erase": "schoolsync.sync.leavers",
+    "forget_decision": "schoolsync.sync.decisions",
     "generate_emails": "schoolsync.sync.emails",
     "identity_hashes": "schoolsync.sync.identity",
     "incremental_plan": "schoolsync.sync.incremental",
@@ -153,6 +168,7 @@ _LAZY: dict[str, str] = {
     "is_valid_email": "schoolsync.sync.emails",
     "normalise_name_part": "schoolsync.sync.emails",
     "original_backup_id": "schoolsync.sync.applying",
+    "load_decisions": "schoolsync.sync.decisions",
     "pairings_from_review": "schoolsync.sync.planning",
     "plan": "schoolsync.sync.planning",
     "plan_id": "schoolsync.sync.planning",
@@ -164,6 +180,7 @@ _LAZY: dict[str, str] = {
     "prune_backups": "schoolsync.sync.leavers",
     "purge_expired": "schoolsync.sync.leavers",
     "read_snapshot": "schoolsync.sync.incremental",
+    "record_decision": "schoolsync.sync.decisions",
     "report_for": "schoolsync.sync.applying",
     "require_active": "schoolsync.sync.connection",
     "restore_deleted": "schoolsync.sync.leavers",
@@ -192,6 +209,9 @@ __all__ = [
     "EmailPolicy",
     "FieldChange",
     "GuardCheck",
+    "MatchChoice",
+    "MatchDecision",
+    "MatchDecisions",
     "MisConnection",
     "Outcome",
     "PairStatus",
@@ -216,14 +236,17 @@ __all__ = [
     "authorise",
     "check_app_edit",
     "deauthorise",
+    "decide_in",
     "delta_of",
     "edit_record",
     "erase",
+    "forget_decision",
     "generate_emails",
     "identity_hashes",
     "incremental_plan",
     "incremental_sync",
     "is_valid_email",
+    "load_decisions",
     "normalise_name_part",
     "original_backup_id",
     "pairings_from_review",
@@ -235,6 +258,7 @@ __all__ = [
     "prune_backups",
     "purge_expired",
     "read_snapshot",
+    "record_decision",
     "report_for",
     "report_from_dict",
     "report_to_dict",

@@ -31,15 +31,18 @@ from schoolsync.ids import ids_or_random
 from schoolsync.ports import IdSource, Notifier, OutboundMessage, Store, UnitOfWork
 from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.records.audit import action_named as _action_named
+from schoolsync.records.decisions import MatchChoice, MatchDecisions
+from schoolsync.records.tables import MATCH_DECISIONS
 from schoolsync.serialisation import converter
 from schoolsync.sync.connection import MisConnection, require_active
+from schoolsync.sync.decisions import decide_in
 from schoolsync.sync.leavers import ORIGINAL_BACKUP_PREFIX, RetentionPolicy, soft_delete_in
 from schoolsync.sync.plans import Action, PlannedChange, SyncPlan
 from schoolsync.sync.records import Backup, RecordKind, SyncLink
 from schoolsync.sync.report import Outcome, ReportEntry, SyncReport
 from schoolsync.sync.state import SchoolRecords, link_id_for, open_unit, record_type, repository
 
-__all__ = ["apply", "original_backup_id", "report_for", "unmatch"]
+__all__ = ["apply", "original_backup_id", "report_for", "unmatch", "unmatch_in"]
 
 _log = logging.getLogger(__name__)
 
@@ -178,6 +181,7 @@ def _write(
             links.append(attrs.evolve(c.link, last_synced_at=at))
     if links:
         uow.sync_links.put_many(links)
+    _supersede_refusals(uow, plan, at, actor_id, ids)
     counts: dict[str, int] = {}
     for c in writes:
         counts[f"{c.kind.value}.{c.action.value}"] = (
@@ -196,6 +200,34 @@ def _write(
             after={"sync_id": plan.sync_id, "counts": counts},
         )
     )
+
+
+def _supersede_refusals(
+    uow: UnitOfWork, plan: SyncPlan, at: datetime, actor_id: str | None, ids: IdSource
+) -> None:
+    """A pair a person had refused ("not this one") that this plan links was matched again by
+    a person (planning links it only then): remember the match in place of the refusal."""
+    decisions = MatchDecisions(uow.repository(MATCH_DECISIONS).list(school_id=plan.school_id))
+    if not decisions:
+        return
+    for c in plan.writes:
+        if (
+            c.action in (Action.LINK, Action.CREATE, Action.RESTORE)
+            and c.mis_id is not None
+            and c.app_id is not None
+            and decisions.refused(c.kind, c.mis_id, c.app_id)
+        ):
+            decide_in(
+                uow,
+                school_id=plan.school_id,
+                kind=c.kind,
+                choice=MatchChoice.MATCH,
+                mis_id=c.mis_id,
+                app_id=c.app_id,
+                at=at,
+                actor_id=actor_id,
+                ids=ids,
+            )
 
 
 def _welcome(plan: SyncPlan, school_name: str | None) -> Iterable[OutboundMessage]:
@@ -327,7 +359,11 @@ def unmatch(
     """Undo the match of app record *app_id*: restore its original data, drop its link.
 
     The record gets back exactly the data it had before the sync first overwrote it (from the
-    backup taken then); the MIS record is unlinked, so the next review shows it as New. A
+    backup taken then); the MIS record is unlinked. The person's "not this one" is remembered
+    (a :class:`~schoolsync.records.MatchDecision`, see :mod:`schoolsync.sync.decisions`): a
+    review honouring the school's decisions shows the MIS record as New (not ticked for import)
+    and the app record as Not matched, a plan never links the two again, and the nightly sync
+    neither re-links nor imports the MIS record, until a person matches it or imports it. A
     record the sync *created* has no earlier state: it is soft-deleted (recoverable). *ids*
     makes the ids of the audit events and of the report (default: random UUIDs).
 
@@ -337,61 +373,88 @@ def unmatch(
     ids = ids_or_random(ids)
     with open_unit(target) as uow:
         try:
-            link = uow.sync_links.get(link_id_for(kind, app_id))
-            if link is None:
-                raise SyncError(f"{kind.value} {app_id!r} is not linked to an MIS record")
-            uow.lock_school(link.school_id)
-            backup = uow.backups.get(original_backup_id(kind, app_id))
-            repo = repository(uow, kind)
-            if backup is not None:
-                original = converter.structure(backup.data, record_type(kind))
-                uow.sync_links.remove(link.id)
-                repo.put(original)
-                uow.backups.remove(backup.id)
-                reason = "unmatched: original data restored from the backup; the MIS record is New"
-                outcome = Outcome.UNLINKED
-                label = getattr(original, "display_name", getattr(original, "name", ""))
-            else:
-                current = repo.require(app_id)
-                label = getattr(current, "display_name", getattr(current, "name", ""))
-                soft_delete_in(
-                    uow, kind, app_id, at=at, retention=retention, actor_id=actor_id, ids=ids
-                )
-                reason = (
-                    "unmatched: the record was imported by the sync, so it was soft-deleted "
-                    "(recoverable); the MIS record is New"
-                )
-                outcome = Outcome.UNLINKED
-            uow.audit.append(
-                AuditEvent(
-                    id=ids.new_id(),
-                    at=at,
-                    actor_id=actor_id,
-                    action=AuditAction.MIS_SYNC_UNMATCHED,
-                    subject_kind=kind.value,
-                    subject_id=app_id,
-                    school_id=link.school_id,
-                    account_id=actor_id,
-                    after={"restored_from_backup": backup is not None},
-                )
+            school_id, entry = unmatch_in(
+                uow, kind, app_id, at=at, actor_id=actor_id, retention=retention, ids=ids
             )
             uow.commit()
         except BaseException:
             uow.rollback()
             raise
     return SyncReport(
-        sync_id=ids.new_id(),
-        school_id=link.school_id,
-        mode="unmatch",
-        at=at,
-        entries=(
-            ReportEntry(
-                kind=kind,
-                outcome=outcome,
-                reason=reason,
-                app_id=app_id,
-                mis_id=link.mis_id,
-                label=str(label),
-            ),
-        ),
+        sync_id=ids.new_id(), school_id=school_id, mode="unmatch", at=at, entries=(entry,)
     )
+
+
+def unmatch_in(
+    uow: UnitOfWork,
+    kind: RecordKind,
+    app_id: str,
+    *,
+    at: datetime,
+    actor_id: str | None = None,
+    retention: RetentionPolicy | None = None,
+    ids: IdSource,
+) -> tuple[str, ReportEntry]:
+    """:func:`unmatch` inside *uow* (not committed): the school's id and the report's entry.
+
+    Raises:
+        SyncError: the record is not linked to an MIS record.
+    """
+    link = uow.sync_links.get(link_id_for(kind, app_id))
+    if link is None:
+        raise SyncError(f"{kind.value} {app_id!r} is not linked to an MIS record")
+    uow.lock_school(link.school_id)
+    backup = uow.backups.get(original_backup_id(kind, app_id))
+    repo = repository(uow, kind)
+    if backup is not None:
+        original = converter.structure(backup.data, record_type(kind))
+        uow.sync_links.remove(link.id)
+        repo.put(original)
+        uow.backups.remove(backup.id)
+        reason = (
+            "unmatched: original data restored from the backup; the MIS record is New "
+            "(not imported until a person matches or imports it)"
+        )
+        label = getattr(original, "display_name", getattr(original, "name", ""))
+    else:
+        current = repo.require(app_id)
+        label = getattr(current, "display_name", getattr(current, "name", ""))
+        soft_delete_in(uow, kind, app_id, at=at, retention=retention, actor_id=actor_id, ids=ids)
+        reason = (
+            "unmatched: the record was imported by the sync, so it was soft-deleted "
+            "(recoverable); the MIS record is New (not imported until a person matches or "
+            "imports it)"
+        )
+    uow.audit.append(
+        AuditEvent(
+            id=ids.new_id(),
+            at=at,
+            actor_id=actor_id,
+            action=AuditAction.MIS_SYNC_UNMATCHED,
+            subject_kind=kind.value,
+            subject_id=app_id,
+            school_id=link.school_id,
+            account_id=actor_id,
+            after={"restored_from_backup": backup is not None},
+        )
+    )
+    decide_in(
+        uow,
+        school_id=link.school_id,
+        kind=kind,
+        choice=MatchChoice.NOT_MATCH,
+        mis_id=link.mis_id,
+        app_id=app_id,
+        at=at,
+        actor_id=actor_id,
+        ids=ids,
+    )
+    entry = ReportEntry(
+        kind=kind,
+        outcome=Outcome.UNLINKED,
+        reason=reason,
+        app_id=app_id,
+        mis_id=link.mis_id,
+        label=str(label),
+    )
+    return link.school_id, entry

@@ -10,6 +10,9 @@ sync links only:
   they were soft-deleted within the retention period; never if they were erased);
 * new staff, new classes and new year groups are **listed** for a person to import (staff get a
   welcome email only when a person imports them);
+* a person's remembered decisions (:mod:`schoolsync.sync.decisions`) hold: an MIS record a
+  person unmatched is neither re-linked nor imported (listed for a person), one a person
+  matched by hand is linked to that app record, and Import / Do not import choices are kept;
 * linked records gone from the MIS become Out of sync, subject to the change-size guard: a
   broken or half-empty feed is refused with :class:`~schoolsync.errors.SyncGuardError` instead
   of deactivating a school.
@@ -28,6 +31,7 @@ import attrs
 from schoolsync.errors import SyncError
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import IdSource, MisSnapshot, MisSource, Notifier, Store, UnitOfWork
+from schoolsync.records.decisions import MatchChoice
 from schoolsync.sync.applying import plan_and_apply
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.planning import plan_pairings
@@ -135,6 +139,41 @@ def _merge_classes(person: _Person, app: Record, current: SchoolRecords) -> _Per
     return attrs.evolve(person, class_ids=merged)
 
 
+def _decided(kind: RecordKind, mis: Record, current: SchoolRecords) -> Pairing | None:
+    """What a person's remembered decision makes of MIS record *mis*, not linked to any app
+    record (``None`` when no decision is about it)."""
+    decisions = current.decisions
+    if not decisions:
+        return None
+    key = mis_key(mis)
+    app_id = decisions.match_of_mis(kind, key)
+    if app_id is not None:
+        app = current.records(kind).get(app_id)
+        if app is not None and current.link_of_app(kind, app_id) is None:
+            return Pairing(kind=kind, status=PairStatus.MATCHED, mis=mis, app=app, decided=True)
+        return Pairing(
+            kind=kind,
+            status=PairStatus.NEW,
+            mis=mis,
+            hold_reason="a person matched this record with an app record that is gone or "
+            "linked to another MIS record: a person decides",
+        )
+    choice = decisions.import_choice(kind, key)
+    if choice is MatchChoice.NEW:
+        return Pairing(kind=kind, status=PairStatus.NEW, mis=mis)
+    if choice is MatchChoice.LEAVE_OUT:
+        return Pairing(kind=kind, status=PairStatus.NEW, mis=mis, selected=False)
+    if decisions.unmatched_from(kind, key):
+        return Pairing(
+            kind=kind,
+            status=PairStatus.NEW,
+            mis=mis,
+            hold_reason="a person unmatched this record from an app record (not this one): "
+            "it is imported only when a person matches it or chooses Import in a review",
+        )
+    return None
+
+
 def _pairings(
     snapshot: MisSnapshot,
     current: SchoolRecords,
@@ -161,8 +200,11 @@ def _pairings(
         for mis in records:
             seen[kind].add(mis_key(mis))
             app = linked(kind, mis)
+            decided = None if app is not None else _decided(kind, mis, current)
             if app is not None:
                 out.append(Pairing(kind=kind, status=PairStatus.MATCHED, mis=mis, app=app))
+            elif decided is not None:
+                out.append(decided)
             elif isinstance(mis, YearGroup) and is_nursery(mis):
                 out.append(Pairing(kind=kind, status=PairStatus.NEW, mis=mis))
             elif import_new_groups:
@@ -188,10 +230,13 @@ def _pairings(
         app = linked(RecordKind.STAFF, mis_staff)
         if app is not None and delta is not None:
             mis_staff = _merge_classes(mis_staff, app, current)
+        decided = None if app is not None else _decided(RecordKind.STAFF, mis_staff, current)
         if app is not None:
             out.append(
                 Pairing(kind=RecordKind.STAFF, status=PairStatus.MATCHED, mis=mis_staff, app=app)
             )
+        elif decided is not None:
+            out.append(decided)
         else:
             out.append(
                 Pairing(
@@ -207,10 +252,13 @@ def _pairings(
         app = linked(RecordKind.PUPIL, pupil)
         if app is not None and delta is not None:
             pupil = _merge_classes(pupil, app, current)
+        decided = None if app is not None else _decided(RecordKind.PUPIL, pupil, current)
         if app is not None:
             out.append(
                 Pairing(kind=RecordKind.PUPIL, status=PairStatus.MATCHED, mis=pupil, app=app)
             )
+        elif decided is not None:
+            out.append(decided)
         elif any(c in ready_classes for c in pupil.class_ids):
             out.append(Pairing(kind=RecordKind.PUPIL, status=PairStatus.NEW, mis=pupil))
         else:

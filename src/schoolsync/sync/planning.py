@@ -324,7 +324,11 @@ class _Planner:
             keys.append(f"upn:{upn}")
         for k in keys:
             d = self.deleted_by_key.get((kind, k))
-            if d is not None and (kind, d.record_id) not in self.linked_app:
+            if (
+                d is not None
+                and (kind, d.record_id) not in self.linked_app
+                and not self.cur.decisions.refused(kind, mis_key(mis), d.record_id)
+            ):
                 return d
         return None
 
@@ -404,6 +408,15 @@ class _Planner:
                 kind, Action.SKIP, "match not selected", app_id=app.id, mis_id=key, label=label
             )
             return
+        if not p.decided and self.cur.decisions.refused(kind, key, app.id):
+            linked = self.cur.link_of_app(kind, app.id)
+            if linked is None or linked.mis_id != key:
+                reason = (
+                    "a person unmatched these two records (not this one): they are linked "
+                    "only when a person matches them again"
+                )
+                self.note(kind, Action.NEEDS_REVIEW, reason, app_id=app.id, mis_id=key, label=label)
+                return
         if p.status is PairStatus.MAY_MATCH and not self.opt.link_may_match:
             reason = "May match: a person must confirm it"
             self.note(kind, Action.NEEDS_REVIEW, reason, app_id=app.id, mis_id=key, label=label)
@@ -663,7 +676,16 @@ def _review_pairings(review: Any) -> list[Pairing]:
         if status is PairStatus.NEW and callable(selector):
             selected = bool(selector(r.mis))
         out.append(
-            Pairing(kind=kind_of(record), status=status, mis=r.mis, app=r.app, selected=selected)
+            Pairing(
+                kind=kind_of(record),
+                status=status,
+                mis=r.mis,
+                app=r.app,
+                selected=selected,
+                decided=status is not PairStatus.NEW
+                and status is not PairStatus.NOT_MATCHED
+                and bool(getattr(r, "confirmed", False)),
+            )
         )
     return out
 

@@ -115,7 +115,10 @@ class Pairing:
 
     ``selected`` is the person's choice: for New, whether to import it; for a pair, whether to
     keep the match (an unselected pair is skipped). ``hold_reason`` lists a New record for a
-    person instead of importing it (the nightly sync does this for new staff).
+    person instead of importing it (the nightly sync does this for new staff). ``decided`` is
+    true for a pair a person matched or accepted (a review's ``confirmed`` pair, or a
+    remembered match decision): only such a pair is linked when a person had said "not this
+    one" about it before.
     """
 
     kind: RecordKind
@@ -124,6 +127,7 @@ class Pairing:
     app: Record | None = None
     selected: bool = True
     hold_reason: str | None = None
+    decided: bool = False
 
     def __attrs_post_init__(self) -> None:
         needs_mis = self.status is not PairStatus.NOT_MATCHED

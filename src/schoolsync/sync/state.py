@@ -15,10 +15,11 @@ import attrs
 
 from schoolsync.errors import NotFoundError, SyncedRecordEditError
 from schoolsync.ports import Repository, Store, UnitOfWork
+from schoolsync.records.decisions import MatchDecisions
 from schoolsync.records.organisations import School
 from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.records.sync import DeletedRecord, RecordKind, SyncLink, SyncState, Tombstone
-from schoolsync.records.tables import SCHOOL_RECORD_TABLES
+from schoolsync.records.tables import MATCH_DECISIONS, SCHOOL_RECORD_TABLES
 
 __all__ = [
     "APP_EDITABLE_FIELDS",
@@ -77,7 +78,8 @@ def link_id_for(kind: RecordKind, app_id: str) -> str:
 
 @attrs.frozen(kw_only=True)
 class SchoolRecords:
-    """The app's records of one school, with their links, soft deletions and tombstones.
+    """The app's records of one school, with their links, soft deletions, tombstones and the
+    match decisions a person made (which plans honour).
 
     Build one with :meth:`load`; it is a read-only value a plan is computed against.
     """
@@ -90,6 +92,7 @@ class SchoolRecords:
     links: tuple[SyncLink, ...] = ()
     deleted: tuple[DeletedRecord, ...] = ()
     tombstones: tuple[Tombstone, ...] = ()
+    decisions: MatchDecisions = attrs.field(factory=MatchDecisions)
     _by_app: dict[tuple[RecordKind, str], SyncLink] = attrs.field(init=False, repr=False)
     _by_mis: dict[tuple[RecordKind, str], SyncLink] = attrs.field(init=False, repr=False)
 
@@ -116,6 +119,7 @@ class SchoolRecords:
             links=tuple(uow.sync_links.list(school_id=school_id)),
             deleted=tuple(uow.deleted.list(school_id=school_id)),
             tombstones=tuple(uow.tombstones.list(school_id=school_id)),
+            decisions=MatchDecisions(uow.repository(MATCH_DECISIONS).list(school_id=school_id)),
         )
 
     @property

@@ -48,6 +48,7 @@ from schoolsync.identifiers import Laestab, Postcode, Upn, Urn, upn_check_letter
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import Store, UnitOfWork
 from schoolsync.records.brokers import QueuedResult, ResultState, SyncWatermark
+from schoolsync.records.decisions import MatchChoice, MatchDecision
 from schoolsync.records.messages import OutboundMessage, OutboxEntry
 from schoolsync.records.nightly import JobStatus, NightlyJob
 from schoolsync.records.tables import TABLES, TABLES_BY_NAME
@@ -299,6 +300,24 @@ def sample_records(school_id: str = "school-1", trust_id: str = "trust-1") -> di
                 finished_at=at,
                 timings={"fetch": 1.25, "sync": 0.5},
             )
+        ],
+        "match_decisions": [
+            MatchDecision.make(
+                school_id=school_id,
+                kind=RecordKind.PUPIL,
+                choice=MatchChoice.NOT_MATCH,
+                mis_id="1001",
+                app_id=pupil.id,
+                decided_at=at.astimezone(bst),
+                decided_by=f"{school_id}-account",
+            ),
+            MatchDecision.make(
+                school_id=school_id,
+                kind=RecordKind.STAFF,
+                choice=MatchChoice.NEW,
+                mis_id="Ω-7",
+                decided_at=at,
+            ),
         ],
     }
 

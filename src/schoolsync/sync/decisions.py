@@ -1,0 +1,238 @@
+"""Remember the match decisions a person made, in the store, so later reviews and syncs honour them.
+
+A person's decision about a school's records (:class:`~schoolsync.records.MatchDecision`:
+match these two, "not this one", import it, leave it out) is written by
+:func:`record_decision` in one unit of work with its audit event (ids, the choice, who and
+when; never a name). A later decision replaces the earlier ones it contradicts
+(:meth:`~schoolsync.records.MatchDecisions.deciding`); :func:`forget_decision` removes one, and
+the automatic outcome comes back. :func:`load_decisions` reads them for
+:meth:`schoolsync.matching.MatchReview.honour`; :class:`~schoolsync.sync.SchoolRecords` loads
+them too, so sync plans and the nightly sync honour them without being asked.
+
+:func:`~schoolsync.sync.unmatch` records "not this one" itself, and
+:func:`schoolsync.review.record_review_decisions` records a reviewed workbook's or page's
+decisions through :func:`decide_in`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from schoolsync.errors import NotFoundError, ValidationError
+from schoolsync.ids import ids_or_random
+from schoolsync.ports import IdSource, Store, UnitOfWork
+from schoolsync.records.audit import AuditAction, AuditEvent
+from schoolsync.records.decisions import MatchChoice, MatchDecision, MatchDecisions, decision_id
+from schoolsync.records.sync import RecordKind
+from schoolsync.records.tables import MATCH_DECISIONS
+from schoolsync.sync.state import link_id_for, open_unit
+
+__all__ = [
+    "MatchChoice",
+    "MatchDecision",
+    "MatchDecisions",
+    "decide_in",
+    "forget_decision",
+    "load_decisions",
+    "record_decision",
+]
+
+
+def load_decisions(target: Store | UnitOfWork, school_id: str) -> MatchDecisions:
+    """The school's remembered decisions (every kind), oldest first."""
+    with open_unit(target) as uow:
+        return MatchDecisions(uow.repository(MATCH_DECISIONS).list(school_id=school_id))
+
+
+def _audit(
+    uow: UnitOfWork,
+    action: AuditAction,
+    decision: MatchDecision,
+    *,
+    at: datetime,
+    actor_id: str | None,
+    ids: IdSource,
+    replaced: tuple[str, ...] = (),
+) -> None:
+    after: dict[str, object] = {
+        "kind": decision.kind.value,
+        "choice": decision.choice.value,
+        "mis_id": decision.mis_id,
+        "app_id": decision.app_id,
+    }
+    if replaced:
+        after["replaced"] = list(replaced)
+    uow.audit.append(
+        AuditEvent(
+            id=ids.new_id(),
+            at=at,
+            actor_id=actor_id,
+            action=action,
+            subject_kind=MATCH_DECISIONS.subject,
+            subject_id=decision.id,
+            school_id=decision.school_id,
+            account_id=actor_id,
+            after=after,
+        )
+    )
+
+
+def _checked(
+    kind: RecordKind, choice: MatchChoice, mis_id: str, app_id: str | None
+) -> tuple[RecordKind, MatchChoice]:
+    try:
+        kind, choice = RecordKind(kind), MatchChoice(choice)
+    except ValueError as exc:
+        raise ValidationError("choice", str(choice), "not a match decision") from exc
+    if not mis_id:
+        raise ValidationError("mis_id", mis_id, "a decision names its MIS record")
+    if choice.needs_app and not app_id:
+        raise ValidationError("app_id", app_id, f"a {choice.value!r} decision names an app record")
+    if not choice.needs_app and app_id:
+        raise ValidationError(
+            "app_id", app_id, f"a {choice.value!r} decision is about the MIS record only"
+        )
+    return kind, choice
+
+
+def decide_in(
+    uow: UnitOfWork,
+    *,
+    school_id: str,
+    kind: RecordKind,
+    choice: MatchChoice,
+    mis_id: str,
+    app_id: str | None = None,
+    at: datetime,
+    actor_id: str | None = None,
+    ids: IdSource,
+) -> MatchDecision:
+    """Remember a decision in *uow* (not committed): the earlier decisions it contradicts are
+    removed, and one audit event says what was decided and what it replaced.
+
+    Raises:
+        ValidationError: the choice needs an app record and none was given (or the reverse).
+    """
+    kind, choice = _checked(kind, choice, mis_id, app_id)
+    repo = uow.repository(MATCH_DECISIONS)
+    decision = MatchDecision.make(
+        school_id=school_id,
+        kind=kind,
+        choice=choice,
+        mis_id=mis_id,
+        app_id=app_id,
+        decided_at=at,
+        decided_by=actor_id,
+    )
+    _, replaced = MatchDecisions(repo.list(school_id=school_id)).deciding(decision)
+    for old in replaced:
+        if old.id != decision.id:
+            repo.remove(old.id)
+    repo.put(decision)
+    _audit(
+        uow,
+        AuditAction.MATCH_DECIDED,
+        decision,
+        at=at,
+        actor_id=actor_id,
+        ids=ids,
+        replaced=tuple(d.id for d in replaced if d.id != decision.id),
+    )
+    return decision
+
+
+def record_decision(
+    target: Store | UnitOfWork,
+    *,
+    school_id: str,
+    kind: RecordKind,
+    choice: MatchChoice,
+    mis_id: str,
+    app_id: str | None = None,
+    at: datetime,
+    actor_id: str | None = None,
+    ids: IdSource | None = None,
+) -> MatchDecision:
+    """Remember a person's decision about MIS record *mis_id* (its MIS identifier, as a sync
+    link holds it) and app record *app_id*, in one unit of work, committed.
+
+    "Not this one" about a pair that is linked now is the seed's unmatch: the app record gets
+    its original data back (:func:`~schoolsync.sync.unmatch`) in the same unit of work.
+
+    Args:
+        choice: match (the two are one), not match (never pair them again unless a person
+            matches them), new (import the MIS record), leave out (do not import it).
+        actor_id: the account that decided (kept with the decision and in the audit log).
+        ids: makes the audit event's id (default: random).
+
+    Raises:
+        ValidationError: the choice and the ids given do not fit.
+    """
+    ids = ids_or_random(ids)
+    with _committing(target) as uow:
+        uow.lock_school(school_id)
+        link = None if app_id is None else uow.sync_links.get(link_id_for(kind, app_id))
+        if (
+            choice is MatchChoice.NOT_MATCH
+            and app_id is not None
+            and link is not None
+            and link.school_id == school_id
+            and link.mis_id == mis_id
+        ):
+            from schoolsync.sync.applying import unmatch_in
+
+            unmatch_in(uow, kind, app_id, at=at, actor_id=actor_id, ids=ids)
+            key = decision_id(school_id, kind, choice, mis_id, app_id)
+            decision = uow.repository(MATCH_DECISIONS).require(key)
+        else:
+            decision = decide_in(
+                uow,
+                school_id=school_id,
+                kind=kind,
+                choice=choice,
+                mis_id=mis_id,
+                app_id=app_id,
+                at=at,
+                actor_id=actor_id,
+                ids=ids,
+            )
+    return decision
+
+
+def forget_decision(
+    target: Store | UnitOfWork,
+    decision_id: str,
+    *,
+    at: datetime,
+    actor_id: str | None = None,
+    ids: IdSource | None = None,
+) -> MatchDecision:
+    """Forget a remembered decision (the automatic outcome comes back); returns it.
+
+    Raises:
+        NotFoundError: no decision has this id.
+    """
+    ids = ids_or_random(ids)
+    with _committing(target) as uow:
+        repo = uow.repository(MATCH_DECISIONS)
+        decision = repo.get(decision_id)
+        if decision is None:
+            raise NotFoundError(MATCH_DECISIONS.kind, decision_id)
+        uow.lock_school(decision.school_id)
+        repo.remove(decision_id)
+        _audit(uow, AuditAction.MATCH_DECISION_REMOVED, decision, at=at, actor_id=actor_id, ids=ids)
+    return decision
+
+
+@contextmanager
+def _committing(target: Store | UnitOfWork) -> Iterator[UnitOfWork]:
+    """A unit of work from *target*, committed when the block ends, rolled back on any error."""
+    with open_unit(target) as uow:
+        try:
+            yield uow
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
