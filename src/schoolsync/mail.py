@@ -186,9 +186,7 @@ class SmtpNotifier:
                 not be reached or answered 4xx (``transient`` true).
             ValidationError: the message lacks a field its templates need.
         """
-        email = render_email(
-            message, sender=self.sender, links=self.links, bodies=self.bodies
-        )
+        email = render_email(message, sender=self.sender, links=self.links, bodies=self.bodies)
         try:
             connection = self._connect()
             refused = connection.send_message(email)
@@ -202,8 +200,7 @@ class SmtpNotifier:
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise DeliveryError(
-                f"SMTP server {self.host}:{self.port} could not be used "
-                f"({type(exc).__name__})",
+                f"SMTP server {self.host}:{self.port} could not be used ({type(exc).__name__})",
                 transient=True,
             ) from None
         finally:

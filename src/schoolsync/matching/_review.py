@@ -287,13 +287,22 @@ class MatchReview(Tabular, Generic[R]):
         app record Not matched; Import and Do not import set the New record's tick. Decisions
         about records absent from the review are ignored. MIS records are named by their MIS
         identifier (``mis_id``, else ``id``). *scorer* scores a pair a person matched (as for
-        :meth:`match`). See :mod:`schoolsync.sync.decisions`.
+        :meth:`match`; people are scored with the default settings when it is not given). See :mod:`schoolsync.sync.decisions`.
         """
         book = (
             decisions if isinstance(decisions, MatchDecisions) else MatchDecisions(decisions)
         ).of(self.kind)
         if not book:
             return self
+        if scorer is None and self.kind in (RecordKind.PUPIL, RecordKind.STAFF):
+            from schoolsync.matching._people import score_pair
+            from schoolsync.matching._settings import MatchSettings
+
+            settings = MatchSettings()
+
+            def scorer(mis: Any, app: Any) -> tuple[float, tuple[FieldScore, ...]]:
+                return score_pair(mis, app, settings)
+
         honoured: MatchReview[R] = _Honour(self, scorer).run(book)
         return honoured
 

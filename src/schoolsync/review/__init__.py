@@ -11,7 +11,8 @@ with its row and column; ``decisions.apply(review)`` is the decided review, whic
     decisions = read_review_workbook("review.xlsx", review)   # after a person edited it
     plan = schoolsync.sync.plan(decisions.apply(review), current, at=now)
 
-See docs/review.md.
+:func:`record_review_decisions` remembers them in the store, so later reviews
+(``match_pupils(..., decisions=)``), plans and the nightly sync keep them. See docs/review.md.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from schoolsync.review.decisions import (
     decisions_from_rows,
     prefilled,
 )
+from schoolsync.review.storing import REMEMBERED_AS, record_review_decisions
 from schoolsync.review.workbook import (
     REVIEW_SHEET,
     SUMMARY_SHEET,
@@ -50,6 +52,7 @@ __all__ = [
     "DECISION_COLUMN",
     "DECISION_LABELS",
     "MATCH_COLUMN",
+    "REMEMBERED_AS",
     "REVIEW_SHEET",
     "RULE_LABELS",
     "STATUS_HELP",
@@ -67,6 +70,7 @@ __all__ = [
     "decisions_from_rows",
     "prefilled",
     "read_review_workbook",
+    "record_review_decisions",
     "review_fingerprint",
     "review_lines",
     "write_review_workbook",

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from cattrs import BaseValidationError, transform_error
@@ -29,6 +29,12 @@ from schoolsync.matching._review import ReviewLines, manual_pair
 from schoolsync.people import Pupil, StaffMember
 from schoolsync.review._view import ReviewLine, review_fingerprint, review_lines
 from schoolsync.sync.records import RecordKind
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from schoolsync.ports import IdSource, Store, UnitOfWork
+    from schoolsync.records.decisions import MatchDecision
 
 __all__ = [
     "DECISION_COLUMN",
@@ -137,6 +143,24 @@ class ReviewDecisions:
     def apply(self, review: MatchReview[Any]) -> MatchReview[Any]:
         """The review as decided (see :func:`apply_decisions`)."""
         return apply_decisions(review, self)
+
+    def record(
+        self,
+        target: Store | UnitOfWork,
+        review: MatchReview[Any],
+        *,
+        school_id: str,
+        at: datetime,
+        actor_id: str | None = None,
+        ids: IdSource | None = None,
+    ) -> tuple[MatchDecision, ...]:
+        """Remember these decisions in the store (see
+        :func:`schoolsync.review.record_review_decisions`)."""
+        from schoolsync.review.storing import record_review_decisions
+
+        return record_review_decisions(
+            target, review, self, school_id=school_id, at=at, actor_id=actor_id, ids=ids
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (the shared cattrs converter)."""

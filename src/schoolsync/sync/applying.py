@@ -40,7 +40,14 @@ from schoolsync.sync.leavers import ORIGINAL_BACKUP_PREFIX, RetentionPolicy, sof
 from schoolsync.sync.plans import Action, PlannedChange, SyncPlan
 from schoolsync.sync.records import Backup, RecordKind, SyncLink
 from schoolsync.sync.report import Outcome, ReportEntry, SyncReport
-from schoolsync.sync.state import SchoolRecords, link_id_for, open_unit, record_type, repository
+from schoolsync.sync.state import (
+    SchoolRecords,
+    committed_unit,
+    link_id_for,
+    open_unit,
+    record_type,
+    repository,
+)
 
 __all__ = ["apply", "original_backup_id", "report_for", "unmatch", "unmatch_in"]
 
@@ -371,15 +378,10 @@ def unmatch(
         SyncError: the record is not linked to an MIS record.
     """
     ids = ids_or_random(ids)
-    with open_unit(target) as uow:
-        try:
-            school_id, entry = unmatch_in(
-                uow, kind, app_id, at=at, actor_id=actor_id, retention=retention, ids=ids
-            )
-            uow.commit()
-        except BaseException:
-            uow.rollback()
-            raise
+    with committed_unit(target) as uow:
+        school_id, entry = unmatch_in(
+            uow, kind, app_id, at=at, actor_id=actor_id, retention=retention, ids=ids
+        )
     return SyncReport(
         sync_id=ids.new_id(), school_id=school_id, mode="unmatch", at=at, entries=(entry,)
     )

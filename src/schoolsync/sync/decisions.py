@@ -16,8 +16,6 @@ decisions through :func:`decide_in`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from schoolsync.errors import NotFoundError, ValidationError
@@ -27,7 +25,7 @@ from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.records.decisions import MatchChoice, MatchDecision, MatchDecisions, decision_id
 from schoolsync.records.sync import RecordKind
 from schoolsync.records.tables import MATCH_DECISIONS
-from schoolsync.sync.state import link_id_for, open_unit
+from schoolsync.sync.state import committed_unit, link_id_for, open_unit
 
 __all__ = [
     "MatchChoice",
@@ -110,13 +108,23 @@ def decide_in(
     ids: IdSource,
 ) -> MatchDecision:
     """Remember a decision in *uow* (not committed): the earlier decisions it contradicts are
-    removed, and one audit event says what was decided and what it replaced.
+    removed, and one audit event says what was decided and what it replaced. "Not this one"
+    about a pair that is linked now is the seed's unmatch: the app record gets its original
+    data back (:func:`~schoolsync.sync.unmatch`) in the same unit of work.
 
     Raises:
         ValidationError: the choice needs an app record and none was given (or the reverse).
     """
     kind, choice = _checked(kind, choice, mis_id, app_id)
     repo = uow.repository(MATCH_DECISIONS)
+    if choice is MatchChoice.NOT_MATCH and app_id is not None:
+        link = uow.sync_links.get(link_id_for(kind, app_id))
+        if link is not None and link.school_id == school_id and link.mis_id == mis_id:
+            from schoolsync.sync.applying import unmatch_in
+
+            # The seed's unmatch: restores the app record and comes back here, unlinked.
+            unmatch_in(uow, kind, app_id, at=at, actor_id=actor_id, ids=ids)
+            return repo.require(decision_id(school_id, kind, choice, mis_id, app_id))
     decision = MatchDecision.make(
         school_id=school_id,
         kind=kind,
@@ -158,8 +166,8 @@ def record_decision(
     """Remember a person's decision about MIS record *mis_id* (its MIS identifier, as a sync
     link holds it) and app record *app_id*, in one unit of work, committed.
 
-    "Not this one" about a pair that is linked now is the seed's unmatch: the app record gets
-    its original data back (:func:`~schoolsync.sync.unmatch`) in the same unit of work.
+    "Not this one" about a pair that is linked now is the seed's unmatch (see
+    :func:`decide_in`).
 
     Args:
         choice: match (the two are one), not match (never pair them again unless a person
@@ -171,33 +179,19 @@ def record_decision(
         ValidationError: the choice and the ids given do not fit.
     """
     ids = ids_or_random(ids)
-    with _committing(target) as uow:
+    with committed_unit(target) as uow:
         uow.lock_school(school_id)
-        link = None if app_id is None else uow.sync_links.get(link_id_for(kind, app_id))
-        if (
-            choice is MatchChoice.NOT_MATCH
-            and app_id is not None
-            and link is not None
-            and link.school_id == school_id
-            and link.mis_id == mis_id
-        ):
-            from schoolsync.sync.applying import unmatch_in
-
-            unmatch_in(uow, kind, app_id, at=at, actor_id=actor_id, ids=ids)
-            key = decision_id(school_id, kind, choice, mis_id, app_id)
-            decision = uow.repository(MATCH_DECISIONS).require(key)
-        else:
-            decision = decide_in(
-                uow,
-                school_id=school_id,
-                kind=kind,
-                choice=choice,
-                mis_id=mis_id,
-                app_id=app_id,
-                at=at,
-                actor_id=actor_id,
-                ids=ids,
-            )
+        decision = decide_in(
+            uow,
+            school_id=school_id,
+            kind=kind,
+            choice=choice,
+            mis_id=mis_id,
+            app_id=app_id,
+            at=at,
+            actor_id=actor_id,
+            ids=ids,
+        )
     return decision
 
 
@@ -215,7 +209,7 @@ def forget_decision(
         NotFoundError: no decision has this id.
     """
     ids = ids_or_random(ids)
-    with _committing(target) as uow:
+    with committed_unit(target) as uow:
         repo = uow.repository(MATCH_DECISIONS)
         decision = repo.get(decision_id)
         if decision is None:
@@ -224,15 +218,3 @@ def forget_decision(
         repo.remove(decision_id)
         _audit(uow, AuditAction.MATCH_DECISION_REMOVED, decision, at=at, actor_id=actor_id, ids=ids)
     return decision
-
-
-@contextmanager
-def _committing(target: Store | UnitOfWork) -> Iterator[UnitOfWork]:
-    """A unit of work from *target*, committed when the block ends, rolled back on any error."""
-    with open_unit(target) as uow:
-        try:
-            yield uow
-            uow.commit()
-        except BaseException:
-            uow.rollback()
-            raise

@@ -26,6 +26,7 @@ __all__ = [
     "Record",
     "SchoolRecords",
     "check_app_edit",
+    "committed_unit",
     "edit_record",
     "kind_of",
     "link_id_for",
@@ -212,3 +213,15 @@ def open_unit(target: Store | UnitOfWork) -> Iterator[UnitOfWork]:
     else:
         uow_: UnitOfWork = target
         yield uow_
+
+
+@contextmanager
+def committed_unit(target: Store | UnitOfWork) -> Iterator[UnitOfWork]:
+    """:func:`open_unit`, committed when the block ends and rolled back on any error."""
+    with open_unit(target) as uow:
+        try:
+            yield uow
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
