@@ -186,3 +186,45 @@ def test_a_hand_match_survives_the_next_review_and_the_nightly_sync(store: Store
     assert first.mis_id not in {e.mis_id for e in result.of(Outcome.NEEDS_REVIEW)}
     assert first.mis_id not in {e.mis_id for e in result.of(Outcome.CREATED)}
     assert pupils_and_links(store) == linked
+
+
+def test_the_broker_nightly_sync_keeps_an_unmatch(store: Store) -> None:
+    """brokers.sync.nightly_sync: a pupil the sync imported and a person then unmatched (so
+    soft-deleted) is neither restored nor imported again when the broker's next delta names
+    it; it is listed for a person."""
+    from schoolsync.brokers import HttpSettings, RetryPolicy
+    from schoolsync.brokers.sync import nightly_sync
+    from schoolsync.clock import FixedClock
+    from schoolsync.testing.brokers import FakeWonde, import_school
+
+    clock = FixedClock(NOW)
+    served = sample_snapshot("s1", pupils=12, staff=2, year_codes=("7",))
+    quick = HttpSettings(
+        read_timeout=2.0, retry=RetryPolicy(attempts=3, wait_initial=0, wait_jitter=0)
+    )
+    with FakeWonde(token="t", schools={"K1": served}, clock=clock) as fake:
+        conn = fake.connect("K1", settings=quick)
+        import_school(store, conn, connection=CONN, at=NOW)
+        link = next(iter(current(store).links_of(RecordKind.PUPIL)))
+        unmatch(store, RecordKind.PUPIL, link.app_id, at=NOW, actor_id="amir")
+        before = pupils_and_links_of(store)
+        clock.advance(timedelta(days=1))
+        named = tuple(
+            attrs.evolve(p, preferred_forename="Sunny") if (p.mis_id or p.id) == link.mis_id else p
+            for p in served.pupils
+        )
+        fake.set_school("K1", attrs.evolve(served, pupils=named))
+        night = nightly_sync(conn, store, school_id="s1", connection=CONN, at=clock.now())
+        conn.close()
+    assert night.delta
+    outcomes = {e.outcome for e in night.report.entries if e.mis_id == link.mis_id}
+    assert outcomes == {Outcome.NEEDS_REVIEW}
+    assert pupils_and_links_of(store) == before
+
+
+def pupils_and_links_of(store: Store) -> tuple[list[str], list[tuple[str, str]]]:
+    with store.unit_of_work() as uow:
+        return (
+            sorted(p.id for p in uow.pupils.list()),
+            sorted((lk.app_id, lk.mis_id) for lk in uow.sync_links.list()),
+        )
