@@ -175,6 +175,16 @@ class TestAReviewHonoursDecisions:
         assert match_pupils(MIS, APP, decisions=[other_kind, gone]) == match_pupils(MIS, APP)
 
 
+def decide(
+    store: MemoryStore, choice: MatchChoice, mis_id: str | None, app_id: str | None = None
+) -> MatchDecision:
+    """A person's decision about school s1's pupils, recorded now."""
+    assert mis_id is not None
+    return record_decision(
+        store, school_id="s1", kind=P, choice=choice, mis_id=mis_id, app_id=app_id, at=AT
+    )
+
+
 def school(store: MemoryStore) -> None:
     with store.unit_of_work() as uow:
         uow.schools.add(School(id="s1", name="Oak"))
@@ -240,19 +250,9 @@ class TestTheStorePath:
         store = MemoryStore()
         school(store)
         with pytest.raises(ValidationError, match="names an app record"):
-            record_decision(
-                store, school_id="s1", kind=P, choice=MatchChoice.MATCH, mis_id="M1", at=AT
-            )
+            decide(store, MatchChoice.MATCH, "M1")
         with pytest.raises(ValidationError, match="MIS record only"):
-            record_decision(
-                store,
-                school_id="s1",
-                kind=P,
-                choice=MatchChoice.NEW,
-                mis_id="M1",
-                app_id="a1",
-                at=AT,
-            )
+            decide(store, MatchChoice.NEW, "M1", "a1")
         with pytest.raises(NotFoundError):
             forget_decision(store, "md-nope", at=AT)
         with store.unit_of_work() as uow:
@@ -318,9 +318,7 @@ class TestTheNightlySyncKeepsDecisions:
         first = mis.pupils[0]
         report = nightly(store, mis)
         assert first.mis_id in {e.mis_id for e in report.of(Outcome.CREATED)}
-        record_decision(
-            store, school_id="s1", kind=P, choice=MatchChoice.LEAVE_OUT, mis_id=first.mis_id, at=AT
-        )
+        decide(store, MatchChoice.LEAVE_OUT, first.mis_id)
         report = nightly(store, mis)
         assert first.mis_id in {e.mis_id for e in report.of(Outcome.SKIPPED)}
         assert first.mis_id not in {e.mis_id for e in report.of(Outcome.CREATED)}
@@ -331,15 +329,7 @@ class TestTheNightlySyncKeepsDecisions:
         with store.unit_of_work() as uow:
             uow.pupils.add(pupil("typed", "A", "B", date(2015, 1, 1)))
             uow.commit()
-        record_decision(
-            store,
-            school_id="s1",
-            kind=P,
-            choice=MatchChoice.MATCH,
-            mis_id=first.mis_id,
-            app_id="typed",
-            at=AT,
-        )
+        decide(store, MatchChoice.MATCH, first.mis_id, "typed")
         dry = nightly(store, mis)
         assert [e.app_id for e in dry.of(Outcome.LINKED)] == ["typed"]
         assert first.mis_id not in {e.mis_id for e in dry.of(Outcome.CREATED)}
@@ -351,9 +341,7 @@ class TestTheNightlySyncKeepsDecisions:
         feed = attrs.evolve(mis, pupils=(loner, *mis.pupils[1:]))
         held = nightly(store, feed)
         assert first.mis_id in {e.mis_id for e in held.of(Outcome.NEEDS_REVIEW)}
-        record_decision(
-            store, school_id="s1", kind=P, choice=MatchChoice.NEW, mis_id=first.mis_id, at=AT
-        )
+        decide(store, MatchChoice.NEW, first.mis_id)
         made = nightly(store, feed)
         assert first.mis_id in {e.mis_id for e in made.of(Outcome.CREATED)}
 
@@ -414,15 +402,7 @@ class TestPlansNeverRelinkARefusedPair:
         with store.unit_of_work() as uow:
             uow.pupils.add(APP[0])
             uow.commit()
-        record_decision(
-            store,
-            school_id="s1",
-            kind=P,
-            choice=MatchChoice.NOT_MATCH,
-            mis_id="M1",
-            app_id="a1",
-            at=AT,
-        )
+        decide(store, MatchChoice.NOT_MATCH, "M1", "a1")
         with store.unit_of_work() as uow:
             current = SchoolRecords.load(uow, "s1")
         offered = Pairing(kind=P, status="matched", mis=MIS[0], app=APP[0])
