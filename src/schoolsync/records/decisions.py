@@ -137,6 +137,20 @@ class MatchDecisions:
     """
 
     decisions: tuple[MatchDecision, ...] = attrs.field(default=(), converter=_decisions)
+    _by_mis: dict[tuple[RecordKind, str], tuple[MatchDecision, ...]] = attrs.field(
+        init=False, repr=False, eq=False
+    )
+    _by_app: dict[tuple[RecordKind, str], str] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_mis: dict[tuple[RecordKind, str], list[MatchDecision]] = {}
+        by_app: dict[tuple[RecordKind, str], str] = {}
+        for d in self.decisions:
+            by_mis.setdefault((d.kind, d.mis_id), []).append(d)
+            if d.choice is MatchChoice.MATCH and d.app_id is not None:
+                by_app[(d.kind, d.app_id)] = d.mis_id
+        object.__setattr__(self, "_by_mis", {k: tuple(v) for k, v in by_mis.items()})
+        object.__setattr__(self, "_by_app", by_app)
 
     def __iter__(self) -> Iterator[MatchDecision]:
         return iter(self.decisions)
@@ -153,7 +167,7 @@ class MatchDecisions:
 
     def about_mis(self, kind: RecordKind, mis_id: str) -> tuple[MatchDecision, ...]:
         """The decisions about MIS record *mis_id*."""
-        return tuple(d for d in self.decisions if d.kind is kind and d.mis_id == mis_id)
+        return self._by_mis.get((kind, mis_id), ())
 
     def match_of_mis(self, kind: RecordKind, mis_id: str) -> str | None:
         """The app id a person matched MIS record *mis_id* with, if any."""
@@ -164,10 +178,7 @@ class MatchDecisions:
 
     def match_of_app(self, kind: RecordKind, app_id: str) -> str | None:
         """The MIS id a person matched app record *app_id* with, if any."""
-        for d in self.decisions:
-            if d.kind is kind and d.choice is MatchChoice.MATCH and d.app_id == app_id:
-                return d.mis_id
-        return None
+        return self._by_app.get((kind, app_id))
 
     def refused(self, kind: RecordKind, mis_id: str, app_id: str) -> bool:
         """True when a person said the two are not the same ("not this one")."""

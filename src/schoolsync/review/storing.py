@@ -26,7 +26,7 @@ from schoolsync.matching import MatchReview
 from schoolsync.ports import IdSource, Store, UnitOfWork
 from schoolsync.records.decisions import MatchChoice, MatchDecision
 from schoolsync.review.decisions import _ORDER, Choice, ReviewDecisions, apply_decisions
-from schoolsync.sync.decisions import decide_in
+from schoolsync.sync.decisions import DecisionLedger, decide_in
 from schoolsync.sync.state import committed_unit
 
 __all__ = ["REMEMBERED_AS", "record_review_decisions"]
@@ -69,6 +69,7 @@ def record_review_decisions(
     made: list[MatchDecision] = []
     with committed_unit(target) as uow:
         uow.lock_school(school_id)
+        ledger = DecisionLedger(uow, school_id)
         for d in sorted(decisions.decisions, key=lambda d: _ORDER[d.choice]):
             choice = REMEMBERED_AS[d.choice]
             made.append(
@@ -82,6 +83,7 @@ def record_review_decisions(
                     at=at,
                     actor_id=actor_id,
                     ids=ids,
+                    ledger=ledger,
                 )
             )
     return tuple(made)

@@ -31,11 +31,10 @@ from schoolsync.ids import ids_or_random
 from schoolsync.ports import IdSource, Notifier, OutboundMessage, Store, UnitOfWork
 from schoolsync.records.audit import AuditAction, AuditEvent
 from schoolsync.records.audit import action_named as _action_named
-from schoolsync.records.decisions import MatchChoice, MatchDecisions
-from schoolsync.records.tables import MATCH_DECISIONS
+from schoolsync.records.decisions import MatchChoice
 from schoolsync.serialisation import converter
 from schoolsync.sync.connection import MisConnection, require_active
-from schoolsync.sync.decisions import decide_in
+from schoolsync.sync.decisions import DecisionLedger, decide_in
 from schoolsync.sync.leavers import ORIGINAL_BACKUP_PREFIX, RetentionPolicy, soft_delete_in
 from schoolsync.sync.plans import Action, PlannedChange, SyncPlan
 from schoolsync.sync.records import Backup, RecordKind, SyncLink
@@ -214,7 +213,8 @@ def _supersede_refusals(
 ) -> None:
     """A pair a person had refused ("not this one") that this plan links was matched again by
     a person (planning links it only then): remember the match in place of the refusal."""
-    decisions = MatchDecisions(uow.repository(MATCH_DECISIONS).list(school_id=plan.school_id))
+    ledger = DecisionLedger(uow, plan.school_id)
+    decisions = ledger.decisions()
     if not decisions:
         return
     for c in plan.writes:
@@ -234,6 +234,7 @@ def _supersede_refusals(
                 at=at,
                 actor_id=actor_id,
                 ids=ids,
+                ledger=ledger,
             )
 
 

@@ -28,6 +28,7 @@ from schoolsync.records.tables import MATCH_DECISIONS
 from schoolsync.sync.state import committed_unit, link_id_for, open_unit
 
 __all__ = [
+    "DecisionLedger",
     "MatchChoice",
     "MatchDecision",
     "MatchDecisions",
@@ -42,6 +43,63 @@ def load_decisions(target: Store | UnitOfWork, school_id: str) -> MatchDecisions
     """The school's remembered decisions (every kind), oldest first."""
     with open_unit(target) as uow:
         return MatchDecisions(uow.repository(MATCH_DECISIONS).list(school_id=school_id))
+
+
+class DecisionLedger:
+    """One school's remembered decisions inside a unit of work, indexed by MIS record and by
+    app record, so that many decisions made at once read the table once and each finds what it
+    replaces without a scan (a review's hundreds of decisions stay linear)."""
+
+    def __init__(self, uow: UnitOfWork, school_id: str) -> None:
+        self.uow = uow
+        self.school_id = school_id
+        self._by_id: dict[str, MatchDecision] = {}
+        self._near: dict[tuple[RecordKind, str, str], set[str]] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the school's decisions again (after another path wrote some)."""
+        self._by_id.clear()
+        self._near.clear()
+        for d in self.uow.repository(MATCH_DECISIONS).list(school_id=self.school_id):
+            self._index(d)
+
+    @staticmethod
+    def _keys(d: MatchDecision) -> list[tuple[RecordKind, str, str]]:
+        keys = [(d.kind, "mis", d.mis_id)]
+        if d.app_id is not None:
+            keys.append((d.kind, "app", d.app_id))
+        return keys
+
+    def _index(self, d: MatchDecision) -> None:
+        self._by_id[d.id] = d
+        for key in self._keys(d):
+            self._near.setdefault(key, set()).add(d.id)
+
+    def _drop(self, d: MatchDecision) -> None:
+        del self._by_id[d.id]
+        for key in self._keys(d):
+            self._near[key].discard(d.id)
+
+    def decisions(self) -> MatchDecisions:
+        """The decisions as they stand in the unit of work."""
+        return MatchDecisions(self._by_id.values())
+
+    def record(self, new: MatchDecision) -> tuple[MatchDecision, ...]:
+        """Write *new*, removing the decisions it replaces (returned, *new*'s own id aside)."""
+        near = set().union(*(self._near.get(k, set()) for k in self._keys(new)))
+        replaced = sorted(
+            (self._by_id[i] for i in near if self._by_id[i].contradicts(new)),
+            key=lambda d: (d.decided_at, d.id),
+        )
+        repo = self.uow.repository(MATCH_DECISIONS)
+        for old in replaced:
+            self._drop(old)
+            if old.id != new.id:
+                repo.remove(old.id)
+        repo.put(new)
+        self._index(new)
+        return tuple(d for d in replaced if d.id != new.id)
 
 
 def _audit(
@@ -106,11 +164,13 @@ def decide_in(
     at: datetime,
     actor_id: str | None = None,
     ids: IdSource,
+    ledger: DecisionLedger | None = None,
 ) -> MatchDecision:
     """Remember a decision in *uow* (not committed): the earlier decisions it contradicts are
     removed, and one audit event says what was decided and what it replaced. "Not this one"
     about a pair that is linked now is the seed's unmatch: the app record gets its original
-    data back (:func:`~schoolsync.sync.unmatch`) in the same unit of work.
+    data back (:func:`~schoolsync.sync.unmatch`) in the same unit of work. Pass the same
+    *ledger* to many calls in one unit of work to read the school's decisions once.
 
     Raises:
         ValidationError: the choice needs an app record and none was given (or the reverse).
@@ -124,6 +184,8 @@ def decide_in(
 
             # The seed's unmatch: restores the app record and comes back here, unlinked.
             unmatch_in(uow, kind, app_id, at=at, actor_id=actor_id, ids=ids)
+            if ledger is not None:
+                ledger.reload()
             return repo.require(decision_id(school_id, kind, choice, mis_id, app_id))
     decision = MatchDecision.make(
         school_id=school_id,
@@ -134,11 +196,9 @@ def decide_in(
         decided_at=at,
         decided_by=actor_id,
     )
-    _, replaced = MatchDecisions(repo.list(school_id=school_id)).deciding(decision)
-    for old in replaced:
-        if old.id != decision.id:
-            repo.remove(old.id)
-    repo.put(decision)
+    if ledger is None or ledger.uow is not uow or ledger.school_id != school_id:
+        ledger = DecisionLedger(uow, school_id)
+    replaced = ledger.record(decision)
     _audit(
         uow,
         AuditAction.MATCH_DECIDED,
@@ -146,7 +206,7 @@ def decide_in(
         at=at,
         actor_id=actor_id,
         ids=ids,
-        replaced=tuple(d.id for d in replaced if d.id != decision.id),
+        replaced=tuple(d.id for d in replaced),
     )
     return decision
 
