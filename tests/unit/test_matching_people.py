@@ -65,8 +65,7 @@ def test_rematch_after_mis_change_uses_upn() -> None:
         (MatchStatus.MATCHED, f"m{k}", f"a{k}", MatchRule.UPN) for k in range(5)
     }
     assert words(review.result_for(mis="m3").explanation) == (
-        "UPN equal, surname equal, forename equal, date of birth equal, gender missing, "
-        "UPN equal, base rate"
+        "UPN equal, surname equal, forename equal, date of birth equal, UPN equal, base rate"
     )
 
 
@@ -79,7 +78,7 @@ def test_former_upn_links() -> None:
     r = review.result_for(mis="m")
     assert (r.status, r.app_key, r.rule) == (MatchStatus.MATCHED, "a", MatchRule.FORMER_UPN)
     assert words(r.explanation) == (
-        "former UPN equal, surname equal, forename equal, date of birth equal, gender missing, "
+        "former UPN equal, surname equal, forename equal, date of birth equal, "
         "UPN equal, base rate"
     )
     # and the other way: the app already holds the new UPN and lists the old one as former
@@ -143,7 +142,7 @@ def test_name_pitfalls_still_match(
     review = match_pupils([pupil("m", *mis_names)], [pupil("a", *app_names)])
     r = review.result_for(mis="m")
     assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a")
-    assert words(r.explanation) == f"{names_text}, date of birth equal, gender missing, base rate"
+    assert words(r.explanation) == f"{names_text}, date of birth equal, base rate"
 
 
 def test_preferred_name_on_record_matches() -> None:
@@ -155,7 +154,7 @@ def test_preferred_name_on_record_matches() -> None:
     r = review.result_for(mis="m")
     assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a")
     assert words(r.explanation) == (
-        "surname equal, forename preferred-name form, date of birth equal, gender missing, base rate"
+        "surname equal, forename preferred-name form, date of birth equal, base rate"
     )
 
 
@@ -168,8 +167,46 @@ def test_day_month_transposed_birth_date() -> None:
     r = review.result_for(mis="m")
     assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a")
     assert words(r.explanation) == (
-        "surname equal, forename equal, date of birth day/month swapped, gender missing, base rate"
+        "surname equal, forename equal, date of birth day/month swapped, base rate"
     )
+
+
+def test_a_birth_date_one_digit_wrong_is_still_birth_date_evidence() -> None:
+    """A typed-in birth date with one digit wrong (or day and month swapped) is birth-date
+    evidence at a lower weight: with agreeing names, two kinds agree and the pair is Matched.
+    A wholly different birth date is no evidence: the names alone give May match."""
+    for app_dob in (date(2015, 4, 8), date(2015, 7, 4)):
+        review = match_pupils(
+            [pupil("m", "Ava", "Patel", dob=date(2015, 4, 7))],
+            [pupil("a", "Ava", "Patel", dob=app_dob)],
+        )
+        r = review.result_for(mis="m")
+        assert (r.status, r.app_key) == (MatchStatus.MATCHED, "a"), r.explanation
+    review = match_pupils(
+        [pupil("m", "Ava", "Patel", dob=date(2015, 4, 7))],
+        [pupil("a", "Ava", "Patel", dob=date(2012, 11, 23))],
+    )
+    r = review.result_for(mis="m")
+    assert (r.status, r.app_key) == (MatchStatus.MAY_MATCH, "a")
+    assert "only the names agree" in r.explanation
+
+
+def test_an_unknown_or_different_gender_weighs_nothing() -> None:
+    """Gender only ever supports a pair: lists that hold no gender (or a recorded gender that
+    changed) cost a pair nothing, so its weight is that of its names and birth date."""
+
+    def bits(g_mis: Gender, g_app: Gender) -> float:
+        review = match_pupils(
+            [pupil("m", "Ava", "Patel", gender=g_mis)], [pupil("a", "Ava", "Patel", gender=g_app)]
+        )
+        gender = [f.weight for f in review.result_for(mis="m").breakdown if f.field == "gender"]
+        assert gender in ([], [0.0]) or g_mis is g_app  # shown only when it counts
+        return sum(f.weight for f in review.result_for(mis="m").breakdown)
+
+    base = bits(Gender.UNKNOWN, Gender.UNKNOWN)
+    assert bits(Gender.FEMALE, Gender.MALE) == base
+    assert bits(Gender.FEMALE, Gender.UNKNOWN) == base
+    assert bits(Gender.FEMALE, Gender.FEMALE) > base
 
 
 def test_twins_are_not_cross_matched() -> None:
@@ -273,12 +310,12 @@ def test_staff_without_birth_dates_match_on_names_and_email() -> None:
     r1 = review.result_for(mis="m1")
     assert (r1.status, r1.app_key, r1.rule) == (MatchStatus.MATCHED, "a1", MatchRule.EMAIL)
     assert words(r1.explanation) == (  # a married name: the email decides, and says so
-        "email equal, surname different, forename equal, date of birth missing, gender missing, "
+        "email equal, surname different, forename equal, date of birth missing, "
         "email equal, base rate"
     )
     assert status_of(review, "m2") == (MatchStatus.MAY_MATCH, "a2")
     assert words(review.result_for(mis="m2").explanation) == (
-        "surname equal, forename preferred-name form, date of birth missing, gender missing, "
+        "surname equal, forename preferred-name form, date of birth missing, "
         "base rate, only the names agree: a second kind of evidence is needed"
     )
     assert status_of(review, "m3") == (MatchStatus.NEW, None)

@@ -171,7 +171,8 @@ def the_app() -> MemoryStore:
                     email="parent@home.example",
                 ),
                 pupil(SCHOOL, "ap2", "Rob Jones", date(2018, 2, 2), "2", "ac-2swans"),
-                pupil(SCHOOL, "ap3", "Amy Brown", date(2019, 3, 3), "1", "ac-1swans"),
+                # a copy with another birth date: names are its only evidence (May match)
+                pupil(SCHOOL, "ap3", "Amy Brown", date(2019, 6, 3), "1", "ac-1swans"),
             ]
         )
         uow.commit()
@@ -407,7 +408,7 @@ def test_the_guide_end_to_end() -> None:
         amy = uow.pupils.require("ap3")
         assert (amy.surname, amy.date_of_birth, amy.class_ids) == (
             "Brown",
-            date(2019, 3, 3),
+            date(2019, 6, 3),
             ("ac-1swans",),
         )
         assert sync_state(uow, RecordKind.PUPIL, "ap3") is None

@@ -78,8 +78,9 @@ PRIORS: dict[str, _P] = {
         (0, 0.0006, 0.0002, 0.006, 0.004, 0.06, 0.9292),
         -3.0,
     ),
-    # levels: -, equal, different
-    "gender": ((0, 0.98, 0.02), (0, 0.5, 0.5), -1.0),
+    # levels: -, equal, different; floor 0: an agreeing gender supports a pair, a different or
+    # unknown one costs nothing (a recorded gender can change; many lists hold none)
+    "gender": ((0, 0.98, 0.02), (0, 0.5, 0.5), 0.0),
     # levels: -, equal, one character, same district, different
     "postcode": ((0, 0.88, 0.03, 0.04, 0.05), (0, 0.002, 0.003, 0.05, 0.945), 0.0),
     # levels: -, equal, close, similar, different

@@ -98,7 +98,8 @@ def _score(model: _em.Model, cmp: Comparison, run: _Run, settings: MatchSettings
     w, levels = model.pair_weights(cmp.patterns, codes, codes_app)
     cmp.patterns = np.zeros((0, 0), dtype=np.int32)  # not needed again: free the memory
     bits = model.prior_bits + w.sum(axis=0)
-    # agreeing kinds: the best weight of each kind's fields reaches evidence_bits
+    # agreeing kinds: the best learned weight of a kind's fields reaches evidence_bits (1 bit
+    # by default: that level is at least twice as likely for the same person, m >= 2u)
     n_kinds = len(KINDS)
     best = np.full((n_kinds, cmp.n), -np.inf)
     for f in range(len(FIELDS)):

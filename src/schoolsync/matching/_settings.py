@@ -33,8 +33,10 @@ class MatchSettings:
       two independent kinds of evidence agree (names, birth date, an identifier, the address),
       no competitor comes within ``ambiguity_bits`` of it and the twin rule allows it;
     * ``may_match_threshold``: a pair at least this likely (and not Matched) is May match;
-    * ``evidence_bits``: a kind of evidence *agrees* when one of its fields weighs at least
-      this many bits for the pair (2 bits: four times as likely the same person);
+    * ``evidence_bits``: a kind of evidence *agrees* when one of its fields' learned weights
+      for the pair reaches this many bits (1 bit: that comparison level is at least twice as
+      likely for the same person as for two people, so a birth date one digit wrong or with
+      day and month swapped still counts where the data say so);
     * ``ambiguity_bits``: a pair is held at May match when another free candidate of either
       record is within this many bits of it (3 bits: less than 8 times less likely);
     * ``block_window``: inside a blocking key shared by more app records than this, each
@@ -46,9 +48,9 @@ class MatchSettings:
     * ``use_mis_id`` / ``use_upn`` / ``use_email``: the identifier ladder's rungs.
     """
 
-    match_threshold: float = attrs.field(default=0.95, validator=_unit)
+    match_threshold: float = attrs.field(default=0.9, validator=_unit)
     may_match_threshold: float = attrs.field(default=0.2, validator=_unit)
-    evidence_bits: float = attrs.field(default=2.0, validator=_non_negative)
+    evidence_bits: float = attrs.field(default=1.0, validator=_non_negative)
     ambiguity_bits: float = attrs.field(default=3.0, validator=_non_negative)
     block_window: int = attrs.field(default=6, validator=_positive_int)
     learn: bool = True
