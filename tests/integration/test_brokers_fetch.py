@@ -384,3 +384,25 @@ def test_an_expired_token_without_refresh_is_an_auth_error(connect: Any) -> None
     fake.inject("expire_token", endpoint="/students")
     with pytest.raises(BrokerAuthError, match="no refresh token"):
         conn.fetch()
+
+
+@pytest.mark.parametrize("provider", ["xporter", "assembly"])
+def test_home_postcode_and_address_arrive_on_pupils_and_staff(provider: str, connect: Any) -> None:
+    """Xporter (its Address group) and Assembly (``addresses=true``) carry a home postcode
+    and address: the records keep them, for matching and the sync plan."""
+    served = school(pupils=6)
+    home = {"postcode": "MK42 7DJ", "address": "7 Hill Rise, Kempston"}
+    served = attrs.evolve(
+        served,
+        pupils=[attrs.evolve(p, **home) if k % 2 else p for k, p in enumerate(served.pupils)],
+        staff=[attrs.evolve(s, **home) for s in served.staff],
+    )
+    _fake, conn = connect(provider, served)
+    fetched = conn.fetch().snapshot
+    by_name = {(p.forename, p.surname): (p.postcode, p.address) for p in fetched.pupils}
+    for k, p in enumerate(served.pupils):
+        expected = ("MK42 7DJ", "7 Hill Rise, Kempston") if k % 2 else (None, None)
+        assert by_name[(p.forename, p.surname)] == expected
+    assert {(s.postcode, s.address) for s in fetched.staff} == {
+        ("MK42 7DJ", "7 Hill Rise, Kempston")
+    }

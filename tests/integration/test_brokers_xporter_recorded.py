@@ -91,3 +91,20 @@ def test_a_partly_recorded_collection_is_an_error_not_a_short_school(
     _, school = recorded
     with pytest.raises(BrokerError, match="Staff"):
         list(school.rows("Staff"))
+
+
+def test_recorded_students_carry_their_home_postcode_and_address(
+    recorded: tuple[FakeXporterRecording, XporterSchool],
+) -> None:
+    """XoD's Address group (HouseNo, Street, District, TownOrCity, PostCode...) becomes the
+    pupil's postcode and one-line address, as matching and the sync plan use them."""
+    _, school = recorded
+    pupils = {p.mis_id: p for p in school.pupils_from(list(school.rows("Students")))}
+    assert ("PE4 7FQ", "3 Penrith Grove, Peterborough") == (
+        pupils["3116"].postcode,
+        pupils["3116"].address,
+    )
+    assert ("MK42 7DJ", "7 Hill Rise, Kempston, Bedford") == (
+        pupils["3217"].postcode,
+        pupils["3217"].address,
+    )

@@ -198,3 +198,30 @@ class TestEncodings:
         with pytest.raises(FileFormatError, match="not well-formed") as info:
             read_ctf(path)
         assert ("test.xml", 1) == (info.value.file, info.value.row)
+
+
+class TestHomeAddress:
+    """A pupil's ``Address`` (BS7666 or address lines, with the postcode) becomes its
+    ``postcode`` and one-line ``address``, used by matching and overwritten by a sync."""
+
+    def test_bs7666_address(self, tmp_path: Path) -> None:
+        address = (
+            "<Address><BS7666Address><SAON>Flat 2</SAON><PAON>14</PAON><Street>Mill Lane"
+            "</Street><Locality>Canton</Locality><Town>Cardiff</Town></BS7666Address>"
+            "<PostCode>CF5 1AB</PostCode><Country>GBR</Country></Address>"
+        )
+        (p,) = CtfSource(ctf(tmp_path, pupil().replace("</Pupil>", address + "</Pupil>"))).pupils()
+        assert ("CF5 1AB", "Flat 2, 14 Mill Lane, Canton, Cardiff") == (p.postcode, p.address)
+
+    def test_address_lines(self, tmp_path: Path) -> None:
+        address = (
+            "<Address><AddressLines><AddressLine1>The Old Forge</AddressLine1><AddressLine2>"
+            "High Street</AddressLine2><AddressLine3/></AddressLines><County>Powys</County>"
+            "<PostCode>LD3 7AA</PostCode></Address>"
+        )
+        (p,) = CtfSource(ctf(tmp_path, pupil().replace("</Pupil>", address + "</Pupil>"))).pupils()
+        assert ("LD3 7AA", "The Old Forge, High Street, Powys") == (p.postcode, p.address)
+
+    def test_no_address(self, tmp_path: Path) -> None:
+        (p,) = CtfSource(ctf(tmp_path, pupil())).pupils()
+        assert (None, None) == (p.postcode, p.address)

@@ -89,6 +89,32 @@ class TestLinkPlan:
         assert change.after.id == "a1"
         assert SyncState.SYNCED is change.link.state  # type: ignore[union-attr]
 
+    def test_home_postcode_and_address_are_overwritten_and_shown(self) -> None:
+        """The MIS's home postcode and address replace the app's, old and new in the plan's
+        diff; a reader that carries none (a blank) keeps the app's."""
+        app = app_pupil(postcode="CF5 1AB", address="14 Mill Lane, Cardiff")
+        moved = mis_pupil(postcode="CF10 3NQ", address="2 Park Place, Cardiff")
+        p = plan_pairings(
+            [Pairing(kind=RecordKind.PUPIL, status="matched", mis=moved, app=app)],
+            records(pupils={"a1": app}),
+            at=NOW,
+        )
+        (change,) = p.links
+        fields = {fc.field: (fc.old, fc.new) for fc in change.changes}
+        assert ("CF5 1AB", "CF10 3NQ") == fields["postcode"]
+        assert ("14 Mill Lane, Cardiff", "2 Park Place, Cardiff") == fields["address"]
+        rows = {r["field"]: r for r in p.to_rows()}
+        assert {"postcode", "address"} <= set(rows)
+        blank = plan_pairings(
+            [Pairing(kind=RecordKind.PUPIL, status="matched", mis=mis_pupil(), app=app)],
+            records(pupils={"a1": app}),
+            at=NOW,
+        )
+        (kept,) = blank.links
+        assert {"postcode", "address"}.isdisjoint(fc.field for fc in kept.changes)
+        assert isinstance(kept.after, Pupil)
+        assert ("CF5 1AB", "14 Mill Lane, Cardiff") == (kept.after.postcode, kept.after.address)
+
     def test_plan_rows_list_old_and_new_values(self) -> None:
         """to_rows() gives one row per overwritten field, ready for a table or a DataFrame."""
         app = app_pupil()

@@ -170,6 +170,21 @@ def nested(row: Mapping[str, Any], *path: str) -> Any:
     return value
 
 
+def home_address(row: Any, postcode: str, *parts: str | tuple[str, ...]) -> dict[str, str | None]:
+    """A person's ``postcode`` and ``address`` (one line: the non-blank *parts* of *row*, in
+    order, joined by ", "; a tuple of keys is one part joined by spaces, e.g. house number and
+    street), for ``Mapper.add_pupil``/``add_staff``; None where the row holds none."""
+    if not isinstance(row, Mapping):
+        return {"postcode": None, "address": None}
+    found: list[str] = []
+    for part in parts:
+        keys = part if isinstance(part, tuple) else (part,)
+        value = " ".join(v for v in (text(row, k) for k in keys) if v)
+        if value and value not in found:
+            found.append(value)
+    return {"postcode": text(row, postcode), "address": ", ".join(found) or None}
+
+
 def rows_of(value: Any) -> list[Mapping[str, Any]]:
     """The dict items of a JSON list (anything else is no rows)."""
     if not isinstance(value, list):

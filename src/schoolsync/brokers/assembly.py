@@ -34,6 +34,7 @@ from schoolsync.brokers._base import (
     Watermark,
     deletions,
     gender,
+    home_address,
     nested,
     rows_of,
     text,
@@ -57,6 +58,9 @@ from schoolsync.ports import Clock
 __all__ = ["ASSEMBLY_LIMIT", "AssemblyBroker", "AssemblySchool", "AssemblyTokens"]
 
 PROVIDER = "assembly"
+#: The parts of a student's or staff member's ``address`` (asked for with ``addresses=true``).
+_ADDRESS = ("address_line_1", "address_line_2", "town_city", "county")
+_STUDENT_PARAMS = {"demographics": "true", "emails": "true", "addresses": "true"}
 DEFAULT_URL = "https://api.assembly.education"
 DEFAULT_AUTH_URL = "https://platform.assembly.education"
 #: Assembly's documented limit: 600 requests per 5 minutes per access token.
@@ -339,7 +343,7 @@ class AssemblySchool(BrokerSchool):
         for rows in self._pages("year_groups", {}, changed):
             for row in rows:
                 m.year(text(row, "code", "name"), text(row, "id"))
-        for rows in self._pages("staff_members", {}, changed):
+        for rows in self._pages("staff_members", {"addresses": "true"}, changed):
             for row in rows:
                 m.add_staff(
                     "staff_members",
@@ -350,8 +354,9 @@ class AssemblySchool(BrokerSchool):
                     middle_names=text(row, "middle_name"),
                     staff_code=text(row, "staff_code"),
                     email=_email(row),
+                    **home_address(row.get("address"), "postcode", *_ADDRESS),
                 )
-        for rows in self._pages("students", {"demographics": "true", "emails": "true"}, changed):
+        for rows in self._pages("students", _STUDENT_PARAMS, changed):
             for row in rows:
                 m.add_pupil(
                     "students",
@@ -367,6 +372,7 @@ class AssemblySchool(BrokerSchool):
                     gender=gender(text(nested(row, "demographics") or {}, "gender")),
                     year_code=m.year(text(row, "year_code")),
                     email=_email(row),
+                    **home_address(row.get("address"), "postcode", *_ADDRESS),
                 )
         gone: list[str] = []
         if since is not None:

@@ -31,6 +31,7 @@ from schoolsync.brokers._base import (
     Watermark,
     deletions,
     gender,
+    home_address,
     rows_of,
     text,
 )
@@ -54,6 +55,8 @@ from schoolsync.sources._roster import Deletion
 __all__ = ["XporterBroker", "XporterSchool"]
 
 PROVIDER = "xporter"
+#: The address parts of a Students/Staff row (XoD's Address group), in the order written.
+_ADDRESS = ("Apartment", "HouseName", ("HouseNo", "Street"), "District", "TownOrCity", "County")
 DEFAULT_URL = "https://xporter.groupcall.com"
 
 
@@ -398,6 +401,7 @@ class XporterSchool(BrokerSchool):
             gender=gender(text(row, "Gender")),
             year_code=year,
             email=text(row, "WorkEmail", "IdaasEmail"),
+            **home_address(row, "PostCode", *_ADDRESS),
         )
         if mis_id is not None:
             reg = text(row, "RegGroupId")
@@ -416,6 +420,7 @@ class XporterSchool(BrokerSchool):
             staff_code=text(row, "StaffCode"),
             email=text(row, "WorkEmail", "IdaasEmail"),
             gender=gender(text(row, "Gender")),
+            **home_address(row, "PostCode", *_ADDRESS),
         )
 
 

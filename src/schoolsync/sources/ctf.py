@@ -102,6 +102,28 @@ def _child(el: Element, *names: str) -> Element | None:
     return None
 
 
+def _address(pupil: Element) -> tuple[str | None, str | None]:
+    """The pupil's home ``postcode`` and ``address`` (one line, parts joined by ", ") from its
+    ``Address``: a ``BS7666Address`` (SAON, PAON and Street, Locality, Town, AdministrativeArea)
+    or ``AddressLines`` (AddressLine1-5), with the ``PostCode``; None where absent."""
+    el = _child(pupil, "Address")
+    if el is None:
+        return None, None
+    parts: list[str] = []
+    bs = _child(el, "BS7666Address")
+    lines = _child(el, "AddressLines")
+    if bs is not None:
+        first = " ".join(t for t in (_text(_child(bs, "PAON")), _text(_child(bs, "Street"))) if t)
+        town = _text(_child(bs, "Town")) or _text(_child(bs, "PostTown"))
+        parts = [_text(_child(bs, "SAON")), first, _text(_child(bs, "Locality")), town]
+        parts.append(_text(_child(bs, "AdministrativeArea")))
+    elif lines is not None:
+        parts = [_text(c) for c in lines if _local(c.tag).startswith("AddressLine")]
+    parts.append(_text(_child(el, "County")))
+    address = ", ".join(dict.fromkeys(p for p in parts if p))
+    return _text(_child(el, "PostCode")) or None, address or None
+
+
 class CtfSource:
     """A CTF XML file, read as pupils of one school (``MisSource``; no staff or classes).
 
@@ -368,6 +390,7 @@ class CtfSource:
                 kind="bad uln",
                 path=uln_path,
             )
+        postcode, address = _address(el)
         return Pupil(
             id=upn.value,
             school_id=school,
@@ -383,6 +406,8 @@ class CtfSource:
             gender=Gender.parse(gender_text),
             year_code=year,
             uln=uln,
+            postcode=postcode,
+            address=address,
         )
 
     # -- MisSource -----------------------------------------------------------------------------

@@ -56,6 +56,7 @@ __all__ = ["pairings_from_review", "plan", "plan_id", "plan_pairings"]
 # A blank MIS value never erases an app value for these fields (feeds often omit them).
 _KEEP_WHEN_BLANK = frozenset(
     {"date_of_birth", "home_language", "intake_year", "staff_code", "title", "upn", "subject"}
+    | {"postcode", "address"}  # only CTF and some brokers carry a home address
 )
 _KIND_ORDER = (RecordKind.YEAR_GROUP, RecordKind.CLASS, RecordKind.STAFF, RecordKind.PUPIL)
 

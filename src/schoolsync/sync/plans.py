@@ -88,6 +88,8 @@ MIS_OWNED_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
         "home_language",
         "year_code",
         "class_ids",
+        "postcode",
+        "address",
     ),
     RecordKind.STAFF: (
         "mis_id",
@@ -101,6 +103,8 @@ MIS_OWNED_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
         "gender",
         "staff_code",
         "class_ids",
+        "postcode",
+        "address",
     ),
     RecordKind.CLASS: ("mis_id", "name", "year_group_ids", "subject"),
     RecordKind.YEAR_GROUP: ("mis_id", "name", "nc_year", "intake_year"),

@@ -607,6 +607,18 @@ def _nc_label(code: str) -> str:
     return "Reception" if code == "R" else f"Year  {code}"  # Xporter's double space
 
 
+def _xporter_address(person: Any) -> dict[str, str | None]:
+    """A person's home address as XoD's Address group writes it (the whole line as Street)."""
+    return {"Street": person.address, "PostCode": person.postcode}
+
+
+def _assembly_address(person: Any) -> dict[str, str | None] | None:
+    """A person's home address as Assembly's ``address`` object (``addresses=true``)."""
+    if not (person.address or person.postcode):
+        return None
+    return {"object": "address", "address_line_1": person.address, "postcode": person.postcode}
+
+
 def _members(snapshot_items: Sequence[_Item], class_id: str) -> list[Any]:
     return [i.record for i in snapshot_items if class_id in getattr(i.record, "class_ids", ())]
 
@@ -836,6 +848,7 @@ class FakeXporter(FakeBroker):
                 "StudentStatus": "OnRoll",
                 "EnrolmentStatus": "C",
                 "LastUpdated": stamp,
+                **_xporter_address(r),
             }
         if item.kind == "staff":
             return {
@@ -852,6 +865,7 @@ class FakeXporter(FakeBroker):
                 "StaffStatus": "Current",
                 "IsTeacher": 1 if r.class_ids else 0,
                 "LastUpdated": stamp,
+                **_xporter_address(r),
             }
         if item.kind == "year":
             return {
@@ -1365,6 +1379,7 @@ class FakeAssembly(FakeBroker):
                 "dob": r.date_of_birth.isoformat() if r.date_of_birth else None,
                 "demographics": {"gender": r.gender.value},
                 "emails": [{"email": r.email, "is_primary": True}] if r.email else [],
+                "address": _assembly_address(r),
             }
         if item.kind == "staff":
             return {
@@ -1379,6 +1394,7 @@ class FakeAssembly(FakeBroker):
                 "staff_code": r.staff_code,
                 "email": r.email,
                 "is_teaching_staff": bool(r.class_ids),
+                "address": _assembly_address(r),
             }
         if item.kind == "year":
             members = [
