@@ -189,11 +189,14 @@ class Features:
             "date_of_birth",
             "mis_id",
             "email",
+            "postcode",
+            "address",
         )
         columns: list[list[Any]] = (
-            [list(c) for c in zip(*map(get, records), strict=True)] if n else [[]] * 11
+            [list(c) for c in zip(*map(get, records), strict=True)] if n else [[]] * 13
         )
-        ids, schools, fns, sns, pfs, pss, mids, genders, dobs, mis_ids, emails = columns
+        ids, schools, fns, sns, pfs, pss, mids, genders, dobs, mis_ids, emails = columns[:11]
+        postcodes, addresses = columns[11:]
         self.ids: list[str] = ids
         self.school: list[str] = schools
         self.mis_id: list[str | None] = mis_ids
@@ -231,16 +234,14 @@ class Features:
         self.dob_y = np.fromiter((d.year if d else -1 for d in dobs), dtype=np.int64, count=n)
         self.dob_m = np.fromiter((d.month if d else 0 for d in dobs), dtype=np.int64, count=n)
         self.dob_d = np.fromiter((d.day if d else 0 for d in dobs), dtype=np.int64, count=n)
-        self.date_key: list[str] = [
-            ""
-            if d is None
-            else f"{d.year}{d.month:02d}{d.day:02d}"
-            if d.month <= d.day
-            else f"{d.year}{d.day:02d}{d.month:02d}"
-            for d in dobs
-        ]
-        self.postcode: list[str] = [_norm_postcode(getattr(r, "postcode", None)) for r in records]
-        self.address: list[str] = [normalise_name(getattr(r, "address", None)) for r in records]
+        # the birth date with day and month in either order (0: none), a blocking key
+        low = np.minimum(self.dob_m, self.dob_d)
+        high = np.maximum(self.dob_m, self.dob_d)
+        self.date_key: list[int] = np.where(
+            self.dob_y >= 0, self.dob_y * 10_000 + low * 100 + high, 0
+        ).tolist()
+        self.postcode: list[str] = [_norm_postcode(p) if p else "" for p in postcodes]
+        self.address: list[str] = [normalise_name(a) if a else "" for a in addresses]
         self._per_record: dict[str, npt.NDArray[Any]] = {}
         self.upn: list[str | None] = [None] * n
         self.former: list[tuple[str, ...]] = [()] * n

@@ -265,14 +265,9 @@ class _Decision:
     flags: tuple[str, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
-class _Candidate:
-    """A candidate partner of one record, as the assignment sees it."""
-
-    bits: float
-    other: int
-    guarded: bool  # involves a twin and the forenames are not exactly equal
-    identical: bool
+#: A candidate partner of one record, as the assignment sees it: (bits, the other record's
+#: row, guarded: it involves a twin and the forenames are not exactly equal, identical)
+_Candidate = tuple[float, int, bool, bool]
 
 
 @attrs.frozen(kw_only=True)
@@ -310,11 +305,11 @@ def _twins(f: Features) -> BoolArray:
     return twins
 
 
-def _kind_flag(scored: _Scored, k: int) -> str | None:
-    """The flag of a pair with fewer than two agreeing kinds of evidence."""
-    if scored.kinds[k] >= 2:
+def _kind_flag(kinds: int, first: int) -> str | None:
+    """The flag of a pair with fewer than two agreeing kinds of evidence (*kinds* agree, the
+    strongest is *first*, -1 for none)."""
+    if kinds >= 2:
         return None
-    first = int(scored.first_kind[k])
     if first < 0:
         return "no kind of evidence agrees"
     only = KINDS[first]
@@ -334,51 +329,56 @@ class _Rivals:
         li, lj = pi.tolist(), pj.tolist()
         self.of_m: dict[int, list[_Candidate]] = {}
         self.of_a: dict[int, list[_Candidate]] = {}
+        of_m, of_a = self.of_m, self.of_a
         for o in order:
-            self.of_m.setdefault(li[o], []).append(
-                _Candidate(bits=bits[o], other=lj[o], guarded=guarded[o], identical=identical[o])
-            )
-            self.of_a.setdefault(lj[o], []).append(
-                _Candidate(bits=bits[o], other=li[o], guarded=guarded[o], identical=identical[o])
-            )
+            i, j, b, g, d = li[o], lj[o], bits[o], guarded[o], identical[o]
+            found = of_m.get(i)
+            if found is None:
+                of_m[i] = [(b, j, g, d)]
+            else:
+                found.append((b, j, g, d))
+            found = of_a.get(j)
+            if found is None:
+                of_a[j] = [(b, i, g, d)]
+            else:
+                found.append((b, i, g, d))
 
     @staticmethod
     def _best_other(cands: list[_Candidate], skip: int, free: list[bool]) -> float:
-        for c in cands:
-            if c.other != skip and free[c.other]:
-                return c.bits
+        for bits, other, _, _ in cands:
+            if other != skip and free[other]:
+                return bits
         return -math.inf
 
     def strongest(
         self,
-        *,
         me: int,
         partner: int,
         mine_is_mis: bool,
         free: _Free,
-        pair_bits: float,
-        pair_exact: bool,
-        pair_identical: bool,
+        pair: tuple[float, bool, bool],
     ) -> float | None:
         """The best free rival of record *me* (its candidates other than *partner*) that
         could really be it: not one with a strictly better partner of its own (or an equally
         good one when the pair is strictly better), not a twin of the partner when the pair's
-        forenames agree exactly, and for an identical pair only another identical one."""
+        forenames agree exactly, and for an identical pair only another identical one.
+        *pair* is the pair's (bits, forenames exactly equal, identical)."""
+        pair_bits, pair_exact, pair_identical = pair
         mine = (self.of_m if mine_is_mis else self.of_a)[me]
         theirs = self.of_a if mine_is_mis else self.of_m
         free_other = free.app if mine_is_mis else free.mis
         free_mine = free.mis if mine_is_mis else free.app
         if len(mine) < 2:
             return None
-        for c in mine:
-            if c.other == partner or not free_other[c.other]:
+        for bits, other, guarded, identical in mine:
+            if other == partner or not free_other[other]:
                 continue
-            if (c.guarded and pair_exact) or (pair_identical and not c.identical):
+            if (guarded and pair_exact) or (pair_identical and not identical):
                 continue
-            alternative = self._best_other(theirs[c.other], me, free_mine)
-            if alternative > c.bits or (alternative >= c.bits and pair_bits > c.bits):
+            alternative = self._best_other(theirs[other], me, free_mine)
+            if alternative > bits or (alternative >= bits and pair_bits > bits):
                 continue
-            return c.bits
+            return bits
         return None
 
 
@@ -404,22 +404,18 @@ def _assign(scored: _Scored, *, free: _Free, ctx: _Context) -> list[_Decision]:
     twin_l = (ctx.twins_m[kp_i] | ctx.twins_a[kp_j]).tolist()
     dob_l = (scored.cmp.levels[F_DOB, keep] != MISSING).tolist()
     keep_l = keep.tolist()
+    kinds_l, first_l = scored.kinds[keep].tolist(), scored.first_kind[keep].tolist()
     decisions: list[_Decision] = []
     for o in order:
         i, j = li[o], lj[o]
         if not (free.mis[i] and free.app[j]):
             continue
-        common = {
-            "free": free,
-            "pair_bits": bits_l[o],
-            "pair_exact": exact_l[o],
-            "pair_identical": ident_l[o],
-        }
-        r1 = rivals.strongest(me=i, partner=j, mine_is_mis=True, **common)
-        r2 = rivals.strongest(me=j, partner=i, mine_is_mis=False, **common)
-        runner = max((r for r in (r1, r2) if r is not None), default=None)
+        pair = (bits_l[o], exact_l[o], ident_l[o])
+        r1 = rivals.strongest(i, j, True, free, pair)
+        r2 = rivals.strongest(j, i, False, free, pair)
+        runner = r1 if r2 is None else r2 if r1 is None else max(r1, r2)
         flags: list[str] = []
-        kind_flag = _kind_flag(scored, keep_l[o])
+        kind_flag = _kind_flag(kinds_l[o], first_l[o])
         if kind_flag:
             flags.append(kind_flag)
         if runner is not None and bits_l[o] - runner < settings.ambiguity_bits:
