@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from schoolsync.brokers import HttpSettings, RetryPolicy
 from schoolsync.brokers.sync import load_watermark
 from schoolsync.cli import main as cli
+from schoolsync.errors import StorageError
 from schoolsync.nightly import (
     JobRetry,
     JobStatus,
@@ -235,3 +236,28 @@ def test_cli_runs_a_night_and_exits_1_when_a_school_failed(world: World) -> None
     assert "night cli-night: 5 of 5 schools finished (done 3, skipped 1, failed 1)" in out.output
     assert "E (trust T3): failed, broker, 1 attempt" in out.output
     assert "HTTP 404" in out.output
+
+
+class _DownStore:
+    def unit_of_work(self) -> Any:
+        raise StorageError("PostgreSQL could not be reached (connection refused)")
+
+    def close(self) -> None:
+        return None
+
+
+class _StoreDown(ConfiguredHost):
+    def store(self) -> Any:
+        return _DownStore()
+
+
+def test_a_store_that_cannot_be_reached_is_a_transient_failure(world: World) -> None:
+    host = _StoreDown()
+    job = SchoolJob(run_id="n1", school_id="A", trust_id="T1")
+
+    first = run_school(job, host, final_attempt=False)
+    last = run_school(job, host, final_attempt=True)
+
+    assert (first.status, first.problem, first.transient) == (JobStatus.RETRYING, "storage", True)
+    assert (last.status, last.transient) == (JobStatus.FAILED, True)
+    assert "could not be reached" in last.reason

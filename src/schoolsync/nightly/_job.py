@@ -308,22 +308,39 @@ def run_school(
     *final_attempt* (then ``failed``: the dead-letter list). Never raises for a failure of the
     school's sync; the caller decides on retries from the returned record's ``transient``.
     """
-    store = host.store()
     clock = host.clock()
     started = clock.now()
-    before = _previous(store, job)
-    attempts = (before.attempts if before is not None else 0) + 1
     base = NightlyJob(
         id=job.id,
         run_id=job.run_id,
         school_id=job.school_id,
         trust_id=job.trust_id,
         status=JobStatus.RUNNING,
-        attempts=attempts,
-        queued_at=before.queued_at if before is not None else started,
+        attempts=1,
+        queued_at=started,
         started_at=started,
     )
-    _put(store, base)
+    try:
+        store = host.store()
+        before = _previous(store, job)
+        if before is not None:
+            base = attrs.evolve(
+                base, attempts=before.attempts + 1, queued_at=before.queued_at or started
+            )
+        _put(store, base)
+    except (StorageError, ConcurrentWriteError) as exc:
+        # The store is unreachable: nothing can be recorded; the caller retries the job.
+        problem = classify(exc)
+        status = JobStatus.FAILED if final_attempt else JobStatus.RETRYING
+        _log.warning("nightly job %s: the store could not be used (%s)", job.id, problem.reason)
+        return attrs.evolve(
+            base,
+            status=status,
+            problem=problem.kind,
+            reason=problem.reason,
+            transient=True,
+            finished_at=clock.now(),
+        )
     timings: dict[str, float] = dict(extra or {})
     tick = time.perf_counter()
     try:
@@ -359,7 +376,10 @@ def run_school(
             finished_at=clock.now(),
             timings=timings,
         )
-        _put(store, failed)
+        try:
+            _put(store, failed)
+        except (StorageError, ConcurrentWriteError):
+            _log.warning("nightly job %s: its failure could not be recorded", job.id)
         return failed
 
 

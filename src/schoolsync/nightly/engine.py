@@ -139,8 +139,11 @@ def nightly_app(
         job = SchoolJob(run_id=run_id, school_id=school_id, trust_id=trust_id)
         final = context.job.attempts + 1 >= retry.attempts
         record = run_school(job, _host(host), final_attempt=final)
-        if record.status is JobStatus.RETRYING:
-            raise NightlyJobError(school_id, record.problem, record.reason, transient=True)
+        if record.status in (JobStatus.RETRYING, JobStatus.FAILED):
+            # Retried only if transient and attempts remain; else procrastinate marks the job
+            # failed too (the school is in the dead-letter list either way).
+            transient = record.status is JobStatus.RETRYING
+            raise NightlyJobError(school_id, record.problem, record.reason, transient=transient)
         return {"status": record.status.value, "pupils_changed": record.pupils_changed}
 
     @app.periodic(cron=recover_every)  # type: ignore[untyped-decorator]
