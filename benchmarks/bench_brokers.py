@@ -3,8 +3,9 @@
 1. One 1,500-pupil, 150-staff, 300-class school fetched with 100-per-page paging, per provider:
    target under 2 s. Memory flat in pages: the same school fetched at 100 and at 25 per page
    (4x the pages) must have about the same traced peak. OneRoster, whose collections are read
-   at once, is also timed one collection at a time (``concurrency=1``), and both again with
-   the fake answering 20 ms late (a broker across a network rather than on loopback).
+   at once, is also timed one collection at a time (``concurrency=1``) and without pages asked
+   for ahead (``prefetch=0``), all again with the fake answering 20 ms late (a broker across a
+   network rather than on loopback).
 2. 100 schools fetched concurrently (16 threads) through one shared credential (Wonde) under a
    rate limit: the fake counts requests per credential in every window (never above the
    limit), and the run time must be within 10 % of the limit's minimum. The real limits are
@@ -123,13 +124,14 @@ def one_school(quick: bool) -> None:
         fake = FakeOneRoster(client_id="c", client_secret="s", schools={"K1": snapshot},
                              clock=CLOCK, count_headers=False, latency=latency)  # fmt: skip
         with fake:
-            for concurrency in (1, 4):
-                conn = fake.connect("K1", limit=100, concurrency=concurrency)
+            for concurrency, prefetch in ((1, 0), (4, 0), (4, 2), (4, 4)):
+                conn = fake.connect("K1", limit=100, concurrency=concurrency, prefetch=prefetch)
                 times, requests = timed(conn)
                 conn.close()
                 print(
                     f"  oneroster, answers {latency * 1000:.0f} ms late, {concurrency} "
-                    f"collection(s) at once: {min(times):.2f}-{max(times):.2f} s"
+                    f"collection(s) at once, {prefetch} page(s) ahead: "
+                    f"{min(times):.2f}-{max(times):.2f} s ({requests} requests)"
                 )
 
 

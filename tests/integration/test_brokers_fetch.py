@@ -325,16 +325,22 @@ def test_oneroster_without_count_headers_sees_items_move_between_pages(
     assert caught.value.endpoint.endswith(endpoint)
 
 
-@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize(("concurrency", "prefetch"), [(1, 0), (4, 0), (1, 3), (4, 2)])
 @pytest.mark.parametrize("limit", [1, 2, 10, 500])
 def test_oneroster_reads_the_same_school_at_any_page_size_and_concurrency(
-    concurrency: int, limit: int, connect: Any
+    concurrency: int, prefetch: int, limit: int, connect: Any
 ) -> None:
+    """Collections read at once, pages asked for ahead or not: the same school, every time;
+    pages asked for past a collection's end cost at most *prefetch* requests each."""
     served = school()
     fake, conn = connect("oneroster", served, size=limit, count_headers=False)
-    conn.concurrency = concurrency
+    conn.concurrency, conn.prefetch = concurrency, prefetch
     assert comparable(served) == comparable(conn.fetch().snapshot)
     assert all(r.status == 200 for r in fake.log)
+    conn.prefetch = 0
+    exact = conn.fetch().requests
+    conn.prefetch = prefetch
+    assert exact <= conn.fetch().requests <= exact + 5 * prefetch
 
 
 def test_oneroster_a_failed_collection_stops_the_others(connect: Any) -> None:

@@ -16,7 +16,9 @@
   extra request; it assumes, as all offset paging does, that the provider's order is stable.
 * The collections (classes, demographics, teachers, students, enrolments) are read at once,
   ``concurrency`` at a time, on the broker's pooled client and within its rate limit; the
-  first collection to fail stops the others and ends the fetch with its error.
+  first collection to fail stops the others and ends the fetch with its error. Once a
+  collection has shown two full pages, ``prefetch`` further pages (whose offsets are then
+  known) are asked for ahead and read in order; those past its end come back empty, unused.
 * Deltas: ``filter=dateLastModified>'<watermark>'``; records with ``status=tobedeleted`` are
   deletions (1.2 providers may drop records outright: only a full fetch sees those).
 * UNCONFIRMED per provider: where the UPN travels (``userIds`` of type ``UPN`` is read first,
@@ -30,7 +32,9 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -259,9 +263,11 @@ class OneRosterBroker(BrokerClient):
         demographics: bool = True,
         registration_groups: bool = True,
         concurrency: int = 4,
+        prefetch: int = 2,
     ) -> OneRosterSchool:
         """One school, by its org ``sourcedId``; *concurrency* collections are read at once
-        (1: one after another)."""
+        (1: one after another), and in a long collection *prefetch* pages are asked for ahead
+        of the one being read (0: none)."""
         return OneRosterSchool(
             self,
             org,
@@ -270,6 +276,7 @@ class OneRosterBroker(BrokerClient):
             demographics=demographics,
             registration_groups=registration_groups,
             concurrency=concurrency,
+            prefetch=prefetch,
         )
 
 
@@ -289,15 +296,17 @@ class OneRosterSchool(BrokerSchool):
         demographics: bool,
         registration_groups: bool,
         concurrency: int = 4,
+        prefetch: int = 2,
     ) -> None:
         super().__init__(school=org, school_id=school_id, clock=broker.clock)
-        if limit < 1 or concurrency < 1:
-            raise ValueError("limit and concurrency must be at least 1")
+        if limit < 1 or concurrency < 1 or prefetch < 0:
+            raise ValueError("limit and concurrency must be at least 1, prefetch at least 0")
         self.broker = broker
         self.limit = limit
         self.demographics = demographics
         self.registration_groups = registration_groups
         self.concurrency = concurrency
+        self.prefetch = prefetch
         self.requests = 0
         self._count = threading.Lock()
 
@@ -313,6 +322,18 @@ class OneRosterSchool(BrokerSchool):
             "version": self.broker.version,
         }
 
+    def _page(
+        self, path: str, params: Mapping[str, str], offset: int
+    ) -> tuple[httpx.Response, Any]:
+        """One page of *path* at *offset* (counted, limited, retried)."""
+        query = {**params, "limit": str(self.limit), "offset": str(offset)}
+        with self._count:
+            self.requests += 1
+        return self.broker.request(
+            Call(method="GET", url=f"{self.broker.base_url}/{path}", endpoint=path, params=query),
+            school=self.school,
+        )
+
     def _pages(
         self,
         path: str,
@@ -324,53 +345,70 @@ class OneRosterSchool(BrokerSchool):
         offset = 0
         overlap = self.limit > 1  # each page after the first repeats the last item read
         before: str | None = None  # that item's sourcedId
-        while True:
-            if cancel is not None and cancel.is_set():
-                return  # another collection failed: its error ends the fetch
-            query = {**params, "limit": str(self.limit), "offset": str(offset)}
-            with self._count:
-                self.requests += 1
-            response, data = self.broker.request(
-                Call(
-                    method="GET", url=f"{self.broker.base_url}/{path}", endpoint=path, params=query
-                ),
-                school=self.school,
-            )
-            if not isinstance(data, dict) or not isinstance(data.get(key), list):
-                raise check.fail(f"the response has no {key!r} list")
-            rows = rows_of(data[key])
-            served = len(rows)
-            total_text = response.headers.get("X-Total-Count", "").strip()
-            total = int(total_text) if total_text.isdigit() else None
-            links = response.headers.get("Link", "")
-            if total is not None:
-                last = offset + served >= total or not rows
-            elif links:
-                last = 'rel="next"' not in links.replace("'", '"') or not rows
-            else:
-                last = served < self.limit
-            if before is not None:
-                first = text(rows[0], "sourcedId") if rows else None
-                if first != before:
-                    raise check.fail(
-                        f"page {check.pages + 1} does not start where page {check.pages} ended: "
-                        "items were deleted or added while the collection was read; fetch again"
-                    )
-                rows = rows[1:]
-            check.page(
-                rows,
-                "sourcedId",
-                expected=self.limit - (1 if before is not None else 0),
-                last=last,
-                total=total,
-            )
-            yield rows
-            if last:
-                return
-            before = text(rows[-1], "sourcedId") if overlap and rows else None
-            offset += served - (1 if before is not None else 0)
-            if check.pages > 100_000:
-                raise check.fail("more than 100,000 pages: stopped")
+        # Once a collection has shown two full pages, the next pages' offsets are known (full
+        # pages overlapping by one): up to `prefetch` of them are asked for ahead, and read
+        # in order. Pages asked for past the end come back empty and are not used.
+        ahead = (
+            ThreadPoolExecutor(self.prefetch, "schoolsync-broker-page")
+            if (self.prefetch and overlap)
+            else None
+        )
+        queued: deque[tuple[int, Future[tuple[httpx.Response, Any]]]] = deque()
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return  # another collection failed: its error ends the fetch
+                if queued and queued[0][0] == offset:
+                    response, data = queued.popleft()[1].result()
+                else:
+                    queued.clear()
+                    response, data = self._page(path, params, offset)
+                if not isinstance(data, dict) or not isinstance(data.get(key), list):
+                    raise check.fail(f"the response has no {key!r} list")
+                rows = rows_of(data[key])
+                served = len(rows)
+                total_text = response.headers.get("X-Total-Count", "").strip()
+                total = int(total_text) if total_text.isdigit() else None
+                links = response.headers.get("Link", "")
+                if total is not None:
+                    last = offset + served >= total or not rows
+                elif links:
+                    last = 'rel="next"' not in links.replace("'", '"') or not rows
+                else:
+                    last = served < self.limit
+                if before is not None:
+                    first = text(rows[0], "sourcedId") if rows else None
+                    if first != before:
+                        raise check.fail(
+                            f"page {check.pages + 1} does not start where page {check.pages} "
+                            "ended: items were deleted or added while the collection was read; "
+                            "fetch again"
+                        )
+                    rows = rows[1:]
+                check.page(
+                    rows,
+                    "sourcedId",
+                    expected=self.limit - (1 if before is not None else 0),
+                    last=last,
+                    total=total,
+                )
+                yield rows
+                if last:
+                    return
+                before = text(rows[-1], "sourcedId") if overlap and rows else None
+                offset += served - (1 if before is not None else 0)
+                if check.pages > 100_000:
+                    raise check.fail("more than 100,000 pages: stopped")
+                if ahead is not None and check.pages >= 2 and served == self.limit:
+                    if cancel is not None and cancel.is_set():
+                        return
+                    step = self.limit - 1
+                    while len(queued) < self.prefetch:
+                        at = queued[-1][0] + step if queued else offset
+                        queued.append((at, ahead.submit(self._page, path, params, at)))
+        finally:
+            if ahead is not None:
+                ahead.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, started: datetime, since: Watermark | None) -> BrokerFetch:
         self.requests = 0
