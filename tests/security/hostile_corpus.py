@@ -8,6 +8,7 @@ subprocess under a memory limit; the fuzz session in ``noxfile.py`` starts from 
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 from collections.abc import Callable
 
@@ -127,6 +128,32 @@ def xlsx_deep_nesting(size: int) -> bytes:
     )
 
 
+def xlsx_empty_cells(size: int) -> bytes:
+    """Rows of a thousand empty cells compressed a thousand times (each empty cell still costs
+    the parser a start and an end event)."""
+    row = b"<row>" + b"<c/>" * 1_000 + b"</row>"
+    return workbook(_HEADER.encode() + row * max(1, size // 4))
+
+
+def xlsx_dense_cells(size: int) -> bytes:
+    """As many XML events per compressed byte as a reader allows (six): runs of empty cells
+    broken by a cell of random text, so deflate cannot squeeze them further."""
+    rng = random.Random(size)
+    rows = []
+    for n in range(2, 2 + size // 6):
+        rows.append(
+            f'<row r="{n}">' + "<c/>" * 18 + f'<c t="inlineStr"><is><t>{rng.getrandbits(32):08x}'
+            "</t></is></c></row>"
+        )
+    return workbook(_HEADER.encode() + "".join(rows).encode())
+
+
+def xlsx_empty_rows(size: int) -> bytes:
+    """Rows with nothing in them, up to Excel's row limit (each is still a row to yield)."""
+    rows = min(size * 40, 1_048_570)
+    return workbook(_HEADER.encode() + b"<row/>" * rows)
+
+
 def xlsx_row_claim(size: int) -> bytes:
     """A row numbered beyond Excel's 1,048,576 rows."""
     del size
@@ -172,6 +199,8 @@ _BUNDLE_MEMBERS = (
     "Student.csv",
     "Teacher.csv",
     "Section.csv",
+    "StudentEnrollment.csv",
+    "TeacherRoster.csv",
 )
 
 
@@ -184,12 +213,18 @@ def _bundle(member: Callable[[zipfile.ZipFile, str], None]) -> bytes:
     return out.getvalue()
 
 
-def _inflating(size: int, header: bytes, unit: bytes) -> bytes:
-    """Members of *header* then *unit* repeated: each inflates about 1,000 times its size."""
+def _inflating(
+    size: int, header: bytes, unit: bytes, valid: dict[str, bytes] | None = None
+) -> bytes:
+    """Members of *header* then *unit* repeated: each inflates about 1,000 times its size
+    (the *valid* members hold what is given instead)."""
     target = size * 1000 // len(_BUNDLE_MEMBERS)
     chunk = unit * (1024 * 1024 // len(unit))
 
     def member(z: zipfile.ZipFile, name: str) -> None:
+        if valid and name in valid:
+            z.writestr(name, valid[name])
+            return
         with z.open(name, "w", force_zip64=True) as part:
             part.write(header)
             written = 0
@@ -205,9 +240,30 @@ def bundle_commas(size: int) -> bytes:
     return _inflating(size, b"", b",")  # the header line itself never ends
 
 
+_VALID_MEMBERS = {
+    "manifest.csv": (
+        b"propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\n"
+        b"file.users,bulk\nfile.classes,absent\nfile.enrollments,absent\n"
+        b"file.demographics,absent\nfile.academicSessions,absent\n"
+    ),
+    "orgs.csv": (
+        b"sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+        b"sch1,active,2024-09-01T08:00:00Z,Oak Primary,school,8201234,\n"
+    ),
+    "School.csv": b"SIS ID,Name\nsch1,Oak Primary\n",
+}
+#: One header every people, class and enrolment member of OneRoster and SDS accepts.
+_PEOPLE_HEADER = (
+    b"sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,givenName,"
+    b"familyName,schoolSourcedId,title,classSourcedId,userSourcedId,SIS ID,School SIS ID,"
+    b"Section Name,Section ID,Student SIS ID,Teacher SIS ID,Username,First Name,Last Name\n"
+)
+
+
 def bundle_blank_lines(size: int) -> bytes:
-    """Bundle members of endless blank lines (32 KiB took 18 s of CPU before)."""
-    return _inflating(size, b"propertyName,value\n", b"\n")  # a valid manifest header
+    """A valid manifest and school, then people members of endless blank lines after their
+    header (32 KiB of them took 18 s of CPU before: each blank line was a row to skip)."""
+    return _inflating(size, _PEOPLE_HEADER, b"\n", _VALID_MEMBERS)
 
 
 def bundle_long_line(size: int) -> bytes:
@@ -314,6 +370,9 @@ XLSX: dict[str, Callable[[int], bytes]] = {
     "many_shared_strings": xlsx_many_shared_strings,
     "rich_text_runs": xlsx_rich_text_runs,
     "deep_nesting": xlsx_deep_nesting,
+    "empty_cells": xlsx_empty_cells,
+    "dense_cells": xlsx_dense_cells,
+    "empty_rows": xlsx_empty_rows,
     "row_claim": xlsx_row_claim,
     "malformed": xlsx_malformed,
     "damaged_lzma": xlsx_damaged_lzma,

@@ -1,8 +1,10 @@
 """The command line on hostile files: one line naming the problem, exit status 1, never a
-traceback, and never the personal data that made a reader fail."""
+traceback, and never the personal data that made a reader fail; within the readers' bounds
+(200 MiB of address space, 5 s of CPU for the command's work, in ``_cli_child.py``)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +15,23 @@ import pytest
 
 from schoolsync.bulk import write_sheet
 
+CLI_CHILD = Path(__file__).with_name("_cli_child.py")
+#: The memory and CPU the command may use beyond its imports (as for the readers).
+LIMIT_MIB = 200
+CPU_S = 5
+
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from schoolsync.cli import main; main()", *args],
+    done = subprocess.run(
+        [sys.executable, str(CLI_CHILD), str(LIMIT_MIB), str(CPU_S), *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        timeout=120,
+        timeout=300,  # a guard against a hang only: the CPU limit is the bound
         check=False,
     )
+    assert done.returncode != -signal.SIGXCPU, f"{args[0]} used more than {CPU_S} s of CPU"
+    return done
 
 
 HEADER = ["ID", "Forename", "Surname", "Date of birth"]

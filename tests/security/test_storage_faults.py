@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,11 +66,12 @@ def _unmount(where: Path) -> None:
     subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A directory on a 600 KiB filesystem."""
+@pytest.fixture(params=["450k", "600k"])
+def small_disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A directory on a small filesystem (450 or 600 KiB: the disk fills at a different point
+    of the same work)."""
     where = tmp_path / "disk"
-    _mount_tmpfs(where, "600k")
+    _mount_tmpfs(where, str(request.param))
     try:
         yield where
     finally:
@@ -239,48 +242,78 @@ def test_postgres_full_tablespace_changes_nothing(
 SECRET = "Quennevilleszyx"
 
 
-def test_sqlite_erasure_leaves_no_trace_in_the_file(tmp_path: Path) -> None:
-    """secure_delete is on: an erased pupil's name is not in the database file afterwards."""
+@pytest.fixture
+def sqlite_default_off(monkeypatch: pytest.MonkeyPatch) -> list[sqlite3.Connection]:
+    """Every SQLite connection opened starts with ``secure_delete`` OFF, as SQLite's own
+    default build has it. This machine's build (like Debian's) turns it on at compile time,
+    which would hide a store that forgot to set it: the test must not depend on the build.
+    Returns the connections opened, for the test to inspect."""
+    real = sqlite3.connect
+    made: list[sqlite3.Connection] = []
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real(*args, **kwargs)
+        conn.execute("PRAGMA secure_delete = OFF")
+        made.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    return made
+
+
+def _secure_delete(conn: sqlite3.Connection) -> int | None:
+    """The connection's secure_delete setting, or None once it is closed."""
+    try:
+        return int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+    except sqlite3.ProgrammingError:
+        return None
+
+
+def _holds_secret(folder: Path, stem: str) -> list[str]:
+    """The files of the database *stem* (with its WAL and journal) whose bytes hold SECRET."""
+    return [
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(stem) and SECRET.encode() in p.read_bytes()
+    ]
+
+
+def test_sqlite_erasure_leaves_no_trace_in_the_file(
+    tmp_path: Path, sqlite_default_off: list[sqlite3.Connection]
+) -> None:
+    """An erased pupil's name is not in the database file afterwards, because the store turns
+    ``secure_delete`` on for every connection it opens, whatever SQLite's build default.
+
+    The control comes first: on a connection left at the default (OFF), a deleted row stays
+    readable in the file, so the scan below does detect leftovers."""
+    control = sqlite3.connect(tmp_path / "control.db", isolation_level=None)
+    assert _secure_delete(control) == 0
+    control.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    control.executemany("INSERT INTO t (name) VALUES (?)", [(f"S{n}",) for n in range(50)])
+    control.execute("INSERT INTO t (name) VALUES (?)", (SECRET,))
+    control.execute("DELETE FROM t WHERE name = ?", (SECRET,))
+    control.close()
+    assert _holds_secret(tmp_path, "control.db") == ["control.db"]
+
+    sqlite_default_off.clear()
     path = tmp_path / "app.db"
     store = SqliteStore(path)
-    with store.unit_of_work() as uow:
+    with store.unit_of_work() as uow, store.unit_of_work() as other:
         for n in range(50):
             uow.pupils.add(Pupil(id=f"p{n}", school_id="s1", forename="Amy", surname=f"S{n}"))
         uow.pupils.add(Pupil(id="gone", school_id="s1", forename="Zed", surname=SECRET))
         uow.commit()
+        del other  # a second unit of work: a second connection, open at the same time
+        opened = [c for c in sqlite_default_off if _secure_delete(c) is not None]
+        assert len(opened) >= 2
+        assert {_secure_delete(c) for c in opened} == {1}
     store.close()
-    assert SECRET.encode() in path.read_bytes()
+    assert _holds_secret(tmp_path, "app.db")
     store = SqliteStore(path)
     erase(store, RecordKind.PUPIL, "gone", key=b"k" * 32, at=NOW, school_id="s1")
+    assert {_secure_delete(c) for c in sqlite_default_off} - {None} == {1}
     store.close()  # the last connection checkpoints the WAL into the file and removes it
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith("app.db")]
-    assert all(SECRET.encode() not in (tmp_path / p).read_bytes() for p in leftovers), leftovers
-
-
-def test_the_erasure_scan_finds_data_left_without_secure_delete(tmp_path: Path) -> None:
-    """The control for the test above: with secure_delete off (the default of many SQLite
-    builds) a deleted row stays readable in the file, so the scan does detect leftovers."""
-    import sqlite3
-
-    path = tmp_path / "plain.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA secure_delete = OFF")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
-    conn.executemany("INSERT INTO t (name) VALUES (?)", [(f"S{n}",) for n in range(50)])
-    conn.execute("INSERT INTO t (name) VALUES (?)", (SECRET,))
-    conn.execute("DELETE FROM t WHERE name = ?", (SECRET,))
-    conn.close()
-    assert SECRET.encode() in path.read_bytes()
-
-
-def test_every_sqlite_connection_has_secure_delete_on(tmp_path: Path) -> None:
-    """The store sets secure_delete itself rather than relying on how SQLite was built."""
-    store = SqliteStore(tmp_path / "app.db")
-    try:
-        with store.unit_of_work() as uow:
-            assert uow.execute("PRAGMA secure_delete").fetchone() == (1,)  # type: ignore[attr-defined]
-    finally:
-        store.close()
+    assert _holds_secret(tmp_path, "app.db") == []
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -296,10 +329,14 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
         pg.close()
 
 
-def test_a_lone_surrogate_is_a_typed_error(any_store: Store) -> None:
-    """A name holding a lone surrogate is a ValidationError (not UnicodeEncodeError) that does
-    not echo the name, and nothing is stored."""
+@pytest.mark.parametrize("before", [0, 500])
+def test_a_lone_surrogate_is_a_typed_error(any_store: Store, before: int) -> None:
+    """A name holding a lone surrogate (after *before* good records in the same unit of work)
+    is a ValidationError (not UnicodeEncodeError) that does not echo the name, and nothing of
+    the unit of work is stored."""
     with any_store.unit_of_work() as uow:
+        for n in range(before):
+            uow.pupils.add(Pupil(id=f"ok{n}", school_id="s1", forename="Amy", surname=f"S{n}"))
         with pytest.raises(ValidationError) as info:
             uow.pupils.add(Pupil(id="p1", school_id="s1", forename="Ann\udc80e", surname="Lee"))
         assert "Ann" not in str(info.value)

@@ -85,45 +85,47 @@ def test_a_ctf_in_an_unreadable_encoding_is_typed(tmp_path: Path, encoding: str)
 # -- role catalogues: deep data and long chains -------------------------------------------------
 
 
-def test_a_chain_of_a_thousand_implied_roles_builds() -> None:
-    """A chain of 1,000 roles each implying the next is checked without RecursionError, and
-    the first role carries the last one's permission."""
+@pytest.mark.parametrize("length", [200, 1_000])
+def test_a_chain_of_a_thousand_implied_roles_builds(length: int) -> None:
+    """A chain of up to 1,000 roles each implying the next is checked without RecursionError,
+    and the first role carries the last one's permission."""
+    last = length - 1
     roles = [
         Role(
             name=f"r{n}",
             scope="school",
-            implies={f"r{n + 1}"} if n < 999 else set(),
-            permissions={"reports.view"} if n == 999 else set(),
+            implies={f"r{n + 1}"} if n < last else set(),
+            permissions={"reports.view"} if n == last else set(),
         )
-        for n in range(1_000)
+        for n in range(length)
     ]
     catalogue = RoleCatalogue.build(
         ["reports.view"], roles, manage_permission=None, grant_permission=None
     )
     assert catalogue.effective_permissions("r0") == {"reports.view"}
-    assert len(catalogue.implied_roles("r0")) == 999
+    assert len(catalogue.implied_roles("r0")) == last
 
 
-def test_a_cycle_at_the_end_of_a_long_chain_is_reported() -> None:
-    """The iterative cycle search still finds a cycle 2,000 roles deep."""
-    roles = [Role(name=f"r{n}", scope="school", implies={f"r{n + 1}"}) for n in range(2_000)]
-    roles.append(Role(name="r2000", scope="school", implies={"r1990"}))
+@pytest.mark.parametrize("length", [200, 2_000])
+def test_a_cycle_at_the_end_of_a_long_chain_is_reported(length: int) -> None:
+    """The iterative cycle search still finds a cycle up to 2,000 roles deep."""
+    roles = [Role(name=f"r{n}", scope="school", implies={f"r{n + 1}"}) for n in range(length)]
+    roles.append(Role(name=f"r{length}", scope="school", implies={f"r{length - 10}"}))
     with pytest.raises(CatalogueError) as info:
         RoleCatalogue.build([], roles, manage_permission=None, grant_permission=None)
     assert "cycle" in str(info.value.exceptions[0])
 
 
-@pytest.mark.parametrize(
-    ("reader", "text"),
-    [
-        (RoleCatalogue.from_json, '{"roles": ' + "[" * 100_000 + "]" * 100_000 + "}"),
-        (RoleCatalogue.from_toml, "roles = " + "[" * 100_000 + "]" * 100_000),
-    ],
-)
-def test_a_deeply_nested_catalogue_is_a_catalogue_error(reader: object, text: str) -> None:
+@pytest.mark.parametrize("depth", [2_000, 100_000])
+@pytest.mark.parametrize("kind", ["json", "toml"])
+def test_a_deeply_nested_catalogue_is_a_catalogue_error(kind: str, depth: int) -> None:
     """Deeply nested JSON or TOML is a CatalogueError, not RecursionError."""
-    with pytest.raises(CatalogueError):
-        reader(text)  # type: ignore[operator]
+    if kind == "json":
+        with pytest.raises(CatalogueError):
+            RoleCatalogue.from_json('{"roles": ' + "[" * depth + "]" * depth + "}")
+    else:
+        with pytest.raises(CatalogueError):
+            RoleCatalogue.from_toml("roles = " + "[" * depth + "]" * depth)
 
 
 # -- email patterns -------------------------------------------------------------------------------
@@ -132,6 +134,7 @@ def test_a_deeply_nested_catalogue_is_a_catalogue_error(reader: object, text: st
 @pytest.mark.parametrize(
     "pattern",
     [
+        "{forename:>30}@oak.example",
         "{forename:>300000000}@oak.example",
         "{forename:d}@oak.example",
         "{forename!z}@oak.example",

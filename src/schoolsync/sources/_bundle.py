@@ -118,7 +118,7 @@ class Bundle:
             def __enter__(self) -> IO[bytes]:
                 self._zip = open_zip(path, shown, limits)
                 try:
-                    self._file: IO[bytes] = open_member(self._zip, member, shown, limits)
+                    self._file: IO[bytes] = open_member(self._zip, member, shown, limits, text=True)
                 except BaseException:
                     self._zip.close()
                     raise

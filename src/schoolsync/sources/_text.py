@@ -56,7 +56,8 @@ _BLOCK = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 #: Bytes Windows-1252 leaves undefined: a file holding them is not Windows-1252 text.
-_CP1252_HOLES = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+#: The five bytes Windows-1252 leaves undefined (each searched for at memchr speed).
+_CP1252_HOLES = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 
 _LABELS = {
     "utf-8": "UTF-8",
@@ -116,7 +117,8 @@ def _utf16_without_bom(head: bytes) -> str | None:
 
 
 def detect_encoding(read: Callable[[int], bytes], name: str) -> str:
-    """The codec name of a stream read with *read* (``file.read``), read to its end in blocks.
+    """The codec name of a stream read with *read* (``file.read``), read to its end in blocks
+    (or to its first NUL byte: a binary file, which the CSV readers then refuse with its row).
 
     Raises:
         FileFormatError: the bytes are neither UTF-8/UTF-16 nor Windows-1252 text.
@@ -130,7 +132,9 @@ def detect_encoding(read: Callable[[int], bytes], name: str) -> str:
     utf8 = True
     holes = False
     while block:
-        holes = holes or _CP1252_HOLES.search(block) is not None
+        if b"\x00" in block:
+            return "utf-8" if utf8 else "cp1252"
+        holes = holes or any(hole in block for hole in _CP1252_HOLES)
         if utf8:
             try:
                 decoder.decode(block)

@@ -48,18 +48,33 @@ class ZipLimits:
             compresses a thousand times).
         ratio_floor_bytes: members smaller than this are never refused for their ratio.
         max_members: the most members a zip may list.
+        max_lines_per_byte: for a text member (a CSV file of a bundle), the most lines it may
+            hold per compressed byte, once past ``line_floor`` lines (a real CSV holds one line
+            in 10-50 compressed bytes; a member of endless blank lines, a thousand per byte).
+            Reading time follows lines, so this bounds it by the file's real size.
+        line_floor: text members with fewer lines are never refused for their density.
     """
 
     max_member_bytes: int = 256 * _MIB
     max_ratio: int = 100
     ratio_floor_bytes: int = 8 * _MIB
     max_members: int = 10_000
+    max_lines_per_byte: int = 1
+    line_floor: int = 1_000_000
 
 
 class BoundedMember(io.RawIOBase):
     """A zip member's bytes, refused once they exceed the limits (see :class:`ZipLimits`)."""
 
-    def __init__(self, raw: IO[bytes], info: zipfile.ZipInfo, file: str, limits: ZipLimits):
+    def __init__(
+        self,
+        raw: IO[bytes],
+        info: zipfile.ZipInfo,
+        file: str,
+        limits: ZipLimits,
+        *,
+        text: bool = False,
+    ):
         super().__init__()
         self._raw = raw
         self._info = info
@@ -71,6 +86,9 @@ class BoundedMember(io.RawIOBase):
             limits.max_member_bytes,
             max(limits.ratio_floor_bytes, compressed * limits.max_ratio),
         )
+        self._text = text
+        self._lines = 0
+        self._line_cap = max(limits.line_floor, compressed * limits.max_lines_per_byte)
 
     def readable(self) -> bool:
         return True
@@ -92,6 +110,17 @@ class BoundedMember(io.RawIOBase):
                 f"{self._cap:,} bytes (a zip bomb?)",
                 code="zip_bomb",
             )
+        if self._text:
+            # Line ends of any convention (CR LF counts once), counted in C per block.
+            self._lines += data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+            if self._lines > self._line_cap:
+                raise FileFormatError(
+                    self._file,
+                    f"the zip member {self._info.filename!r} holds more than "
+                    f"{self._line_cap:,} lines for {self._info.compress_size:,} compressed "
+                    "bytes (a zip bomb?)",
+                    code="zip_bomb",
+                )
         n = len(data)
         buffer[:n] = data
         return n
@@ -127,8 +156,11 @@ def open_member(
     member: str | zipfile.ZipInfo,
     file: str,
     limits: ZipLimits = _DEFAULT,
+    *,
+    text: bool = False,
 ) -> io.BufferedReader:
-    """A buffered reader over one member of *archive*, bounded by *limits*.
+    """A buffered reader over one member of *archive*, bounded by *limits* (and, for a *text*
+    member, by its lines per compressed byte).
 
     Raises:
         FileFormatError: the member is missing, encrypted, damaged or inflates too far.
@@ -156,4 +188,6 @@ def open_member(
             f"({type(exc).__name__})",
             code="zip_damaged",
         ) from None
-    return io.BufferedReader(BoundedMember(raw, info, file, limits), buffer_size=64 * 1024)
+    return io.BufferedReader(
+        BoundedMember(raw, info, file, limits, text=text), buffer_size=64 * 1024
+    )

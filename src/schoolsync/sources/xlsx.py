@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, NamedTuple
 from xml.parsers import expat
 
 import attrs
@@ -65,6 +65,11 @@ class XlsxLimits:
         max_shared_strings: the most shared strings a workbook may declare.
         max_shared_chars: the most characters all shared strings may hold together.
         max_text_chars: the most characters of text one sheet may yield in total.
+        max_events_per_byte: the most XML events (a start or an end tag) a part may hold per
+            compressed byte, once past ``event_floor`` (a real sheet holds one to three; a
+            sheet of empty cells compressed a thousand times, hundreds). Reading time follows
+            events, so this bounds it by the file's real size.
+        event_floor: parts with fewer events are never refused for their density.
         zip: the bounds on each zip member (inflated size and ratio).
     """
 
@@ -74,13 +79,17 @@ class XlsxLimits:
     max_shared_strings: int = 1_000_000
     max_shared_chars: int = 16 * 1024 * 1024
     max_text_chars: int = 64 * 1024 * 1024
+    max_events_per_byte: int = 4
+    event_floor: int = 1_000_000
     zip: ZipLimits = attrs.field(factory=ZipLimits)
 
 
-@attrs.frozen(slots=True)
-class XlsxRow:
+class XlsxRow(NamedTuple):
     """One worksheet row: its 1-based number, its values (trailing empty cells dropped) and how
-    many non-empty cells lay beyond :attr:`XlsxLimits.max_columns` (not read)."""
+    many non-empty cells lay beyond :attr:`XlsxLimits.max_columns` (not read).
+
+    A named tuple: a sheet may hold a million rows, and each is made in a few tens of
+    nanoseconds."""
 
     number: int
     values: tuple[CellValue, ...]
@@ -102,28 +111,70 @@ def _attr(attrs_: dict[str, str], local: str) -> str | None:
 
 
 _COLUMN = re.compile(r"([A-Za-z]{1,3})")
+_DIGITS = "0123456789"
+#: Column letters -> 0-based index, filled as letters are met (at most Excel's 16,384 columns
+#: and the few malformed spellings a sheet may hold, bounded below).
+_COLUMNS: dict[str, int] = {}
+_CACHE_LIMIT = 20_000
 
 
 def _column_index(ref: str | None, previous: int) -> int:
     """0-based column of a cell reference like ``B7`` (the next column when absent)."""
     if not ref:
         return previous + 1
+    letters = ref.rstrip(_DIGITS)
+    index = _COLUMNS.get(letters)
+    if index is not None:
+        return index
     match = _COLUMN.match(ref)
     if match is None:
         return previous + 1
     index = 0
     for letter in match.group(1).upper():
         index = index * 26 + ord(letter) - 64
-    return index - 1
+    index -= 1
+    if len(_COLUMNS) < _CACHE_LIMIT and letters == match.group(1):
+        _COLUMNS[letters] = index
+    return index
+
+
+def _tag_cache() -> Callable[[str], str]:
+    """A per-part lookup of a tag's local name, for a parser without namespace processing
+    (``x:c`` -> ``c``; one ``rpartition`` per distinct tag)."""
+    seen: dict[str, str] = {}
+
+    def local(tag: str) -> str:
+        found = seen.get(tag)
+        if found is None:
+            found = tag.rpartition(":")[2]
+            if len(seen) < 1_000:
+                seen[tag] = found
+        return found
+
+    return local
 
 
 class _Parse:
     """An expat parser fed from a stream, with DTDs and entities refused."""
 
-    def __init__(self, file: str, part: str) -> None:
+    def __init__(
+        self,
+        file: str,
+        part: str,
+        *,
+        namespaces: bool = True,
+        max_events: int | None = None,
+        compressed: int = 0,
+    ) -> None:
         self.file = file
         self.part = part
-        parser = expat.ParserCreate(namespace_separator=" ")
+        self.max_events = max_events
+        self.compressed = compressed
+        # Without namespace processing (the sheet and shared strings, read by local name),
+        # expat hands over interned tag names instead of building "uri name" per element.
+        parser = (
+            expat.ParserCreate(namespace_separator=" ") if namespaces else expat.ParserCreate()
+        )
         parser.buffer_text = True
         parser.buffer_size = _CHUNK
 
@@ -137,9 +188,21 @@ class _Parse:
 
     def feed(self, stream: IO[bytes]) -> Iterator[None]:
         """Feed *stream* chunk by chunk, yielding after each chunk (so callers can stream)."""
+        events = 0
         try:
             while True:
                 chunk = stream.read(_CHUNK)
+                if self.max_events is not None:
+                    # Counted in C before expat calls back into Python once per event.
+                    events += chunk.count(b"<") + chunk.count(b"/>")
+                    if events > self.max_events:
+                        raise FileFormatError(
+                            self.file,
+                            f"{self.part} holds more than {self.max_events:,} XML tags for its "
+                            f"{self.compressed:,} compressed bytes (a zip bomb?)",
+                            path=self.part,
+                            code="xlsx_limit",
+                        )
                 self.parser.Parse(chunk, not chunk)
                 yield
                 if not chunk:
@@ -237,8 +300,19 @@ class XlsxWorkbook:
             return False
         return True
 
+    def _parser(self, part: str, *, namespaces: bool = True) -> _Parse:
+        """A parser for *part*, refusing more XML events than its compressed size allows."""
+        try:
+            compressed = self._zip.getinfo(part).compress_size
+        except KeyError:  # opening it will say so
+            compressed = 0
+        budget = max(self.limits.event_floor, compressed * self.limits.max_events_per_byte)
+        return _Parse(
+            self.name, part, namespaces=namespaces, max_events=budget, compressed=compressed
+        )
+
     def _parse_part(self, part: str, start: Callable[[str, dict[str, str]], None]) -> None:
-        parse = _Parse(self.name, part)
+        parse = self._parser(part)
         parse.parser.StartElementHandler = start
         with self._stream(part) as stream:
             parse.run(stream)
@@ -318,13 +392,15 @@ class XlsxWorkbook:
                     code="xlsx_limit",
                 )
 
+        tag_of = _tag_cache()
+
         def start(tag: str, _a: dict[str, str]) -> None:
             state["depth"] += 1
             if state["depth"] > _MAX_DEPTH:
                 raise FileFormatError(
                     self.name, f"XML nested deeper than {_MAX_DEPTH} levels", path=part
                 )
-            local = _local(tag)
+            local = tag_of(tag)
             if local == "si":
                 state["in_si"] = True
                 parts.clear()
@@ -335,7 +411,7 @@ class XlsxWorkbook:
 
         def end(tag: str) -> None:
             state["depth"] -= 1
-            local = _local(tag)
+            local = tag_of(tag)
             if local == "t":
                 state["in_t"] = False
             elif local == "rPh":
@@ -369,7 +445,7 @@ class XlsxWorkbook:
                     parts[:] = [joined]
                     check_length(joined)
 
-        parse = _Parse(self.name, part)
+        parse = self._parser(part, namespaces=False)
         parse.parser.StartElementHandler = start
         parse.parser.EndElementHandler = end
         parse.parser.CharacterDataHandler = text
@@ -404,7 +480,7 @@ class XlsxWorkbook:
                 depth["cellXfs"] -= 1
 
         if part is not None:
-            parse = _Parse(self.name, part)
+            parse = self._parser(part)
             parse.parser.StartElementHandler = start
             parse.parser.EndElementHandler = end
             with self._stream(part) as stream:
@@ -450,82 +526,94 @@ class XlsxWorkbook:
         dates = self._date_style_ids()
         epoch = CALENDAR_MAC_1904 if self._date1904 else CALENDAR_WINDOWS_1900
         limits = self.limits
+        max_columns = limits.max_columns
+        max_cell_chars = limits.max_cell_chars
+        max_text_chars = limits.max_text_chars
+        max_rows = limits.max_rows
         name = self.name
         ready: list[XlsxRow] = []
-        # The row being read: its number, values, and count of cells beyond the limit.
-        cur: dict[str, Any] = {"number": 0, "last": 0, "col": -1, "beyond": 0, "text": 0}
         values: list[CellValue] = []
-        cell: dict[str, Any] = {"t": None, "s": None, "col": 0, "capture": False}
         chars: list[str] = []
-        state = {"phonetic": 0, "in_is": False, "length": 0, "depth": 0}
+        # The handlers run once per XML event (millions for a large sheet), so the state of the
+        # row and cell being read lives in closure variables and each tag is looked up once.
+        number = 0  # the row being read
+        last = 0  # the last row finished
+        col = -1  # the column of the cell being read
+        beyond = 0  # cells beyond max_columns in this row
+        text_total = 0  # characters of text the sheet has yielded
+        kind: str | None = None  # the cell's t= attribute
+        style: str | None = None  # the cell's s= attribute
+        capture = False  # inside a <v>, or a <t> of an inline string
+        length = 0  # characters captured for the cell
+        phonetic = 0
+        in_is = False
+        depth = 0
+        tag_of = _tag_cache()
 
         def fail(reason: str, code: str = "xlsx_malformed") -> FileFormatError:
-            return FileFormatError(name, reason, row=cur["number"] or None, path=part, code=code)
+            return FileFormatError(name, reason, row=number or None, path=part, code=code)
 
         def start(tag: str, a: dict[str, str]) -> None:
-            state["depth"] += 1
-            if state["depth"] > _MAX_DEPTH:
+            nonlocal depth, col, kind, style, capture, length, in_is, phonetic, number, beyond
+            depth += 1
+            if depth > _MAX_DEPTH:
                 raise fail(f"XML nested deeper than {_MAX_DEPTH} levels", code="xlsx_limit")
-            local = _local(tag)
+            local = tag_of(tag)
             if local == "c":
-                col = _column_index(a.get("r"), cur["col"])
+                col = _column_index(a.get("r"), col)
                 if col >= MAX_SHEET_COLUMNS:
                     raise fail("a cell beyond column XFD (more columns than a sheet holds)")
-                cur["col"] = col
-                cell["col"] = col
-                cell["t"] = a.get("t")
-                cell["s"] = a.get("s")
-                cell["capture"] = False
-                chars.clear()
-                state["length"] = 0
-            elif local == "v" or (local == "t" and state["in_is"] and not state["phonetic"]):
-                cell["capture"] = True
-            elif local == "is":
-                state["in_is"] = True
-            elif local == "rPh":
-                state["phonetic"] += 1
+                kind = a.get("t")
+                style = a.get("s")
+                capture = False
+                if chars:
+                    chars.clear()
+                length = 0
+            elif local == "v" or (local == "t" and in_is and not phonetic):
+                capture = True
             elif local == "row":
                 ref = a.get("r")
                 try:
-                    number = int(ref) if ref else cur["last"] + 1
+                    found = int(ref) if ref else last + 1
                 except ValueError:
                     raise fail(f"a row number {str(ref)[:20]!r} that is not a number") from None
-                cur["number"] = number
-                if number <= cur["last"]:
+                number = found
+                if found <= last:
                     raise fail("rows out of order")
-                if number > limits.max_rows:
+                if found > max_rows:
                     raise fail(
-                        f"a row numbered beyond {limits.max_rows:,} (more rows than a "
+                        f"a row numbered beyond {max_rows:,} (more rows than a "
                         "worksheet can hold)",
                         code="xlsx_limit",
                     )
-                cur["number"] = number
-                cur["col"] = -1
-                cur["beyond"] = 0
+                col = -1
+                beyond = 0
                 values.clear()
+            elif local == "is":
+                in_is = True
+            elif local == "rPh":
+                phonetic += 1
 
         def text(data: str) -> None:
-            if cell["capture"]:
-                state["length"] += len(data)
-                if state["length"] > limits.max_cell_chars:
+            nonlocal length
+            if capture:
+                length += len(data)
+                if length > max_cell_chars:
                     raise fail(
-                        f"a cell longer than {limits.max_cell_chars:,} characters",
-                        code="xlsx_limit",
+                        f"a cell longer than {max_cell_chars:,} characters", code="xlsx_limit"
                     )
                 chars.append(data)
 
         def value_of() -> CellValue:
             raw = "".join(chars)
-            kind = cell["t"]
             if kind == "s":
                 try:
                     found = shared[int(raw)]
                 except (ValueError, IndexError):
                     raise fail("a cell refers to a shared string that does not exist") from None
-                if len(found) > limits.max_cell_chars:
+                if len(found) > max_cell_chars:
                     raise fail(
-                        f"a cell longer than {limits.max_cell_chars:,} characters",
-                        code="xlsx_limit",
+                        f"a cell longer than {max_cell_chars:,} characters", code="xlsx_limit"
                     )
                 return found
             if kind in {"inlineStr", "str", "e"}:
@@ -540,40 +628,40 @@ class XlsxWorkbook:
                 except ValueError:
                     return raw
             try:
-                number: int | float = (
+                number_: int | float = (
                     int(raw) if raw.lstrip("-").isdigit() and len(raw) < 20 else float(raw)
                 )
             except ValueError:
                 raise fail("a number cell that is not a number") from None
-            if cell["s"] is not None and dates:
+            if style is not None and dates:
                 try:
-                    if int(cell["s"]) in dates:
-                        result = from_excel(number, epoch)
+                    if int(style) in dates:
+                        result = from_excel(number_, epoch)
                         if isinstance(result, datetime):
                             return result
                 except (ValueError, OverflowError, TypeError):
                     pass
-            return number
+            return number_
 
         def end(tag: str) -> None:
-            state["depth"] -= 1
-            local = _local(tag)
+            nonlocal depth, capture, in_is, phonetic, last, beyond, text_total
+            depth -= 1
+            local = tag_of(tag)
             if local == "c":
-                cell["capture"] = False
-                col = cell["col"]
-                if col >= limits.max_columns:
-                    if chars or cell["t"] == "inlineStr":
-                        cur["beyond"] += 1
+                capture = False
+                if not chars and kind != "inlineStr":
+                    return  # an empty cell: nothing to read, nothing to count
+                if col >= max_columns:
+                    beyond += 1
                     return
                 value = value_of()
                 if value is None or value == "":
                     return
                 if isinstance(value, str):
-                    cur["text"] += len(value)
-                    if cur["text"] > limits.max_text_chars:
+                    text_total += len(value)
+                    if text_total > max_text_chars:
                         raise fail(
-                            f"the sheet yields more than {limits.max_text_chars:,} characters "
-                            "of text",
+                            f"the sheet yields more than {max_text_chars:,} characters of text",
                             code="xlsx_limit",
                         )
                 if col >= len(values):
@@ -581,20 +669,19 @@ class XlsxWorkbook:
                     values.append(value)
                 else:
                     values[col] = value
-            elif local in {"v", "t"}:
-                cell["capture"] = False
-            elif local == "is":
-                state["in_is"] = False
-            elif local == "rPh":
-                state["phonetic"] -= 1
+            elif local == "v" or local == "t":
+                capture = False
             elif local == "row":
-                number = cur["number"]
-                for gap in range(cur["last"] + 1, number):
-                    ready.append(XlsxRow(gap, ()))
-                cur["last"] = number
-                ready.append(XlsxRow(number, tuple(values), cur["beyond"]))
+                if number > last + 1:
+                    ready.extend(XlsxRow(gap, ()) for gap in range(last + 1, number))
+                last = number
+                ready.append(XlsxRow(number, tuple(values), beyond))
+            elif local == "is":
+                in_is = False
+            elif local == "rPh":
+                phonetic -= 1
 
-        parse = _Parse(name, part)
+        parse = self._parser(part, namespaces=False)
         parse.parser.StartElementHandler = start
         parse.parser.EndElementHandler = end
         parse.parser.CharacterDataHandler = text
