@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import attrs
 
@@ -234,7 +234,13 @@ class Notifier(Protocol):
 
 @attrs.frozen(kw_only=True)
 class MisSnapshot:
-    """What an MIS source read for one school, with the time the export was taken."""
+    """What an MIS source read for one school, with the time the export was taken.
+
+    In a notebook a snapshot shows itself as its tables (``_repr_html_``) and converts in one
+    call: ``snapshot.to_pandas()`` (or ``to_polars()``) gives the four named frames
+    ``pupils``, ``staff``, ``classes`` and ``year_groups``; ``snapshot.to_pandas("pupils")``
+    one of them (pandas and polars are extras: ``pip install 'schoolsync[pandas]'``).
+    """
 
     school_id: str
     taken_at: datetime | None
@@ -243,6 +249,69 @@ class MisSnapshot:
     classes: Sequence[SchoolClass]
     year_groups: Sequence[YearGroup]
     warnings: Sequence[str] = ()
+
+    @classmethod
+    def from_source(cls, source: MisSource, school_id: str | None = None) -> MisSnapshot:
+        """Read everything *source* holds into a snapshot (*school_id* defaults to the
+        source's own ``school_id``), e.g. ``MisSnapshot.from_source(source).to_pandas()``.
+
+        Raises:
+            ValidationError: no *school_id* given and the source has none.
+        """
+        school = school_id or getattr(source, "school_id", None)
+        if not isinstance(school, str) or not school:
+            from schoolsync.errors import ValidationError
+
+            raise ValidationError("school_id", None, "the source names no school: pass school_id")
+        return cls(
+            school_id=school,
+            taken_at=source.snapshot_time(),
+            pupils=tuple(source.pupils()),
+            staff=tuple(source.staff()),
+            classes=tuple(source.classes()),
+            year_groups=tuple(source.year_groups()),
+            warnings=tuple(source.warnings()),
+        )
+
+    def to_rows(self, table: str = "pupils") -> list[dict[str, Any]]:
+        """One plain row per record of *table* (``"pupils"``, ``"staff"``, ``"classes"`` or
+        ``"year_groups"``): a key per field, identifiers as text, several values joined with
+        ``"; "``.
+
+        Raises:
+            ValidationError: *table* is not one of the four.
+        """
+        from schoolsync.tables import snapshot_rows
+
+        return snapshot_rows(self, table)
+
+    def to_pandas(self, table: str | None = None) -> Any:
+        """The snapshot as pandas DataFrames: ``{"pupils": ..., "staff": ..., "classes": ...,
+        "year_groups": ...}``, or the one frame of *table*.
+
+        Raises:
+            ModuleNotFoundError: pandas is not installed (``pip install 'schoolsync[pandas]'``).
+            ValidationError: *table* is not one of the four.
+        """
+        from schoolsync.tables import snapshot_frames
+
+        return snapshot_frames(self, "pandas", table)
+
+    def to_polars(self, table: str | None = None) -> Any:
+        """The snapshot as polars DataFrames (as :meth:`to_pandas`).
+
+        Raises:
+            ModuleNotFoundError: polars is not installed (``pip install 'schoolsync[polars]'``).
+            ValidationError: *table* is not one of the four.
+        """
+        from schoolsync.tables import snapshot_frames
+
+        return snapshot_frames(self, "polars", table)
+
+    def _repr_html_(self) -> str:
+        from schoolsync.tables import snapshot_html
+
+        return snapshot_html(self)
 
 
 class MisSource(Protocol):

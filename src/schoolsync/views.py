@@ -105,6 +105,12 @@ class TrustView(Tabular):
     at: datetime
     school_ids: tuple[str, ...]
     excluded: tuple[Exclusion, ...]
+    #: School id -> name, for the HTML table (filled by :func:`schools_in_view`).
+    school_names: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def school_label(self, school_id: str) -> str:
+        """The school's name where the view knows it, else its id."""
+        return self.school_names.get(school_id, school_id)
 
     def includes(self, school_id: str) -> bool:
         """True if the school is in view."""
@@ -132,6 +138,12 @@ class TrustView(Tabular):
             for e in self.excluded
         )
         return rows
+
+    def display_rows(self) -> list[dict[str, Any]]:
+        """:meth:`to_rows` with each school's name (where known) in place of its id."""
+        return [
+            {"school": self.school_label(row.pop("school_id")), **row} for row in self.to_rows()
+        ]
 
     def table_caption(self) -> str | None:
         """Names the account and permission."""
@@ -363,7 +375,7 @@ def schools_in_view(
     )
     memberships = [m for m in uow.memberships.list() if m.trust_id == trust.id]
     grants = [g for g in uow.grants.list() if g.trust_id == trust.id]
-    return view_from_records(
+    view = view_from_records(
         acct,
         permission,
         trust=trust,
@@ -375,6 +387,9 @@ def schools_in_view(
         policy=policy,
         check=check,
     )
+    named = {*view.school_ids, *(e.school_id for e in view.excluded)}
+    names = {s.id: s.name for s in uow.schools.list() if s.id in named}
+    return attrs.evolve(view, school_names=names)
 
 
 @attrs.frozen(kw_only=True)
@@ -394,6 +409,14 @@ class TrustReport(Tabular, Generic[T]):
             else:
                 rows.append({"school_id": school_id, "value": value})
         return rows
+
+    def display_rows(self) -> list[dict[str, Any]]:
+        """:meth:`to_rows` with each school's name (where the view knows it) in place of its
+        id."""
+        return [
+            {"school": self.view.school_label(row.pop("school_id")), **row}
+            for row in self.to_rows()
+        ]
 
     def excluded_rows(self) -> list[dict[str, Any]]:
         """One row per school left out: ``school_id``, ``reason``, ``detail``."""

@@ -14,7 +14,7 @@ from schoolsync.bulk import CatalogueChecks, ChangeKind, edit_selection
 from schoolsync.matching import MatchStatus, match_pupils
 from schoolsync.people import Pupil
 from schoolsync.sync import SchoolRecords, plan
-from schoolsync.tables import Tabular
+from schoolsync.tables import Tabular, human_header
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.world import world
 from schoolsync.trusts import School
@@ -39,7 +39,8 @@ APP = [
 
 
 def assert_notebook_table(value: Tabular, *, shows: list[str]) -> list[dict[str, object]]:
-    """One escaped table whose header is the rows' keys and whose cells include *shows*."""
+    """One escaped table whose headers are the rows' keys in words (``MIS id``) and whose cells
+    include *shows*."""
     rows = value.to_rows()
     assert rows
     assert all(isinstance(r, dict) for r in rows)
@@ -48,8 +49,9 @@ def assert_notebook_table(value: Tabular, *, shows: list[str]) -> list[dict[str,
     page = value._repr_html_()
     assert page.startswith('<table class="schoolsync">')
     assert page.count("<table") == 1
-    for column in rows[0]:
-        assert f"<th>{html.escape(column)}</th>" in page
+    labels = value.column_labels()
+    for column in value.display_rows()[0]:
+        assert f"<th>{html.escape(labels.get(column) or human_header(column))}</th>" in page
     assert HOSTILE not in page
     for text in shows:
         assert html.escape(text) in page

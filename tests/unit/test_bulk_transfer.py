@@ -189,7 +189,7 @@ def test_preview_shows_the_transfer(tmp_path: Path) -> None:
     ]
     assert change_set.describe() == "1 transfer role"
     html = change_set._repr_html_()
-    assert "<th>from</th>" in html
+    assert "<th>From</th>" in html  # the header in words (docs: tables.human_header)
     assert "transfer role" in html
     assert "c1@s.example" in html
     assert "x1@s.example" in html

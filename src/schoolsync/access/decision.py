@@ -217,12 +217,30 @@ class AccessChange:
     permission: str
 
 
+def _named(rows: list[dict[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """*rows* with the ``account`` and ``school`` ids replaced by names where *names* has them."""
+    return [
+        {
+            **row,
+            "account": names.get(row["account"], row["account"]),
+            "school": names.get(row["school"], row["school"]),
+        }
+        for row in rows
+    ]
+
+
 @attrs.frozen(kw_only=True)
 class AccessDiff(Tabular):
     """Who gains and who loses what if a change is made (see ``AccessIndex.preview``)."""
 
     gained: tuple[AccessChange, ...] = ()
     lost: tuple[AccessChange, ...] = ()
+    #: Account and school id -> name, for the HTML table a person reads (never logged).
+    names: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def display_rows(self) -> list[dict[str, Any]]:
+        """:meth:`to_rows` with account and school names in place of ids, where known."""
+        return _named(self.to_rows(), self.names)
 
     def __bool__(self) -> bool:
         return bool(self.gained or self.lost)
@@ -259,9 +277,16 @@ class AccessTable(Tabular):
 
     account_id: str
     entries: tuple[tuple[str | None, str, tuple[AccessPath, ...]], ...]
+    #: Account and school id -> name, for the HTML table a person reads (never logged).
+    names: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def display_rows(self) -> list[dict[str, Any]]:
+        """:meth:`to_rows` with the account's and each school's name in place of the id, where
+        known."""
+        return _named(self.to_rows(), self.names)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One row per school and permission: school, permission, via (the paths)."""

@@ -545,7 +545,8 @@ class AccessIndex:
             for s in sorted(access, key=lambda x: (x is not None, x or ""))
             for p in sorted(access[s])
         )
-        return AccessTable(account_id=account_id, entries=entries)
+        names = _display_names(self._view, [account_id], access)
+        return AccessTable(account_id=account_id, entries=entries, names=names)
 
     def access_of(self, account_id: str) -> frozenset[tuple[str | None, str]]:
         """Every (school or ``None``, permission) pair the account holds now."""
@@ -592,4 +593,21 @@ class AccessIndex:
                 gained.append(AccessChange(account_id=account_id, school_id=s, permission=p))
             for s, p in sorted(old - new, key=lambda x: (x[0] or "", x[1])):
                 lost.append(AccessChange(account_id=account_id, school_id=s, permission=p))
-        return AccessDiff(gained=tuple(gained), lost=tuple(lost))
+        changes = [*gained, *lost]
+        names = _display_names(
+            view, {c.account_id for c in changes}, {c.school_id for c in changes}
+        )
+        return AccessDiff(gained=tuple(gained), lost=tuple(lost), names=names)
+
+
+def _display_names(
+    view: AccessFacts, account_ids: Iterable[str], school_ids: Iterable[str | None]
+) -> dict[str, str]:
+    """Id -> name of the accounts and schools (or trusts) a table shows, for the person reading
+    its HTML view (names are personal data: never logged)."""
+    names = {s: n for s in school_ids if s is not None and (n := view.place_name(s))}
+    for account_id in account_ids:
+        account = view.records.accounts.get(account_id)
+        if account is not None and account.name:
+            names[account_id] = account.name
+    return names

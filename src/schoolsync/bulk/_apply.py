@@ -42,6 +42,7 @@ from schoolsync.errors import (
 from schoolsync.ids import RandomIds
 from schoolsync.ports import Store, UnitOfWork
 from schoolsync.records.audit import AuditAction, AuditEvent
+from schoolsync.sources._frames import DataFrameLike
 
 __all__ = [
     "apply_change_set",
@@ -452,7 +453,7 @@ def export_users_stream(
 def import_users(
     store: Store,
     trust_id: str,
-    path: str | Path | BinaryIO,
+    path: str | Path | BinaryIO | DataFrameLike,
     *,
     checks: AssignmentChecks,
     at: datetime,
@@ -462,7 +463,8 @@ def import_users(
 
     The result lists every problem (file, columns, emails, roles, caps, delegation) with its
     row and column; pass it to :func:`apply_change_set` once it has none. *path* may also be an
-    open binary file (an upload), read with :func:`read_sheet`.
+    open binary file (an upload) or a pandas or polars DataFrame (problems then name its index
+    labels), read with :func:`read_sheet`.
 
     Raises:
         FileFormatError: the file is not a readable CSV/XLSX file.

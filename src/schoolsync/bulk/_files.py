@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import attrs
 import openpyxl
@@ -15,6 +15,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
+from schoolsync.sources._frames import DataFrameLike, frame_header, frame_rows, is_frame
 from schoolsync.sources._limits import read_capped
 from schoolsync.sources._text import decode_text as shared_decode_text
 from schoolsync.sources.xlsx import XlsxWorkbook
@@ -39,16 +40,21 @@ BULK_HEADERS = ("Email", "Name", "Edited", "Trust Roles", "Inactive")
 class BulkSheet:
     """A bulk file's cells as text: the header and the data rows.
 
-    ``rows[i]`` is spreadsheet row ``i + 2`` (the header is row 1). Cells are already restored
-    from their spreadsheet-safe form (see :func:`schoolsync.bulk.neutralise`).
+    ``rows[i]`` is spreadsheet row ``i + 2`` (the header is row 1), or, for a sheet read from a
+    DataFrame, ``numbers[i]`` (the frame's index label). Cells are already restored from their
+    spreadsheet-safe form (see :func:`schoolsync.bulk.neutralise`).
     """
 
     name: str
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    numbers: tuple[int, ...] | None = None
 
     def row_number(self, index: int) -> int:
-        """The spreadsheet row number of ``rows[index]``."""
+        """The row number problems name for ``rows[index]``: its spreadsheet row, or its
+        DataFrame index label."""
+        if self.numbers is not None:
+            return self.numbers[index]
         return index + 2
 
 
@@ -168,15 +174,34 @@ def _read_xlsx(source: BinaryIO, name: str, sheet: str | None) -> list[list[str]
         return [[_cell_text(v) for v in row.values] for row in book.rows(sheet)]
 
 
+def _frame_sheet(frame: DataFrameLike, name: str) -> BulkSheet:
+    """A DataFrame as a bulk sheet: its column names are the header, its rows the data (an
+    empty cell, NaN or NaT is blank), numbered by its index."""
+    header = [restore(c).strip() for c in frame_header(frame, name)]
+    rows: list[tuple[str, ...]] = []
+    numbers: list[int] = []
+    for number, values in frame_rows(frame):
+        cells = tuple(restore(_cell_text(v)) for v in values)
+        if any(c.strip() for c in cells):
+            rows.append(cells)
+            numbers.append(number)
+    return BulkSheet(name=name, header=tuple(header), rows=tuple(rows), numbers=tuple(numbers))
+
+
 def read_sheet(
-    source: str | Path | BinaryIO, *, name: str | None = None, sheet: str | None = None
+    source: str | Path | BinaryIO | DataFrameLike,
+    *,
+    name: str | None = None,
+    sheet: str | None = None,
 ) -> BulkSheet:
     """Read a bulk file (CSV or XLSX) into a :class:`BulkSheet`.
 
-    *source* is a path (XLSX by its ``.xlsx`` suffix) or an open binary file, such as an upload
-    a web app received (XLSX told by its content). *name* is the name errors and the change set
-    show (default: the file's name). *sheet* picks a workbook's worksheet by name (default:
-    ``bulk-user-data`` when there is one, else the first).
+    *source* is a path (XLSX by its ``.xlsx`` suffix), an open binary file, such as an upload
+    a web app received (XLSX told by its content), or a pandas or polars DataFrame (its
+    column names are the header; problems name a row by the frame's index). *name* is the name
+    errors and the change set show (default: the file's name, or ``"DataFrame"``). *sheet* picks
+    a workbook's worksheet by name (default: ``bulk-user-data`` when there is one, else the
+    first).
 
     Trailing empty rows and columns are dropped; every cell is restored with
     :func:`~schoolsync.bulk.restore`.
@@ -189,6 +214,8 @@ def read_sheet(
             (``.pdf``...), or has no header row.
         OSError: the file cannot be opened (missing, a directory).
     """
+    if not isinstance(source, str | Path) and is_frame(source):
+        return _frame_sheet(cast(DataFrameLike, source), name or "DataFrame")
     if isinstance(source, str | Path):
         path = Path(source)
         shown = name or str(path)
@@ -198,7 +225,8 @@ def read_sheet(
         if _is_xlsx(path) and not data.startswith(_ZIP):
             raise FileFormatError(shown, NOT_A_WORKBOOK)
     else:
-        data = read_capped(source, name or str(getattr(source, "name", "upload")))
+        upload = cast(BinaryIO, source)
+        data = read_capped(upload, name or str(getattr(upload, "name", "upload")))
         label = shown = name or str(getattr(source, "name", "upload"))
     # A zip container is XLSX, whatever the name says.
     raw = (

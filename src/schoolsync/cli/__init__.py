@@ -12,6 +12,7 @@ fast: add a new command as one line there.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -59,9 +60,48 @@ def error_message(exc: BaseException) -> str:
     return str(exc) or exc.__class__.__name__
 
 
+#: ``ctx.meta`` key: whether ``--json`` was among the arguments (before any ``--``).
+_JSON_WANTED = "schoolsync.json"
+
+
+def _json_requested(args: Sequence[str]) -> bool:
+    """Whether *args* ask for ``--json`` (an argument after ``--`` is a value, not an option)."""
+    options = list(args)
+    if "--" in options:
+        options = options[: options.index("--")]
+    return "--json" in options
+
+
+def _emit_usage_json(
+    ctx: click.Context, exc: click.ClickException, where: click.Context | None = None
+) -> None:
+    """Under ``--json``, print the failed run's JSON object for an error click raised while
+    parsing the arguments (before the command ran, so before its own ``--json`` handling):
+    the shape of every other error (``docs/cli.md``), ``exit_code`` 2 for a usage mistake."""
+    if not ctx.meta.get(_JSON_WANTED) or getattr(exc, "json_shown", False):
+        return
+    from schoolsync.cli._common import Output
+
+    if where is None:
+        where = exc.ctx if isinstance(exc, click.UsageError) and exc.ctx is not None else ctx
+    command = " ".join(where.command_path.split()[1:]) or ctx.invoked_subcommand or "schoolsync"
+    Output(command, as_json=True).emit_json(error=exc.format_message(), exit_code=exc.exit_code)
+    exc.json_shown = True  # type: ignore[attr-defined]
+
+
 class _Group(click.Group):
     """A click group that loads its commands lazily and reports schoolsync and file errors as
-    one-line messages (exit status 1), usage mistakes with the usage line (exit status 2)."""
+    one-line messages (exit status 1), usage mistakes with the usage line (exit status 2).
+    Under ``--json``, click's own parsing errors (a missing argument, an unknown option, a bad
+    choice) are JSON objects too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_JSON_WANTED] = _json_requested(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _emit_usage_json(ctx, exc)
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_COMMANDS})
@@ -91,14 +131,19 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise  # `| head` closed the pipe: click ends quietly
-        except click.MissingParameter:
+        except click.MissingParameter as exc:
+            _emit_usage_json(ctx, exc)
             raise  # a usage mistake: click shows the usage line with it (exit status 2)
         except click.BadParameter as exc:
             if not isinstance(exc.param and exc.param.type, click.Path):
+                _emit_usage_json(ctx, exc)
                 raise  # a bad option value: a usage mistake (exit status 2)
             # A missing file, a folder for a file...: one line, not the usage text.
-            raise click.ClickException(exc.format_message()) from None
-        except click.UsageError:
+            one_line = click.ClickException(exc.format_message())
+            _emit_usage_json(ctx, one_line, exc.ctx)
+            raise one_line from None
+        except click.UsageError as exc:
+            _emit_usage_json(ctx, exc)
             raise
         except (SchoolsyncError, OSError) as exc:
             raise click.ClickException(error_message(exc)) from None

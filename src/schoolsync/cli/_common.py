@@ -435,9 +435,11 @@ def output_options(func: _F) -> _F:
             raise
         except click.UsageError as exc:
             out.emit_json(error=exc.format_message(), exit_code=EXIT_USAGE)
+            exc.json_shown = out.as_json  # type: ignore[attr-defined]
             raise
         except click.ClickException as exc:
             out.emit_json(error=exc.format_message(), exit_code=exc.exit_code)
+            exc.json_shown = out.as_json  # type: ignore[attr-defined]
             raise
         except (SchoolsyncError, OSError) as exc:
             if isinstance(exc, ProblemsError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,6 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from schoolsync.bulk._cells import neutralise, restore
 from schoolsync.errors import FileFormatError
+from schoolsync.sources._frames import DataFrameLike, frame_header, frame_rows, is_frame
 from schoolsync.sources._limits import read_capped
 from schoolsync.sources._text import decode_text
 from schoolsync.sources.xlsx import XlsxWorkbook
@@ -119,17 +121,29 @@ def _xlsx_rows(path: Path, sheet: str | None) -> list[tuple[int, tuple[Any, ...]
         return [(row.number, row.values) for row in book.rows(sheet)]
 
 
-def read_school_upload(path: str | Path, *, sheet: str | None = None) -> SchoolUploadSheet:
-    """Read a School Upload file (``.xlsx`` or ``.csv``) into rows of text.
+def read_school_upload(
+    path: str | Path | DataFrameLike, *, sheet: str | None = None
+) -> SchoolUploadSheet:
+    """Read a School Upload file (``.xlsx`` or ``.csv``), or a pandas or polars DataFrame with
+    the same columns, into rows of text.
 
     Args:
-        path: the file.
+        path: the file, or a DataFrame (each row's ``row`` is then its index label).
         sheet: for ``.xlsx``, the worksheet to read (default: the first).
 
     Raises:
         FileFormatError: the file is not a readable spreadsheet or has no header row with
             the three columns.
     """
+    if not isinstance(path, str | Path):
+        if not is_frame(path):
+            raise FileFormatError(
+                "School Upload",
+                f"expected a file path or a pandas or polars DataFrame, not a "
+                f"{type(path).__name__}",
+            )
+        header = frame_header(path, "DataFrame")
+        return _rows_from("DataFrame", itertools.chain([(0, header)], frame_rows(path)))
     path = Path(path)
     file = path.name
     suffix = path.suffix.lower()

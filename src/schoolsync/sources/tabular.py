@@ -1,8 +1,9 @@
 """Plain CSV and XLSX exports with a column mapping: the host says which column is which.
 
 :class:`TabularSource` reads a pupils file and/or a staff file (each CSV or XLSX, told by the
-file name's ending). Classes come from a "classes" column (names separated by ``;``) and year
-groups from a "year" column, so a one-sheet export is enough.
+file name's ending, or a pandas or polars DataFrame already in a notebook). Classes come from a
+"classes" column (names separated by ``;``) and year groups from a "year" column, so a one-sheet
+export is enough.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from schoolsync.sources._csv import (
     parse_date,
     parse_upn,
 )
+from schoolsync.sources._frames import DataFrameLike, frame_header, frame_rows, is_frame
 from schoolsync.sources._text import HEADER_SEARCH_ROWS, find_header_row
 from schoolsync.sources._years import in_nc_order, nc_year_for_grade, pupils_year_groups
 from schoolsync.sources.xlsx import XlsxWorkbook
@@ -141,6 +143,31 @@ class _XlsxFile(CsvFile):
                 yield cells
 
 
+class _FrameFile(CsvFile):
+    """A pandas or polars DataFrame read like a CSV file: its column names are the header
+    (matched as a file's are), its index labels (or positions) the row numbers."""
+
+    def __init__(self, frame: DataFrameLike, name: str, spec: FileSpec, warnings: Warnings):
+        super().__init__(_no_opener, name, spec, warnings)
+        self.frame = frame
+
+    def rows(self) -> Iterator[Row]:
+        """Every row with a value in it, numbered by the frame's index.
+
+        Raises:
+            FileFormatError: a required column is missing or a column name repeats.
+        """
+        header = frame_header(self.frame, self.name)
+        try:
+            index = self._resolve(header)
+        except FileFormatError as e:  # "row 1" is a file's header row: a frame has none
+            raise FileFormatError(e.file, e.reason, field=e.field, code=e.code) from None
+        for number, values in frame_rows(self.frame):
+            cells = [_cell_text(v) for v in values]
+            if any(c.strip() for c in cells):
+                yield Row(cells, index, number, header)
+
+
 _log = logging.getLogger(__name__)
 
 #: :meth:`TabularSource.read` stops collecting problems after this many.
@@ -152,6 +179,15 @@ def _no_opener() -> IO[bytes]:  # pragma: no cover - never called for XLSX
 
 
 _T = TypeVar("_T")
+
+
+def _shown(source: object, kind: str) -> str:
+    """The name errors give *source*: a path's name, or "the pupils DataFrame"."""
+    if isinstance(source, str | Path):
+        return str(source)
+    if is_frame(source):
+        return f"the {kind} DataFrame"
+    return f"the {kind} argument"
 
 
 class _RowProblems(Exception):
@@ -188,8 +224,10 @@ class TabularSource:
 
     Args:
         school_id: the ``school_id`` on every record.
-        pupils: the pupils file (``.csv`` or ``.xlsx``), with *pupil_columns*.
-        staff: the staff file, with *staff_columns*.
+        pupils: the pupils file (``.csv`` or ``.xlsx``) or a pandas or polars DataFrame, with
+            *pupil_columns* naming its columns. A frame's rows are checked as a file's are, and
+            a problem names the row by the frame's index (its position for polars).
+        staff: the staff file or DataFrame, with *staff_columns*.
         sheet: the XLSX sheet to read (default: the first).
         class_separator: what separates class names in a classes column.
         day_first: read slash dates as d/m/yyyy (default) or m/d/yyyy (either is warned).
@@ -205,9 +243,9 @@ class TabularSource:
         self,
         *,
         school_id: str,
-        pupils: str | Path | None = None,
+        pupils: str | Path | DataFrameLike | None = None,
         pupil_columns: PupilColumns | None = None,
-        staff: str | Path | None = None,
+        staff: str | Path | DataFrameLike | None = None,
         staff_columns: StaffColumns | None = None,
         sheet: str | None = None,
         class_separator: str = ";",
@@ -218,7 +256,8 @@ class TabularSource:
             staff_columns is None
         ):
             raise FileFormatError(
-                str(pupils or staff or "?"), "pass each file with its column mapping"
+                _shown(pupils, "pupils") if pupils is not None else _shown(staff, "staff"),
+                "pass each file with its column mapping",
             )
         self.school_id = school_id
         self._w = Warnings()
@@ -228,17 +267,27 @@ class TabularSource:
         self._pupil_cols = pupil_columns
         self._staff_cols = staff_columns
         self._problems: list[FileFormatError] | None = None
-        self._pupil_file = self._make(pupils, pupil_columns, sheet)
-        self._staff_file = self._make(staff, staff_columns, sheet)
+        self._pupil_file = self._make(pupils, pupil_columns, sheet, "pupils")
+        self._staff_file = self._make(staff, staff_columns, sheet, "staff")
 
     def _make(
         self,
-        path: str | Path | None,
+        path: str | Path | DataFrameLike | None,
         columns: PupilColumns | StaffColumns | None,
         sheet: str | None,
+        kind: str,
     ) -> CsvFile | None:
         if path is None or columns is None:
             return None
+        if not isinstance(path, str | Path):
+            if is_frame(path):
+                name = _shown(path, kind)
+                return _FrameFile(path, name, _spec(name, columns), self._w)
+            raise FileFormatError(
+                _shown(path, kind),
+                f"expected a file path or a pandas or polars DataFrame, not a "
+                f"{type(path).__name__}",
+            )
         p = Path(path)
         spec = _spec(p.name, columns)
         if p.suffix.lower() in {".xlsx", ".xlsm"}:
@@ -526,14 +575,15 @@ class TabularSource:
 def read_tabular(
     *,
     school_id: str,
-    pupils: str | Path | None = None,
+    pupils: str | Path | DataFrameLike | None = None,
     pupil_columns: PupilColumns | None = None,
-    staff: str | Path | None = None,
+    staff: str | Path | DataFrameLike | None = None,
     staff_columns: StaffColumns | None = None,
     sheet: str | None = None,
     taken_at: datetime | None = None,
 ) -> MisSnapshot:
-    """Read mapped CSV/XLSX files into a snapshot (see :class:`TabularSource`)."""
+    """Read mapped CSV/XLSX files, or pandas/polars DataFrames, into a snapshot (see
+    :class:`TabularSource`)."""
     return TabularSource(
         school_id=school_id,
         pupils=pupils,
