@@ -53,7 +53,7 @@ def main() -> None:
         store,
         clock,
         outbox,
-        policy=TrustPolicy(views_need_academy_designation=True),
+        policy=TrustPolicy(),
         listeners=[listener],
     )
 

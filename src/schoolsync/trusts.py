@@ -62,6 +62,7 @@ __all__ = [
     "record_urn_change",
     "send_invitation",
     "token_matches",
+    "trust_is_designated",
     "validate_school",
 ]
 
@@ -77,7 +78,10 @@ class TrustPolicy:
 
     Attributes:
         views_need_academy_designation: trust-wide views only for organisations designated as
-            academy trusts (:attr:`Trust.designated_academy_trust`), as Schoot does.
+            academy trusts (:attr:`Trust.designated_academy_trust`), as Schoot does, for a host
+            calling the views without a role catalogue. With a catalogue the switch is the
+            catalogue's ``requires_designated_trust`` (checks and views share it), and this
+            one must not contradict it.
         require_urn_for_english_state_schools: an English state school must have a URN.
         require_urn_for_uk_upload_rows: a School Upload row with a UK postcode needs a URN (the
             upload sheet's rule: leave the URN blank only outside the UK / overseas).
@@ -117,9 +121,22 @@ def _role_key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
+def trust_is_designated(trust: Trust | None, required: bool) -> bool:
+    """THE designation rule: True unless *required* and *trust* is not designated as an
+    academy trust (:attr:`Trust.designated_academy_trust`; an unknown trust is not).
+
+    Checks (``schoolsync.access.rules``) and trust-wide views (``schoolsync.views``) both judge
+    designation with it; whether it is *required* is one switch,
+    ``schoolsync.access.rules.designation_required``.
+    """
+    return not required or (trust is not None and trust.designated_academy_trust)
+
+
 def offers_trust_wide_views(trust: Trust, policy: TrustPolicy) -> bool:
-    """True if *policy* lets *trust* have trust-wide views at all (the academy-designation switch)."""
-    return trust.designated_academy_trust or not policy.views_need_academy_designation
+    """True if *policy* lets *trust* have trust-wide views at all (the academy-designation
+    switch of a host without a role catalogue; with one, the catalogue's
+    ``requires_designated_trust`` is the switch)."""
+    return trust_is_designated(trust, policy.views_need_academy_designation)
 
 
 def hash_token(token: str) -> str:

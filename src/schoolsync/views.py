@@ -4,7 +4,10 @@ The rule (pure, in :func:`view_from_records`, the trust route of the access rule
 :mod:`schoolsync.access.rules`, whose :func:`grant_allows` it uses): a trust account sees a
 school for a permission only if
 
-1. the trust offers trust-wide views at all (the host's academy-designation switch),
+1. the trust offers trust-wide views at all: the designation rule, the same switch and the
+   same rule the access checks use (the catalogue's ``requires_designated_trust``, see
+   :func:`~schoolsync.access.rules.designation_required`); a school left out for it says
+   ``NOT_DESIGNATED``,
 2. the account is active and belongs to the trust,
 3. the school is an accepted member of the trust,
 4. the account holds the permission through its trust roles, and
@@ -13,11 +16,13 @@ school for a permission only if
 
 Every school of the trust the account cannot see is returned beside the view with the reason
 (:class:`ExclusionReason`). :func:`trust_report` calls the host's per-school data providers for
-the schools in view only; :func:`comparison_report` additionally never includes a school that has
-not granted, whatever the permission.
+the schools in view only; :func:`comparison_report` compares the schools in view (a permission
+the catalogue lets trust roles use by membership alone, such as Boost Insights' reports, needs no
+grant), optionally only for accounts holding a trust-level "compare" permission.
 
 A host with a role catalogue and access index (``schoolsync.access``) passes its ``check`` as
-*check*; the view then also requires that check to allow each school (both must agree).
+*check*; the view then also requires that check to allow each school (both must agree). A
+check bound to an ``AccessIndex`` brings its catalogue (and so the designation switch) with it.
 """
 
 from __future__ import annotations
@@ -33,7 +38,12 @@ from schoolsync.access.accounts import Account, AccountStatus
 from schoolsync.access.catalogue import RoleCatalogue
 from schoolsync.access.decision import DenialReason
 from schoolsync.access.grants import Grant
-from schoolsync.access.rules import catalogue_rules, grant_allows, grant_denial
+from schoolsync.access.rules import (
+    catalogue_rules,
+    designation_required,
+    grant_allows,
+    grant_denial,
+)
 from schoolsync.ports import UnitOfWork
 from schoolsync.tables import Tabular
 from schoolsync.trusts import (
@@ -42,7 +52,7 @@ from schoolsync.trusts import (
     MembershipStatus,
     Trust,
     TrustPolicy,
-    offers_trust_wide_views,
+    trust_is_designated,
 )
 
 __all__ = [
@@ -66,9 +76,15 @@ T = TypeVar("T")
 
 
 class ExclusionReason(StrEnum):
-    """Why a school is left out of a trust-wide view."""
+    """Why a school is left out of a trust-wide view.
 
-    VIEWS_NOT_OFFERED = "views_not_offered"
+    ``NOT_DESIGNATED``: the designation rule (the trust is not designated as an academy trust
+    and the switch requires it); ``VIEWS_NOT_OFFERED`` is its older name (the same member;
+    the old value ``"views_not_offered"`` still reads as it).
+    """
+
+    NOT_DESIGNATED = "not_designated"
+    VIEWS_NOT_OFFERED = "not_designated"
     ACCOUNT_NOT_ACTIVE = "account_not_active"
     NOT_A_MEMBER = "not_a_member"
     INVITATION_PENDING = "invitation_pending"
@@ -76,6 +92,10 @@ class ExclusionReason(StrEnum):
     NO_GRANT = "no_grant"
     DENIED = "denied"
     NO_DATA = "no_data"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ExclusionReason | None:
+        return cls.NOT_DESIGNATED if value == "views_not_offered" else None
 
 
 @attrs.frozen(kw_only=True)
@@ -178,6 +198,7 @@ _DENIAL_TO_EXCLUSION = {
     "grant_revoked": ExclusionReason.NO_GRANT,
     "grant_expired": ExclusionReason.NO_GRANT,
     "outside_grant_scope": ExclusionReason.NO_GRANT,
+    "not_designated": ExclusionReason.NOT_DESIGNATED,
     "school_not_in_trust": ExclusionReason.NOT_A_MEMBER,
     "unknown_school": ExclusionReason.NOT_A_MEMBER,
 }
@@ -204,6 +225,7 @@ def view_from_records(
     needs_grant: bool = True,
     policy: TrustPolicy | None = None,
     check: AccessCheck | None = None,
+    requires_designation: bool | None = None,
 ) -> TrustView:
     """The pure view rule over records (see the module docstring).
 
@@ -213,6 +235,8 @@ def view_from_records(
         needs_grant: whether *permission* needs the school's grant (``False``: membership and
             role alone are enough).
         check: a host access check that must also allow each school.
+        requires_designation: the designation switch (the catalogue's
+            ``requires_designated_trust``); ``None`` takes it from *policy*.
 
     Raises:
         ValueError: neither *trust_permissions* nor *check* was given.
@@ -220,6 +244,10 @@ def view_from_records(
     if trust_permissions is None and check is None:
         raise ValueError("give trust_permissions, check, or both")
     policy = policy or TrustPolicy()
+    if requires_designation is None:
+        requires_designation = designation_required(
+            None, views_switch=policy.views_need_academy_designation
+        )
     by_school: dict[str, Membership] = {}
     for m in memberships:
         if m.trust_id == trust.id:
@@ -232,10 +260,11 @@ def view_from_records(
     included: list[str] = []
     excluded: list[Exclusion] = []
     blanket: tuple[ExclusionReason, str] | None = None
-    if not offers_trust_wide_views(trust, policy):
+    if not trust_is_designated(trust, requires_designation):
         blanket = (
-            ExclusionReason.VIEWS_NOT_OFFERED,
-            "trust-wide views are only offered to organisations designated as academy trusts",
+            ExclusionReason.NOT_DESIGNATED,
+            "the trust is not designated as an academy trust; trust-wide views need the "
+            "designation",
         )
     elif account.status is not AccountStatus.ACTIVE:
         blanket = (ExclusionReason.ACCOUNT_NOT_ACTIVE, f"the account is {account.status.value}")
@@ -338,6 +367,7 @@ def schools_in_view(
     check: AccessCheck | None = None,
     policy: TrustPolicy | None = None,
     catalogue: RoleCatalogue | None = None,
+    grants_required: bool = False,
 ) -> TrustView:
     """The schools of the account's trust it may see for *permission* at *at*, read from *uow*.
 
@@ -351,15 +381,28 @@ def schools_in_view(
         grant_free_permissions: permissions a trust role may use by membership alone; every
             other permission needs the school's grant.
         check: a host access check that must also allow each school (e.g. the role
-            catalogue's ``check``); required when *role_permissions* is not given.
-        policy: the host's switches (academy designation).
+            catalogue's ``check``); required when *role_permissions* is not given. A check
+            bound to an ``AccessIndex`` brings its catalogue when *catalogue* is not given.
+        policy: the host's switches; its ``views_need_academy_designation`` is the
+            designation switch only without a catalogue (with one, they must agree).
         catalogue: a role catalogue to take *grant_free_permissions* (and, without *check*,
-            *role_permissions*) from (see :func:`catalogue_rules`) when they are not given.
+            *role_permissions*) from (see :func:`catalogue_rules`) when they are not given,
+            and the designation switch (``requires_designated_trust``).
             With *check* the role question is left to the check, so no assignment is scanned.
+        grants_required: every permission needs the school's live grant, even one the
+            catalogue lets trust roles use by membership alone.
 
     Only access through the trust counts: a school the account can reach through a school
     role of its own is still left out unless the trust route allows it.
+
+    Raises:
+        ValueError: the policy's designation switch contradicts the catalogue's.
     """
+    policy = policy or TrustPolicy()
+    catalogue = catalogue or _catalogue_of(check)
+    requires_designation = designation_required(
+        catalogue, views_switch=policy.views_need_academy_designation
+    )
     if catalogue is not None:
         from_catalogue, free = catalogue_rules(catalogue)
         if role_permissions is None and check is None:  # with a check, it judges the roles
@@ -383,13 +426,20 @@ def schools_in_view(
         grants=grants,
         at=at,
         trust_permissions=trust_permissions,
-        needs_grant=permission not in grant_free_permissions,
+        needs_grant=grants_required or permission not in grant_free_permissions,
         policy=policy,
         check=check,
+        requires_designation=requires_designation,
     )
     named = {*view.school_ids, *(e.school_id for e in view.excluded)}
     names = {s.id: s.name for s in uow.schools.list() if s.id in named}
     return attrs.evolve(view, school_names=names)
+
+
+def _catalogue_of(check: AccessCheck | None) -> RoleCatalogue | None:
+    """The catalogue of a check bound to an access index (``index.check``), if any."""
+    found = getattr(getattr(check, "__self__", None), "catalogue", None)
+    return found if isinstance(found, RoleCatalogue) else None
 
 
 @attrs.frozen(kw_only=True)
@@ -490,23 +540,58 @@ def comparison_report(
     uow: UnitOfWork,
     at: datetime,
     role_permissions: Mapping[str, Collection[str]] | None = None,
+    grant_free_permissions: Collection[str] = (),
     check: AccessCheck | None = None,
     policy: TrustPolicy | None = None,
     catalogue: RoleCatalogue | None = None,
+    compare_permission: str | None = None,
+    grants_required: bool = False,
 ) -> TrustReport[T]:
-    """A comparison report across schools: like :func:`trust_report`, but a school is included
-    only with a live grant covering *permission* for the account, even if the host treats the
-    permission as needing no grant elsewhere."""
-    if catalogue is not None and role_permissions is None and check is None:
-        role_permissions = catalogue_rules(catalogue)[0]
+    """A comparison report across the schools the account may see for *permission*.
+
+    The schools are those of :func:`schools_in_view`, by the same rule as the access checks: a
+    permission the catalogue lets trust roles use by membership alone (Boost Insights' school
+    reports) compares every accepted member school, one that needs a grant only the schools
+    whose live grant covers it.
+
+    Args:
+        compare_permission: a trust-level permission the account must hold to compare at all
+            (Boost Insights' ``"trust.reports.compare"``); without it every school is left out
+            as ``NO_ROLE`` and no provider is called. Needs *role_permissions* or a catalogue
+            (given, or brought by an index's *check*).
+        grants_required: include only schools whose live grant covers *permission*, even
+            where the catalogue needs none (a host asking each school's consent to compare).
+
+    Raises:
+        ValueError: *compare_permission* without a way to read the account's trust roles.
+    """
+    catalogue = catalogue or _catalogue_of(check)
     view = schools_in_view(
         account,
         permission,
         uow=uow,
         at=at,
         role_permissions=role_permissions,
-        grant_free_permissions=(),
+        grant_free_permissions=grant_free_permissions,
         check=check,
         policy=policy,
+        catalogue=catalogue,
+        grants_required=grants_required,
     )
+    if compare_permission is not None:
+        if role_permissions is None:
+            if catalogue is None:
+                raise ValueError("compare_permission needs role_permissions or a catalogue")
+            role_permissions = catalogue_rules(catalogue)[0]
+        held = trust_permissions_of(uow, view.account_id, view.trust_id, role_permissions)
+        if compare_permission not in held:
+            refused = tuple(
+                Exclusion(
+                    school_id=school_id,
+                    reason=ExclusionReason.NO_ROLE,
+                    detail=f"no trust role of the account includes {compare_permission}",
+                )
+                for school_id in view.school_ids
+            )
+            view = attrs.evolve(view, school_ids=(), excluded=(*refused, *view.excluded))
     return gather(view, providers)

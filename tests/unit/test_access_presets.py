@@ -273,7 +273,7 @@ class TestSchoot:
         )
         index = w.index()
 
-        denied = assert_denied(index, "boss", "course_progress.view", "S1", reason="no_grant")
+        denied = assert_denied(index, "boss", "course_progress.view", "S1", reason="not_designated")
         assert denied.missing is not None
         assert "designation" == denied.missing.kind
         assert () == index.schools_with("boss", "course_progress.view")

@@ -776,5 +776,9 @@ class TestOneCapRule:
 
         with pytest.raises(ValueError, match="trust_admin"):
             TrustLifecycle(
-                MemoryStore(), FixedClock(), RecordingNotifier(), catalogue=boost_insights()
+                MemoryStore(),
+                FixedClock(),
+                RecordingNotifier(),
+                catalogue=boost_insights(),
+                trust_admin_role="Teacher",  # a school role
             )

@@ -225,13 +225,14 @@ class TestReports:
         assert {"silent", "pending", "gone"} == {r["school_id"] for r in report.excluded_rows()}
 
     @pytest.mark.parametrize("with_check", [False, True])
-    def test_comparison_report_never_calls_a_school_that_did_not_grant(
+    def test_comparison_report_with_grants_required_never_calls_a_school_that_did_not_grant(
         self, world, with_check: bool
     ) -> None:
-        """A comparison over a permission the host lets trust roles use without a grant still
-        asks only the granting school for data: the host's provider, which would answer for
-        every school, is never called for the member that did not grant, the pending school or
-        the school that left (even when the host's own check would allow the member)."""
+        """With ``grants_required``, a comparison over a permission the host lets trust roles
+        use without a grant still asks only the granting school for data: the host's provider,
+        which would answer for every school, is never called for the member that did not grant,
+        the pending school or the school that left (even when the host's own check would allow
+        the member)."""
         life, store, clock = world
         life.grant("t1", "granted", {"dashboards.view"}, actor_id="ac-granted")
         called: list[str] = []
@@ -251,6 +252,7 @@ class TestReports:
                 at=clock.now(),
                 catalogue=CATALOGUE,
                 check=index.check if with_check else None,
+                grants_required=True,
             )
             plain = trust_report(
                 "alice",

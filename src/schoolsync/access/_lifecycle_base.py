@@ -17,6 +17,7 @@ from schoolsync.access.grants import Grant
 from schoolsync.access.operation import AuditedOperation
 from schoolsync.errors import (
     AccessDeniedError,
+    ValidationError,
 )
 from schoolsync.ids import SYSTEM_TOKENS, RandomIds
 from schoolsync.ports import Clock, Notifier, Store, UnitOfWork
@@ -141,7 +142,7 @@ class LifecycleBase:
     notifier: Notifier
     policy: TrustPolicy = attrs.field(factory=TrustPolicy)
     listeners: list[GrantListener] = attrs.field(factory=list)
-    trust_admin_role: str = "trust_admin"
+    _trust_admin_role: str | None = attrs.field(default=None, alias="trust_admin_role")
     catalogue: RoleCatalogue | None = None
     new_id: Callable[[str], str] = _default_new_id
     new_token: Callable[[], str] = _default_token
@@ -149,11 +150,33 @@ class LifecycleBase:
     def __attrs_post_init__(self) -> None:
         if self.catalogue is None:
             return
-        role = self.catalogue.roles.get(self.trust_admin_role)
+        named = self._trust_admin_role or self.catalogue.trust_admin_role
+        if named is None:
+            return  # a catalogue without trust admins (FFT Aspire): refused when used
+        role = self.catalogue.roles.get(named)
         if role is None or role.scope is not RoleScope.TRUST:
-            raise ValueError(
-                f"trust_admin_role {self.trust_admin_role!r} must be a trust role of the catalogue"
+            raise ValueError(f"trust_admin_role {named!r} must be a trust role of the catalogue")
+
+    @property
+    def trust_admin_role(self) -> str:
+        """The trust role an accepted trust admin is given: the one named at construction, else
+        the catalogue's (:attr:`RoleCatalogue.trust_admin_role`, set by the presets), else
+        ``"trust_admin"`` (without a catalogue).
+
+        Raises:
+            ValidationError: the catalogue names no trust admin role and none was given.
+        """
+        if self._trust_admin_role is not None:
+            return self._trust_admin_role
+        if self.catalogue is None:
+            return "trust_admin"
+        if self.catalogue.trust_admin_role is None:
+            raise ValidationError(
+                "trust_admin_role",
+                None,
+                f"the role catalogue {self.catalogue.name!r} names no trust admin role",
             )
+        return self.catalogue.trust_admin_role
 
     # -- the shape of every operation ----------------------------------------------------------
 

@@ -156,6 +156,7 @@ class _CatalogueSpec:
     name: str = ""
     requires_designated_trust: bool = False
     admin_editable_fields: tuple[str, ...] = ()
+    trust_admin_role: str = ""
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
@@ -213,6 +214,11 @@ class RoleCatalogue:
     ``"email"``) that an account holding ``manage_permission`` over it may change. The default,
     none, is the FFT Aspire rule (the user changes them in their own profile); Progress
     Teaching lets its admins edit both.
+
+    ``trust_admin_role`` names the trust role an accepted trust admin is given (Boost
+    Insights' ``"Group Admin"``, Progress Teaching's ``"Trust Admin"``), so a host using the
+    catalogue never names it again: the trust lifecycle and the service take it from here.
+    ``None`` for a catalogue without trust admins (FFT Aspire).
     """
 
     name: str
@@ -222,6 +228,7 @@ class RoleCatalogue:
     grant_permission: str | None
     requires_designated_trust: bool
     admin_editable_fields: frozenset[str] = frozenset()
+    trust_admin_role: str | None = None
     _effective: Mapping[str, frozenset[str]]
     _implied_roles: Mapping[str, frozenset[str]]
 
@@ -238,11 +245,13 @@ class RoleCatalogue:
         name: str = "",
         requires_designated_trust: bool = False,
         admin_editable_fields: Iterable[str] = (),
+        trust_admin_role: str | None = None,
     ) -> RoleCatalogue:
         """Validate a declaration; raise :class:`~schoolsync.errors.CatalogueError` listing every problem.
 
         A permission may be given as a bare name (a school permission that needs a grant).
-        ``admin_editable_fields`` is a subset of :data:`ADMIN_EDITABLE_FIELDS`.
+        ``admin_editable_fields`` is a subset of :data:`ADMIN_EDITABLE_FIELDS`;
+        ``trust_admin_role``, if given, names a trust role of the catalogue.
         """
         perms = [p if isinstance(p, Permission) else Permission(name=p) for p in permissions]
         problems: list[Exception] = []
@@ -261,6 +270,7 @@ class RoleCatalogue:
         )
         editable = _frozen_names(admin_editable_fields)
         problems.extend(_editable_field_problems(editable))
+        problems.extend(_trust_admin_role_problems(trust_admin_role, role_map))
         problems.extend(_cycle_problems(role_map))
         implied = _implied_closure(role_map)
         effective = _effective_permissions(role_map, perm_map, implied)
@@ -281,6 +291,7 @@ class RoleCatalogue:
             implied_roles=implied,
             requires_designated_trust=requires_designated_trust,
             admin_editable_fields=editable,
+            trust_admin_role=trust_admin_role,
         )
 
     @classmethod
@@ -308,6 +319,7 @@ class RoleCatalogue:
             name=spec.name,
             requires_designated_trust=spec.requires_designated_trust,
             admin_editable_fields=spec.admin_editable_fields,
+            trust_admin_role=spec.trust_admin_role or None,
         )
 
     @classmethod
@@ -363,6 +375,7 @@ class RoleCatalogue:
             name=self.name,
             requires_designated_trust=self.requires_designated_trust,
             admin_editable_fields=tuple(sorted(self.admin_editable_fields)),
+            trust_admin_role=self.trust_admin_role or "",
         )
         result: dict[str, Any] = converter.unstructure(spec)
         for role in result["roles"]:
@@ -509,6 +522,22 @@ def _editable_field_problems(editable: frozenset[str]) -> list[Exception]:
         )
         for field_name in sorted(editable - ADMIN_EDITABLE_FIELDS)
     ]
+
+
+def _trust_admin_role_problems(
+    trust_admin_role: str | None, role_map: Mapping[str, Role]
+) -> list[Exception]:
+    """``trust_admin_role`` must name a declared trust role."""
+    if trust_admin_role is None:
+        return []
+    role = role_map.get(trust_admin_role)
+    if role is None:
+        reason = "unknown role" + _suggest(trust_admin_role, role_map)
+    elif role.scope is not RoleScope.TRUST:
+        reason = 'the trust admin role must be a trust role (scope = "trust")'
+    else:
+        return []
+    return [ValidationError("trust_admin_role", trust_admin_role, reason)]
 
 
 def _cycle_problems(role_map: Mapping[str, Role]) -> list[Exception]:

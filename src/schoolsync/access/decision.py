@@ -43,11 +43,17 @@ def _namer(names: Mapping[str, str] | None) -> Namer:
 
 
 class DenialReason(StrEnum):
-    """Why a check was denied (a closed set: hosts may switch on it)."""
+    """Why a check was denied (a closed set: hosts may switch on it).
+
+    ``NOT_DESIGNATED``: the catalogue lets trust roles reach schools only in organisations
+    designated as academy trusts (``RoleCatalogue.requires_designated_trust``, the Schoot
+    rule) and the account's trust is not designated; no grant would help.
+    """
 
     INACTIVE = "inactive"
     NO_ROLE = "no_role"
     NO_GRANT = "no_grant"
+    NOT_DESIGNATED = "not_designated"
     GRANT_REVOKED = "grant_revoked"
     GRANT_EXPIRED = "grant_expired"
     OUTSIDE_GRANT_SCOPE = "outside_grant_scope"

@@ -205,7 +205,7 @@ class _Explanation:
                 roles=self._grant_roles(),
                 accounts=tuple(coordinators),
             )
-        if reason is DenialReason.NO_GRANT and not self.facts.designated(trust_id):
+        if reason is DenialReason.NOT_DESIGNATED:
 
             def not_designated(n: Namer) -> str:
                 _, where, trust = names(n)

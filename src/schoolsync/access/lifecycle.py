@@ -66,8 +66,9 @@ class TrustLifecycle(TrustAdmins, Memberships, Grants, UrnMoves):
         notifier: delivers invitations and admin nominations (the library sends no email).
         policy: the host's switches (:class:`~schoolsync.trusts.TrustPolicy`).
         listeners: told about every committed :class:`GrantChanged`.
-        trust_admin_role: the trust role an accepted trust admin is assigned (e.g.
-            ``"Group Admin"`` with the Boost Insights preset).
+        trust_admin_role: the trust role an accepted trust admin is assigned; by default the
+            catalogue's (a preset names it: ``"Group Admin"`` with Boost Insights), or
+            ``"trust_admin"`` without a catalogue.
         catalogue: the host's role catalogue, if any: every school role holding its
             ``grant_permission`` may then also accept invitations and give grants.
         new_id: makes record ids, given the record kind.

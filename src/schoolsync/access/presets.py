@@ -19,6 +19,11 @@ products' help pages state. Use them as they are or as a starting point for your
 
 Boost Insights, Schoot and the Hodder Admin Hub do not say whether admins may edit another
 user's name or email, so they keep the strict default (``admin_editable_fields`` empty).
+
+Each preset with trust roles names the role an accepted trust admin gets
+(``RoleCatalogue.trust_admin_role``: Progress Teaching's Trust Admin, Boost Insights' Group
+Admin, Schoot's Administrator), so the trust lifecycle and the service take it from the preset;
+FFT Aspire and the Hodder Admin Hub have no trust roles, and no trust admin role.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ __all__ = [
 PROGRESS_TEACHING_TOML = """
 name = "Progress Teaching"
 manage_permission = "users.manage"
+trust_admin_role = "Trust Admin"
 grant_permission = "users.manage"
 # "Edit one account: display name, email, roles per school, trust roles".
 admin_editable_fields = ["name", "email"]
@@ -206,6 +212,7 @@ permissions = ["tracking.data.add"]
 BOOST_INSIGHTS_TOML = """
 name = "Boost Insights"
 manage_permission = "users.manage"
+trust_admin_role = "Group Admin"  # the admins a group nominates and who accept by link
 # The help pages do not say whether admins edit others' names or emails: the strict default.
 admin_editable_fields = []
 grant_permission = "grants.manage"
@@ -253,6 +260,7 @@ permissions = ["reports.school.view"]
 SCHOOT_TOML = """
 name = "Schoot"
 manage_permission = "users.manage"
+trust_admin_role = "Administrator"
 # The help pages do not say whether admins edit others' names or emails: the strict default.
 admin_editable_fields = []
 grant_permission = "grants.manage"

@@ -14,6 +14,9 @@ replays the audit log for past moments) and by the trust-wide views (:mod:`schoo
      names the whole trust or the account, is given, not revoked and not expired);
    * a permission that needs no grant by the school's membership alone.
 3. Trust-level permissions (``PermissionLevel.TRUST``) are never used at a school.
+   **The designation rule** is one switch, the catalogue's ``requires_designated_trust``
+   (:func:`designation_required`), judged by one function (:func:`trust_is_designated`) for
+   checks and trust-wide views alike; its denial is ``NOT_DESIGNATED``, never ``NO_GRANT``.
 4. Pending and inactive accounts hold nothing.
 
 When a trust role holds a permission but no grant lets it through, :func:`grant_denial` says
@@ -33,20 +36,46 @@ from schoolsync.access.records import AccessRecords
 from schoolsync.records.accounts import Account, AccountStatus, RoleAssignment
 from schoolsync.records.grants import Grant
 from schoolsync.records.organisations import Membership
+from schoolsync.trusts import trust_is_designated
 
 __all__ = [
     "AccessFacts",
     "catalogue_rules",
+    "designation_required",
     "grant_allows",
     "grant_denial",
     "grant_is_for",
     "live_grants_for",
+    "trust_is_designated",
 ]
 
 #: What an account holds at one place: permission -> the paths that give it.
 Cell = dict[str, tuple[AccessPath, ...]]
 #: What an account holds everywhere: school (``None``: the trust) -> its cell.
 Access = dict[str | None, Cell]
+
+
+def designation_required(catalogue: RoleCatalogue | None, *, views_switch: bool = False) -> bool:
+    """THE designation switch: whether trust roles reach schools only in organisations
+    designated as academy trusts (the Schoot rule).
+
+    It is the catalogue's ``requires_designated_trust`` (the Schoot preset sets it). A host
+    without a catalogue may still switch trust-wide views on with *views_switch*
+    (``TrustPolicy.views_need_academy_designation``); with a catalogue the two must agree,
+    so checks and views can never judge designation differently.
+
+    Raises:
+        ValueError: a catalogue and *views_switch* disagree.
+    """
+    if catalogue is None:
+        return views_switch
+    if views_switch and not catalogue.requires_designated_trust:
+        raise ValueError(
+            "TrustPolicy.views_need_academy_designation is on but the role catalogue's "
+            "requires_designated_trust is off: the designation rule is one switch, the "
+            "catalogue's (set requires_designated_trust = true, as the Schoot preset does)"
+        )
+    return catalogue.requires_designated_trust
 
 
 def grant_is_for(grant: Grant, account_id: str, at: datetime) -> bool:
@@ -219,10 +248,9 @@ class AccessFacts:
 
     def designated(self, trust_id: str) -> bool:
         """False if the catalogue needs a designated trust and this one is not designated."""
-        if not self.catalogue.requires_designated_trust:
-            return True
-        trust = self.records.trusts.get(trust_id)
-        return trust is not None and trust.designated_academy_trust
+        return trust_is_designated(
+            self.records.trusts.get(trust_id), self.catalogue.requires_designated_trust
+        )
 
     def reachable_schools(self, trust_id: str) -> list[str]:
         """Schools the trust's roles can reach: accepted members (of a designated trust, if needed)."""
@@ -379,7 +407,7 @@ class AccessFacts:
             if not member:
                 return DenialReason.SCHOOL_NOT_IN_TRUST, visible
             if not self.designated(acct.trust_id):
-                return DenialReason.NO_GRANT, visible
+                return DenialReason.NOT_DESIGNATED, visible
             grants = self.school_grants(school_id, acct.trust_id)
             reason, _ = grant_denial(grants, account_id, permission, at)
             return reason, visible
