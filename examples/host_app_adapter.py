@@ -187,10 +187,10 @@ class JsonUnitOfWork:
         self.rollback()
 
     def _release(self) -> None:
-        """School locks last until the transaction ends (commit or rollback)."""
+        """School and trust locks last until the transaction ends (commit or rollback)."""
         with self._store.mutex:
-            for school_id in self._locks:
-                self._store.school_locks.discard(school_id)
+            for key in self._locks:
+                self._store.locks.discard(key)
         self._locks.clear()
 
     def commit(self) -> None:
@@ -212,13 +212,19 @@ class JsonUnitOfWork:
         self._begin()
 
     def lock_school(self, school_id: str) -> None:
-        if school_id in self._locks:
+        self._lock(f"school {school_id!r}")
+
+    def lock_trust(self, trust_id: str) -> None:
+        self._lock(f"trust {trust_id!r}")
+
+    def _lock(self, key: str) -> None:
+        if key in self._locks:
             return
         with self._store.mutex:
-            if school_id in self._store.school_locks:
-                raise ConcurrentWriteError(f"school {school_id!r} is being changed; try again")
-            self._store.school_locks.add(school_id)
-        self._locks.append(school_id)
+            if key in self._store.locks:
+                raise ConcurrentWriteError(f"{key} is being changed; try again")
+            self._store.locks.add(key)
+        self._locks.append(key)
 
 
 class JsonStore:
@@ -227,7 +233,7 @@ class JsonStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.mutex = threading.RLock()
-        self.school_locks: set[str] = set()
+        self.locks: set[str] = set()  # "school '<id>'" / "trust '<id>'" held by a writer
         data: dict[str, Any] = {}
         if self.path.exists():
             data = json.loads(self.path.read_text(encoding="utf-8"))

@@ -171,6 +171,18 @@ class UnitOfWork(Protocol):
         """
         ...
 
+    def lock_trust(self, trust_id: str) -> None:
+        """Take the trust's write lock until the unit of work commits, rolls back or ends.
+
+        Changes whose rule spans the trust (its admins and nominations, a role capped per
+        trust, grants, memberships, a bulk change set) take it, *before* reading what they
+        are about to change, so two such changes to one trust are serialised (or the second is
+        refused with :class:`~schoolsync.errors.ConcurrentWriteError`), never interleaved.
+        Take the trust lock before any school lock of the same unit of work (trusts first,
+        then schools in sorted order), so that two writers never wait for each other.
+        """
+        ...
+
 
 class Store(Protocol):
     """A place records live. Each :meth:`unit_of_work` call starts a new unit of work."""

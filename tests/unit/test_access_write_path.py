@@ -98,3 +98,45 @@ def test_the_acting_account_is_actor_id_everywhere() -> None:
                     if arg.arg in other_names or arg.arg.startswith("acting_"):
                         found.append(f"{path.name}:{node.lineno} {node.name}({arg.arg})")
     assert [] == found
+
+
+def test_the_write_path_takes_the_trust_lock_before_its_check() -> None:
+    """``AuditedOperation.assign_role`` locks the trust (then the school) before it checks, so
+    a host writing through it directly counts a cap's holders under the lock: while another
+    writer holds the trust, the memory store refuses it and the check never runs."""
+    import pytest
+
+    from schoolsync.access.operation import run_operation
+    from schoolsync.errors import ConcurrentWriteError
+
+    _, store, trust_id = boost_group(("ga1",))
+    checked: list[str] = []
+    at = FixedClock().now()
+    with store.unit_of_work() as other:
+        other.lock_trust(trust_id)
+        with (
+            pytest.raises(ConcurrentWriteError, match="trust"),
+            run_operation(store, at=at, actor_id=None, new_event_id=lambda: "e1") as op,
+        ):
+            op.assign_role(
+                account_id="ga1",
+                trust_id=trust_id,
+                role="Group Admin",
+                school_id=None,
+                new_id=lambda: "as1",
+                assigned_by=None,
+                check=lambda: checked.append("checked"),
+            )
+    assert [] == checked
+    with run_operation(store, at=at, actor_id=None, new_event_id=lambda: "e2") as op:
+        op.assign_role(
+            account_id="ga1",
+            trust_id=trust_id,
+            role="Teacher",
+            school_id="s1",
+            new_id=lambda: "as2",
+            assigned_by=None,
+            check=lambda: checked.append("checked"),
+        )
+        assert ({trust_id}, {"s1"}) == (op.trusts_locked, op.schools_locked)
+    assert ["checked"] == checked

@@ -81,9 +81,15 @@ class TrustAdmins(LifecycleBase):
             ConflictError: the account is already a trust admin.
             ValidationError: the account belongs to another trust, or the policy requires
                 nominees registered with a school and this account holds no school role.
+            ConcurrentWriteError: another writer held the trust for longer than the store
+                waits (nothing changes, no link is sent).
+
+        Concurrent nominations are serialised by the trust's lock, so the places hold under
+        any interleaving and a refused nomination sends nothing.
         """
         token = self.new_token()
-        with self._operation(actor_id) as op:
+        # Under the trust's lock: the places and caps are counted on what is read after it.
+        with self._operation(actor_id, trust_ids=(trust_id,)) as op:
             trust = op.uow.trusts.require(trust_id)
             account = op.uow.accounts.require(account_id)
             if account.trust_id != trust_id:
@@ -148,12 +154,18 @@ class TrustAdmins(LifecycleBase):
         every role assignment passes (:meth:`~schoolsync.access.AccessAdmin.check_assignment`:
         the role's caps, e.g. Boost Insights' two Group Admins per trust, and requirements).
 
+        Single-use holds across processes: the trust is locked before the nomination is read.
+
         Raises:
             TrustAdminTokenError: the token is wrong, used or expired (nothing changes).
             CapExceededError: the catalogue's cap on the trust admin role is reached (nothing
                 changes; the link still works once a place is free).
+            ConcurrentWriteError: another writer held the trust for longer than the store
+                waits (nothing changes; the link still works).
         """
-        with self._operation(None) as op:
+        # Under the trust's lock, the nomination is read again: of several processes redeeming
+        # one link at once, exactly one finds it unused.
+        with self._operation(None, trust_ids=(trust_id,)) as op:
             trust = op.uow.trusts.require(trust_id)
             match = None
             for nomination in trust.admin_nominations:

@@ -3,7 +3,7 @@ call (grant events published after the commit) and who may consent for a school.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
@@ -181,9 +181,16 @@ class LifecycleBase:
     # -- the shape of every operation ----------------------------------------------------------
 
     @contextmanager
-    def _operation(self, actor_id: str | None) -> Iterator[_Operation]:
-        """Read the clock once, run the body in one unit of work and commit; then send the
-        queued messages and publish the queued grant events. An exception in the body rolls
+    def _operation(
+        self,
+        actor_id: str | None,
+        *,
+        trust_ids: Iterable[str] = (),
+        school_ids: Iterable[str] = (),
+    ) -> Iterator[_Operation]:
+        """Read the clock once, lock *trust_ids* then *school_ids* (before the body reads
+        anything), run the body in one unit of work and commit; then send the queued
+        messages and publish the queued grant events. An exception in the body rolls
         everything back and nothing is sent."""
         with self.store.unit_of_work() as uow:
             op = _Operation(
@@ -192,6 +199,7 @@ class LifecycleBase:
                 actor_id=actor_id,
                 new_event_id=lambda: self.new_id("audit"),
             )
+            op.lock(trust_ids=trust_ids, school_ids=school_ids)
             yield op
             uow.commit()
         op.deliver(self.notifier)
@@ -247,6 +255,21 @@ class LifecycleBase:
                 f"{sorted(self._acceptor_role_names())} at school {school_id!r}; only the "
                 "school's Access Coordinator or Administrator can do this"
             )
+
+    @staticmethod
+    def _locked_membership(op: _Operation, membership_id: str) -> Membership:
+        """The membership, read again after locking its trust and school (the lock is found
+        from a first read; a membership never changes trust or school)."""
+        found = op.uow.memberships.require(membership_id)
+        op.lock(trust_ids=(found.trust_id,), school_ids=(found.school_id,))
+        return op.uow.memberships.require(membership_id)
+
+    @staticmethod
+    def _locked_grant(op: _Operation, grant_id: str) -> Grant:
+        """The grant, read again after locking its trust and school."""
+        found = op.uow.grants.require(grant_id)
+        op.lock(trust_ids=(found.trust_id,), school_ids=(found.school_id,))
+        return op.uow.grants.require(grant_id)
 
     @staticmethod
     def _membership_of(uow: UnitOfWork, trust_id: str, school_id: str) -> Membership | None:

@@ -120,7 +120,7 @@ class Grants(LifecycleBase):
                 requires them), an account of another trust, or an expiry in the past.
         """
         perms = frozenset(permissions)
-        with self._operation(actor_id) as op:
+        with self._operation(actor_id, trust_ids=(trust_id,), school_ids=(school_id,)) as op:
             if not perms:
                 raise ValidationError("permissions", [], "a grant needs at least one permission")
             if expires_at is not None and expires_at <= op.at:
@@ -180,7 +180,7 @@ class Grants(LifecycleBase):
             ValidationError: the new scope is not inside the old one.
         """
         with self._operation(actor_id) as op:
-            old = op.uow.grants.require(grant_id)
+            old = self._locked_grant(op, grant_id)
             self._require_school_consent(op.uow, actor_id, old.school_id)
             if not old.is_live(op.at):
                 raise ConflictError(f"grant {grant_id!r} is no longer live")
@@ -221,7 +221,7 @@ class Grants(LifecycleBase):
             AccessDeniedError: *actor_id* is not an active acceptor at the school.
         """
         with self._operation(actor_id) as op:
-            old = op.uow.grants.require(grant_id)
+            old = self._locked_grant(op, grant_id)
             self._require_school_consent(op.uow, actor_id, old.school_id)
             if old.revoked_at is not None:
                 return old
@@ -238,6 +238,8 @@ class Grants(LifecycleBase):
         cached views. Returns the events published.
         """
         with self._operation(None) as op:
+            # Lock every trust with a grant, then read the grants again under the locks.
+            op.lock(trust_ids={g.trust_id for g in op.uow.grants.list()})
             for grant in op.uow.grants.list():
                 if grant.revoked_at is not None or grant.expires_at is None:
                     continue

@@ -73,7 +73,7 @@ class Memberships(LifecycleBase):
                 already in (or invited to) this one.
         """
         validate_school(school, self.policy)
-        with self._operation(actor_id) as op:
+        with self._operation(actor_id, trust_ids=(trust_id,), school_ids=(school.id,)) as op:
             op.uow.trusts.require(trust_id)
             return self._add_school(op, trust_id, school)
 
@@ -119,7 +119,7 @@ class Memberships(LifecycleBase):
         Raises:
             ProblemsError: one :class:`~schoolsync.errors.FileFormatError` per bad row.
         """
-        with self._operation(actor_id) as op:
+        with self._operation(actor_id, trust_ids=(trust_id,)) as op:
             op.uow.trusts.require(trust_id)
             plan = plan_school_upload(
                 rows,
@@ -134,6 +134,8 @@ class Memberships(LifecycleBase):
                 plan.raise_for_problems()
             skipped = tuple(p for p in plan.valid if p.already_in_trust)
             to_add = [p for p in plan.valid if not p.already_in_trust]
+            # Each school's other memberships are read again under its lock (_add_school).
+            op.lock(school_ids={p.school.id for p in to_add})
             memberships = tuple(self._add_school(op, trust_id, p.school) for p in to_add)
         return SchoolUploadResult(
             schools=tuple(p.school for p in to_add if p.is_new),
@@ -153,7 +155,7 @@ class Memberships(LifecycleBase):
             NotFoundError: the school has no active Access Coordinator/Administrator to invite.
         """
         with self._operation(actor_id) as op:
-            before = op.uow.memberships.require(membership_id)
+            before = self._locked_membership(op, membership_id)
             trust = op.uow.trusts.require(before.trust_id)
             after = send_invitation(before, at=op.at, valid_for=self.policy.invitation_valid_for)
             recipients = {}
@@ -203,7 +205,7 @@ class Memberships(LifecycleBase):
         """Apply the pure *change* to a membership; a change that ends it ends every grant the
         school gave the trust (one ``grant.ended`` event each)."""
         with self._operation(actor_id) as op:
-            before = op.uow.memberships.require(membership_id)
+            before = self._locked_membership(op, membership_id)
             if needs_consent:
                 assert actor_id is not None
                 self._require_school_consent(op.uow, actor_id, before.school_id)
@@ -283,6 +285,14 @@ class Memberships(LifecycleBase):
         """Mark every sent invitation past its expiry as expired; returns the changed memberships."""
         changed: list[Membership] = []
         with self._operation(None) as op:
+            # Lock the trusts concerned, then read the memberships again under the locks.
+            op.lock(
+                trust_ids={
+                    m.trust_id
+                    for m in op.uow.memberships.list()
+                    if trust_id is None or m.trust_id == trust_id
+                }
+            )
             for before in op.uow.memberships.list():
                 if trust_id is not None and before.trust_id != trust_id:
                     continue

@@ -64,7 +64,7 @@ class UrnMoves(LifecycleBase):
         self, moves: dict[str, Urn], *, actor_id: str | None, return_all: bool
     ) -> list[School]:
         changed: list[School] = []
-        with self._operation(actor_id) as op:
+        with self._operation(actor_id, school_ids=moves) as op:
             schools = {s.id: s for s in op.uow.schools.list()}
             for school_id in moves:
                 if school_id not in schools:

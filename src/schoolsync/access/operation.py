@@ -14,11 +14,17 @@ catalogue, :meth:`~schoolsync.access.AccessAdmin.check_assignment`: caps, requir
 delegation), then the record is written and audited as ``AuditAction.ROLE_ASSIGNED`` /
 ``ROLE_REMOVED``, the same event :meth:`AccessAdmin.assign <schoolsync.access.AccessAdmin.assign>`
 makes for an in-memory index.
+
+**Locks.** A change is judged on what is read *after* its locks are taken, in the same unit of
+work (:meth:`AuditedOperation.lock`): trusts first, then schools, each in sorted order.
+``assign_role`` / ``unassign_role`` take the trust's lock (and the school's, for a school role)
+before their check, so caps and "exactly one" count the holders under the lock; the trust
+lifecycle and bulk change sets take theirs at the start, before they read anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -51,6 +57,7 @@ class AuditedOperation:
 
     Args:
         uow: the unit of work the records and events are written to (the caller commits).
+            Role assignments take the trust's (and school's) lock in it; see :meth:`lock`.
         at: the moment of every change.
         actor_id: the account acting (``None``: the system).
         new_event_id: makes audit event ids.
@@ -64,6 +71,11 @@ class AuditedOperation:
     events: list[AuditEvent] = attrs.field(factory=list)
     #: Messages queued for delivery after the commit.
     messages: list[OutboundMessage] = attrs.field(factory=list)
+    #: ``False`` for a dry run that is rolled back (a preview): :meth:`lock` takes nothing.
+    take_locks: bool = True
+    #: The trusts and schools this operation has locked (:meth:`lock`).
+    trusts_locked: set[str] = attrs.field(factory=set)
+    schools_locked: set[str] = attrs.field(factory=set)
 
     def write(
         self,
@@ -120,6 +132,29 @@ class AuditedOperation:
         self.events.append(event)
         return event
 
+    # -- locks -------------------------------------------------------------------------------
+
+    def lock(self, *, trust_ids: Iterable[str] = (), school_ids: Iterable[str] = ()) -> None:
+        """Take the write locks of *trust_ids* and then of *school_ids*, each in sorted order
+        (the one lock order: trusts before schools), for the rest of the unit of work.
+
+        Take them before reading what the change depends on: what is read after the lock is
+        what the change is judged on (a token still unused, a cap's current holders).
+        Locks already held are not taken again; a dry run (``take_locks=False``) takes none.
+
+        Raises:
+            ConcurrentWriteError: another writer held a lock for longer than the store waits
+                (or, for stores that do not wait, held it at all).
+        """
+        if not self.take_locks:
+            return
+        for trust_id in sorted(set(trust_ids) - self.trusts_locked):
+            self.uow.lock_trust(trust_id)
+            self.trusts_locked.add(trust_id)
+        for school_id in sorted(set(school_ids) - self.schools_locked):
+            self.uow.lock_school(school_id)
+            self.schools_locked.add(school_id)
+
     # -- the one write path for role assignments --------------------------------------------
 
     def assign_role(
@@ -136,9 +171,13 @@ class AuditedOperation:
     ) -> RoleAssignment:
         """Check, write and audit a new role assignment (``ROLE_ASSIGNED``); returns it.
 
-        *check* runs first (nothing is written if it raises); *new_id* then makes the
-        assignment's id. *assigned_by* is the account the assignment is recorded as given by.
+        The trust's lock (and the school's, for a school role) is taken first, if the caller
+        has not taken it already, so that *check* (a cap, "exactly one") counts the holders
+        under the lock. *check* runs then (nothing is written if it raises); *new_id* then
+        makes the assignment's id. *assigned_by* is the account the assignment is recorded as
+        given by.
         """
+        self.lock(trust_ids=(trust_id,), school_ids=() if school_id is None else (school_id,))
         if check is not None:
             check()
         record = RoleAssignment(
@@ -160,7 +199,10 @@ class AuditedOperation:
         check: AssignmentCheck | None = None,
         action: AuditAction = AuditAction.ROLE_REMOVED,
     ) -> AuditEvent:
-        """Check, remove and audit a role assignment (``ROLE_REMOVED``)."""
+        """Check, remove and audit a role assignment (``ROLE_REMOVED``), under the trust's
+        (and school's) lock as :meth:`assign_role`."""
+        school_ids = () if record.school_id is None else (record.school_id,)
+        self.lock(trust_ids=(record.trust_id,), school_ids=school_ids)
         if check is not None:
             check()
         return self.remove(record, action=action)

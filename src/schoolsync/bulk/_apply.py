@@ -87,6 +87,8 @@ class _Run:
         checks: AssignmentChecks,
         at: datetime,
         new_id: IdFactory,
+        *,
+        apply: bool,
     ) -> None:
         self.uow = uow
         self.cs = change_set
@@ -98,7 +100,14 @@ class _Run:
         self.failed_creates: set[str] = set()
         #: Every write goes through one audited operation (the access write path).
         self.op = AuditedOperation(
-            uow=uow, at=at, actor_id=change_set.actor_id, new_event_id=new_id
+            uow=uow, at=at, actor_id=change_set.actor_id, new_event_id=new_id, take_locks=apply
+        )
+        # Before anything is read: the trust (a change set's accounts, emails, trust roles
+        # and per-trust caps are the trust's), then every school it touches, in sorted order.
+        # Concurrent applies to one trust are serialised; a preview takes no lock.
+        self.op.lock(
+            trust_ids=(change_set.trust_id,),
+            school_ids={c.school_id for c in change_set.changes if c.school_id},
         )
         self.events = self.op.events
         self.applied = 0
@@ -367,7 +376,7 @@ def check_change_set(
     the change set with the problems found added to its own.
     """
     with store.unit_of_work() as uow:
-        run = _Run(uow, change_set, checks, at, RandomIds().new_id)
+        run = _Run(uow, change_set, checks, at, RandomIds().new_id, apply=False)
         run.run()
         uow.rollback()
     if not run.problems:
@@ -394,22 +403,23 @@ def apply_change_set(
         new_id: makes ids for new accounts, assignments and audit events (default: UUID4 hex,
             :class:`schoolsync.ids.RandomIds`; pass ``SequentialIds().new_id`` for repeatable ids).
 
-    The schools the changes touch are locked for the unit of work (``UnitOfWork.lock_school``).
+    The trust is locked for the unit of work (``UnitOfWork.lock_trust``), then every school
+    the changes touch (``lock_school``, in sorted order), before anything is read: concurrent
+    applies to one trust are serialised, so a cap (per school or per trust) holds whatever
+    the interleaving, and the loser is judged on the winner's result.
 
     Raises:
         BulkImportError: the change set has problems, or a check refused a change now; nothing
             was changed.
-        ConcurrentWriteError: another writer holds one of the schools.
+        ConcurrentWriteError: another writer held the trust or one of the schools for longer
+            than the store waits (the memory store does not wait); nothing was changed.
     """
     if change_set.problems:
         raise BulkImportError.from_problems(
             "the change set has problems; fix the file and import it again", change_set.problems
         )
     with store.unit_of_work() as uow:
-        # Writers to the same schools are serialised (or refused) by the store.
-        for school_id in sorted({c.school_id for c in change_set.changes if c.school_id}):
-            uow.lock_school(school_id)
-        run = _Run(uow, change_set, checks, at, new_id or RandomIds().new_id)
+        run = _Run(uow, change_set, checks, at, new_id or RandomIds().new_id, apply=True)
         run.run()
         if run.problems:
             uow.rollback()

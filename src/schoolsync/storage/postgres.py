@@ -5,11 +5,15 @@ pending migrations, serialised between processes by an advisory lock. The tables
 :class:`~schoolsync.storage.sqlite.SqliteStore` (records as ``jsonb``, audit times as
 ``timestamptz``). Each unit of work is one transaction on its own pooled connection.
 
-:meth:`lock_school` takes a transaction-scoped advisory lock for the school
-(``pg_advisory_xact_lock``): a second writer to the same school *waits* until the first commits
-or rolls back, and gets :class:`~schoolsync.errors.ConcurrentWriteError` only if it waited longer
-than ``lock_timeout`` seconds (or PostgreSQL detected a deadlock). Writers to different schools
-proceed concurrently. psycopg is imported when a store is opened, not when this module is.
+:meth:`lock_school` and :meth:`lock_trust` take a transaction-scoped advisory lock for the
+school or trust (``pg_advisory_xact_lock``, schools and trusts in separate key spaces): a second
+writer to the same school (trust) *waits* until the first commits or rolls back, and gets
+:class:`~schoolsync.errors.ConcurrentWriteError` only if it waited longer than ``lock_timeout``
+seconds (or PostgreSQL detected a deadlock). Writers to different schools and trusts proceed
+concurrently. After the lock is granted, each statement (READ COMMITTED) sees every change the
+previous holder committed. An uncontended lock costs one round trip
+(``pg_try_advisory_xact_lock``); only a writer that has to wait sets ``lock_timeout``.
+psycopg is imported when a store is opened, not when this module is.
 """
 
 from __future__ import annotations
@@ -125,6 +129,8 @@ class _PostgresUnitOfWork(RepositorySet):
         self._store = store
         self._conn: psycopg.Connection[Any] | None = conn
         self._guard = FaultGuard()
+        #: The advisory locks this transaction holds (released when it ends).
+        self._held: set[tuple[str, str]] = set()
         for spec in TABLES:
             setattr(self, spec.name, _PostgresRepository[Any](self, spec))
         self.audit = SqlAuditLog(self, _DIALECT)
@@ -137,6 +143,7 @@ class _PostgresUnitOfWork(RepositorySet):
 
     def _end_transaction(self) -> None:
         """After an error: roll the (aborted) transaction back."""
+        self._held.clear()
         conn = self._conn
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -174,13 +181,15 @@ class _PostgresUnitOfWork(RepositorySet):
             self._store._release(conn)
 
     def commit(self) -> None:
-        """Make every change durable and visible at once (ends the transaction)."""
+        """Make every change durable and visible at once (ends the transaction and its locks)."""
+        self._held.clear()
         with self._watch(), _translate():
             self._connection().commit()
 
     def rollback(self) -> None:
         """Discard every change since the transaction began (nothing to do after an error
         ended the unit of work: it is already rolled back)."""
+        self._held.clear()
         if self._guard.failure is not None:
             return
         with self._watch(), _translate():
@@ -189,11 +198,30 @@ class _PostgresUnitOfWork(RepositorySet):
     def lock_school(self, school_id: str) -> None:
         """Wait (up to the store's ``lock_timeout``) for the school's advisory lock; it is
         held until the transaction commits or rolls back."""
+        self._advisory_lock("school", school_id)
+
+    def lock_trust(self, trust_id: str) -> None:
+        """Wait (up to the store's ``lock_timeout``) for the trust's advisory lock (a key
+        space of its own: no trust id can collide with a school id); held until the
+        transaction commits or rolls back."""
+        self._advisory_lock("trust", trust_id)
+
+    def _advisory_lock(self, space: str, key: str) -> None:
+        if (space, key) in self._held:
+            return  # advisory locks are re-entrant; skip the round trips
         conn = self._connection()
+        namespace = self._store._lock_namespaces[space]
         with self._watch(), _translate():
+            # Uncontended (the usual case): one round trip, no waiting, no error to undo.
+            got = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtext(%s), hashtext(%s))", (namespace, key)
+            ).fetchone()
+            if got is not None and got[0]:
+                self._held.add((space, key))
+                return
             row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
             assert row is not None
-            conn.execute("SAVEPOINT schoolsync_lock_school")
+            conn.execute("SAVEPOINT schoolsync_lock")
             try:
                 conn.execute(
                     "SELECT set_config('lock_timeout', %s, true)",
@@ -201,14 +229,15 @@ class _PostgresUnitOfWork(RepositorySet):
                 )
                 conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
-                    (self._store._lock_namespace, school_id),
+                    (namespace, key),
                 )
             except BaseException:
                 # Undo the failed wait (and the setting) but keep the unit of work's changes.
-                conn.execute("ROLLBACK TO SAVEPOINT schoolsync_lock_school")
+                conn.execute("ROLLBACK TO SAVEPOINT schoolsync_lock")
                 raise
-            conn.execute("RELEASE SAVEPOINT schoolsync_lock_school")
+            conn.execute("RELEASE SAVEPOINT schoolsync_lock")
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (row[0],))
+        self._held.add((space, key))
 
 
 class PostgresStore(PooledStore):
@@ -219,8 +248,8 @@ class PostgresStore(PooledStore):
             (``"postgresql://app@db.example.org/app"``).
         schema: the PostgreSQL schema holding schoolsync's tables (created if missing), so
             they never clash with the host's own tables.
-        lock_timeout: seconds :meth:`~schoolsync.ports.UnitOfWork.lock_school` waits for
-            another writer to the same school before
+        lock_timeout: seconds :meth:`~schoolsync.ports.UnitOfWork.lock_school` (and
+            ``lock_trust``) waits for another writer to the same school (trust) before
             :class:`~schoolsync.errors.ConcurrentWriteError`.
         max_idle: how many idle connections the store keeps for reuse.
 
@@ -241,7 +270,11 @@ class PostgresStore(PooledStore):
         self.schema = schema
         self.lock_timeout = lock_timeout
         self._dsn = dsn
-        self._lock_namespace = f"schoolsync:{schema}"
+        # School locks keep the key space earlier versions used; trust locks have their own.
+        self._lock_namespaces = {
+            "school": f"schoolsync:{schema}",
+            "trust": f"schoolsync:{schema}:trust",
+        }
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             self._connect, _close, max_idle=max_idle
         )

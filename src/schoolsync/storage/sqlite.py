@@ -3,10 +3,14 @@
 ``SqliteStore(path)`` opens (or creates) a database file, switches it to WAL mode, turns foreign
 keys on and applies any pending schema migrations. Each unit of work has its own connection and
 is one transaction: it starts with ``BEGIN IMMEDIATE`` at the first write (or at
-:meth:`~schoolsync.ports.UnitOfWork.lock_school`) and ends at ``commit``/``rollback``.
+:meth:`~schoolsync.ports.UnitOfWork.lock_school` / ``lock_trust``) and ends at
+``commit``/``rollback``.
 
-SQLite allows one writer at a time, so :meth:`lock_school` takes the whole database's write
-lock: writers to any school are serialised. A writer that cannot get the lock within
+SQLite allows one writer at a time, so :meth:`lock_school` and :meth:`lock_trust` take the whole
+database's write lock: writers to any school or trust are serialised. Reads after the lock see
+every change committed before it (``BEGIN IMMEDIATE`` starts the transaction's snapshot); reads
+before it, outside a transaction, may be stale by the time the unit of work writes, so the
+services take their locks first. A writer that cannot get the lock within
 ``timeout`` seconds gets :class:`~schoolsync.errors.ConcurrentWriteError`.
 """
 
@@ -160,6 +164,10 @@ class _SqliteUnitOfWork(RepositorySet):
                     conn.execute("ROLLBACK")
 
     def lock_school(self, school_id: str) -> None:
+        """Take the database's write lock (SQLite has one writer) until commit or rollback."""
+        self._write()
+
+    def lock_trust(self, trust_id: str) -> None:
         """Take the database's write lock (SQLite has one writer) until commit or rollback."""
         self._write()
 

@@ -10,7 +10,7 @@ its own database runs it too: subclass :class:`StoreContract` in a test module a
     from schoolsync.testing.contracts import StoreContract
 
     class TestMyStore(StoreContract):
-        serialises_all_writers = False  # True if lock_school locks every school at once
+        serialises_all_writers = False  # True if lock_school/lock_trust lock everything at once
 
         @pytest.fixture
         def store(self, tmp_path):
@@ -449,12 +449,81 @@ def _writer_thread(
     return outcome, done, thread
 
 
+def _second_writer_never_interleaves(store: Store, lock: Callable[[UnitOfWork], None]) -> None:
+    """While one unit of work holds *lock*, a second taking the same lock is refused or waits
+    until the first commits, and then reads the first's work."""
+
+    def second(uow: UnitOfWork, outcome: dict[str, Any]) -> None:
+        lock(uow)
+        outcome["locked_at"] = time.monotonic()
+        outcome["saw"] = uow.pupils.get("p1")
+        uow.pupils.put(_pupil("p2"))
+        uow.commit()
+
+    with store.unit_of_work() as first:
+        lock(first)
+        first.pupils.put(_pupil("p1"))
+        outcome, done, thread = _writer_thread(store, second)
+        done.wait(_WAIT)
+        assert "locked_at" not in outcome, "the second writer got the lock while held"
+        released_at = time.monotonic()
+        first.commit()
+    thread.join(60)
+    assert done.is_set()
+    assert "error" not in outcome, outcome.get("error")
+    if "refused" not in outcome:
+        assert outcome["locked_at"] >= released_at
+        assert outcome["saw"] == _pupil("p1"), "the second writer must see the first's work"
+
+
+def _other_writer_proceeds(
+    store: Store,
+    first_lock: Callable[[UnitOfWork], None],
+    second_lock: Callable[[UnitOfWork], None],
+    *,
+    waits: bool,
+) -> None:
+    """While one unit of work holds *first_lock*, a second taking *second_lock* (another
+    school or trust) proceeds, or, when the adapter has one writer at a time (*waits*), waits
+    and then proceeds; it is never refused, and both writes are kept."""
+
+    def second(uow: UnitOfWork, outcome: dict[str, Any]) -> None:
+        second_lock(uow)
+        uow.pupils.put(_pupil("p2", "school-2"))
+        uow.commit()
+        outcome["done_at"] = time.monotonic()
+
+    with store.unit_of_work() as first:
+        first_lock(first)
+        first.pupils.put(_pupil("p1"))
+        outcome, done, thread = _writer_thread(store, second)
+        if waits:
+            done.wait(_WAIT)
+            assert not done.is_set(), "the second writer did not wait"
+        else:
+            assert done.wait(30), (
+                "the second writer was blocked by another school's or trust's lock"
+            )
+        released_at = time.monotonic()
+        first.commit()
+    thread.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    assert "refused" not in outcome, "a writer to another school or trust was refused"
+    if waits:
+        assert outcome["done_at"] >= released_at
+    else:
+        assert outcome["done_at"] < released_at
+    with store.unit_of_work() as uow:
+        assert [p.id for p in uow.pupils.list()] == ["p1", "p2"]
+
+
 class StoreContract:
     """The storage contract as pytest tests; subclass it and override the ``store`` fixture.
 
-    Set :attr:`serialises_all_writers` to True if the adapter's ``lock_school`` locks every
-    school at once (as SQLite does); the test for different schools then checks that the
-    second writer waits instead of proceeding.
+    Set :attr:`serialises_all_writers` to True if the adapter's ``lock_school`` and
+    ``lock_trust`` lock every school and trust at once (as SQLite does); the tests for
+    different schools and trusts then check that the second writer waits instead of
+    proceeding.
     """
 
     serialises_all_writers: bool = False
@@ -787,28 +856,7 @@ class StoreContract:
 
     def test_writers_to_the_same_school_never_interleave(self, store: Store) -> None:
         """A second writer locking the same school is refused or waits until the first ends."""
-
-        def second(uow: UnitOfWork, outcome: dict[str, Any]) -> None:
-            uow.lock_school("school-1")
-            outcome["locked_at"] = time.monotonic()
-            outcome["saw"] = uow.pupils.get("p1")
-            uow.pupils.put(_pupil("p2"))
-            uow.commit()
-
-        with store.unit_of_work() as first:
-            first.lock_school("school-1")
-            first.pupils.put(_pupil("p1"))
-            outcome, done, thread = _writer_thread(store, second)
-            done.wait(_WAIT)
-            assert "locked_at" not in outcome, "the second writer got the lock while held"
-            released_at = time.monotonic()
-            first.commit()
-        thread.join(60)
-        assert done.is_set()
-        assert "error" not in outcome, outcome.get("error")
-        if "refused" not in outcome:
-            assert outcome["locked_at"] >= released_at
-            assert outcome["saw"] == _pupil("p1"), "the second writer must see the first's work"
+        _second_writer_never_interleaves(store, lambda uow: uow.lock_school("school-1"))
 
     def test_the_school_lock_ends_with_the_transaction(self, store: Store) -> None:
         """After commit (or rollback) another unit of work can lock the same school."""
@@ -827,33 +875,47 @@ class StoreContract:
     def test_writers_to_different_schools(self, store: Store) -> None:
         """A writer to another school proceeds while the first holds its lock (or, for
         adapters with one writer at a time, waits and then proceeds); it is never refused."""
+        _other_writer_proceeds(
+            store,
+            lambda uow: uow.lock_school("school-1"),
+            lambda uow: uow.lock_school("school-2"),
+            waits=self.serialises_all_writers,
+        )
 
-        def second(uow: UnitOfWork, outcome: dict[str, Any]) -> None:
-            uow.lock_school("school-2")
-            uow.pupils.put(_pupil("p2", "school-2"))
-            uow.commit()
-            outcome["done_at"] = time.monotonic()
+    def test_writers_to_the_same_trust_never_interleave(self, store: Store) -> None:
+        """A second writer locking the same trust is refused or waits until the first ends,
+        and then reads what the first committed."""
+        _second_writer_never_interleaves(store, lambda uow: uow.lock_trust("trust-1"))
 
+    def test_the_trust_lock_ends_with_the_transaction(self, store: Store) -> None:
+        """After commit (or rollback) another unit of work can lock the same trust; taking
+        a trust lock you hold, and then a school lock, is harmless."""
         with store.unit_of_work() as first:
-            first.lock_school("school-1")
-            first.pupils.put(_pupil("p1"))
-            outcome, done, thread = _writer_thread(store, second)
-            if self.serialises_all_writers:
-                done.wait(_WAIT)
-                assert not done.is_set(), "the second writer did not wait"
-            else:
-                assert done.wait(30), "the second writer was blocked by another school's lock"
-            released_at = time.monotonic()
+            first.lock_trust("trust-1")
             first.commit()
-        thread.join(60)
-        assert "error" not in outcome, outcome.get("error")
-        assert "refused" not in outcome, "a writer to another school was refused"
-        if self.serialises_all_writers:
-            assert outcome["done_at"] >= released_at
-        else:
-            assert outcome["done_at"] < released_at
-        with store.unit_of_work() as uow:
-            assert [p.id for p in uow.pupils.list()] == ["p1", "p2"]
+            with store.unit_of_work() as second:
+                second.lock_trust("trust-1")
+                second.lock_school("school-1")
+                second.rollback()
+            first.lock_trust("trust-1")
+            first.lock_trust("trust-1")
+            first.lock_school("school-1")
+            first.rollback()
+        with store.unit_of_work() as third:
+            third.lock_trust("trust-1")
+            third.lock_school("school-1")
+
+    @pytest.mark.parametrize("other", [("trust", "trust-2"), ("school", "trust-1")])
+    def test_a_trust_lock_holds_only_its_trust(self, store: Store, other: tuple[str, str]) -> None:
+        """Another trust, or a school whatever its id, is not held by a trust's lock (adapters
+        with one writer at a time make the second writer wait, never refuse it)."""
+        kind, key = other
+        _other_writer_proceeds(
+            store,
+            lambda uow: uow.lock_trust("trust-1"),
+            lambda uow: (uow.lock_trust if kind == "trust" else uow.lock_school)(key),
+            waits=self.serialises_all_writers,
+        )
 
 
 def postgres_admin_dsn() -> str:

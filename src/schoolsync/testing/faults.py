@@ -168,7 +168,7 @@ class FaultyStore:
     Writes are counted across every unit of work the wrapper hands out: ``add``, ``put``,
     ``remove`` and each record of ``put_many`` (the records are passed to the inner
     ``put_many`` as a stream, so the adapter's own bulk code runs and fails part-way through),
-    ``audit.append`` and ``commit``. Reads, ``rollback`` and ``lock_school`` pass straight
+    ``audit.append`` and ``commit``. Reads, ``rollback``, ``lock_school`` and ``lock_trust`` pass straight
     through, as does anything the inner store offers beyond the ports (uncounted).
 
     Attributes:
@@ -302,6 +302,9 @@ class _FaultyUnitOfWork(RepositorySet):
 
     def lock_school(self, school_id: str) -> None:
         self.inner.lock_school(school_id)
+
+    def lock_trust(self, trust_id: str) -> None:
+        self.inner.lock_trust(trust_id)
 
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("_") or attr == "inner":

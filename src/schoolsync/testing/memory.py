@@ -1,8 +1,8 @@
 """An in-memory :class:`~schoolsync.ports.Store`: the fake other projects' tests use.
 
-It is a real implementation of the storage contract (all-or-nothing units of work, per-school
-locks), only without durability. Records are immutable attrs values, so a unit of work keeps
-copies of the dictionaries it changes and swaps them in on commit.
+It is a real implementation of the storage contract (all-or-nothing units of work, locks per
+school and per trust), only without durability. Records are immutable attrs values, so a unit
+of work keeps copies of the dictionaries it changes and swaps them in on commit.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class _MemoryAuditLog(AuditLogBase):
 class _MemoryUnitOfWork(RepositorySet):
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._locks: list[str] = []
+        self._locks: list[tuple[str, str]] = []
         self._begin()
 
     def _repositories(self) -> dict[str, _MemoryRepository[Any]]:
@@ -150,35 +150,42 @@ class _MemoryUnitOfWork(RepositorySet):
 
     def lock_school(self, school_id: str) -> None:
         """Take the school's lock until commit or rollback; a second writer is refused."""
-        if school_id in self._locks:
+        self._lock(("school", school_id), f"school {school_id!r}")
+
+    def lock_trust(self, trust_id: str) -> None:
+        """Take the trust's lock until commit or rollback; a second writer is refused."""
+        self._lock(("trust", trust_id), f"trust {trust_id!r}")
+
+    def _lock(self, key: tuple[str, str], label: str) -> None:
+        if key in self._locks:
             return
         with self._store._mutex:
-            if school_id in self._store._school_locks:
-                raise ConcurrentWriteError(
-                    f"school {school_id!r} is being changed by another writer"
-                )
-            self._store._school_locks.add(school_id)
-        self._locks.append(school_id)
+            if key in self._store._locks:
+                raise ConcurrentWriteError(f"{label} is being changed by another writer")
+            self._store._locks.add(key)
+        self._locks.append(key)
 
     def _release(self) -> None:
         with self._store._mutex:
-            for school_id in self._locks:
-                self._store._school_locks.discard(school_id)
+            for key in self._locks:
+                self._store._locks.discard(key)
         self._locks.clear()
 
 
 class MemoryStore:
     """A :class:`~schoolsync.ports.Store` held in memory (thread-safe commits, no durability).
 
-    :meth:`~schoolsync.ports.UnitOfWork.lock_school` refuses a second writer to the same school
-    with :class:`~schoolsync.errors.ConcurrentWriteError` rather than waiting.
+    :meth:`~schoolsync.ports.UnitOfWork.lock_school` and ``lock_trust`` refuse a second writer
+    to the same school (trust) with :class:`~schoolsync.errors.ConcurrentWriteError` rather
+    than waiting, so threads sharing one store never interleave a locked change: a loser is
+    refused, and a winner reads (under its lock) every change committed before it.
     """
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[str, Any]] = {spec.name: {} for spec in TABLES}
         self._events: list[AuditEvent] = []
         self._mutex = threading.Lock()
-        self._school_locks: set[str] = set()
+        self._locks: set[tuple[str, str]] = set()  # ("school" | "trust", id) held by a writer
 
     def unit_of_work(self) -> _MemoryUnitOfWork:
         """A new unit of work over a private copy of the store's state."""
