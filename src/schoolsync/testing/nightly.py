@@ -12,10 +12,10 @@ The file::
      "deauthorised": ["school-3"],
      "stall_commit": "/tmp/stall"}
 
-``stall_commit``: while a file ``<stall_commit>.<school id>`` exists, a unit of work about to
-commit that holds that school's lock writes its process id to
-``<stall_commit>.<school id>.reached`` and waits (for crash tests: kill the worker there, after
-the sync's writes, before the commit).
+``stall_commit``: while a file ``<stall_commit>.<school id>`` exists, a nightly job's last
+commit for that school (the unit of work that holds the school's lock and writes the job's
+record) writes its process id to ``<stall_commit>.<school id>.reached`` and waits: for crash
+tests, kill the worker there, after every write of the job, before its final commit.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from schoolsync.clock import SystemClock
 from schoolsync.ports import Clock, MisSource, Store, UnitOfWork
+from schoolsync.records.tables import Table
 from schoolsync.sync.connection import MisConnection, authorise, deauthorise
 
 __all__ = ["CONFIG_ENV", "ConfiguredHost", "authorised_connection", "write_config"]
@@ -66,6 +67,11 @@ class _StallingUnit:
         self._uow = uow
         self._stall = stall
         self._locked: list[str] = []
+        self._job_written = False
+
+    def repository(self, table: Table[Any]) -> Any:
+        found = self._uow.repository(table)
+        return _Flagging(found, self) if table.name == "nightly_jobs" else found
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._uow, name)
@@ -82,7 +88,7 @@ class _StallingUnit:
         self._locked.append(school_id)
 
     def commit(self) -> None:
-        for school in self._locked:
+        for school in self._locked if self._job_written else []:
             stall = self._stall.with_name(f"{self._stall.name}.{school}")
             if stall.exists():
                 reached = stall.with_name(stall.name + ".reached")
@@ -90,6 +96,21 @@ class _StallingUnit:
                 while stall.exists():
                     time.sleep(0.05)
         self._uow.commit()
+
+
+class _Flagging:
+    """A repository that tells its unit of work when a job record was written."""
+
+    def __init__(self, repo: Any, unit: _StallingUnit) -> None:
+        self._repo = repo
+        self._unit = unit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    def put(self, record: Any) -> None:
+        self._unit._job_written = True
+        self._repo.put(record)
 
 
 class _StallingStore:
