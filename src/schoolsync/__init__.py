@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # the names of _EXPORTS again, for type checkers (a test keep
     from schoolsync.records import StaffMember as StaffMember
     from schoolsync.records import Trust as Trust
     from schoolsync.records import YearGroup as YearGroup
+    from schoolsync.service import TrustOffice as TrustOffice
     from schoolsync.sources import read_ctf as read_ctf
     from schoolsync.sources import read_oneroster as read_oneroster
     from schoolsync.sources import read_sds as read_sds
@@ -137,6 +138,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     # trust set-up, invitations and grants
     "schoolsync.access.lifecycle": ("TrustLifecycle",),
+    # the one service a host creates per store: every change through it, the index live
+    "schoolsync.service": ("TrustOffice",),
     # trust-wide views that only ask schools that granted
     "schoolsync.views": (
         "schools_in_view",

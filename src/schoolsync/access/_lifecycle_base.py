@@ -201,9 +201,14 @@ class LifecycleBase:
             )
             op.lock(trust_ids=trust_ids, school_ids=school_ids)
             yield op
+            self._before_commit(op)
             uow.commit()
         op.deliver(self.notifier)
         self._publish(op.changes)
+
+    def _before_commit(self, op: _Operation) -> None:
+        """Called inside the unit of work once the body succeeded, just before the commit
+        (a host service may queue the operation's messages in the same unit of work here)."""
 
     def _publish(self, events: Sequence[GrantChanged]) -> None:
         """Tell every listener about every event, even if one of them fails; then re-raise."""

@@ -19,6 +19,7 @@ import attrs
 from schoolsync.errors import ValidationError
 from schoolsync.ids import SYSTEM_TOKENS
 from schoolsync.ports import TokenSource
+from schoolsync.records.accounts import ActivationChallenge
 
 __all__ = [
     "ActivationChallenge",
@@ -60,27 +61,6 @@ def _hash(secret: str, salt: bytes, n: int) -> str:
     # scrypt needs 128 * r * n bytes; OpenSSL refuses more than 32 MiB unless told (maxmem).
     maxmem = 128 * _R * (n + 2) + 1024 * 1024
     return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=_R, p=1, dklen=32, maxmem=maxmem).hex()
-
-
-@attrs.frozen(kw_only=True)
-class ActivationChallenge:
-    """What the host stores for a pending activation: hashes only, never the link or code."""
-
-    account_id: str
-    salt: str
-    link_hash: str
-    code_hash: str
-    created_at: datetime
-    expires_at: datetime
-    max_attempts: int = 5
-    attempts: int = 0
-    used_at: datetime | None = None
-    work_factor: int = 2**14
-
-    @property
-    def locked(self) -> bool:
-        """True once the attempts are used up."""
-        return self.attempts >= self.max_attempts
 
 
 def start_activation(

@@ -38,7 +38,7 @@ from schoolsync.access.explain import (
     allowed_decisions,
     decide,
 )
-from schoolsync.access.records import AccessRecords, _kind_of
+from schoolsync.access.records import AccessRecords, _kind_of, is_access_event
 from schoolsync.access.rules import Access, AccessFacts
 from schoolsync.records.accounts import Account, RoleAssignment
 from schoolsync.records.audit import AuditEvent
@@ -170,7 +170,7 @@ class AccessIndex:
             AccessRecords.from_unit_of_work(uow),
             now=now,
             clock=clock,
-            history=uow.audit.events(),
+            history=[e for e in uow.audit.events() if is_access_event(e)],
         )
 
     @classmethod
@@ -314,7 +314,7 @@ class AccessIndex:
         records = self._view.records
         for event in events:
             kind = _kind_of(event.subject_kind)
-            if kind is None:
+            if kind is None or not is_access_event(event):
                 continue
             before = records.table(kind).get(event.subject_id)
             records.apply_event(event)
@@ -571,7 +571,7 @@ class AccessIndex:
         affected: set[str] = set()
         for event in events:
             kind = _kind_of(event.subject_kind)
-            if kind is None:
+            if kind is None or not is_access_event(event):
                 continue
             before = records.table(kind).get(event.subject_id)
             records.apply_event(event)

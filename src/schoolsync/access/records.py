@@ -38,6 +38,7 @@ __all__ = [
     "RECORD_KINDS",
     "AccessRecords",
     "event_id_for",
+    "is_access_event",
     "kind_of_record",
     "record_event",
     "repository_for",
@@ -54,6 +55,28 @@ _PERSONAL = ("name", "email")
 def _kind_of(subject_kind: str) -> str | None:
     kind = _ALIASES.get(subject_kind, subject_kind)
     return kind if kind in RECORD_KINDS else None
+
+
+#: How the actions of changes to access records begin. Other events may name the same subject
+#: kinds without holding a record (a sync's summary event is about its school).
+ACCESS_ACTION_PREFIXES = (
+    "account.",
+    "assignment.",
+    "role.",
+    "trust.",
+    "school.",
+    "membership.",
+    "grant.",
+)
+
+
+def is_access_event(event: AuditEvent) -> bool:
+    """True if *event* records a change of an access record (its ``before``/``after`` are the
+    record), so an index applies or undoes it; False for any other event, even one about a
+    school or an account (a sync's summary, a host's own actions)."""
+    return _kind_of(event.subject_kind) is not None and str(event.action).startswith(
+        ACCESS_ACTION_PREFIXES
+    )
 
 
 #: The action of an added, changed and removed record of each kind (unless one is given).

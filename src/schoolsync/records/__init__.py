@@ -9,8 +9,15 @@ review status of a pair, and the match decisions a person made. This package imp
 
 from __future__ import annotations
 
-from schoolsync.records.accounts import Account, AccountStatus, RoleAssignment
+from schoolsync.records.accounts import (
+    Account,
+    AccountStatus,
+    ActivationChallenge,
+    RoleAssignment,
+)
 from schoolsync.records.audit import AuditAction, AuditEvent
+from schoolsync.records.changes import AccessChange
+from schoolsync.records.connections import ConnectionStatus, DataSharing, MisConnection
 from schoolsync.records.decisions import MatchChoice, MatchDecision, MatchDecisions
 from schoolsync.records.grants import Grant
 from schoolsync.records.messages import OutboundMessage, OutboxEntry, OutboxState
@@ -35,12 +42,16 @@ from schoolsync.records.sync import (
 )
 
 __all__ = [
+    "AccessChange",
     "Account",
     "AccountStatus",
+    "ActivationChallenge",
     "AuditAction",
     "AuditEvent",
     "Backup",
+    "ConnectionStatus",
     "Country",
+    "DataSharing",
     "DeletedRecord",
     "Gender",
     "Grant",
@@ -50,6 +61,7 @@ __all__ = [
     "MatchStatus",
     "Membership",
     "MembershipStatus",
+    "MisConnection",
     "OutboundMessage",
     "OutboxEntry",
     "OutboxState",

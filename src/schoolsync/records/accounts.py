@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import attrs
 
-__all__ = ["Account", "AccountStatus", "RoleAssignment"]
+__all__ = ["Account", "AccountStatus", "ActivationChallenge", "RoleAssignment"]
 
 
 class AccountStatus(StrEnum):
@@ -48,3 +48,34 @@ class RoleAssignment:
     school_id: str | None = None
     assigned_by: str | None = None
     assigned_at: datetime | None = None
+
+
+def _account_id(challenge: ActivationChallenge) -> str:
+    return challenge.account_id
+
+
+@attrs.frozen(kw_only=True)
+class ActivationChallenge:
+    """A pending activation of one account: hashes only, never the link token or the code.
+
+    Stored one per account (``id`` is the account's id, in the ``activation_challenges``
+    table), so ``attempts`` counts every wrong try at the account, whichever challenge it was
+    made against: a new challenge keeps the count (the lockout is per account).
+    """
+
+    account_id: str
+    salt: str
+    link_hash: str
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+    max_attempts: int = 5
+    attempts: int = 0
+    used_at: datetime | None = None
+    work_factor: int = 2**14
+    id: str = attrs.field(default=attrs.Factory(_account_id, takes_self=True))
+
+    @property
+    def locked(self) -> bool:
+        """True once the attempts are used up."""
+        return self.attempts >= self.max_attempts

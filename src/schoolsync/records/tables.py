@@ -21,8 +21,10 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from schoolsync.records.accounts import Account, RoleAssignment
+from schoolsync.records.accounts import Account, ActivationChallenge, RoleAssignment
 from schoolsync.records.brokers import QueuedResult, SyncWatermark
+from schoolsync.records.changes import AccessChange
+from schoolsync.records.connections import MisConnection
 from schoolsync.records.decisions import MatchDecision
 from schoolsync.records.grants import Grant
 from schoolsync.records.messages import OutboxEntry
@@ -32,8 +34,10 @@ from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.records.sync import Backup, DeletedRecord, RecordKind, SyncLink, Tombstone
 
 __all__ = [
+    "ACCESS_CHANGES",
     "ACCESS_TABLES",
     "ACCOUNTS",
+    "ACTIVATION_CHALLENGES",
     "ASSIGNMENTS",
     "BACKUPS",
     "CLASSES",
@@ -41,6 +45,7 @@ __all__ = [
     "GRANTS",
     "MATCH_DECISIONS",
     "MEMBERSHIPS",
+    "MIS_CONNECTIONS",
     "NIGHTLY_JOBS",
     "OUTBOX",
     "PUPILS",
@@ -233,6 +238,26 @@ MATCH_DECISIONS: Table[MatchDecision] = Table(
     columns=("school_id", "mis_id", "app_id"),
     subject="match_decision",
 )
+MIS_CONNECTIONS: Table[MisConnection] = Table(
+    name="mis_connections",
+    kind="MIS connection",
+    record_type=MisConnection,
+    columns=("school_id",),
+    subject="mis_connection",
+)
+ACTIVATION_CHALLENGES: Table[ActivationChallenge] = Table(
+    name="activation_challenges",
+    kind="activation challenge",
+    record_type=ActivationChallenge,
+    columns=("account_id",),
+    subject="activation_challenge",
+)
+ACCESS_CHANGES: Table[AccessChange] = Table(
+    name="access_changes",
+    kind="access change",
+    record_type=AccessChange,
+    subject="access_change",
+)
 
 #: Every table, in the order stores create and list them.
 TABLES: tuple[Table[Any], ...] = (
@@ -255,6 +280,9 @@ TABLES: tuple[Table[Any], ...] = (
     RESULT_OUTBOX,
     NIGHTLY_JOBS,
     MATCH_DECISIONS,
+    MIS_CONNECTIONS,
+    ACTIVATION_CHALLENGES,
+    ACCESS_CHANGES,
 )
 
 #: The tables by name (``TABLES_BY_NAME["pupils"]``).

@@ -164,6 +164,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="match decisions made by a person (match, not this one, import, leave out)",
         tables={"match_decisions": ("school_id", "mis_id", "app_id")},
     ),
+    Migration.create_tables(
+        version=6,
+        description="stored MIS connections, activation challenges (attempts per account) "
+        "and the access change log (the live index's version)",
+        tables={
+            "mis_connections": ("school_id",),
+            "activation_challenges": ("account_id",),
+            "access_changes": (),
+        },
+    ),
 )
 
 #: The newest schema version this library understands.

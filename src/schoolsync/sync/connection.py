@@ -9,8 +9,10 @@ Only an account holding :data:`CONFIGURE_PERMISSION` at the school (the Access C
 seed) may change the connection. schoolsync does not assume how the host decides that: pass a
 :class:`PermissionCheck` (for instance a small function over the ``schoolsync.access`` checker).
 
-The connection is a value; the host stores it (it round-trips through
-:data:`schoolsync.serialisation.converter`). Each change is audited when an ``audit`` log is
+The connection is a record (:class:`~schoolsync.records.connections.MisConnection`, in the
+``mis_connections`` table, one per school); :class:`schoolsync.TrustOffice` keeps it in the
+store and reads it inside each sync's unit of work. The functions here are pure: they return
+the changed connection. Each change is audited when an ``audit`` log is
 given, with an event id from ``ids`` (an :class:`~schoolsync.ports.IdSource`; default: random).
 """
 
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 import attrs
@@ -27,6 +28,7 @@ from schoolsync.errors import AccessDeniedError, SyncError, ValidationError
 from schoolsync.ids import ids_or_random
 from schoolsync.ports import AuditLog, IdSource
 from schoolsync.records.audit import AuditAction, AuditEvent
+from schoolsync.records.connections import ConnectionStatus, DataSharing, MisConnection
 
 __all__ = [
     "CONFIGURE_PERMISSION",
@@ -53,55 +55,6 @@ class PermissionCheck(Protocol):
     """
 
     def __call__(self, account_id: str, permission: str, school_id: str) -> object: ...
-
-
-class ConnectionStatus(StrEnum):
-    """Where a connection is in its life."""
-
-    NOT_CONNECTED = "not_connected"
-    AUTHORISED = "authorised"
-    DEAUTHORISED = "deauthorised"
-
-
-@attrs.frozen(kw_only=True)
-class DataSharing:
-    """What the school shares back to the MIS (needs the optional scope that allows it)."""
-
-    share_results: bool = False
-    share_historical: bool = False
-
-
-def _frozen(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(values)
-
-
-@attrs.frozen(kw_only=True)
-class MisConnection:
-    """One school's connection to its MIS.
-
-    ``required_scopes`` must all be granted to authorise; ``optional_scopes`` may be.
-    ``granted_scopes`` holds what the school granted at the last authorisation.
-    """
-
-    school_id: str
-    provider: str
-    required_scopes: frozenset[str] = attrs.field(converter=_frozen)
-    optional_scopes: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
-    granted_scopes: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
-    status: ConnectionStatus = ConnectionStatus.NOT_CONNECTED
-    changed_at: datetime | None = None
-    changed_by: str | None = None
-    data_sharing: DataSharing = DataSharing()
-    sharing_scope: str | None = None
-
-    @property
-    def is_active(self) -> bool:
-        """True while the connection is authorised (syncing may run)."""
-        return self.status is ConnectionStatus.AUTHORISED
-
-    def has_scope(self, scope: str) -> bool:
-        """True if the connection is active and *scope* was granted."""
-        return self.is_active and scope in self.granted_scopes
 
 
 def _check_permission(

@@ -47,7 +47,11 @@ from schoolsync.errors import ConcurrentWriteError, DuplicateRecordError, NotFou
 from schoolsync.identifiers import Laestab, Postcode, Upn, Urn, upn_check_letter
 from schoolsync.people import Gender, Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import Store, UnitOfWork
+from schoolsync.records.accounts import ActivationChallenge
+from schoolsync.records.audit import AuditAction
 from schoolsync.records.brokers import QueuedResult, ResultState, SyncWatermark
+from schoolsync.records.changes import HEAD_ID, AccessChange, change_id
+from schoolsync.records.connections import ConnectionStatus, DataSharing, MisConnection
 from schoolsync.records.decisions import MatchChoice, MatchDecision
 from schoolsync.records.messages import OutboundMessage, OutboxEntry
 from schoolsync.records.nightly import JobStatus, NightlyJob
@@ -317,6 +321,54 @@ def sample_records(school_id: str = "school-1", trust_id: str = "trust-1") -> di
                 choice=MatchChoice.NEW,
                 mis_id="Ω-7",
                 decided_at=at,
+            ),
+        ],
+        "mis_connections": [
+            MisConnection(
+                school_id=school_id,
+                provider="wonde",
+                required_scopes={"students.read", "employees.read"},
+                optional_scopes={"assessment.write"},
+                granted_scopes={"students.read", "employees.read", "assessment.write"},
+                status=ConnectionStatus.AUTHORISED,
+                changed_at=at.astimezone(bst),
+                changed_by=f"{school_id}-account",
+                data_sharing=DataSharing(share_results=True),
+                sharing_scope="assessment.write",
+            )
+        ],
+        "activation_challenges": [
+            ActivationChallenge(
+                account_id=f"{school_id}-account",
+                salt="00112233445566778899aabbccddeeff",
+                link_hash="ab" * 32,
+                code_hash="cd" * 32,
+                created_at=at,
+                expires_at=(at + timedelta(days=7)).astimezone(bst),
+                attempts=3,
+                used_at=None,
+            )
+        ],
+        "access_changes": [
+            AccessChange(id=HEAD_ID, version=1, at=at),
+            AccessChange(
+                id=change_id(1),
+                version=1,
+                at=at.astimezone(bst),
+                events=(
+                    AuditEvent(
+                        id="change-event-1",
+                        at=at,
+                        actor_id=f"{school_id}-account",
+                        action=AuditAction.ROLE_ASSIGNED,
+                        subject_kind="assignment",
+                        subject_id=f"{school_id}-assignment",
+                        trust_id=trust_id,
+                        school_id=school_id,
+                        account_id=f"{school_id}-account",
+                        after={"id": f"{school_id}-assignment", "role": "headteacher"},
+                    ),
+                ),
             ),
         ],
     }
