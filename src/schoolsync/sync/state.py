@@ -15,7 +15,7 @@ import attrs
 
 from schoolsync.errors import NotFoundError, SyncedRecordEditError
 from schoolsync.ports import Repository, Store, UnitOfWork
-from schoolsync.records.decisions import MatchDecisions
+from schoolsync.records.decisions import MatchDecision, MatchDecisions
 from schoolsync.records.organisations import School
 from schoolsync.records.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.records.sync import DeletedRecord, RecordKind, SyncLink, SyncState, Tombstone
@@ -77,6 +77,10 @@ def link_id_for(kind: RecordKind, app_id: str) -> str:
     return f"{kind.value}:{app_id}"
 
 
+def _decisions(value: Iterable[MatchDecision]) -> MatchDecisions:
+    return value if isinstance(value, MatchDecisions) else MatchDecisions(value)
+
+
 @attrs.frozen(kw_only=True)
 class SchoolRecords:
     """The app's records of one school, with their links, soft deletions, tombstones and the
@@ -93,7 +97,7 @@ class SchoolRecords:
     links: tuple[SyncLink, ...] = ()
     deleted: tuple[DeletedRecord, ...] = ()
     tombstones: tuple[Tombstone, ...] = ()
-    decisions: MatchDecisions = attrs.field(factory=MatchDecisions)
+    decisions: MatchDecisions = attrs.field(factory=MatchDecisions, converter=_decisions)
     _by_app: dict[tuple[RecordKind, str], SyncLink] = attrs.field(init=False, repr=False)
     _by_mis: dict[tuple[RecordKind, str], SyncLink] = attrs.field(init=False, repr=False)
 
