@@ -570,3 +570,49 @@ def test_leavers_through_the_office(store: Store) -> None:
     assert actions.count("record.soft_deleted") == 2
     assert "record.restored" in actions
     assert "record.purged" in actions
+
+
+def test_a_persons_unmatch_holds_in_the_offices_next_review(store: Store) -> None:
+    """After an unmatch through the office, its next review shows the MIS pupil as New (not
+    ticked) and the app pupil as Not matched, although every field still agrees; the plan of
+    that review neither re-links nor imports it."""
+    from schoolsync.matching import MatchStatus
+    from schoolsync.records import Pupil
+    from schoolsync.records.sync import RecordKind
+    from schoolsync.sync.incremental import SnapshotSource
+    from schoolsync.sync.sample import sample_snapshot
+
+    office, _ = _hodder(store)
+    snapshot = sample_snapshot("oak", pupils=6, staff=1, seed=3)
+    first = snapshot.pupils[0]
+    with store.unit_of_work() as uow:  # typed in by hand before the school connected its MIS
+        uow.pupils.add(
+            Pupil(
+                id="app-1",
+                school_id="oak",
+                forename=first.forename,
+                surname=first.surname,
+                date_of_birth=first.date_of_birth,
+                year_code=first.year_code,
+            )
+        )
+        uow.commit()
+    source = SnapshotSource(snapshot=snapshot)
+    reviews = office.review("oak", source)
+    reviews[3] = reviews[3].select_all_new()
+    reviews[2] = reviews[2].accept_all_may_match()
+    office.apply_sync(office.plan_sync("oak", reviews))
+    with store.unit_of_work() as uow:
+        assert [lk.app_id for lk in uow.sync_links.list() if lk.mis_id == first.id] == ["app-1"]
+
+    office.unmatch(RecordKind.PUPIL, "app-1")
+    pupils = office.review("oak", source)[2]
+    (mis_side,) = [r for r in pupils.results if r.mis is not None and r.mis.id == first.id]
+    (app_side,) = [r for r in pupils.results if r.app is not None and r.app.id == "app-1"]
+    assert (mis_side.status, mis_side.app) == (MatchStatus.NEW, None)
+    assert (app_side.status, app_side.mis) == (MatchStatus.NOT_MATCHED, None)
+    assert not pupils.is_selected(first)
+    office.apply_sync(office.plan_sync("oak", office.review("oak", source)))
+    with store.unit_of_work() as uow:
+        assert not [lk for lk in uow.sync_links.list() if lk.mis_id == first.id]
+        assert len(uow.pupils.list(school_id="oak")) == 6  # five imported + app-1, no duplicate

@@ -802,7 +802,8 @@ class TrustOffice:
     def review(self, school_id: str, source: MisSource) -> list[Any]:
         """Match the school's MIS records (*source*) with the app's: one
         :class:`~schoolsync.matching.MatchReview` per kind (year groups, classes, pupils,
-        staff) for a person to decide. Changes nothing."""
+        staff) for a person to decide, honouring the match decisions people made before (an
+        unmatched pair shows as New and Not matched, a hand match stays). Changes nothing."""
         from schoolsync.matching import match_classes, match_pupils, match_staff, match_year_groups
         from schoolsync.sync.incremental import read_snapshot
         from schoolsync.sync.state import SchoolRecords
@@ -811,11 +812,14 @@ class TrustOffice:
             self._active_connection(uow, school_id)
             current = SchoolRecords.load(uow, school_id)
         snapshot = read_snapshot(source, school_id)
+        decided = current.decisions
         return [
             match_year_groups(list(snapshot.year_groups), list(current.year_groups.values())),
-            match_classes(list(snapshot.classes), list(current.classes.values())),
-            match_pupils(list(snapshot.pupils), list(current.pupils.values())),
-            match_staff(list(snapshot.staff), list(current.staff.values())),
+            match_classes(
+                list(snapshot.classes), list(current.classes.values()), decisions=decided
+            ),
+            match_pupils(list(snapshot.pupils), list(current.pupils.values()), decisions=decided),
+            match_staff(list(snapshot.staff), list(current.staff.values()), decisions=decided),
         ]
 
     def plan_sync(
