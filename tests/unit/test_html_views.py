@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+import attrs
 import pandas as pd
 import polars as pl
 import pytest
@@ -219,3 +220,31 @@ def test_a_snapshot_shows_itself_as_its_tables() -> None:
     assert "Date of birth" in _headers(html)
     assert "&lt;b&gt;Amy&lt;/b&gt;" in html
     assert "<b>Amy" not in html
+
+
+def test_a_single_result_shows_both_records_side_by_side() -> None:
+    """One line of a review (a MatchResult) is a table, not a wall of text: its status, score and
+    explanation as the caption, each field either record holds with the MIS value beside the
+    app value, human headers, every value escaped; a New result has an empty app column."""
+    mis = Pupil(
+        id="m1",
+        school_id="s",
+        forename="Zoë",
+        surname="<b>Smith</b>",
+        date_of_birth=date(2015, 3, 1),
+        year_code="4",
+        former_upns=(),
+    )
+    app = attrs.evolve(mis, id="a1", forename="Zoe")
+    pair = match_pupils([mis], [app]).results[0]
+    shown = pair._repr_html_()
+    assert shown.startswith('<table class="schoolsync"><caption>Matched (')
+    assert "<th>Field</th><th>MIS</th><th>App</th>" in shown
+    assert "<tr><td>Forename</td><td>Zoë</td><td>Zoe</td></tr>" in shown
+    assert "<td>Date of birth</td><td>2015-03-01</td><td>2015-03-01</td>" in shown
+    assert "&lt;b&gt;Smith&lt;/b&gt;" in shown
+    assert "<b>Smith" not in shown
+    assert "Former UPNs" not in shown  # a field neither record holds is left out
+    new = match_pupils([mis], []).results[0]
+    assert {"field": "forename", "mis": "Zoë", "app": ""} in new.field_rows()
+    assert new._repr_html_().startswith('<table class="schoolsync"><caption>New</caption>')

@@ -64,6 +64,15 @@ class FieldScore:
         return f"{self.field.replace('_', ' ')} {self.note}"
 
 
+def _shown(value: object) -> str:
+    """A field's value as a person reads it in a table ("" for nothing)."""
+    if value is None or value == () or value == "":
+        return ""
+    if isinstance(value, tuple | list | frozenset | set):
+        return ", ".join(sorted(str(v) for v in value))
+    return str(value)
+
+
 @attrs.frozen(kw_only=True)
 class MatchResult(Generic[R]):
     """One line of a review: an MIS record, an app record, or a pair, with its status.
@@ -118,6 +127,32 @@ class MatchResult(Generic[R]):
         ]
         parts.extend(self.flags)
         return ", ".join(parts)
+
+    def field_rows(self) -> list[dict[str, str]]:
+        """The result as a person compares it: one row per field either record holds, the MIS
+        value beside the app value (``"mis"``/``"app"``; blank where a record is absent)."""
+        rows: list[dict[str, str]] = []
+        kind = type(self.record)
+        for name in (f.name for f in attrs.fields(kind)):
+            values = [
+                "" if rec is None else _shown(getattr(rec, name)) for rec in (self.mis, self.app)
+            ]
+            if any(values):
+                rows.append({"field": name, "mis": values[0], "app": values[1]})
+        return rows
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the status, score and explanation above the two records side by
+        side, with human headers, every value escaped."""
+        from schoolsync.tables import human_header, rows_to_html
+
+        caption = self.status.label
+        if self.is_pair:
+            caption += f" ({self.score:.2f})"
+        if self.explanation:
+            caption += f": {self.explanation}"
+        rows = [{**row, "field": human_header(row["field"])} for row in self.field_rows()]
+        return rows_to_html(rows, caption=caption, labels={"mis": "MIS", "app": "App"})
 
     @property
     def record(self) -> R:
