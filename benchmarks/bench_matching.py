@@ -9,7 +9,10 @@ Sections:
 2. **School-shaped populations** (:mod:`schoolsync.testing.populations`: twins, siblings,
    missing birth dates, preferred names, typos): accuracy, wrong automatic merges (all, on
    names-only evidence, of twins) as a share of incoming records.
-3. **Speed and memory**: one school of 1,500 vs 1,500; one school of 200,000 vs 200,000
+3. **Blocking in one school** of 1,000, 20,000 and 200,000 pupils (``--quick``: 1,000 and
+   20,000): candidate pairs per MIS record and pairs completeness (the time includes
+   building the features).
+4. **Speed and memory**: one school of 1,500 vs 1,500; one school of 200,000 vs 200,000
    (``--quick``: 20,000), schoolsync against splink on the same records, peak memory of a
    separate process.
 
@@ -80,11 +83,20 @@ def _quality(truth: dict[str, str], review: Any, n_mis: int) -> MatchQuality:
     )
 
 
-def _completeness(mis: Sequence[Pupil], app: Sequence[Pupil], truth: dict[str, str]) -> str:
+def _blocking(
+    mis: Sequence[Pupil], app: Sequence[Pupil], truth: dict[str, str]
+) -> tuple[int, float, float]:
+    """Candidate pairs, pairs per MIS record and pairs completeness (the share of true pairs
+    blocking keeps)."""
     ms, as_ = blocking_pairs(mis, app)
     found = set(zip(ms, as_, strict=True))
     kept = sum((m, a) in found for m, a in truth.items()) / max(len(truth), 1)
-    return f"{len(found):,} candidate pairs ({len(found) / max(len(mis), 1):.2f} per record), pairs completeness {kept:.2%}"
+    return len(found), len(found) / max(len(mis), 1), kept
+
+
+def _completeness(mis: Sequence[Pupil], app: Sequence[Pupil], truth: dict[str, str]) -> str:
+    pairs, per_record, kept = _blocking(mis, app, truth)
+    return f"{pairs:,} candidate pairs ({per_record:.2f} per record), pairs completeness {kept:.2%}"
 
 
 # --------------------------------------------------------------------------- splink
@@ -314,6 +326,28 @@ def bench_populations(n: int) -> None:
         )
 
 
+# --------------------------------------------------------------------------- blocking
+
+
+def bench_blocking(sizes: Sequence[int]) -> None:
+    """Section 3: candidate pairs per record and pairs completeness in one school."""
+    print("\n### Blocking in one school (no identifiers)\n")
+    print(
+        "| pupils in one school | candidate pairs | per MIS record | pairs completeness | "
+        "time (CPU) |\n|---|---|---|---|---|"
+    )
+    for n in sizes:
+        pop = pupil_population(
+            n, seed=7, model=ErrorModel().without_identifiers(), school_size=2 * n
+        )
+        cpu = time.process_time()
+        pairs, per_record, kept = _blocking(pop.mis, pop.app, dict(pop.truth))  # type: ignore[arg-type]
+        cpu = time.process_time() - cpu
+        print(f"| {n:,} | {pairs:,} | {per_record:.2f} | {kept:.2%} | {cpu:.1f} s |")
+        del pop
+        gc.collect()
+
+
 # --------------------------------------------------------------------------- speed
 
 
@@ -344,7 +378,7 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rss_before": before / 1024, "rss_af
 
 
 def bench_speed(big: int, with_splink: bool, repeat: int, traced: bool) -> None:
-    """Section 3."""
+    """Section 4."""
     print("\n### Speed and memory (one school, no identifiers)\n")
     pop = pupil_population(
         1_500, seed=7, model=ErrorModel().without_identifiers(), school_size=3_000
@@ -418,7 +452,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, seconds")
     parser.add_argument("--repeat", type=int, default=5, help="timing runs (best is kept)")
     parser.add_argument("--no-splink", action="store_true", help="skip splink")
-    parser.add_argument("--only", choices=["febrl", "populations", "speed"], default=None)
+    parser.add_argument(
+        "--only", choices=["febrl", "populations", "blocking", "speed"], default=None
+    )
     args = parser.parse_args(argv)
     missing = "skipped (--no-splink)" if args.no_splink else _missing("splink")
     if missing:
@@ -428,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         bench_febrl(with_splink)
     if args.only in (None, "populations"):
         bench_populations(3_000 if args.quick else 10_000)
+    if args.only in (None, "blocking"):
+        bench_blocking((1_000, 20_000) if args.quick else (1_000, 20_000, 200_000))
     if args.only in (None, "speed"):
         bench_speed(
             20_000 if args.quick else 200_000,

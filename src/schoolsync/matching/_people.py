@@ -5,8 +5,8 @@ The pipeline, all pure:
 1. **Identifier ladder.** MIS id (scoped to the school), then UPN and former UPNs, then email.
    A key links two records only when it is unique on both sides; an MIS-id or email link is
    refused when both records carry UPNs that disagree (a new MIS reusing id numbers).
-2. **Blocking** (:mod:`._blocking`): candidate pairs within a school, several keys, linear in
-   the records.
+2. **Blocking** (:mod:`._blocking`): candidate pairs within a school, several sorted
+   neighbourhood passes, a bounded number per record at any school size.
 3. **Comparison levels** (:mod:`._evidence`) per field of every pair, and **match weights**
    (:mod:`._em`): Fellegi–Sunter ``log2(m/u)`` with m and u learned by EM on the two lists,
    term-frequency adjusted names, documented priors for small schools. A pair's match

@@ -39,8 +39,9 @@ class MatchSettings:
       day and month swapped still counts where the data say so);
     * ``ambiguity_bits``: a pair is held at May match when another free candidate of either
       record is within this many bits of it (3 bits: less than 8 times less likely);
-    * ``block_window``: inside a blocking key shared by more app records than this, each
-      record is compared with this many neighbours only (keeps pairs linear in records);
+    * ``block_window``: the neighbours a record is compared with in blocking's second round
+      (records the first left without a partner), a third of it in the first round's name
+      pass; it bounds the candidate pairs per record at any school size;
     * ``learn``: estimate m and u probabilities by EM on the two lists (else the priors);
       ``min_pairs_to_learn``: fewer candidate pairs than this use the priors anyway;
       ``prior_strength``: pseudo-pairs of the priors mixed into what is learned;
