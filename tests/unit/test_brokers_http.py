@@ -165,6 +165,142 @@ def test_waiting_threads_queue_and_only_the_first_watches_the_clock() -> None:
     assert len(naps) <= 24
 
 
+def test_a_token_comes_back_a_period_after_its_request_ended_not_when_it_was_sent() -> None:
+    """The broker counts a request when it arrives, which may be as late as its answer: a slow
+    request's token must not be reused until a period after it *ended*."""
+    t = FakeTime()
+    limiter = RateLimiter(RateLimit(requests=1, period=10), clock=t.clock, sleep=t.sleep)
+    with limiter.slot():
+        t.sleep(4)  # the request takes 4 s (it reached the broker somewhere in them)
+    limiter.acquire()
+    assert 4 + 10 * 1.001 == pytest.approx(t.now)
+
+
+def test_threads_holding_slots_never_let_more_than_the_limit_reach_the_broker() -> None:
+    """Twelve threads send requests of varying length through one limiter. Wherever in its
+    [start, end] each request reached the broker, no window of a period could hold more than
+    the limit: any limit + 1 requests span at least a period from the earliest end to the
+    latest start (counting tokens from the send breaks this)."""
+    import random
+    import time
+
+    limit, period = 5, 0.15
+    limiter = RateLimiter(RateLimit(requests=limit, period=period))
+    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(4):
+            with limiter.slot():
+                start = time.monotonic()
+                time.sleep(rng.choice((0.0, 0.0, 0.03, 0.08)))
+                end = time.monotonic()
+            with lock:
+                spans.append((start, end))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(spans) == 48
+    for start, _ in spans:
+        # every request that might have reached the broker within a period before this one
+        could_share = [s for s, e in spans if s <= start and e > start - period]
+        assert len(could_share) <= limit
+
+
+def test_a_waiting_thread_never_waits_for_another_threads_wake_up() -> None:
+    """Two threads wait for tokens; the first of them is slow to wake (descheduled on a busy
+    machine). The second still gets its own token when it comes back: each waiting thread
+    sleeps until its own token is free, rather than queueing behind the first one's wake-up
+    (which cost milliseconds per token, every window, under load)."""
+    import time
+
+    slow_thread_may_wake = threading.Event()
+    slow_thread_sleeps = threading.Event()
+    slow_thread: list[threading.Thread] = []
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() in slow_thread:
+            slow_thread_sleeps.set()
+            assert slow_thread_may_wake.wait(10)
+        time.sleep(seconds)
+
+    limiter = RateLimiter(RateLimit(requests=2, period=0.05), sleep=sleep)
+    limiter.acquire()
+    limiter.acquire()  # both tokens spent: the next two wait about 50 ms
+    first = threading.Thread(target=limiter.acquire)
+    slow_thread.append(first)
+    first.start()
+    assert slow_thread_sleeps.wait(10)  # the first is waiting for its token
+    second = threading.Thread(target=limiter.acquire)
+    second.start()
+    second.join(timeout=5)
+    woke_in_time = not second.is_alive()
+    slow_thread_may_wake.set()
+    first.join()
+    second.join()
+    assert woke_in_time
+
+
+def test_threads_waiting_while_every_token_is_in_flight_are_served_in_order() -> None:
+    """While every token is held by a request in flight, waiting threads queue; each token that
+    comes back goes to the thread that has waited longest, and a thread interrupted while
+    waiting gives its place (and any token handed to it) back."""
+    import time
+
+    limiter = RateLimiter(RateLimit(requests=1, period=0.01))
+    served: list[int] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with limiter.slot():
+            holding.set()
+            release.wait(10)
+
+    def queue(n: int) -> None:
+        with limiter.slot():
+            served.append(n)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    waiters = []
+    for n in range(5):
+        th = threading.Thread(target=queue, args=(n,))
+        th.start()
+        while limiter.waiting < n + 1:
+            time.sleep(0.001)
+        waiters.append(th)
+    release.set()
+    holder.join()
+    for th in waiters:
+        th.join()
+    assert served == [0, 1, 2, 3, 4]
+
+
+def test_a_thread_interrupted_while_waiting_for_a_token_gives_it_back() -> None:
+    t = FakeTime()
+    calls = 0
+
+    def sleep(seconds: float) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise KeyboardInterrupt
+        t.sleep(seconds)
+
+    limiter = RateLimiter(RateLimit(requests=1, period=10), clock=t.clock, sleep=sleep)
+    limiter.acquire()
+    with pytest.raises(KeyboardInterrupt):
+        limiter.acquire()  # interrupted while waiting for the token back at 10 s
+    limiter.acquire()  # the token was not lost: it is free at 10 s, not later
+    assert 10 * 1.001 == pytest.approx(t.now)
+
+
 def test_rate_limits_can_make_limiters_shared_elsewhere() -> None:
     """A host sharing limits between processes passes ``make``; every school on a credential
     gets the one limiter it made, keyed by a fingerprint that never shows the credential."""

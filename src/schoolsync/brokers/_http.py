@@ -10,8 +10,10 @@ sharing the credential, not one call, and because tests inject the sleep and the
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -163,11 +165,13 @@ class RateLimiter:
     requests than the limit, at the broker too (a plain refilling bucket lets twice the limit
     through a window).
 
-    Thread-safe; one limiter is shared by every school using the same credential. Waiting
-    threads queue in order and only the first of them watches the clock (the others sleep
-    until it has its token), so a busy limiter wakes one thread per token rather than every
-    waiting thread. A broker's "slow down" (429) pauses every holder until the delay it asked
-    for has passed. ``margin`` lengthens the period a little (0.1 %: clocks drift).
+    Thread-safe; one limiter is shared by every school using the same credential. A thread
+    asking for a token is given the one that comes back first and sleeps until then, on its
+    own: a returning token is handed straight to the thread that has waited longest (first
+    come, first served), so each token wakes one thread once, and no thread waits on another
+    thread's wake-up (under load, such hand-on chains cost milliseconds per token). A broker's
+    "slow down" (429) pauses every holder until the delay it asked for has passed. ``margin``
+    lengthens the period a little (0.1 %: clocks drift).
     """
 
     def __init__(
@@ -184,12 +188,19 @@ class RateLimiter:
         self._period = limit.period * (1 + margin)
         self._clock = clock
         self._sleep = sleep
-        self._spent: deque[float] = deque()
-        self._in_flight = 0
-        self._paused_until = 0.0
         self._lock = threading.Lock()
-        self._queue: deque[threading.Event] = deque()  # waiting threads, first come first
-        self._freed = threading.Event()  # set when a request in flight ends
+        # When each token not in use is (or was) free again: a heap, earliest first.
+        self._free_at: list[float] = [-math.inf] * limit.requests
+        # Threads waiting while every token is in use, first come first; each gets the time
+        # its token is free from (the token's request end plus a period).
+        self._waiting: deque[_Waiter] = deque()
+        self._paused_until = -math.inf
+
+    @property
+    def waiting(self) -> int:
+        """How many threads are waiting because every token is held by a request in flight."""
+        with self._lock:
+            return len(self._waiting)
 
     def acquire(self) -> None:
         """Wait until a request may be sent, and count it as sent now."""
@@ -208,48 +219,70 @@ class RateLimiter:
             self._give_back()
 
     def _take(self) -> None:
-        turn = threading.Event()
+        waiter: _Waiter | None = None
+        free_at: float | None = None
         with self._lock:
-            self._queue.append(turn)
-            if self._queue[0] is turn:
-                turn.set()
+            if self._free_at:  # then nobody is waiting: tokens go to waiters first
+                free_at = heapq.heappop(self._free_at)
+            else:
+                waiter = _Waiter()
+                self._waiting.append(waiter)
         try:
-            turn.wait()  # until every thread that came first has its token
+            if waiter is not None:
+                free_at = waiter.wait()
+            assert free_at is not None
+            at = free_at
             while True:
                 with self._lock:
-                    now = self._clock()
-                    horizon = now - self._period
-                    while self._spent and self._spent[0] <= horizon:
-                        self._spent.popleft()
-                    wait: float | None = self._paused_until - now
-                    if wait is not None and wait <= 0:
-                        if len(self._spent) + self._in_flight < self.limit.requests:
-                            self._in_flight += 1
-                            return
-                        wait = self._spent[0] + self._period - now if self._spent else None
-                    if wait is None:
-                        self._freed.clear()  # every token is in flight: wait for one to end
-                if wait is None:
-                    self._freed.wait(0.05)
-                else:
-                    self._sleep(max(wait, 0.0005))
-        finally:
-            with self._lock:
-                first = self._queue[0] is turn
-                self._queue.remove(turn)
-                if first and self._queue:
-                    self._queue[0].set()
+                    wait = max(at, self._paused_until) - self._clock()
+                if wait <= 0:
+                    return
+                self._sleep(wait)
+        except BaseException:
+            with self._lock:  # interrupted: the token goes back unspent
+                if waiter is not None and free_at is None:
+                    if waiter in self._waiting:
+                        self._waiting.remove(waiter)
+                    else:
+                        free_at = waiter.free_at
+                if free_at is not None:
+                    self._return(free_at)
+            raise
 
     def _give_back(self) -> None:
         with self._lock:
-            self._in_flight -= 1
-            self._spent.append(self._clock())
-            self._freed.set()
+            self._return(self._clock() + self._period)
+
+    def _return(self, free_at: float) -> None:
+        """Hand a token free from *free_at* to the longest waiting thread, or keep it."""
+        if self._waiting:
+            self._waiting.popleft().give(free_at)
+        else:
+            heapq.heappush(self._free_at, free_at)
 
     def pause(self, seconds: float) -> None:
         """Hold every request back for *seconds* (the broker asked for it)."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+class _Waiter:
+    """A thread waiting for a token: it sleeps until one is handed to it."""
+
+    __slots__ = ("_event", "free_at")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.free_at: float | None = None
+
+    def give(self, free_at: float) -> None:
+        self.free_at = free_at
+        self._event.set()
+
+    def wait(self) -> float:
+        self._event.wait()
+        assert self.free_at is not None
+        return self.free_at
 
 
 class RateLimits:

@@ -205,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: sixteen clients connecting at once overflow it, the
+    # kernel drops their SYNs and each retries a whole second later (a 1 s stall per burst).
+    request_queue_size = 1024
 
     def __init__(self, broker: FakeBroker) -> None:
         self.broker = broker
