@@ -31,6 +31,8 @@ one is defined here (other modules re-export the ones they raise)::
     │                                         a later attempt may succeed (``transient``)
     ├── SyncError                             a sync refused to run or could not finish
     │   ├── SyncGuardError                    the change-size guard refused a sync
+    │   ├── StaleFetchError                   another sync committed the school after this
+    │   │                                     one's fetch began: nothing written
     │   ├── SyncedRecordEditError (ValidationError)  an app edit to a synced record
     │   ├── NightlyJobError                   a school's nightly job failed; says whether
     │   │                                     another attempt may succeed (``transient``)
@@ -84,6 +86,7 @@ __all__ = [
     "RoleRequirementError",
     "SchemaVersionError",
     "SchoolsyncError",
+    "StaleFetchError",
     "StorageError",
     "SyncError",
     "SyncGuardError",
@@ -324,6 +327,12 @@ class BrokerError(SyncError):
         self.maybe_applied = maybe_applied
         where = f"{provider} school {school!r}" if school else provider
         super().__init__(f"{where}, {endpoint}: {reason}")
+
+
+class StaleFetchError(SyncError):
+    """Another sync committed the school (its broker watermark moved) after this sync's fetch
+    began: the fetch is stale and nothing was written. Nothing is lost: the next delta starts
+    from the watermark that sync stored."""
 
 
 class NightlyJobError(SyncError):

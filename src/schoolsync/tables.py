@@ -201,7 +201,12 @@ def _snapshot_table(snapshot: Any, table: str) -> tuple[list[str], list[dict[str
     from schoolsync.errors import ValidationError
     from schoolsync.records import Pupil, SchoolClass, StaffMember, YearGroup
 
-    kinds = {"pupils": Pupil, "staff": StaffMember, "classes": SchoolClass, "year_groups": YearGroup}
+    kinds = {
+        "pupils": Pupil,
+        "staff": StaffMember,
+        "classes": SchoolClass,
+        "year_groups": YearGroup,
+    }
     if table not in kinds:
         raise ValidationError(
             "table", table, f"a snapshot's tables are {', '.join(SNAPSHOT_TABLES)}"

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -49,6 +50,19 @@ def dsn() -> Iterator[str]:
 
     with throwaway_postgres_database(postgres_admin_dsn()) as made:
         yield made
+
+
+@pytest.fixture(autouse=True)
+def fresh_hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test's host afresh (closed at its end): the engine keeps a process's hosts by
+    import path, and the last test's store was dropped with its database."""
+    from schoolsync.nightly import engine
+
+    hosts: dict[str, Any] = {}
+    monkeypatch.setattr(engine, "_HOSTS", hosts)
+    yield
+    for host in hosts.values():
+        host.close()
 
 
 def served(school_id: str) -> MisSnapshot:
@@ -245,4 +259,97 @@ def test_two_workers_one_job_per_school_retries_and_sigkilled_workers(
             events = uow.audit.events(school_id="A")
         syncs = [e for e in events if e.action is AuditAction.MIS_SYNC_INCREMENTAL]
         assert len(syncs) == 1  # the recovered job applied A's changes once
+        host.close()
+
+
+def test_a_worker_sigkilled_between_a_results_post_and_its_record_never_posts_it_twice(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job sends the school's queued results after its sync commits. A worker killed just
+    after the broker took a result (before the answer was recorded) leaves it *sending*; the
+    recovered job settles it as uncertain (for a person to check) and does not post it again;
+    the other result, queued behind it, is sent once."""
+    from schoolsync.brokers.results import queue_result
+    from schoolsync.records.brokers import ResultState
+    from schoolsync.records.tables import RESULT_OUTBOX
+    from schoolsync.testing.brokers import FakeOneRoster
+
+    feed = served("A")
+    sent = tmp_path / "sent"
+    monkeypatch.setenv("SCHOOLSYNC_NIGHTLY_TEST_CONFIG", str(tmp_path / "host.json"))
+    workers = Workers(dsn)
+    with FakeOneRoster(client_id="c", client_secret="s", schools={"A": feed}) as fake:
+        write_config(
+            tmp_path / "host.json",
+            {
+                "store": {"postgres": dsn, "schema": "night"},
+                "broker": {
+                    "provider": "oneroster",
+                    "url": fake.url,
+                    "client_id": "c",
+                    "client_secret": "s",
+                    "read_timeout": 5,
+                    "attempts": 2,
+                },
+                "schools": [["T1", "A", "A"]],
+                "sharing": ["A"],
+                "stall_send": str(sent),
+            },
+        )
+        host = ConfiguredHost()
+        store = host.store()
+        with fake.connect("A", settings=QUICK) as source:  # type: ignore[attr-defined]
+            import_school(store, source, connection=host.connection("A"), at=DAY0)
+        with store.unit_of_work() as uow:
+            pupils = sorted(p.id for p in uow.pupils.list(school_id="A"))
+            for n, pupil in enumerate(pupils[:2]):
+                queue_result(
+                    uow,
+                    host.connection("A"),
+                    result_id=f"mark-{n}",
+                    pupil_id=pupil,
+                    payload={"line_item": "li-1", "score": 7},
+                    marked_at=DAY0 + timedelta(minutes=n),
+                    at=DAY0,
+                )
+            uow.commit()
+
+        def puts(result_id: str) -> int:
+            return sum(1 for r in fake.log if r.path.endswith(f"/results/{result_id}"))
+
+        app = nightly_app(dsn, schema="jobs", retry=JobRetry(attempts=3, wait_initial=0))
+        apply_schema(app, schema="jobs")
+        Path(f"{sent}.A").touch()
+        enqueue_night(app, HOST, [SchoolJob(run_id="n1", school_id="A", trust_id="T1")])
+        try:
+            workers.start(1)
+            workers.kill_when_stalled(sent, "A")  # mark-0 reached the broker, unrecorded
+            assert puts("mark-0") == 1
+            assert puts("mark-1") == 0
+            found = 0
+
+            def recovered() -> bool:
+                nonlocal found
+                found += recover_stalled(app, stalled_after=2.0)
+                return found >= 1
+
+            wait_for(recovered, "the stalled job to be recovered", timeout=30)
+            workers.start(1)
+            wait_for(
+                lambda: (
+                    (night_report(store, "n1").jobs[0].attempts == 2)
+                    and night_report(store, "n1").finished
+                ),
+                "the job to run again",
+            )
+        finally:
+            workers.stop()
+        (job,) = night_report(store, "n1").jobs
+        assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+        assert (job.results_sent, job.results_failed) == (1, 1)
+        assert puts("mark-0") == 1  # never posted twice
+        assert puts("mark-1") == 1
+        with store.unit_of_work() as uow:
+            states = {r.id: r.state for r in uow.repository(RESULT_OUTBOX).list(school_id="A")}
+        assert states == {"mark-0": ResultState.UNCERTAIN, "mark-1": ResultState.SENT}
         host.close()

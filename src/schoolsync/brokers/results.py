@@ -13,6 +13,10 @@ immediately be sent". So:
    so a result is never posted twice. A refusal or a request that surely did not arrive puts it
    back in the queue (retried up to ``max_attempts``); a request whose answer never came makes
    it *uncertain*, for a person to check, instead of risking a second post.
+3. A result left *sending* by a sender that died between marking it and recording the answer
+   is settled as *uncertain* by :func:`settle_abandoned` (the nightly job calls it before it
+   sends, holding the school's job lock): the post may or may not have arrived, so it is never
+   sent again by itself.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = [
     "SendReport",
     "queue_result",
     "send_results",
+    "settle_abandoned",
 ]
 
 
@@ -244,3 +249,27 @@ def send_results(
         _set(store, sending, state=ResultState.SENT, sent_at=at, remote_id=remote)
         out["sent"].append(result.id)
     return SendReport(**{k: tuple(v) for k, v in out.items()})
+
+
+def settle_abandoned(store: Store, school_id: str) -> tuple[str, ...]:
+    """Mark the school's results left *sending* as *uncertain* (for a person to check: the
+    post may have arrived); returns their ids.
+
+    Call it only where no other sender of the school's results is running: the nightly job
+    does, holding the school's job lock.
+    """
+    with store.unit_of_work() as uow:
+        left = [
+            r
+            for r in uow.repository(RESULT_OUTBOX).list(school_id=school_id)
+            if r.state is ResultState.SENDING
+        ]
+    for result in left:
+        _set(
+            store,
+            result,
+            state=ResultState.UNCERTAIN,
+            last_error="its sender stopped between sending and recording the answer: check "
+            "the MIS before sending it again",
+        )
+    return tuple(r.id for r in left)

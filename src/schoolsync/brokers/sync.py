@@ -24,7 +24,7 @@ from a complete fetch become Out of sync, under the change-size guard.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
@@ -47,6 +47,7 @@ from schoolsync.sync.state import open_unit
 __all__ = [
     "BrokerSyncReport",
     "commit_watermark",
+    "finish_fetch",
     "load_watermark",
     "nightly_sync",
     "syncing_unit",
@@ -69,6 +70,20 @@ class BrokerSyncReport:
     soft_deleted: tuple[str, ...]
     watermark: Watermark
     deletions_complete: bool = True
+
+    @classmethod
+    def of(
+        cls, fetch: BrokerFetch, report: SyncReport, soft_deleted: Iterable[str]
+    ) -> BrokerSyncReport:
+        """The report of a sync of *fetch* that soft-deleted *soft_deleted*."""
+        return cls(
+            report=report,
+            delta=fetch.is_delta,
+            requests=fetch.requests,
+            soft_deleted=tuple(soft_deleted),
+            watermark=fetch.watermark,
+            deletions_complete=fetch.deletions_complete or not fetch.is_delta,
+        )
 
 
 def load_watermark(target: Store | UnitOfWork, school_id: str, provider: str) -> Watermark | None:
@@ -175,6 +190,28 @@ def _deleted_links(
     return out
 
 
+def finish_fetch(
+    uow: UnitOfWork,
+    school_id: str,
+    fetch: BrokerFetch,
+    *,
+    at: datetime,
+    retention: RetentionPolicy | None = None,
+    actor_id: str | None = None,
+) -> list[str]:
+    """In the sync's unit of work (its caller holds the school's lock): soft-delete the
+    records the broker says were deleted (a delta only) and store *fetch*'s watermark; returns
+    the app ids soft-deleted."""
+    deleted: list[str] = []
+    if fetch.is_delta:
+        for kind, app_id in _deleted_links(uow, school_id, fetch):
+            if kind in (RecordKind.PUPIL, RecordKind.STAFF, RecordKind.CLASS):
+                soft_delete_in(uow, kind, app_id, at=at, retention=retention, actor_id=actor_id)
+                deleted.append(app_id)
+    _put_watermark(uow, school_id, fetch.watermark, at)
+    return deleted
+
+
 def nightly_sync(
     source: BrokerSchool,
     store: Store,
@@ -211,12 +248,9 @@ def nightly_sync(
     def finish(uow: UnitOfWork) -> None:
         # Runs inside the sync's own commit: the soft deletes and the watermark go with it.
         uow.lock_school(school_id)
-        if fetch.is_delta:
-            for kind, app_id in _deleted_links(uow, school_id, fetch):
-                if kind in (RecordKind.PUPIL, RecordKind.STAFF, RecordKind.CLASS):
-                    soft_delete_in(uow, kind, app_id, at=at, retention=retention, actor_id=actor_id)
-                    deleted.append(app_id)
-        _put_watermark(uow, school_id, fetch.watermark, at)
+        deleted.extend(
+            finish_fetch(uow, school_id, fetch, at=at, retention=retention, actor_id=actor_id)
+        )
 
     with store.unit_of_work() as uow:
         unit = _CommitsWith(uow, finish)
@@ -234,11 +268,4 @@ def nightly_sync(
         )
         if not unit.committed:  # the plan had nothing to write
             unit.commit()
-    return BrokerSyncReport(
-        report=report,
-        delta=fetch.is_delta,
-        requests=fetch.requests,
-        soft_deleted=tuple(deleted),
-        watermark=fetch.watermark,
-        deletions_complete=fetch.deletions_complete or not fetch.is_delta,
-    )
+    return BrokerSyncReport.of(fetch, report, deleted)

@@ -30,7 +30,18 @@ _ATTEMPTS = click.option(
     show_default=True,
     help="Attempts per school for transient failures.",
 )
-_COLUMNS = ["trust_id", "schools", "done", "skipped", "failed", "pending", "pupils_changed"]
+_COLUMNS = [
+    "trust_id",
+    "schools",
+    "done",
+    "skipped",
+    "failed",
+    "pending",
+    "pupils_changed",
+    "results_sent",
+    "results_failed",
+    "results_waiting",
+]
 
 
 def _host_path(host: str | None) -> str:

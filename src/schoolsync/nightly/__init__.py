@@ -1,8 +1,10 @@
 """The nightly sync of many schools: one job per school, defined once, run three ways.
 
-* :func:`run_school` is the job: fetch the school's feed (a broker delta from the stored
-  watermark, or a file), plan, check the change-size guard, apply, queue the welcome messages
-  in the outbox, and record how it ended, all in one transaction holding the school's lock.
+* :func:`run_school` is the job: :func:`sync_school` (fetch the school's feed, a broker delta
+  from the stored watermark or a file, outside any transaction; then plan, check the
+  change-size guard, apply, queue the welcome messages in the outbox and record how it ended,
+  all in one transaction holding the school's lock; then send the school's queued assessment
+  results), the same code :meth:`schoolsync.TrustOffice.nightly_sync` runs for one school.
 * :func:`run_in_process` runs a night here; :func:`run_pool` on local worker processes;
   :mod:`schoolsync.nightly.engine` on procrastinate workers across machines sharing one
   PostgreSQL (the ``jobs`` extra).
@@ -29,6 +31,12 @@ from schoolsync.nightly._report import (
     run_ids,
 )
 from schoolsync.nightly._runners import JobRetry, jobs_for, new_run_id, run_in_process, run_pool
+from schoolsync.nightly._school import (
+    SchoolSync,
+    default_results_port,
+    send_school_results,
+    sync_school,
+)
 from schoolsync.records.nightly import JobStatus, NightlyJob
 
 if TYPE_CHECKING:
@@ -44,9 +52,11 @@ __all__ = [
     "PostgresRateLimits",
     "Problem",
     "SchoolJob",
+    "SchoolSync",
     "TrustLine",
     "classify",
     "dead_letters",
+    "default_results_port",
     "jobs_for",
     "load_host",
     "new_run_id",
@@ -55,6 +65,8 @@ __all__ = [
     "run_in_process",
     "run_pool",
     "run_school",
+    "send_school_results",
+    "sync_school",
 ]
 
 

@@ -9,8 +9,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self, cast, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -19,16 +18,16 @@ from schoolsync.errors import (
     BrokerError,
     ConcurrentWriteError,
     SchoolsyncError,
+    StaleFetchError,
     StorageError,
     SyncError,
     SyncGuardError,
 )
-from schoolsync.outbox import OutboxNotifier
+from schoolsync.nightly._school import SchoolSync, default_results_port, sync_school
 from schoolsync.ports import Clock, IdSource, MisSource, Store, UnitOfWork
 from schoolsync.records.nightly import JobStatus, NightlyJob, nightly_job_id
 from schoolsync.records.tables import NIGHTLY_JOBS
 from schoolsync.sync.connection import MisConnection
-from schoolsync.sync.incremental import incremental_sync
 from schoolsync.sync.plans import PlanOptions
 from schoolsync.sync.records import RecordKind
 from schoolsync.sync.report import WRITING_OUTCOMES, SyncReport
@@ -94,6 +93,11 @@ class NightlyHost(Protocol):
         """The clock that stamps the sync (``SystemClock()`` in production)."""
         ...
 
+    # Optional (not part of the protocol's check): ``results(school_id)`` returns the school's
+    # :class:`~schoolsync.brokers.results.ResultsPort` for writing assessment results back, or
+    # ``None`` to send none. Without it, the job uses the connector's own port
+    # (:func:`~schoolsync.nightly.default_results_port`: Assembly, a OneRoster gradebook).
+
 
 def load_host(path: str) -> NightlyHost:
     """The host named by *path*, ``"package.module:name"``: a :class:`NightlyHost`, or a
@@ -133,12 +137,15 @@ def classify(exc: BaseException) -> Problem:
     Transient (retried with backoff): a broker that gave up on 429s, 5xx or a lost connection,
     or a page that moved during the read; the store unreachable or the school locked by another
     writer. Data problems (never retried): the change-size guard (the school is *skipped* for a
-    person to check the feed), a refused plan (a stale feed, a bad connection), credentials
+    person to check the feed), a stale fetch (*skipped*: another sync committed the school
+    meanwhile), a refused plan (a stale feed, a bad connection), credentials
     refused, any other broker refusal (4xx).
     """
     reason = str(exc) or type(exc).__name__
     if isinstance(exc, SyncGuardError):
         return Problem(kind="guard", transient=False, status=JobStatus.SKIPPED, reason=reason)
+    if isinstance(exc, StaleFetchError):
+        return Problem(kind="stale", transient=False, status=JobStatus.SKIPPED, reason=reason)
     if isinstance(exc, BrokerAuthError):
         return Problem(kind="broker_auth", transient=False, status=JobStatus.FAILED, reason=reason)
     if isinstance(exc, BrokerError):
@@ -154,85 +161,6 @@ def classify(exc: BaseException) -> Problem:
     return Problem(
         kind="error", transient=False, status=JobStatus.FAILED, reason=type(exc).__name__
     )
-
-
-class _Deferred:
-    """The job's one unit of work as the sync functions see it: ``commit`` is deferred to the
-    end of the job (so the sync, the watermark, the queued messages and the job record commit
-    together), ``rollback`` is real; everything else is the real unit of work's."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._uow, name)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    def commit(self) -> None:
-        """Deferred: the job commits once, at its end."""
-
-    def rollback(self) -> None:
-        """Roll the whole job back."""
-        self._uow.rollback()
-
-
-class _OneTransaction:
-    """A :class:`~schoolsync.ports.Store` whose every unit of work is the job's one
-    transaction, opened on first use and committed by :meth:`commit`."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._uow: UnitOfWork | None = None
-
-    def unit_of_work(self) -> UnitOfWork:
-        return cast(UnitOfWork, _Deferred(self.uow))
-
-    @property
-    def uow(self) -> UnitOfWork:
-        """The real unit of work (opened on first use)."""
-        if self._uow is None:
-            self._uow = self._store.unit_of_work().__enter__()
-        return self._uow
-
-    def commit(self) -> None:
-        """Commit everything the job wrote."""
-        self.uow.commit()
-
-    def close(self) -> None:
-        """End the transaction (rolled back unless committed)."""
-        uow, self._uow = self._uow, None
-        if uow is not None:
-            uow.__exit__(None, None, None)
-
-
-class _TimedSource:
-    """A broker school whose fetches are timed (the job's ``fetch`` phase)."""
-
-    def __init__(self, source: Any, timings: dict[str, float]) -> None:
-        self._source = source
-        self._timings = timings
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._source, name)
-
-    def fetch(self, since: Any = None) -> Any:
-        started = time.perf_counter()
-        try:
-            return self._source.fetch(since)
-        finally:
-            self._timings["fetch"] = self._timings.get("fetch", 0.0) + (
-                time.perf_counter() - started
-            )
 
 
 def _pupils_changed(report: SyncReport) -> tuple[int, int]:
@@ -289,6 +217,24 @@ def mark_superseded(store: Store, job: SchoolJob, *, at: datetime) -> None:
         uow.commit()
 
 
+def _results_port(host: NightlyHost, school_id: str, source: MisSource) -> Any:
+    chosen = getattr(host, "results", None)
+    if callable(chosen):
+        return chosen(school_id)
+    return default_results_port(source)
+
+
+def _with_results(record: NightlyJob, sent: Any) -> NightlyJob:
+    if sent is None:
+        return record
+    return attrs.evolve(
+        record,
+        results_sent=len(sent.sent),
+        results_failed=len(sent.failed) + len(sent.uncertain),
+        results_waiting=len(sent.retrying) + len(sent.held),
+    )
+
+
 def run_school(
     job: SchoolJob,
     host: NightlyHost,
@@ -301,10 +247,15 @@ def run_school(
 ) -> NightlyJob:
     """Run one school's nightly sync and record how it ended; returns that record.
 
-    The sync, the broker watermark, the welcome messages queued in the outbox and the job's
-    record commit in one transaction holding the school's lock: a worker killed at any point
-    leaves the school as it was or wholly synced, and the job can simply run again. Failures
-    are filed by :func:`classify`; a transient one is recorded ``retrying`` unless
+    The job is :func:`~schoolsync.nightly.sync_school` (the same code as
+    :meth:`schoolsync.TrustOffice.nightly_sync`): the fetch outside any transaction, then
+    the sync, the broker watermark, the welcome messages queued in the outbox and the job's
+    record in one transaction holding the school's lock, so a worker killed at any point
+    leaves the school as it was or wholly synced, and the job can simply run again; after the
+    commit, the school's queued assessment results are sent through the host's results port
+    (``host.results(school_id)`` if the host has that method, else the connector's own:
+    :func:`~schoolsync.nightly.default_results_port`), and the record counts them. Failures are
+    filed by :func:`classify`; a transient one is recorded ``retrying`` unless
     *final_attempt* (then ``failed``: the dead-letter list). Never raises for a failure of the
     school's sync; the caller decides on retries from the returned record's ``transient``.
     """
@@ -343,25 +294,57 @@ def run_school(
         )
     timings: dict[str, float] = dict(extra or {})
     tick = time.perf_counter()
-    try:
-        connection = host.connection(job.school_id)
-        if not connection.is_active:
-            reason = f"the MIS connection is {connection.status.value.replace('_', ' ')}"
-            done = attrs.evolve(
+    read: list[MisConnection] = []
+    sent: list[Any] = []
+
+    def connection_of(_uow: UnitOfWork) -> MisConnection:
+        found = host.connection(job.school_id)
+        read.append(found)
+        return found
+
+    def record_done(uow: UnitOfWork, synced: SchoolSync) -> None:
+        pupils, records = _pupils_changed(synced.report)
+        uow.repository(NIGHTLY_JOBS).put(
+            attrs.evolve(
                 base,
-                status=JobStatus.SKIPPED,
-                problem="deauthorised",
-                reason=reason,
+                status=JobStatus.DONE,
+                pupils_changed=pupils,
+                records_changed=records,
                 finished_at=clock.now(),
+                timings=dict(timings),
             )
-            _put(store, done)
-            return done
+        )
+
+    try:
+        read.append(host.connection(job.school_id))
+        if not read[-1].is_active:  # skipped before its feed is asked for (filed below)
+            raise SyncError("the MIS connection is not active")
         source = host.source(job.school_id)
-        return _sync(
-            job, base, clock, store, source, connection, started, timings, options, ids, actor_id
+        synced = sync_school(
+            store,
+            job.school_id,
+            source,
+            connection_of=connection_of,
+            at=started,
+            trust_id=job.trust_id,
+            options=options,
+            actor_id=actor_id,
+            ids=ids,
+            before_commit=record_done,
+            results=_results_port(host, job.school_id, source),
+            on_results=sent.append,
+            timings=timings,
         )
     except Exception as exc:  # filed, recorded and returned: the runner decides on retries
         problem = classify(exc)
+        if isinstance(exc, SyncError) and read and not read[-1].is_active:
+            connection = read[-1]
+            problem = Problem(
+                kind="deauthorised",
+                transient=False,
+                status=JobStatus.SKIPPED,
+                reason=f"the MIS connection is {connection.status.value.replace('_', ' ')}",
+            )
         status = problem.status
         if problem.transient and not final_attempt:
             status = JobStatus.RETRYING
@@ -376,69 +359,26 @@ def run_school(
             finished_at=clock.now(),
             timings=timings,
         )
+        failed = _with_results(failed, sent[-1] if sent else None)
         try:
             _put(store, failed)
         except (StorageError, ConcurrentWriteError):
             _log.warning("nightly job %s: its failure could not be recorded", job.id)
         return failed
-
-
-def _sync(
-    job: SchoolJob,
-    base: NightlyJob,
-    clock: Clock,
-    store: Store,
-    source: MisSource,
-    connection: MisConnection,
-    at: datetime,
-    timings: dict[str, float],
-    options: PlanOptions | None,
-    ids: IdSource | None,
-    actor_id: str | None,
-) -> NightlyJob:
-    from schoolsync.brokers._school import BrokerSchool  # needs httpx only for broker schools
-
-    tick = time.perf_counter()
-    tx = _OneTransaction(store)
-    try:
-        notifier = OutboxNotifier(
-            uow=cast(UnitOfWork, _Deferred(tx.uow)),
-            at=at,
-            ids=ids,
-            school_id=job.school_id,
-            trust_id=job.trust_id,
-        )
-        run: dict[str, Any] = {
-            "school_id": job.school_id,
-            "connection": connection,
-            "at": at,
-            "notifier": notifier,
-            "options": options,
-            "actor_id": actor_id,
-        }
-        report: SyncReport
-        if isinstance(source, BrokerSchool):
-            from schoolsync.brokers.sync import nightly_sync
-
-            timed = cast(BrokerSchool, _TimedSource(source, timings))
-            report = nightly_sync(timed, cast(Store, tx), **run).report
-        else:
-            report = incremental_sync(source, None, cast(Store, tx), ids=ids, **run)
-        timings["sync"] = time.perf_counter() - tick - timings.get("fetch", 0.0)
-        pupils, records = _pupils_changed(report)
-        done = attrs.evolve(
-            base,
-            status=JobStatus.DONE,
-            pupils_changed=pupils,
-            records_changed=records,
-            finished_at=clock.now(),
-            timings=dict(timings),
-        )
-        tx.uow.repository(NIGHTLY_JOBS).put(done)
-        committing = time.perf_counter()
-        tx.commit()
-        timings["commit"] = time.perf_counter() - committing
-        timings["total"] = time.perf_counter() - tick
-        return attrs.evolve(done, timings=timings)
-    finally:
-        tx.close()
+    timings["total"] = time.perf_counter() - tick
+    pupils, records = _pupils_changed(synced.report)
+    done = attrs.evolve(
+        base,
+        status=JobStatus.DONE,
+        pupils_changed=pupils,
+        records_changed=records,
+        finished_at=clock.now(),
+        timings=timings,
+    )
+    if synced.results is not None:
+        done = _with_results(done, synced.results)
+        try:
+            _put(store, done)  # the counts of results sent after the sync's commit
+        except (StorageError, ConcurrentWriteError):
+            _log.warning("nightly job %s: its results could not be counted", job.id)
+    return done

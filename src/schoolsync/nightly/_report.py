@@ -1,5 +1,6 @@
 """The night's report: per trust and for the whole night, schools done, skipped (guard,
-deauthorised), failed with the reason, pupils changed; as a table, as JSON, and as progress
+deauthorised, stale), failed with the reason, pupils changed, assessment results written back
+(sent, failed, waiting for a later night); as a table, as JSON, and as progress
 while the night runs. Read from the job records, so any process (the CLI, a dashboard) can
 report on workers running elsewhere."""
 
@@ -34,6 +35,9 @@ class TrustLine:
     failed: int
     pending: int
     pupils_changed: int
+    results_sent: int = 0
+    results_failed: int = 0
+    results_waiting: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The line as a JSON-able mapping."""
@@ -51,6 +55,9 @@ def _line(trust_id: str | None, jobs: list[NightlyJob]) -> TrustLine:
         failed=counts[JobStatus.FAILED],
         pending=len(jobs) - final,
         pupils_changed=sum(j.pupils_changed for j in jobs if j.status is JobStatus.DONE),
+        results_sent=sum(j.results_sent for j in jobs),
+        results_failed=sum(j.results_failed for j in jobs),
+        results_waiting=sum(j.results_waiting for j in jobs),
     )
 
 
@@ -104,6 +111,7 @@ class NightReport(Tabular):
             f"night {self.run_id}: {t.schools - t.pending:,} of {t.schools:,} schools finished "
             f"(done {t.done:,}, skipped {t.skipped:,}, failed {t.failed:,}); "
             f"{running:,} running, {waiting:,} waiting; {t.pupils_changed:,} pupils changed"
+            + _results_said(t)
         )
 
     def to_rows(self) -> list[dict[str, Any]]:
@@ -127,6 +135,17 @@ class NightReport(Tabular):
             "finished": self.finished,
             "total": self.total.to_dict(),
             "trusts": [line.to_dict() for line in self.trusts()],
+            "results": [
+                {
+                    "school_id": j.school_id,
+                    "trust_id": j.trust_id,
+                    "sent": j.results_sent,
+                    "failed": j.results_failed,
+                    "waiting": j.results_waiting,
+                }
+                for j in self.jobs
+                if j.results_sent or j.results_failed or j.results_waiting
+            ],
             "problems": [
                 {
                     "school_id": j.school_id,
@@ -143,6 +162,13 @@ class NightReport(Tabular):
     def to_json(self) -> str:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _results_said(line: TrustLine) -> str:
+    if not (line.results_sent or line.results_failed or line.results_waiting):
+        return ""
+    sent = f"{line.results_sent:,} result{'s' if line.results_sent != 1 else ''} sent"
+    return f"; {sent}, {line.results_failed:,} failed, {line.results_waiting:,} waiting"
 
 
 def _jobs(target: Store | UnitOfWork) -> list[NightlyJob]:

@@ -40,7 +40,10 @@ class NightlyJob:
     ``"broker"``, ``"broker_auth"``, ``"storage"``, ``"error"``); ``reason`` says it in words
     (no personal data: the change-size guard's counts, a broker's endpoint and status).
     ``transient`` is true when a later attempt may succeed. ``timings`` holds seconds per phase
-    of the last attempt (``fetch``, ``sync``, ``commit``).
+    of the last attempt (``fetch``, ``load``, ``plan``, ``apply``, ``commit``, ``results``,
+    ``total``). ``results_sent``, ``results_failed`` (refused for good, or uncertain: a person
+    checks) and ``results_waiting`` (queued again for a later run, or held while sharing is
+    off) count the school's assessment results the job wrote back after its sync.
     """
 
     id: str
@@ -58,3 +61,6 @@ class NightlyJob:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     timings: dict[str, float] = attrs.field(factory=dict)
+    results_sent: int = 0
+    results_failed: int = 0
+    results_waiting: int = 0

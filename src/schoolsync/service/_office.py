@@ -96,22 +96,6 @@ class _NoDirectSend:
         raise AssertionError("messages of a TrustOffice go through its outbox")
 
 
-@attrs.define
-class _QueueAfterCommit:
-    """A notifier for services that send after their own commit: each message is queued in
-    the outbox in a unit of work of its own, right after."""
-
-    store: Store
-    at: datetime
-    ids: IdSource
-    school_id: str | None = None
-
-    def send(self, message: OutboundMessage) -> None:
-        with self.store.unit_of_work() as uow:
-            queue_message(uow, message, at=self.at, ids=self.ids, school_id=self.school_id)
-            uow.commit()
-
-
 def _tracked(op: AuditedOperation) -> TrackedUnitOfWork:
     return cast(TrackedUnitOfWork, op.uow)
 
@@ -791,11 +775,16 @@ class TrustOffice:
 
     # -- reviews and syncs --------------------------------------------------------------------
 
-    def _active_connection(self, uow: UnitOfWork, school_id: str) -> MisConnection:
-        """The school's connection as stored now (the caller holds the school's lock)."""
+    def _stored_connection(self, uow: UnitOfWork, school_id: str) -> MisConnection:
+        """The school's connection as stored now, active or not."""
         connection = uow.repository(MIS_CONNECTIONS).get(school_id)
         if connection is None:
             raise SyncError(f"school {school_id!r} has no MIS connection; set one up first")
+        return connection
+
+    def _active_connection(self, uow: UnitOfWork, school_id: str) -> MisConnection:
+        """The school's connection as stored now (the caller holds the school's lock)."""
+        connection = self._stored_connection(uow, school_id)
         connections.require_active(connection, school_id)
         return connection
 
@@ -872,73 +861,44 @@ class TrustOffice:
         force: bool = False,
         dry_run: bool = False,
     ) -> Any:
-        """The nightly sync of one school, with the connection read from the store inside
-        every unit of work it commits, under the school's lock.
+        """The nightly sync of one school: the nightly job's own code
+        (:func:`schoolsync.nightly.sync_school`, what :func:`schoolsync.nightly.run_school`
+        runs for each school of a night), run here for one school.
 
-        *source* is the school's MIS feed (:func:`schoolsync.sync.incremental_sync`: a full
-        export, or a delta since *since*), or a live broker connector
-        (``schoolsync.brokers``: its delta from the stored watermark, deletions soft-deleted,
-        :func:`schoolsync.brokers.sync.nightly_sync`; *since* is not used). Welcome messages
-        of new staff are queued in the outbox just after the sync commits.
+        *source* is the school's MIS feed (a full export, or a delta since *since*), or a live
+        broker connector (``schoolsync.brokers``: its delta from the stored watermark,
+        deletions soft-deleted; *since* is not used). The feed is read outside any
+        transaction; then, in one unit of work holding the school's lock, the connection is
+        read from the store again (deauthorised meanwhile: :class:`~schoolsync.errors.SyncError`,
+        nothing written), a broker's watermark is checked (moved by another sync meanwhile:
+        :class:`~schoolsync.errors.StaleFetchError`, nothing written), and the sync, the
+        welcome messages of new staff (in the outbox), the soft deletes and the new watermark
+        commit together. After the commit (and after a refusal by the change-size guard) the
+        school's queued assessment results are sent back through the connector
+        (:func:`schoolsync.nightly.default_results_port`: Assembly, a OneRoster gradebook),
+        as the nightly job sends them.
+
+        Returns the :class:`~schoolsync.sync.SyncReport` of a file feed, or the
+        :class:`~schoolsync.brokers.sync.BrokerSyncReport` of a broker.
         """
-        if hasattr(source, "fetch") and hasattr(source, "provider"):
-            return self._broker_sync(school_id, source, options, actor_id, force)
-        from schoolsync.outbox import OutboxNotifier
-        from schoolsync.sync.incremental import incremental_sync
+        from schoolsync.nightly._school import default_results_port, sync_school
 
-        with self.store.unit_of_work() as uow:
-            uow.lock_school(school_id)
-            connection = self._active_connection(uow, school_id)
-            at = self.clock.now()
-            notifier = OutboxNotifier(uow, at=at, ids=self.ids, school_id=school_id)
-            report = incremental_sync(
-                source,
-                since,
-                uow,
-                school_id=school_id,
-                options=options,
-                connection=connection,
-                at=at,
-                notifier=notifier,
-                actor_id=actor_id,
-                force=force,
-                dry_run=dry_run,
-                ids=self.ids,
-            )
-            if notifier.queued:  # queued just after the sync committed
-                uow.commit()
-            return report
-
-    def _broker_sync(
-        self,
-        school_id: str,
-        source: Any,
-        options: PlanOptions | None,
-        actor_id: str | None,
-        force: bool,
-    ) -> Any:
-        from schoolsync.brokers.sync import nightly_sync
-
-        with self.store.unit_of_work() as uow:
-            connection = self._active_connection(uow, school_id)
-
-        def guard(unit: UnitOfWork) -> None:
-            unit.lock_school(school_id)
-            self._active_connection(unit, school_id)
-
-        at = self.clock.now()
-        return nightly_sync(
+        synced = sync_school(
+            TrackedStore(self.store, self.live, eager_lock=False),
+            school_id,
             source,
-            TrackedStore(self.store, self.live, eager_lock=False, before_commit=guard),
-            school_id=school_id,
-            connection=connection,
-            at=at,
-            notifier=_QueueAfterCommit(self.store, at=at, ids=self.ids, school_id=school_id),
+            connection_of=lambda uow: self._stored_connection(uow, school_id),
+            at=self.clock.now(),
+            since=since,
             options=options,
-            retention=self.retention,
-            force=force,
             actor_id=actor_id,
+            force=force,
+            dry_run=dry_run,
+            retention=self.retention,
+            ids=self.ids,
+            results=default_results_port(source),
         )
+        return synced.broker if synced.broker is not None else synced.report
 
     def unmatch(self, kind: RecordKind, app_id: str, *, actor_id: str | None = None) -> SyncReport:
         """Undo the match of app record *app_id* (:func:`schoolsync.sync.unmatch`): its data

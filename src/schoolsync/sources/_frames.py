@@ -81,8 +81,7 @@ def frame_rows(frame: Any) -> Iterator[tuple[int, list[object]]]:
     if _is_pandas(frame):
         labels = list(frame.index)
         integers = all(
-            isinstance(label, numbers.Integral) and not isinstance(label, bool)
-            for label in labels
+            isinstance(label, numbers.Integral) and not isinstance(label, bool) for label in labels
         )
         rows: Iterator[tuple[Any, ...]] = frame.itertuples(index=False, name=None)
         for position, values in enumerate(rows):

@@ -172,9 +172,7 @@ class _Parse:
         self.compressed = compressed
         # Without namespace processing (the sheet and shared strings, read by local name),
         # expat hands over interned tag names instead of building "uri name" per element.
-        parser = (
-            expat.ParserCreate(namespace_separator=" ") if namespaces else expat.ParserCreate()
-        )
+        parser = expat.ParserCreate(namespace_separator=" ") if namespaces else expat.ParserCreate()
         parser.buffer_text = True
         parser.buffer_size = _CHUNK
 
@@ -582,8 +580,7 @@ class XlsxWorkbook:
                     raise fail("rows out of order")
                 if found > max_rows:
                     raise fail(
-                        f"a row numbered beyond {max_rows:,} (more rows than a "
-                        "worksheet can hold)",
+                        f"a row numbered beyond {max_rows:,} (more rows than a worksheet can hold)",
                         code="xlsx_limit",
                     )
                 col = -1

@@ -13,7 +13,8 @@ pages the way it does (quirks included), answers delta queries from the changes 
         ...
 
 Faults (``kind`` of :meth:`FakeBroker.inject`): ``"429"`` (with ``retry_after`` seconds; the
-Assembly fake sends its ``period`` body), ``"500"``, ``"503"``, ``"truncate"`` (half a JSON
+Assembly fake sends its ``period`` body), ``"500"``, ``"503"`` (any other status as digits,
+e.g. ``"422"``: a refusal), ``"truncate"`` (half a JSON
 body), ``"drop"`` (the connection closes mid-body), ``"stall"`` (no answer for ``delay``
 seconds: a client timeout), ``"expire_token"`` (every token issued so far stops working),
 ``"duplicate"`` (a new item is inserted before the page: the page repeats an item and the total
@@ -477,7 +478,9 @@ class FakeBroker(abc.ABC):
         credential = self.credential_of(request)
         fault = self._fault(request)
         reply: Reply
-        if fault is not None and fault.kind in {"429", "500", "503", "stall", "error200", "body"}:
+        if fault is not None and (
+            fault.kind in {"429", "500", "503", "stall", "error200", "body"} or fault.kind.isdigit()
+        ):
             reply = self.fault_reply(fault, request)
         elif self._over_limit(credential):
             reply = self.too_many(self.rate_limit[1] if self.rate_limit else 1.0)

@@ -10,12 +10,22 @@ The file::
                 "attempts": 3, "rate_limit": [10, 1.0], "shared_limits": "postgresql://..."},
      "schools": [["trust-1", "school-1", "wonde-key-1"], ...],
      "deauthorised": ["school-3"],
-     "stall_commit": "/tmp/stall"}
+     "sharing": ["school-1"],
+     "stall_commit": "/tmp/stall",
+     "stall_send": "/tmp/sent"}
+
+``broker`` is the fake Wonde's by default; ``{"provider": "oneroster", "url": <the fake
+OneRoster's url>, "client_id": ..., "client_secret": ...}`` serves the schools from a fake
+OneRoster 1.2 with its gradebook, so the job writes assessment results back (to the schools
+listed in ``sharing``, whose connections grant the ``gradebook`` scope and share results).
 
 ``stall_commit``: while a file ``<stall_commit>.<school id>`` exists, a nightly job's last
 commit for that school (the unit of work that holds the school's lock and writes the job's
 record) writes its process id to ``<stall_commit>.<school id>.reached`` and waits: for crash
 tests, kill the worker there, after every write of the job, before its final commit.
+``stall_send``: while a file ``<stall_send>.<school id>`` exists, a result the job has just
+posted to the broker waits before its answer is recorded (the process id is written to
+``<stall_send>.<school id>.reached``): kill the worker there, between the post and its record.
 """
 
 from __future__ import annotations
@@ -30,8 +40,15 @@ from typing import Any, cast
 
 from schoolsync.clock import SystemClock
 from schoolsync.ports import Clock, MisSource, Store, UnitOfWork
+from schoolsync.records.brokers import QueuedResult
 from schoolsync.records.tables import Table
-from schoolsync.sync.connection import MisConnection, authorise, deauthorise
+from schoolsync.sync.connection import (
+    DataSharing,
+    MisConnection,
+    authorise,
+    deauthorise,
+    set_data_sharing,
+)
 
 __all__ = ["CONFIG_ENV", "ConfiguredHost", "authorised_connection", "write_config"]
 
@@ -41,15 +58,35 @@ CONFIG_ENV = "SCHOOLSYNC_NIGHTLY_TEST_CONFIG"
 _AUTHORISED_AT = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def authorised_connection(school_id: str, provider: str = "wonde") -> MisConnection:
-    """An authorised connection of *school_id* (granted the ``roster`` scope)."""
-    return authorise(
-        MisConnection(school_id=school_id, provider=provider, required_scopes={"roster"}),
+def authorised_connection(
+    school_id: str, provider: str = "wonde", *, sharing: bool = False
+) -> MisConnection:
+    """An authorised connection of *school_id* (granted the ``roster`` scope). With
+    *sharing*, it also grants the optional ``gradebook`` scope and shares results (not
+    historical ones), so assessment results are written back."""
+    yes = lambda a, p, s: True  # noqa: E731
+    made = authorise(
+        MisConnection(
+            school_id=school_id,
+            provider=provider,
+            required_scopes={"roster"},
+            optional_scopes={"gradebook"} if sharing else set(),
+            sharing_scope="gradebook" if sharing else None,
+        ),
         actor_id="coordinator",
-        granted_scopes={"roster"},
+        granted_scopes={"roster", "gradebook"} if sharing else {"roster"},
         at=_AUTHORISED_AT,
-        can_configure=lambda a, p, s: True,
+        can_configure=yes,
     )
+    if sharing:
+        made = set_data_sharing(
+            made,
+            DataSharing(share_results=True),
+            actor_id="coordinator",
+            at=_AUTHORISED_AT,
+            can_configure=yes,
+        )
+    return made
 
 
 def write_config(path: Path, config: dict[str, Any]) -> Path:
@@ -125,6 +162,24 @@ class _StallingStore:
         self._store.close()
 
 
+class _StallingPort:
+    """A results port that waits after each post while the stall file exists."""
+
+    def __init__(self, port: Any, stall: Path, school_id: str) -> None:
+        self._port = port
+        self.provider: str = port.provider
+        self._stall = stall.with_name(f"{stall.name}.{school_id}")
+
+    def send(self, result: QueuedResult, student: str) -> str:
+        remote: str = self._port.send(result, student)
+        if self._stall.exists():
+            reached = self._stall.with_name(self._stall.name + ".reached")
+            reached.write_text(str(os.getpid()), encoding="utf-8")
+            while self._stall.exists():
+                time.sleep(0.05)
+        return remote
+
+
 class ConfiguredHost:
     """The host the JSON file named by ``SCHOOLSYNC_NIGHTLY_TEST_CONFIG`` describes (read
     when the host is made, in each process)."""
@@ -158,9 +213,17 @@ class ConfiguredHost:
         """The configured schools, as ``(trust, school)``."""
         return [(row[0], row[1]) for row in self.config["schools"]]
 
+    @property
+    def provider(self) -> str:
+        """The configured broker's provider (``wonde`` unless set)."""
+        return str(self.config["broker"].get("provider", "wonde"))
+
     def connection(self, school_id: str) -> MisConnection:
-        """Authorised, unless the school is listed as deauthorised."""
-        made = authorised_connection(school_id)
+        """Authorised, unless the school is listed as deauthorised; sharing results if the
+        school is listed in ``sharing``."""
+        made = authorised_connection(
+            school_id, self.provider, sharing=school_id in self.config.get("sharing", ())
+        )
         if school_id in self.config.get("deauthorised", ()):
             made = deauthorise(
                 made, actor_id="school", at=_AUTHORISED_AT, can_configure=lambda a, p, s: True
@@ -168,6 +231,23 @@ class ConfiguredHost:
         return made
 
     def _wonde(self) -> Any:
+        if self._broker is None and self.provider == "oneroster":
+            from schoolsync.brokers import HttpSettings, OneRosterBroker, RetryPolicy
+
+            spec = self.config["broker"]
+            self._broker = OneRosterBroker(
+                spec["url"] + "/ims/oneroster/rostering/v1p2",
+                client_id=spec["client_id"],
+                client_secret=spec["client_secret"],
+                token_url=spec["url"] + "/token",
+                gradebook_url=spec["url"] + "/ims/oneroster/gradebook/v1p2",
+                settings=HttpSettings(
+                    read_timeout=float(spec.get("read_timeout", 10)),
+                    retry=RetryPolicy(
+                        attempts=int(spec.get("attempts", 3)), wait_initial=0, wait_jitter=0
+                    ),
+                ),
+            )
         if self._broker is None:
             from schoolsync.brokers import (
                 HttpSettings,
@@ -201,9 +281,20 @@ class ConfiguredHost:
         return self._broker
 
     def source(self, school_id: str) -> MisSource:
-        """The school's Wonde connector."""
+        """The school's connector (Wonde, or OneRoster)."""
         school: MisSource = self._wonde().school(self._keys[school_id], school_id=school_id)
         return school
+
+    def results(self, school_id: str) -> Any:
+        """The school's results port: the OneRoster gradebook (``None`` for Wonde), which
+        stalls after a post while the ``stall_send`` file of the school exists."""
+        if self.provider != "oneroster":
+            return None
+        from schoolsync.brokers.results import OneRosterGradebook
+
+        port = OneRosterGradebook(self._wonde())
+        stall = self.config.get("stall_send")
+        return _StallingPort(port, Path(stall), school_id) if stall else port
 
     def clock(self) -> Clock:
         """The system clock."""
