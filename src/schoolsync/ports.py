@@ -5,6 +5,9 @@ schoolsync ships implementations (``schoolsync.testing.memory``, ``schoolsync.st
 ``schoolsync.storage.postgres``) and a contract suite (``schoolsync.testing.contracts``) every
 implementation must pass.
 
+:class:`ForwardingUnitOfWork` and :class:`ForwardingAuditLog` are the base of a wrapper that
+watches or changes some calls of a unit of work and passes the rest through.
+
 Records are attrs classes with a string ``id``. Records that belong to one school have a
 ``school_id``; :meth:`Repository.list` filters on it.
 """
@@ -41,6 +44,8 @@ from schoolsync.records.tables import Table
 __all__ = [
     "AuditLog",
     "Clock",
+    "ForwardingAuditLog",
+    "ForwardingUnitOfWork",
     "IdSource",
     "MisSnapshot",
     "MisSource",
@@ -182,6 +187,95 @@ class UnitOfWork(Protocol):
         then schools in sorted order), so that two writers never wait for each other.
         """
         ...
+
+
+class ForwardingAuditLog:
+    """An :class:`AuditLog` that hands every call to :attr:`inner`.
+
+    The base of a wrapper that watches or changes some calls (override :meth:`append`) and
+    passes the rest through unchanged.
+    """
+
+    def __init__(self, inner: AuditLog) -> None:
+        self._inner = inner
+
+    @property
+    def inner(self) -> AuditLog:
+        """The audit log calls are handed to."""
+        return self._inner
+
+    def append(self, event: AuditEvent) -> None:
+        """Record an event in :attr:`inner`."""
+        self.inner.append(event)
+
+    def events(
+        self,
+        *,
+        account_id: str | None = None,
+        school_id: str | None = None,
+        trust_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """:attr:`inner`'s events matching every given filter."""
+        return self.inner.events(
+            account_id=account_id,
+            school_id=school_id,
+            trust_id=trust_id,
+            since=since,
+            until=until,
+        )
+
+
+class ForwardingUnitOfWork:
+    """A :class:`UnitOfWork` that hands every call to :attr:`inner`.
+
+    The base of a wrapper that watches or changes some calls (a commit, the audit log, the
+    repositories) and passes the rest through: repositories, ``audit`` and anything else the
+    inner unit of work offers beyond the port are looked up on :attr:`inner` unless the
+    subclass sets its own (names starting with ``_`` are not passed through).
+    """
+
+    def __init__(self, inner: UnitOfWork) -> None:
+        #: The unit of work calls are handed to (replaced by what its ``__enter__`` returns).
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def repository(self, table: Table[R]) -> Repository[R]:
+        """:attr:`inner`'s repository of *table*."""
+        return self.inner.repository(table)
+
+    def __enter__(self) -> Self:
+        self.inner = self.inner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.inner.__exit__(exc_type, exc, tb)
+
+    def commit(self) -> None:
+        """Commit :attr:`inner`."""
+        self.inner.commit()
+
+    def rollback(self) -> None:
+        """Roll :attr:`inner` back."""
+        self.inner.rollback()
+
+    def lock_school(self, school_id: str) -> None:
+        """:attr:`inner`'s school lock."""
+        self.inner.lock_school(school_id)
+
+    def lock_trust(self, trust_id: str) -> None:
+        """:attr:`inner`'s trust lock."""
+        self.inner.lock_trust(trust_id)
 
 
 class Store(Protocol):

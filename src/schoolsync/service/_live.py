@@ -17,23 +17,27 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self
 
 from schoolsync.access.catalogue import RoleCatalogue
 from schoolsync.access.decision import Decision
 from schoolsync.access.index import AccessIndex
 from schoolsync.access.records import _kind_of, is_access_event
-from schoolsync.ports import AuditLog, Clock, Repository, Store, UnitOfWork
+from schoolsync.ports import (
+    AuditLog,
+    Clock,
+    ForwardingAuditLog,
+    ForwardingUnitOfWork,
+    Store,
+    UnitOfWork,
+)
 from schoolsync.records.accounts import Account
 from schoolsync.records.audit import AuditEvent
 from schoolsync.records.changes import HEAD_ID, AccessChange, change_id
-from schoolsync.records.tables import ACCESS_CHANGES, Table
+from schoolsync.records.tables import ACCESS_CHANGES
 
 __all__ = ["ACCESS_LOCK", "KEEP_VERSIONS", "LiveIndex", "TrackedStore", "TrackedUnitOfWork"]
-
-R = TypeVar("R")
 
 #: The key of the store lock every change of access records holds until it commits.
 ACCESS_LOCK = "schoolsync:access"
@@ -42,37 +46,20 @@ ACCESS_LOCK = "schoolsync:access"
 KEEP_VERSIONS = 1000
 
 
-class _TrackingAuditLog:
+class _TrackingAuditLog(ForwardingAuditLog):
     """The unit of work's audit log, remembering the access events appended to it."""
 
     def __init__(self, inner: AuditLog) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.access_events: list[AuditEvent] = []
 
     def append(self, event: AuditEvent) -> None:
-        self._inner.append(event)
+        self.inner.append(event)
         if is_access_event(event):
             self.access_events.append(event)
 
-    def events(
-        self,
-        *,
-        account_id: str | None = None,
-        school_id: str | None = None,
-        trust_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEvent]:
-        return self._inner.events(
-            account_id=account_id,
-            school_id=school_id,
-            trust_id=trust_id,
-            since=since,
-            until=until,
-        )
 
-
-class TrackedUnitOfWork:
+class TrackedUnitOfWork(ForwardingUnitOfWork):
     """A store's unit of work whose commit also records its access changes (see the module).
 
     Everything else is the store's own unit of work: repositories, locks, the audit log.
@@ -87,7 +74,7 @@ class TrackedUnitOfWork:
         before_commit: Callable[[UnitOfWork], None] | None = None,
         mutex: threading.RLock | None = None,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._live = live
         self._before_commit = before_commit
         self._mutex = mutex  # held by this thread; released when the unit of work ends
@@ -98,20 +85,8 @@ class TrackedUnitOfWork:
         if eager_lock:
             inner.lock_school(ACCESS_LOCK)
 
-    def __getattr__(self, name: str) -> Any:
-        # The repositories (uow.pupils, uow.grants...) are the store's own.
-        return getattr(self._inner, name)
-
-    def repository(self, table: Table[R]) -> Repository[R]:
-        """The store's repository of *table*."""
-        return self._inner.repository(table)
-
-    def lock_school(self, school_id: str) -> None:
-        """The store's school lock."""
-        self._inner.lock_school(school_id)
-
     def __enter__(self) -> Self:
-        return self
+        return self  # the store's unit of work was entered when this one was made
 
     def __exit__(
         self,
@@ -120,7 +95,7 @@ class TrackedUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            self._inner.__exit__(exc_type, exc, tb)
+            self.inner.__exit__(exc_type, exc, tb)
         finally:
             mutex, self._mutex = self._mutex, None
             if mutex is not None:
@@ -130,15 +105,15 @@ class TrackedUnitOfWork:
         """Run the store's check (if given), log the access changes under the next version,
         commit, then update the index."""
         if self._before_commit is not None:
-            self._before_commit(self._inner)
+            self._before_commit(self.inner)
         events = list(self._tracking.access_events)
         if not events:
-            self._inner.commit()
+            self.inner.commit()
             return
-        self._inner.lock_school(ACCESS_LOCK)
-        version = self._live.log(self._inner, events)
-        accounts = _accounts_of(self._inner, events)
-        self._inner.commit()
+        self.inner.lock_school(ACCESS_LOCK)
+        version = self._live.log(self.inner, events)
+        accounts = _accounts_of(self.inner, events)
+        self.inner.commit()
         applied, self.applied = self.applied, set()
         self._tracking.access_events.clear()
         self._live.committed(version, events, accounts, applied=applied)
@@ -149,7 +124,7 @@ class TrackedUnitOfWork:
             self.applied.clear()
             self._live.rebuild()
         self._tracking.access_events.clear()
-        self._inner.rollback()
+        self.inner.rollback()
 
 
 def _accounts_of(uow: UnitOfWork, events: Sequence[AuditEvent]) -> dict[str, Account]:

@@ -24,15 +24,20 @@ that failed and what it left behind, by repository and record id (never record c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
 from schoolsync.audit import AuditEvent
-from schoolsync.ports import Store, UnitOfWork
-from schoolsync.storage.base import RepositorySet
+from schoolsync.ports import (
+    AuditLog,
+    ForwardingAuditLog,
+    ForwardingUnitOfWork,
+    Repository,
+    Store,
+    UnitOfWork,
+)
+from schoolsync.records.tables import Table
 from schoolsync.storage.codec import TABLES
 
 __all__ = [
@@ -185,7 +190,7 @@ class FaultyStore:
 
     def unit_of_work(self) -> UnitOfWork:
         """A unit of work of the inner store whose writes are counted."""
-        return _FaultyUnitOfWork(self, self.inner.unit_of_work())  # type: ignore[abstract]  # repositories set per TABLES entry
+        return _FaultyUnitOfWork(self, self.inner.unit_of_work())
 
     def close(self) -> None:
         """Close the inner store."""
@@ -247,69 +252,35 @@ class _FaultyRepository(Generic[R]):
         return getattr(self._inner(), attr)
 
 
-class _FaultyAuditLog:
+class _FaultyAuditLog(ForwardingAuditLog):
     def __init__(self, owner: FaultyStore, unit: _FaultyUnitOfWork) -> None:
         self._owner, self._unit = owner, unit
 
+    @property
+    def inner(self) -> AuditLog:  # looked up at each call, like the repositories
+        return self._unit.inner.audit
+
     def append(self, event: AuditEvent) -> None:
         self._owner.write("audit.append")
-        self._unit.inner.audit.append(event)
-
-    def events(
-        self,
-        *,
-        account_id: str | None = None,
-        school_id: str | None = None,
-        trust_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEvent]:
-        return self._unit.inner.audit.events(
-            account_id=account_id,
-            school_id=school_id,
-            trust_id=trust_id,
-            since=since,
-            until=until,
-        )
+        self.inner.append(event)
 
 
-class _FaultyUnitOfWork(RepositorySet):
+class _FaultyUnitOfWork(ForwardingUnitOfWork):
     def __init__(self, owner: FaultyStore, inner: UnitOfWork) -> None:
+        super().__init__(inner)
         self._owner = owner
-        self.inner = inner
         for name in REPOSITORIES:
             setattr(self, name, _FaultyRepository[Any](owner, self, name))
-        self.audit = _FaultyAuditLog(owner, self)
+        self.audit: AuditLog = _FaultyAuditLog(owner, self)
 
-    def __enter__(self) -> Self:
-        self.inner = self.inner.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.inner.__exit__(exc_type, exc, tb)
+    def repository(self, table: Table[R]) -> Repository[R]:
+        """The counting repository of *table* (the attribute named after it)."""
+        repo: Repository[R] = getattr(self, table.name)
+        return repo
 
     def commit(self) -> None:
         self._owner.write("commit")
         self.inner.commit()
-
-    def rollback(self) -> None:
-        self.inner.rollback()
-
-    def lock_school(self, school_id: str) -> None:
-        self.inner.lock_school(school_id)
-
-    def lock_trust(self, trust_id: str) -> None:
-        self.inner.lock_trust(trust_id)
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_") or attr == "inner":
-            raise AttributeError(attr)
-        return getattr(self.inner, attr)
 
 
 # -- the check --------------------------------------------------------------------------------
