@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,19 @@ _NO_ROLE = DenialReason.NO_ROLE
 _INACTIVE = DenialReason.INACTIVE
 _UNKNOWN = DenialReason.UNKNOWN_SCHOOL
 _SCHOOL_LEVEL = PermissionLevel.SCHOOL
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (if it was running), for work that
+    makes many objects and no reference cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _AccountNames(Mapping[str, str]):
@@ -128,14 +142,9 @@ class AccessIndex:
         self._now = now
         self._set_window()
         # Building creates many long-lived objects: pause the cyclic collector meanwhile.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector_paused():
             for account_id in records.accounts:
                 self._compute(account_id)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     # -- construction -------------------------------------------------------------------
 
@@ -486,13 +495,44 @@ class AccessIndex:
         requests: Iterable[AccessRequest | tuple[str, str, str | None]],
         at: datetime | None = None,
     ) -> list[Decision]:
-        """One decision per request, in order (duplicates answered each time)."""
-        out = []
-        for r in requests:
-            if isinstance(r, AccessRequest):
-                out.append(self.check(r.account_id, r.permission, r.school_id, at))
-            else:
-                out.append(self.check(r[0], r[1], r[2], at))
+        """One decision per request, in order (duplicates answered each time).
+
+        At least as fast as a loop of :meth:`check`: the cyclic garbage collector is paused
+        while the batch runs. Each denial is a new :class:`Decision`, and as they pile up in
+        the answer the collector would otherwise pass over the whole index (hundreds of
+        thousands of objects) again and again; decisions make no reference cycles, so the
+        pause leaves nothing uncollected.
+        """
+        out: list[Decision] = []
+        append = out.append
+        with _collector_paused():
+            if at is not None or self._clock is not None:
+                check = self.check  # a past moment, or a clock to follow request by request
+                for r in requests:
+                    if isinstance(r, AccessRequest):
+                        append(check(r.account_id, r.permission, r.school_id, at))
+                    else:
+                        append(check(r[0], r[1], r[2], at))
+                return out
+            # :meth:`check` at :attr:`now`, inlined (the call costs as much as the lookups).
+            cells = self._cells
+            deny = self._deny_now
+            for r in requests:
+                if isinstance(r, AccessRequest):
+                    account_id, permission, school_id = r.account_id, r.permission, r.school_id
+                else:
+                    account_id, permission, school_id = r[0], r[1], r[2]
+                mine = cells.get(account_id)
+                if mine is None:
+                    append(deny(account_id, permission, school_id, None, None))
+                    continue
+                cell = mine.get(school_id)
+                if cell is not None:
+                    decision = cell.get(permission)
+                    if decision is not None:
+                        append(decision)
+                        continue
+                append(deny(account_id, permission, school_id, cell, mine.get(None)))
         return out
 
     # -- lists --------------------------------------------------------------------------
