@@ -106,6 +106,39 @@ def test_a_chain_of_a_thousand_implied_roles_builds(length: int) -> None:
     assert len(catalogue.implied_roles("r0")) == last
 
 
+def test_a_chain_of_two_thousand_roles_builds_without_a_closure_per_role() -> None:
+    """The build is linear in the length of a chain of roles, each capped and implying the
+    next: it no longer holds every role's implied roles at once (for 2,000 roles, 2 million
+    entries, 87 MB at its peak and 4 s; 20,000 roles, 200 million: gigabytes and minutes).
+    Measured as memory, not time: the build's peak stays under 16 MB (3 MB with the fold)."""
+    import tracemalloc
+
+    length = 2_000
+    roles = [
+        Role(
+            name=f"r{n}",
+            scope="school",
+            implies={f"r{n + 1}"} if n < length - 1 else set(),
+            permissions={"reports.view"} if n == length - 1 else set(),
+            max_per_school=5,
+        )
+        for n in range(length)
+    ]
+    tracemalloc.start()
+    try:
+        catalogue = RoleCatalogue.build(
+            ["reports.view"], roles, manage_permission=None, grant_permission=None
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 16_000_000, f"{peak / 1e6:.1f} MB"
+    assert catalogue.effective_permissions("r0") == {"reports.view"}
+    assert catalogue.holders_of("r1999", ["r0"])
+    assert len(catalogue.implied_roles("r1000")) == 999
+
+
 @pytest.mark.parametrize("length", [200, 2_000])
 def test_a_cycle_at_the_end_of_a_long_chain_is_reported(length: int) -> None:
     """The iterative cycle search still finds a cycle up to 2,000 roles deep."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -272,10 +272,10 @@ class RoleCatalogue:
         problems.extend(_editable_field_problems(editable))
         problems.extend(_trust_admin_role_problems(trust_admin_role, role_map))
         problems.extend(_cycle_problems(role_map))
-        implied = _implied_closure(role_map)
-        effective = _effective_permissions(role_map, perm_map, implied)
-        problems.extend(_implied_trust_permission_problems(role_map, perm_map, implied))
-        problems.extend(_nesting_cap_problems(role_map, implied))
+        graph = _Implication(role_map, perm_map)
+        implied = _ImpliedRoles(role_map)
+        problems.extend(_implied_trust_permission_problems(role_map, perm_map, graph, implied))
+        problems.extend(_nesting_cap_problems(role_map, graph, implied))
         if problems:
             raise CatalogueError(
                 f"role catalogue {name!r} is invalid" if name else "role catalogue is invalid",
@@ -287,7 +287,7 @@ class RoleCatalogue:
             roles=role_map,
             manage_permission=manage_permission,
             grant_permission=grant_permission,
-            effective=effective,
+            effective={rname: graph.effective[rname] for rname in role_map},
             implied_roles=implied,
             requires_designated_trust=requires_designated_trust,
             admin_editable_fields=editable,
@@ -583,40 +583,157 @@ def _cycle_problems(role_map: Mapping[str, Role]) -> list[Exception]:
     ]
 
 
-def _implied_closure(role_map: Mapping[str, Role]) -> dict[str, frozenset[str]]:
-    """Every role each role implies, directly or transitively, itself left out (cycle-safe)."""
-    implied: dict[str, frozenset[str]] = {}
-    for rname in role_map:
-        todo = [rname]
-        found: set[str] = set()
-        while todo:
-            cur = todo.pop()
-            for nxt in role_map[cur].implies:
-                if nxt in role_map and nxt not in found:
-                    found.add(nxt)
-                    todo.append(nxt)
-        found.discard(rname)
-        implied[rname] = frozenset(found)
-    return implied
+class _Implication:
+    """The implication graph folded over its strongly connected components, in one pass.
+
+    Every role of a component (the roles of a cycle, or one role) reaches the same roles: the
+    component and everything below it. Folding each component's facts into those of the
+    components it implies, children first, gives every role's effective permissions and
+    tells which roles could break the trust-permission and cap rules, in time linear in the
+    roles and implications (times the permissions a role reaches), where a closure per role
+    is quadratic in the length of a chain of roles.
+    """
+
+    def __init__(self, role_map: Mapping[str, Role], perm_map: Mapping[str, Permission]) -> None:
+        self.component: dict[str, int] = {}
+        self.members: list[list[str]] = []
+        #: Role -> its own and its implied roles' permissions (declared ones only).
+        self.effective: dict[str, frozenset[str]] = {}
+        #: Component -> the trust-level permissions of the roles it implies outside itself.
+        self.trust_below: list[frozenset[str]] = []
+        #: Component -> per scope, the lowest cap of the roles it implies outside itself.
+        self.cap_below: list[dict[RoleScope, int | None]] = []
+        reach_trust: list[frozenset[str]] = []
+        reach_cap: list[dict[RoleScope, int | None]] = []
+        for members in _components(role_map):  # each after every component it implies
+            c = len(self.members)
+            self.members.append(members)
+            for rname in members:
+                self.component[rname] = c
+            below = {
+                self.component[nxt]
+                for rname in members
+                for nxt in role_map[rname].implies
+                if nxt in role_map and self.component[nxt] != c
+            }
+            own = [p for rname in members for p in role_map[rname].permissions if p in perm_map]
+            effective = frozenset(own).union(*(self.effective[self.members[b][0]] for b in below))
+            for rname in members:
+                self.effective[rname] = effective
+            trust_below = frozenset[str]().union(*(reach_trust[b] for b in below))
+            self.trust_below.append(trust_below)
+            reach_trust.append(
+                trust_below.union(p for p in own if perm_map[p].level is PermissionLevel.TRUST)
+            )
+            cap_below = {scope: _lowest(reach_cap[b][scope] for b in below) for scope in RoleScope}
+            self.cap_below.append(cap_below)
+            reach_cap.append(
+                {
+                    scope: _lowest(
+                        [cap_below[scope], *(role_map[rname].cap_at(scope) for rname in members)]
+                    )
+                    for scope in RoleScope
+                }
+            )
+
+    def in_cycle(self, rname: str) -> bool:
+        """True if *rname* is one of several roles implying each other."""
+        return len(self.members[self.component[rname]]) > 1
 
 
-def _effective_permissions(
-    role_map: Mapping[str, Role],
-    perm_map: Mapping[str, Permission],
-    implied: Mapping[str, frozenset[str]],
-) -> dict[str, frozenset[str]]:
-    """Each role's own permissions and its implied roles' (declared permissions only)."""
-    return {
-        rname: frozenset(
-            p for n in (rname, *implied[rname]) for p in role_map[n].permissions if p in perm_map
-        )
-        for rname in role_map
-    }
+def _lowest(caps: Iterable[int | None]) -> int | None:
+    """The lowest of the caps given (``None``: no cap)."""
+    found = [cap for cap in caps if cap is not None]
+    return min(found) if found else None
+
+
+def _components(role_map: Mapping[str, Role]) -> list[list[str]]:
+    """The strongly connected components of the implication graph (Tarjan's algorithm with an
+    explicit stack, so no chain exhausts the recursion limit), each listed after every
+    component it implies."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in role_map:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(role_map[root].implies))]
+        while work:
+            rname, todo = work[-1]
+            for nxt in todo:
+                if nxt not in role_map:
+                    continue
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(role_map[nxt].implies)))
+                    break
+                if nxt in on_stack:
+                    low[rname] = min(low[rname], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[rname])
+                if low[rname] == index[rname]:
+                    members: list[str] = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        members.append(member)
+                        if member == rname:
+                            break
+                    found.append(members)
+    return found
+
+
+def _implied_closure(role_map: Mapping[str, Role], rname: str) -> frozenset[str]:
+    """Every role *rname* implies, directly or transitively, itself left out (cycle-safe)."""
+    todo = [rname]
+    found: set[str] = set()
+    while todo:
+        cur = todo.pop()
+        for nxt in role_map[cur].implies:
+            if nxt in role_map and nxt not in found:
+                found.add(nxt)
+                todo.append(nxt)
+    found.discard(rname)
+    return frozenset(found)
+
+
+class _ImpliedRoles(Mapping[str, frozenset[str]]):
+    """Role -> every role it implies, worked out for a role when first asked (a closure for
+    every role at once is quadratic in the length of a chain of roles)."""
+
+    def __init__(self, role_map: Mapping[str, Role]) -> None:
+        self._roles = role_map
+        self._found: dict[str, frozenset[str]] = {}
+
+    def __getitem__(self, rname: str) -> frozenset[str]:
+        found = self._found.get(rname)
+        if found is None:
+            if rname not in self._roles:
+                raise KeyError(rname)
+            found = self._found[rname] = _implied_closure(self._roles, rname)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._roles)
+
+    def __len__(self) -> int:
+        return len(self._roles)
 
 
 def _implied_trust_permission_problems(
     role_map: Mapping[str, Role],
     perm_map: Mapping[str, Permission],
+    graph: _Implication,
     implied: Mapping[str, frozenset[str]],
 ) -> list[Exception]:
     """A school role may not reach a trust-level permission through the roles it implies."""
@@ -624,6 +741,8 @@ def _implied_trust_permission_problems(
     for rname, role in sorted(role_map.items()):
         if role.scope is not RoleScope.SCHOOL:
             continue
+        if not graph.in_cycle(rname) and not graph.trust_below[graph.component[rname]]:
+            continue  # none below it: no need to list the roles it implies
         bad = sorted(
             p
             for n in implied[rname]
@@ -642,11 +761,19 @@ def _implied_trust_permission_problems(
 
 
 def _nesting_cap_problems(
-    role_map: Mapping[str, Role], implied: Mapping[str, frozenset[str]]
+    role_map: Mapping[str, Role], graph: _Implication, implied: Mapping[str, frozenset[str]]
 ) -> list[Exception]:
     """An implying role's holders hold the implied role too, so caps must nest."""
     found: list[Exception] = []
     for rname, role in sorted(role_map.items()):
+        below = graph.cap_below[graph.component[rname]]
+        if not graph.in_cycle(rname) and not any(
+            (mine := role.cap_at(scope)) is not None
+            and (theirs := below[scope]) is not None
+            and mine > theirs
+            for scope in RoleScope
+        ):
+            continue  # no cap below it is lower than its own: no need to list them
         for other in sorted(implied[rname]):
             for scope in (RoleScope.SCHOOL, RoleScope.TRUST):
                 mine, theirs = role.cap_at(scope), role_map[other].cap_at(scope)
