@@ -391,6 +391,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         index = AccessIndex.from_unit_of_work(CATALOGUE, uow, now=NOW)
         build = time.process_time() - t0
     print(f"index build from storage: {build:.3f} s")
+    chains = {
+        length: catalogue_chain(length) for length in (2_000, 20_000)[: 1 if args.quick else 2]
+    }
+    for length, seconds in chains.items():
+        print(
+            f"catalogue build, a chain of {length:,} roles each implying the next: {seconds:.3f} s"
+        )
 
     # A host pays the build's deferred collection once at start-up; then, optionally, freezes.
     gc.collect()
@@ -496,6 +503,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     figures = {
         "build_s": build,
+        **{f"catalogue_chain_{length}_s": seconds for length, seconds in chains.items()},
         "check_per_s": rate,
         "cold_check_per_s": cold_rate,
         "mixed_check_per_s": mixed_rate,
@@ -506,6 +514,24 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     sample = mixed[: args.anchor_requests] + distinct[: args.anchor_requests // 5]
     figures |= run_anchors(store, index, sample)
     return figures
+
+
+def catalogue_chain(length: int) -> float:
+    """CPU seconds of ``RoleCatalogue.build`` over *length* capped school roles, each implying
+    the next (the last one holding the one permission)."""
+    roles = [
+        Role(
+            name=f"r{n}",
+            scope="school",
+            implies={f"r{n + 1}"} if n < length - 1 else set(),
+            permissions={"reports.view"} if n == length - 1 else set(),
+            max_per_school=5,
+        )
+        for n in range(length)
+    ]
+    t0 = time.process_time()
+    RoleCatalogue.build(["reports.view"], roles, manage_permission=None, grant_permission=None)
+    return time.process_time() - t0
 
 
 def _rate(check: Callable[[str, str, str], object], sample: list[Request]) -> float:
