@@ -10,10 +10,14 @@
    rate limit: the fake counts requests per credential in every window (never above the
    limit), and the run time must be within 10 % of the limit's minimum. The real limits are
    per minutes (Assembly: 600 per 300 s), so the run uses a scaled-down limit of 100 requests
-   per 2 s; the minimum for N requests is floor((N - 1) / 100) * 2 s. Run ``--runs N`` times
-   (default 3), each line with the machine's load average.
+   per 2 s; the minimum for N requests is floor((N - 1) / 100) * 2 s. The fake serves from a
+   process of its own (a real broker is another machine: in-process, the fake's work shares
+   the client's CPU and GIL), and one broker client serves every school (a host with one app
+   token). Each run also times the setup used before 2026-12-07 (fake in-process, a broker
+   per school sharing only the limit) beside it. Run ``--runs N`` times (default 3), each line
+   with the machine's load average before and after.
 
-Usage: ``python benchmarks/bench_brokers.py [--quick] [--runs N]``
+Usage: ``python benchmarks/bench_brokers.py [--quick] [--runs N] [--many-only]``
 """
 
 from __future__ import annotations
@@ -140,27 +144,42 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def many_schools(quick: bool, run: int = 1) -> None:
+def many_schools(quick: bool, run: int = 1, *, process: bool = True, shared: bool = True) -> None:
+    """The 100-school run. *process*: the fake serves from a process of its own (a real broker
+    is another machine; in-process, its work shares the client's GIL). *shared*: one broker
+    client for every school (a host with one app token; its connections are reused across
+    schools) rather than one per school sharing only the limit (the setup before 2026-12-07)."""
     schools = 20 if quick else 100
     limit = RateLimit(requests=100, period=2.0)
     served = {f"W{n:03d}": sample_snapshot(f"w{n}", pupils=120, staff=10, year_codes=("7", "8"),
                                             classes_per_year=2) for n in range(schools)}  # fmt: skip
-    with FakeWonde(token="shared", schools=served, clock=CLOCK, rate_limit=(100, 2.0)) as fake:
+    with FakeWonde(token="shared", schools=served, clock=CLOCK, rate_limit=(100, 2.0),
+                   process=process) as fake:  # fmt: skip
         limits = RateLimits()
-        conns = [fake.connect(key, per_page=50, rate_limit=limit, rate_limits=limits)
-                 for key in served]  # fmt: skip
+        if shared:
+            broker = fake.broker(rate_limit=limit, rate_limits=limits)
+            conns = [broker.school(key, school_id=fake.school_id(key), per_page=50)
+                     for key in served]  # fmt: skip
+        else:
+            conns = [fake.connect(key, per_page=50, rate_limit=limit, rate_limits=limits)
+                     for key in served]  # fmt: skip
+        before = load()
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=16) as pool:
             results = list(pool.map(lambda c: c.fetch(), conns))
         elapsed = time.perf_counter() - start
         for c in conns:
             c.close()
-        requests = len(fake.log)
+        log = fake.log
+        requests = len(log)
         worst = fake.max_in_window(limit.period)
-        rejected = sum(1 for r in fake.log if r.status == 429)
+        rejected = sum(1 for r in log if r.status == 429)
     minimum = math.floor((requests - 1) / limit.requests) * limit.period
+    setup = ("fake in its own process" if process else "fake in-process") + (
+        ", one broker for all schools" if shared else ", a broker per school"
+    )
     print(
-        f"run {run}, load average {load()}: "
+        f"run {run} ({setup}), load average {before} -> {load()}: "
         f"{schools} schools through one credential, limit {limit.requests} per {limit.period} s "
         f"(scaled down), 16 threads: {requests} requests in {elapsed:.2f} s; the limit's minimum "
         f"{minimum:.2f} s (+{(elapsed / minimum - 1) * 100:.1f} %); most in any window at the "
@@ -172,9 +191,11 @@ def many_schools(quick: bool, run: int = 1) -> None:
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
     runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else (1 if quick else 3)
-    one_school(quick)
+    if "--many-only" not in argv:
+        one_school(quick)
     for run in range(1, runs + 1):
         many_schools(quick, run)
+        many_schools(quick, run, process=False, shared=False)
 
 
 if __name__ == "__main__":

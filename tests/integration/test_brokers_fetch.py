@@ -174,6 +174,34 @@ def test_full_fetch_gives_the_school_served(provider: str, connect: Any) -> None
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_fake_serving_from_its_own_process_speaks_the_same_protocol(
+    provider: str, connect: Any, sleeps: Sleeps
+) -> None:
+    """``process=True`` moves the fake to a process of its own (as a real broker is another
+    machine); faults, changes and the request log still reach it through the fake."""
+    import os
+
+    served = school()
+    fake, conn = connect(provider, served, process=True)
+    assert fake.pid != os.getpid()
+    assert comparable(served) == comparable(conn.fetch().snapshot)
+    requests = len(fake.log)
+    assert requests > 0
+    assert all(r.status == 200 for r in fake.log)
+    fake.inject("429", times=2, retry_after=3)
+    assert comparable(served) == comparable(conn.fetch().snapshot)
+    assert [3.0, 3.0] == sleeps.waits
+    assert 2 == sum(1 for r in fake.log if r.status == 429)
+    assert [] == [f for f in fake.remote("faults") if f.times > 0]
+    fewer = attrs.evolve(served, pupils=served.pupils[1:])
+    fake.set_school("K1", fewer)
+    assert comparable(fewer) == comparable(conn.fetch().snapshot)
+    fake.inject("500", times=50)
+    with pytest.raises(BrokerError):
+        conn.fetch()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize(
     "fault", ["429", "500", "503", "truncate", "drop", "stall", "expire_token"]
 )

@@ -35,9 +35,13 @@ from __future__ import annotations
 
 import abc
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import multiprocessing
+import os
+import pickle
 import secrets
 import threading
 import time
@@ -215,6 +219,78 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
+class _ServingProcess:
+    """A fake broker serving from a process of its own, and the pipe that reaches it."""
+
+    def __init__(self, fake: FakeBroker) -> None:
+        context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded process
+        self._conn, theirs = context.Pipe()
+        self._lock = threading.Lock()
+        self._process = context.Process(
+            target=_serve_from_here,
+            args=(pickle.dumps(fake), theirs),
+            name=f"fake-{fake.provider}",
+            daemon=True,
+        )
+        self._process.start()
+        theirs.close()
+        if not self._conn.poll(120):
+            self._process.kill()
+            raise RuntimeError("the fake broker's process did not start")
+        self.url: str = self._receive()
+        assert self._process.pid is not None
+        self.pid: int = self._process.pid
+
+    def _receive(self) -> Any:
+        try:
+            outcome, value = self._conn.recv()
+        except EOFError:
+            raise RuntimeError("the fake broker's process has ended") from None
+        if outcome == "error":
+            raise value
+        return value
+
+    def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run ``fake.remote(name, *args, **kwargs)`` in the serving process."""
+        with self._lock:
+            self._conn.send((name, args, kwargs))
+            return self._receive()
+
+    def stop(self) -> None:
+        """Stop the server and end the process."""
+        with self._lock:
+            with contextlib.suppress(OSError):  # already ended
+                self._conn.send(None)
+            self._process.join(10)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+            self._conn.close()
+
+
+def _serve_from_here(pickled: bytes, conn: Any) -> None:
+    """The serving process: start the fake, then answer the parent's calls until told to end."""
+    fake: FakeBroker = pickle.loads(pickled)  # noqa: S301 (our own parent's bytes)
+    with fake:
+        conn.send(("ok", fake.url))
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:
+                return
+            if message is None:
+                return
+            name, args, kwargs = message
+            try:
+                reply: tuple[str, Any] = ("ok", fake.remote(name, *args, **kwargs))
+                conn.send(reply)
+            except Exception as exc:  # the parent raises it
+                try:
+                    conn.send(("error", exc))
+                except Exception:  # an exception that does not pickle
+                    conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
 # ---------------------------------------------------------------------------------------------
 # Records, changes and deletions, shared by every provider
 
@@ -283,6 +359,13 @@ class FakeBroker(abc.ABC):
         rate_limit: ``(requests, period)`` the fake enforces per credential (429 when over).
         token_lifetime: how long issued tokens last.
         latency: seconds added before every answer (a broker across a network, not loopback).
+        process: serve from a process of its own (a real broker is another machine: the
+            fake's work then no longer shares this process's CPU and GIL with the client under
+            test). The fake's state lives in that process: :meth:`set_school`,
+            :meth:`inject`, :meth:`expire_tokens`, :attr:`log` (a copy) and the rest of this
+            class's methods reach it through a pipe, and :meth:`remote` reaches anything else
+            (``fake.remote("results")``). Everything given to the fake must pickle, and the
+            serving process keeps its own copy of ``clock`` (advancing yours does not move it).
     """
 
     provider = ""
@@ -295,14 +378,17 @@ class FakeBroker(abc.ABC):
         rate_limit: tuple[int, float] | None = None,
         token_lifetime: timedelta = timedelta(hours=24),
         latency: float = 0.0,
+        process: bool = False,
     ) -> None:
+        self.process = process
+        self._child: _ServingProcess | None = None
         self.clock: Clock = clock or SystemClock()
         self.latency = latency
         self.rate_limit = rate_limit
         self.token_lifetime = token_lifetime
         self.schools: dict[str, _School] = {}
         self.faults: list[Fault] = []
-        self.log: list[LoggedRequest] = []
+        self._log: list[LoggedRequest] = []
         self._seq = 0
         self._lock = threading.RLock()
         self._windows: dict[str, list[float]] = {}
@@ -316,8 +402,11 @@ class FakeBroker(abc.ABC):
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> FakeBroker:
-        """Start serving on a free loopback port."""
-        if self._server is None:
+        """Start serving on a free loopback port (in a process of its own with ``process``)."""
+        if self.process:
+            if self._child is None:
+                self._child = _ServingProcess(self)
+        elif self._server is None:
             self._server = _Server(self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
@@ -329,7 +418,10 @@ class FakeBroker(abc.ABC):
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving (and end the serving process, if any)."""
+        if self._child is not None:
+            child, self._child = self._child, None
+            child.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -344,10 +436,51 @@ class FakeBroker(abc.ABC):
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>`` (the server must be started)."""
+        if self._child is not None:
+            return self._child.url
         if self._server is None:
             raise RuntimeError("the fake broker is not started")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def pid(self) -> int:
+        """The id of the process serving (this one, unless ``process``)."""
+        return self._child.pid if self._child is not None else os.getpid()
+
+    @property
+    def log(self) -> list[LoggedRequest]:
+        """Every request answered so far, oldest first (a copy when serving from a process)."""
+        if self._child is not None:
+            return self._child.call("_get", ("_log",), {})  # type: ignore[no-any-return]
+        return self._log
+
+    def remote(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the fake's method *name* (or read its attribute, given no arguments) where it
+        serves: in this process, or in its own with ``process`` (the result comes back as a
+        copy). For instance ``fake.remote("results")`` or ``fake.remote("record_of", "K1", 3)``."""
+        if self._child is not None:
+            return self._child.call(name, args, kwargs)
+        found = getattr(self, name)
+        return found(*args, **kwargs) if callable(found) else found
+
+    def _get(self, name: str) -> Any:
+        return getattr(self, name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a serving process receives: the data, not the server, locks or pipe."""
+        state = self.__dict__.copy()
+        for name in ("_lock", "_server", "_thread", "_child"):
+            state.pop(name, None)
+        state["process"] = False  # the copy serves in-process, there
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._server = None
+        self._thread = None
+        self._child = None
 
     # -- data ------------------------------------------------------------------------------
 
@@ -355,6 +488,8 @@ class FakeBroker(abc.ABC):
         """Serve *snapshot* as school *key* from now on. Records that changed (or are new) are
         stamped with the fake's clock; records gone are listed as deletions; a deleted record
         that comes back is restored (``restored_at``)."""
+        if self._child is not None:
+            self._child.call("set_school", (key, snapshot), {})
         with self._lock:
             self._seq += 1
             now = self.clock.now()
@@ -400,6 +535,10 @@ class FakeBroker(abc.ABC):
             delay=delay,
             body=body,
         )
+        if self._child is not None:  # the serving process counts down its own copy
+            made = self._child.call("inject", (), attrs.asdict(fault, recurse=False))
+            assert isinstance(made, Fault)
+            return made
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -500,7 +639,7 @@ class FakeBroker(abc.ABC):
             if fault is not None and fault.kind == "drop":
                 reply.drop = True
         with self._lock:
-            self.log.append(
+            self._log.append(
                 LoggedRequest(
                     at=arrived,
                     method=request.method,
@@ -538,7 +677,14 @@ class FakeBroker(abc.ABC):
             {"error": "too many requests"}, 429, **{"Retry-After": f"{retry_after:g}"}
         )
 
-    def expire_tokens(self) -> None:  # noqa: B027 (providers without tokens keep this)
+    def expire_tokens(self) -> None:
+        """Make every token issued so far invalid."""
+        if self._child is not None:
+            self._child.call("expire_tokens", (), {})
+        else:
+            self._expire_tokens()
+
+    def _expire_tokens(self) -> None:  # noqa: B027 (providers without tokens keep this)
         """Make every token issued so far invalid (providers with tokens override)."""
 
     @abc.abstractmethod
@@ -665,6 +811,14 @@ class _Tokens:
         with self.lock:
             self.issued.clear()
 
+    def __getstate__(self) -> dict[str, Any]:
+        with self.lock:
+            return {"issued": dict(self.issued)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.issued = state["issued"]
+        self.lock = threading.Lock()
+
 
 # ---------------------------------------------------------------------------------------------
 # Xporter on Demand
@@ -694,7 +848,7 @@ class FakeXporter(FakeBroker):
         self.tokens = _Tokens()
         super().__init__(**options)
 
-    def expire_tokens(self) -> None:
+    def _expire_tokens(self) -> None:
         """Every Idaas token issued so far stops working."""
         self.tokens.clear()
 
@@ -1000,11 +1154,14 @@ class FakeWonde(FakeBroker):
         self.regions = dict(regions or {})
         super().__init__(**options)
 
+    def broker(self, **options: Any) -> WondeBroker:
+        """A client of this fake (``settings``, ``rate_limit``, ``rate_limits``): one for every
+        school, as a host with one app token has, so they share its connections."""
+        return WondeBroker(self.token, base_url=self.url, clock=self.clock, **options)
+
     def connect(self, key: str, **options: Any) -> WondeSchool:
         """A client of school *key* wired to this fake (see :meth:`FakeXporter.connect`)."""
-        broker = WondeBroker(
-            self.token, base_url=self.url, clock=self.clock, **_broker_options(options)
-        )
+        broker = self.broker(**_broker_options(options))
         return broker.school(key, school_id=self.school_id(key), **options)
 
     def _parts(self, request: Request) -> list[str]:
@@ -1213,7 +1370,7 @@ class FakeAssembly(FakeBroker):
             with self.tokens.lock:
                 self.tokens.issued[token] = (school, until)
 
-    def expire_tokens(self) -> None:
+    def _expire_tokens(self) -> None:
         """Every access token issued so far expires (refresh tokens still work)."""
         self.tokens.clear()
 
@@ -1223,7 +1380,7 @@ class FakeAssembly(FakeBroker):
         until = self.clock.now() + self.token_lifetime
         refresh = next(t for t, school in self.refresh_tokens.items() if school == key)
         tokens = AssemblyTokens(
-            access_token=self.tokens.issue(key, until),
+            access_token=self.remote("_issue_token", key, until),
             refresh_token=Secret(refresh),
             expires_at=until,
             school_id=key,
@@ -1237,6 +1394,9 @@ class FakeAssembly(FakeBroker):
             **_broker_options(options),
         )
         return broker.school(tokens, school_id=self.school_id(key), **options)
+
+    def _issue_token(self, key: str, until: datetime) -> str:
+        return self.tokens.issue(key, until)
 
     def too_many(self, retry_after: float) -> Reply:
         """Assembly's 429: the wait is in the body's ``period`` (no Retry-After header)."""
@@ -1525,7 +1685,7 @@ class FakeOneRoster(FakeBroker):
         """The gradebook base URL (1.2)."""
         return self.url + "/ims/oneroster/gradebook/v1p2"
 
-    def expire_tokens(self) -> None:
+    def _expire_tokens(self) -> None:
         """Every bearer token issued so far stops working."""
         self.tokens.clear()
 
