@@ -151,6 +151,13 @@ def text(row: Mapping[str, Any], *keys: str) -> str | None:
     """The first of *keys* holding a non-blank string (numbers become strings)."""
     for key in keys:
         value = row.get(key)
+        if value is None:
+            continue
+        if value.__class__ is str:  # nearly always: checked first (every row, every field)
+            value = value.strip()
+            if value:
+                return value
+            continue
         if isinstance(value, bool):
             continue
         if isinstance(value, int | float):
@@ -164,7 +171,8 @@ def nested(row: Mapping[str, Any], *path: str) -> Any:
     """``row[a][b]...`` through dicts (Wonde's ``{"data": ...}`` wrappers); None if absent."""
     value: Any = row
     for key in path:
-        if not isinstance(value, Mapping):
+        # a JSON object is a dict: skip the slower ABC check for it
+        if value.__class__ is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(key)
     return value
