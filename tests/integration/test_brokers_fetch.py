@@ -173,6 +173,22 @@ def test_full_fetch_gives_the_school_served(provider: str, connect: Any) -> None
     assert len(served.pupils) == len(list(conn.pupils()))
 
 
+def test_wonde_lists_the_approved_schools_once_for_every_school_s_region(sleeps: Sleeps) -> None:
+    """``WondeBroker.schools()`` reads every page of the approved schools and remembers their
+    region domains: the schools fetched afterwards ask for no ``schools/{id}`` of their own."""
+    served = {f"A{n}": school() for n in range(7)}
+    with FakeWonde(token="t", schools=served, clock=FixedClock(NOW)) as fake:
+        with fake.broker(settings=quick(sleeps)) as broker:
+            assert {key: f"School {key}" for key in served} == broker.schools(per_page=3)
+            assert 3 == fake.requests_to("/v1.0/schools") - fake.requests_to("/v1.0/schools/")
+            fetched = broker.school("A4", school_id="s1").fetch()
+        assert comparable(served["A4"]) == comparable(fetched.snapshot)
+        assert [] == [r for r in fake.log if r.path == "/v1.0/schools/A4"]
+        with fake.connect("A4", settings=quick(sleeps)) as unlisted:  # asks for its region
+            unlisted.fetch()
+        assert 1 == len([r for r in fake.log if r.path == "/v1.0/schools/A4"])
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_fake_serving_from_its_own_process_speaks_the_same_protocol(
     provider: str, connect: Any, sleeps: Sleeps

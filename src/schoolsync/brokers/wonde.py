@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +90,8 @@ class WondeBroker(BrokerClient):
             PROVIDER, settings or HttpSettings(), limiter=limiter, transport=transport
         )
         self.clock = clock
+        self._regions: dict[str, str] = {}  # school id -> region domain, from schools()
+        self._regions_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"WondeBroker(base_url={self.base_url!r})"
@@ -96,6 +99,59 @@ class WondeBroker(BrokerClient):
     def auth(self) -> Mapping[str, str]:
         """The Authorization header."""
         return {"Authorization": f"Bearer {self._token.reveal()}"}
+
+    def schools(self, *, per_page: int = 100) -> dict[str, str]:
+        """The schools that approved the app (``GET schools``, every page): Wonde id -> name.
+
+        Each school's region domain comes with the list and is remembered, so a school of this
+        broker fetched afterwards needs no ``GET schools/{id}`` of its own (100 schools: one or
+        two requests instead of 100, all counted against a shared rate limit).
+
+        Raises:
+            BrokerError: a page failed, was short, or repeated or lost a school.
+        """
+        check = PageCheck(PROVIDER, "*", "schools")
+        url: str | None = f"{self.base_url}/v1.0/schools"
+        query: Mapping[str, str] | None = {"per_page": str(per_page)}
+        host = urlsplit(self.base_url).netloc
+        found: dict[str, str] = {}
+        regions: dict[str, str] = {}
+        while url is not None:
+            _, data = self.http.send(
+                Call(method="GET", url=url, endpoint="schools", params=query),
+                school="*",
+                auth=self.auth,
+                parse=json_body,
+            )
+            if not isinstance(data, dict) or "data" not in data:
+                raise check.fail("the response has no data")
+            rows = rows_of(data["data"])
+            following, last = _next_page(data)
+            check.page(rows, "id", expected=per_page, last=last)
+            for row in rows:
+                wonde_id = text(row, "id")
+                if wonde_id is None:
+                    continue
+                found[wonde_id] = text(row, "name") or wonde_id
+                domain = text(nested(row, "region") or {}, "domain")
+                if domain:
+                    regions[wonde_id] = domain
+            if last:
+                break
+            assert following is not None
+            if urlsplit(following).netloc != host:
+                raise check.fail(
+                    "the next page is on another host: refused (the token would follow)"
+                )
+            url, query = following, None
+        with self._regions_lock:
+            self._regions.update(regions)
+        return found
+
+    def region_of(self, wonde_id: str) -> str | None:
+        """The region domain :meth:`schools` found for *wonde_id* (None if not listed)."""
+        with self._regions_lock:
+            return self._regions.get(wonde_id)
 
     def school(
         self,
@@ -159,10 +215,12 @@ class WondeSchool(BrokerSchool):
     def region_url(self) -> str:
         """The base URL of the school's region (``https://{region.domain}/v1.0``)."""
         if self._base is None:
-            data = self._get(
-                f"{self.broker.base_url}/v1.0/schools/{self.school}", "schools/{id}", None
-            )
-            domain = text(nested(data, "data", "region") or {}, "domain")
+            domain = self.broker.region_of(self.school)
+            if domain is None:
+                data = self._get(
+                    f"{self.broker.base_url}/v1.0/schools/{self.school}", "schools/{id}", None
+                )
+                domain = text(nested(data, "data", "region") or {}, "domain")
             scheme = urlsplit(self.broker.base_url).scheme or "https"
             host = domain or urlsplit(self.broker.base_url).netloc
             self._base = f"{scheme}://{host}/v1.0/schools/{self.school}"
@@ -183,10 +241,7 @@ class WondeSchool(BrokerSchool):
             if "data" not in data:
                 raise check.fail("the response has no data")
             rows = rows_of(data["data"])
-            pagination = nested(data, "meta", "pagination")
-            following = text(pagination, "next") if isinstance(pagination, Mapping) else None
-            more = isinstance(pagination, Mapping) and pagination.get("more") is not False
-            last = following is None or not more
+            following, last = _next_page(data)
             check.page(rows, "id", expected=self.per_page, last=last)
             yield rows
             if last:
@@ -306,3 +361,12 @@ class WondeSchool(BrokerSchool):
             cid = text(c, "id")
             if cid is not None:
                 m.join("s:" + mis_id, cid)
+
+
+def _next_page(data: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """The ``meta.pagination.next`` link of a page, and whether the page is the last (no link,
+    ``more`` false, or no pagination block at all: 50 or fewer items)."""
+    pagination = nested(data, "meta", "pagination")
+    following = text(pagination, "next") if isinstance(pagination, Mapping) else None
+    more = isinstance(pagination, Mapping) and pagination.get("more") is not False
+    return following, following is None or not more

@@ -1184,22 +1184,19 @@ class FakeWonde(FakeBroker):
         if not hmac.compare_digest(_bearer(request), self.token):
             return Reply.json({"error": "Unauthenticated."}, 401)
         parts = self._parts(request)
+        if parts == ["v1.0", "schools"]:  # the schools that approved the app
+            host = urlsplit(self.url).netloc
+            return self._paged(
+                request,
+                [(None, self._school_row(s, host)) for _, s in sorted(self.schools.items())],
+            )
         if len(parts) < 3 or parts[:2] != ["v1.0", "schools"]:
             return Reply.json({"error": "not found"}, 404)
         school = self.schools.get(parts[2])
         if school is None:
             return Reply.json({"error": "school not found or not approved"}, 404)
         if len(parts) == 3:
-            host = urlsplit(self.url).netloc
-            return Reply.json(
-                {
-                    "data": {
-                        "id": school.key,
-                        "name": f"School {school.key}",
-                        "region": {"code": "GBR", "domain": self.regions.get(school.key, host)},
-                    }
-                }
-            )
+            return Reply.json({"data": self._school_row(school, urlsplit(self.url).netloc)})
         endpoint = parts[3]
         since = _wonde_time(request.query.get("updated_after"))
         if endpoint == "deletions":
@@ -1225,6 +1222,13 @@ class FakeWonde(FakeBroker):
             and not (kind == "class" and i.record.id.startswith("REG"))  # those are groups
         ]
         return self._paged(request, [(i, None) for i in items], school)
+
+    def _school_row(self, school: _School, host: str) -> dict[str, Any]:
+        return {
+            "id": school.key,
+            "name": f"School {school.key}",
+            "region": {"code": "GBR", "domain": self.regions.get(school.key, host)},
+        }
 
     def _paged(
         self,
