@@ -14,8 +14,10 @@
    process of its own (a real broker is another machine: in-process, the fake's work shares
    the client's CPU and GIL), and one broker client serves every school (a host with one app
    token). Each run also times the setup used before 2026-12-07 (fake in-process, a broker
-   per school sharing only the limit) beside it. Run ``--runs N`` times (default 3), each line
-   with the machine's load average before and after.
+   per school sharing only the limit) beside it, and a third where the broker first lists the
+   approved schools (``WondeBroker.schools()``: one request for every school's region instead
+   of one each, inside the timed run). Run ``--runs N`` times (default 3), each line with the
+   machine's load average before and after.
 
 Usage: ``python benchmarks/bench_brokers.py [--quick] [--runs N] [--many-only]``
 """
@@ -144,11 +146,15 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def many_schools(quick: bool, run: int = 1, *, process: bool = True, shared: bool = True) -> None:
+def many_schools(
+    quick: bool, run: int = 1, *, process: bool = True, shared: bool = True, listed: bool = False
+) -> None:
     """The 100-school run. *process*: the fake serves from a process of its own (a real broker
     is another machine; in-process, its work shares the client's GIL). *shared*: one broker
     client for every school (a host with one app token; its connections are reused across
-    schools) rather than one per school sharing only the limit (the setup before 2026-12-07)."""
+    schools) rather than one per school sharing only the limit (the setup before 2026-12-07). *listed*: the broker lists the
+    approved schools first (``WondeBroker.schools()``, inside the timed run), so no school
+    asks for its region."""
     schools = 20 if quick else 100
     limit = RateLimit(requests=100, period=2.0)
     served = {f"W{n:03d}": sample_snapshot(f"w{n}", pupils=120, staff=10, year_codes=("7", "8"),
@@ -165,6 +171,8 @@ def many_schools(quick: bool, run: int = 1, *, process: bool = True, shared: boo
                      for key in served]  # fmt: skip
         before = load()
         start = time.perf_counter()
+        if listed:
+            broker.schools()
         with ThreadPoolExecutor(max_workers=16) as pool:
             results = list(pool.map(lambda c: c.fetch(), conns))
         elapsed = time.perf_counter() - start
@@ -178,6 +186,8 @@ def many_schools(quick: bool, run: int = 1, *, process: bool = True, shared: boo
     setup = ("fake in its own process" if process else "fake in-process") + (
         ", one broker for all schools" if shared else ", a broker per school"
     )
+    if listed:
+        setup += ", schools listed first"
     print(
         f"run {run} ({setup}), load average {before} -> {load()}: "
         f"{schools} schools through one credential, limit {limit.requests} per {limit.period} s "
@@ -196,6 +206,7 @@ def main(argv: list[str]) -> None:
     for run in range(1, runs + 1):
         many_schools(quick, run)
         many_schools(quick, run, process=False, shared=False)
+        many_schools(quick, run, listed=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -110,24 +110,10 @@ class WondeBroker(BrokerClient):
         Raises:
             BrokerError: a page failed, was short, or repeated or lost a school.
         """
-        check = PageCheck(PROVIDER, "*", "schools")
-        url: str | None = f"{self.base_url}/v1.0/schools"
-        query: Mapping[str, str] | None = {"per_page": str(per_page)}
-        host = urlsplit(self.base_url).netloc
         found: dict[str, str] = {}
         regions: dict[str, str] = {}
-        while url is not None:
-            _, data = self.http.send(
-                Call(method="GET", url=url, endpoint="schools", params=query),
-                school="*",
-                auth=self.auth,
-                parse=json_body,
-            )
-            if not isinstance(data, dict) or "data" not in data:
-                raise check.fail("the response has no data")
-            rows = rows_of(data["data"])
-            following, last = _next_page(data)
-            check.page(rows, "id", expected=per_page, last=last)
+        listing = f"{self.base_url}/v1.0/schools"
+        for rows in self.pages(listing, "schools", {"per_page": str(per_page)}, school="*"):
             for row in rows:
                 wonde_id = text(row, "id")
                 if wonde_id is None:
@@ -136,17 +122,60 @@ class WondeBroker(BrokerClient):
                 domain = text(nested(row, "region") or {}, "domain")
                 if domain:
                     regions[wonde_id] = domain
+        with self._regions_lock:
+            self._regions.update(regions)
+        return found
+
+    def get(
+        self, url: str, endpoint: str, params: Mapping[str, str] | None, *, school: str
+    ) -> dict[str, Any]:
+        """One GET (retried, within the rate limit): the JSON object it answers."""
+        _, data = self.http.send(
+            Call(method="GET", url=url, endpoint=endpoint, params=params),
+            school=school,
+            auth=self.auth,
+            parse=json_body,
+        )
+        if not isinstance(data, dict):
+            raise BrokerError(PROVIDER, school, endpoint, "the response is not a JSON object")
+        return data
+
+    def pages(
+        self,
+        url: str,
+        endpoint: str,
+        query: Mapping[str, str],
+        *,
+        school: str,
+        get: Callable[[str, str, Mapping[str, str] | None], dict[str, Any]] | None = None,
+    ) -> Iterator[list[Mapping[str, Any]]]:
+        """Every page of the listing at *url* (``per_page`` in *query*), following
+        ``meta.pagination.next`` on the same host only (the token would go with it); a short
+        page before the last, or an item repeated or lost between pages, is a
+        :class:`~schoolsync.errors.BrokerError`."""
+        fetch = get or (lambda u, e, q: self.get(u, e, q, school=school))
+        per_page = int(query.get("per_page", "50"))
+        check = PageCheck(PROVIDER, school, endpoint)
+        host = urlsplit(url).netloc
+        params: Mapping[str, str] | None = query
+        while True:
+            data = fetch(url, endpoint, params)
+            if "data" not in data:
+                raise check.fail("the response has no data")
+            rows = rows_of(data["data"])
+            following, last = _next_page(data)
+            check.page(rows, "id", expected=per_page, last=last)
+            yield rows
             if last:
-                break
+                return
             assert following is not None
             if urlsplit(following).netloc != host:
                 raise check.fail(
                     "the next page is on another host: refused (the token would follow)"
                 )
-            url, query = following, None
-        with self._regions_lock:
-            self._regions.update(regions)
-        return found
+            url, params = following, None
+            if check.pages > 100_000:
+                raise check.fail("more than 100,000 pages: stopped")
 
     def region_of(self, wonde_id: str) -> str | None:
         """The region domain :meth:`schools` found for *wonde_id* (None if not listed)."""
@@ -202,15 +231,7 @@ class WondeSchool(BrokerSchool):
 
     def _get(self, url: str, endpoint: str, params: Mapping[str, str] | None) -> dict[str, Any]:
         self.requests += 1
-        _, data = self.broker.http.send(
-            Call(method="GET", url=url, endpoint=endpoint, params=params),
-            school=self.school,
-            auth=self.broker.auth,
-            parse=json_body,
-        )
-        if not isinstance(data, dict):
-            raise BrokerError(PROVIDER, self.school, endpoint, "the response is not a JSON object")
-        return data
+        return self.broker.get(url, endpoint, params, school=self.school)
 
     def region_url(self) -> str:
         """The base URL of the school's region (``https://{region.domain}/v1.0``)."""
@@ -227,33 +248,10 @@ class WondeSchool(BrokerSchool):
         return self._base
 
     def _pages(self, endpoint: str, params: Mapping[str, str]) -> Iterator[list[Mapping[str, Any]]]:
-        base = self.region_url()
-        check = PageCheck(PROVIDER, self.school, endpoint)
-        url: str | None = f"{base}/{endpoint}"
-        query: Mapping[str, str] | None = {
-            **params,
-            "per_page": str(self.per_page),
-            "cursor": "true",
-        }
-        host = urlsplit(base).netloc
-        while url is not None:
-            data = self._get(url, endpoint, query)
-            if "data" not in data:
-                raise check.fail("the response has no data")
-            rows = rows_of(data["data"])
-            following, last = _next_page(data)
-            check.page(rows, "id", expected=self.per_page, last=last)
-            yield rows
-            if last:
-                return
-            assert following is not None
-            if urlsplit(following).netloc != host:
-                raise check.fail(
-                    "the next page is on another host: refused (the token would follow)"
-                )
-            url, query = following, None
-            if check.pages > 100_000:
-                raise check.fail("more than 100,000 pages: stopped")
+        query = {**params, "per_page": str(self.per_page), "cursor": "true"}
+        return self.broker.pages(
+            f"{self.region_url()}/{endpoint}", endpoint, query, school=self.school, get=self._get
+        )
 
     def _run(self, started: datetime, since: Watermark | None) -> BrokerFetch:
         self.requests = 0
