@@ -261,3 +261,78 @@ def test_a_store_that_cannot_be_reached_is_a_transient_failure(world: World) -> 
     assert (first.status, first.problem, first.transient) == (JobStatus.RETRYING, "storage", True)
     assert (last.status, last.transient) == (JobStatus.FAILED, True)
     assert "could not be reached" in last.reason
+
+
+def _stamped(run_id: str, school_id: str, **stamps: datetime | None) -> Any:
+    from schoolsync.nightly import NightlyJob
+
+    return NightlyJob(
+        id=f"{run_id}:{school_id}",
+        run_id=run_id,
+        school_id=school_id,
+        status=JobStatus.DONE if stamps.get("finished_at") else JobStatus.QUEUED,
+        **stamps,
+    )
+
+
+def test_old_nights_are_pruned_whole_and_the_rest_kept() -> None:
+    from datetime import timedelta
+
+    from schoolsync.nightly import prune_nights
+    from schoolsync.records.tables import NIGHTLY_JOBS
+    from schoolsync.testing.memory import MemoryStore
+
+    now = datetime(2026, 6, 1, 3, tzinfo=UTC)
+    day = timedelta(days=1)
+    store = MemoryStore()
+    with store.unit_of_work() as uow:
+        uow.repository(NIGHTLY_JOBS).put_many(
+            [
+                _stamped("n-old", "A", queued_at=now - 40 * day, finished_at=now - 40 * day),
+                _stamped("n-old", "B", queued_at=now - 40 * day),  # never ran: still old
+                _stamped("n-older", "A", finished_at=now - 90 * day),
+                # one school finished yesterday: the night is recent, kept whole
+                _stamped("n-straddle", "A", finished_at=now - 45 * day),
+                _stamped("n-straddle", "B", started_at=now - day),
+                _stamped("n-new", "A", finished_at=now - 2 * day),
+                _stamped("n-unstamped", "A"),
+            ]
+        )
+        uow.commit()
+
+    removed = prune_nights(store, older_than=30 * day, now=now)
+
+    assert removed == ["n-older", "n-old"]  # oldest first
+    with store.unit_of_work() as uow:
+        left = sorted(j.id for j in uow.repository(NIGHTLY_JOBS).list())
+    assert left == ["n-new:A", "n-straddle:A", "n-straddle:B", "n-unstamped:A"]
+    assert night_report(store, "n-old").jobs == ()
+    assert len(night_report(store, "n-straddle").jobs) == 2
+    assert prune_nights(store, older_than=30 * day, now=now) == []
+    with pytest.raises(ValueError):
+        prune_nights(store, older_than=-day, now=now)
+    with pytest.raises(ValueError):
+        prune_nights(store, older_than=day, now=now.replace(tzinfo=None))
+
+
+def test_cli_prunes_old_nights(world: World) -> None:
+    from datetime import timedelta
+
+    from schoolsync.records.tables import NIGHTLY_JOBS
+
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    with world.store.unit_of_work() as uow:
+        uow.repository(NIGHTLY_JOBS).put(_stamped("n-ancient", "A", finished_at=long_ago))
+        uow.commit()
+    run_in_process(world.host, jobs_for(world.host, "n-today"))
+
+    out = CliRunner().invoke(
+        cli, ["nightly", "prune", "--host", HOST, "--older-than", "30", "--json"]
+    )
+
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["pruned"] == ["n-ancient"]
+    assert night_report(world.store, "n-today").total.schools == 4
+    assert night_report(world.store, "n-ancient").jobs == ()
+    out = CliRunner().invoke(cli, ["nightly", "prune", "--host", HOST, "--older-than", "30"])
+    assert "pruned 0 night(s) older than 30 day(s)" in out.output

@@ -12,18 +12,22 @@ from schoolsync.nightly import JobStatus, NightlyJob, NightReport
 
 _jobs = st.lists(
     st.builds(
-        lambda n, trust, status, pupils: NightlyJob(
+        lambda n, trust, status, pupils, results: NightlyJob(
             id=f"night:{n}",
             run_id="night",
             school_id=f"S{n}",
             trust_id=trust,
             status=status,
             pupils_changed=pupils,
+            results_sent=results[0],
+            results_failed=results[1],
+            results_waiting=results[2],
         ),
         st.integers(0, 10_000),
         st.none() | st.sampled_from(["T1", "T2", "T3"]),
         st.sampled_from(list(JobStatus)),
         st.integers(0, 50),
+        st.tuples(st.integers(0, 9), st.integers(0, 3), st.integers(0, 3)),
     ),
     max_size=40,
     unique_by=lambda j: j.school_id,
@@ -37,7 +41,17 @@ def test_trust_lines_add_up_to_the_night(jobs: list[NightlyJob]) -> None:
 
     assert total.schools == len(jobs)
     assert total.done + total.skipped + total.failed + total.pending == total.schools
-    for field in ("schools", "done", "skipped", "failed", "pending", "pupils_changed"):
+    for field in (
+        "schools",
+        "done",
+        "skipped",
+        "failed",
+        "pending",
+        "pupils_changed",
+        "results_sent",
+        "results_failed",
+        "results_waiting",
+    ):
         assert sum(getattr(line, field) for line in lines) == getattr(total, field)
     assert total.pupils_changed == sum(j.pupils_changed for j in jobs if j.status is JobStatus.DONE)
     assert report.finished == (total.pending == 0)

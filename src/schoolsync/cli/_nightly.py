@@ -5,13 +5,15 @@ The host (``--host package.module:name`` or ``SCHOOLSYNC_NIGHTLY_HOST``) is the
 connections and their feeds. ``run`` syncs them here (``--workers N``: a local process pool)
 or queues them for the job engine's workers (``--engine``, with ``--dsn`` or
 ``SCHOOLSYNC_NIGHTLY_DSN``); ``worker`` runs one such worker; ``status``, ``report`` and
-``dead-letters`` read the night from the store, wherever its workers run.
+``dead-letters`` read the night from the store, wherever its workers run; ``prune`` deletes
+old nights' records.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -19,17 +21,29 @@ from schoolsync.cli._common import Output, _DataProblems, echo_table, output_opt
 
 __all__ = ["nightly"]
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 _HOST_HELP = "The host, 'package.module:name' (default: $SCHOOLSYNC_NIGHTLY_HOST)."
 _DSN_HELP = "The job engine's PostgreSQL (default: $SCHOOLSYNC_NIGHTLY_DSN)."
+_HOST = click.option("--host", help=_HOST_HELP)
 _DSN = click.option("--dsn", help=_DSN_HELP)
 _SCHEMA = click.option("--schema", help="The job engine's schema in that database.")
-_ATTEMPTS = click.option(
-    "--attempts",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Attempts per school for transient failures.",
-)
+
+
+def _count(name: str, default: int, help: str) -> Callable[[_F], _F]:
+    """A whole-number option of at least 1."""
+    return click.option(
+        name, type=click.IntRange(min=1), default=default, show_default=True, help=help
+    )
+
+
+def _seconds(name: str, default: float, help: str) -> Callable[[_F], _F]:
+    """An option in seconds (at least 0)."""
+    return click.option(
+        name, type=click.FloatRange(min=0), default=default, show_default=True, help=help
+    )
+
+
+_ATTEMPTS = _count("--attempts", 3, "Attempts per school for transient failures.")
 _COLUMNS = [
     "trust_id",
     "schools",
@@ -71,7 +85,12 @@ def _load(host: str | None) -> Any:
     return loaded
 
 
-def _show_report(report: Any, output: Output) -> None:
+def _show_report(report: Any, output: Output, *, brief: bool = False) -> None:
+    """A night: its progress line; unless *brief*, the table per trust and the problems."""
+    if brief:
+        output.result(run_id=report.run_id, finished=report.finished, total=report.total.to_dict())
+        output.echo(report.progress())
+        return
     output.result(report=report.to_dict())
     output.echo(report.progress())
     if not (output.as_json or output.quiet):
@@ -83,10 +102,23 @@ def _show_report(report: Any, output: Output) -> None:
             output.echo(_problem_line(job))
 
 
-def _problem_line(job: Any) -> str:
+def _job_row(job: Any, *, night: bool = False) -> dict[str, Any]:
+    """A troubled school's job as JSON (with its night for the dead-letter list)."""
+    row = {"night": job.run_id} if night else {}
+    return row | {
+        "school": job.school_id,
+        "trust": job.trust_id or "",
+        "problem": job.problem,
+        "attempts": job.attempts,
+        "reason": job.reason,
+    }
+
+
+def _problem_line(job: Any, *, night: bool = False) -> str:
     trust = f" (trust {job.trust_id})" if job.trust_id else ""
     tries = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
-    return f"  {job.school_id}{trust}: {job.status.value}, {job.problem}, {tries}: {job.reason}"
+    where = f"{job.run_id} {job.school_id}" if night else job.school_id
+    return f"  {where}{trust}: {job.status.value}, {job.problem}, {tries}: {job.reason}"
 
 
 @click.group()
@@ -95,14 +127,8 @@ def nightly() -> None:
 
 
 @nightly.command()
-@click.option("--host", help=_HOST_HELP)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Local worker processes (1: this process).",
-)
+@_HOST
+@_count("--workers", 1, "Local worker processes (1: this process).")
 @click.option("--engine", is_flag=True, help="Queue the schools for the job engine's workers.")
 @_DSN
 @_SCHEMA
@@ -157,90 +183,82 @@ def run(
         raise _DataProblems(f"{report.total.failed} school(s) failed (see dead-letters)")
 
 
+def _night_options(run_help: str) -> Callable[[_F], _F]:
+    """--host, --run and the output options of the commands that read a night."""
+
+    def decorate(command: _F) -> _F:
+        for option in reversed(
+            (_HOST, click.option("--run", "run_id", help=run_help), output_options)
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _night(host: str | None, run_id: str | None) -> Any:
+    from schoolsync.nightly import night_report
+
+    return night_report(_load(host).store(), run_id)
+
+
 @nightly.command()
-@click.option("--host", help=_HOST_HELP)
-@click.option("--run", "run_id", help="The night (default: the newest).")
-@output_options
+@_night_options("The night (default: the newest).")
 def status(host: str | None, run_id: str | None, output: Output) -> None:
     """How far the night has got: one line."""
-    from schoolsync.nightly import night_report
-
-    report = night_report(_load(host).store(), run_id)
-    t = report.total
-    output.result(run_id=report.run_id, finished=report.finished, total=t.to_dict())
-    output.echo(report.progress())
+    _show_report(_night(host, run_id), output, brief=True)
 
 
 @nightly.command()
-@click.option("--host", help=_HOST_HELP)
-@click.option("--run", "run_id", help="The night (default: the newest).")
-@output_options
+@_night_options("The night (default: the newest).")
 def report(host: str | None, run_id: str | None, output: Output) -> None:
     """The night per trust and in total, and every school skipped or failed."""
-    from schoolsync.nightly import night_report
-
-    _show_report(night_report(_load(host).store(), run_id), output)
+    _show_report(_night(host, run_id), output)
 
 
 @nightly.command("dead-letters")
-@click.option("--host", help=_HOST_HELP)
-@click.option("--run", "run_id", help="Only this night.")
-@output_options
+@_night_options("Only this night.")
 def dead_letters(host: str | None, run_id: str | None, output: Output) -> None:
     """The schools whose sync failed for good, with the reason: for a person to act on."""
     from schoolsync.nightly import dead_letters as listed
 
     listed_jobs = listed(_load(host).store(), run_id)
-    rows = [
-        {
-            "night": j.run_id,
-            "school": j.school_id,
-            "trust": j.trust_id or "",
-            "problem": j.problem,
-            "attempts": j.attempts,
-            "reason": j.reason,
-        }
-        for j in listed_jobs
-    ]
-    output.result(dead_letters=rows)
-    output.echo(f"{len(rows)} school(s) failed" if rows else "no school failed")
+    output.result(dead_letters=[_job_row(j, night=True) for j in listed_jobs])
+    output.echo(f"{len(listed_jobs)} school(s) failed" if listed_jobs else "no school failed")
     for job in listed_jobs:
-        output.echo(f"  {job.run_id}" + _problem_line(job)[1:])
+        output.echo(_problem_line(job, night=True))
+
+
+@nightly.command()
+@_HOST
+@_count("--older-than", 30, "Days: nights that ended longer ago than this are deleted.")
+@output_options
+def prune(host: str | None, older_than: int, output: Output) -> None:
+    """Delete the job records of old nights (the reports read fewer rows)."""
+    from datetime import timedelta
+
+    from schoolsync.nightly import prune_nights
+
+    loaded = _load(host)
+    removed = prune_nights(
+        loaded.store(), older_than=timedelta(days=older_than), now=loaded.clock().now()
+    )
+    output.result(pruned=removed)
+    output.echo(
+        f"pruned {len(removed)} night(s) older than {older_than} day(s)"
+        + (f": {removed[0]} to {removed[-1]}" if removed else "")
+    )
 
 
 @nightly.command()
 @_DSN
 @_SCHEMA
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Jobs at once in this process (one worker process per core is better).",
-)
-@click.option(
-    "--heartbeat",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Seconds between the worker's heartbeats.",
-)
-@click.option(
-    "--poll",
-    type=float,
-    default=5.0,
-    show_default=True,
-    help="Longest wait before looking for jobs that became ready (retries, locks).",
-)
+@_count("--concurrency", 1, "Jobs at once in this process (one worker process per core is better).")
+@_seconds("--heartbeat", 10.0, "Seconds between the worker's heartbeats.")
+@_seconds("--poll", 5.0, "Longest wait before looking for jobs that became ready (retries, locks).")
 @click.option("--once", is_flag=True, help="Stop when the queue is empty.")
 @_ATTEMPTS
-@click.option(
-    "--retry-wait",
-    type=click.FloatRange(min=0),
-    default=30.0,
-    show_default=True,
-    help="Seconds before the first retry (doubling after each).",
-)
+@_seconds("--retry-wait", 30.0, "Seconds before the first retry (doubling after each).")
 @output_options
 def worker(
     dsn: str | None,
@@ -265,12 +283,8 @@ def worker(
 @nightly.command()
 @_DSN
 @_SCHEMA
-@click.option(
-    "--stalled-after",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds without a heartbeat after which a worker's job is stalled.",
+@_seconds(
+    "--stalled-after", 30.0, "Seconds without a heartbeat after which a worker's job is stalled."
 )
 @output_options
 def recover(dsn: str | None, schema: str | None, stalled_after: float, output: Output) -> None:

@@ -10,7 +10,7 @@
   PostgreSQL (the ``jobs`` extra).
 * :func:`night_report` reads a night per trust and in total (done, skipped, failed with the
   reason, pupils changed), as a table or JSON, while it runs too; :func:`dead_letters` lists
-  the schools that failed for good.
+  the schools that failed for good; :func:`prune_nights` deletes old nights' records.
 * :class:`PostgresRateLimits` keeps a broker's per-credential rate limit in PostgreSQL, so it
   holds across every worker process and machine.
 
@@ -28,6 +28,7 @@ from schoolsync.nightly._report import (
     TrustLine,
     dead_letters,
     night_report,
+    prune_nights,
     run_ids,
 )
 from schoolsync.nightly._runners import JobRetry, jobs_for, new_run_id, run_in_process, run_pool
@@ -61,6 +62,7 @@ __all__ = [
     "load_host",
     "new_run_id",
     "night_report",
+    "prune_nights",
     "run_ids",
     "run_in_process",
     "run_pool",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -16,10 +17,17 @@ import attrs
 from schoolsync.ports import Store, UnitOfWork
 from schoolsync.records.nightly import JobStatus, NightlyJob
 from schoolsync.records.tables import NIGHTLY_JOBS
-from schoolsync.sync.state import open_unit
+from schoolsync.sync.state import committed_unit, open_unit
 from schoolsync.tables import Tabular
 
-__all__ = ["NightReport", "TrustLine", "dead_letters", "night_report", "run_ids"]
+__all__ = [
+    "NightReport",
+    "TrustLine",
+    "dead_letters",
+    "night_report",
+    "prune_nights",
+    "run_ids",
+]
 
 _NO_TRUST = "(no trust)"
 
@@ -203,3 +211,42 @@ def dead_letters(target: Store | UnitOfWork, run_id: str | None = None) -> list[
     jobs.sort(key=lambda j: j.school_id)
     jobs.sort(key=lambda j: j.run_id, reverse=True)
     return jobs
+
+
+def _last_stamp(job: NightlyJob) -> datetime | None:
+    return job.finished_at or job.started_at or job.queued_at
+
+
+def prune_nights(target: Store | UnitOfWork, *, older_than: timedelta, now: datetime) -> list[str]:
+    """Delete the job records of every night that ended more than *older_than* before *now*
+    (a night ends at the newest time any of its jobs was stamped: finished, else started,
+    else queued); returns the nights removed, oldest first. The reports of the nights kept
+    then read only their rows and the few pruned ones after them.
+
+    A night is removed whole, dead letters included (a school that still fails fails again in
+    a newer night, which is kept); a night none of whose jobs was ever stamped is kept. Run it
+    after the night, e.g. ``schoolsync nightly prune --older-than 30``.
+
+    Raises:
+        ValueError: *older_than* is negative, or *now* is not timezone-aware.
+    """
+    if older_than < timedelta(0):
+        raise ValueError("older_than must not be negative")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    cutoff = now - older_than
+    with committed_unit(target) as uow:
+        repo = uow.repository(NIGHTLY_JOBS)
+        nights: dict[str, list[NightlyJob]] = {}
+        for job in repo.list():
+            nights.setdefault(job.run_id, []).append(job)
+        old: list[tuple[datetime, str]] = []
+        for run_id, jobs in nights.items():
+            stamps = [t for t in map(_last_stamp, jobs) if t is not None]
+            if stamps and max(stamps) < cutoff:
+                old.append((max(stamps), run_id))
+        old.sort()
+        for _, run_id in old:
+            for job in nights[run_id]:
+                repo.remove(job.id)
+    return [run_id for _, run_id in old]
