@@ -17,7 +17,8 @@ Each night: 1 % of each school's pupils change a name in the fake broker; the sc
 queued; W workers (``schoolsync nightly worker --once``) run until the queue is empty. Reported:
 the wall time from the workers' start to the last one's exit, pupils per second (pupils in the
 synced schools / wall time), the speed-up from the second worker, and (in this process, on a
-few schools) where the time of one school goes: fetch, load, match and plan, apply, commit.
+few schools) where the time of one school goes, from the job's own timings: fetch, load (the
+records the delta names), match and plan, apply, commit.
 """
 
 from __future__ import annotations
@@ -268,61 +269,33 @@ def night(
     }
 
 
-def phases(
-    dsn: str, fake: Any, snap: Any, schools: Sequence[int], night_no: int
-) -> dict[str, float]:
-    """Mean seconds per school for each phase, run here on *schools* (committed)."""
-    from schoolsync.brokers import HttpSettings, WondeBroker
-    from schoolsync.brokers.sync import _put_watermark, load_watermark
-    from schoolsync.storage.postgres import PostgresStore
-    from schoolsync.sync import SchoolRecords
-    from schoolsync.sync.applying import apply
-    from schoolsync.sync.incremental import delta_of, incremental_plan
-    from schoolsync.testing.nightly import authorised_connection
+PHASES = ("fetch", "load", "plan", "apply", "commit")
 
-    store = PostgresStore(dsn, schema=SCHEMA)
-    broker = WondeBroker(TOKEN, base_url=fake.url, settings=HttpSettings())
-    totals = dict.fromkeys(("fetch", "load", "match_plan", "apply", "commit"), 0.0)
+
+def phases(
+    config: Path, fake: Any, snap: Any, schools: Sequence[int], night_no: int
+) -> dict[str, float]:
+    """Mean seconds per school for each phase of the job itself (``run_school``'s own
+    timings: fetch outside the transaction; then, under the school's lock, load the records
+    the delta names, match and plan, apply with the soft deletes, watermark and job record,
+    commit), run here on *schools* (committed)."""
+    from schoolsync.nightly import JobStatus, SchoolJob, run_school
+    from schoolsync.testing.nightly import ConfiguredHost
+
+    host = ConfiguredHost(json.loads(config.read_text()))
+    totals = dict.fromkeys(PHASES, 0.0)
     for n in schools:
         fake.set_school(school_id(n), _changed(snap, n, night_no, 0.01))
     for n in schools:
-        sid = school_id(n)
-        source = broker.school(sid, school_id=sid)
-        at = datetime.now(UTC)
-        t0 = time.perf_counter()
-        since = load_watermark(store, sid, "wonde")
-        fetched = source.fetch(since)
-        t1 = time.perf_counter()
-        with store.unit_of_work() as uow:
-            uow.lock_school(sid)
-            current = SchoolRecords.load(uow, sid)
-            t2 = time.perf_counter()
-            planned = incremental_plan(
-                fetched.snapshot, current, at=at, delta=delta_of(fetched), options=_options()
-            )
-            t3 = time.perf_counter()
-
-            class _Hold:  # apply commits a unit it is given: defer that to time it apart
-                def __getattr__(self, name: str) -> Any:
-                    return getattr(uow, name)
-
-                def __enter__(self) -> Any:
-                    return self
-
-                def __exit__(self, *exc: Any) -> None:
-                    return None
-
-                def commit(self) -> None:
-                    return None
-
-            apply(planned, _Hold(), connection=authorised_connection(sid), at=at)  # type: ignore[arg-type]
-            _put_watermark(uow, sid, fetched.watermark, at)
-            t4 = time.perf_counter()
-            uow.commit()
-            t5 = time.perf_counter()
-        for key, value in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
-            totals[key] += value
-    store.close()
+        job = SchoolJob(
+            run_id=f"bench-phases-{night_no}", school_id=school_id(n), trust_id=trust_of(n)
+        )
+        record = run_school(job, host)
+        if record.status is not JobStatus.DONE:
+            raise RuntimeError(f"school {job.school_id}: {record.status.value} ({record.reason})")
+        for key in PHASES:
+            totals[key] += record.timings.get(key, 0.0)
+    host.close()
     return {k: v / len(schools) for k, v in totals.items()}
 
 
@@ -376,7 +349,7 @@ def main(argv: list[str]) -> None:
             print(json.dumps(result), flush=True)
         night_no += 1
         sample = range(1, min(schools, args.phase_schools) + 1)
-        per_phase = phases(dsn, fake, snap, sample, night_no)
+        per_phase = phases(config, fake, snap, sample, night_no)
     total = sum(per_phase.values())
     print(f"\nper school ({len(sample)} schools of {pupils:,} pupils, in one process):")
     for key, value in per_phase.items():

@@ -336,3 +336,35 @@ def test_cli_prunes_old_nights(world: World) -> None:
     assert night_report(world.store, "n-ancient").jobs == ()
     out = CliRunner().invoke(cli, ["nightly", "prune", "--host", HOST, "--older-than", "30"])
     assert "pruned 0 night(s) older than 30 day(s)" in out.output
+
+
+def test_a_nightly_delta_loads_only_the_records_it_names(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the school's records was 83 % of a job: a delta that changes two linked pupils
+    reads those two, not the whole school; a joiner (a record not linked) reads everything."""
+    from schoolsync.sync.state import SchoolRecords
+
+    whole: list[str] = []
+    load = SchoolRecords.load
+
+    def counted(uow: Any, school_id: str) -> SchoolRecords:
+        whole.append(school_id)
+        return load(uow, school_id)
+
+    monkeypatch.setattr(SchoolRecords, "load", counted)
+    world.fake.set_school("A", renamed(world.feeds["A"], 1, 2))
+
+    record = run_school(SchoolJob(run_id="n1", school_id="A", trust_id="T1"), world.host)
+
+    assert (record.status, record.pupils_changed) == (JobStatus.DONE, 2)
+    assert world.renamed_pupils("A") == 2
+    assert whole == []
+    joiner = attrs.evolve(world.feeds["B"].pupils[0], id="J1", mis_id="J1", upn=None)
+    feed_b = world.feeds["B"]
+    world.fake.set_school("B", attrs.evolve(feed_b, pupils=(*feed_b.pupils, joiner)))
+
+    record = run_school(SchoolJob(run_id="n1", school_id="B", trust_id="T1"), world.host)
+
+    assert (record.status, record.pupils_changed) == (JobStatus.DONE, 1)
+    assert whole == ["B"]

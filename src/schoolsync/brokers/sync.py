@@ -183,6 +183,8 @@ def _deleted_links(
     people = {d.id for d in fetch.deleted if d.kind == "user"}
     classes = {d.id for d in fetch.deleted if d.kind == "class"}
     out: list[tuple[RecordKind, str]] = []
+    if not (people or classes):
+        return out  # nothing deleted: the school's links need not be read
     for link in uow.sync_links.list(school_id=school_id):
         named = classes if link.kind is RecordKind.CLASS else people
         if link.kind is not RecordKind.YEAR_GROUP and link.mis_id in named:

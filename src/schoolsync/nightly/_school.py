@@ -37,7 +37,12 @@ from schoolsync.errors import SchoolsyncError, StaleFetchError, SyncGuardError
 from schoolsync.outbox import OutboxNotifier
 from schoolsync.ports import IdSource, MisSource, Notifier, Store, UnitOfWork
 from schoolsync.sync.connection import MisConnection, require_active
-from schoolsync.sync.incremental import delta_of, incremental_plan, read_snapshot
+from schoolsync.sync.incremental import (
+    delta_of,
+    incremental_plan,
+    load_for_delta,
+    read_snapshot,
+)
 from schoolsync.sync.plans import PlanOptions
 from schoolsync.sync.report import SyncReport
 
@@ -183,7 +188,9 @@ def sync_school(
             store,
             school_id,
             connection_of=connection_of,
-            load=SchoolRecords.load,
+            load=lambda uow, sid: (
+                load_for_delta(uow, sid, snapshot, delta) or SchoolRecords.load(uow, sid)
+            ),
             plan=lambda current: incremental_plan(
                 snapshot, current, at=at, since=since, options=options, delta=delta
             ),

@@ -24,21 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Required, TypedDict, TypeVar, Unpack
+from typing import Any, Required, TypedDict, TypeVar, Unpack
 
 import attrs
 
 from schoolsync.errors import SyncError
 from schoolsync.people import Pupil, SchoolClass, StaffMember, YearGroup
 from schoolsync.ports import IdSource, MisSnapshot, MisSource, Notifier, Store, UnitOfWork
-from schoolsync.records.decisions import MatchChoice
+from schoolsync.records.decisions import MatchChoice, MatchDecisions
+from schoolsync.records.tables import MATCH_DECISIONS
 from schoolsync.sync.applying import plan_and_apply
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.planning import plan_pairings
 from schoolsync.sync.plans import Pairing, PairStatus, PlanOptions, SyncPlan, is_nursery
 from schoolsync.sync.records import RecordKind, SyncState
 from schoolsync.sync.report import SyncReport
-from schoolsync.sync.state import Record, SchoolRecords, mis_key
+from schoolsync.sync.state import Record, SchoolRecords, get_many, mis_key, repository
 
 __all__ = [
     "Delta",
@@ -46,6 +47,7 @@ __all__ = [
     "delta_of",
     "incremental_plan",
     "incremental_sync",
+    "load_for_delta",
     "read_snapshot",
 ]
 
@@ -110,6 +112,14 @@ class Delta:
     deleted_people: frozenset[str] = frozenset()
     deleted_classes: frozenset[str] = frozenset()
 
+    def deletes(self, kind: RecordKind, mis_id: str) -> bool:
+        """True if the delta deletes MIS record *mis_id* of *kind* (a person or a class)."""
+        if kind is RecordKind.CLASS:
+            return mis_id in self.deleted_classes
+        if kind in (RecordKind.PUPIL, RecordKind.STAFF):
+            return mis_id in self.deleted_people
+        return False
+
 
 def delta_of(source: object) -> Delta | None:
     """The :class:`Delta` of *source* if it is a delta feed (``source.is_delta`` true, e.g. a
@@ -121,6 +131,62 @@ def delta_of(source: object) -> Delta | None:
     return Delta(
         deleted_people=frozenset(str(d.id) for d in items if getattr(d, "kind", "") == "user"),
         deleted_classes=frozenset(str(d.id) for d in items if getattr(d, "kind", "") == "class"),
+    )
+
+
+def load_for_delta(
+    uow: UnitOfWork, school_id: str, snapshot: MisSnapshot, delta: Delta | None
+) -> SchoolRecords | None:
+    """The school's records as :func:`incremental_plan` of the delta *snapshot* needs them,
+    reading only the app records the delta names; ``None`` when it needs them all.
+
+    A nightly delta names a few records (1 % of pupils changed a name, say), all already
+    linked: then only those app records are read (one keyed read each), with every link,
+    soft deletion, tombstone and decision of the school (the plan's guard and deletions read
+    those), instead of every pupil, member of staff and class. The plan is the same as
+    against :meth:`SchoolRecords.load`'s records. It returns ``None`` (read everything) for a
+    full feed (*delta* ``None``: absent records go Out of sync), and for a delta with any
+    record not linked, or linked to an app record that is gone (an import, a restore or a
+    decision needs the whole school: new ids, emails, matches).
+    """
+    if delta is None:
+        return None
+    school = uow.schools.get(school_id)
+    if school is None:
+        return None  # load() says what is wrong
+    links = tuple(uow.sync_links.list(school_id=school_id))
+    by_mis = {(lk.kind, lk.mis_id): lk.app_id for lk in links}
+    wanted: dict[RecordKind, set[str]] = {k: set() for k in RecordKind}
+    named: list[tuple[RecordKind, Sequence[Record]]] = [
+        (RecordKind.YEAR_GROUP, snapshot.year_groups),
+        (RecordKind.CLASS, snapshot.classes),
+        (RecordKind.STAFF, snapshot.staff),
+        (RecordKind.PUPIL, snapshot.pupils),
+    ]
+    for kind, records in named:
+        for record in records:
+            app_id = by_mis.get((kind, mis_key(record)))
+            if app_id is None:
+                return None
+            wanted[kind].add(app_id)
+    for link in links:
+        if delta.deletes(link.kind, link.mis_id):
+            wanted[link.kind].add(link.app_id)
+    found: dict[RecordKind, dict[str, Any]] = {}
+    for kind, ids in wanted.items():
+        found[kind] = get_many(repository(uow, kind), sorted(ids))
+        if len(found[kind]) != len(ids):
+            return None
+    return SchoolRecords(
+        school=school,
+        pupils=found[RecordKind.PUPIL],
+        staff=found[RecordKind.STAFF],
+        classes=found[RecordKind.CLASS],
+        year_groups=found[RecordKind.YEAR_GROUP],
+        links=links,
+        deleted=tuple(uow.deleted.list(school_id=school_id)),
+        tombstones=tuple(uow.tombstones.list(school_id=school_id)),
+        decisions=MatchDecisions(uow.repository(MATCH_DECISIONS).list(school_id=school_id)),
     )
 
 
@@ -273,16 +339,8 @@ def _pairings(
     for link in current.links:
         if link.mis_id in seen[link.kind]:
             continue
-        if delta is not None:
-            named = (
-                delta.deleted_classes
-                if link.kind is RecordKind.CLASS
-                else delta.deleted_people
-                if link.kind in (RecordKind.PUPIL, RecordKind.STAFF)
-                else frozenset()
-            )
-            if link.mis_id not in named:
-                continue  # not in the delta: unchanged
+        if delta is not None and not delta.deletes(link.kind, link.mis_id):
+            continue  # not in the delta: unchanged
         app = current.records(link.kind).get(link.app_id)
         if app is not None:
             out.append(Pairing(kind=link.kind, status=PairStatus.NOT_MATCHED, app=app))

@@ -712,6 +712,23 @@ class StoreContract:
             assert uow.trusts.list(school_id="a") == []
             assert uow.accounts.count(school_id="a") == 0
 
+    def test_get_many_reads_the_records_with_those_ids(self, store: Store) -> None:
+        """``schoolsync.sync.state.get_many(repo, ids)`` (the repository's own ``get_many``
+        where it has one, as the bundled stores do) returns the records with those ids by id,
+        absent and repeated ids aside, across more ids than one query takes."""
+        from schoolsync.sync.state import get_many
+
+        with store.unit_of_work() as uow:
+            uow.pupils.put_many(_pupil(f"p{n:04d}", "a") for n in range(1200))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            wanted = [f"p{n:04d}" for n in range(0, 1200, 2)] + ["p0000", "absent"]
+            found = get_many(uow.pupils, wanted)
+            assert sorted(found) == sorted(set(wanted) - {"absent"})
+            assert found["p0010"] == uow.pupils.require("p0010")
+            assert get_many(uow.pupils, []) == {}
+            assert get_many(uow.staff, ["p0000"]) == {}
+
     def test_remove_deletes(self, store: Store) -> None:
         """remove() deletes the record for good once committed."""
         with store.unit_of_work() as uow:
