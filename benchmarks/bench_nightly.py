@@ -299,6 +299,48 @@ def phases(
     return {k: v / len(schools) for k, v in totals.items()}
 
 
+def load_ab(config: Path, fake: Any, snap: Any, night_no: int, runs: int = 21) -> dict[str, float]:
+    """Median ms of loading school 1 for its next delta: the whole school
+    (``SchoolRecords.load``) against what the delta names (``load_for_delta``), interleaved in
+    this process; the two plans must be equal."""
+    import statistics
+
+    from schoolsync.brokers.sync import load_watermark
+    from schoolsync.sync.incremental import (
+        delta_of,
+        incremental_plan,
+        load_for_delta,
+        read_snapshot,
+    )
+    from schoolsync.sync.state import SchoolRecords
+    from schoolsync.testing.nightly import ConfiguredHost
+
+    host = ConfiguredHost(json.loads(config.read_text()))
+    store, sid = host.store(), school_id(1)
+    fake.set_school(sid, _changed(snap, 1, night_no, 0.01))
+    fetched = host.source(sid).fetch(load_watermark(store, sid, "wonde"))  # type: ignore[attr-defined]
+    named, delta = read_snapshot(fetched, sid), delta_of(fetched)
+    times: dict[str, list[float]] = {"whole": [], "named": []}
+    for i in range(runs):
+        for which in ("whole", "named") if i % 2 else ("named", "whole"):
+            with store.unit_of_work() as uow:
+                started = time.perf_counter()
+                if which == "whole":
+                    SchoolRecords.load(uow, sid)
+                elif load_for_delta(uow, sid, named, delta) is None:
+                    raise RuntimeError("the delta needs the whole school")
+                times[which].append(time.perf_counter() - started)
+    at = datetime.now(UTC)
+    with store.unit_of_work() as uow:
+        whole = incremental_plan(named, SchoolRecords.load(uow, sid), at=at, delta=delta)
+        narrow = load_for_delta(uow, sid, named, delta)
+        assert narrow is not None
+        if incremental_plan(named, narrow, at=at, delta=delta) != whole:
+            raise RuntimeError("the narrow load planned something else")
+    host.close()
+    return {k: statistics.median(v) * 1000 for k, v in times.items()}
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench_nightly")
     parser.add_argument("--quick", action="store_true")
@@ -350,11 +392,17 @@ def main(argv: list[str]) -> None:
         night_no += 1
         sample = range(1, min(schools, args.phase_schools) + 1)
         per_phase = phases(config, fake, snap, sample, night_no)
+        ab = load_ab(config, fake, snap, night_no + 1)
     total = sum(per_phase.values())
     print(f"\nper school ({len(sample)} schools of {pupils:,} pupils, in one process):")
     for key, value in per_phase.items():
         print(f"  {key:<11} {value * 1000:8.1f} ms  {value / total:5.1%}")
     print(f"  {'total':<11} {total * 1000:8.1f} ms")
+    print(
+        f"loading one school for its delta (median of 21, interleaved): the whole school "
+        f"{ab['whole']:.1f} ms, what the delta names {ab['named']:.1f} ms "
+        f"({ab['whole'] / ab['named']:.1f}x)"
+    )
     print("\nworkers  wall s  schools/s  pupils/s  pupils changed  done/failed")
     for r in results:
         print(
