@@ -479,3 +479,44 @@ def test_no_transaction_is_open_while_the_broker_answers() -> None:
         finally:
             host.close()
             store.close()
+
+
+def test_the_job_sync_is_all_or_nothing_at_every_write(tmp_path: Path) -> None:
+    """Fail each write of the job's sync in turn (a delta with a rename and a leaver the broker
+    deleted): every failure leaves the store exactly as it was, the watermark included; the
+    run that succeeds commits once, the sync, the soft delete and the watermark together."""
+    from datetime import timedelta
+
+    from schoolsync.clock import FixedClock
+    from schoolsync.nightly import sync_school
+    from schoolsync.testing.brokers import FakeWonde
+    from schoolsync.testing.faults import fails_cleanly_at_every_write
+
+    clock = FixedClock(DAY0)
+    feed = served("A")
+    connection = authorised_connection("A")
+    with (
+        FakeWonde(token="t", schools={"A": feed}, clock=clock) as fake,
+        SqliteStore(tmp_path / "night.sqlite") as store,
+    ):
+        source = fake.connect("A", settings=QUICK)  # type: ignore[attr-defined]
+        try:
+            import_school(store, source, connection=connection, at=DAY0)
+            clock.advance(timedelta(days=1))
+            pupils = list(feed.pupils)
+            leaver = pupils[4]
+            pupils[2] = attrs.evolve(pupils[2], forename="Sunny")
+            fake.set_school(
+                "A", attrs.evolve(feed, pupils=tuple(p for p in pupils if p is not leaver))
+            )
+            night = fails_cleanly_at_every_write(
+                store,
+                lambda s: sync_school(
+                    s, "A", source, connection_of=lambda uow: connection, at=clock.now()
+                ),
+            )
+        finally:
+            source.close()
+    assert night.writes.count("commit") == 1
+    assert night.writes.index("sync_watermarks.put") < night.writes.index("commit")
+    assert {"pupils.put_many", "deleted.put", "pupils.remove"} <= set(night.writes)
