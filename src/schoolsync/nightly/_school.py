@@ -35,7 +35,7 @@ import attrs
 
 from schoolsync.errors import SchoolsyncError, StaleFetchError, SyncGuardError
 from schoolsync.outbox import OutboxNotifier
-from schoolsync.ports import IdSource, MisSource, Notifier, Store, UnitOfWork
+from schoolsync.ports import ForwardingUnitOfWork, IdSource, MisSource, Notifier, Store, UnitOfWork
 from schoolsync.sync.connection import MisConnection, require_active
 from schoolsync.sync.incremental import (
     delta_of,
@@ -64,16 +64,11 @@ class SchoolSync:
     results: Any = None
 
 
-class _Deferred:
+class _Deferred(ForwardingUnitOfWork):
     """The sync's unit of work as ``apply`` sees it: its commit is deferred to the end of
     :func:`sync_school` (so the writes, the messages, the soft deletes, the watermark and the
-    caller's record commit together); rollback is real."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._uow, name)
+    caller's record commit together) and its ``with`` block is :func:`sync_school`'s own;
+    rollback and everything else are the real unit of work's."""
 
     def __enter__(self) -> Self:
         return self
@@ -88,9 +83,6 @@ class _Deferred:
 
     def commit(self) -> None:
         """Deferred: :func:`sync_school` commits once, at its end."""
-
-    def rollback(self) -> None:
-        self._uow.rollback()
 
 
 def _is_broker(source: object) -> bool:
