@@ -41,6 +41,20 @@ _WORDS = {
 }
 
 
+def _frame_library(library: str) -> Any:
+    """The DataFrame library *library* (``"pandas"`` or ``"polars"``), imported.
+
+    Raises:
+        ModuleNotFoundError: it is not installed (the message names the extra to install).
+    """
+    try:
+        return importlib.import_module(library)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"to_{library}() needs {library}: pip install 'schoolsync[{library}]'"
+        ) from exc
+
+
 def human_header(key: str) -> str:
     """A field key as a person reads it: ``date_of_birth`` -> ``Date of birth``, ``mis_id``
     -> ``MIS id``, ``upn`` -> ``UPN``. A key already written for people (with a capital or a
@@ -148,12 +162,7 @@ class Tabular(ABC):
         Raises:
             ModuleNotFoundError: pandas is not installed (``pip install 'schoolsync[pandas]'``).
         """
-        try:
-            pd = importlib.import_module("pandas")
-        except ModuleNotFoundError as exc:
-            raise ModuleNotFoundError(
-                "to_pandas() needs pandas: pip install 'schoolsync[pandas]'"
-            ) from exc
+        pd = _frame_library("pandas")
         rows = self.to_rows()
         return pd.DataFrame(rows, columns=self._columns(rows))
 
@@ -163,12 +172,7 @@ class Tabular(ABC):
         Raises:
             ModuleNotFoundError: polars is not installed (``pip install 'schoolsync[polars]'``).
         """
-        try:
-            pl = importlib.import_module("polars")
-        except ModuleNotFoundError as exc:
-            raise ModuleNotFoundError(
-                "to_polars() needs polars: pip install 'schoolsync[polars]'"
-            ) from exc
+        pl = _frame_library("polars")
         rows = self.to_rows()
         columns = self._columns(rows)
         return pl.DataFrame({c: [row.get(c) for row in rows] for c in columns}, strict=False)
@@ -235,12 +239,7 @@ def snapshot_frames(snapshot: Any, library: str, table: str | None = None) -> An
         ModuleNotFoundError: the library is not installed.
         ValidationError: *table* is not one of the snapshot's tables.
     """
-    try:
-        module = importlib.import_module(library)
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            f"to_{library}() needs {library}: pip install 'schoolsync[{library}]'"
-        ) from exc
+    module = _frame_library(library)
 
     def frame(name: str) -> Any:
         columns, rows = _snapshot_table(snapshot, name)

@@ -5,6 +5,7 @@ and a MIS snapshot that shows itself as tables and converts to named DataFrames 
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, date, datetime
 
 import attrs
@@ -169,6 +170,21 @@ def test_an_empty_table_keeps_its_columns() -> None:
     assert snapshot.to_polars("staff").height == 0
     with pytest.raises(ValidationError):
         snapshot.to_pandas("teachers")
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_a_missing_frame_library_names_the_extra_to_install(
+    library: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pandas (or polars) both a snapshot and a table say which extra installs it."""
+    monkeypatch.setitem(sys.modules, library, None)  # import fails as if not installed
+    snapshot = sample_snapshot("oak", pupils=3, staff=1)
+    review = match_pupils(snapshot.pupils, snapshot.pupils)
+    hint = f"to_{library}() needs {library}: pip install 'schoolsync[{library}]'"
+    for convert in (getattr(snapshot, f"to_{library}"), getattr(review, f"to_{library}")):
+        with pytest.raises(ModuleNotFoundError) as info:
+            convert()
+        assert hint == str(info.value)
 
 
 def test_a_snapshot_frame_reads_back_through_the_tabular_reader() -> None:
