@@ -88,15 +88,7 @@ def read_snapshot(source: MisSource, school_id: str) -> MisSnapshot:
     """Read everything *source* holds for one school into a :class:`~schoolsync.ports.MisSnapshot`."""
     if isinstance(source, SnapshotSource):
         return source.snapshot
-    return MisSnapshot(
-        school_id=school_id,
-        taken_at=source.snapshot_time(),
-        pupils=tuple(source.pupils()),
-        staff=tuple(source.staff()),
-        classes=tuple(source.classes()),
-        year_groups=tuple(source.year_groups()),
-        warnings=tuple(source.warnings()),
-    )
+    return MisSnapshot.from_source(source, school_id)
 
 
 @attrs.frozen(kw_only=True)
