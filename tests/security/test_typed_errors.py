@@ -85,25 +85,29 @@ def test_a_ctf_in_an_unreadable_encoding_is_typed(tmp_path: Path, encoding: str)
 # -- role catalogues: deep data and long chains -------------------------------------------------
 
 
+def _chain(length: int, cap: int | None = None) -> list[Role]:
+    """*length* school roles r0, r1... each implying the next; the last holds reports.view."""
+    return [
+        Role(
+            name=f"r{n}",
+            scope="school",
+            implies={f"r{n + 1}"} if n < length - 1 else set(),
+            permissions={"reports.view"} if n == length - 1 else set(),
+            max_per_school=cap,
+        )
+        for n in range(length)
+    ]
+
+
 @pytest.mark.parametrize("length", [200, 1_000])
 def test_a_chain_of_a_thousand_implied_roles_builds(length: int) -> None:
     """A chain of up to 1,000 roles each implying the next is checked without RecursionError,
     and the first role carries the last one's permission."""
-    last = length - 1
-    roles = [
-        Role(
-            name=f"r{n}",
-            scope="school",
-            implies={f"r{n + 1}"} if n < last else set(),
-            permissions={"reports.view"} if n == last else set(),
-        )
-        for n in range(length)
-    ]
     catalogue = RoleCatalogue.build(
-        ["reports.view"], roles, manage_permission=None, grant_permission=None
+        ["reports.view"], _chain(length), manage_permission=None, grant_permission=None
     )
     assert catalogue.effective_permissions("r0") == {"reports.view"}
-    assert len(catalogue.implied_roles("r0")) == last
+    assert len(catalogue.implied_roles("r0")) == length - 1
 
 
 def test_a_chain_of_two_thousand_roles_builds_without_a_closure_per_role() -> None:
@@ -113,17 +117,7 @@ def test_a_chain_of_two_thousand_roles_builds_without_a_closure_per_role() -> No
     Measured as memory, not time: the build's peak stays under 16 MB (3 MB with the fold)."""
     import tracemalloc
 
-    length = 2_000
-    roles = [
-        Role(
-            name=f"r{n}",
-            scope="school",
-            implies={f"r{n + 1}"} if n < length - 1 else set(),
-            permissions={"reports.view"} if n == length - 1 else set(),
-            max_per_school=5,
-        )
-        for n in range(length)
-    ]
+    roles = _chain(2_000, cap=5)
     tracemalloc.start()
     try:
         catalogue = RoleCatalogue.build(
