@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import pytest
 
 from schoolsync.ports import Store
 from schoolsync.storage.sqlite import SqliteStore
-from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
 
 pytestmark = pytest.mark.slow
 
@@ -109,12 +107,6 @@ def test_sqlite_holds_all_or_none_after_sigkill(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with SqliteStore(path) as store:
         _check(store, allowed)
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    with throwaway_postgres_database(postgres_admin_dsn()) as dsn:
-        yield dsn
 
 
 @pytest.mark.postgres

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,6 @@ from schoolsync.sync import MisConnection, SchoolRecords, apply, authorise, plan
 from schoolsync.sync.applying import unmatch
 from schoolsync.sync.records import RecordKind
 from schoolsync.sync.sample import evolve_snapshot, sample_snapshot
-from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
 from schoolsync.testing.faults import StoreSnapshot, whole_store
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.notifier import RecordingNotifier
@@ -58,13 +57,6 @@ PEOPLE = (
 
 
 # -- the three stores ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    """One throwaway PostgreSQL database for the module (skips without a server)."""
-    with throwaway_postgres_database(postgres_admin_dsn()) as dsn:
-        yield dsn
 
 
 def _memory(_tmp: Path, _request: pytest.FixtureRequest) -> Store:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ from schoolsync.records.accounts import Account, AccountStatus
 from schoolsync.records.audit import AuditAction
 from schoolsync.records.organisations import Membership, MembershipStatus, School
 from schoolsync.storage.sqlite import SqliteStore
-from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.notifier import RecordingNotifier
 from schoolsync.trusts import TrustAdminTokenError, TrustKind
@@ -167,12 +166,6 @@ def _race(target: Callable[..., None], argsets: list[tuple[Any, ...]]) -> list[t
 
 
 # --- the stores ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    with throwaway_postgres_database(postgres_admin_dsn()) as dsn:
-        yield dsn
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -34,7 +34,6 @@ from schoolsync.ports import OutboundMessage, Store
 from schoolsync.records.tables import OUTBOX
 from schoolsync.storage.sqlite import SqliteStore
 from schoolsync.testing import SequentialIds
-from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
 from schoolsync.testing.memory import MemoryStore
 
 AT = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
@@ -119,20 +118,6 @@ def _nomination(n: int = 1) -> OutboundMessage:
         data={"trust_id": "t1", "account_id": f"a{n}", "token": f"tok{n}",
               "expires_at": "2026-09-08T08:00:00+00:00"},
     )
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        with SqliteStore(tmp_path / "outbox.sqlite3") as s:
-            yield s
-    else:
-        from schoolsync.storage.postgres import PostgresStore
-
-        with throwaway_postgres_database(postgres_admin_dsn()) as dsn, PostgresStore(dsn) as s:
-            yield s
 
 
 def _queue(store: Store, *messages: OutboundMessage, commit: bool = True) -> None:

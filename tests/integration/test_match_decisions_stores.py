@@ -22,7 +22,6 @@ from tests.integration.test_sync_stores import (  # the same stores, fixtures in
     NOW,
     NewStore,
     new_store,  # noqa: F401
-    postgres_dsn,  # noqa: F401
 )
 
 from schoolsync.matching import (

@@ -27,16 +27,8 @@ from schoolsync.storage import migrations
 from schoolsync.testing.contracts import (
     HandEditedRow,
     hand_edited_rows,
-    postgres_admin_dsn,
     sample_records,
-    throwaway_postgres_database,
 )
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    with throwaway_postgres_database(postgres_admin_dsn()) as dsn:
-        yield dsn
 
 
 @pytest.fixture

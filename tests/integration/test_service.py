@@ -24,7 +24,6 @@ from schoolsync.service import SIGN_UP_MESSAGE, TrustOffice
 from schoolsync.storage.sqlite import SqliteStore
 from schoolsync.testing import SeededTokens
 from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
-from schoolsync.testing.memory import MemoryStore
 
 START = datetime(2026, 9, 1, 9, tzinfo=UTC)
 TRUST = "nlt"
@@ -41,20 +40,6 @@ def _office(store: Store, clock: FixedClock | None = None, **kw: Any) -> TrustOf
         max_staleness=0,
         **kw,
     )
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        with SqliteStore(tmp_path / "office.sqlite3") as s:
-            yield s
-    else:
-        from schoolsync.storage.postgres import PostgresStore
-
-        with throwaway_postgres_database(postgres_admin_dsn()) as dsn, PostgresStore(dsn) as s:
-            yield s
 
 
 def _outbox(store: Store, kind: str) -> list[Any]:

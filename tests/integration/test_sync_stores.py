@@ -73,14 +73,6 @@ NewStore = Callable[[], Store]
 # -- stores -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
-
-    with throwaway_postgres_database(postgres_admin_dsn()) as dsn:
-        yield dsn
-
-
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewStore]:
     """Makes empty stores of one kind holding school ``s1``; closes them afterwards."""
