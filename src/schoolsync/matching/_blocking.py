@@ -126,13 +126,10 @@ def _mix(*parts: IntArray) -> IntArray:
     return h
 
 
-def _flatten(per_row: list[list[int]]) -> tuple[IntArray, IntArray]:
-    """Key lists per row as (keys, the position of each key's row)."""
-    counts = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
-    keys = np.fromiter(
-        (c for codes in per_row for c in codes), dtype=np.int64, count=int(counts.sum())
-    )
-    return keys, np.repeat(np.arange(len(per_row), dtype=np.int64), counts)
+def _flat(keys: list[int], counts: list[int]) -> tuple[IntArray, IntArray]:
+    """Keys of all rows in row order, and the position of each key's row."""
+    at = np.repeat(np.arange(len(counts), dtype=np.int64), np.asarray(counts, dtype=np.int64))
+    return np.asarray(keys, dtype=np.int64).reshape(-1), at
 
 
 class _Side:
@@ -172,26 +169,30 @@ class _Side:
         """Name keys (a surname token with a forename or one of its forms, either order)."""
         f = self.f
         fn_t, pfn_t, sn_t, psn_t = f.fn_t, f.pfn_t, f.sn_t, f.psn_t
-        forms: dict[str, list[str]] = {}
-        per_row: list[list[int]] = []
-        add = per_row.append
+        forms: dict[str, tuple[str, ...]] = {}
+        keys: list[int] = []
+        counts: list[int] = []
+        add_keys, add_count = keys.extend, counts.append
         for k in self.rows.tolist():
             ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
-            firsts: list[str] = []
-            for given in (ft,) if pt is ft else (ft, pt):
-                if given:
-                    first = given[0]
-                    known = forms.get(first)
+            given: tuple[str, ...] = ()
+            for name in (ft,) if pt is ft else (ft, pt):
+                if name:
+                    known = forms.get(name[0])
                     if known is None:
-                        known = forms[first] = [first, *sorted(groups(first) - {first})]
-                    firsts.extend(known)
-            if len(firsts) == 1 and len(st) == 1 and qt is st:
-                s, g = st[0], firsts[0]
-                add([hash((s, g) if s <= g else (g, s))])
-                continue
-            keys = (hash((s, g) if s <= g else (g, s)) for g in firsts for s in _surnames(st, qt))
-            add(list(dict.fromkeys(keys))[:MAX_KEYS])
-        return _flatten(per_row)
+                        first = name[0]
+                        known = forms[first] = (first, *sorted(groups(first) - {first}))
+                    given += known
+            row = [
+                hash((s, g) if s <= g else (g, s))
+                for g in given
+                for s in (st if qt is st else st + qt)
+            ]
+            if len(row) > MAX_KEYS:
+                row = row[:MAX_KEYS]
+            add_keys(row)
+            add_count(len(row))
+        return _flat(keys, counts)
 
     def initials(self) -> tuple[IntArray, IntArray]:
         """Prefix keys from the compact names (three letters of the surname with the
@@ -224,23 +225,21 @@ class _Side:
         the other; every surname token, the legal and preferred forename)."""
         f = self.f
         fn_t, pfn_t, sn_t, psn_t = f.fn_t, f.pfn_t, f.sn_t, f.psn_t
-        per_row: list[list[int]] = []
+        keys: list[int] = []
+        counts: list[int] = []
         for k in self.rows.tolist():
             ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
-            keys = []
-            for given in (ft,) if pt is ft else (ft, pt):
-                if given:
-                    first = given[0]
-                    for s in _surnames(st, qt):
-                        keys.append(hash(("S", s[:3], first[:1])))
-                        keys.append(hash(("G", first[:3], s[:1])))
-            per_row.append(list(dict.fromkeys(keys))[:MAX_KEYS])
-        return _flatten(per_row)
-
-
-def _surnames(legal: tuple[str, ...], preferred: tuple[str, ...]) -> list[str]:
-    """Every token of the legal and the preferred surname."""
-    return list(legal) if preferred is legal else list(dict.fromkeys((*legal, *preferred)))
+            row: list[int] = []
+            for name in (ft,) if pt is ft else (ft, pt):
+                if name:
+                    first = name[0]
+                    for s in st if qt is st else st + qt:
+                        row.append(hash(("S", s[:3], first[:1])))
+                        row.append(hash(("G", first[:3], s[:1])))
+            row = list(dict.fromkeys(row))[:MAX_KEYS]
+            keys.extend(row)
+            counts.append(len(row))
+        return _flat(keys, counts)
 
 
 def sorted_unique(a: IntArray) -> IntArray:
