@@ -63,7 +63,9 @@ def run_readers(
     bound = cpu_s if cpu_s is not None else cpu_bound(path.stat().st_size)
     outcomes, done = read_in_child(path, readers, bound)
     if done.returncode == -signal.SIGXCPU:
-        slow = readers[len(outcomes)]
+        # The child lifts the bound as each reader returns: the killed one is the first
+        # without an outcome line.
+        slow = readers[len(outcomes)] if len(outcomes) < len(readers) else "(after the last)"
         pytest.fail(f"reader {slow!r} used more than {bound} s of CPU on {path.name}")
     assert len(outcomes) == len(readers), done.stderr[-2000:]
     figures = os.environ.get("SCHOOLSYNC_BOMB_FIGURES")
