@@ -130,7 +130,7 @@ def test_postgres_holds_all_or_none_after_sigkill(
 APPLY_PUPILS = 3_000
 _APPLY_CHILD = textwrap.dedent(
     f"""
-    import sys, time
+    import os, sys, time
     from datetime import UTC, datetime
     from schoolsync.sync import MisConnection, Pairing, RecordKind, SchoolRecords, apply, authorise
     from schoolsync.sync import plan_pairings
@@ -138,6 +138,7 @@ _APPLY_CHILD = textwrap.dedent(
     from schoolsync.trusts import School
 
     kind, target = sys.argv[1], sys.argv[2]
+    PAUSE_AT = int(os.environ["PAUSE_AT"]) if os.environ.get("PAUSE_AT") else None
     if kind == "sqlite":
         from schoolsync.storage.sqlite import SqliteStore
         store = SqliteStore(target)
@@ -168,6 +169,8 @@ _APPLY_CHILD = textwrap.dedent(
         def _count(self, n):
             Counted.writes += n
             print("writes", Counted.writes, flush=True)
+            if PAUSE_AT is not None and Counted.writes >= PAUSE_AT:
+                time.sleep(600)  # hold the transaction open here until the parent kills us
         def put(self, record):
             self._repo.put(record); self._count(1)
         def add(self, record):
@@ -200,9 +203,11 @@ _APPLY_CHILD = textwrap.dedent(
 
 def _kill_apply_when(args: list[str], threshold: int | None) -> None:
     """Run the applying child; SIGKILL it once it has written *threshold* records (or, if
-    None, once its commit has returned)."""
+    None, once its commit has returned). The child waits at that point (inside its unit of
+    work, or after its commit), so the kill lands there however slowly this process reads."""
+    env = dict(os.environ, PAUSE_AT="" if threshold is None else str(threshold))
     child = subprocess.Popen(
-        [sys.executable, "-c", _APPLY_CHILD, *args], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _APPLY_CHILD, *args], stdout=subprocess.PIPE, text=True, env=env
     )
     try:
         assert child.stdout is not None
