@@ -58,6 +58,9 @@ __all__ = [
 
 
 def _check_unique(kind: str, side: str, records: Sequence[object]) -> None:
+    ids = [getattr(r, "id") for r in records]  # noqa: B009 - records of several types
+    if len(set(ids)) == len(ids):
+        return
     seen: set[str] = set()
     for r in records:
         key: str = getattr(r, "id")  # noqa: B009 - records of several types

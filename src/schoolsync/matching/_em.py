@@ -28,6 +28,7 @@ removing a value (a birth date, a preferred or middle name) never makes a pair m
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import attrs
@@ -260,6 +261,26 @@ def _normalise(counts: FloatArray, prior: FloatArray, strength: float) -> FloatA
     return out
 
 
+def _distinct(levels: LevelArray) -> tuple[LevelArray, FloatArray]:
+    """The distinct columns of *levels* (fields, pairs), in sorted order, and how many
+    pairs have each."""
+    key = np.zeros(levels.shape[1], dtype=np.int64)
+    for row in levels:
+        key = key * _LEVEL_BASE + row
+    distinct, count = np.unique(key, return_counts=True)
+    out = np.empty((levels.shape[0], len(distinct)), dtype=np.int8)
+    for f in range(levels.shape[0] - 1, -1, -1):
+        out[f] = distinct % _LEVEL_BASE
+        distinct = distinct // _LEVEL_BASE
+    return out, count.astype(np.float64)
+
+
+#: Levels are below 16, so a pair's levels of the (ten) fields pack into one int64.
+_LEVEL_BASE = 16
+if N_LEVELS > _LEVEL_BASE or _LEVEL_BASE ** len(FIELDS) >= 2**62:  # pragma: no cover
+    raise ImportError("comparison levels no longer pack into one int64: widen _distinct")
+
+
 def estimate(
     candidates: LevelArray,
     sample: LevelArray,
@@ -277,7 +298,11 @@ def estimate(
     if candidates.shape[1] < min_pairs_to_learn:
         return prior_model(n_pairs_total, expected_matches, name_counts, tf_smoothing)
     u_random = _normalise(_level_counts(sample, None), _U0, prior_strength * 20)
-    all_counts = _level_counts(candidates, None)
+    # EM over the distinct level patterns, each weighted by how many pairs show it (a few
+    # thousand patterns stand for 10^5-10^6 pairs; sorted, so the order is canonical)
+    patterns, count = _distinct(candidates)
+    n = float(candidates.shape[1])
+    all_counts = _level_counts(patterns, count)
     m = _M0.copy()
     u_cand = u_random.copy()
     # the first E-step sees the candidates as random pairs of one school would be (the prior
@@ -287,35 +312,35 @@ def estimate(
     prior_odds = math.log2(first / (1.0 - first))
     learned = _LEARNED[:, None]
     learned_fields = np.flatnonzero(_LEARNED).tolist()
-    g = np.zeros(candidates.shape[1])
+    g = np.zeros(patterns.shape[1])
     for _ in range(rounds):
         mm, uu = _clean(m, u_cand)
         w = np.log2(mm / uu)
         w[:, MISSING] = 0.0
-        bits = np.zeros(candidates.shape[1])
+        bits = np.zeros(patterns.shape[1])
         for f in learned_fields:
-            bits += w[f][candidates[f]]
+            bits += w[f][patterns[f]]
         g = 1.0 / (1.0 + np.exp2(-np.clip(bits + prior_odds, -60, 60)))
-        share = float(np.clip(g.mean(), 1e-6, 1 - 1e-6))
+        share = float(np.clip(float(g @ count) / n, 1e-6, 1 - 1e-6))
         prior_odds = math.log2(share / (1.0 - share))
-        m_counts = _level_counts(candidates, g)
+        m_counts = _level_counts(patterns, g * count)
         u_counts = np.maximum(all_counts - m_counts, 0.0)
         m = np.where(learned, _normalise(m_counts, _M0, prior_strength), _M0)
         u_cand = np.where(learned, _normalise(u_counts, u_random, prior_strength), _U0)
     m_final, u_final = _clean(np.where(learned, m, _M0), np.where(learned, u_random, _U0))
-    matches = max(float(g.sum()), 1.0)
+    matches = max(float(g @ count), 1.0)
     return _finish(m_final, u_final, n_pairs_total, matches, name_counts, tf_smoothing, True)
 
 
 def name_codes(values: list[str], other: list[str]) -> tuple[IntArray, IntArray, IntArray]:
-    """Dense codes of compact names on both sides (-1 for none) and each code's count."""
-    codes: dict[str, int] = {}
-    a = np.fromiter(
-        (codes.setdefault(v, len(codes)) if v else -1 for v in values), np.int64, len(values)
-    )
-    b = np.fromiter(
-        (codes.setdefault(v, len(codes)) if v else -1 for v in other), np.int64, len(other)
-    )
+    """Dense codes of compact names on both sides (-1 for none), numbered in order of first
+    appearance, and each code's count."""
+    numbers = dict.fromkeys(values)
+    numbers.update(dict.fromkeys(other))
+    numbers.pop("", None)
+    codes = {v: k for k, v in enumerate(numbers)}
+    a = np.asarray(list(map(codes.get, values, itertools.repeat(-1))), dtype=np.int64)
+    b = np.asarray(list(map(codes.get, other, itertools.repeat(-1))), dtype=np.int64)
     both = np.concatenate([a, b])
     counts = np.bincount(both[both >= 0], minlength=len(codes)).astype(np.int64)
     return a, b, counts

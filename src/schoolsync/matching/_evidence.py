@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import attrs
@@ -35,6 +36,7 @@ from schoolsync.records.people import Gender, Pupil, StaffMember
 __all__ = [
     "FIELDS",
     "KINDS",
+    "SIMILARITY_FIELDS",
     "Comparison",
     "Features",
     "compare",
@@ -44,7 +46,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 LevelArray = npt.NDArray[np.int8]
-PatternArray = npt.NDArray[np.int32]
+PatternArray = npt.NDArray[np.int16]  # bit sets of levels (levels are below 16)
 
 # ----------------------------------------------------------------------------- levels
 
@@ -134,6 +136,8 @@ F_SURNAME, F_FORENAME, F_MIDDLE, F_DOB, F_GENDER, F_POSTCODE, F_ADDRESS, F_UPN, 
     range(len(FIELDS))
 )
 KINDS: tuple[str, ...] = ("name", "birth date", "address", "identifier")
+#: The fields whose string similarity a comparison keeps (for the breakdown).
+SIMILARITY_FIELDS: tuple[int, ...] = (F_SURNAME, F_FORENAME, F_ADDRESS)
 N_LEVELS = max(len(f.levels) for f in FIELDS)
 
 # ----------------------------------------------------------------------------- features
@@ -161,6 +165,22 @@ def _norm_postcode(text: str | None) -> str:
     return "".join(ch for ch in (text or "").upper() if ch.isalnum())
 
 
+_GENDER_CODE = {Gender.UNKNOWN: 0, Gender.MALE: 1, Gender.FEMALE: 2, Gender.OTHER: 3}
+_ORDINAL_1970 = 719_163  # date(1970, 1, 1).toordinal()
+
+
+def _date_parts(dates: list[date | None]) -> tuple[IntArray, IntArray, IntArray]:
+    """Year (-1: none), month and day (0: none) of each date, computed with numpy."""
+    ordinal = np.asarray([d.toordinal() if d else 0 for d in dates], dtype=np.int64)
+    days = (ordinal - _ORDINAL_1970).astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    missing = ordinal == 0
+    year = np.where(missing, -1, days.astype("datetime64[Y]").astype(np.int64) + 1970)
+    month = np.where(missing, 0, months.astype(np.int64) % 12 + 1)
+    day = np.where(missing, 0, (days - months).astype(np.int64) + 1)
+    return year, month, day
+
+
 def _outward(postcode: str) -> str:
     """The outward code (district) of a normalised postcode: all but the last three
     characters of a UK postcode; the first two characters of a short (foreign) one."""
@@ -177,80 +197,68 @@ class Features:
         n = len(records)
         self.n = n
         self._arrays: dict[str, npt.NDArray[np.object_]] = {}
-        get = operator.attrgetter(
-            "id",
-            "school_id",
-            "forename",
-            "surname",
-            "preferred_forename",
-            "preferred_surname",
-            "middle_names",
-            "gender",
-            "date_of_birth",
-            "mis_id",
-            "email",
-            "postcode",
-            "address",
-        )
-        columns: list[list[Any]] = (
-            [list(c) for c in zip(*map(get, records), strict=True)] if n else [[]] * 13
-        )
-        ids, schools, fns, sns, pfs, pss, mids, genders, dobs, mis_ids, emails = columns[:11]
-        postcodes, addresses = columns[11:]
-        self.ids: list[str] = ids
-        self.school: list[str] = schools
-        self.mis_id: list[str | None] = mis_ids
-        self.email: list[str | None] = [_norm_email(e) for e in emails]
+
+        def column(name: str) -> list[Any]:
+            return list(map(operator.attrgetter(name), records))
+
+        self.ids: list[str] = column("id")
+        self.school: list[str] = column("school_id")
+        self.mis_id: list[str | None] = column("mis_id")
+        self.email: list[str | None] = [_norm_email(e) if e else None for e in column("email")]
+        fns, sns, pfs = column("forename"), column("surname"), column("preferred_forename")
+        pss, mids = column("preferred_surname"), column("middle_names")
         _fill(cache, (*fns, *sns, *pfs, *pss, *mids))
         look = cache.get
 
         def normed(texts: list[str | None]) -> list[_Norm]:
             return [look(t, _EMPTY) if t else _EMPTY for t in texts]
 
+        first, second, third = (
+            operator.itemgetter(0),
+            operator.itemgetter(1),
+            operator.itemgetter(2),
+        )
         fn, sn, pf, ps = normed(fns), normed(sns), normed(pfs), normed(pss)
-        self.fn_c = [x[0] for x in fn]
-        self.fn_s = [x[1] for x in fn]
-        self.fn_t = [x[2] for x in fn]
-        self.sn_c = [x[0] for x in sn]
-        self.sn_s = [x[1] for x in sn]
-        self.sn_t = [x[2] for x in sn]
-        self.has_pref = np.fromiter(
-            (
+        self.fn_c = list(map(first, fn))
+        self.fn_s = list(map(second, fn))
+        self.fn_t = list(map(third, fn))
+        self.sn_c = list(map(first, sn))
+        self.sn_s = list(map(second, sn))
+        self.sn_t = list(map(third, sn))
+        self.has_pref = np.asarray(
+            [
                 bool(p[0] and p[0] != f[0]) or bool(q[0] and q[0] != s[0])
                 for p, f, q, s in zip(pf, fn, ps, sn, strict=True)
-            ),
+            ],
             dtype=bool,
-            count=n,
-        )
+        ).reshape(n)
         pf = [p if p[0] else f for p, f in zip(pf, fn, strict=True)]
         ps = [p if p[0] else f for p, f in zip(ps, sn, strict=True)]
-        self.pfn_c = [x[0] for x in pf]
-        self.pfn_t = [x[2] for x in pf]
-        self.psn_c = [x[0] for x in ps]
-        self.psn_t = [x[2] for x in ps]
-        self.mid_c = [x[0] for x in normed(mids)]
-        code = {Gender.UNKNOWN: 0, Gender.MALE: 1, Gender.FEMALE: 2, Gender.OTHER: 3}
-        self.gender = np.fromiter((code[g] for g in genders), dtype=np.int8, count=n)
-        self.dob_y = np.fromiter((d.year if d else -1 for d in dobs), dtype=np.int64, count=n)
-        self.dob_m = np.fromiter((d.month if d else 0 for d in dobs), dtype=np.int64, count=n)
-        self.dob_d = np.fromiter((d.day if d else 0 for d in dobs), dtype=np.int64, count=n)
+        self.pfn_c = list(map(first, pf))
+        self.pfn_t = list(map(third, pf))
+        self.psn_c = list(map(first, ps))
+        self.psn_t = list(map(third, ps))
+        self.mid_c = list(map(first, normed(mids)))
+        self.gender = np.asarray(
+            list(map(_GENDER_CODE.__getitem__, column("gender"))), dtype=np.int8
+        ).reshape(n)
+        self.dob_y, self.dob_m, self.dob_d = _date_parts(column("date_of_birth"))
         # the birth date with day and month in either order (0: none), a blocking key
         low = np.minimum(self.dob_m, self.dob_d)
         high = np.maximum(self.dob_m, self.dob_d)
         self.date_key: list[int] = np.where(
             self.dob_y >= 0, self.dob_y * 10_000 + low * 100 + high, 0
         ).tolist()
-        self.postcode: list[str] = [_norm_postcode(p) if p else "" for p in postcodes]
-        self.address: list[str] = [normalise_name(a) if a else "" for a in addresses]
+        self.postcode: list[str] = [_norm_postcode(p) if p else "" for p in column("postcode")]
+        self.address: list[str] = [normalise_name(a) if a else "" for a in column("address")]
         self._per_record: dict[str, npt.NDArray[Any]] = {}
-        self.upn: list[str | None] = [None] * n
-        self.former: list[tuple[str, ...]] = [()] * n
-        for k, r in enumerate(records):
-            if isinstance(r, Pupil):
-                if r.upn is not None:
-                    self.upn[k] = r.upn.value
-                if r.former_upns:
-                    self.former[k] = tuple(u.value for u in r.former_upns)
+        # UPNs (pupils only; a staff member has none)
+        upns = [getattr(r, "upn", None) for r in records]
+        self.upn: list[str | None] = [None if u is None else u.value for u in upns]
+        self.former: list[tuple[str, ...]] = [
+            tuple(u.value for u in f) if f else ()
+            for f in (getattr(r, "former_upns", ()) for r in records)
+        ]
 
     def has(self, name: str) -> BoolArray:
         """Per record: whether column *name* (a list of str) holds a value."""
@@ -261,6 +269,17 @@ class Features:
             arr = self._per_record[key] = np.fromiter(
                 map(bool, values), dtype=bool, count=len(values)
             )
+        return arr
+
+    def several(self, name: str) -> BoolArray:
+        """Per record: whether column *name* (spaced names) holds several words."""
+        key = f"several:{name}"
+        arr = self._per_record.get(key)
+        if arr is None:
+            values = getattr(self, name)
+            arr = self._per_record[key] = np.asarray(
+                [" " in v for v in values], dtype=bool
+            ).reshape(len(values))
         return arr
 
     def first_letter(self, name: str) -> IntArray:
@@ -289,15 +308,19 @@ class Features:
         if cached is not None:
             return cached.tolist()  # type: ignore[no-any-return]
         memo: dict[str, frozenset[str]] = {}
+
+        def of(token: str) -> frozenset[str]:
+            g = memo.get(token)
+            if g is None:
+                g = memo[token] = table.groups_of(token) | {token}
+            return g
+
+        none: frozenset[str] = frozenset()
         out: list[frozenset[str]] = []
         for ft, pt in zip(self.fn_t, self.pfn_t, strict=True):
-            groups: frozenset[str] = frozenset()
-            for t in (ft, pt):
-                if t:
-                    g = memo.get(t[0])
-                    if g is None:
-                        g = memo[t[0]] = table.groups_of(t[0]) | {t[0]}
-                    groups = groups | g
+            groups = of(ft[0]) if ft else none
+            if pt and (not ft or pt[0] != ft[0]):
+                groups = groups | of(pt[0])
             out.append(groups)
         arr = np.empty(self.n, dtype=object)
         arr[:] = out
@@ -362,8 +385,9 @@ class Comparison:
 
     ``patterns`` has one row per field of :data:`FIELDS`, a bit set of every level that
     applies (a name can be both one part of a multi-part name and close); ``levels`` the first
-    applicable level in the field's order (what EM learns from); ``similarity`` the string
-    similarity behind name and address levels (0-1, for the breakdown).
+    applicable level in the field's order (what EM learns from); ``similarity`` one row per
+    field of :data:`SIMILARITY_FIELDS`: the string similarity behind name and address levels
+    (0-1, for the breakdown).
     """
 
     pi: IntArray
@@ -377,6 +401,38 @@ class Comparison:
     def n(self) -> int:
         """The number of pairs."""
         return len(self.pi)
+
+    def take(self, idx: IntArray) -> Comparison:
+        """The pairs at positions *idx*, in that order."""
+        return Comparison(
+            pi=self.pi[idx],
+            pj=self.pj[idx],
+            patterns=self.patterns[:, idx],
+            levels=self.levels[:, idx],
+            similarity=self.similarity[:, idx],
+            one_sided=self.one_sided[idx],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[Comparison]) -> Comparison:
+        """The pairs of *parts*, one after another."""
+        if len(parts) == 1:
+            return parts[0]
+        return Comparison(
+            pi=np.concatenate([p.pi for p in parts]),
+            pj=np.concatenate([p.pj for p in parts]),
+            patterns=np.concatenate([p.patterns for p in parts], axis=1),
+            levels=np.concatenate([p.levels for p in parts], axis=1),
+            similarity=np.concatenate([p.similarity for p in parts], axis=1),
+            one_sided=np.concatenate([p.one_sided for p in parts]),
+        )
+
+    def field_similarity(self, field: int) -> npt.NDArray[np.float32]:
+        """The similarity row of *field* (zeros for a field without one)."""
+        if field in SIMILARITY_FIELDS:
+            row: npt.NDArray[np.float32] = self.similarity[SIMILARITY_FIELDS.index(field)]
+            return row
+        return np.zeros(self.n, dtype=np.float32)
 
 
 def _cp(n: int) -> Callable[..., FloatArray]:
@@ -402,8 +458,11 @@ class _Compare:
         self.cp = _cp(self.n)
         self.nicknames = nicknames
 
-    def cols(self, name: str) -> tuple[list[str], list[str]]:
-        return self.fm.take(name, self.pi), self.fa.take(name, self.pj)
+    def cols(self, name: str, sub: IntArray | None = None) -> tuple[list[str], list[str]]:
+        """Column *name* of both records of every pair (of the pairs at *sub*)."""
+        if sub is None:
+            return self.fm.take(name, self.pi), self.fa.take(name, self.pj)
+        return self.fm.take(name, self.pi[sub]), self.fa.take(name, self.pj[sub])
 
     def both_have(self, name: str) -> BoolArray:
         out: BoolArray = self.fm.has(name)[self.pi] & self.fa.has(name)[self.pj]
@@ -436,18 +495,25 @@ class _Compare:
             pref = np.maximum.reduce([cp(pm_s, a_s), cp(m_s, pa_s), cp(pm_s, pa_s)])
             best[has_pref] = np.maximum(best[has_pref], pref)
             pref_eq[has_pref] = pref >= 1.0
-        ms, as_ = self.cols(spaced)
-        tokens = cp(ms, as_, fuzz.token_set_ratio) / 100.0
+        # one part of a multi-part name: only where a side has several parts (between single
+        # words the token set ratio is 100 only for equal names, which are "equal" instead)
+        tokens = np.zeros(self.n)
+        several = np.flatnonzero(
+            self.fm.several(spaced)[self.pi] | self.fa.several(spaced)[self.pj]
+        )
+        if len(several):
+            ms, as_ = self.cols(spaced, several)
+            tokens[several] = cp(ms, as_, fuzz.token_set_ratio) / 100.0
         present = self.both_have(compact)
         initial = self.initials(compact, single=True) & present
-        bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int32)
+        bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int16)
         bits |= np.where(initial, 1 << INITIAL, 0)
         bits |= np.where(best >= 0.80, 1 << SIMILAR, 0)
         bits |= np.where(best >= 0.92, 1 << CLOSE, 0)
         bits |= np.where(tokens >= 1.0, 1 << PART, 0)
         bits |= np.where(pref_eq, 1 << PREFERRED, 0)
         # an equal legal name is that and nothing weaker (its weight reflects how common it is)
-        bits = np.where(legal >= 1.0, 1 << EXACT, bits).astype(np.int32)
+        bits = np.where(legal >= 1.0, 1 << EXACT, bits).astype(np.int16)
         bits[~present] = 0
         return m, a, legal, best, bits
 
@@ -492,18 +558,24 @@ class _Compare:
         if len(both):
             sub = both.tolist()
             x_fs = cp([fn_m[k] for k in sub], [sn_a[k] for k in sub])
+            both = both[x_fs >= 0.92]  # the other way round only where this way agrees
+            sub = both.tolist()
             x_sf = cp([sn_m[k] for k in sub], [fn_a[k] for k in sub])
-            swapped = (x_fs >= 0.92) & (x_sf >= 0.92)
-            s_bits[both[swapped]] |= 1 << TRANSPOSED
-            f_bits[both[swapped]] |= 1 << TRANSPOSED
+            swapped = both[x_sf >= 0.92]
+            s_bits[swapped] |= 1 << TRANSPOSED
+            f_bits[swapped] |= 1 << TRANSPOSED
         # middle names
         present = has_mid_m & has_mid_a
-        mid_sim = np.where(present, cp(mid_m, mid_a), 0.0)
+        mid_sim = np.zeros(self.n)
+        both_mid = np.flatnonzero(present)
+        if len(both_mid):
+            sub = both_mid.tolist()
+            mid_sim[both_mid] = cp([mid_m[k] for k in sub], [mid_a[k] for k in sub])
         initial = self.initials("mid_c", single=False) & present
-        m_bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int32)
+        m_bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int16)
         m_bits |= np.where(initial, 1 << INITIAL, 0)
         m_bits |= np.where(mid_sim >= 0.92, 1 << CLOSE, 0)
-        m_bits = np.where(mid_sim >= 1.0, 1 << EXACT, m_bits).astype(np.int32)
+        m_bits = np.where(mid_sim >= 1.0, 1 << EXACT, m_bits).astype(np.int16)
         m_bits[~present] = 0
         return s_bits, f_bits, m_bits, np.round(s_sim, 2), np.round(f_sim, 2)
 
@@ -519,7 +591,7 @@ class _Compare:
         for a, b, width in ((ym, ya, 4), (mm, ma, 2), (dm, da, 2)):
             for p in range(width):
                 digits += (a // 10**p) % 10 != (b // 10**p) % 10
-        bits = np.full(self.n, 1 << DOB_DIFFERENT, dtype=np.int32)
+        bits = np.full(self.n, 1 << DOB_DIFFERENT, dtype=np.int16)
         bits |= np.where((same_y & (same_m | same_d)) | (same_m & same_d), 1 << DOB_PART, 0)
         bits |= np.where(~same_y & same_m & same_d, 1 << DOB_YEAR, 0)
         bits |= np.where(digits == 1, 1 << DOB_TYPO, 0)
@@ -597,7 +669,7 @@ class _Compare:
 
 
 def _bits(levels: LevelArray) -> PatternArray:
-    out: PatternArray = np.where(levels > 0, 1 << levels.astype(np.int32), 0).astype(np.int32)
+    out: PatternArray = np.where(levels > 0, 1 << levels.astype(np.int32), 0).astype(np.int16)
     return out
 
 
@@ -630,9 +702,8 @@ def compare(
             _bits(mis),
             _bits(email),
         ]
-    ).astype(np.int32)
-    similarity = np.zeros((len(FIELDS), len(pi)), dtype=np.float32)
-    similarity[F_SURNAME], similarity[F_FORENAME], similarity[F_ADDRESS] = s_sim, f_sim, a_sim
+    ).astype(np.int16)
+    similarity = np.stack([s_sim, f_sim, a_sim]).astype(np.float32)
     one_sided = _one_sided(fm, fa, pi, pj)
     return Comparison(
         pi=pi,

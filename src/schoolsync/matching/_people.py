@@ -27,8 +27,9 @@ from __future__ import annotations
 import functools
 import gc
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import attrs
 import numpy as np
@@ -46,6 +47,7 @@ from schoolsync.matching._evidence import (
     KINDS,
     MISSING,
     PREFERRED,
+    SIMILARITY_FIELDS,
     Comparison,
     Features,
     LevelArray,
@@ -91,12 +93,72 @@ class _Scored:
         out: FloatArray = 1.0 / (1.0 + np.exp2(-np.clip(self.bits, -60.0, 60.0)))
         return out
 
+    def take(self, idx: IntArray) -> _Scored:
+        """The pairs at positions *idx*, in that order."""
+        return _Scored(
+            cmp=self.cmp.take(idx),
+            levels=self.levels[:, idx],
+            weights=self.weights[:, idx],
+            bits=self.bits[idx],
+            prior_bits=self.prior_bits,
+            kinds=self.kinds[idx],
+            first_kind=self.first_kind[idx],
+            identical=self.identical[idx],
+            forename_exact=self.forename_exact[idx],
+        )
 
-def _score(model: _em.Model, cmp: Comparison, run: _Run, settings: MatchSettings) -> _Scored:
+    @staticmethod
+    def concat(parts: list[_Scored]) -> _Scored:
+        """The pairs of *parts* (at least one), one after another."""
+        if len(parts) == 1:
+            return parts[0]
+        return _Scored(
+            cmp=Comparison.concat([p.cmp for p in parts]),
+            levels=np.concatenate([p.levels for p in parts], axis=1),
+            weights=np.concatenate([p.weights for p in parts], axis=1),
+            bits=np.concatenate([p.bits for p in parts]),
+            prior_bits=parts[0].prior_bits,
+            kinds=np.concatenate([p.kinds for p in parts]),
+            first_kind=np.concatenate([p.first_kind for p in parts]),
+            identical=np.concatenate([p.identical for p in parts]),
+            forename_exact=np.concatenate([p.forename_exact for p in parts]),
+        )
+
+
+#: Pairs compared and scored at a time: a school of 200,000 makes over a million candidate
+#: pairs, and the per-field temporaries of all of them at once would double the peak memory.
+CHUNK = 1 << 17
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)] or [slice(0, 0)]
+
+
+def _score(
+    model: _em.Model,
+    cmp: Comparison,
+    run: _Run,
+    settings: MatchSettings,
+    floor: float | None = None,
+) -> _Scored:
+    """Score pairs chunk by chunk; with *floor*, keep only pairs whose match probability
+    reaches it (the others can be neither Matched nor May match)."""
+    parts = []
+    for part in _chunks(cmp.n):
+        piece = cmp if part == slice(0, cmp.n) else cmp.take(np.arange(part.start, part.stop))
+        scored = _score_chunk(model, piece, run, settings)
+        if floor is not None:
+            keep = np.flatnonzero(scored.probability >= floor)
+            if len(keep) < scored.cmp.n:
+                scored = scored.take(keep)
+        parts.append(scored)
+    return _Scored.concat(parts)
+
+
+def _score_chunk(model: _em.Model, cmp: Comparison, run: _Run, settings: MatchSettings) -> _Scored:
     codes = {f: c[cmp.pi] for f, c in run.tf_codes.items()}
     codes_app = {f: c[cmp.pj] for f, c in run.tf_codes_app.items()}
     w, levels = model.pair_weights(cmp.patterns, codes, codes_app)
-    cmp.patterns = np.zeros((0, 0), dtype=np.int32)  # not needed again: free the memory
     bits = model.prior_bits + w.sum(axis=0)
     # agreeing kinds: the best learned weight of a kind's fields reaches evidence_bits (1 bit
     # by default: that level is at least twice as likely for the same person, m >= 2u)
@@ -113,7 +175,9 @@ def _score(model: _em.Model, cmp: Comparison, run: _Run, settings: MatchSettings
     equal_or_missing = (first == _EQUAL_LEVEL[:, None]) | (first == MISSING)
     identical = equal_or_missing.all(axis=0) & ~cmp.one_sided & (first[F_SURNAME] != MISSING)
     f_lvl = first[F_FORENAME]
-    forename_exact = (f_lvl == EXACT) | ((f_lvl == PREFERRED) & (cmp.similarity[F_FORENAME] >= 1.0))
+    forename_exact = (f_lvl == EXACT) | (
+        (f_lvl == PREFERRED) & (cmp.field_similarity(F_FORENAME) >= 1.0)
+    )
     return _Scored(
         cmp=cmp,
         levels=levels,
@@ -141,32 +205,65 @@ def _field_score(field: int, level: int, weight: float, sim: float, common: str)
     )
 
 
-def _breakdowns(scored: _Scored, ks: list[int], common: list[str]) -> list[tuple[FieldScore, ...]]:
+#: What ``_Run.commonness`` codes mean in a breakdown (0: nothing said).
+_COMMONNESS = ("", "a common surname", "a rare surname")
+
+
+def _breakdowns(
+    scored: _Scored, ks: list[int], common: npt.NDArray[np.int8]
+) -> list[tuple[FieldScore, ...]]:
     """The per-field evidence of pairs *ks*: every field present on either side plus the
-    names and birth date, each with its weight in bits, and the base rate."""
+    names and birth date, each with its weight in bits, and the base rate.
+
+    Built column by column: each field's distinct (level, weight, similarity) values become
+    one :class:`FieldScore` each, and pairs showing the same fields share one tuple layout.
+    """
     if not ks:
         return []
     idx = np.asarray(ks, dtype=np.int64)
-    levels = scored.levels[:, idx].T.tolist()
-    weights = np.round(scored.weights[:, idx], 1).T.tolist()
-    sims = np.round(scored.cmp.similarity[:, idx], 2).T.tolist()
-    base = FieldScore(
+    n = len(idx)
+    levels = scored.levels[:, idx]
+    # + 0.0: a weight that rounds to -0.0 reads +0.0 like any other zero
+    weights = np.round(scored.weights[:, idx], 1) + 0.0
+    sims = np.round(scored.cmp.similarity[:, idx], 2)
+    table = np.empty((n, len(FIELDS) + 1), dtype=object)
+    table[:, len(FIELDS)] = FieldScore(
         field="base_rate",
         similarity=0.0,
         weight=round(scored.prior_bits, 1),
         note=f"{scored.prior_bits:+.1f}",
     )
-    out = []
-    for row, (lv, wt, sm) in enumerate(zip(levels, weights, sims, strict=True)):
-        fields = []
-        for f, spec in enumerate(FIELDS):
-            if spec.name not in _ALWAYS_SHOWN and wt[f] == 0.0:
-                continue
-            sim = sm[f] if sm[f] else (1.0 if lv[f] == 1 else 0.0)
-            tf = common[row] if f == F_SURNAME else ""
-            fields.append(_field_score(f, lv[f], wt[f], sim, tf))
-        fields.append(base)
-        out.append(tuple(fields))
+    shown = np.zeros(n, dtype=np.int64)
+    for f, spec in enumerate(FIELDS):
+        lv, wt = levels[f], weights[f]
+        raw = (
+            sims[SIMILARITY_FIELDS.index(f)].astype(np.float64)
+            if f in SIMILARITY_FIELDS
+            else np.zeros(n)
+        )
+        sim = np.where(raw != 0.0, raw, np.where(lv == 1, 1.0, 0.0))
+        tf = common if f == F_SURNAME else np.zeros(n, dtype=np.int8)
+        key = (lv.astype(np.int64) * 4 + tf) << 30
+        key += (np.rint(wt * 10.0).astype(np.int64) + (1 << 22)) << 7
+        key += np.rint(sim * 100.0).astype(np.int64)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        scores = np.empty(len(first), dtype=object)
+        scores[:] = [
+            _field_score(f, int(lv[k]), float(wt[k]), float(sim[k]), _COMMONNESS[int(tf[k])])
+            for k in first.tolist()
+        ]
+        table[:, f] = scores[inverse]
+        if spec.name in _ALWAYS_SHOWN:
+            shown |= 1 << f
+        else:
+            shown |= (wt != 0.0).astype(np.int64) << f
+    out: list[tuple[FieldScore, ...]] = [()] * n
+    layouts, which = np.unique(shown, return_inverse=True)
+    for number, layout in enumerate(layouts.tolist()):
+        rows = np.flatnonzero(which == number)
+        cols = np.asarray([f for f in range(len(FIELDS)) if layout >> f & 1] + [len(FIELDS)])
+        for row, fields in zip(rows.tolist(), table[np.ix_(rows, cols)].tolist(), strict=True):
+            out[row] = tuple(fields)
     return out
 
 
@@ -252,8 +349,7 @@ def _ladder(
 # --------------------------------------------------------------------------- assignment
 
 
-@attrs.frozen(kw_only=True)
-class _Decision:
+class _Decision(NamedTuple):
     """One pair the assignment decided on: rows, the pair's index in its scored batch."""
 
     i: int
@@ -289,12 +385,9 @@ class _Free:
     app: list[bool]
 
 
-def _twins(f: Features) -> BoolArray:
-    """Records sharing surname and birth date with another record on the same side."""
-    numbers: dict[str, int] = {"": -1}
-    surname = np.fromiter(
-        (numbers.setdefault(sn, len(numbers)) for sn in f.sn_c), dtype=np.int64, count=f.n
-    )
+def _twins(f: Features, surname: IntArray) -> BoolArray:
+    """Records sharing surname and birth date with another record on the same side
+    (*surname*: the records' surname codes, -1 for none)."""
     valid = (surname >= 0) & (f.dob_y >= 0)
     key = surname * 100_000_000 + f.dob_y * 10_000 + f.dob_m * 100 + f.dob_d
     key = key[valid]
@@ -386,6 +479,56 @@ def _probability(bits: float) -> float:
     return float(1.0 / (1.0 + 2.0 ** -max(min(bits, 60.0), -60.0)))
 
 
+_TWIN_FLAG = "possible twin: forenames differ"
+
+
+def _alone_decisions(
+    scored: _Scored, keep: IntArray, alone: IntArray, ctx: _Context
+) -> list[_Decision]:
+    """The decisions on pairs *alone* (positions in *keep*) whose two records have no other
+    candidate: no rival can compete and the greedy order does not matter, so they are
+    decided all at once, as the greedy pass would decide them."""
+    settings = ctx.settings
+    k = keep[alone]
+    pi, pj = scored.cmp.pi[k], scored.cmp.pj[k]
+    exact = scored.forename_exact[k]
+    twin_flag = (ctx.twins_m[pi] | ctx.twins_a[pj]) & ~exact
+    kinds, first = scored.kinds[k], scored.first_kind[k]
+    # the flags (the kind flag, then the twin flag) of each (strongest kind, twin) case
+    kind_code = np.where(kinds >= 2, len(KINDS), first)
+    table = {}
+    for code in range(-1, len(KINDS) + 1):
+        kind_flag = _kind_flag(2 if code == len(KINDS) else 1, code)
+        for twin in (False, True):
+            both = (kind_flag, _TWIN_FLAG if twin else None)
+            table[code, twin] = tuple(x for x in both if x)
+    flags = [table[c, t] for c, t in zip(kind_code.tolist(), twin_flag.tolist(), strict=True)]
+    matched = (scored.probability[k] >= settings.match_threshold).tolist()
+    dob = (scored.cmp.levels[F_DOB, k] != MISSING).tolist()
+    matched_, may = MatchStatus.MATCHED, MatchStatus.MAY_MATCH
+    name_dob, name = MatchRule.NAME_DOB, MatchRule.NAME
+    return [
+        _Decision(i, j, kk, matched_ if m and not fl else may, name_dob if d else name, None, fl)
+        for i, j, kk, m, fl, d in zip(
+            pi.tolist(), pj.tolist(), k.tolist(), matched, flags, dob, strict=True
+        )
+    ]
+
+
+def _lone(pi: IntArray, pj: IntArray, free: _Free) -> BoolArray:
+    """Which of the pairs ``(pi[k], pj[k])`` join two free records that are in no other
+    pair: the greedy pass decides those on their own evidence alone."""
+    free_m = np.asarray(free.mis, dtype=bool)
+    free_a = np.asarray(free.app, dtype=bool)
+    out: BoolArray = (
+        (np.bincount(pi, minlength=len(free_m))[pi] == 1)
+        & (np.bincount(pj, minlength=len(free_a))[pj] == 1)
+        & free_m[pi]
+        & free_a[pj]
+    )
+    return out
+
+
 def _assign(scored: _Scored, *, free: _Free, ctx: _Context) -> list[_Decision]:
     """Greedy one-to-one assignment of candidate pairs (marks assigned records not free)."""
     settings = ctx.settings
@@ -394,7 +537,15 @@ def _assign(scored: _Scored, *, free: _Free, ctx: _Context) -> list[_Decision]:
     if len(keep) == 0:
         return []
     kp_i, kp_j = scored.cmp.pi[keep], scored.cmp.pj[keep]
-    order = np.lexsort((ctx.rank_a[kp_j], ctx.rank_m[kp_i], -scored.bits[keep])).tolist()
+    lone = _lone(kp_i, kp_j, free)
+    alone = np.flatnonzero(lone)
+    decisions = _alone_decisions(scored, keep, alone, ctx)
+    for d in decisions:
+        free.mis[d.i] = free.app[d.j] = False
+    order_all = np.lexsort((ctx.rank_a[kp_j], ctx.rank_m[kp_i], -scored.bits[keep]))
+    order = order_all[~lone[order_all]].tolist()
+    if not order:
+        return decisions
     rivals = _Rivals(scored, keep, order, ctx)
     li, lj = kp_i.tolist(), kp_j.tolist()
     bits_l = scored.bits[keep].tolist()
@@ -405,7 +556,6 @@ def _assign(scored: _Scored, *, free: _Free, ctx: _Context) -> list[_Decision]:
     dob_l = (scored.cmp.levels[F_DOB, keep] != MISSING).tolist()
     keep_l = keep.tolist()
     kinds_l, first_l = scored.kinds[keep].tolist(), scored.first_kind[keep].tolist()
-    decisions: list[_Decision] = []
     for o in order:
         i, j = li[o], lj[o]
         if not (free.mis[i] and free.app[j]):
@@ -421,7 +571,7 @@ def _assign(scored: _Scored, *, free: _Free, ctx: _Context) -> list[_Decision]:
         if runner is not None and bits_l[o] - runner < settings.ambiguity_bits:
             flags.append(f"ambiguous: another candidate scores {_probability(runner):.2f}")
         if twin_l[o] and not exact_l[o]:
-            flags.append("possible twin: forenames differ")
+            flags.append(_TWIN_FLAG)
         matched = prob_l[o] >= settings.match_threshold and not flags
         free.mis[i] = free.app[j] = False
         decisions.append(
@@ -444,9 +594,10 @@ def _link_decisions(
     """Identifier links: Matched when a second kind of evidence agrees and the probability
     reaches the threshold, else May match (an MIS id reused, a UPN typed against another)."""
     prob = scored.probability.tolist()
+    kinds = scored.kinds.tolist()
     out = []
     for k, (i, j, rule) in enumerate(links):
-        ok = scored.kinds[k] >= 2 and prob[k] >= settings.match_threshold
+        ok = kinds[k] >= 2 and prob[k] >= settings.match_threshold
         flags = () if ok else ("identifier agrees but names and birth date do not",)
         status = MatchStatus.MATCHED if ok else MatchStatus.MAY_MATCH
         out.append(_Decision(i=i, j=j, k=k, status=status, rule=rule, flags=flags))
@@ -471,22 +622,21 @@ class _Run:
     settings: MatchSettings
 
     def compare(self, pi: IntArray, pj: IntArray) -> Comparison:
-        """Levels of pairs, in canonical (id rank) order so sums never depend on input order."""
+        """Levels of pairs, in canonical (id rank) order so sums never depend on input order
+        (compared ``CHUNK`` pairs at a time: each pair's levels are its own)."""
         order = np.lexsort((self.rank_a[pj], self.rank_m[pi]))
         pi, pj = pi[order], pj[order]
-        return compare(self.fm, self.fa, pi, pj, self.settings.nicknames)
+        nicknames = self.settings.nicknames
+        return Comparison.concat(
+            [compare(self.fm, self.fa, pi[s], pj[s], nicknames) for s in _chunks(len(pi))]
+        )
 
     def pairs_total(self) -> float:
         """How many within-school record pairs there are (all pairs when school is ignored)."""
         if not self.by_school:
             return float(self.fm.n) * float(self.fa.n)
-        schools_m: dict[str, int] = {}
-        for s in self.fm.school:
-            schools_m[s] = schools_m.get(s, 0) + 1
-        total = 0.0
-        for s in self.fa.school:
-            total += schools_m.get(s, 0)
-        return total
+        schools_m = Counter(self.fm.school)
+        return float(sum(schools_m[s] * k for s, k in Counter(self.fa.school).items()))
 
     def sample(self) -> tuple[IntArray, IntArray]:
         """A deterministic spread of record pairs within schools (almost all different people):
@@ -498,8 +648,8 @@ class _Run:
         per_record = int(np.clip(20_000 // max(fm.n, 1), 1, 4))
         if self.by_school:
             codes = {s: k for k, s in enumerate(sorted(set(fm.school) | set(fa.school)))}
-            school_m = np.fromiter((codes[s] for s in fm.school), np.int64, fm.n)
-            school_a = np.fromiter((codes[s] for s in fa.school), np.int64, fa.n)
+            school_m = np.asarray(list(map(codes.__getitem__, fm.school)), np.int64)
+            school_a = np.asarray(list(map(codes.__getitem__, fa.school)), np.int64)
         else:
             school_m = np.zeros(fm.n, dtype=np.int64)
             school_a = np.zeros(fa.n, dtype=np.int64)
@@ -546,26 +696,24 @@ class _Run:
             tf_smoothing=s.tf_smoothing,
         )
 
-    def commonness(self, pi: IntArray) -> list[str]:
-        """Per pair: whether the MIS record's surname is common, rare or neither."""
+    def commonness(self, pi: IntArray) -> npt.NDArray[np.int8]:
+        """Per pair: whether the MIS record's surname is common (1), rare (2) or neither (0):
+        codes of ``_COMMONNESS``."""
         codes = self.tf_codes[F_SURNAME][pi]
         counts = self.name_counts[F_SURNAME]
         total = max(float(counts.sum()), 1.0)
         share = np.where(codes >= 0, counts[np.maximum(codes, 0)] / total, 0.0)
-        big = total >= 200
-        return [
-            "a common surname"
-            if big and x >= 0.005
-            else "a rare surname"
-            if big and x < 0.0005 and x > 0
-            else ""
-            for x in share.tolist()
-        ]
+        out = np.zeros(len(pi), dtype=np.int8)
+        if total >= 200:
+            out[share >= 0.005] = 1
+            out[(share < 0.0005) & (share > 0)] = 2
+        return out
 
 
 def _rank(ids: list[str]) -> IntArray:
-    """The position of each id in code-point order."""
-    order = np.argsort(np.asarray(ids, dtype=str), kind="stable")
+    """The position of each id in code-point order (ties, which unique ids never have, in
+    list order)."""
+    order = np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
     rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids), dtype=np.int64)
     return rank
@@ -661,8 +809,8 @@ def _match_people(
     first = candidates(False)
     model = run.model(np.concatenate([link_cmp.levels, first.levels], axis=1))
     ctx = _Context(
-        twins_m=_twins(fm),
-        twins_a=_twins(fa),
+        twins_m=_twins(fm, run.tf_codes[F_SURNAME]),
+        twins_a=_twins(fa, run.tf_codes_app[F_SURNAME]),
         rank_m=run.rank_m,
         rank_a=run.rank_a,
         settings=settings,
@@ -671,11 +819,14 @@ def _match_people(
     if links:
         scored = _score(model, link_cmp, run, settings)
         results.extend(_build(mis, app, scored, _link_decisions(scored, links, settings), run))
-    scored = _score(model, first, run, settings)
+    # candidate pairs below May match can be neither: only the others are kept once scored
+    floor = settings.may_match_threshold
+    scored = _score(model, first, run, settings, floor)
+    del first
     results.extend(_build(mis, app, scored, _assign(scored, free=free, ctx=ctx), run))
+    del scored
     if any(free.mis) and any(free.app):
-        second = candidates(True)
-        scored = _score(model, second, run, settings)
+        scored = _score(model, candidates(True), run, settings, floor)
         results.extend(_build(mis, app, scored, _assign(scored, free=free, ctx=ctx), run))
     new, not_matched = MatchStatus.NEW, MatchStatus.NOT_MATCHED
     results.extend(MatchResult(status=new, mis=mis[i]) for i, f in enumerate(free.mis) if f)
@@ -687,21 +838,21 @@ def _build(
     mis: Sequence[P], app: Sequence[P], scored: _Scored, decisions: list[_Decision], run: _Run
 ) -> list[MatchResult[P]]:
     ks = [d.k for d in decisions]
-    pi = scored.cmp.pi[np.asarray(ks, dtype=np.int64)] if ks else np.zeros(0, dtype=np.int64)
-    breakdowns = _breakdowns(scored, ks, run.commonness(pi))
-    prob = np.round(scored.probability, 4).tolist()
+    idx = np.asarray(ks, dtype=np.int64)
+    breakdowns = _breakdowns(scored, ks, run.commonness(scored.cmp.pi[idx]))
+    prob = np.round(scored.probability[idx], 4).tolist()
     return [
         MatchResult(
             status=d.status,
             mis=mis[d.i],
             app=app[d.j],
-            score=prob[d.k],
+            score=score,
             rule=d.rule,
             breakdown=breakdown,
             runner_up=d.runner_up,
             flags=d.flags,
         )
-        for d, breakdown in zip(decisions, breakdowns, strict=True)
+        for d, breakdown, score in zip(decisions, breakdowns, prob, strict=True)
     ]
 
 
@@ -713,7 +864,9 @@ def score_pair(mis: P, app: P, settings: MatchSettings) -> tuple[float, tuple[Fi
     cmp = run.compare(zero, zero)
     model = run.model(cmp.levels)
     scored = _score(model, cmp, run, settings)
-    return round(float(scored.probability[0]), 4), _breakdowns(scored, [0], [""])[0]
+    return round(float(scored.probability[0]), 4), _breakdowns(
+        scored, [0], np.zeros(1, dtype=np.int8)
+    )[0]
 
 
 def blocking_pairs(
