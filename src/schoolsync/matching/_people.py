@@ -542,10 +542,12 @@ def _assign(scored: _Scored, *, free: _Free, ctx: _Context) -> list[_Decision]:
     decisions = _alone_decisions(scored, keep, alone, ctx)
     for d in decisions:
         free.mis[d.i] = free.app[d.j] = False
-    order_all = np.lexsort((ctx.rank_a[kp_j], ctx.rank_m[kp_i], -scored.bits[keep]))
-    order = order_all[~lone[order_all]].tolist()
-    if not order:
+    # the other pairs, greedily, best first (ties by record ids)
+    keep = keep[~lone]
+    if len(keep) == 0:
         return decisions
+    kp_i, kp_j = kp_i[~lone], kp_j[~lone]
+    order = np.lexsort((ctx.rank_a[kp_j], ctx.rank_m[kp_i], -scored.bits[keep])).tolist()
     rivals = _Rivals(scored, keep, order, ctx)
     li, lj = kp_i.tolist(), kp_j.tolist()
     bits_l = scored.bits[keep].tolist()
