@@ -39,18 +39,24 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import numpy.typing as npt
 
-from schoolsync.matching._evidence import Features
+from schoolsync.matching._evidence import ORDER_LETTERS, Features
 
-__all__ = ["MAX_KEYS", "candidate_pairs", "pairs_bound", "passes", "sorted_unique"]
+__all__ = [
+    "MAX_KEYS",
+    "candidate_pairs",
+    "pairs_bound",
+    "passes",
+    "school_codes",
+    "sorted_unique",
+]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 #: A record's forename, preferred forename, surname and preferred surname tokens.
 _Sig = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
-#: Letters of a name an order value holds (base 27: ``a``-``z``; anything else is 0).
-_LETTERS = 6
-_BASE = 27**_LETTERS
+#: The base of an order value of two names (:meth:`Features.letters`).
+_BASE = 27**ORDER_LETTERS
 
 #: Name keys (pass 4) and prefix keys (pass 5) a record has at most.
 MAX_KEYS = 8
@@ -98,32 +104,32 @@ class _Keys:
         return _Keys(self.block[keep], self.owner[keep], self.order[keep])
 
 
-def _letters(names: list[str]) -> IntArray:
-    """The first ``_LETTERS`` letters of each name as a base-27 number (sorts like the name)."""
-    n = len(names)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    raw = np.asarray(names, dtype=f"<U{_LETTERS}").view(np.uint32).reshape(n, -1)
-    points = np.zeros((n, _LETTERS), dtype=np.int64)
-    points[:, : raw.shape[1]] = raw
-    digits = np.where((points >= 97) & (points <= 122), points - 96, 0)
-    weights = 27 ** np.arange(_LETTERS - 1, -1, -1, dtype=np.int64)
-    return digits @ weights
-
-
-_SEED = np.int64(0x9E3779B97F4A7C15 - 2**64)
-_MUL = np.int64(0x100000001B3)
-_ADD = np.int64(0x632BE59BD9B4E019)
+_SEED = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
 
 
 def _mix(*parts: IntArray) -> IntArray:
-    """A 64-bit hash of several int64 columns, row by row (a block key)."""
-    h = np.full(len(parts[0]), _SEED, dtype=np.int64)
-    with np.errstate(over="ignore"):
-        for p in parts:
-            h = (h ^ p) * _MUL + _ADD
-            h ^= h >> 29
-    return h
+    """A 64-bit hash of several int64 columns, row by row (a block key): each part is
+    folded in with splitmix64's finaliser, so keys made of small numbers (a school's code,
+    a birth date, a name's code) spread over all 64 bits and distinct keys do not collide."""
+    h = np.full(len(parts[0]), _SEED, dtype=np.uint64)
+    for p in parts:
+        h ^= np.ascontiguousarray(p, dtype=np.int64).view(np.uint64)
+        h ^= h >> np.uint64(30)
+        h *= _M1
+        h ^= h >> np.uint64(27)
+        h *= _M2
+        h ^= h >> np.uint64(31)
+    out: IntArray = h.view(np.int64)
+    return out
+
+
+def _ragged(rows: list[tuple[int, ...]]) -> tuple[IntArray, IntArray, IntArray]:
+    """The values of *rows* one after another, with each row's start and length."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter((v for row in rows for v in row), dtype=np.int64, count=int(lengths.sum()))
+    return flat, np.cumsum(lengths) - lengths, lengths
 
 
 def _flat(keys: list[int], counts: list[int]) -> tuple[IntArray, IntArray]:
@@ -143,9 +149,7 @@ class _Side:
         self.has_dob: BoolArray = self.y >= 0
         self.dob = np.where(self.has_dob, self.y * 372 + self.m * 31 + self.d, -1)
         self.date_key = np.asarray(f.date_key, dtype=np.int64)[rows]
-        picked = rows.tolist()
-        sn = _letters([f.sn_c[k] for k in picked])
-        fn = _letters([f.fn_c[k] for k in picked])
+        sn, fn = f.letters("sn_c")[rows], f.letters("fn_c")[rows]
         self.sn_fn = sn * _BASE + fn
         self.fn_sn = fn * _BASE + sn
         self.pair = np.minimum(self.sn_fn, self.fn_sn)
@@ -158,56 +162,90 @@ class _Side:
 
     def postcodes(self, codes: dict[str, int]) -> IntArray:
         """Per row: a code of the postcode shared with the other side (-1: none)."""
-        pcs = self.f.postcode
-        return np.fromiter(
-            (codes.setdefault(pcs[k], len(codes)) if pcs[k] else -1 for k in self.rows.tolist()),
-            dtype=np.int64,
-            count=len(self.rows),
-        )
+        out = np.full(len(self.rows), -1, dtype=np.int64)
+        held = np.flatnonzero(self.f.has("postcode")[self.rows])
+        if len(held):
+            pcs = self.f.postcode
+            out[held] = [codes.setdefault(pcs[k], len(codes)) for k in self.rows[held].tolist()]
+        return out
 
-    def names(self, groups: Callable[[str], frozenset[str]]) -> tuple[IntArray, IntArray]:
-        """Name keys (a surname token with a forename or one of its forms, either order)."""
+    def names(
+        self, groups: Callable[[str], frozenset[str]], codes: dict[str, int]
+    ) -> tuple[IntArray, IntArray]:
+        """Name keys (a surname token with a forename or one of its forms, either order), in
+        row order, each row's given forms outermost, at most ``MAX_KEYS`` a row.
+
+        A row's forenames and its surnames are looked up once per distinct combination; the
+        keys themselves are the cross products, made with numpy. *codes* number the names
+        (shared by both sides, so a key is the same on either)."""
         f = self.f
         fn_t, pfn_t, sn_t, psn_t = f.fn_t, f.pfn_t, f.sn_t, f.psn_t
-        forms: dict[str, tuple[str, ...]] = {}
-        keys: list[int] = []
-        counts: list[int] = []
-        add_keys, add_count = keys.extend, counts.append
-        for k in self.rows.tolist():
-            ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
-            given: tuple[str, ...] = ()
-            for name in (ft,) if pt is ft else (ft, pt):
+        forms: dict[str, tuple[int, ...]] = {}
+
+        def code(name: str) -> int:
+            return codes.setdefault(name, len(codes))
+
+        def given_of(ft: tuple[str, ...], pt: tuple[str, ...] | None) -> tuple[int, ...]:
+            out: tuple[int, ...] = ()
+            for name in (ft,) if pt is None else (ft, pt):
                 if name:
                     known = forms.get(name[0])
                     if known is None:
                         first = name[0]
-                        known = forms[first] = (first, *sorted(groups(first) - {first}))
-                    given += known
-            row = [
-                hash((s, g) if s <= g else (g, s))
-                for g in given
-                for s in (st if qt is st else st + qt)
-            ]
-            if len(row) > MAX_KEYS:
-                row = row[:MAX_KEYS]
-            add_keys(row)
-            add_count(len(row))
-        return _flat(keys, counts)
+                        known = forms[first] = tuple(
+                            map(code, (first, *sorted(groups(first) - {first})))
+                        )
+                    out += known
+            return out
+
+        # per row: which distinct forename and surname combination it holds (a preferred
+        # name that is the very same value as the legal one adds nothing)
+        given_at: dict[tuple[tuple[str, ...], tuple[str, ...] | None], int] = {}
+        surname_at: dict[tuple[tuple[str, ...], tuple[str, ...] | None], int] = {}
+        given: list[tuple[int, ...]] = []
+        surnames: list[tuple[int, ...]] = []
+        g_row: list[int] = []
+        s_row: list[int] = []
+        for k in self.rows.tolist():
+            ft, pt, st, qt = fn_t[k], pfn_t[k], sn_t[k], psn_t[k]
+            gkey = (ft, None if pt is ft else pt)
+            got = given_at.get(gkey)
+            if got is None:
+                got = given_at[gkey] = len(given)
+                given.append(given_of(*gkey))
+            g_row.append(got)
+            skey = (st, None if qt is st else qt)
+            got = surname_at.get(skey)
+            if got is None:
+                got = surname_at[skey] = len(surnames)
+                surnames.append(tuple(map(code, st if skey[1] is None else st + qt)))
+            s_row.append(got)
+        g_flat, g_start, g_len = _ragged(given)
+        s_flat, s_start, s_len = _ragged(surnames)
+        gr = np.asarray(g_row, dtype=np.int64)
+        sr = np.asarray(s_row, dtype=np.int64)
+        n_s = s_len[sr]
+        counts = np.minimum(g_len[gr] * n_s, MAX_KEYS)
+        at = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        t = np.arange(len(at), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        per = n_s[at]
+        g = g_flat[g_start[gr[at]] + t // np.maximum(per, 1)]
+        s = s_flat[s_start[sr[at]] + t % np.maximum(per, 1)]
+        return _mix(np.minimum(g, s), np.maximum(g, s)), at
 
     def initials(self) -> tuple[IntArray, IntArray]:
         """Prefix keys from the compact names (three letters of the surname with the
         forename's initial, and the other way round; legal and preferred), vectorised."""
         f = self.f
-        picked = self.rows.tolist()
+        n = len(self.rows)
         sn = self.sn_fn // _BASE
         fn = self.sn_fn % _BASE
-        psn = _letters([f.psn_c[k] for k in picked])
-        pfn = _letters([f.pfn_c[k] for k in picked])
+        psn, pfn = f.letters("psn_c")[self.rows], f.letters("pfn_c")[self.rows]
         three, one = 27**3, 27**5
         keys, at = [], []
-        rows = np.arange(len(picked), dtype=np.int64)
+        rows = np.arange(n, dtype=np.int64)
         for s_, g_, keep in (
-            (sn, fn, np.ones(len(picked), dtype=bool)),
+            (sn, fn, np.ones(n, dtype=bool)),
             (sn, pfn, pfn != fn),
             (psn, fn, psn != sn),
             (psn, pfn, (psn != sn) & (pfn != fn)),
@@ -301,17 +339,17 @@ def _join(
     return mi[owner], ai[at]
 
 
-def _school_codes(fm: Features, fa: Features, by_school: bool) -> tuple[IntArray, IntArray]:
-    """Per record of each side: a code of its school shared by both sides (0 for all when
-    pairs are not looked for by school)."""
+def school_codes(fm: Features, fa: Features, by_school: bool) -> tuple[IntArray, IntArray]:
+    """Per record of each side: the position of its school among both sides' schools in
+    code-point order (0 for all when pairs are not looked for by school)."""
     if not by_school:
         return np.zeros(fm.n, dtype=np.int64), np.zeros(fa.n, dtype=np.int64)
-    codes: dict[str, int] = {}
-    m, a = (
-        np.fromiter((codes.setdefault(s, len(codes)) for s in f.school), dtype=np.int64, count=f.n)
-        for f in (fm, fa)
+    codes = {s: k for k, s in enumerate(sorted(set(fm.school).union(fa.school)))}
+    code = codes.__getitem__
+    return (
+        np.fromiter(map(code, fm.school), dtype=np.int64, count=fm.n),
+        np.fromiter(map(code, fa.school), dtype=np.int64, count=fa.n),
     )
-    return m, a
 
 
 def _both(m: _Side, a: _Side, order: str, *parts: str) -> tuple[_Keys, _Keys]:
@@ -350,7 +388,8 @@ def passes(
             m.keys(pc_m >= 0, m.sn_fn, pc_m), a.keys(pc_a >= 0, a.sn_fn, pc_a), _POSTCODE_WINDOW
         ),
     )
-    (km, pm), (ka, pa) = m.names(groups), a.names(groups)
+    names: dict[str, int] = {}
+    (km, pm), (ka, pa) = m.names(groups, names), a.names(groups, names)
     block_m, block_a = _mix(m.school[pm], km), _mix(a.school[pa], ka)
     yield (
         "names, by birth date",
@@ -386,13 +425,14 @@ def candidate_pairs(
     wide: bool,
     by_school: bool,
     window: int,
+    schools: tuple[IntArray, IntArray] | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Distinct candidate pairs among MIS rows *rows_m* and app rows *rows_a*, sorted by
-    (MIS row, app row)."""
+    (MIS row, app row). *schools* are :func:`school_codes` when the caller has them."""
     empty = np.zeros(0, dtype=np.int64)
     if len(rows_m) == 0 or len(rows_a) == 0:
         return empty, empty
-    school_m, school_a = _school_codes(fm, fa, by_school)
+    school_m, school_a = schools or school_codes(fm, fa, by_school)
     m, a = _Side(fm, rows_m, school_m), _Side(fa, rows_a, school_a)
     width = max(fa.n, 1)
     found = [ci * width + cj for _, ci, cj in passes(m, a, groups, wide=wide, window=window)]

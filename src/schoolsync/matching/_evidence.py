@@ -181,6 +181,24 @@ def _date_parts(dates: list[date | None]) -> tuple[IntArray, IntArray, IntArray]
     return year, month, day
 
 
+#: Letters of a name that :meth:`Features.letters` keeps (two names fit in an int64).
+ORDER_LETTERS = 6
+
+
+def _letters(names: list[str]) -> IntArray:
+    """The first ``ORDER_LETTERS`` letters of each name as a base-27 number."""
+    n = len(names)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    raw = np.asarray(names, dtype=f"<U{ORDER_LETTERS}").view(np.uint32).reshape(n, -1)
+    points = np.zeros((n, ORDER_LETTERS), dtype=np.int64)
+    points[:, : raw.shape[1]] = raw
+    digits = np.where((points >= 97) & (points <= 122), points - 96, 0)
+    weights = 27 ** np.arange(ORDER_LETTERS - 1, -1, -1, dtype=np.int64)
+    out: IntArray = digits @ weights
+    return out
+
+
 def _outward(postcode: str) -> str:
     """The outward code (district) of a normalised postcode: all but the last three
     characters of a UK postcode; the first two characters of a short (foreign) one."""
@@ -327,20 +345,15 @@ class Features:
         self._per_record["nick"] = arr
         return out
 
-    def order_code(self, name: str) -> list[int]:
-        """Per record: the first four letters of column *name* as a base-27 number (sorts
-        like the name; orders records inside a large blocking key)."""
-        cached = self._per_record.get(f"order:{name}")
-        if cached is not None:
-            return cached.tolist()  # type: ignore[no-any-return]
-        letters = np.zeros((self.n, 4), dtype=np.int64)
-        if self.n:
-            raw = np.asarray(getattr(self, name), dtype="S4").view(np.uint8).reshape(self.n, -1)
-            letters[:, : raw.shape[1]] = raw
-        digits = np.where((letters >= 97) & (letters <= 122), letters - 96, 0)
-        codes = digits @ np.asarray([27**3, 27**2, 27, 1], dtype=np.int64)
-        self._per_record[f"order:{name}"] = codes
-        return codes.tolist()  # type: ignore[no-any-return]
+    def letters(self, name: str) -> IntArray:
+        """Per record: the first ``ORDER_LETTERS`` letters of column *name* (compact names)
+        as a base-27 number (``a``-``z`` are 1-26, anything else 0), so codes sort like the
+        names; blocking orders records by them."""
+        key = f"letters:{name}"
+        arr = self._per_record.get(key)
+        if arr is None:
+            arr = self._per_record[key] = _letters(getattr(self, name))
+        return arr
 
     def nickname_known(self, table: NicknameTable) -> BoolArray:
         """Per record: whether the nickname table knows its first legal or preferred forename

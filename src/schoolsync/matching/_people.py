@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schoolsync.matching import _em
-from schoolsync.matching._blocking import candidate_pairs
+from schoolsync.matching._blocking import candidate_pairs, school_codes
 from schoolsync.matching._evidence import (
     EQUAL,
     EXACT,
@@ -618,6 +618,8 @@ class _Run:
     by_school: bool
     rank_m: IntArray
     rank_a: IntArray
+    school_m: IntArray
+    school_a: IntArray
     tf_codes: dict[int, IntArray]
     tf_codes_app: dict[int, IntArray]
     name_counts: dict[int, IntArray]
@@ -648,13 +650,7 @@ class _Run:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         per_record = int(np.clip(20_000 // max(fm.n, 1), 1, 4))
-        if self.by_school:
-            codes = {s: k for k, s in enumerate(sorted(set(fm.school) | set(fa.school)))}
-            school_m = np.asarray(list(map(codes.__getitem__, fm.school)), np.int64)
-            school_a = np.asarray(list(map(codes.__getitem__, fa.school)), np.int64)
-        else:
-            school_m = np.zeros(fm.n, dtype=np.int64)
-            school_a = np.zeros(fa.n, dtype=np.int64)
+        school_m, school_a = self.school_m, self.school_a
         om = np.lexsort((self.rank_m, school_m))
         oa = np.lexsort((self.rank_a, school_a))
         sa_sorted = school_a[oa]
@@ -740,12 +736,16 @@ def _new_run(mis: Sequence[P], app: Sequence[P], settings: MatchSettings) -> _Ru
     for f, column in ((F_SURNAME, "sn_c"), (F_FORENAME, "fn_c")):
         a, b, c = _em.name_codes(getattr(fm, column), getattr(fa, column))
         tf_codes[f], tf_codes_app[f], counts[f] = a, b, c
+    by_school = _same_school_ids(fm, fa)
+    school_m, school_a = school_codes(fm, fa, by_school)
     return _Run(
         fm=fm,
         fa=fa,
-        by_school=_same_school_ids(fm, fa),
+        by_school=by_school,
         rank_m=_rank(fm.ids),
         rank_a=_rank(fa.ids),
+        school_m=school_m,
+        school_a=school_a,
         tf_codes=tf_codes,
         tf_codes_app=tf_codes_app,
         name_counts=counts,
@@ -805,6 +805,7 @@ def _match_people(
             wide=wide,
             by_school=run.by_school,
             window=settings.block_window,
+            schools=(run.school_m, run.school_a),
         )
         return run.compare(ci, cj)
 
@@ -893,6 +894,7 @@ def blocking_pairs(
             wide=wide,
             by_school=run.by_school,
             window=settings.block_window,
+            schools=(run.school_m, run.school_a),
         )
         out_m.extend(run.fm.ids[i] for i in ci.tolist())
         out_a.extend(run.fa.ids[j] for j in cj.tolist())
