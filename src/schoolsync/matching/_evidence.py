@@ -19,8 +19,9 @@ The levels of many pairs are computed at once with numpy and rapidfuzz's element
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -147,9 +148,13 @@ _EMPTY: _Norm = ("", "", ())
 NormCache = dict[str, _Norm]
 
 
-def _fill(cache: NormCache, texts: Iterable[str | None]) -> None:
-    for text in set(texts):
-        if text and text not in cache:
+def _fill(cache: NormCache, *columns: list[str | None]) -> None:
+    """Normalise the texts of *columns* that *cache* does not hold yet (each once)."""
+    texts: set[str | None] = set()
+    texts.update(*columns)
+    texts.difference_update(cache)
+    for text in texts:
+        if text:
             spaced = normalise_name(text)
             cache[text] = (spaced.replace(" ", ""), spaced, tuple(spaced.split()))
 
@@ -225,11 +230,12 @@ class Features:
         self.email: list[str | None] = [_norm_email(e) if e else None for e in column("email")]
         fns, sns, pfs = column("forename"), column("surname"), column("preferred_forename")
         pss, mids = column("preferred_surname"), column("middle_names")
-        _fill(cache, (*fns, *sns, *pfs, *pss, *mids))
-        look = cache.get
+        _fill(cache, fns, sns, pfs, pss, mids)
+        look, empty = cache.get, itertools.repeat(_EMPTY)
 
         def normed(texts: list[str | None]) -> list[_Norm]:
-            return [look(t, _EMPTY) if t else _EMPTY for t in texts]
+            # a missing or empty text is not in the cache: it gets _EMPTY
+            return list(map(look, texts, empty))  # type: ignore[arg-type]
 
         first, second, third = (
             operator.itemgetter(0),
@@ -243,19 +249,22 @@ class Features:
         self.sn_c = list(map(first, sn))
         self.sn_s = list(map(second, sn))
         self.sn_t = list(map(third, sn))
-        self.has_pref = np.asarray(
-            [
-                bool(p[0] and p[0] != f[0]) or bool(q[0] and q[0] != s[0])
-                for p, f, q, s in zip(pf, fn, ps, sn, strict=True)
-            ],
-            dtype=bool,
-        ).reshape(n)
-        pf = [p if p[0] else f for p, f in zip(pf, fn, strict=True)]
-        ps = [p if p[0] else f for p, f in zip(ps, sn, strict=True)]
-        self.pfn_c = list(map(first, pf))
-        self.pfn_t = list(map(third, pf))
-        self.psn_c = list(map(first, ps))
-        self.psn_t = list(map(third, ps))
+        # a preferred name counts where it holds something; elsewhere the legal one stands
+        # in for it (the very same objects, which blocking relies on)
+        legal_f = np.asarray(self.fn_c, dtype=object).reshape(n)
+        legal_s = np.asarray(self.sn_c, dtype=object).reshape(n)
+        pref_f = np.asarray(list(map(first, pf)), dtype=object).reshape(n)
+        pref_s = np.asarray(list(map(first, ps)), dtype=object).reshape(n)
+        held_f, held_s = pref_f != "", pref_s != ""
+        self.has_pref: BoolArray = (held_f & (pref_f != legal_f)) | (held_s & (pref_s != legal_s))
+        self.pfn_c: list[str] = np.where(held_f, pref_f, legal_f).tolist()
+        self.psn_c: list[str] = np.where(held_s, pref_s, legal_s).tolist()
+        self.pfn_t = self.fn_t.copy()
+        for k in np.flatnonzero(held_f).tolist():
+            self.pfn_t[k] = pf[k][2]
+        self.psn_t = self.sn_t.copy()
+        for k in np.flatnonzero(held_s).tolist():
+            self.psn_t[k] = ps[k][2]
         self.mid_c = list(map(first, normed(mids)))
         self.gender = np.asarray(
             list(map(_GENDER_CODE.__getitem__, column("gender"))), dtype=np.int8
@@ -271,11 +280,14 @@ class Features:
         self.address: list[str] = [normalise_name(a) if a else "" for a in column("address")]
         self._per_record: dict[str, npt.NDArray[Any]] = {}
         # UPNs (pupils only; a staff member has none)
-        upns = [getattr(r, "upn", None) for r in records]
+        try:
+            upns, formers = column("upn"), column("former_upns")
+        except AttributeError:  # staff hold no UPN
+            upns = [getattr(r, "upn", None) for r in records]
+            formers = [getattr(r, "former_upns", ()) for r in records]
         self.upn: list[str | None] = [None if u is None else u.value for u in upns]
         self.former: list[tuple[str, ...]] = [
-            tuple(u.value for u in f) if f else ()
-            for f in (getattr(r, "former_upns", ()) for r in records)
+            tuple(u.value for u in f) if f else () for f in formers
         ]
 
     def has(self, name: str) -> BoolArray:
