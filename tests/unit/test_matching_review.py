@@ -195,3 +195,45 @@ def test_a_damaged_saved_review_is_refused_naming_the_field(review: MatchReview[
     with pytest.raises(ValidationError) as unknown:
         MatchReview.from_dict({"kind": "teacher"})
     assert unknown.value.field == "kind"
+
+
+def test_the_matchers_fast_results_equal_the_constructors() -> None:
+    """The matcher builds its results without the constructor's check (``made_result``): each
+    must equal, hash and serialise like ``MatchResult(...)``, every field set, for every
+    status; a field added to MatchResult must be added there too."""
+    import attrs
+
+    from schoolsync.matching import FieldScore, MatchResult
+    from schoolsync.matching._results import made_result
+
+    m, a = pupil("m1", "Amara", "Okoye"), pupil("a1", "Amara", "Okoye")
+    breakdown = (FieldScore(field="surname", similarity=1.0, weight=9.0, note="equal +9.0"),)
+    cases = [
+        (MatchStatus.NEW, m, None, {}),
+        (MatchStatus.NOT_MATCHED, None, a, {}),
+        (MatchStatus.MAY_MATCH, m, a, {"score": 0.7, "runner_up": 0.6, "flags": ("ambiguous",)}),
+        (
+            MatchStatus.MATCHED,
+            m,
+            a,
+            {"score": 0.99, "rule": MatchRule.NAME_DOB, "breakdown": breakdown},
+        ),
+    ]
+    assert [f.name for f in attrs.fields(MatchResult)] == [
+        "status",
+        "mis",
+        "app",
+        "score",
+        "rule",
+        "breakdown",
+        "runner_up",
+        "flags",
+        "confirmed",
+    ]
+    for status, mis, app, extra in cases:
+        made = made_result(status, mis, app, **extra)
+        built = MatchResult(status=status, mis=mis, app=app, **extra)
+        assert made == built
+        assert hash(made) == hash(built)
+        assert attrs.asdict(made, recurse=False) == attrs.asdict(built, recurse=False)
+        assert made.explanation == built.explanation

@@ -54,7 +54,13 @@ from schoolsync.matching._evidence import (
     NormCache,
     compare,
 )
-from schoolsync.matching._results import FieldScore, MatchResult, MatchRule, MatchStatus
+from schoolsync.matching._results import (
+    FieldScore,
+    MatchResult,
+    MatchRule,
+    MatchStatus,
+    made_result,
+)
 from schoolsync.matching._settings import MatchSettings
 from schoolsync.records.people import Pupil, StaffMember
 
@@ -832,8 +838,8 @@ def _match_people(
         scored = _score(model, candidates(True), run, settings, floor)
         results.extend(_build(mis, app, scored, _assign(scored, free=free, ctx=ctx), run))
     new, not_matched = MatchStatus.NEW, MatchStatus.NOT_MATCHED
-    results.extend(MatchResult(status=new, mis=mis[i]) for i, f in enumerate(free.mis) if f)
-    results.extend(MatchResult(status=not_matched, app=app[j]) for j, f in enumerate(free.app) if f)
+    results.extend(made_result(new, mis[i], None) for i, f in enumerate(free.mis) if f)
+    results.extend(made_result(not_matched, None, app[j]) for j, f in enumerate(free.app) if f)
     return results
 
 
@@ -845,16 +851,7 @@ def _build(
     breakdowns = _breakdowns(scored, ks, run.commonness(scored.cmp.pi[idx]))
     prob = np.round(scored.probability[idx], 4).tolist()
     return [
-        MatchResult(
-            status=d.status,
-            mis=mis[d.i],
-            app=app[d.j],
-            score=score,
-            rule=d.rule,
-            breakdown=breakdown,
-            runner_up=d.runner_up,
-            flags=d.flags,
-        )
+        made_result(d.status, mis[d.i], app[d.j], score, d.rule, breakdown, d.runner_up, d.flags)
         for d, breakdown, score in zip(decisions, breakdowns, prob, strict=True)
     ]
 

@@ -170,3 +170,44 @@ class MatchResult(Generic[R]):
     def app_key(self) -> str | None:
         """The app record's ``id`` (``None`` for New)."""
         return None if self.app is None else self.app.id
+
+
+(
+    _set_status,
+    _set_mis,
+    _set_app,
+    _set_score,
+    _set_rule,
+    _set_breakdown,
+    _set_runner_up,
+    _set_flags,
+    _set_confirmed,
+) = (MatchResult.__dict__[f.name].__set__ for f in attrs.fields(MatchResult))
+_new_result = object.__new__
+
+
+def made_result(
+    status: MatchStatus,
+    mis: R | None,
+    app: R | None,
+    score: float = 0.0,
+    rule: MatchRule = MatchRule.NONE,
+    breakdown: tuple[FieldScore, ...] = (),
+    runner_up: float | None = None,
+    flags: tuple[str, ...] = (),
+) -> MatchResult[R]:
+    """A :class:`MatchResult` equal to the constructor's, built without the constructor's
+    check of status against records: for the matcher's own results, whose statuses and
+    records agree by construction (twice as fast as the attrs ``__init__``, which counts at
+    100,000s of results). Not confirmed."""
+    result: MatchResult[R] = _new_result(MatchResult)
+    _set_status(result, status)
+    _set_mis(result, mis)
+    _set_app(result, app)
+    _set_score(result, score)
+    _set_rule(result, rule)
+    _set_breakdown(result, breakdown)
+    _set_runner_up(result, runner_up)
+    _set_flags(result, flags)
+    _set_confirmed(result, False)
+    return result

@@ -18,7 +18,6 @@ from schoolsync.tables import Tabular
 
 __all__ = ["MatchReview", "MixedYearClass", "ReviewLines", "manual_pair", "record_name"]
 
-_ORDER = {s: s.review_order for s in MatchStatus}
 
 _TYPES: dict[RecordKind, type[Any]] = {
     RecordKind.PUPIL: Pupil,
@@ -47,19 +46,31 @@ def _search_text(record: Pupil | StaffMember | SchoolClass | YearGroup) -> str:
     return normalise_name(record.name)
 
 
+_PEOPLE = (Pupil, StaffMember)
+_MATCHED, _MAY_MATCH, _NEW = MatchStatus.MATCHED, MatchStatus.MAY_MATCH, MatchStatus.NEW
+
+
 def _sort_key(result: MatchResult[Any]) -> str:
-    """Status (review order), then name, then ids, as one string (cheap to compare)."""
+    """Status (review order), then name, then ids, as one string (cheap to compare; made
+    once per result, so it avoids the enum's Python-level hash and a second casefold)."""
     mis, app = result.mis, result.app
     rec = mis if mis is not None else app
     assert rec is not None
-    if isinstance(rec, Pupil | StaffMember):
-        name = f"{rec.surname.casefold()}\x01{rec.forename.casefold()}"
+    status = result.status
+    order = (
+        "3"
+        if status is _MATCHED
+        else "2"
+        if status is _MAY_MATCH
+        else "1"
+        if status is _NEW
+        else "0"
+    )
+    if isinstance(rec, _PEOPLE):
+        name = f"{rec.surname}\x01{rec.forename}".casefold()
     else:
         name = rec.name.casefold()
-    return (
-        f"{_ORDER[result.status]}{name}\x00{'' if mis is None else mis.id}"
-        f"\x00{'' if app is None else app.id}"
-    )
+    return f"{order}{name}\x00{'' if mis is None else mis.id}\x00{'' if app is None else app.id}"
 
 
 def _ordered(results: Any) -> tuple[MatchResult[Any], ...]:
