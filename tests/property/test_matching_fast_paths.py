@@ -7,7 +7,12 @@ result (status, pair, rule, runner-up, flags, breakdown, explanation; the score 
 * comparing and scoring in chunks (``CHUNK`` pairs at a time), against all pairs at once;
 * deciding pairs whose two records have no other candidate all at once, against the greedy
   loop deciding every pair;
-* breakdowns built column by column, against one pair and one field at a time.
+* breakdowns built column by column, against one pair and one field at a time;
+* string scores with rapidfuzz's cutoffs (and EM's sample compared for its levels only),
+  against every score computed in full;
+* blocking's name keys made with numpy from each row's distinct name combinations, against
+  the loop making each row's keys;
+* the ASCII shortcut of name normalisation, against the general path for every name.
 
 The populations are school-shaped (twins, siblings, missing birth dates, preferred names,
 typos, double the default error rates) and large enough for EM to learn.
@@ -24,8 +29,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schoolsync.matching import MatchReview, _em, _people, match_pupils, match_staff
+from schoolsync.matching import (
+    MatchReview,
+    _blocking,
+    _em,
+    _evidence,
+    _people,
+    match_pupils,
+    match_staff,
+)
 from schoolsync.matching._evidence import F_SURNAME, FIELDS, SIMILARITY_FIELDS
+from schoolsync.matching._evidence import _cp as _cp_fast
+from schoolsync.matching._normalise import _normalise_any
 from schoolsync.matching._results import FieldScore
 from schoolsync.testing.populations import ErrorModel, pupil_population, staff_population
 
@@ -76,11 +91,57 @@ def _breakdowns_one_by_one(scored: Any, ks: list[int], common: Any) -> list[tupl
     return out
 
 
+def _full_scores(n: int) -> Callable[..., Any]:
+    """rapidfuzz's scores without any cutoff."""
+    full = _cp_fast(n)
+
+    def cp(a: Any, b: Any, scorer: Any = None, cutoff: Any = None, **_: Any) -> Any:
+        return full(a, b) if scorer is None else full(a, b, scorer)
+
+    return cp
+
+
+def _name_keys_row_by_row(
+    self: Any, groups: Callable[[str], frozenset[str]], codes: dict[str, int]
+) -> tuple[Any, Any]:
+    """The plain form of ``_Side.names``: each row's keys in a loop."""
+    f = self.f
+    forms: dict[str, tuple[str, ...]] = {}
+    keys: list[int] = []
+    counts: list[int] = []
+    for k in self.rows.tolist():
+        ft, pt, st_, qt = f.fn_t[k], f.pfn_t[k], f.sn_t[k], f.psn_t[k]
+        given: tuple[str, ...] = ()
+        for name in (ft,) if pt is ft else (ft, pt):
+            if name:
+                first = name[0]
+                if first not in forms:
+                    forms[first] = (first, *sorted(groups(first) - {first}))
+                given += forms[first]
+        row = [
+            hash((s, g) if s <= g else (g, s))
+            for g in given
+            for s in (st_ if qt is st_ else st_ + qt)
+        ][: _blocking.MAX_KEYS]
+        keys.extend(row)
+        counts.append(len(row))
+    return _blocking._flat(keys, counts)
+
+
+def _general_normalisation(text: str | None) -> str:
+    return _normalise_any(text) if text else ""
+
+
 _PLAIN: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "em_over_every_pair": lambda mp: mp.setattr(_em, "_distinct", _every_pair),
     "small_chunks": lambda mp: mp.setattr(_people, "CHUNK", 37),
     "greedy_loop_for_every_pair": lambda mp: mp.setattr(_people, "_lone", _none_alone),
     "breakdowns_one_by_one": lambda mp: mp.setattr(_people, "_breakdowns", _breakdowns_one_by_one),
+    "scores_in_full": lambda mp: mp.setattr(_evidence, "_cp", _full_scores),
+    "name_keys_row_by_row": lambda mp: mp.setattr(_blocking._Side, "names", _name_keys_row_by_row),
+    "general_name_normalisation": lambda mp: mp.setattr(
+        _evidence, "normalise_name", _general_normalisation
+    ),
 }
 
 
@@ -134,3 +195,63 @@ def test_fast_paths_with_identifiers_and_staff(plain: str) -> None:
         slow = (match_pupils(pupils.mis, pupils.app), match_staff(staff.mis, staff.app))
     for f, s in zip(fast, slow, strict=True):
         _assert_same(f, s)
+
+
+def test_cutoffs_keep_every_level_at_its_threshold() -> None:
+    """Names, addresses and postcodes at and around each level's threshold (Jaro-Winkler
+    exactly 0.8 for daniel/dale, 0.92 for whitd/white; token ratios near 75 and 90; postcodes
+    0, 1 and 2 edits apart), every pair of them: the levels with rapidfuzz's cutoffs, and for
+    EM's sample without similarities, are the levels of the full scores."""
+    from datetime import date
+
+    from schoolsync.matching import MatchSettings
+    from schoolsync.people import Pupil
+
+    names = [("Daniel", "White"), ("Dale", "Whitd"), ("Greeb", "Green"), ("Green", "Dale")]
+    names += [("Is", "Isabella"), ("Hannah", "Haak"), ("Lauren", "Lace"), ("Hage", "Hauser")]
+    places = [
+        ("SW1A 1AA", "12 Acacia Avenue Little Whinging"),
+        ("SW1A 1AB", "12 Acacia Avenue Little Whingeing"),
+        ("SW1A 2AB", "Flat 3 12 Acacia Road Little Whinging"),
+        ("", "12 Acacia Av"),
+    ]
+
+    def people(prefix: str, rotate: int) -> list[Pupil]:
+        return [
+            Pupil(
+                id=f"{prefix}{k}",
+                school_id="s",
+                forename=f,
+                surname=s_,
+                middle_names=sn if k % 3 == 0 else None,
+                date_of_birth=date(2015, 1 + k % 12, 1 + k % 28),
+                postcode=places[(k + rotate) % 4][0] or None,
+                address=places[(k + rotate) % 4][1],
+            )
+            for k, ((f, s_), sn) in enumerate(
+                (name, other[1]) for name in names for other in names[:3]
+            )
+        ]
+
+    mis, app = people("m", 0), people("a", 1)
+    run = _people._new_run(mis, app, MatchSettings())
+    pi = np.repeat(np.arange(len(mis)), len(app))
+    pj = np.tile(np.arange(len(app)), len(mis))
+    cut, levels_only = run.compare(pi, pj), run.compare(pi, pj, with_similarity=False)
+    with _plain("scores_in_full"):
+        full = run.compare(pi, pj)
+    np.testing.assert_array_equal(cut.patterns, full.patterns)
+    np.testing.assert_array_equal(levels_only.patterns, full.patterns)
+    np.testing.assert_array_equal(cut.similarity, full.similarity)
+    assert (full.patterns != cut.patterns).sum() == 0
+    # the thresholds are reached: some pair at each name level the test is about
+    assert {6, 7} <= set(np.unique(full.levels[1]).tolist())
+
+
+@given(st.text() | st.from_regex(r"[A-Za-z' .\-`]{0,20}", fullmatch=True))
+def test_the_ascii_shortcut_of_name_normalisation_equals_the_general_path(text: str) -> None:
+    """Most names are ASCII: ``normalise_name`` only lower-cases them and drops apostrophes
+    and separators, which must give what casefolding, decomposing and stripping gives."""
+    from schoolsync.matching._normalise import _normalise_any, normalise_name
+
+    assert normalise_name(text) == (_normalise_any(text) if text else "")

@@ -463,10 +463,24 @@ class Comparison:
 def _cp(n: int) -> Callable[..., FloatArray]:
     jw = JaroWinkler.normalized_similarity
 
-    def cp(a: list[str], b: list[str], scorer: Callable[..., Any] = jw) -> FloatArray:
+    def cp(
+        a: list[str],
+        b: list[str],
+        scorer: Callable[..., Any] = jw,
+        cutoff: float | None = None,
+        *,
+        distance: bool = False,
+    ) -> FloatArray:
+        """The scorer of each pair. With *cutoff* rapidfuzz may stop early: a similarity
+        below it reads 0, a *distance* above it ``cutoff + 1``; every test against a
+        threshold at least *cutoff* (at most, for a distance) gives what it would without.
+        (rapidfuzz drops a similarity that equals the cutoff but for rounding, 0.8 from
+        ``daniel``/``dale``: so the cutoff is passed a millionth lower.)"""
         if n == 0 or not a:
             return np.zeros(len(a), dtype=np.float64)
-        out = process.cpdist(a, b, scorer=scorer, workers=1, dtype=np.float64)
+        if cutoff is not None and not distance:
+            cutoff *= 1.0 - 1e-6
+        out = process.cpdist(a, b, scorer=scorer, workers=1, dtype=np.float64, score_cutoff=cutoff)
         return np.asarray(out, dtype=np.float64).reshape(len(a))
 
     return cp
@@ -476,12 +490,23 @@ class _Compare:
     """The level computation of one batch of pairs (one method per field)."""
 
     def __init__(
-        self, fm: Features, fa: Features, pi: IntArray, pj: IntArray, nicknames: NicknameTable
+        self,
+        fm: Features,
+        fa: Features,
+        pi: IntArray,
+        pj: IntArray,
+        nicknames: NicknameTable,
+        *,
+        with_similarity: bool = True,
     ) -> None:
         self.fm, self.fa, self.pi, self.pj = fm, fa, pi, pj
         self.n = len(pi)
         self.cp = _cp(self.n)
         self.nicknames = nicknames
+        # without the similarity (only the levels wanted), a name's or an address's score
+        # below its lowest threshold need not be exact
+        self.name_floor = None if with_similarity else 0.80
+        self.address_floor = None if with_similarity else 75.0
 
     def cols(self, name: str, sub: IntArray | None = None) -> tuple[list[str], list[str]]:
         """Column *name* of both records of every pair (of the pairs at *sub*)."""
@@ -508,7 +533,8 @@ class _Compare:
         form, one part, close, similar, initial, different (missing: no pattern)."""
         cp = self.cp
         m, a = self.cols(compact)
-        legal = cp(m, a)
+        floor = self.name_floor
+        legal = cp(m, a, cutoff=floor)
         best = legal.copy()
         pref_eq = np.zeros(self.n, dtype=bool)
         has_pref = np.flatnonzero(self.fm.has_pref[self.pi] | self.fa.has_pref[self.pj])
@@ -517,7 +543,13 @@ class _Compare:
             sub = has_pref.tolist()
             m_s, a_s = [m[k] for k in sub], [a[k] for k in sub]
             pm_s, pa_s = [pm[k] for k in sub], [pa[k] for k in sub]
-            pref = np.maximum.reduce([cp(pm_s, a_s), cp(m_s, pa_s), cp(pm_s, pa_s)])
+            pref = np.maximum.reduce(
+                [
+                    cp(pm_s, a_s, cutoff=floor),
+                    cp(m_s, pa_s, cutoff=floor),
+                    cp(pm_s, pa_s, cutoff=floor),
+                ]
+            )
             best[has_pref] = np.maximum(best[has_pref], pref)
             pref_eq[has_pref] = pref >= 1.0
         # one part of a multi-part name: only where a side has several parts (between single
@@ -528,7 +560,7 @@ class _Compare:
         )
         if len(several):
             ms, as_ = self.cols(spaced, several)
-            tokens[several] = cp(ms, as_, fuzz.token_set_ratio) / 100.0
+            tokens[several] = cp(ms, as_, fuzz.token_set_ratio, cutoff=100.0) / 100.0
         present = self.both_have(compact)
         initial = self.initials(compact, single=True) & present
         bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int16)
@@ -572,20 +604,26 @@ class _Compare:
         has_mid_m, has_mid_a = self.fm.has("mid_c")[self.pi], self.fa.has("mid_c")[self.pj]
         weak_f = np.flatnonzero(f_present & (f_legal < 1.0) & (has_mid_m | has_mid_a))
         if len(weak_f):
+            # a Jaro-Winkler of 1 between non-empty names is equality
             sub = weak_f.tolist()
-            by_mid = np.maximum(
-                cp([fn_m[k] for k in sub], [mid_a[k] for k in sub]) * has_mid_a[weak_f],
-                cp([mid_m[k] for k in sub], [fn_a[k] for k in sub]) * has_mid_m[weak_f],
+            by_mid = np.fromiter(
+                (
+                    (fn_m[k] == mid_a[k] and bool(mid_a[k]))
+                    or (mid_m[k] == fn_a[k] and bool(mid_m[k]))
+                    for k in sub
+                ),
+                dtype=bool,
+                count=len(sub),
             )
-            f_bits[weak_f[by_mid >= 1.0]] |= 1 << MIDDLE
+            f_bits[weak_f[by_mid]] |= 1 << MIDDLE
         # forename and surname transposed
         both = np.flatnonzero(f_present & s_present & (f_legal < 1.0) & (s_legal < 1.0))
         if len(both):
             sub = both.tolist()
-            x_fs = cp([fn_m[k] for k in sub], [sn_a[k] for k in sub])
+            x_fs = cp([fn_m[k] for k in sub], [sn_a[k] for k in sub], cutoff=0.92)
             both = both[x_fs >= 0.92]  # the other way round only where this way agrees
             sub = both.tolist()
-            x_sf = cp([sn_m[k] for k in sub], [fn_a[k] for k in sub])
+            x_sf = cp([sn_m[k] for k in sub], [fn_a[k] for k in sub], cutoff=0.92)
             swapped = both[x_sf >= 0.92]
             s_bits[swapped] |= 1 << TRANSPOSED
             f_bits[swapped] |= 1 << TRANSPOSED
@@ -595,7 +633,7 @@ class _Compare:
         both_mid = np.flatnonzero(present)
         if len(both_mid):
             sub = both_mid.tolist()
-            mid_sim[both_mid] = cp([mid_m[k] for k in sub], [mid_a[k] for k in sub])
+            mid_sim[both_mid] = cp([mid_m[k] for k in sub], [mid_a[k] for k in sub], cutoff=0.92)
         initial = self.initials("mid_c", single=False) & present
         m_bits = np.full(self.n, 1 << DIFFERENT, dtype=np.int16)
         m_bits |= np.where(initial, 1 << INITIAL, 0)
@@ -641,7 +679,7 @@ class _Compare:
             m, a = self.cols("postcode")
             sub = idx.tolist()
             ms, as_ = [m[k] for k in sub], [a[k] for k in sub]
-            dist = self.cp(ms, as_, Levenshtein.distance)
+            dist = self.cp(ms, as_, Levenshtein.distance, cutoff=1, distance=True)
             district = np.fromiter(
                 (_outward(x) == _outward(y) for x, y in zip(ms, as_, strict=True)),
                 dtype=bool,
@@ -664,7 +702,7 @@ class _Compare:
             m, a = self.cols("address")
             sub = idx.tolist()
             ms, as_ = [m[k] for k in sub], [a[k] for k in sub]
-            ratio = self.cp(ms, as_, fuzz.token_sort_ratio) / 100.0
+            ratio = self.cp(ms, as_, fuzz.token_sort_ratio, cutoff=self.address_floor) / 100.0
             lv = np.full(len(sub), AD_DIFFERENT, dtype=np.int8)
             lv[ratio >= 0.75] = AD_SIMILAR
             lv[ratio >= 0.90] = AD_CLOSE
@@ -707,10 +745,20 @@ def first_level(patterns: PatternArray) -> LevelArray:
 
 
 def compare(
-    fm: Features, fa: Features, pi: IntArray, pj: IntArray, nicknames: NicknameTable
+    fm: Features,
+    fa: Features,
+    pi: IntArray,
+    pj: IntArray,
+    nicknames: NicknameTable,
+    *,
+    with_similarity: bool = True,
 ) -> Comparison:
-    """The comparison levels of pairs ``(pi[k], pj[k])`` of MIS rows and app rows."""
-    c = _Compare(fm, fa, pi, pj, nicknames)
+    """The comparison levels of pairs ``(pi[k], pj[k])`` of MIS rows and app rows.
+
+    Without *with_similarity* only the levels (and patterns) are exact: a name's or an address's
+    similarity below its lowest level reads 0 (for pairs nobody is shown, such as EM's
+    sample)."""
+    c = _Compare(fm, fa, pi, pj, nicknames, with_similarity=with_similarity)
     s_bits, f_bits, m_bits, s_sim, f_sim = c.names()
     a_lvl, a_sim = c.address()
     upn, mis, email = c.identifiers()

@@ -42,6 +42,13 @@ def normalise_name(text: str | None) -> str:
     """
     if not text:
         return ""
+    if text.isascii():  # most names: nothing to fold, decompose or strip but case
+        return _SEPARATORS.sub(" ", _APOSTROPHES.sub("", text.lower())).strip()
+    return _normalise_any(text)
+
+
+def _normalise_any(text: str) -> str:
+    """:func:`normalise_name` for any text (the ASCII shortcut's reference)."""
     folded = text.casefold().translate(_SPECIAL)
     decomposed = unicodedata.normalize("NFKD", folded)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -631,14 +631,18 @@ class _Run:
     name_counts: dict[int, IntArray]
     settings: MatchSettings
 
-    def compare(self, pi: IntArray, pj: IntArray) -> Comparison:
+    def compare(self, pi: IntArray, pj: IntArray, *, with_similarity: bool = True) -> Comparison:
         """Levels of pairs, in canonical (id rank) order so sums never depend on input order
-        (compared ``CHUNK`` pairs at a time: each pair's levels are its own)."""
+        (compared ``CHUNK`` pairs at a time: each pair's levels are its own). Without
+        *with_similarity* only the levels are exact (see :func:`compare`)."""
         order = np.lexsort((self.rank_a[pj], self.rank_m[pi]))
         pi, pj = pi[order], pj[order]
         nicknames = self.settings.nicknames
         return Comparison.concat(
-            [compare(self.fm, self.fa, pi[s], pj[s], nicknames) for s in _chunks(len(pi))]
+            [
+                compare(self.fm, self.fa, pi[s], pj[s], nicknames, with_similarity=with_similarity)
+                for s in _chunks(len(pi))
+            ]
         )
 
     def pairs_total(self) -> float:
@@ -687,7 +691,7 @@ class _Run:
         if not s.learn or levels.shape[1] < s.min_pairs_to_learn:
             return _em.prior_model(total, expected, self.name_counts, s.tf_smoothing)
         si, sj = self.sample()
-        sample = self.compare(si, sj)
+        sample = self.compare(si, sj, with_similarity=False)  # only its levels are used
         return _em.estimate(
             levels,
             sample.levels,
