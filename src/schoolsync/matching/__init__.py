@@ -12,6 +12,7 @@ See docs/matching.md for the method, the settings and measured accuracy.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -58,7 +59,7 @@ __all__ = [
 
 
 def _check_unique(kind: str, side: str, records: Sequence[object]) -> None:
-    ids = [getattr(r, "id") for r in records]  # noqa: B009 - records of several types
+    ids = list(map(operator.attrgetter("id"), records))
     if len(set(ids)) == len(ids):
         return
     seen: set[str] = set()

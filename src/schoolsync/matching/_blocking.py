@@ -339,12 +339,17 @@ def _join(
     return mi[owner], ai[at]
 
 
-def school_codes(fm: Features, fa: Features, by_school: bool) -> tuple[IntArray, IntArray]:
-    """Per record of each side: the position of its school among both sides' schools in
-    code-point order (0 for all when pairs are not looked for by school)."""
+def school_codes(
+    fm: Features, fa: Features, by_school: bool, schools: set[str] | None = None
+) -> tuple[IntArray, IntArray]:
+    """Per record of each side: the position of its school among both sides' *schools* (all
+    of them; found when not given) in code-point order (0 for all when pairs are not looked
+    for by school)."""
     if not by_school:
         return np.zeros(fm.n, dtype=np.int64), np.zeros(fa.n, dtype=np.int64)
-    codes = {s: k for k, s in enumerate(sorted(set(fm.school).union(fa.school)))}
+    if schools is None:
+        schools = set(fm.school).union(fa.school)
+    codes = {s: k for k, s in enumerate(sorted(schools))}
     code = codes.__getitem__
     return (
         np.fromiter(map(code, fm.school), dtype=np.int64, count=fm.n),

@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import gc
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, TypeVar
 
@@ -649,8 +648,10 @@ class _Run:
         """How many within-school record pairs there are (all pairs when school is ignored)."""
         if not self.by_school:
             return float(self.fm.n) * float(self.fa.n)
-        schools_m = Counter(self.fm.school)
-        return float(sum(schools_m[s] * k for s, k in Counter(self.fa.school).items()))
+        n_school = int(max(self.school_m.max(initial=0), self.school_a.max(initial=0))) + 1
+        per_m = np.bincount(self.school_m, minlength=n_school)
+        per_a = np.bincount(self.school_a, minlength=n_school)
+        return float(np.dot(per_m, per_a))
 
     def sample(self) -> tuple[IntArray, IntArray]:
         """A deterministic spread of record pairs within schools (almost all different people):
@@ -727,10 +728,9 @@ def _rank(ids: list[str]) -> IntArray:
     return rank
 
 
-def _same_school_ids(fm: Features, fa: Features) -> bool:
+def _same_school_ids(mis_schools: set[str], app_schools: set[str]) -> bool:
     """True when both sides use the same school ids (one set holds the other), so pairs are
     looked for within a school; false when the MIS reader keys schools its own way."""
-    mis_schools, app_schools = set(fm.school), set(fa.school)
     if not mis_schools or not app_schools:
         return False
     return mis_schools <= app_schools or app_schools <= mis_schools
@@ -746,8 +746,9 @@ def _new_run(mis: Sequence[P], app: Sequence[P], settings: MatchSettings) -> _Ru
     for f, column in ((F_SURNAME, "sn_c"), (F_FORENAME, "fn_c")):
         a, b, c = _em.name_codes(getattr(fm, column), getattr(fa, column))
         tf_codes[f], tf_codes_app[f], counts[f] = a, b, c
-    by_school = _same_school_ids(fm, fa)
-    school_m, school_a = school_codes(fm, fa, by_school)
+    mis_schools, app_schools = set(fm.school), set(fa.school)
+    by_school = _same_school_ids(mis_schools, app_schools)
+    school_m, school_a = school_codes(fm, fa, by_school, mis_schools | app_schools)
     return _Run(
         fm=fm,
         fa=fa,
