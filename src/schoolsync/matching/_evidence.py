@@ -307,9 +307,9 @@ class Features:
         arr = self._per_record.get(key)
         if arr is None:
             values = getattr(self, name)
-            arr = self._per_record[key] = np.asarray(
-                [" " in v for v in values], dtype=bool
-            ).reshape(len(values))
+            arr = self._per_record[key] = np.fromiter(
+                map(operator.contains, values, itertools.repeat(" ")), dtype=bool, count=self.n
+            )
         return arr
 
     def first_letter(self, name: str) -> IntArray:
@@ -317,9 +317,9 @@ class Features:
         key = f"first:{name}"
         arr = self._per_record.get(key)
         if arr is None:
-            arr = self._per_record[key] = np.fromiter(
-                (ord(x[0]) if x else 0 for x in getattr(self, name)), dtype=np.int64, count=self.n
-            )
+            # a one-character unicode array holds each first character's code point (0: none)
+            first = np.asarray(getattr(self, name), dtype="<U1").reshape(self.n)
+            arr = self._per_record[key] = first.view(np.uint32).astype(np.int64)
         return arr
 
     def length(self, name: str) -> IntArray:
