@@ -11,7 +11,6 @@ from typing import Any
 import attrs
 import pytest
 
-from schoolsync.brokers import HttpSettings, RetryPolicy
 from schoolsync.brokers.results import (
     AssemblyResults,
     OneRosterGradebook,
@@ -24,17 +23,17 @@ from schoolsync.records.tables import RESULT_OUTBOX
 from schoolsync.storage.sqlite import SqliteStore
 from schoolsync.sync import DataSharing, MisConnection, authorise, set_data_sharing
 from schoolsync.sync.sample import sample_snapshot
-from schoolsync.testing.brokers import FakeAssembly, FakeOneRoster, import_school
+from schoolsync.testing.brokers import (
+    ASSESSMENT,
+    FakeAssembly,
+    FakeOneRoster,
+    import_school,
+    quick_settings,
+)
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
-QUICK = HttpSettings(read_timeout=0.6, retry=RetryPolicy(attempts=3, wait_initial=0, wait_jitter=0))
-ASSESSMENT = {
-    "subject_id": 2,
-    "facet_id": 1,
-    "assessment_point_rank": 3,
-    "assessment_id": 9,
-    "grade_id": 41,
-}
+# A read times out before the 1.2 s stall of a post whose answer never comes.
+QUICK = quick_settings(read_timeout=0.6, attempts=3)
 
 
 def sharing(*, results: bool = True, historical: bool = False) -> MisConnection:

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pytest
 
-from schoolsync.brokers import BrokerSchool, HttpSettings, RetryPolicy
+from schoolsync.brokers import BrokerSchool
 from schoolsync.brokers.sync import load_watermark, nightly_sync
 from schoolsync.clock import FixedClock
 from schoolsync.errors import BrokerError, SyncGuardError
@@ -27,12 +27,13 @@ from schoolsync.testing.brokers import (
     FakeWonde,
     FakeXporter,
     import_school,
+    quick_settings,
     school_with_registration_groups,
 )
 from schoolsync.trusts import School
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
-QUICK = HttpSettings(read_timeout=2.0, retry=RetryPolicy(attempts=3, wait_initial=0, wait_jitter=0))
+QUICK = quick_settings(read_timeout=2.0, attempts=3)
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,12 @@ from typing import Any
 import attrs
 import pytest
 
-from schoolsync.brokers import HttpSettings, RetryPolicy
 from schoolsync.brokers.sync import load_watermark
 from schoolsync.nightly import JobRetry, JobStatus, SchoolJob, jobs_for, night_report
 from schoolsync.ports import MisSnapshot
 from schoolsync.records.audit import AuditAction
 from schoolsync.sync.sample import sample_snapshot
-from schoolsync.testing.brokers import FakeWonde, import_school
+from schoolsync.testing.brokers import QUICK, FakeWonde, import_school
 from schoolsync.testing.nightly import ConfiguredHost, authorised_connection, write_config
 
 pytest.importorskip("procrastinate")
@@ -39,7 +38,6 @@ from schoolsync.nightly.engine import (
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
-QUICK = HttpSettings(read_timeout=5.0, retry=RetryPolicy(attempts=2, wait_initial=0, wait_jitter=0))
 HOST = "schoolsync.testing.nightly:ConfiguredHost"
 SCHOOLS = [("T1", "A"), ("T1", "B"), ("T2", "C"), ("T2", "D")]
 

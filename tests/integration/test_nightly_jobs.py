@@ -16,7 +16,6 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from schoolsync.brokers import HttpSettings, RetryPolicy
 from schoolsync.brokers.sync import load_watermark
 from schoolsync.cli import main as cli
 from schoolsync.errors import StorageError
@@ -34,11 +33,10 @@ from schoolsync.nightly import (
 )
 from schoolsync.ports import MisSnapshot, Store
 from schoolsync.sync.sample import sample_snapshot
-from schoolsync.testing.brokers import FakeWonde, import_school
+from schoolsync.testing.brokers import QUICK, FakeWonde, import_school
 from schoolsync.testing.nightly import ConfiguredHost, authorised_connection, write_config
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
-QUICK = HttpSettings(read_timeout=5.0, retry=RetryPolicy(attempts=2, wait_initial=0, wait_jitter=0))
 HOST = "schoolsync.testing.nightly:ConfiguredHost"
 SCHOOLS = [("T1", "A"), ("T1", "B"), ("T2", "C"), ("T2", "D")]
 

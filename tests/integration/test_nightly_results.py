@@ -18,7 +18,6 @@ from typing import Any
 import attrs
 import pytest
 
-from schoolsync.brokers import HttpSettings, RetryPolicy
 from schoolsync.brokers.results import queue_result
 from schoolsync.brokers.sync import load_watermark
 from schoolsync.clock import SystemClock
@@ -37,18 +36,16 @@ from schoolsync.records.tables import RESULT_OUTBOX
 from schoolsync.storage.sqlite import SqliteStore
 from schoolsync.sync.connection import MisConnection, deauthorise
 from schoolsync.sync.sample import sample_snapshot
-from schoolsync.testing.brokers import FakeAssembly, FakeOneRoster, import_school
+from schoolsync.testing.brokers import (
+    ASSESSMENT,
+    QUICK,
+    FakeAssembly,
+    FakeOneRoster,
+    import_school,
+)
 from schoolsync.testing.nightly import ConfiguredHost, authorised_connection, write_config
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
-QUICK = HttpSettings(read_timeout=5.0, retry=RetryPolicy(attempts=2, wait_initial=0, wait_jitter=0))
-ASSESSMENT = {
-    "subject_id": 2,
-    "facet_id": 1,
-    "assessment_point_rank": 3,
-    "assessment_id": 9,
-    "grade_id": 41,
-}
 
 
 def served(school_id: str) -> MisSnapshot:

@@ -27,6 +27,10 @@ bytes: any payload shape). ``endpoint`` matches a substring of the path;
 byte. Every request is logged in :attr:`FakeBroker.log` (time, path, credential fingerprint,
 status), so tests and benchmarks can count requests per rate-limit window.
 
+For tests of what comes after a first sync: :func:`import_school` imports everything a fake
+serves; :data:`QUICK` (or :func:`quick_settings`) are HTTP settings that retry without waiting;
+:data:`ASSESSMENT` is an Assembly assessment result ready to queue and post.
+
 Needs only the standard library (``http.server``); the recorded-response fake needs PyYAML
 (the ``testing`` extra).
 """
@@ -51,13 +55,14 @@ from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 
 from schoolsync.brokers._base import BrokerFetch
-from schoolsync.brokers._http import Secret
+from schoolsync.brokers._http import HttpSettings, RetryPolicy, Secret
 from schoolsync.brokers._school import BrokerSchool
 from schoolsync.brokers.assembly import AssemblyBroker, AssemblySchool, AssemblyTokens
 from schoolsync.brokers.oneroster import OneRosterBroker, OneRosterSchool, oauth1_authorization
@@ -71,6 +76,8 @@ from schoolsync.sync.connection import MisConnection
 from schoolsync.trusts import School
 
 __all__ = [
+    "ASSESSMENT",
+    "QUICK",
     "FakeAssembly",
     "FakeBroker",
     "FakeOneRoster",
@@ -82,8 +89,36 @@ __all__ = [
     "Reply",
     "Request",
     "import_school",
+    "quick_settings",
     "school_with_registration_groups",
 ]
+
+
+def quick_settings(*, read_timeout: float = 5.0, attempts: int = 2) -> HttpSettings:
+    """HTTP settings for tests against a fake: *attempts* tries per request with no wait
+    between them (a fault injected ``times=n`` is retried at once), reads timing out after
+    *read_timeout* seconds (shorter than a ``"stall"`` fault's ``delay`` to see the timeout)."""
+    return HttpSettings(
+        read_timeout=read_timeout,
+        retry=RetryPolicy(attempts=attempts, wait_initial=0, wait_jitter=0),
+    )
+
+
+#: :func:`quick_settings` as they default: 2 attempts without waiting, 5 s to read.
+QUICK = quick_settings()
+
+#: An assessment result ready to post to Assembly (the payload of
+#: :func:`schoolsync.brokers.results.queue_result` that
+#: :class:`~schoolsync.brokers.results.AssemblyResults` sends; grade 41). Read-only.
+ASSESSMENT: Mapping[str, Any] = MappingProxyType(
+    {
+        "subject_id": 2,
+        "facet_id": 1,
+        "assessment_point_rank": 3,
+        "assessment_id": 9,
+        "grade_id": 41,
+    }
+)
 
 # ---------------------------------------------------------------------------------------------
 # The server
