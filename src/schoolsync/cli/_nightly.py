@@ -44,18 +44,6 @@ def _seconds(name: str, default: float, help: str) -> Callable[[_F], _F]:
 
 
 _ATTEMPTS = _count("--attempts", 3, "Attempts per school for transient failures.")
-_COLUMNS = [
-    "trust_id",
-    "schools",
-    "done",
-    "skipped",
-    "failed",
-    "pending",
-    "pupils_changed",
-    "results_sent",
-    "results_failed",
-    "results_waiting",
-]
 
 
 def _host_path(host: str | None) -> str:
@@ -94,7 +82,7 @@ def _show_report(report: Any, output: Output, *, brief: bool = False) -> None:
     output.result(report=report.to_dict())
     output.echo(report.progress())
     if not (output.as_json or output.quiet):
-        echo_table(report.to_rows(), _COLUMNS, limit=500)
+        echo_table(report.to_rows(), report.COLUMNS, limit=500)
     problems = report.problems()
     if problems:
         output.echo(f"Problems ({len(problems)}):")

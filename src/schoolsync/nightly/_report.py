@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -78,6 +78,10 @@ class NightReport(Tabular):
     both. While the night runs, :attr:`finished` is false and :meth:`progress` says how far it
     has got.
     """
+
+    #: The table's columns in order (the keys of each :meth:`to_rows` row): ``trust_id``,
+    #: then the counts of a :class:`TrustLine`.
+    COLUMNS: ClassVar[tuple[str, ...]] = tuple(f.name for f in attrs.fields(TrustLine))
 
     run_id: str
     jobs: tuple[NightlyJob, ...]
