@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schoolsync.ports import MisSnapshot
-from schoolsync.records.sync import RecordKind
-from schoolsync.sync import MisConnection, Pairing, SchoolRecords, apply, authorise, plan_pairings
+from schoolsync.sync import MisConnection, SchoolRecords, authorise
 from schoolsync.sync.incremental import Delta, incremental_plan, load_for_delta
 from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.memory import MemoryStore
+from schoolsync.testing.sync import import_snapshot
 from schoolsync.trusts import School
 
 NOW = datetime(2026, 3, 2, 2, tzinfo=UTC)
@@ -36,17 +36,9 @@ def _connection() -> MisConnection:
 @cache
 def _school() -> tuple[MemoryStore, MisSnapshot]:
     store = MemoryStore()
-    with store.unit_of_work() as uow:
-        uow.schools.add(School(id="s1", name="Oak", email_pattern="{forename}@oak.example"))
-        uow.commit()
     feed = sample_snapshot("s1", pupils=40, staff=6, year_codes=("7", "8"), taken_at=NOW)
-    pairings = [Pairing(kind=RecordKind.YEAR_GROUP, status="new", mis=y) for y in feed.year_groups]
-    pairings += [Pairing(kind=RecordKind.CLASS, status="new", mis=c) for c in feed.classes]
-    pairings += [Pairing(kind=RecordKind.STAFF, status="new", mis=s) for s in feed.staff]
-    pairings += [Pairing(kind=RecordKind.PUPIL, status="new", mis=p) for p in feed.pupils]
-    with store.unit_of_work() as uow:
-        current = SchoolRecords.load(uow, "s1")
-    apply(plan_pairings(pairings, current, at=NOW), store, connection=_connection(), at=NOW)
+    oak = School(id="s1", name="Oak", email_pattern="{forename}@oak.example")
+    import_snapshot(store, feed, connection=_connection(), at=NOW, school=oak)
     return store, feed
 
 

@@ -11,19 +11,15 @@ from hypothesis import strategies as st
 
 from schoolsync.sync import (
     MisConnection,
-    Pairing,
     PlanOptions,
-    RecordKind,
-    SchoolRecords,
     SnapshotSource,
-    apply,
     authorise,
     incremental_sync,
-    plan_pairings,
     rollover_sync,
 )
 from schoolsync.sync.sample import evolve_snapshot, rolled_over, sample_snapshot
 from schoolsync.testing.memory import MemoryStore
+from schoolsync.testing.sync import import_snapshot
 from schoolsync.trusts import School
 
 NOW = datetime(2026, 3, 2, 2, tzinfo=UTC)
@@ -45,17 +41,9 @@ def state(store: MemoryStore) -> dict[str, Any]:
 
 def synced(pupils: int, seed: int) -> tuple[MemoryStore, Any]:
     store = MemoryStore()
-    with store.unit_of_work() as uow:
-        uow.schools.add(School(id="s1", name="Oak", email_pattern="{forename}.{surname}@o.example"))
-        uow.commit()
     feed = sample_snapshot("s1", pupils=pupils, staff=3, seed=seed, taken_at=NOW)
-    pairings = [Pairing(kind=RecordKind.YEAR_GROUP, status="new", mis=y) for y in feed.year_groups]
-    pairings += [Pairing(kind=RecordKind.CLASS, status="new", mis=c) for c in feed.classes]
-    pairings += [Pairing(kind=RecordKind.STAFF, status="new", mis=s) for s in feed.staff]
-    pairings += [Pairing(kind=RecordKind.PUPIL, status="new", mis=p) for p in feed.pupils]
-    with store.unit_of_work() as uow:
-        current = SchoolRecords.load(uow, "s1")
-    apply(plan_pairings(pairings, current, at=NOW), store, connection=CONN, at=NOW)
+    oak = School(id="s1", name="Oak", email_pattern="{forename}.{surname}@o.example")
+    import_snapshot(store, feed, connection=CONN, at=NOW, school=oak)
     return store, feed
 
 

@@ -31,6 +31,7 @@ from schoolsync.sync import (
 from schoolsync.sync.sample import evolve_snapshot, rolled_over, sample_snapshot
 from schoolsync.testing.memory import MemoryStore
 from schoolsync.testing.notifier import RecordingNotifier
+from schoolsync.testing.sync import import_snapshot
 from schoolsync.trusts import School
 
 NOW = datetime(2026, 3, 2, 2, tzinfo=UTC)
@@ -65,21 +66,9 @@ def state(store: MemoryStore) -> dict[str, Any]:
 def synced_school(pupils: int = 70) -> tuple[MemoryStore, MisSnapshot]:
     """A school whose year groups, classes, staff and pupils are all synced with the feed."""
     store = MemoryStore()
-    with store.unit_of_work() as uow:
-        uow.schools.add(
-            School(id="s1", name="Oak", email_pattern="{forename}.{surname}@oak.example")
-        )
-        uow.commit()
     feed = sample_snapshot("s1", pupils=pupils, staff=8, taken_at=NOW)
-    from schoolsync.sync import Pairing, apply, plan_pairings
-
-    pairings = [Pairing(kind=RecordKind.YEAR_GROUP, status="new", mis=y) for y in feed.year_groups]
-    pairings += [Pairing(kind=RecordKind.CLASS, status="new", mis=c) for c in feed.classes]
-    pairings += [Pairing(kind=RecordKind.STAFF, status="new", mis=s) for s in feed.staff]
-    pairings += [Pairing(kind=RecordKind.PUPIL, status="new", mis=p) for p in feed.pupils]
-    with store.unit_of_work() as uow:
-        current = SchoolRecords.load(uow, "s1")
-    apply(plan_pairings(pairings, current, at=NOW), store, connection=connection(), at=NOW)
+    oak = School(id="s1", name="Oak", email_pattern="{forename}.{surname}@oak.example")
+    import_snapshot(store, feed, connection=connection(), at=NOW, school=oak)
     return store, feed
 
 

@@ -11,6 +11,8 @@
 - ``schoolsync.testing.strategies``: hypothesis strategies (UPNs, schools, pupils, staff, twins).
 - ``schoolsync.testing.populations``: MIS/app population pairs with ground truth for matching.
 - ``schoolsync.testing.contracts``: :class:`StoreContract`, the storage contract suite.
+- ``schoolsync.testing.sync``: :func:`import_snapshot`, a school whose MIS records are all
+  synced (imported as New), for tests of the nightly sync, rollover and leavers.
 - ``schoolsync.testing.faults``: :class:`FaultyStore` and :func:`fails_cleanly_at_every_write`,
   which prove an operation on a store is all-or-nothing by failing each of its writes in turn.
 
