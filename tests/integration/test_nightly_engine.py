@@ -23,8 +23,8 @@ from schoolsync.nightly import JobRetry, JobStatus, SchoolJob, jobs_for, night_r
 from schoolsync.ports import MisSnapshot
 from schoolsync.records.audit import AuditAction
 from schoolsync.sync.sample import sample_snapshot
-from schoolsync.testing.brokers import QUICK, FakeWonde, import_school
-from schoolsync.testing.nightly import ConfiguredHost, authorised_connection, write_config
+from schoolsync.testing.brokers import FakeWonde
+from schoolsync.testing.nightly import ConfiguredHost, import_schools, write_config
 
 pytest.importorskip("procrastinate")
 
@@ -181,9 +181,7 @@ def test_two_workers_one_job_per_school_retries_and_sigkilled_workers(
                 lambda: all(night_report(store, r).finished for r in runs), f"{runs} to finish"
             )
 
-        for _, sid in SCHOOLS:
-            with fake.connect(sid, settings=QUICK) as source:  # type: ignore[attr-defined]
-                import_school(store, source, connection=authorised_connection(sid), at=DAY0)
+        import_schools(host, fake, at=DAY0)
         fake.set_school("A", renamed(feeds["A"], 1, 2))
         fake.set_school("B", renamed(feeds["B"], 3))
         fake.inject("503", endpoint="schools/B/students", times=2)  # B's first attempt fails
@@ -296,8 +294,7 @@ def test_a_worker_sigkilled_between_a_results_post_and_its_record_never_posts_it
         )
         host = ConfiguredHost()
         store = host.store()
-        with fake.connect("A", settings=QUICK) as source:  # type: ignore[attr-defined]
-            import_school(store, source, connection=host.connection("A"), at=DAY0)
+        import_schools(host, fake, at=DAY0)
         with store.unit_of_work() as uow:
             pupils = sorted(p.id for p in uow.pupils.list(school_id="A"))
             for n, pupil in enumerate(pupils[:2]):

@@ -33,8 +33,8 @@ from schoolsync.nightly import (
 )
 from schoolsync.ports import MisSnapshot, Store
 from schoolsync.sync.sample import sample_snapshot
-from schoolsync.testing.brokers import QUICK, FakeWonde, import_school
-from schoolsync.testing.nightly import ConfiguredHost, authorised_connection, write_config
+from schoolsync.testing.brokers import FakeWonde
+from schoolsync.testing.nightly import ConfiguredHost, import_schools, write_config
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 HOST = "schoolsync.testing.nightly:ConfiguredHost"
@@ -91,9 +91,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             },
         )
         host = ConfiguredHost()
-        for _, sid in SCHOOLS:
-            with fake.connect(sid, settings=QUICK) as source:  # type: ignore[attr-defined]
-                import_school(host.store(), source, connection=authorised_connection(sid), at=DAY0)
+        import_schools(host, fake, at=DAY0)
         yield World(fake=fake, host=host, config=config, feeds=feeds)
         host.close()
 

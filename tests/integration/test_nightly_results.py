@@ -43,7 +43,12 @@ from schoolsync.testing.brokers import (
     FakeOneRoster,
     import_school,
 )
-from schoolsync.testing.nightly import ConfiguredHost, authorised_connection, write_config
+from schoolsync.testing.nightly import (
+    ConfiguredHost,
+    authorised_connection,
+    import_schools,
+    write_config,
+)
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 
@@ -378,9 +383,7 @@ def oneroster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
             },
         )
         host = ConfiguredHost()
-        for _, sid in ONEROSTER:
-            with fake.connect(sid, settings=QUICK) as source:  # type: ignore[attr-defined]
-                import_school(host.store(), source, connection=host.connection(sid), at=DAY0)
+        import_schools(host, fake, at=DAY0)
         yield fake, host
         host.close()
 

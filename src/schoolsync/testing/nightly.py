@@ -19,6 +19,9 @@ OneRoster's url>, "client_id": ..., "client_secret": ...}`` serves the schools f
 OneRoster 1.2 with its gradebook, so the job writes assessment results back (to the schools
 listed in ``sharing``, whose connections grant the ``gradebook`` scope and share results).
 
+:func:`import_schools` gives each configured school its first sync from the fake that serves
+it, so a test starts from schools already synced, as a real night does.
+
 ``stall_commit``: while a file ``<stall_commit>.<school id>`` exists, a nightly job's last
 commit for that school (the unit of work that holds the school's lock and writes the job's
 record) writes its process id to ``<stall_commit>.<school id>.reached`` and waits: for crash
@@ -33,10 +36,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from schoolsync.clock import SystemClock
 from schoolsync.ports import Clock, MisSource, Store, UnitOfWork
@@ -50,7 +53,17 @@ from schoolsync.sync.connection import (
     set_data_sharing,
 )
 
-__all__ = ["CONFIG_ENV", "ConfiguredHost", "authorised_connection", "write_config"]
+if TYPE_CHECKING:
+    from schoolsync.brokers import BrokerSchool, HttpSettings
+    from schoolsync.testing.brokers import FakeBroker
+
+__all__ = [
+    "CONFIG_ENV",
+    "ConfiguredHost",
+    "authorised_connection",
+    "import_schools",
+    "write_config",
+]
 
 #: The environment variable naming the host's JSON file.
 CONFIG_ENV = "SCHOOLSYNC_NIGHTLY_TEST_CONFIG"
@@ -218,12 +231,17 @@ class ConfiguredHost:
         """The configured broker's provider (``wonde`` unless set)."""
         return str(self.config["broker"].get("provider", "wonde"))
 
+    def authorised(self, school_id: str) -> MisConnection:
+        """The school's connection as it was authorised (before any deauthorisation): sharing
+        results if the school is listed in ``sharing``."""
+        return authorised_connection(
+            school_id, self.provider, sharing=school_id in self.config.get("sharing", ())
+        )
+
     def connection(self, school_id: str) -> MisConnection:
         """Authorised, unless the school is listed as deauthorised; sharing results if the
         school is listed in ``sharing``."""
-        made = authorised_connection(
-            school_id, self.provider, sharing=school_id in self.config.get("sharing", ())
-        )
+        made = self.authorised(school_id)
         if school_id in self.config.get("deauthorised", ()):
             made = deauthorise(
                 made, actor_id="school", at=_AUTHORISED_AT, can_configure=lambda a, p, s: True
@@ -308,3 +326,19 @@ class ConfiguredHost:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def import_schools(
+    host: ConfiguredHost, fake: FakeBroker, *, at: datetime, settings: HttpSettings | None = None
+) -> None:
+    """The first sync of each of *host*'s schools from *fake*, the broker serving them:
+    everything it serves imported (:func:`schoolsync.testing.brokers.import_school`) through
+    the school's connection as authorised (:meth:`ConfiguredHost.authorised`: a school listed
+    as deauthorised was authorised for its first sync), connected by the school's broker key
+    with *settings* (default :data:`schoolsync.testing.brokers.QUICK`)."""
+    from schoolsync.testing.brokers import QUICK, import_school
+
+    connect = cast(Callable[..., "BrokerSchool"], fake.connect)  # type: ignore[attr-defined]
+    for _, school_id in host.schools():
+        with connect(host._keys[school_id], settings=settings or QUICK) as source:
+            import_school(host.store(), source, connection=host.authorised(school_id), at=at)
