@@ -1,13 +1,11 @@
-"""A whole sync from each fake broker into SQLite and PostgreSQL, then nightly deltas: a name
-change, a joiner, a leaver soft-deleted, the leaver restored, and a change of fetch options
-that resets the delta. The watermark lives in the store and moves only after a commit."""
+"""A whole sync from each fake broker into each store (memory, SQLite, PostgreSQL: the
+``store`` fixture), then nightly deltas: a name change, a joiner, a leaver soft-deleted, the
+leaver restored, and a change of fetch options that resets the delta. The watermark lives in
+the store and moves only after a commit."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -34,29 +32,6 @@ from schoolsync.trusts import School
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 QUICK = quick_settings(read_timeout=2.0, attempts=3)
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
-
-    with throwaway_postgres_database(postgres_admin_dsn()) as dsn:
-        yield dsn
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        from schoolsync.storage.sqlite import SqliteStore
-
-        made: Store = SqliteStore(tmp_path / "school.sqlite")
-    else:
-        from schoolsync.storage.postgres import PostgresStore
-
-        dsn = request.getfixturevalue("postgres_dsn")
-        made = PostgresStore(dsn, schema=f"b_{secrets.token_hex(4)}", lock_timeout=5)
-    yield made
-    made.close()
 
 
 def fake_for(provider: str, served: MisSnapshot, clock: FixedClock) -> FakeBroker:

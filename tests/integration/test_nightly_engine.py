@@ -44,6 +44,8 @@ SCHOOLS = [("T1", "A"), ("T1", "B"), ("T2", "C"), ("T2", "D")]
 
 @pytest.fixture
 def dsn() -> Iterator[str]:
+    """A database for the test alone (not the module's ``postgres_dsn``): each test starts
+    with the job engine's queue and the night's records empty."""
     from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
 
     with throwaway_postgres_database(postgres_admin_dsn()) as made:

@@ -271,16 +271,14 @@ def _stamped(run_id: str, school_id: str, **stamps: datetime | None) -> Any:
     )
 
 
-def test_old_nights_are_pruned_whole_and_the_rest_kept() -> None:
+def test_old_nights_are_pruned_whole_and_the_rest_kept(store: Store) -> None:
     from datetime import timedelta
 
     from schoolsync.nightly import prune_nights
     from schoolsync.records.tables import NIGHTLY_JOBS
-    from schoolsync.testing.memory import MemoryStore
 
     now = datetime(2026, 6, 1, 3, tzinfo=UTC)
     day = timedelta(days=1)
-    store = MemoryStore()
     with store.unit_of_work() as uow:
         uow.repository(NIGHTLY_JOBS).put_many(
             [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -38,21 +37,22 @@ limits.close()
 """
 
 
-@pytest.fixture
-def dsn() -> Iterator[str]:
-    from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
-
-    with throwaway_postgres_database(postgres_admin_dsn()) as made:
-        yield made
-
-
-def test_three_processes_never_exceed_the_shared_limit(dsn: str) -> None:
+def test_three_processes_never_exceed_the_shared_limit(postgres_dsn: str) -> None:
     keys = [f"K{n}" for n in range(6)]
     schools = {k: sample_snapshot(k, pupils=20, staff=2, year_codes=("7",)) for k in keys}
     with FakeWonde(token="t0k3n", schools=schools, rate_limit=(LIMIT, PERIOD)) as fake:
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", _FETCH, fake.url, dsn, str(LIMIT), str(PERIOD), *keys[i::3]]
+                [
+                    sys.executable,
+                    "-c",
+                    _FETCH,
+                    fake.url,
+                    postgres_dsn,
+                    str(LIMIT),
+                    str(PERIOD),
+                    *keys[i::3],
+                ]
             )
             for i in range(3)
         ]

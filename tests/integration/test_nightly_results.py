@@ -1,7 +1,7 @@
 """The nightly job writes the school's queued assessment results back after its sync commits
 (#19: "fetch, plan, guard, apply, queue write-back"), through the school's results port, against
-the loopback fakes that record what was posted: in this process (Assembly), on a process pool
-(the OneRoster gradebook). A refusal never fails the school's sync and is tried again on a later
+the loopback fakes that record what was posted: in this process (Assembly, on each store), on a
+process pool (the OneRoster gradebook). A refusal never fails the school's sync and is tried again on a later
 night; a sync the change-size guard refused still sends the results queued before it; a
 deauthorised school sends nothing. The job fetches outside any transaction, and a fetch made
 stale by another sync meanwhile is skipped with nothing written. The office's nightly sync is
@@ -33,7 +33,6 @@ from schoolsync.nightly import (
 from schoolsync.ports import Clock, MisSnapshot, MisSource, Store
 from schoolsync.records.brokers import ResultState
 from schoolsync.records.tables import RESULT_OUTBOX
-from schoolsync.storage.sqlite import SqliteStore
 from schoolsync.sync.connection import MisConnection, deauthorise
 from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.brokers import (
@@ -116,17 +115,14 @@ class AssemblyHost:
 
 
 @pytest.fixture
-def assembly(tmp_path: Path) -> Iterator[AssemblyHost]:
+def assembly(store: Store) -> Iterator[AssemblyHost]:
     feeds = {sid: served(sid) for sid in ("A", "B")}
-    with (
-        FakeAssembly(
-            client_id="c",
-            client_secret="s",
-            refresh_tokens={sid: f"r-{sid}" for sid in feeds},
-            schools=feeds,
-        ) as fake,
-        SqliteStore(tmp_path / "night.sqlite") as store,
-    ):
+    with FakeAssembly(
+        client_id="c",
+        client_secret="s",
+        refresh_tokens={sid: f"r-{sid}" for sid in feeds},
+        schools=feeds,
+    ) as fake:
         connections = {
             "A": authorised_connection("A", "assembly", sharing=True),
             "B": authorised_connection("B", "assembly"),  # B does not share results
@@ -303,15 +299,12 @@ class _Plain:
 
 
 def test_the_office_nightly_sync_sends_results_and_dry_runs_a_broker_like_the_job(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
     feed = served("A")
-    with (
-        FakeAssembly(
-            client_id="c", client_secret="s", refresh_tokens={"A": "r-A"}, schools={"A": feed}
-        ) as fake,
-        SqliteStore(tmp_path / "office.sqlite") as store,
-    ):
+    with FakeAssembly(
+        client_id="c", client_secret="s", refresh_tokens={"A": "r-A"}, schools={"A": feed}
+    ) as fake:
         connection = authorised_connection("A", "assembly", sharing=True)
         source = fake.connect("A", settings=QUICK)
         try:
@@ -447,18 +440,14 @@ def watch_fetch(source: Any, dsn: str) -> list[int]:
 
 
 @pytest.mark.postgres
-def test_no_transaction_is_open_while_the_broker_answers() -> None:
+def test_no_transaction_is_open_while_the_broker_answers(postgres_dsn: str) -> None:
     from schoolsync.storage.postgres import PostgresStore
-    from schoolsync.testing.contracts import postgres_admin_dsn, throwaway_postgres_database
 
     feed = served("A")
-    with (
-        throwaway_postgres_database(postgres_admin_dsn()) as dsn,
-        FakeAssembly(
-            client_id="c", client_secret="s", refresh_tokens={"A": "r-A"}, schools={"A": feed}
-        ) as fake,
-    ):
-        store = PostgresStore(dsn, schema="night")
+    with FakeAssembly(
+        client_id="c", client_secret="s", refresh_tokens={"A": "r-A"}, schools={"A": feed}
+    ) as fake:
+        store = PostgresStore(postgres_dsn, schema="night")
         host = AssemblyHost(
             fake=fake,
             db=store,
@@ -470,7 +459,7 @@ def test_no_transaction_is_open_while_the_broker_answers() -> None:
             pupils = list(feed.pupils)
             pupils[0] = attrs.evolve(pupils[0], forename="Renamed")
             fake.set_school("A", attrs.evolve(feed, pupils=tuple(pupils)))
-            idle = watch_fetch(host.source("A"), dsn)
+            idle = watch_fetch(host.source("A"), postgres_dsn)
 
             record = run_school(SchoolJob(run_id="n1", school_id="A", trust_id="T1"), host)
 
@@ -481,7 +470,7 @@ def test_no_transaction_is_open_while_the_broker_answers() -> None:
             store.close()
 
 
-def test_the_job_sync_is_all_or_nothing_at_every_write(tmp_path: Path) -> None:
+def test_the_job_sync_is_all_or_nothing_at_every_write(store: Store) -> None:
     """Fail each write of the job's sync in turn (a delta with a rename and a leaver the broker
     deleted): every failure leaves the store exactly as it was, the watermark included; the
     run that succeeds commits once, the sync, the soft delete and the watermark together."""
@@ -495,10 +484,7 @@ def test_the_job_sync_is_all_or_nothing_at_every_write(tmp_path: Path) -> None:
     clock = FixedClock(DAY0)
     feed = served("A")
     connection = authorised_connection("A")
-    with (
-        FakeWonde(token="t", schools={"A": feed}, clock=clock) as fake,
-        SqliteStore(tmp_path / "night.sqlite") as store,
-    ):
+    with FakeWonde(token="t", schools={"A": feed}, clock=clock) as fake:
         source = fake.connect("A", settings=QUICK)  # type: ignore[attr-defined]
         try:
             import_school(store, source, connection=connection, at=DAY0)
