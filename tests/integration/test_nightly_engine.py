@@ -24,7 +24,12 @@ from schoolsync.ports import MisSnapshot
 from schoolsync.records.audit import AuditAction
 from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.brokers import FakeWonde
-from schoolsync.testing.nightly import ConfiguredHost, import_schools, write_config
+from schoolsync.testing.nightly import (
+    ConfiguredHost,
+    broker_config,
+    import_schools,
+    write_config,
+)
 
 pytest.importorskip("procrastinate")
 
@@ -153,7 +158,7 @@ def test_two_workers_one_job_per_school_retries_and_sigkilled_workers(
             tmp_path / "host.json",
             {
                 "store": {"postgres": dsn, "schema": "night"},
-                "broker": {"url": fake.url, "token": "t0k3n", "read_timeout": 5, "attempts": 2},
+                "broker": broker_config(fake),
                 "schools": [[trust, sid, sid] for trust, sid in SCHOOLS],
                 "stall_commit": str(stall),
             },
@@ -281,14 +286,7 @@ def test_a_worker_sigkilled_between_a_results_post_and_its_record_never_posts_it
             tmp_path / "host.json",
             {
                 "store": {"postgres": dsn, "schema": "night"},
-                "broker": {
-                    "provider": "oneroster",
-                    "url": fake.url,
-                    "client_id": "c",
-                    "client_secret": "s",
-                    "read_timeout": 5,
-                    "attempts": 2,
-                },
+                "broker": broker_config(fake),
                 "schools": [["T1", "A", "A"]],
                 "sharing": ["A"],
                 "stall_send": str(sent),

@@ -34,7 +34,12 @@ from schoolsync.nightly import (
 from schoolsync.ports import MisSnapshot, Store
 from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.brokers import FakeWonde
-from schoolsync.testing.nightly import ConfiguredHost, import_schools, write_config
+from schoolsync.testing.nightly import (
+    ConfiguredHost,
+    broker_config,
+    import_schools,
+    write_config,
+)
 
 DAY0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 HOST = "schoolsync.testing.nightly:ConfiguredHost"
@@ -85,7 +90,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             tmp_path / "host.json",
             {
                 "store": {"sqlite": str(tmp_path / "night.sqlite")},
-                "broker": {"url": fake.url, "token": "t0k3n", "read_timeout": 5, "attempts": 2},
+                "broker": broker_config(fake),
                 "schools": [[trust, sid, sid] for trust, sid in SCHOOLS],
                 "deauthorised": ["D"],
             },

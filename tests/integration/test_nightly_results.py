@@ -45,6 +45,7 @@ from schoolsync.testing.brokers import (
 from schoolsync.testing.nightly import (
     ConfiguredHost,
     authorised_connection,
+    broker_config,
     import_schools,
     write_config,
 )
@@ -363,14 +364,7 @@ def oneroster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
             tmp_path / "host.json",
             {
                 "store": {"sqlite": str(tmp_path / "night.sqlite")},
-                "broker": {
-                    "provider": "oneroster",
-                    "url": fake.url,
-                    "client_id": "c",
-                    "client_secret": "s",
-                    "read_timeout": 5,
-                    "attempts": 2,
-                },
+                "broker": broker_config(fake),
                 "schools": [[trust, sid, sid] for trust, sid in ONEROSTER],
                 "sharing": ["A", "B"],
             },

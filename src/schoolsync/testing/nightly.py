@@ -19,6 +19,7 @@ OneRoster's url>, "client_id": ..., "client_secret": ...}`` serves the schools f
 OneRoster 1.2 with its gradebook, so the job writes assessment results back (to the schools
 listed in ``sharing``, whose connections grant the ``gradebook`` scope and share results).
 
+:func:`broker_config` writes the ``broker`` entry for a fake Wonde or OneRoster;
 :func:`import_schools` gives each configured school its first sync from the fake that serves
 it, so a test starts from schools already synced, as a real night does.
 
@@ -61,6 +62,7 @@ __all__ = [
     "CONFIG_ENV",
     "ConfiguredHost",
     "authorised_connection",
+    "broker_config",
     "import_schools",
     "write_config",
 ]
@@ -342,3 +344,24 @@ def import_schools(
     for _, school_id in host.schools():
         with connect(host._keys[school_id], settings=settings or QUICK) as source:
             import_school(host.store(), source, connection=host.authorised(school_id), at=at)
+
+
+def broker_config(fake: FakeBroker, *, settings: HttpSettings | None = None) -> dict[str, Any]:
+    """The file's ``broker`` entry for *fake* (a fake Wonde or OneRoster): its URL and
+    credentials, and the read timeout and attempts of *settings* (default
+    :data:`schoolsync.testing.brokers.QUICK`, as :func:`import_schools` connects)."""
+    from schoolsync.testing.brokers import QUICK, FakeOneRoster, FakeWonde
+
+    chosen = settings or QUICK
+    timing = {"read_timeout": chosen.read_timeout, "attempts": chosen.retry.attempts}
+    if isinstance(fake, FakeOneRoster):
+        return {
+            "provider": "oneroster",
+            "url": fake.url,
+            "client_id": fake.client_id,
+            "client_secret": fake.client_secret,
+            **timing,
+        }
+    if isinstance(fake, FakeWonde):
+        return {"url": fake.url, "token": fake.token, **timing}
+    raise TypeError(f"a ConfiguredHost serves from a fake Wonde or OneRoster, not {fake!r}")
