@@ -364,4 +364,6 @@ def broker_config(fake: FakeBroker, *, settings: HttpSettings | None = None) -> 
         }
     if isinstance(fake, FakeWonde):
         return {"url": fake.url, "token": fake.token, **timing}
-    raise TypeError(f"a ConfiguredHost serves from a fake Wonde or OneRoster, not {fake!r}")
+    raise TypeError(
+        f"a ConfiguredHost serves from a fake Wonde or OneRoster, not {type(fake).__name__}"
+    )
