@@ -3,6 +3,7 @@ text, whatever happens: refreshes, rate limits, refusals, failures."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -148,3 +149,30 @@ def test_credentials_never_reach_the_store_or_its_audit_log() -> None:
     )
     for secret in [*SECRETS, *issued]:
         assert secret not in everything
+
+
+@pytest.mark.parametrize("token", ["tok\u00efen-\U0005e563", "two words", "line\nbreak"])
+def test_a_token_no_header_can_carry_is_refused_and_never_shown(token: str) -> None:
+    """A broker answering its token request with a token that is not printable ASCII without
+    spaces (found by tests/property/test_brokers_fuzz.py: httpx then raised a bare
+    UnicodeEncodeError while building the next request): a BrokerAuthError naming the
+    endpoint, and the token appears nowhere in it."""
+    from schoolsync.errors import BrokerAuthError
+
+    endpoints = {FakeXporter: "GetToken", FakeAssembly: "/oauth/token", FakeOneRoster: "/token"}
+    for fake in _fakes()[:4]:
+        if type(fake) not in endpoints:
+            continue
+        field = "token" if isinstance(fake, FakeXporter) else "access_token"
+        body = json.dumps({field: token, "expires_in": 3600, "token_type": "Bearer"}).encode()
+        with fake:
+            conn = fake.connect("K1", settings=QUICK)
+            fake.expire_tokens()
+            fake.inject("body", endpoint=endpoints[type(fake)], body=body, times=10)
+            with pytest.raises(BrokerAuthError) as caught:
+                conn.fetch()
+            texts = "\n".join(_texts_of(caught.value))
+            assert "printable ASCII" in texts
+            assert token not in texts
+            assert repr(token) not in texts
+            conn.close()

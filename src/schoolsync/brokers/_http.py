@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -81,6 +82,30 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret is not pickled (it would leave the process in clear)")
+
+
+#: What an HTTP header can carry of a token: printable ASCII without spaces (RFC 9110's
+#: field values are ASCII; RFC 6750's bearer tokens and Idaas tokens are visible characters).
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def issued_token(value: object, *, provider: str, school: str, endpoint: str) -> Secret:
+    """A token the broker issued, as a :class:`Secret`, when a request header can carry it.
+
+    Raises:
+        BrokerAuthError: *value* is not a non-empty string of printable ASCII without spaces
+            (the broker's answer is unusable; the value itself is never shown).
+    """
+    if not isinstance(value, str) or not value:
+        raise BrokerAuthError(provider, school, endpoint, "no token in the response")
+    if _HEADER_TOKEN.fullmatch(value) is None:
+        raise BrokerAuthError(
+            provider,
+            school,
+            endpoint,
+            "the token returned is not printable ASCII without spaces (no header can carry it)",
+        )
+    return Secret(value)
 
 
 def as_secret(value: str | Secret) -> Secret:

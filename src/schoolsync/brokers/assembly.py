@@ -48,6 +48,7 @@ from schoolsync.brokers._http import (
     RateLimits,
     Secret,
     as_secret,
+    issued_token,
     json_body,
 )
 from schoolsync.brokers._school import BrokerClient, BrokerSchool
@@ -167,7 +168,9 @@ class AssemblyBroker(BrokerClient):
         expires_in = data.get("expires_in")
         scopes = data.get("scopes")
         return AssemblyTokens(
-            access_token=Secret(access),
+            access_token=issued_token(
+                access, provider=PROVIDER, school=school, endpoint="oauth/token"
+            ),
             refresh_token=Secret(refresh) if refresh else None,
             expires_at=now + timedelta(seconds=expires_in)
             if isinstance(expires_in, int) and not isinstance(expires_in, bool)

@@ -59,6 +59,7 @@ from schoolsync.brokers._http import (
     RateLimits,
     Secret,
     as_secret,
+    issued_token,
     json_body,
 )
 from schoolsync.brokers._reads import Read, read_all
@@ -199,7 +200,7 @@ class OneRosterBroker(BrokerClient):
         token = text(data, "access_token") if isinstance(data, dict) else None
         if token is None or not isinstance(data, dict):
             raise BrokerAuthError(PROVIDER, "", "token", "no access token returned")
-        self._token = Secret(token)
+        self._token = issued_token(token, provider=PROVIDER, school="", endpoint="token")
         lifetime = data.get("expires_in")
         self._expires = (
             self._now() + timedelta(seconds=lifetime)

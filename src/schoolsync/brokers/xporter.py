@@ -43,6 +43,7 @@ from schoolsync.brokers._http import (
     RateLimits,
     Secret,
     as_secret,
+    issued_token,
     json_body,
 )
 from schoolsync.brokers._school import BrokerClient, BrokerSchool
@@ -187,7 +188,9 @@ class XporterSchool(BrokerSchool):
                 "GetToken",
                 f"no token: {reason[:200]}" if reason else "no token in the response",
             )
-        self._token = Secret(token)
+        self._token = issued_token(
+            token, provider=PROVIDER, school=self.school, endpoint="GetToken"
+        )
         expires = text(data, "expires", "Expires")
         try:
             self._expires = _utc(datetime.fromisoformat(expires[:26])) if expires else None
