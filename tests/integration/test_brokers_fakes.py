@@ -6,6 +6,8 @@ import select
 import socket
 import time
 
+import pytest
+
 from schoolsync.sync.sample import sample_snapshot
 from schoolsync.testing.brokers import FakeWonde, _Server
 
@@ -37,3 +39,46 @@ def test_a_fake_takes_a_burst_of_connections_without_dropping_any() -> None:
         for s in clients:
             s.close()
         server.server_close()
+
+
+def test_a_client_hanging_up_prints_nothing_but_other_errors_still_show(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A test whose read timeout is shorter than a stall hangs up before the fake writes its
+    answer: the fake's server thread then meets a broken pipe, which it used to print as a
+    traceback in the middle of the test run. It is now silent; any other error in serving
+    still prints as socketserver prints it."""
+    fake = FakeWonde(token="t", schools={"A1": sample_snapshot("A1", pupils=2, staff=1)})
+    server = _Server(fake)
+    try:
+        for hung_up in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise hung_up
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise RuntimeError("a bug in the fake")
+        except RuntimeError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        err = capsys.readouterr().err
+        assert "Traceback" in err
+        assert "a bug in the fake" in err
+    finally:
+        server.server_close()
+
+
+def test_a_stall_outlasting_the_clients_timeout_leaves_no_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The same end to end: a real client gives up on a stalled answer of a running fake."""
+    import httpx
+
+    fake = FakeWonde(token="t", schools={"A1": sample_snapshot("A1", pupils=2, staff=1)})
+    with fake:
+        for _ in range(3):
+            fake.inject("stall", delay=0.3)
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.get(fake.url + "/v1.0/schools", timeout=0.05)
+        time.sleep(0.6)  # the server threads write to the closed connections
+    assert "Traceback" not in capfd.readouterr().err
