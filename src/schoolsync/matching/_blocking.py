@@ -28,8 +28,8 @@ A second round (``wide``) runs over the records the first left without a partner
 pass 5 keys for everyone, ordered by birth date, with a window of ``block_window``.
 
 Order values are the first six letters of the names in base 27 (two names fit in an int64);
-keys are hashed to int64 with numpy; a join sorts one side by (block, order) and bisects the
-other side into it, vectorised.
+keys are hashed to int64 with numpy (splitmix64's finaliser, part by part); a join sorts one
+side by (block, order) and bisects the other side into it, vectorised.
 """
 
 from __future__ import annotations
