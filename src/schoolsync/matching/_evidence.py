@@ -290,47 +290,49 @@ class Features:
             tuple(u.value for u in f) if f else () for f in formers
         ]
 
-    def has(self, name: str) -> BoolArray:
-        """Per record: whether column *name* (a list of str) holds a value."""
-        key = f"has:{name}"
+    def _kept(self, key: str, make: Callable[[], npt.NDArray[Any]]) -> npt.NDArray[Any]:
+        """The per-record array *key*, made by *make* the first time it is asked for."""
         arr = self._per_record.get(key)
         if arr is None:
-            values = getattr(self, name)
-            arr = self._per_record[key] = np.fromiter(
-                map(bool, values), dtype=bool, count=len(values)
-            )
+            arr = self._per_record[key] = make()
         return arr
+
+    def has(self, name: str) -> BoolArray:
+        """Per record: whether column *name* (a list of str) holds a value."""
+        return self._kept(
+            f"has:{name}",
+            lambda: np.fromiter(map(bool, getattr(self, name)), dtype=bool, count=self.n),
+        )
 
     def several(self, name: str) -> BoolArray:
         """Per record: whether column *name* (spaced names) holds several words."""
-        key = f"several:{name}"
-        arr = self._per_record.get(key)
-        if arr is None:
-            values = getattr(self, name)
-            arr = self._per_record[key] = np.fromiter(
-                map(operator.contains, values, itertools.repeat(" ")), dtype=bool, count=self.n
-            )
-        return arr
+        spaces = itertools.repeat(" ")
+        return self._kept(
+            f"several:{name}",
+            lambda: np.fromiter(
+                map(operator.contains, getattr(self, name), spaces), dtype=bool, count=self.n
+            ),
+        )
 
     def first_letter(self, name: str) -> IntArray:
-        """Per record: the code of the first character of column *name* (0: empty)."""
-        key = f"first:{name}"
-        arr = self._per_record.get(key)
-        if arr is None:
-            # a one-character unicode array holds each first character's code point (0: none)
-            first = np.asarray(getattr(self, name), dtype="<U1").reshape(self.n)
-            arr = self._per_record[key] = first.view(np.uint32).astype(np.int64)
-        return arr
+        """Per record: the code of the first character of column *name* (0: empty); a
+        one-character unicode array holds each first character's code point."""
+        return self._kept(
+            f"first:{name}",
+            lambda: (
+                np.asarray(getattr(self, name), dtype="<U1")
+                .reshape(self.n)
+                .view(np.uint32)
+                .astype(np.int64)
+            ),
+        )
 
     def length(self, name: str) -> IntArray:
         """Per record: the length of column *name*."""
-        key = f"len:{name}"
-        arr = self._per_record.get(key)
-        if arr is None:
-            arr = self._per_record[key] = np.fromiter(
-                map(len, getattr(self, name)), dtype=np.int64, count=self.n
-            )
-        return arr
+        return self._kept(
+            f"len:{name}",
+            lambda: np.fromiter(map(len, getattr(self, name)), dtype=np.int64, count=self.n),
+        )
 
     def nickname_groups(self, table: NicknameTable) -> list[frozenset[str]]:
         """Per record: the full names the first legal or preferred forename may stand for."""
@@ -361,21 +363,17 @@ class Features:
         """Per record: the first ``ORDER_LETTERS`` letters of column *name* (compact names)
         as a base-27 number (``a``-``z`` are 1-26, anything else 0), so codes sort like the
         names; blocking orders records by them."""
-        key = f"letters:{name}"
-        arr = self._per_record.get(key)
-        if arr is None:
-            arr = self._per_record[key] = _letters(getattr(self, name))
-        return arr
+        return self._kept(f"letters:{name}", lambda: _letters(getattr(self, name)))
 
     def nickname_known(self, table: NicknameTable) -> BoolArray:
         """Per record: whether the nickname table knows its first legal or preferred forename
         as a form of another name."""
-        arr = self._per_record.get("nick_known")
-        if arr is None:
-            arr = self._per_record["nick_known"] = np.fromiter(
+        return self._kept(
+            "nick_known",
+            lambda: np.fromiter(
                 (len(g) > 1 for g in self.nickname_groups(table)), dtype=bool, count=self.n
-            )
-        return arr
+            ),
+        )
 
     def take(self, name: str, idx: IntArray) -> list[str]:
         """Column *name* (a list of str) at rows *idx* (the object array is made once)."""
@@ -386,14 +384,14 @@ class Features:
 
     def has_upns(self) -> BoolArray:
         """Per record: whether it holds a current or former UPN."""
-        arr = self._per_record.get("upns")
-        if arr is None:
-            arr = self._per_record["upns"] = np.fromiter(
+        return self._kept(
+            "upns",
+            lambda: np.fromiter(
                 (u is not None or bool(f) for u, f in zip(self.upn, self.former, strict=True)),
                 dtype=bool,
                 count=self.n,
-            )
-        return arr
+            ),
+        )
 
     def all_upns(self, k: int) -> tuple[str, ...]:
         """The current UPN (if any) then the former ones of record *k*."""
